@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * One typed, validated configuration per process. Settings come from environment variables
+ * (optionally from a JSON file named by CONFIG_FILE, which the environment overrides). A `*_FILE`
+ * variable supplies a secret from a file (Docker/Kubernetes secrets). A wrong or missing value
+ * stops startup with one line naming the setting and what is expected.
+ */
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Reads the raw settings: CONFIG_FILE JSON, then the environment, then `NAME_FILE` secrets. */
+export function rawSettings(env: Env = process.env): Env {
+  const fromFile: Env = {};
+  if (env.CONFIG_FILE) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`CONFIG_FILE: cannot read ${env.CONFIG_FILE} as JSON (${(error as Error).message})`);
+    }
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) fromFile[k] = v === null ? undefined : String(v);
+  }
+  const merged: Env = { ...fromFile, ...env };
+  for (const [k, v] of Object.entries(merged)) {
+    if (!k.endsWith('_FILE') || k === 'CONFIG_FILE' || !v) continue;
+    const name = k.slice(0, -'_FILE'.length);
+    try {
+      merged[name] = readFileSync(v, 'utf8').trim();
+    } catch {
+      throw new ConfigError(`${k}: cannot read secret file ${v}`);
+    }
+  }
+  return merged;
+}
+
+/** Parses settings against a zod object schema whose keys are the setting names. */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
+  const raw = rawSettings(env);
+  const picked = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, raw[k] === '' ? undefined : raw[k]]));
+  const result = schema.safeParse(picked);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  const name = String(issue.path[0] ?? '?');
+  const description = (schema.shape[name] as z.ZodType | undefined)?.description;
+  throw new ConfigError(`${name}: ${issue.message}${description ? ` (expected ${description})` : ''}; got ${JSON.stringify(picked[name] ?? null)}`);
+}
+
+/** Setting helpers with the coercions environment strings need. */
+export const setting = {
+  string: (description: string) => z.string().min(1).describe(description),
+  url: (description: string) => z.url().describe(description),
+  int: (description: string, min: number, max: number) => z.coerce.number().int().min(min).max(max).describe(description),
+  bool: (description: string) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .transform((v) => ['true', '1', 'yes'].includes(v))
+      .describe(description),
+  oneOf: <T extends readonly [string, ...string[]]>(values: T, description: string) => z.enum(values).describe(description),
+};
+
+export { z };

@@ -1,0 +1,120 @@
+/**
+ * Spine-OperationOutcome-1 builders (spec §14). Every error the product returns goes through here,
+ * so the profile, code system and shape cannot drift between the facade and the worker.
+ */
+
+export const SPINE_OO_PROFILE = 'https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1';
+export const SPINE_ERROR_CODE_SYSTEM = 'https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1';
+export const FHIR_ISSUE_TYPE_SYSTEM = 'http://hl7.org/fhir/issue-type';
+
+/** The Spine codes this product uses, with their CodeSystem displays. */
+export const SPINE_CODES = {
+  BAD_REQUEST: 'Bad request',
+  MESSAGE_NOT_WELL_FORMED: 'Message not well formed',
+  MISSING_OR_INVALID_HEADER: 'There is a required header missing or invalid',
+  INVALID_PARAMETER: 'Invalid parameter',
+  INVALID_RESOURCE: 'Invalid validation of resource',
+  INVALID_VALUE: 'An input field has an invalid value for its type',
+  INVALID_NHS_NUMBER: 'Invalid NHS number',
+  CONFLICTING_VALUES: 'Conflicting values have been specified in different fields',
+  REFERENCE_NOT_FOUND: 'Reference not found',
+  DUPLICATE_REJECTED: 'Create would lead to creation of a duplicate resource',
+  NO_RECORD_FOUND: 'No record found',
+  'ACCESS DENIED': 'Access has been denied to process this request',
+  INVALID_REQUEST_STATE: 'The request exists but is not in an appropriate state for the call to succeed',
+  MSG_RESOURCE_ID_FAIL: 'Client is not permitted to assign an id',
+  UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  NOT_IMPLEMENTED: 'Not implemented',
+  INTERNAL_SERVER_ERROR: 'Unexpected internal server error',
+} as const;
+export type SpineCode = keyof typeof SPINE_CODES;
+
+/** FHIR issue-type codes used here. */
+export type IssueType =
+  | 'invalid'
+  | 'structure'
+  | 'value'
+  | 'required'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'duplicate'
+  | 'processing'
+  | 'not-supported'
+  | 'exception'
+  | 'business-rule'
+  | 'transient'
+  | 'too-long';
+
+/** A transport-neutral description of one failure: HTTP status plus what goes in the issue. */
+export interface Problem {
+  status: number;
+  code: IssueType;
+  /** Spine code for details.coding; omitted for the harness's "processing" shape (§9.4). */
+  spineCode?: SpineCode;
+  diagnostics: string;
+  /** FHIRPath-ish locations (STU3 `location`) of the offending element or parameter. */
+  location?: string[];
+}
+
+export function problem(status: number, code: IssueType, spineCode: SpineCode | undefined, diagnostics: string, location?: string[]): Problem {
+  return { status, code, ...(spineCode ? { spineCode } : {}), diagnostics, ...(location?.length ? { location } : {}) };
+}
+
+export interface OperationOutcome {
+  resourceType: 'OperationOutcome';
+  id: string;
+  meta: { profile: string[] };
+  issue: {
+    severity: 'error' | 'fatal' | 'warning' | 'information';
+    code: IssueType;
+    details: { coding: { system: string; code: string; display: string }[] };
+    diagnostics: string;
+    location?: string[];
+  }[];
+}
+
+export function operationOutcome(p: Problem, id: string): OperationOutcome {
+  // §9.4: the assurance script expects "slot no longer available" with the FHIR issue-type coding.
+  const coding = p.spineCode
+    ? { system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }
+    : { system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.code === 'processing' ? 'Processing Failure' : p.code };
+  return {
+    resourceType: 'OperationOutcome',
+    id,
+    meta: { profile: [SPINE_OO_PROFILE] },
+    issue: [
+      {
+        severity: 'error',
+        code: p.code,
+        details: { coding: [coding] },
+        diagnostics: p.diagnostics,
+        ...(p.location ? { location: p.location } : {}),
+      },
+    ],
+  };
+}
+
+/** Common problems, named for what the caller did. */
+export const problems = {
+  badRequest: (diagnostics: string, location?: string[]) => problem(400, 'invalid', 'BAD_REQUEST', diagnostics, location),
+  notWellFormed: (diagnostics: string) => problem(400, 'structure', 'MESSAGE_NOT_WELL_FORMED', diagnostics),
+  invalidHeader: (diagnostics: string) => problem(400, 'invalid', 'MISSING_OR_INVALID_HEADER', diagnostics),
+  invalidParameter: (diagnostics: string, location?: string[]) => problem(400, 'invalid', 'INVALID_PARAMETER', diagnostics, location),
+  forbidden: (diagnostics: string) => problem(403, 'forbidden', 'ACCESS DENIED', diagnostics),
+  notFound: (diagnostics: string) => problem(404, 'not-found', 'NO_RECORD_FOUND', diagnostics),
+  methodNotAllowed: (diagnostics: string) => problem(405, 'not-supported', 'NOT_IMPLEMENTED', diagnostics),
+  versionConflict: (diagnostics: string) => problem(409, 'conflict', 'CONFLICTING_VALUES', diagnostics),
+  duplicate: (diagnostics: string) => problem(409, 'duplicate', 'DUPLICATE_REJECTED', diagnostics),
+  preconditionRequired: (diagnostics: string) => problem(412, 'invalid', 'MISSING_OR_INVALID_HEADER', diagnostics),
+  payloadTooLarge: (diagnostics: string) => problem(413, 'too-long', 'BAD_REQUEST', diagnostics),
+  unsupportedMediaType: (diagnostics: string) => problem(415, 'not-supported', 'UNSUPPORTED_MEDIA_TYPE', diagnostics),
+  invalidResource: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_RESOURCE', diagnostics, location),
+  invalidNhsNumber: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_NHS_NUMBER', diagnostics, location),
+  slotUnavailable: () => problem(422, 'processing', undefined, 'Slot no longer available'),
+  referenceNotFound: (diagnostics: string) => problem(422, 'invalid', 'REFERENCE_NOT_FOUND', diagnostics),
+  invalidState: (diagnostics: string) => problem(422, 'business-rule', 'INVALID_REQUEST_STATE', diagnostics),
+  cancelChangesOtherFields: (diagnostics: string, location?: string[]) => problem(422, 'business-rule', 'CONFLICTING_VALUES', diagnostics, location),
+  internal: (diagnostics: string) => problem(500, 'exception', 'INTERNAL_SERVER_ERROR', diagnostics),
+  outcomeUnknown: (diagnostics: string) => problem(500, 'transient', 'INTERNAL_SERVER_ERROR', diagnostics),
+} as const;

@@ -1,0 +1,3 @@
+export * from './port.js';
+export * from './demo-data.js';
+export { LocalClock } from './local-time.js';

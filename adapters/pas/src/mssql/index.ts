@@ -1,0 +1,1 @@
+export { MssqlPas, type MssqlPasOptions } from './mssql-pas.js';

@@ -1,0 +1,210 @@
+/**
+ * The PAS port: the few operations the worker needs from a trust's Patient Administration System.
+ *
+ * Adapters (SQLite demo PAS, SQL Server) hide every legacy quirk behind it: CHAR padding, one-letter
+ * status codes, local (Europe/London) datetimes. Everything crossing this port is plain domain data:
+ * instants are ISO-8601 UTC strings, statuses are FHIR codes, ids are trimmed strings.
+ */
+
+/** FHIR Slot.status values; every one of them is searchable. */
+export const SLOT_STATUSES = ['free', 'busy', 'busy-unavailable', 'busy-tentative', 'entered-in-error'] as const;
+export type SlotStatus = (typeof SLOT_STATUSES)[number];
+
+export type DeliveryChannel = 'In-person' | 'Telephone' | 'Video';
+
+export interface SlotQuery {
+  /** Directory (DoS) service id, the HealthcareService logical id. */
+  serviceId: string;
+  /** Empty = every status. */
+  statuses: SlotStatus[];
+  /** Inclusive/exclusive bounds on Slot.start, as UTC instants. */
+  startFrom?: { instant: string; inclusive: boolean };
+  startTo?: { instant: string; inclusive: boolean };
+  /** Upper bound on the number of slots returned (ordered by start). */
+  limit: number;
+}
+
+export interface SlotRow {
+  slotId: string;
+  /** RFC 4122 UUID, lower case: the Slot.identifier. */
+  slotGuid: string;
+  scheduleId: string;
+  start: string;
+  end: string;
+  status: SlotStatus;
+  deliveryChannel?: DeliveryChannel;
+}
+
+export interface ScheduleRow {
+  scheduleId: string;
+  name: string;
+  serviceId: string;
+  practitionerId?: string;
+  practitionerRoleId?: string;
+  locationId?: string;
+}
+
+export interface HealthcareServiceRow {
+  serviceId: string;
+  name: string;
+  organizationId?: string;
+  locationId?: string;
+}
+
+export interface PractitionerRow {
+  practitionerId: string;
+  title?: string;
+  given?: string;
+  family: string;
+  sdsUserId?: string;
+  sdsRoleProfileId?: string;
+}
+
+export interface PractitionerRoleRow {
+  roleId: string;
+  practitionerId: string;
+  organizationId?: string;
+  jobRoleCode?: string;
+  jobRoleName?: string;
+}
+
+export interface AddressRow {
+  lines: string[];
+  city?: string;
+  postalCode?: string;
+}
+
+export interface LocationRow {
+  locationId: string;
+  name: string;
+  organizationId?: string;
+  phone?: string;
+  address?: AddressRow;
+}
+
+export interface OrganizationRow {
+  organizationId: string;
+  name: string;
+  phone?: string;
+  address?: AddressRow;
+}
+
+export interface SlotSearchResult {
+  /** False when the PAS knows no clinic for the service. */
+  serviceKnown: boolean;
+  /** Matching slots ordered by start, at most `limit`. */
+  slots: SlotRow[];
+  /** Everything the returned slots point at, each once. */
+  schedules: ScheduleRow[];
+  services: HealthcareServiceRow[];
+  practitioners: PractitionerRow[];
+  practitionerRoles: PractitionerRoleRow[];
+  locations: LocationRow[];
+  organizations: OrganizationRow[];
+}
+
+/** The patient as the PAS stores it for an appointment (no NHS number = temporary registration). */
+export interface PatientDetails {
+  nhsNumber?: string;
+  nhsNumberStatus?: string;
+  title?: string;
+  given?: string;
+  family: string;
+  /** FHIR administrative gender. */
+  gender: 'male' | 'female' | 'other' | 'unknown';
+  birthDate: string;
+  addressLines: string[];
+  postalCode?: string;
+  phone?: string;
+}
+
+/** One stored version of a FHIR Appointment, exactly as the product wrote it. */
+export interface AppointmentVersion {
+  appointmentId: string;
+  versionId: string;
+  /** ISO-8601 UTC instant, meta.lastUpdated. */
+  lastUpdated: string;
+  status: string;
+  /** The full Appointment JSON of this version. */
+  resource: Record<string, unknown>;
+  /** Whether this is the current version. */
+  current: boolean;
+}
+
+/** Idempotency context of a write: the consumer's X-Request-ID and the queue job executing it. */
+export interface WriteContext {
+  requestId: string;
+  /** Lets a re-executed job recognise its own earlier, committed attempt. */
+  jobId: string;
+}
+
+export interface BookCommand extends WriteContext {
+  appointmentId: string;
+  /** The slot: found by its identifier (UUID) when given, else by its logical id; both must agree. */
+  slotGuid?: string;
+  slotId?: string;
+  start: string;
+  end: string;
+  reason: string;
+  patient: PatientDetails;
+  lastUpdated: string;
+  /**
+   * Builds version 1 of the Appointment inside the transaction, once the PAS has given the patient
+   * its local number (the product must add a local identifier when no NHS number was sent).
+   */
+  buildResource(localPatientNumber: string): Record<string, unknown>;
+}
+
+/** What happened to an earlier write with the same X-Request-ID. */
+export interface ReplayedWrite {
+  outcome: 'replayed';
+  /** True when the same job wrote it (a re-executed job): return the original outcome. */
+  sameJob: boolean;
+  appointmentId: string;
+  version: AppointmentVersion;
+}
+
+export type BookResult =
+  | { outcome: 'booked'; version: AppointmentVersion }
+  | { outcome: 'slot-not-found' }
+  | { outcome: 'slot-unavailable' }
+  /** The appointment's times do not lie within the slot, or the slot identifier does not match. */
+  | { outcome: 'slot-mismatch'; reason: string }
+  | ReplayedWrite;
+
+export interface CancelCommand extends WriteContext {
+  appointmentId: string;
+  /** The version the consumer read (If-Match); the cancel only applies on top of it. */
+  expectedVersionId: string;
+  lastUpdated: string;
+  /** The next version of the Appointment, status cancelled. */
+  resource: Record<string, unknown>;
+}
+
+export type CancelResult =
+  | { outcome: 'cancelled'; version: AppointmentVersion }
+  | { outcome: 'not-found' }
+  | { outcome: 'version-conflict'; currentVersionId: string }
+  | { outcome: 'already-cancelled' }
+  | ReplayedWrite;
+
+/** The port. Each write is one transaction: wholly made or not at all. */
+export interface PasPort {
+  readonly kind: string;
+  searchSlots(query: SlotQuery): Promise<SlotSearchResult>;
+  book(command: BookCommand): Promise<BookResult>;
+  /** The current version, or the given one; null when unknown. */
+  readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null>;
+  cancel(command: CancelCommand): Promise<CancelResult>;
+  /** Cheap round trip for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Raised by adapters for failures worth retrying (deadlock, lock timeout, lost connection). */
+export class TransientPasError extends Error {
+  override readonly name = 'TransientPasError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

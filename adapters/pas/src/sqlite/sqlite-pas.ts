@@ -1,0 +1,294 @@
+import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { slotMismatch } from '../booking-rules.js';
+import { LocalClock } from '../local-time.js';
+import { BOOKING_SOURCE_CODE, sexCode, slotStatusCode, temporaryHospitalNumber, trimmed } from '../legacy-codes.js';
+import {
+  assembleSearch,
+  CLINIC_SELECT,
+  type RawClinic,
+  type RawSlot,
+  type RawVersion,
+  SLOT_COLUMNS,
+  toAppointmentVersion,
+  toSlotRow,
+  VERSION_SELECT_COLUMNS,
+  withinBounds,
+} from '../row-mapping.js';
+import {
+  type AppointmentVersion,
+  type BookCommand,
+  type BookResult,
+  type CancelCommand,
+  type CancelResult,
+  type PasPort,
+  type SlotQuery,
+  type SlotSearchResult,
+  TransientPasError,
+  type WriteContext,
+} from '../port.js';
+
+const SCHEMA_SQL = new URL('../../sql/sqlite-schema.sql', import.meta.url);
+
+export interface SqlitePasOptions {
+  /** File path, or ':memory:' for tests that need no second process. */
+  path: string;
+  timeZone?: string;
+  /** How long a writer waits for another process's lock before giving up (ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Creates the reference schema if it is missing (the demo PAS only; never run against a trust PAS). */
+export function createSqliteSchema(db: Database.Database): void {
+  db.exec(readFileSync(SCHEMA_SQL, 'utf8'));
+}
+
+/**
+ * The embedded demo PAS: the reference schema in one SQLite file, shared by every worker process.
+ * Writes run in BEGIN IMMEDIATE transactions, so two processes never interleave inside one booking.
+ */
+export class SqlitePas implements PasPort {
+  readonly kind = 'sqlite';
+  readonly db: Database.Database;
+  private readonly clock: LocalClock;
+
+  constructor(options: SqlitePasOptions) {
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    createSqliteSchema(this.db);
+    this.clock = new LocalClock(options.timeZone);
+  }
+
+  async searchSlots(query: SlotQuery): Promise<SlotSearchResult> {
+    return this.guard(() => {
+      const clinics = this.db
+        .prepare(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = ? AND c.ACTIVE_FLAG = 'Y'`)
+        .all(query.serviceId) as RawClinic[];
+      if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
+
+      const where: string[] = [`s.CLINIC_CODE IN (${clinics.map(() => '?').join(',')})`];
+      const params: unknown[] = clinics.map((c) => c.CLINIC_CODE);
+      let widened = false;
+      if (query.startFrom) {
+        const b = this.clock.queryBound(query.startFrom.instant, 'lower');
+        where.push('s.START_DTTM >= ?');
+        params.push(b.local);
+        widened ||= b.widened;
+      }
+      if (query.startTo) {
+        const b = this.clock.queryBound(query.startTo.instant, 'upper');
+        where.push('s.START_DTTM <= ?');
+        params.push(b.local);
+        widened ||= b.widened;
+      }
+      if (query.statuses.length > 0) {
+        where.push(`s.SLOT_STATUS IN (${query.statuses.map(() => '?').join(',')})`);
+        params.push(...query.statuses.map(slotStatusCode));
+      }
+      // Rows in a widened hour are filtered out below, so fetch a margin beyond the limit.
+      params.push(widened ? query.limit + 1000 : query.limit + 1);
+      const raw = this.db
+        .prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID LIMIT ?`)
+        .all(...params) as RawSlot[];
+      const slots = raw
+        .map((r) => toSlotRow(r, this.clock))
+        .filter((s) => withinBounds(s, query))
+        .slice(0, query.limit);
+      return { serviceKnown: true, ...assembleSearch(slots, clinics) };
+    });
+  }
+
+  async book(cmd: BookCommand): Promise<BookResult> {
+    return this.guard(() =>
+      this.db
+        .transaction((): BookResult => {
+          const replay = this.findReplay(cmd);
+          if (replay) return replay;
+
+          const slot = ((cmd.slotGuid &&
+            this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_GUID = ?`).get(cmd.slotGuid.toLowerCase())) ||
+            (cmd.slotId &&
+              this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_ID = ?`).get(toInteger(cmd.slotId)))) as RawSlot | undefined;
+          if (!slot) return { outcome: 'slot-not-found' };
+          const row = toSlotRow(slot, this.clock);
+          const mismatch = slotMismatch(row, cmd);
+          if (mismatch) return { outcome: 'slot-mismatch', reason: mismatch };
+
+          const nowLocal = this.clock.nowLocal();
+          // The conditional UPDATE is the double-booking guard: only one transaction can move F → B.
+          const taken = this.db
+            .prepare(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = ? WHERE SLOT_ID = ? AND SLOT_STATUS = 'F'`)
+            .run(nowLocal, slot.SLOT_ID);
+          if (taken.changes !== 1) return { outcome: 'slot-unavailable' };
+
+          const patient = this.findOrRegisterPatient(cmd, nowLocal);
+          const appt = this.db
+            .prepare(
+              `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
+               VALUES (?, ?, 'B', ?, ?, ?, ?, ?)`,
+            )
+            .run(slot.SLOT_ID, patient.id, this.clock.toLocal(cmd.start), this.clock.toLocal(cmd.end), cmd.reason.slice(0, 255), BOOKING_SOURCE_CODE, nowLocal);
+
+          const resource = cmd.buildResource(patient.hospitalNumber);
+          this.db
+            .prepare(
+              `INSERT INTO booking_FHIR_APPOINTMENT (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC)
+               VALUES (?, ?, ?, 1, 'booked', ?)`,
+            )
+            .run(cmd.appointmentId, appt.lastInsertRowid, slot.SLOT_ID, cmd.lastUpdated);
+          this.insertVersion(cmd.appointmentId, 1, 'booked', cmd.lastUpdated, resource);
+          this.insertRequest(cmd, 'book', cmd.appointmentId, 1);
+          return { outcome: 'booked', version: this.readVersion(cmd.appointmentId, '1') as AppointmentVersion };
+        })
+        .immediate(),
+    );
+  }
+
+  async readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null> {
+    return this.guard(() => this.readVersion(appointmentId, versionId));
+  }
+
+  async cancel(cmd: CancelCommand): Promise<CancelResult> {
+    return this.guard(() =>
+      this.db
+        .transaction((): CancelResult => {
+          const replay = this.findReplay(cmd);
+          if (replay) return replay;
+
+          const appt = this.db
+            .prepare('SELECT PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS FROM booking_FHIR_APPOINTMENT WHERE APPOINTMENT_ID = ?')
+            .get(cmd.appointmentId) as { PAS_APPT_ID: number; SLOT_ID: number; CURRENT_VERSION: number; STATUS: string } | undefined;
+          if (!appt) return { outcome: 'not-found' };
+          if (String(appt.CURRENT_VERSION) !== cmd.expectedVersionId) {
+            return { outcome: 'version-conflict', currentVersionId: String(appt.CURRENT_VERSION) };
+          }
+          if (appt.STATUS === 'cancelled') return { outcome: 'already-cancelled' };
+
+          const next = appt.CURRENT_VERSION + 1;
+          const moved = this.db
+            .prepare(
+              `UPDATE booking_FHIR_APPOINTMENT SET CURRENT_VERSION = ?, STATUS = 'cancelled', LAST_UPDATED_UTC = ?
+                WHERE APPOINTMENT_ID = ? AND CURRENT_VERSION = ?`,
+            )
+            .run(next, cmd.lastUpdated, cmd.appointmentId, appt.CURRENT_VERSION);
+          if (moved.changes !== 1) return { outcome: 'version-conflict', currentVersionId: String(appt.CURRENT_VERSION) };
+
+          const nowLocal = this.clock.nowLocal();
+          this.db
+            .prepare(`UPDATE APPOINTMENT SET APPT_STATUS = 'C', CANCELLED_DTTM = ? WHERE APPT_ID = ? AND APPT_STATUS = 'B'`)
+            .run(nowLocal, appt.PAS_APPT_ID);
+          // Free the slot again (spec §19 #14) so another patient can book it.
+          this.db
+            .prepare(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = ? WHERE SLOT_ID = ? AND SLOT_STATUS = 'B'`)
+            .run(nowLocal, appt.SLOT_ID);
+          this.insertVersion(cmd.appointmentId, next, 'cancelled', cmd.lastUpdated, cmd.resource);
+          this.insertRequest(cmd, 'cancel', cmd.appointmentId, next);
+          return { outcome: 'cancelled', version: this.readVersion(cmd.appointmentId, String(next)) as AppointmentVersion };
+        })
+        .immediate(),
+    );
+  }
+
+  async ping(): Promise<void> {
+    this.guard(() => this.db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private findReplay(ctx: WriteContext) {
+    const earlier = this.db
+      .prepare('SELECT JOB_ID, APPOINTMENT_ID, VERSION_ID FROM booking_REQUEST_LOG WHERE REQUEST_ID = ?')
+      .get(ctx.requestId) as { JOB_ID: string; APPOINTMENT_ID: string; VERSION_ID: number } | undefined;
+    if (!earlier) return undefined;
+    const version = this.readVersion(earlier.APPOINTMENT_ID, String(earlier.VERSION_ID)) as AppointmentVersion;
+    return { outcome: 'replayed' as const, sameJob: earlier.JOB_ID === ctx.jobId, appointmentId: earlier.APPOINTMENT_ID, version };
+  }
+
+  private findOrRegisterPatient(cmd: BookCommand, nowLocal: string): { id: number; hospitalNumber: string } {
+    const p = cmd.patient;
+    if (p.nhsNumber) {
+      const known = this.db
+        .prepare('SELECT PATIENT_ID, HOSP_NO FROM PATIENT WHERE NHS_NO = ? ORDER BY PATIENT_ID LIMIT 1')
+        .get(p.nhsNumber) as { PATIENT_ID: number; HOSP_NO: string | null } | undefined;
+      if (known?.HOSP_NO) return { id: known.PATIENT_ID, hospitalNumber: known.HOSP_NO.trim() };
+    }
+    const inserted = this.db
+      .prepare(
+        `INSERT INTO PATIENT (NHS_NO, NHS_NO_STATUS, TITLE, FORENAMES, SURNAME, SEX, DOB, ADDR_LINE1, ADDR_LINE2, POSTCODE, PHONE_NO, REG_TYPE, CREATED_DTTM)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'T', ?)`,
+      )
+      .run(
+        p.nhsNumber ?? null,
+        p.nhsNumberStatus ?? null,
+        trimmed(p.title)?.slice(0, 10) ?? null,
+        trimmed(p.given)?.slice(0, 50) ?? null,
+        p.family.slice(0, 50),
+        sexCode(p.gender),
+        `${p.birthDate} 00:00:00`,
+        p.addressLines[0]?.slice(0, 50) ?? null,
+        p.addressLines[1]?.slice(0, 50) ?? null,
+        p.postalCode?.slice(0, 8) ?? null,
+        p.phone?.slice(0, 20) ?? null,
+        nowLocal,
+      );
+    const id = Number(inserted.lastInsertRowid);
+    const hospitalNumber = temporaryHospitalNumber(id);
+    this.db.prepare('UPDATE PATIENT SET HOSP_NO = ? WHERE PATIENT_ID = ?').run(hospitalNumber, id);
+    return { id, hospitalNumber };
+  }
+
+  private insertVersion(appointmentId: string, versionId: number, status: string, lastUpdated: string, resource: Record<string, unknown>) {
+    this.db
+      .prepare(
+        `INSERT INTO booking_FHIR_APPOINTMENT_VERSION (APPOINTMENT_ID, VERSION_ID, STATUS, LAST_UPDATED_UTC, RESOURCE_JSON)
+         VALUES (?, ?, ?, ?, ?)`,
+      )
+      .run(appointmentId, versionId, status, lastUpdated, JSON.stringify(resource));
+  }
+
+  private insertRequest(ctx: WriteContext, interaction: string, appointmentId: string, versionId: number) {
+    this.db
+      .prepare(
+        `INSERT INTO booking_REQUEST_LOG (REQUEST_ID, INTERACTION, JOB_ID, APPOINTMENT_ID, VERSION_ID, CREATED_UTC)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(ctx.requestId, interaction, ctx.jobId, appointmentId, versionId, new Date().toISOString());
+  }
+
+  private readVersion(appointmentId: string, versionId?: string): AppointmentVersion | null {
+    const byVersion = versionId !== undefined;
+    if (byVersion && !/^\d{1,9}$/.test(versionId)) return null;
+    const raw = this.db
+      .prepare(
+        `SELECT ${VERSION_SELECT_COLUMNS}
+           FROM booking_FHIR_APPOINTMENT a
+           JOIN booking_FHIR_APPOINTMENT_VERSION v ON v.APPOINTMENT_ID = a.APPOINTMENT_ID
+          WHERE a.APPOINTMENT_ID = ? AND v.VERSION_ID = ${byVersion ? '?' : 'a.CURRENT_VERSION'}`,
+      )
+      .get(...(byVersion ? [appointmentId, Number(versionId)] : [appointmentId])) as RawVersion | undefined;
+    return raw ? toAppointmentVersion(raw) : null;
+  }
+
+  /** SQLite's lock and busy errors are transient; everything else is a bug or a broken PAS. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+        throw new TransientPasError(`SQLite PAS is busy (${code})`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
+/** The slot id must be a whole number for this PAS; anything else cannot exist. */
+function toInteger(id: string): number {
+  return /^\d{1,15}$/.test(id) ? Number(id) : -1;
+}

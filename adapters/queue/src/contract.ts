@@ -1,0 +1,53 @@
+import type { JsonObject, Problem } from '@booking/fhir';
+
+/**
+ * The contract between facade and worker: one BullMQ queue, one job per consumer request.
+ * Payloads carry only what the worker needs; replies carry what the facade needs to answer.
+ */
+
+export const BOOKING_QUEUE = 'pas-requests';
+
+/** Consumer-facing base URL and the ids for log correlation travel with every job. */
+interface JobBase {
+  /** Our own X-Request-ID for this HTTP request, for logs. */
+  traceRequestId: string;
+}
+
+export interface BookJob extends JobBase {
+  kind: 'book';
+  /** The consumer's X-Request-ID: the idempotency key. */
+  requestId: string;
+  /** The validated Appointment as the consumer sent it. */
+  appointment: JsonObject;
+}
+
+export interface NoopJob extends JobBase {
+  kind: 'noop';
+}
+
+export type PasJob = BookJob | NoopJob;
+export type PasJobKind = PasJob['kind'];
+
+/** A single-resource answer: the facade adds Location, ETag and Last-Modified from it. */
+export interface ResourceReply {
+  type: 'resource';
+  status: 200 | 201;
+  resource: JsonObject;
+  resourceType: string;
+  id: string;
+  versionId: string;
+  lastUpdated: string;
+}
+
+export interface ProblemReply {
+  type: 'problem';
+  problem: Problem;
+  /** Relative path of an existing resource the problem is about (e.g. a replayed booking). */
+  contentLocation?: string;
+}
+
+export interface EmptyReply {
+  type: 'empty';
+}
+
+export type WorkerReply = ResourceReply | ProblemReply | EmptyReply;

@@ -1,0 +1,39 @@
+import { problems } from '@booking/fhir';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from './env.js';
+import { sendProblem } from './fhir-response.js';
+import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.js';
+import { requestIds } from './middleware/request-ids.js';
+import type { PasQueueClient } from './queue-client.js';
+import { appointmentRoutes } from './routes/appointment.js';
+
+export interface AppOptions {
+  baseUrl: string;
+  basePath: string;
+  providerAsid: string;
+  clockSkewSeconds: number;
+  maxBodyBytes: number;
+  jobTimeoutMs: number;
+  queue: PasQueueClient;
+  onError?: (error: Error) => void;
+}
+
+/** The consumer-facing API: the checks of spec §18 in order, then the interactions. */
+export function createApp(options: AppOptions) {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestIds);
+  app.use('*', bodyLimit({ maxSize: options.maxBodyBytes, onError: (c) => sendProblem(c, problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`)) }));
+  app.use('*', interactionCheck(options.basePath));
+  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds }));
+  app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
+
+  app.route(options.basePath, appointmentRoutes({ queue: options.queue, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs }));
+
+  app.notFound((c) => sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    options.onError?.(error);
+    return sendProblem(c, problems.internal('Unexpected error in the facade'));
+  });
+  return app;
+}

@@ -1,0 +1,55 @@
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { createAdminApp } from './admin.js';
+import { createApp } from './app.js';
+import { type FacadeConfig, loadFacadeConfig } from './config.js';
+import { PasQueueClient } from './queue-client.js';
+
+async function main() {
+  let config: FacadeConfig;
+  try {
+    config = loadFacadeConfig();
+  } catch (error) {
+    console.error(`facade: configuration error: ${(error as Error).message}`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'facade', pid: process.pid } });
+  const queue = new PasQueueClient(config.REDIS_URL, config.QUEUE_PREFIX);
+
+  const app = createApp({
+    baseUrl: config.BASE_URL,
+    basePath: config.basePath,
+    providerAsid: config.PROVIDER_ASID,
+    clockSkewSeconds: config.JWT_CLOCK_SKEW_SECONDS,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    jobTimeoutMs: config.JOB_TIMEOUT_MS,
+    queue,
+    onError: (error) => logger.error({ err: error.message }, 'unhandled error'),
+  });
+
+  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
+    logger.warn({ host: info.address, port: info.port }, 'consumer listener on plain HTTP: only for the embedded demo on loopback');
+    logger.info({ baseUrl: config.BASE_URL, asid: config.PROVIDER_ASID }, 'facade ready');
+  });
+  const admin = serve({ fetch: createAdminApp(queue).fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
+    logger.info({ host: info.address, port: info.port }, 'admin listener ready');
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: no new connections, finishing requests in flight');
+    server.close(() => {
+      admin.close();
+      void queue.close().then(() => process.exit(0));
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error) => {
+  console.error(`facade: failed to start: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+import { problems } from '@booking/fhir';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../env.js';
+import { sendProblem } from '../fhir-response.js';
+import { resolveInteraction } from '../interactions.js';
+import { checkBookingJwt } from '../security/jwt.js';
+
+/** The request checks, in the order the NHS assurance harness expects (spec §18). */
+
+/** 1. Route and verb: unknown path → 404, wrong verb → 405. */
+export function interactionCheck(basePath: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const path = c.req.path.startsWith(basePath) ? c.req.path.slice(basePath.length) : c.req.path;
+    const found = resolveInteraction(c.req.method, path);
+    if (found === 'not-found') return sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${path}`));
+    if (found === 'method-not-allowed') return sendProblem(c, problems.methodNotAllowed(`${c.req.method} is not supported on ${path}`));
+    c.set('interaction', found);
+    await next();
+  });
+}
+
+/** 2. JWT → 403. */
+export function jwtCheck(options: { audience: string; clockSkewSeconds: number }) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const result = checkBookingJwt(c.req.header('Authorization'), { ...options, scope: c.get('interaction').scope });
+    if (!result.ok) return sendProblem(c, problems.forbidden(`JWT rejected: ${result.reason}`));
+    c.set('claims', result.claims);
+    await next();
+  });
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const ASID = /^\d{12}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+/** 3. SSP headers and X-Request-ID → 400 (spec §3.1, §6). */
+export function sspHeaderCheck(options: { providerAsid: string }) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const interaction = c.get('interaction');
+    const header = (name: string) => c.req.header(name)?.trim();
+    const bad = (why: string) => sendProblem(c, problems.invalidHeader(why));
+    if (!UUID.test(header('Ssp-TraceID') ?? '')) return bad('Ssp-TraceID must be a UUID');
+    if (!ASID.test(header('Ssp-From') ?? '')) return bad('Ssp-From must be the consumer\u2019s 12-digit ASID');
+    if (header('Ssp-To') !== options.providerAsid) return bad(`Ssp-To must be this provider's ASID ${options.providerAsid}`);
+    if (header('Ssp-InteractionID') !== interaction.interactionId) return bad(`Ssp-InteractionID must be ${interaction.interactionId} for ${c.req.method} ${interaction.name}`);
+    if (interaction.method !== 'GET' && !REQUEST_ID.test(header('X-Request-ID') ?? '')) return bad('X-Request-ID is required on POST and PUT (a UUID)');
+    await next();
+  });
+}

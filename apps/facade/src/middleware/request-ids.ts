@@ -1,0 +1,17 @@
+import { randomUUID } from 'node:crypto';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../env.js';
+
+/**
+ * Every response, errors included, carries our own X-Request-ID, the consumer's X-Request-ID as
+ * X-Correlation-ID, and Cache-Control: no-store (spec §3.2, §13.3).
+ */
+export const requestIds = createMiddleware<AppEnv>(async (c, next) => {
+  const requestId = randomUUID();
+  c.set('requestId', requestId);
+  await next();
+  c.res.headers.set('X-Request-ID', requestId);
+  const consumerId = c.req.header('X-Request-ID');
+  if (consumerId && consumerId.length <= 200) c.res.headers.set('X-Correlation-ID', consumerId);
+  c.res.headers.set('Cache-Control', 'no-store');
+});

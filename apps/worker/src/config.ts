@@ -1,0 +1,25 @@
+import { loadConfig, setting, z } from '@booking/config';
+
+/** Worker settings: the only process with PAS credentials. */
+export const workerSchema = z.object({
+  REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
+  PAS_ADAPTER: setting.oneOf(['sqlite', 'mssql'], 'sqlite or mssql').default('sqlite'),
+  PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),
+  PAS_MSSQL_URL: setting.string('a SQL Server connection string (mssql://user:password@host:1433/database or ADO form)').optional(),
+  PAS_TIMEZONE: setting.string('an IANA time zone of the PAS local datetimes').default('Europe/London'),
+  LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
+  WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),
+  PAS_MAX_RETRIES: setting.int('retries of a transient PAS failure (deadlock, busy)', 0, 20).default(5),
+  LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
+});
+
+export type WorkerConfig = z.infer<typeof workerSchema>;
+
+export function loadWorkerConfig(env = process.env): WorkerConfig {
+  const config = loadConfig(workerSchema, env);
+  if (config.PAS_ADAPTER === 'mssql' && !config.PAS_MSSQL_URL) {
+    throw new Error('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (expected a SQL Server connection string)');
+  }
+  return config;
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { bookedAppointment, checkBookingRequest, problems } from '@booking/fhir';
+import type { AppointmentVersion, PasPort } from '@booking/pas';
+import type { BookJob, WorkerReply } from '@booking/queue';
+
+export interface BookDeps {
+  pas: PasPort;
+  localPatientIdSystem: string;
+  retry: <T>(run: () => Promise<T>) => Promise<T>;
+}
+
+/** A stored version as the facade's single-resource reply. */
+export function resourceReply(version: AppointmentVersion, status: 200 | 201): WorkerReply {
+  return {
+    type: 'resource',
+    status,
+    resource: version.resource as never,
+    resourceType: 'Appointment',
+    id: version.appointmentId,
+    versionId: version.versionId,
+    lastUpdated: version.lastUpdated,
+  };
+}
+
+/** Books the slot in one PAS transaction and answers with the stored version 1. */
+export async function handleBook(job: BookJob, jobId: string, deps: BookDeps): Promise<WorkerReply> {
+  // The facade validated the body; checking again costs little and keeps a bad job from the PAS.
+  const checked = checkBookingRequest(job.appointment);
+  if (!checked.ok) return { type: 'problem', problem: checked.problem };
+  const booking = checked.value;
+
+  const appointmentId = randomUUID();
+  const lastUpdated = new Date().toISOString();
+  const result = await deps.retry(() =>
+    deps.pas.book({
+      requestId: job.requestId,
+      jobId,
+      appointmentId,
+      slotId: booking.slotId,
+      ...(booking.slotGuid ? { slotGuid: booking.slotGuid } : {}),
+      start: booking.start,
+      end: booking.end,
+      reason: booking.description,
+      patient: booking.patient,
+      lastUpdated,
+      buildResource: (hospitalNumber) =>
+        bookedAppointment(job.appointment, { id: appointmentId, versionId: '1', lastUpdated }, { system: deps.localPatientIdSystem, value: hospitalNumber }),
+    }),
+  );
+
+  switch (result.outcome) {
+    case 'booked':
+      return resourceReply(result.version, 201);
+    case 'replayed':
+      // A re-executed job finds its own committed booking: the original answer, not a 409.
+      if (result.sameJob) return resourceReply(result.version, 201);
+      return {
+        type: 'problem',
+        problem: problems.duplicate(`X-Request-ID ${job.requestId} was already used to book Appointment/${result.appointmentId}`),
+        contentLocation: `Appointment/${result.appointmentId}/_history/${result.version.versionId}`,
+      };
+    case 'slot-not-found':
+      return { type: 'problem', problem: problems.referenceNotFound('The contained Slot does not match any slot of this provider') };
+    case 'slot-unavailable':
+      return { type: 'problem', problem: problems.slotUnavailable() };
+    case 'slot-mismatch':
+      return { type: 'problem', problem: problems.invalidResource(`Slot mismatch: ${result.reason}`, ['Appointment.slot']) };
+  }
+}

@@ -1,0 +1,7 @@
+import pino from 'pino';
+
+/** Structured JSON logs. Job payloads are never logged: they can carry patient data. */
+export function createLogger(level: string) {
+  return pino({ level, base: { service: 'worker', pid: process.pid } });
+}
+export type Logger = ReturnType<typeof createLogger>;

@@ -1,0 +1,12 @@
+import type { PasPort } from '@booking/pas';
+import type { WorkerConfig } from './config.js';
+
+/** Opens the configured PAS adapter. SQL Server is loaded only when it is the one configured. */
+export async function openPas(config: WorkerConfig): Promise<PasPort> {
+  if (config.PAS_ADAPTER === 'mssql') {
+    const { MssqlPas } = await import('@booking/pas/mssql');
+    return MssqlPas.connect({ connectionString: config.PAS_MSSQL_URL as string, timeZone: config.PAS_TIMEZONE });
+  }
+  const { SqlitePas } = await import('@booking/pas/sqlite');
+  return new SqlitePas({ path: config.PAS_SQLITE_PATH, timeZone: config.PAS_TIMEZONE });
+}

@@ -14,8 +14,8 @@ export class ConfigError extends Error {
 
 export type Env = Record<string, string | undefined>;
 
-/** Reads the raw settings: CONFIG_FILE JSON, then the environment, then `NAME_FILE` secrets. */
-export function rawSettings(env: Env = process.env): Env {
+/** Reads the raw settings: CONFIG_FILE JSON, then the environment; `NAME_FILE` supplies NAME. */
+export function rawSettings(names: string[], env: Env = process.env): Env {
   const fromFile: Env = {};
   if (env.CONFIG_FILE) {
     let parsed: unknown;
@@ -27,22 +27,25 @@ export function rawSettings(env: Env = process.env): Env {
     for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) fromFile[k] = v === null ? undefined : String(v);
   }
   const merged: Env = { ...fromFile, ...env };
-  for (const [k, v] of Object.entries(merged)) {
-    if (!k.endsWith('_FILE') || k === 'CONFIG_FILE' || !v) continue;
-    const name = k.slice(0, -'_FILE'.length);
-    try {
-      merged[name] = readFileSync(v, 'utf8').trim();
-    } catch {
-      throw new ConfigError(`${k}: cannot read secret file ${v}`);
+  const settings: Env = {};
+  for (const name of names) {
+    const secretFile = merged[`${name}_FILE`];
+    if (secretFile) {
+      try {
+        settings[name] = readFileSync(secretFile, 'utf8').trim();
+      } catch {
+        throw new ConfigError(`${name}_FILE: cannot read secret file ${secretFile}`);
+      }
+    } else {
+      settings[name] = merged[name] === '' ? undefined : merged[name];
     }
   }
-  return merged;
+  return settings;
 }
 
 /** Parses settings against a zod object schema whose keys are the setting names. */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
-  const raw = rawSettings(env);
-  const picked = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, raw[k] === '' ? undefined : raw[k]]));
+  const picked = rawSettings(Object.keys(schema.shape), env);
   const result = schema.safeParse(picked);
   if (result.success) return result.data;
   const issue = result.error.issues[0] as z.core.$ZodIssue;

@@ -4,9 +4,9 @@ import { loadConfig, setting, z } from '@booking/config';
 export const facadeSchema = z.object({
   REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
-  HOST: setting.string('the consumer-facing listen address').default('127.0.0.1'),
-  PORT: setting.int('the consumer-facing TCP port', 0, 65535).default(8080),
-  BASE_URL: setting.url('the absolute service root, e.g. https://provider.example.nhs.uk/STU3/1 (no trailing slash); also the JWT audience').optional(),
+  FACADE_HOST: setting.string('the consumer-facing listen address').default('127.0.0.1'),
+  FACADE_PORT: setting.int('the consumer-facing TCP port', 0, 65535).default(8080),
+  FACADE_BASE_URL: setting.url('the absolute service root, e.g. https://provider.example.nhs.uk/STU3/1 (no trailing slash); also the JWT audience').optional(),
   PROVIDER_ASID: z.string().regex(/^\d{12}$/, 'must be 12 digits').describe('this provider\u2019s 12-digit ASID, checked against Ssp-To').default('200000000359'),
   ADMIN_HOST: setting.string('the admin listen address (health, metrics)').default('127.0.0.1'),
   ADMIN_PORT: setting.int('the admin TCP port (0 = any free port)', 0, 65535).default(9090),
@@ -16,10 +16,10 @@ export const facadeSchema = z.object({
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
 });
 
-export type FacadeConfig = z.infer<typeof facadeSchema> & { BASE_URL: string; basePath: string };
+export type FacadeConfig = z.infer<typeof facadeSchema> & { baseUrl: string; basePath: string };
 
 export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeConfig {
   const config = loadConfig(facadeSchema, env);
-  const baseUrl = (config.BASE_URL ?? `http://${config.HOST}:${boundPort ?? config.PORT}/STU3/1`).replace(/\/+$/, '');
-  return { ...config, BASE_URL: baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, '') };
+  const baseUrl = (config.FACADE_BASE_URL ?? `http://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
+  return { ...config, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, '') };
 }

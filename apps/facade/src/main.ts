@@ -17,7 +17,7 @@ async function main() {
   const queue = new PasQueueClient(config.REDIS_URL, config.QUEUE_PREFIX);
 
   const app = createApp({
-    baseUrl: config.BASE_URL,
+    baseUrl: config.baseUrl,
     basePath: config.basePath,
     providerAsid: config.PROVIDER_ASID,
     clockSkewSeconds: config.JWT_CLOCK_SKEW_SECONDS,
@@ -27,9 +27,9 @@ async function main() {
     onError: (error) => logger.error({ err: error.message }, 'unhandled error'),
   });
 
-  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
+  const server = serve({ fetch: app.fetch, hostname: config.FACADE_HOST, port: config.FACADE_PORT }, (info) => {
     logger.warn({ host: info.address, port: info.port }, 'consumer listener on plain HTTP: only for the embedded demo on loopback');
-    logger.info({ baseUrl: config.BASE_URL, asid: config.PROVIDER_ASID }, 'facade ready');
+    logger.info({ baseUrl: config.baseUrl, asid: config.PROVIDER_ASID }, 'facade ready');
   });
   const admin = serve({ fetch: createAdminApp(queue).fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
     logger.info({ host: info.address, port: info.port }, 'admin listener ready');

@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateDemoData } from '@booking/pas';
+import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
+import Database from 'better-sqlite3';
+import { freePort } from './ports.js';
+import { stopProcess } from './redis.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const PROVIDER_ASID = '200000000359';
+
+/** Runs a TypeScript entry point of the repo as a real process (as `npm run dev` would). */
+export function spawnTs(entry: string, env: Record<string, string>, name: string): ManagedProcess {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const managed: ManagedProcess = { name, child, output: [] };
+  const keep = (chunk: Buffer) => {
+    managed.output.push(chunk.toString());
+    if (managed.output.length > 400) managed.output.splice(0, 200);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return managed;
+}
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  output: string[];
+}
+
+export interface StackOptions {
+  redisUrl: string;
+  workers?: number;
+  facades?: number;
+  slotCount?: number;
+  env?: Record<string, string>;
+}
+
+export interface Facade extends ManagedProcess {
+  baseUrl: string;
+  adminUrl: string;
+}
+
+/**
+ * A whole product on the embedded default: a SQLite demo PAS with demo data, worker processes and
+ * facade processes, all on one Redis with a queue prefix of their own.
+ */
+export class Stack {
+  readonly dir = mkdtempSync(join(tmpdir(), 'booking-stack-'));
+  readonly pasPath = join(this.dir, 'pas.sqlite');
+  readonly queuePrefix = `t${randomUUID().slice(0, 8)}`;
+  readonly workers: ManagedProcess[] = [];
+  readonly facades: Facade[] = [];
+
+  constructor(readonly options: StackOptions) {}
+
+  static async start(options: StackOptions): Promise<Stack> {
+    const stack = new Stack(options);
+    const pas = new SqlitePas({ path: stack.pasPath });
+    loadDemoDataSqlite(pas.db, generateDemoData({ slotCount: options.slotCount ?? 160 }));
+    await pas.close();
+    for (let i = 0; i < (options.workers ?? 1); i++) stack.startWorker();
+    for (let i = 0; i < (options.facades ?? 1); i++) await stack.startFacade();
+    await Promise.all(stack.facades.map((f) => stack.waitReady(f)));
+    return stack;
+  }
+
+  get baseUrl(): string {
+    return (this.facades[0] as Facade).baseUrl;
+  }
+
+  commonEnv(): Record<string, string> {
+    return { REDIS_URL: this.options.redisUrl, QUEUE_PREFIX: this.queuePrefix, LOG_LEVEL: 'warn', ...this.options.env };
+  }
+
+  startWorker(): ManagedProcess {
+    const worker = spawnTs('apps/worker/src/main.ts', { ...this.commonEnv(), PAS_SQLITE_PATH: this.pasPath }, `worker${this.workers.length}`);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async startFacade(): Promise<Facade> {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const facade = spawnTs('apps/facade/src/main.ts', { ...this.commonEnv(), FACADE_PORT: String(port), ADMIN_PORT: String(adminPort) }, `facade${this.facades.length}`) as Facade;
+    facade.baseUrl = `http://127.0.0.1:${port}/STU3/1`;
+    facade.adminUrl = `http://127.0.0.1:${adminPort}`;
+    this.facades.push(facade);
+    return facade;
+  }
+
+  /** Waits until the facade answers ready (Redis reachable, a worker connected). */
+  async waitReady(facade: Facade, timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (facade.child.exitCode !== null) break;
+      try {
+        const res = await fetch(`${facade.adminUrl}/health/ready`);
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new Error(`${facade.name} not ready:\n${this.logs()}`);
+  }
+
+  /** A read-only view of the PAS for assertions. */
+  openPas(): Database.Database {
+    return new Database(this.pasPath, { readonly: true, fileMustExist: true });
+  }
+
+  logs(): string {
+    return [...this.workers, ...this.facades].map((p) => `--- ${p.name}\n${p.output.join('').slice(-4000)}`).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.facades, ...this.workers].map((p) => stopProcess(p.child)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the product and its tests need on a fresh Debian machine: redis-server (Debian's
+# package) and the npm dependencies. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing redis-server from Debian's packages…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is missing: run 'sudo apt-get install -y redis-server' or set REDIS_URL." >&2
+    exit 1
+  fi
+fi
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "Installing npm dependencies…" >&2
+  npm ci --no-audit --no-fund >&2
+fi

@@ -196,6 +196,8 @@ export interface PasPort {
   /** The current version, or the given one; null when unknown. */
   readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null>;
   cancel(command: CancelCommand): Promise<CancelResult>;
+  /** The committed write made under this X-Request-ID, if any (replays are answered from it). */
+  findWrite(context: WriteContext): Promise<ReplayedWrite | null>;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

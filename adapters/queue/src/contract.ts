@@ -21,11 +21,29 @@ export interface BookJob extends JobBase {
   appointment: JsonObject;
 }
 
+export interface ReadJob extends JobBase {
+  kind: 'read';
+  appointmentId: string;
+  /** Set for a vread. */
+  versionId?: string;
+}
+
+export interface CancelJob extends JobBase {
+  kind: 'cancel';
+  /** The consumer's X-Request-ID: the idempotency key. */
+  requestId: string;
+  appointmentId: string;
+  /** The raw If-Match header; the worker checks it after the appointment is known to exist (§18). */
+  ifMatch?: string;
+  /** The Appointment the consumer PUT, status cancelled. */
+  appointment: JsonObject;
+}
+
 export interface NoopJob extends JobBase {
   kind: 'noop';
 }
 
-export type PasJob = BookJob | NoopJob;
+export type PasJob = BookJob | ReadJob | CancelJob | NoopJob;
 export type PasJobKind = PasJob['kind'];
 
 /** A single-resource answer: the facade adds Location, ETag and Last-Modified from it. */

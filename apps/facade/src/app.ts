@@ -7,6 +7,7 @@ import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.
 import { requestIds } from './middleware/request-ids.js';
 import type { PasQueueClient } from './queue-client.js';
 import { appointmentRoutes } from './routes/appointment.js';
+import { metadataRoutes } from './routes/metadata.js';
 
 export interface AppOptions {
   baseUrl: string;
@@ -15,6 +16,8 @@ export interface AppOptions {
   clockSkewSeconds: number;
   maxBodyBytes: number;
   jobTimeoutMs: number;
+  publisher: string;
+  softwareName: string;
   queue: PasQueueClient;
   onError?: (error: Error) => void;
 }
@@ -28,6 +31,7 @@ export function createApp(options: AppOptions) {
   app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
 
+  app.route(options.basePath, metadataRoutes({ baseUrl: options.baseUrl, publisher: options.publisher, softwareName: options.softwareName }));
   app.route(options.basePath, appointmentRoutes({ queue: options.queue, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs }));
 
   app.notFound((c) => sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${c.req.path}`)));

@@ -13,6 +13,8 @@ export const facadeSchema = z.object({
   JOB_TIMEOUT_MS: setting.int('how long a request waits for its job, in ms', 100, 120000).default(10000),
   JWT_CLOCK_SKEW_SECONDS: setting.int('tolerated clock skew for iat/exp, in seconds', 0, 600).default(60),
   MAX_BODY_BYTES: setting.int('largest accepted request body, in bytes', 1024, 50 * 1024 * 1024).default(1024 * 1024),
+  PUBLISHER: setting.string('the publisher named in the CapabilityStatement (the trust or supplier)').default('NHS Booking Facade (open source)'),
+  SOFTWARE_NAME: setting.string('the software name in the CapabilityStatement').default('nhs-booking-facade'),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
 });
 

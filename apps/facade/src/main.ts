@@ -23,6 +23,8 @@ async function main() {
     clockSkewSeconds: config.JWT_CLOCK_SKEW_SECONDS,
     maxBodyBytes: config.MAX_BODY_BYTES,
     jobTimeoutMs: config.JOB_TIMEOUT_MS,
+    publisher: config.PUBLISHER,
+    softwareName: config.SOFTWARE_NAME,
     queue,
     onError: (error) => logger.error({ err: error.message }, 'unhandled error'),
   });

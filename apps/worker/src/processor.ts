@@ -3,6 +3,8 @@ import type { PasPort } from '@booking/pas';
 import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Job } from 'bullmq';
 import { handleBook } from './handlers/book.js';
+import { handleCancel } from './handlers/cancel.js';
+import { handleRead } from './handlers/read.js';
 import type { Logger } from './logger.js';
 import { withPasRetries } from './retry.js';
 
@@ -42,6 +44,10 @@ async function dispatch(job: Job<PasJob, WorkerReply>, deps: Deps): Promise<Work
   switch (data?.kind) {
     case 'book':
       return handleBook(data, String(job.id), deps);
+    case 'read':
+      return handleRead(data, deps);
+    case 'cancel':
+      return handleCancel(data, String(job.id), deps);
     case 'noop':
       return { type: 'empty' };
     default:

@@ -22,6 +22,7 @@ import {
   type CancelCommand,
   type CancelResult,
   type PasPort,
+  type ReplayedWrite,
   type SlotQuery,
   type SlotSearchResult,
   TransientPasError,
@@ -192,6 +193,10 @@ export class SqlitePas implements PasPort {
     );
   }
 
+  async findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {
+    return this.guard(() => this.findReplay(ctx) ?? null);
+  }
+
   async ping(): Promise<void> {
     this.guard(() => this.db.prepare('SELECT 1').get());
   }
@@ -200,7 +205,7 @@ export class SqlitePas implements PasPort {
     if (this.db.open) this.db.close();
   }
 
-  private findReplay(ctx: WriteContext) {
+  private findReplay(ctx: WriteContext): ReplayedWrite | undefined {
     const earlier = this.db
       .prepare('SELECT JOB_ID, APPOINTMENT_ID, VERSION_ID FROM booking_REQUEST_LOG WHERE REQUEST_ID = ?')
       .get(ctx.requestId) as { JOB_ID: string; APPOINTMENT_ID: string; VERSION_ID: number } | undefined;

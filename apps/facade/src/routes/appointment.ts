@@ -29,6 +29,36 @@ export function appointmentRoutes(deps: RouteDeps) {
     );
   });
 
+  routes.get('/Appointment/:id', (c) =>
+    answer(c, deps, () => deps.queue.run({ kind: 'read', appointmentId: c.req.param('id'), traceRequestId: c.get('requestId') }, deps.jobTimeoutMs)),
+  );
+
+  routes.get('/Appointment/:id/_history/:vid', (c) =>
+    answer(c, deps, () =>
+      deps.queue.run({ kind: 'read', appointmentId: c.req.param('id'), versionId: c.req.param('vid'), traceRequestId: c.get('requestId') }, deps.jobTimeoutMs),
+    ),
+  );
+
+  // Cancel. Existence, If-Match and the content are checked by the worker, in that order (§18).
+  routes.put('/Appointment/:id', async (c) => {
+    const body = await readFhirBody(c);
+    if (!body.ok) return sendProblem(c, body.problem);
+    const ifMatch = c.req.header('If-Match');
+    return answer(c, deps, () =>
+      deps.queue.run(
+        {
+          kind: 'cancel',
+          requestId: c.req.header('X-Request-ID') as string,
+          appointmentId: c.req.param('id'),
+          ...(ifMatch !== undefined ? { ifMatch } : {}),
+          appointment: body.value as JsonObject,
+          traceRequestId: c.get('requestId'),
+        },
+        deps.jobTimeoutMs,
+      ),
+    );
+  });
+
   return routes;
 }
 

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { capabilityStatement } from '@booking/fhir';
+import { Hono } from 'hono';
+import type { AppEnv } from '../env.js';
+import { sendResource } from '../fhir-response.js';
+import { supportedInteractions } from '../interactions.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Booking API version implemented (spec §1). */
+const BOOKING_API_VERSION = '2.0.4';
+
+/**
+ * GET [base]/metadata. The statement describes this software, not PAS data, so the facade answers
+ * it itself: it stays available as the de facto liveness call (spec §6) even when the PAS is not.
+ */
+export function metadataRoutes(options: { baseUrl: string; publisher: string; softwareName: string }) {
+  const statement = capabilityStatement({
+    publisher: options.publisher,
+    softwareName: options.softwareName,
+    softwareVersion: pkg.version,
+    baseUrl: options.baseUrl,
+    apiVersion: BOOKING_API_VERSION,
+    appointmentInteractions: supportedInteractions('Appointment'),
+    slotInteractions: supportedInteractions('Slot'),
+  });
+  const routes = new Hono<AppEnv>();
+  routes.get('/metadata', (c) => sendResource(c, 200, statement));
+  return routes;
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bookingBody, consumerHeaders, type InteractionName, makeJwt, SCOPES, type SlotForBooking } from './support/consumer.js';
+import { freeSlots, pasCounts } from './support/pas.js';
+import { Stack } from './support/stack.js';
+
+/** read, vread, cancel, the capability statement and wrong verbs, against real processes. */
+
+let stack: Stack;
+let slots: SlotForBooking[];
+let next = 0;
+
+beforeAll(async () => {
+  stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 2 });
+  const db = stack.openPas();
+  slots = freeSlots(db);
+  db.close();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+type Json = Record<string, any>;
+
+async function call(method: string, path: string, interaction: InteractionName, body?: unknown, headers: Record<string, string | undefined> = {}) {
+  const res = await fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: consumerHeaders(stack.baseUrl, interaction, headers),
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { res, json: (text ? JSON.parse(text) : undefined) as Json | undefined };
+}
+
+async function book(): Promise<{ appointment: Json; slot: SlotForBooking }> {
+  const slot = slots[next++] as SlotForBooking;
+  const { res, json } = await call('POST', '/Appointment', 'book', bookingBody(slot));
+  expect(res.status).toBe(201);
+  return { appointment: json as Json, slot };
+}
+
+const cancelBody = (appointment: Json) => ({ ...appointment, status: 'cancelled' });
+const slotStatus = (slotId: string) => {
+  const db = stack.openPas();
+  const row = db.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').get(Number(slotId)) as { SLOT_STATUS: string };
+  db.close();
+  return row.SLOT_STATUS;
+};
+const counts = () => {
+  const db = stack.openPas();
+  const c = pasCounts(db);
+  db.close();
+  return c;
+};
+
+describe('GET [base]/metadata', () => {
+  it('returns the CapabilityStatement of what this server supports', async () => {
+    const { res, json } = await call('GET', '/metadata', 'metadata');
+    expect(res.status).toBe(200);
+    expect(json?.resourceType).toBe('CapabilityStatement');
+    expect(json?.fhirVersion).toBe('3.0.1');
+    expect(json?.format).toEqual(['application/fhir+json', 'application/fhir+xml']);
+    expect(json?.publisher).toBeTruthy();
+    expect(json?.software.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(new Set(json?.profile.map((p: Json) => p.reference)).size).toBe(10);
+    const [appointment, slot] = json?.rest[0].resource as Json[];
+    expect(appointment?.type).toBe('Appointment');
+    expect(appointment?.interaction.map((i: Json) => i.code).sort()).toEqual(['create', 'read', 'update', 'vread']);
+    expect(appointment?.searchParam.map((p: Json) => p.name)).toEqual(['identifier', '_id', 'version']);
+    expect(slot?.interaction).toEqual([{ code: 'search-type' }]);
+    expect(slot?.searchParam.map((p: Json) => p.name)).toEqual(['service', 'status', 'start']);
+    expect(new Set(slot?.searchInclude).size).toBe(6);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('needs the slot-read scope', async () => {
+    const { res } = await call('GET', '/metadata', 'metadata', undefined, { Authorization: `Bearer ${makeJwt(stack.baseUrl, SCOPES.book)}` });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('read and vread', () => {
+  it('reads the current version and version 1 with ETag and Last-Modified', async () => {
+    const { appointment } = await book();
+    const read = await call('GET', `/Appointment/${appointment.id}`, 'read');
+    expect(read.res.status).toBe(200);
+    expect(read.json).toEqual(appointment);
+    expect(read.res.headers.get('etag')).toBe('W/"1"');
+    expect(read.res.headers.get('last-modified')).toBe(new Date(appointment.meta.lastUpdated).toUTCString());
+
+    const vread = await call('GET', `/Appointment/${appointment.id}/_history/1`, 'read');
+    expect(vread.res.status).toBe(200);
+    expect(vread.json).toEqual(appointment);
+  });
+
+  it.each([
+    ['an unknown id', () => `/Appointment/${randomUUID()}`],
+    ['an unknown version', (id: string) => `/Appointment/${id}/_history/7`],
+    ['a non-numeric version', (id: string) => `/Appointment/${id}/_history/abc`],
+  ])('answers 404 NO_RECORD_FOUND for %s', async (_name, path) => {
+    const { appointment } = await book();
+    const { res, json } = await call('GET', path(appointment.id), 'read');
+    expect(res.status).toBe(404);
+    expect(json?.resourceType).toBe('OperationOutcome');
+    expect(json?.issue[0].details.coding[0].code).toBe('NO_RECORD_FOUND');
+  });
+
+  it('needs the appointment-read scope', async () => {
+    const { appointment } = await book();
+    const { res } = await call('GET', `/Appointment/${appointment.id}`, 'read', undefined, { Authorization: `Bearer ${makeJwt(stack.baseUrl, SCOPES.searchSlot)}` });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('cancel (PUT)', () => {
+  it('cancels with the ETag as If-Match: 200, version 2, slot free again, version 1 kept unchanged', async () => {
+    const { appointment, slot } = await book();
+    expect(slotStatus(slot.id)).toBe('B');
+    const { res, json } = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', cancelBody(appointment), { 'If-Match': 'W/"1"' });
+    expect(res.status).toBe(200);
+    expect(json?.status).toBe('cancelled');
+    expect(json?.meta.versionId).toBe('2');
+    expect(json?.created).toBe(appointment.created);
+    expect(res.headers.get('etag')).toBe('W/"2"');
+    expect(res.headers.get('location')).toBe(`${stack.baseUrl}/Appointment/${appointment.id}/_history/2`);
+    expect(res.headers.get('last-modified')).toBe(new Date(json?.meta.lastUpdated).toUTCString());
+    expect(slotStatus(slot.id)).toBe('F');
+
+    const v1 = await call('GET', `/Appointment/${appointment.id}/_history/1`, 'read');
+    expect(v1.json).toEqual(appointment);
+    const current = await call('GET', `/Appointment/${appointment.id}`, 'read');
+    expect(current.json).toEqual(json);
+
+    const again = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', { ...json, status: 'cancelled' }, { 'If-Match': 'W/"2"' });
+    expect(again.res.status).toBe(422);
+    expect(again.json?.issue[0].details.coding[0].code).toBe('INVALID_REQUEST_STATE');
+  });
+
+  it('keeps a cancellation reason and tolerates meta, text and element order differences', async () => {
+    const { appointment } = await book();
+    const reordered = Object.fromEntries(Object.entries(cancelBody(appointment)).reverse());
+    reordered.meta = { profile: appointment.meta.profile };
+    reordered.text = { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">cancelled</div>' };
+    reordered.extension = [{ url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1', valueString: 'Patient feels better' }];
+    const { res, json } = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', reordered, { 'If-Match': 'W/"1"' });
+    expect(res.status).toBe(200);
+    expect(json?.extension).toEqual(reordered.extension);
+  });
+
+  it('answers 412 without If-Match and 409 for a stale or malformed one, before looking at the content', async () => {
+    const { appointment } = await book();
+    const changed = { ...cancelBody(appointment), description: 'changed' };
+    const before = counts();
+    expect((await call('PUT', `/Appointment/${appointment.id}`, 'cancel', changed)).res.status).toBe(412);
+    for (const ifMatch of ['W/"7"', '"1"', 'garbage']) {
+      const { res, json } = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', changed, { 'If-Match': ifMatch });
+      expect(res.status).toBe(409);
+      expect(json?.issue[0].code).toBe('conflict');
+    }
+    expect(counts()).toEqual(before);
+  });
+
+  it.each([
+    ['the patient family name', (a: Json) => (a.contained.find((r: Json) => r.resourceType === 'Patient').name[0].family = 'Changed')],
+    ['the start time', (a: Json) => (a.start = new Date(Date.parse(a.start) + 60000).toISOString())],
+    ['the description', (a: Json) => (a.description = 'Something else')],
+    ['the slot reference', (a: Json) => (a.slot = [{ reference: '#other' }])],
+    ['a participant', (a: Json) => (a.participant[0].status = 'declined')],
+    ['the contained Slot', (a: Json) => (a.contained.find((r: Json) => r.resourceType === 'Slot').end = a.start)],
+    ['the status left booked', (a: Json) => (a.status = 'booked')],
+  ])('answers 422 and changes nothing when the PUT changes %s', async (_name, mutate) => {
+    const { appointment, slot } = await book();
+    const body = structuredClone(cancelBody(appointment));
+    mutate(body);
+    const before = counts();
+    const { res, json } = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', body, { 'If-Match': 'W/"1"' });
+    expect(res.status).toBe(422);
+    expect(json?.resourceType).toBe('OperationOutcome');
+    expect(counts()).toEqual(before);
+    expect(slotStatus(slot.id)).toBe('B');
+  });
+
+  it('answers 404 for an unknown id (a PUT never creates)', async () => {
+    const { appointment } = await book();
+    const id = randomUUID();
+    const { res } = await call('PUT', `/Appointment/${id}`, 'cancel', { ...cancelBody(appointment), id }, { 'If-Match': 'W/"1"' });
+    expect(res.status).toBe(404);
+  });
+
+  it('lets exactly one of two racing cancels with the same If-Match win', async () => {
+    const { appointment } = await book();
+    const answers = await Promise.all([1, 2].map(() => call('PUT', `/Appointment/${appointment.id}`, 'cancel', cancelBody(appointment), { 'If-Match': 'W/"1"' })));
+    expect(answers.map((a) => a.res.status).sort()).toEqual([200, 409]);
+    const versions = await call('GET', `/Appointment/${appointment.id}/_history/3`, 'read');
+    expect(versions.res.status).toBe(404);
+  });
+
+  it('answers a cancel retried with the same X-Request-ID with 409 naming the appointment', async () => {
+    const { appointment } = await book();
+    const requestId = randomUUID();
+    const first = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', cancelBody(appointment), { 'If-Match': 'W/"1"', 'X-Request-ID': requestId });
+    expect(first.res.status).toBe(200);
+    const retry = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', cancelBody(appointment), { 'If-Match': 'W/"1"', 'X-Request-ID': requestId });
+    expect(retry.res.status).toBe(409);
+    expect(retry.json?.issue[0].code).toBe('duplicate');
+    expect(retry.res.headers.get('content-location')).toBe(`${stack.baseUrl}/Appointment/${appointment.id}/_history/2`);
+  });
+
+  it('lets the freed slot be booked again', async () => {
+    const { appointment, slot } = await book();
+    expect((await call('PUT', `/Appointment/${appointment.id}`, 'cancel', cancelBody(appointment), { 'If-Match': 'W/"1"' })).res.status).toBe(200);
+    const rebook = await call('POST', '/Appointment', 'book', bookingBody(slot));
+    expect(rebook.res.status).toBe(201);
+  });
+});
+
+describe('routing', () => {
+  it.each([
+    ['POST', '/Slot', 'searchSlot'],
+    ['PUT', '/Slot', 'searchSlot'],
+    ['DELETE', '/Appointment/abc', 'cancel'],
+    ['PATCH', '/Appointment/abc', 'cancel'],
+    ['DELETE', '/Slot', 'searchSlot'],
+    ['POST', '/metadata', 'metadata'],
+    ['OPTIONS', '/Appointment', 'book'],
+  ] as const)('answers 405 with an OperationOutcome for %s %s, even without a token', async (method, path, interaction) => {
+    const { res, json } = await call(method, path, interaction, method === 'GET' ? undefined : '{}', { Authorization: undefined });
+    expect(res.status).toBe(405);
+    expect(json?.issue[0].code).toBe('not-supported');
+  });
+
+  it.each(['/Patient/1', '/Appointment/a/b', '/', '/STU3/2/metadata'])('answers 404 with an OperationOutcome for GET %s', async (path) => {
+    const { res, json } = await call('GET', path, 'read');
+    expect(res.status).toBe(404);
+    expect(json?.resourceType).toBe('OperationOutcome');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+  });
+});

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateDemoData, LocalClock } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
+import { Keyring } from '@booking/queue';
 
 const root = resolve(import.meta.dirname, '..');
 const dataDir = resolve(root, 'data');
@@ -72,7 +73,8 @@ async function main() {
     .get() as { SLOT_ID: number; SLOT_GUID: string; CLINIC_CODE: string; START_DTTM: string; END_DTTM: string };
   await pas.close();
 
-  const env = { REDIS_URL: redisUrl, PAS_SQLITE_PATH: pasPath, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort), PROVIDER_ASID: asid };
+  // A fresh key per demo run seals the jobs in Redis; production reads its keys from configuration.
+  const env = { QUEUE_ENCRYPTION_KEYS: process.env.QUEUE_ENCRYPTION_KEYS ?? Keyring.generate('demo'), QUEUE_ENCRYPTION_KEY_ID: process.env.QUEUE_ENCRYPTION_KEY_ID ?? 'demo', REDIS_URL: redisUrl, PAS_SQLITE_PATH: pasPath, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort), PROVIDER_ASID: asid };
   run('worker', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/worker/src/main.ts'], env);
   run('facade', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/facade/src/main.ts'], env);
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateDemoData } from '@booking/pas';
+import { Keyring } from '@booking/queue';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import Database from 'better-sqlite3';
 import { freePort } from './ports.js';
@@ -57,6 +58,8 @@ export class Stack {
   readonly dir = mkdtempSync(join(tmpdir(), 'booking-stack-'));
   readonly pasPath = join(this.dir, 'pas.sqlite');
   readonly queuePrefix = `t${randomUUID().slice(0, 8)}`;
+  /** The stack's AES-256-GCM key for queue payloads (kid k1). */
+  readonly queueKeys = Keyring.generate('k1');
   readonly workers: ManagedProcess[] = [];
   readonly facades: Facade[] = [];
 
@@ -78,7 +81,7 @@ export class Stack {
   }
 
   commonEnv(): Record<string, string> {
-    return { REDIS_URL: this.options.redisUrl, QUEUE_PREFIX: this.queuePrefix, LOG_LEVEL: 'warn', ...this.options.env };
+    return { REDIS_URL: this.options.redisUrl, QUEUE_PREFIX: this.queuePrefix, QUEUE_ENCRYPTION_KEYS: this.queueKeys, LOG_LEVEL: 'warn', ...this.options.env };
   }
 
   startWorker(): ManagedProcess {

@@ -1,2 +1,4 @@
 export * from './contract.js';
 export * from './connection.js';
+export * from './sealing.js';
+export * from './codec.js';

@@ -1,4 +1,5 @@
 import { loadConfig, setting, z } from '@booking/config';
+import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Facade settings. The facade holds no PAS credentials: it only talks to Redis. */
 export const facadeSchema = z.object({
@@ -15,13 +16,17 @@ export const facadeSchema = z.object({
   MAX_BODY_BYTES: setting.int('largest accepted request body, in bytes', 1024, 50 * 1024 * 1024).default(1024 * 1024),
   PUBLISHER: setting.string('the publisher named in the CapabilityStatement (the trust or supplier)').default('NHS Booking Facade (open source)'),
   SOFTWARE_NAME: setting.string('the software name in the CapabilityStatement').default('nhs-booking-facade'),
+  QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
+  QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) new jobs are sealed with').default('k1'),
+  JOB_RETENTION_SECONDS: setting.int('how long finished jobs stay in Redis, in seconds', 0, 7 * 24 * 3600).default(3600),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
 });
 
-export type FacadeConfig = z.infer<typeof facadeSchema> & { baseUrl: string; basePath: string };
+export type FacadeConfig = z.infer<typeof facadeSchema> & { baseUrl: string; basePath: string; keyring: Keyring };
 
 export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeConfig {
   const config = loadConfig(facadeSchema, env);
   const baseUrl = (config.FACADE_BASE_URL ?? `http://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
-  return { ...config, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, '') };
+  const keyring = keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID);
+  return { ...config, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, ''), keyring };
 }

@@ -14,7 +14,12 @@ async function main() {
     process.exit(78); // EX_CONFIG
   }
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'facade', pid: process.pid } });
-  const queue = new PasQueueClient(config.REDIS_URL, config.QUEUE_PREFIX);
+  const queue = new PasQueueClient({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    keyring: config.keyring,
+    retentionSeconds: config.JOB_RETENTION_SECONDS,
+  });
 
   const app = createApp({
     baseUrl: config.baseUrl,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BOOKING_QUEUE, type PasJob, redisConnection, type WorkerReply } from '@booking/queue';
+import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { Queue, QueueEvents } from 'bullmq';
 
 /** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
@@ -12,16 +12,35 @@ export class JobError extends Error {
   }
 }
 
+export interface QueueClientOptions {
+  redisUrl: string;
+  prefix: string;
+  keyring: Keyring;
+  /** How long finished jobs (sealed) stay in Redis for the dashboard. */
+  retentionSeconds: number;
+}
+
 /**
  * The facade's side of the queue: add a job, wait for its reply. One Queue and one QueueEvents
  * per process, shared by every request.
+ *
+ * Job options, and why: `attempts: 1` — a job that throws is not retried by BullMQ, because the
+ * consumer owns retries (it resends with the same X-Request-ID, which the PAS transaction makes
+ * idempotent) and a blind retry could book after the caller was told the outcome is unknown. A job
+ * whose worker dies is not lost: BullMQ's stalled-job check hands it to another worker once (see
+ * the worker's lock settings), which finds a committed booking by its request id or, when the
+ * caller has stopped waiting (the job's deadline), does nothing.
  */
 export class PasQueueClient {
-  readonly queue: Queue<PasJob, WorkerReply>;
+  readonly queue: Queue<StoredJob, StoredReply>;
   private readonly events: QueueEvents;
+  private readonly keyring: Keyring;
+  private readonly retentionSeconds: number;
 
-  constructor(redisUrl: string, prefix: string) {
-    this.queue = new Queue<PasJob, WorkerReply>(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'producer'), prefix });
+  constructor({ redisUrl, prefix, keyring, retentionSeconds }: QueueClientOptions) {
+    this.keyring = keyring;
+    this.retentionSeconds = retentionSeconds;
+    this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'producer'), prefix });
     this.events = new QueueEvents(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'events'), prefix });
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});
@@ -36,11 +55,12 @@ export class PasQueueClient {
     let job;
     try {
       job = await withTimeout(
-        this.queue.add(data.kind, data, {
+        this.queue.add(data.kind, encodeJob(data, Date.now() + timeoutMs, this.keyring), {
           jobId: randomUUID(),
-          // Completed jobs stay a while for the dashboard, then go: results can hold patient data.
-          removeOnComplete: { age: 3600, count: 10000 },
-          removeOnFail: { age: 24 * 3600 },
+          attempts: 1,
+          // Finished jobs stay a while for the dashboard, then expire (they are sealed anyway).
+          removeOnComplete: { age: this.retentionSeconds },
+          removeOnFail: { age: this.retentionSeconds },
         }),
         Math.min(timeoutMs, 1000),
       );
@@ -48,7 +68,7 @@ export class PasQueueClient {
       throw new JobError('queue-unavailable', `the queue is unavailable: ${(error as Error).message}`);
     }
     try {
-      return (await job.waitUntilFinished(this.events, timeoutMs)) as WorkerReply;
+      return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, this.keyring);
     } catch (error) {
       const message = (error as Error).message ?? '';
       if (/timed out/i.test(message)) throw new JobError('timeout', `no reply from a worker within ${timeoutMs} ms`);

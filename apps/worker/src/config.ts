@@ -1,4 +1,5 @@
 import { loadConfig, setting, z } from '@booking/config';
+import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
 export const workerSchema = z.object({
@@ -11,15 +12,17 @@ export const workerSchema = z.object({
   LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),
   PAS_MAX_RETRIES: setting.int('retries of a transient PAS failure (deadlock, busy)', 0, 20).default(5),
+  QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
+  QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) replies are sealed with').default('k1'),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
 });
 
-export type WorkerConfig = z.infer<typeof workerSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema> & { keyring: Keyring };
 
 export function loadWorkerConfig(env = process.env): WorkerConfig {
   const config = loadConfig(workerSchema, env);
   if (config.PAS_ADAPTER === 'mssql' && !config.PAS_MSSQL_URL) {
     throw new Error('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (expected a SQL Server connection string)');
   }
-  return config;
+  return { ...config, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
 }

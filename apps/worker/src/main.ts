@@ -1,4 +1,4 @@
-import { BOOKING_QUEUE, type PasJob, redisConnection, type WorkerReply } from '@booking/queue';
+import { BOOKING_QUEUE, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
 import { Worker } from 'bullmq';
 import { loadWorkerConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -17,10 +17,20 @@ async function main() {
   const pas = await openPas(config);
   await pas.ping();
 
-  const worker = new Worker<PasJob, WorkerReply>(
+  const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
-    createProcessor({ pas, logger, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES }),
-    { connection: redisConnection(config.REDIS_URL, 'worker'), prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, autorun: false },
+    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES }),
+    {
+      connection: redisConnection(config.REDIS_URL, 'worker'),
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      autorun: false,
+      // A job whose worker died is handed to another worker once its lock lapses (stalled-job
+      // check); re-running it is safe (idempotent by request id) and bounded by its deadline.
+      lockDuration: 15000,
+      stalledInterval: 5000,
+      maxStalledCount: 1,
+    },
   );
   worker.on('error', (error) => logger.error({ err: error.message }, 'worker error'));
 

@@ -1,0 +1,70 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+/**
+ * Patient data at rest in Redis: job payloads and replies that carry it are sealed with
+ * AES-256-GCM. Several keys can be configured at once; new data is sealed with the active key
+ * and anything sealed with an older key still opens, so keys rotate without losing jobs in flight.
+ */
+
+export interface Sealed {
+  /** Key id. */
+  k: string;
+  /** 12-byte IV, base64. */
+  iv: string;
+  /** GCM tag, base64. */
+  t: string;
+  /** Ciphertext of the JSON value, base64. */
+  d: string;
+}
+
+export class Keyring {
+  private readonly keys = new Map<string, Buffer>();
+
+  /**
+   * @param spec `kid:base64key[,kid:base64key…]` — 32-byte keys.
+   * @param activeKeyId the key new data is sealed with.
+   */
+  constructor(spec: string, readonly activeKeyId: string) {
+    for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const at = entry.indexOf(':');
+      const kid = entry.slice(0, at);
+      const key = Buffer.from(entry.slice(at + 1), 'base64');
+      if (at < 1 || !/^[A-Za-z0-9._-]{1,32}$/.test(kid)) throw new Error('each key must be written kid:base64key');
+      if (key.length !== 32) throw new Error(`key "${kid}" must be 32 bytes (base64 of 32 random bytes)`);
+      this.keys.set(kid, key);
+    }
+    if (!this.keys.has(activeKeyId)) throw new Error(`the active key id "${activeKeyId}" is not among the configured keys`);
+  }
+
+  /** A fresh random key in the `kid:base64key` form, for demos and tests. */
+  static generate(kid = 'k1'): string {
+    return `${kid}:${randomBytes(32).toString('base64')}`;
+  }
+
+  seal(value: unknown): Sealed {
+    const key = this.keys.get(this.activeKeyId) as Buffer;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    return { k: this.activeKeyId, iv: iv.toString('base64'), t: cipher.getAuthTag().toString('base64'), d: data.toString('base64') };
+  }
+
+  /** Opens sealed data; throws when the key is unknown or the data was tampered with. */
+  open<T>(sealed: Sealed): T {
+    const key = this.keys.get(sealed?.k);
+    if (!key) throw new Error(`sealed with unknown key "${String(sealed?.k)}"`);
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    decipher.setAuthTag(Buffer.from(sealed.t, 'base64'));
+    const plain = Buffer.concat([decipher.update(Buffer.from(sealed.d, 'base64')), decipher.final()]);
+    return JSON.parse(plain.toString('utf8')) as T;
+  }
+}
+
+/** The keyring from the QUEUE_ENCRYPTION_KEYS / QUEUE_ENCRYPTION_KEY_ID settings; errors name the setting. */
+export function keyringFromSettings(keys: string, activeKeyId: string): Keyring {
+  try {
+    return new Keyring(keys, activeKeyId);
+  } catch (error) {
+    throw new Error(`QUEUE_ENCRYPTION_KEYS: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { decodeJob, encodeJob, Keyring } from '../src/index.js';
+
+describe('Keyring', () => {
+  const k1 = Keyring.generate('k1');
+  const k2 = Keyring.generate('k2');
+
+  it('seals with the active key and opens what any configured key sealed', () => {
+    const old = new Keyring(k1, 'k1');
+    const rotated = new Keyring(`${k1},${k2}`, 'k2');
+    const sealedOld = old.seal({ nhs: '9658218873' });
+    expect(JSON.stringify(sealedOld)).not.toContain('9658218873');
+    expect(rotated.open(sealedOld)).toEqual({ nhs: '9658218873' });
+    expect(rotated.seal(1).k).toBe('k2');
+  });
+
+  it('refuses tampered data and unknown keys', () => {
+    const ring = new Keyring(k1, 'k1');
+    const sealed = ring.seal({ a: 1 });
+    const tampered = { ...sealed, d: Buffer.from('x'.repeat(8)).toString('base64') };
+    expect(() => ring.open(tampered)).toThrow();
+    expect(() => new Keyring(k2, 'k2').open(sealed)).toThrow(/unknown key/);
+  });
+
+  it('rejects malformed key settings with a clear message', () => {
+    expect(() => new Keyring('k1:c2hvcnQ=', 'k1')).toThrow(/32 bytes/);
+    expect(() => new Keyring(k1, 'k9')).toThrow(/active key id "k9"/);
+    expect(() => new Keyring('nocolon', 'k1')).toThrow(/kid:base64key/);
+  });
+
+  it('decodes only jobs whose sealed kind matches the clear kind', () => {
+    const ring = new Keyring(k1, 'k1');
+    const stored = encodeJob({ kind: 'read', appointmentId: 'a', traceRequestId: 't' }, Date.now() + 1000, ring);
+    expect(decodeJob(stored, ring)).toMatchObject({ kind: 'read', appointmentId: 'a' });
+    expect(() => decodeJob({ ...stored, kind: 'book' }, ring)).toThrow(/malformed/);
+  });
+});

@@ -1,0 +1,94 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Keyring } from '@booking/queue';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
+import { freeSlots } from './support/pas.js';
+import { Stack } from './support/stack.js';
+
+/** Patient data at rest in Redis: sealed, and gone once a job's retention has passed. */
+
+let stack: Stack;
+let slots: SlotForBooking[];
+
+const k1 = Keyring.generate('k1');
+const k2 = Keyring.generate('k2');
+
+beforeAll(async () => {
+  // Mid-rotation: the facade still seals with k1 while the worker already seals with k2.
+  stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1, env: { QUEUE_ENCRYPTION_KEYS: `${k1},${k2}`, JOB_RETENTION_SECONDS: '2' } });
+  stack.workers[0]?.child.kill('SIGTERM');
+  await new Promise((r) => stack.workers[0]?.child.once('exit', r));
+  stack.workers.length = 0;
+  stack.options.env = { ...stack.options.env, QUEUE_ENCRYPTION_KEY_ID: 'k2' };
+  stack.startWorker();
+  await stack.waitReady(stack.facades[0]!);
+  const db = stack.openPas();
+  slots = freeSlots(db);
+  db.close();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function book(slot: SlotForBooking) {
+  const res = await fetch(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: consumerHeaders(stack.baseUrl, 'book'), body: JSON.stringify(bookingBody(slot, { family: 'Zanzibarova' })) });
+  return res.status;
+}
+
+/** Every value under the stack's queue prefix, whatever the Redis type. */
+async function dumpQueueKeys(redis: Redis): Promise<{ keys: string[]; text: string }> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${stack.queuePrefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  const parts: string[] = [];
+  for (const key of keys) {
+    const type = await redis.type(key);
+    if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+    else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
+    else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+    else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+    else if (type === 'string') parts.push((await redis.get(key)) ?? '');
+  }
+  return { keys, text: parts.join('\n') };
+}
+
+describe('queue data at rest', () => {
+  it('books while facade and worker seal with different keys of one keyring (key rotation)', async () => {
+    expect(await book(slots[0]!)).toBe(201);
+  });
+
+  it('keeps no NHS number, name or birth date in clear in any Redis key', async () => {
+    expect(await book(slots[1]!)).toBe(201);
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const { keys, text } = await dumpQueueKeys(redis);
+      expect(keys.length).toBeGreaterThan(0);
+      expect(/kind\\*":\\*"book/.test(text)).toBe(true);
+      const found = ['9658218873', 'Zanzibarova', '1970-01-01', '1 High Street', 'LS1 1AA'].filter((secret) => text.includes(secret));
+      expect(found).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('removes finished jobs once their retention has passed', async () => {
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      expect(await book(slots[2]!)).toBe(201);
+      const jobsBefore = (await dumpQueueKeys(redis)).keys.filter((k) => /:pas-requests:[0-9a-f-]{36}$/.test(k));
+      expect(jobsBefore.length).toBeGreaterThan(0);
+      await sleep(3000);
+      expect(await book(slots[3]!)).toBe(201); // completing a job sweeps the expired ones
+      const jobsAfter = (await dumpQueueKeys(redis)).keys.filter((k) => /:pas-requests:[0-9a-f-]{36}$/.test(k));
+      for (const key of jobsBefore) expect(jobsAfter).not.toContain(key);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

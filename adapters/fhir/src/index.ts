@@ -5,3 +5,4 @@ export * from './booking-request.js';
 export * from './appointment.js';
 export * from './cancel.js';
 export * from './capability-statement.js';
+export * from './xml.js';

@@ -5,4 +5,5 @@ export * from './booking-request.js';
 export * from './appointment.js';
 export * from './cancel.js';
 export * from './capability-statement.js';
+export * from './slot-search.js';
 export * from './xml.js';

@@ -1,4 +1,4 @@
-import type { JsonObject, Problem } from '@booking/fhir';
+import type { JsonObject, Problem, SlotSearch } from '@booking/fhir';
 
 /**
  * The contract between facade and worker: one BullMQ queue, one job per consumer request.
@@ -39,11 +39,21 @@ export interface CancelJob extends JobBase {
   appointment: JsonObject;
 }
 
+/** GET /Slot: no patient data, only the checked query and what the Bundle's URLs need. */
+export interface SearchSlotJob extends JobBase {
+  kind: 'search-slot';
+  search: SlotSearch;
+  /** The consumer-facing service root, for absolute fullUrls. */
+  baseUrl: string;
+  /** The request URL as received, under baseUrl: the Bundle's self link. */
+  selfLink: string;
+}
+
 export interface NoopJob extends JobBase {
   kind: 'noop';
 }
 
-export type PasJob = BookJob | ReadJob | CancelJob | NoopJob;
+export type PasJob = BookJob | ReadJob | CancelJob | SearchSlotJob | NoopJob;
 export type PasJobKind = PasJob['kind'];
 
 /** A single-resource answer: the facade adds Location, ETag and Last-Modified from it. */
@@ -64,8 +74,14 @@ export interface ProblemReply {
   contentLocation?: string;
 }
 
+/** A search result: 200, no ETag or Location. */
+export interface BundleReply {
+  type: 'bundle';
+  bundle: JsonObject;
+}
+
 export interface EmptyReply {
   type: 'empty';
 }
 
-export type WorkerReply = ResourceReply | ProblemReply | EmptyReply;
+export type WorkerReply = ResourceReply | ProblemReply | BundleReply | EmptyReply;

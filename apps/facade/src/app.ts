@@ -8,6 +8,7 @@ import { requestIds } from './middleware/request-ids.js';
 import type { PasQueueClient } from './queue-client.js';
 import { appointmentRoutes } from './routes/appointment.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { slotRoutes } from './routes/slot.js';
 
 export interface AppOptions {
   baseUrl: string;
@@ -32,7 +33,9 @@ export function createApp(options: AppOptions) {
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
 
   app.route(options.basePath, metadataRoutes({ baseUrl: options.baseUrl, publisher: options.publisher, softwareName: options.softwareName }));
-  app.route(options.basePath, appointmentRoutes({ queue: options.queue, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs }));
+  const queued = { queue: options.queue, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs };
+  app.route(options.basePath, appointmentRoutes(queued));
+  app.route(options.basePath, slotRoutes(queued));
 
   app.notFound((c) => sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {

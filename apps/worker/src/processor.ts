@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import { handleBook } from './handlers/book.js';
 import { handleCancel } from './handlers/cancel.js';
 import { handleRead } from './handlers/read.js';
+import { handleSearchSlot } from './handlers/search-slot.js';
 import type { Logger } from './logger.js';
 import { withPasRetries } from './retry.js';
 
@@ -48,6 +49,8 @@ async function dispatch(job: Job<PasJob, WorkerReply>, deps: Deps): Promise<Work
       return handleRead(data, deps);
     case 'cancel':
       return handleCancel(data, String(job.id), deps);
+    case 'search-slot':
+      return handleSearchSlot(data, deps);
     case 'noop':
       return { type: 'empty' };
     default:

@@ -1,0 +1,213 @@
+import { EXTENSIONS, type JsonObject, PROFILES, SYSTEMS } from './types.js';
+
+/**
+ * Slot search (spec §8): the checked query that travels from facade to worker, and the mapping
+ * of the PAS's rows to the searchset Bundle (§8.3, §15). Pure functions: the worker supplies
+ * the Bundle id and time.
+ */
+
+/** STU3 Slot.status codes; servers must support searching on every one (§8.1). */
+export const SLOT_STATUS_CODES = ['free', 'busy', 'busy-unavailable', 'busy-tentative', 'entered-in-error'] as const;
+export type SlotStatusCode = (typeof SLOT_STATUS_CODES)[number];
+
+/** Resource types a search can `_include` (§8.2). */
+export type IncludableType = 'Schedule' | 'Practitioner' | 'PractitionerRole' | 'HealthcareService' | 'Organization' | 'Location';
+
+/** A bound on Slot.start as a UTC instant. */
+export interface StartBound {
+  instant: string;
+  inclusive: boolean;
+}
+
+/** A checked slot search: what the facade queues and the worker runs. */
+export interface SlotSearch {
+  /** Directory (DoS) service id = HealthcareService logical id. */
+  serviceId: string;
+  /** Empty = every status. */
+  statuses: SlotStatusCode[];
+  startFrom?: StartBound;
+  startTo?: StartBound;
+  /** Most Slots to return. */
+  count: number;
+  /** Types asked for by `_include`, each once. */
+  include: IncludableType[];
+}
+
+/** Local identifier system of Schedules (PAS clinic codes); the profile needs one identifier. */
+export const SCHEDULE_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/clinic-code';
+/** The directory (DoS) service id system, HealthcareService.identifier (§19 #17). */
+export const DOS_SERVICE_ID_SYSTEM = 'https://fhir.nhs.uk/Id/dos-service-id';
+
+/**
+ * What the mapping reads from a PAS search: structurally the PAS port's SlotSearchResult, which
+ * the worker passes straight in (this package does not depend on the PAS package).
+ */
+export interface SlotSearchRows {
+  slots: { slotId: string; slotGuid: string; scheduleId: string; start: string; end: string; status: SlotStatusCode; deliveryChannel?: string }[];
+  schedules: { scheduleId: string; serviceId: string; practitionerId?: string; practitionerRoleId?: string; locationId?: string }[];
+  services: { serviceId: string; name: string; organizationId?: string; locationId?: string }[];
+  practitioners: { practitionerId: string; title?: string; given?: string; family: string; sdsUserId?: string; sdsRoleProfileId?: string }[];
+  practitionerRoles: { roleId: string; practitionerId: string; organizationId?: string; jobRoleCode?: string; jobRoleName?: string }[];
+  locations: { locationId: string; name: string; organizationId?: string; phone?: string; address?: AddressRow }[];
+  organizations: { organizationId: string; name: string; phone?: string; address?: AddressRow }[];
+}
+
+interface AddressRow {
+  lines: string[];
+  city?: string;
+  postalCode?: string;
+}
+
+export interface BundleContext {
+  /** Consumer-facing service root, no trailing slash: fullUrls are `${baseUrl}/Type/id`. */
+  baseUrl: string;
+  /** The request URL as received, for the self link. */
+  selfLink: string;
+  bundleId: string;
+  lastUpdated: string;
+}
+
+/**
+ * The searchset Bundle: the Slots, then each included resource once. `_include` follows the
+ * reference graph as FHIR does: the Schedule's actors only come with included Schedules, the
+ * Organization and Location only with included HealthcareServices, so every included resource is
+ * reachable from a returned Slot (§8.3 "only resources related to the returned Slots").
+ */
+export function slotSearchBundle(rows: SlotSearchRows, include: readonly IncludableType[], ctx: BundleContext): JsonObject {
+  const asked = new Set(include);
+  const schedules = asked.has('Schedule');
+  const fromSchedule = (type: IncludableType) => schedules && asked.has(type);
+  const fromService = (type: IncludableType) => fromSchedule('HealthcareService') && asked.has(type);
+
+  const included: JsonObject[] = [
+    ...(schedules ? rows.schedules.map(scheduleResource) : []),
+    ...(fromSchedule('Practitioner') ? rows.practitioners.map(practitionerResource) : []),
+    ...(fromSchedule('PractitionerRole') ? rows.practitionerRoles.map(practitionerRoleResource) : []),
+    ...(fromSchedule('HealthcareService') ? rows.services.map(healthcareServiceResource) : []),
+    ...(fromService('Organization') ? rows.organizations.map(organizationResource) : []),
+    ...(fromService('Location') ? rows.locations.map(locationResource) : []),
+  ];
+  const entry = (resource: JsonObject, mode: 'match' | 'include'): JsonObject => ({
+    fullUrl: `${ctx.baseUrl}/${resource.resourceType as string}/${resource.id as string}`,
+    resource,
+    search: { mode },
+  });
+  const entries = [...rows.slots.map((s) => entry(slotResource(s), 'match')), ...included.map((r) => entry(r, 'include'))];
+  return {
+    resourceType: 'Bundle',
+    id: ctx.bundleId,
+    meta: { lastUpdated: ctx.lastUpdated },
+    type: 'searchset',
+    total: rows.slots.length,
+    link: [{ relation: 'self', url: ctx.selfLink }],
+    // §8.3: no matches → no resources at all.
+    ...(entries.length > 0 ? { entry: entries } : {}),
+  };
+}
+
+const ref = (type: string, id: string) => ({ reference: `${type}/${id}` });
+
+function slotResource(s: SlotSearchRows['slots'][number]): JsonObject {
+  return {
+    resourceType: 'Slot',
+    id: s.slotId,
+    meta: { profile: [PROFILES.Slot] },
+    // Only when the PAS recorded it: a defaulted channel would mislead the patient (§8.3).
+    ...(s.deliveryChannel ? { extension: [{ url: EXTENSIONS.deliveryChannel, valueCode: s.deliveryChannel }] } : {}),
+    identifier: [{ system: SYSTEMS.rfc4122, value: s.slotGuid }],
+    schedule: ref('Schedule', s.scheduleId),
+    status: s.status,
+    start: s.start,
+    end: s.end,
+  };
+}
+
+/** Actors: the HealthcareService always (§19 #16), then Practitioner, PractitionerRole, Location. */
+function scheduleResource(s: SlotSearchRows['schedules'][number]): JsonObject {
+  const actor = [ref('HealthcareService', s.serviceId)];
+  if (s.practitionerId) actor.push(ref('Practitioner', s.practitionerId));
+  if (s.practitionerRoleId) actor.push(ref('PractitionerRole', s.practitionerRoleId));
+  // The harness allows at most 3 actors; the Location still comes with HealthcareService.location.
+  if (s.locationId && actor.length < 3) actor.push(ref('Location', s.locationId));
+  return {
+    resourceType: 'Schedule',
+    id: s.scheduleId,
+    meta: { profile: [PROFILES.Schedule] },
+    identifier: [{ system: SCHEDULE_ID_SYSTEM, value: s.scheduleId }],
+    actor,
+  };
+}
+
+/** Logical id and identifier are both the DoS service id (§19 #17). */
+function healthcareServiceResource(s: SlotSearchRows['services'][number]): JsonObject {
+  return {
+    resourceType: 'HealthcareService',
+    id: s.serviceId,
+    meta: { profile: [PROFILES.HealthcareService] },
+    identifier: [{ system: DOS_SERVICE_ID_SYSTEM, value: s.serviceId }],
+    ...(s.organizationId ? { providedBy: ref('Organization', s.organizationId) } : {}),
+    ...(s.locationId ? { location: [ref('Location', s.locationId)] } : {}),
+    name: s.name,
+  };
+}
+
+function practitionerResource(p: SlotSearchRows['practitioners'][number]): JsonObject {
+  const identifier = [
+    ...(p.sdsUserId ? [{ system: SYSTEMS.sdsUserId, value: p.sdsUserId }] : []),
+    // Equals the PractitionerRole's id: how the harness pairs them (§8.3).
+    ...(p.sdsRoleProfileId ? [{ system: SYSTEMS.sdsRoleProfileId, value: p.sdsRoleProfileId }] : []),
+  ];
+  return {
+    resourceType: 'Practitioner',
+    id: p.practitionerId,
+    meta: { profile: [PROFILES.Practitioner] },
+    ...(identifier.length > 0 ? { identifier } : {}),
+    name: [{ use: 'official', family: p.family, ...(p.given ? { given: [p.given] } : {}), ...(p.title ? { prefix: [p.title] } : {}) }],
+  };
+}
+
+/** The id is the SDS role profile id, also its only identifier (§15). */
+function practitionerRoleResource(r: SlotSearchRows['practitionerRoles'][number]): JsonObject {
+  return {
+    resourceType: 'PractitionerRole',
+    id: r.roleId,
+    meta: { profile: [PROFILES.PractitionerRole] },
+    identifier: [{ system: SYSTEMS.sdsRoleProfileId, value: r.roleId }],
+    practitioner: ref('Practitioner', r.practitionerId),
+    ...(r.organizationId ? { organization: ref('Organization', r.organizationId) } : {}),
+    // The profile needs a display with the code; the code stands in when the PAS has no text.
+    ...(r.jobRoleCode ? { code: [{ coding: [{ system: SYSTEMS.sdsJobRoleName, code: r.jobRoleCode, display: r.jobRoleName ?? r.jobRoleCode }] }] } : {}),
+  };
+}
+
+function organizationResource(o: SlotSearchRows['organizations'][number]): JsonObject {
+  return {
+    resourceType: 'Organization',
+    id: o.organizationId,
+    meta: { profile: [PROFILES.Organization] },
+    identifier: [{ system: SYSTEMS.odsOrganization, value: o.organizationId }],
+    type: [{ coding: [{ system: 'http://hl7.org/fhir/organization-type', code: 'prov', display: 'Healthcare Provider' }] }],
+    name: o.name,
+    ...contactDetails(o),
+  };
+}
+
+function locationResource(l: SlotSearchRows['locations'][number]): JsonObject {
+  return {
+    resourceType: 'Location',
+    id: l.locationId,
+    meta: { profile: [PROFILES.Location] },
+    identifier: [{ system: SYSTEMS.odsSite, value: l.locationId }],
+    name: l.name,
+    ...contactDetails(l),
+    ...(l.organizationId ? { managingOrganization: ref('Organization', l.organizationId) } : {}),
+  };
+}
+
+function contactDetails(row: { phone?: string; address?: AddressRow }): JsonObject {
+  const a = row.address;
+  return {
+    ...(row.phone ? { telecom: [{ system: 'phone', value: row.phone, use: 'work' }] } : {}),
+    ...(a ? { address: [{ use: 'work', ...(a.lines.length > 0 ? { line: a.lines } : {}), ...(a.city ? { city: a.city } : {}), ...(a.postalCode ? { postalCode: a.postalCode } : {}) }] } : {}),
+  };
+}

@@ -1,0 +1,161 @@
+import type { SlotSearch } from '@booking/fhir';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SLOT_COUNT, MAX_SLOT_COUNT, parseSlotSearch } from '../src/search-params.js';
+
+const NOW = new Date('2019-05-01T12:00:00Z');
+
+/** Parses a query string exactly as the route does (URLSearchParams decoding). */
+function parse(query: string, now = NOW) {
+  return parseSlotSearch(new URLSearchParams(query), now);
+}
+
+function ok(query: string): SlotSearch {
+  const result = parse(query);
+  if (!result.ok) throw new Error(`expected ok, got ${result.problem.diagnostics}`);
+  return result.value;
+}
+
+function rejected(query: string) {
+  const result = parse(query);
+  if (result.ok) throw new Error(`expected a 400 for ${query}`);
+  expect(result.problem).toMatchObject({ status: 400, code: 'invalid', spineCode: 'INVALID_PARAMETER' });
+  return result.problem;
+}
+
+describe('parseSlotSearch', () => {
+  it('parses the spec §8.5 sample, with the unencoded "+" that arrives as a space', () => {
+    const search = ok(
+      'schedule.actor:healthcareservice=918999198999&start=ge2019-05-09T10:00:00+00:00&start=le2019-05-09T10:30:00+00:00&status=free' +
+        '&_include=Slot:schedule&_include:iterate=Schedule:actor:Practitioner&_include:iterate=Schedule:actor:PractitionerRole' +
+        '&_include:iterate=Schedule:actor:HealthcareService&_include:iterate=HealthcareService:location&_format=json',
+    );
+    expect(search).toEqual({
+      serviceId: '918999198999',
+      statuses: ['free'],
+      startFrom: { instant: '2019-05-09T10:00:00.000Z', inclusive: true },
+      startTo: { instant: '2019-05-09T10:30:00.000Z', inclusive: true },
+      count: DEFAULT_SLOT_COUNT,
+      include: ['Schedule', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Location'],
+    });
+  });
+
+  it('reads encoded names and offsets (%3A, %2B) and negative offsets', () => {
+    const search = ok('schedule.actor%3Ahealthcareservice=1&start=ge2019-05-09T10%3A00%3A00%2B01%3A00&start=lt2019-05-09T10:00:00-05:00');
+    expect(search.startFrom).toEqual({ instant: '2019-05-09T09:00:00.000Z', inclusive: true });
+    expect(search.startTo).toEqual({ instant: '2019-05-09T15:00:00.000Z', inclusive: false });
+  });
+
+  it('accepts the service as service=, as schedule.actor:HealthcareService and as system|value', () => {
+    expect(ok('service=999999999').serviceId).toBe('999999999');
+    expect(ok('schedule.actor:HealthcareService=999999999').serviceId).toBe('999999999');
+    expect(ok('service=https://fhir.nhs.uk/Id/dos-service-id|999999999').serviceId).toBe('999999999');
+    expect(ok('service=|999999999&schedule.actor:healthcareservice=999999999').serviceId).toBe('999999999');
+  });
+
+  it('needs exactly one well-formed service', () => {
+    expect(rejected('status=free').diagnostics).toMatch(/service is required/);
+    rejected('service=1&schedule.actor:healthcareservice=2');
+    rejected('service=');
+    rejected('service=a%20b');
+  });
+
+  it('rejects an unknown parameter by name, and ignores _-prefixed controls', () => {
+    const problem = rejected('service=999999997&startXXXXXXX=ge2019-05-09');
+    expect(problem.diagnostics).toContain('startXXXXXXX');
+    expect(problem.location).toEqual(['startXXXXXXX']);
+    expect(ok('service=1&_revinclude=Appointment:slot&_revinclude:iterate=x&_format=xml&_summary=false').serviceId).toBe('1');
+  });
+
+  it('reads status as a comma OR list of every STU3 status, ANDs repeats, and defaults to all', () => {
+    expect(ok('service=1').statuses).toEqual([]);
+    expect(ok('service=1&status=free,busy').statuses).toEqual(['free', 'busy']);
+    expect(ok('service=1&status=busy-unavailable,busy-tentative,entered-in-error').statuses).toEqual(['busy-unavailable', 'busy-tentative', 'entered-in-error']);
+    expect(ok('service=1&status=http://hl7.org/fhir/slotstatus|free').statuses).toEqual(['free']);
+    expect(ok('service=1&status=free,busy&status=busy').statuses).toEqual(['busy']);
+    rejected('service=1&status=open');
+    rejected('service=1&status=');
+  });
+
+  it('maps every _include form, drops unknown ones and lists each type once', () => {
+    const all = [
+      '_include=Slot:schedule',
+      '_include:recurse=Schedule:actor:Practitioner',
+      '_include=Schedule:actor:PractitionerRole',
+      '_include:iterate=Schedule:actor:HealthcareService',
+      '_include=HealthcareService.providedBy',
+      '_include=HealthcareService:providedBy',
+      '_include=HealthcareService:Organization',
+      '_include:iterate=HealthcareService.location',
+      '_include=HealthcareService:Location',
+      '_include=Schedule:actor:Device',
+      '_include=*',
+    ].join('&');
+    expect(ok(`service=1&${all}`).include).toEqual(['Schedule', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Organization', 'Location']);
+    expect(ok('service=1').include).toEqual([]);
+  });
+
+  it('honours _count up to a cap and rejects anything but a positive integer', () => {
+    expect(ok('service=1&_count=5').count).toBe(5);
+    expect(ok(`service=1&_count=${MAX_SLOT_COUNT + 1}`).count).toBe(MAX_SLOT_COUNT);
+    for (const bad of ['0', '-1', '1.5', 'ten', '']) rejected(`service=1&_count=${bad}`);
+  });
+
+  describe('start', () => {
+    it('reads date-only bounds as whole Europe/London days (BST here)', () => {
+      const search = ok('service=1&start=ge2019-05-09&start=le2019-05-10');
+      expect(search.startFrom).toEqual({ instant: '2019-05-08T23:00:00.000Z', inclusive: true });
+      expect(search.startTo).toEqual({ instant: '2019-05-10T23:00:00.000Z', inclusive: false });
+    });
+
+    it('reads date-only bounds in GMT in winter and across the clock changes', () => {
+      expect(ok('service=1&start=ge2019-12-09').startFrom?.instant).toBe('2019-12-09T00:00:00.000Z');
+      // 2020-03-29 has 23 hours, 2019-10-27 has 25.
+      expect(ok('service=1&start=2020-03-29')).toMatchObject({
+        startFrom: { instant: '2020-03-29T00:00:00.000Z', inclusive: true },
+        startTo: { instant: '2020-03-29T23:00:00.000Z', inclusive: false },
+      });
+      expect(ok('service=1&start=2019-10-27')).toMatchObject({
+        startFrom: { instant: '2019-10-26T23:00:00.000Z', inclusive: true },
+        startTo: { instant: '2019-10-28T00:00:00.000Z', inclusive: false },
+      });
+    });
+
+    it('gives gt/lt on dates whole-day meaning and no prefix eq on the day', () => {
+      expect(ok('service=1&start=gt2019-12-09').startFrom).toEqual({ instant: '2019-12-10T00:00:00.000Z', inclusive: true });
+      expect(ok('service=1&start=lt2019-12-09').startTo).toEqual({ instant: '2019-12-09T00:00:00.000Z', inclusive: false });
+      expect(ok('service=1&start=eq2019-12-09')).toMatchObject({
+        startFrom: { instant: '2019-12-09T00:00:00.000Z', inclusive: true },
+        startTo: { instant: '2019-12-10T00:00:00.000Z', inclusive: false },
+      });
+    });
+
+    it('gives dateTime prefixes instant meaning; Z, offsets, fractions and local times', () => {
+      expect(ok('service=1&start=gt2019-05-09T10:00:00Z').startFrom).toEqual({ instant: '2019-05-09T10:00:00.000Z', inclusive: false });
+      expect(ok('service=1&start=le2019-05-09T10:00:00.250Z').startTo).toEqual({ instant: '2019-05-09T10:00:00.250Z', inclusive: true });
+      expect(ok('service=1&start=2019-05-09T10:00Z')).toMatchObject({ startFrom: { instant: '2019-05-09T10:00:00.000Z' }, startTo: { instant: '2019-05-09T10:00:00.000Z' } });
+      // No offset: UK wall-clock time.
+      expect(ok('service=1&start=ge2019-05-09T10:00:00').startFrom?.instant).toBe('2019-05-09T09:00:00.000Z');
+    });
+
+    it('keeps the tighter of two bounds on one side', () => {
+      const search = ok('service=1&start=ge2019-05-09T10:00:00Z&start=gt2019-05-09T10:00:00Z');
+      expect(search.startFrom).toEqual({ instant: '2019-05-09T10:00:00.000Z', inclusive: false });
+      expect(search.startTo).toBeUndefined();
+    });
+
+    it('rejects malformed values and more than two', () => {
+      for (const bad of ['tomorrow', 'ge2019-13-01', 'ge2019-02-30', 'ge2019-05-09T25:00:00Z', 'ge2019-05-09T10:00:00+15:00', 'ne2019-05-09', 'ge2019-05', 'ge2019-05-09T10:00:00 0000', '']) {
+        expect(rejected(`service=1&start=${encodeURIComponent(bad)}`).location).toEqual(['start']);
+      }
+      rejected('service=1&start=ge2019-05-09&start=le2019-05-10&start=le2019-05-11');
+    });
+
+    it('rejects a window that lies wholly in the past, but not one that only starts there', () => {
+      expect(rejected('service=1&start=ge2019-04-01&start=le2019-04-30').diagnostics).toMatch(/past/);
+      rejected('service=1&start=lt2019-05-01T11:59:59Z');
+      // le today reaches the end of today (local), which is still ahead.
+      expect(ok('service=1&start=ge2019-04-01&start=le2019-05-01').startTo?.instant).toBe('2019-05-01T23:00:00.000Z');
+      expect(ok('service=1&start=ge2019-04-01').startFrom?.instant).toBe('2019-03-31T23:00:00.000Z');
+    });
+  });
+});

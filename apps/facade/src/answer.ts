@@ -19,7 +19,9 @@ export async function answer(c: Context<AppEnv>, deps: RouteDeps, run: () => Pro
     reply = await run();
   } catch (error) {
     if (error instanceof JobError && error.reason === 'timeout') {
-      return sendProblem(c, problems.outcomeUnknown(`The outcome is unknown: ${error.message}. Retry with the same X-Request-ID to learn it.`));
+      // A GET changes nothing, so only writes have an unknown outcome to learn by retrying.
+      const advice = c.req.method === 'GET' ? 'Retry the request.' : 'Retry with the same X-Request-ID to learn it.';
+      return sendProblem(c, problems.outcomeUnknown(`The outcome is unknown: ${error.message}. ${advice}`));
     }
     if (error instanceof JobError && error.reason === 'queue-unavailable') {
       return sendProblem(c, problems.internal('The booking service is temporarily unavailable; nothing was done. Retry later.'));

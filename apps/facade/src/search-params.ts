@@ -95,6 +95,8 @@ function parse(pairs: [string, string][], now: Date): SlotSearch {
   if (!service) invalid('The service is required: schedule.actor:healthcareservice (or service)', 'schedule.actor:healthcareservice');
   if (more.length > 0) invalid('Give exactly one service per search', 'schedule.actor:healthcareservice');
   if (starts.length > 2) invalid('start may be given at most twice (a lower and an upper bound)', 'start');
+  // An empty list would mean every status, the opposite of what was asked.
+  if (statuses?.size === 0) invalid('No status satisfies every status parameter; list alternatives in one, comma-separated', 'status');
 
   const window = starts.map(startBounds).reduce<Window>((w, b) => ({ from: tighter(w.from, b.from, 'from'), to: tighter(w.to, b.to, 'to') }), {});
   // §8.4: a window that ends in the past (both bounds in the past) cannot hold a bookable slot.
@@ -110,15 +112,17 @@ function parse(pairs: [string, string][], now: Date): SlotSearch {
   };
 }
 
+/** The code of a token given plain or as system|code (§8.1); the system is not checked. */
+const tokenCode = (value: string) => value.slice(value.indexOf('|') + 1);
+
 function serviceId(name: string, value: string): string {
-  // A token: plain id or system|value (§8.1); any system names the same directory id.
-  const id = value.includes('|') ? value.slice(value.indexOf('|') + 1) : value;
+  const id = tokenCode(value);
   if (!SERVICE_ID.test(id)) invalid(`${name} must be a directory service id, got "${value}"`, name);
   return id;
 }
 
 function slotStatus(value: string): SlotStatusCode {
-  const code = value.includes('|') ? value.slice(value.indexOf('|') + 1) : value;
+  const code = tokenCode(value);
   if (!(SLOT_STATUS_CODES as readonly string[]).includes(code)) invalid(`Unknown slot status "${value}"; expected ${SLOT_STATUS_CODES.join(', ')}`, 'status');
   return code as SlotStatusCode;
 }

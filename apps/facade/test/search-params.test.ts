@@ -72,6 +72,7 @@ describe('parseSlotSearch', () => {
     expect(ok('service=1&status=busy-unavailable,busy-tentative,entered-in-error').statuses).toEqual(['busy-unavailable', 'busy-tentative', 'entered-in-error']);
     expect(ok('service=1&status=http://hl7.org/fhir/slotstatus|free').statuses).toEqual(['free']);
     expect(ok('service=1&status=free,busy&status=busy').statuses).toEqual(['busy']);
+    rejected('service=1&status=free&status=busy');
     rejected('service=1&status=open');
     rejected('service=1&status=');
   });

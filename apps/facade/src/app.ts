@@ -1,8 +1,9 @@
 import { problems } from '@booking/fhir';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { compress } from 'hono/compress';
 import type { AppEnv } from './env.js';
-import { sendProblem } from './fhir-response.js';
+import { fhirFormat, sendProblem } from './fhir-response.js';
 import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.js';
 import { requestIds } from './middleware/request-ids.js';
 import type { PasQueueClient } from './queue-client.js';
@@ -27,10 +28,13 @@ export interface AppOptions {
 export function createApp(options: AppOptions) {
   const app = new Hono<AppEnv>();
   app.use('*', requestIds);
+  // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
+  app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
   app.use('*', bodyLimit({ maxSize: options.maxBodyBytes, onError: (c) => sendProblem(c, problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`)) }));
   app.use('*', interactionCheck(options.basePath));
   app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
+  app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
 
   app.route(options.basePath, metadataRoutes({ baseUrl: options.baseUrl, publisher: options.publisher, softwareName: options.softwareName }));
   const queued = { queue: options.queue, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs };

@@ -1,17 +1,50 @@
-import { type JsonObject, operationOutcome, type Problem } from '@booking/fhir';
+import { type JsonObject, operationOutcome, type Problem, problems, toXml } from '@booking/fhir';
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
+import './request-body.js'; // its ContextVariableMap entry (maxBodyBytes) is set here
 
-/** Writing FHIR bodies: every response of the consumer API goes through here. */
+/**
+ * Writing FHIR bodies: every response of the consumer API goes through here, in the format the
+ * request asked for (spec §4): `_format`, else `Accept`, else the body's `Content-Type`, else JSON.
+ */
 
-export const FHIR_JSON = 'application/fhir+json';
+export const FHIR_JSON = MEDIA_TYPE.json;
+
+/** The format this request asked for its answer. */
+export function requestedFormat(c: Context): ResponseFormat {
+  return responseFormat({ format: c.req.query('_format'), accept: c.req.header('Accept'), contentType: c.req.header('Content-Type') });
+}
 
 export function sendResource(c: Context, status: number, resource: JsonObject | object): Response {
-  c.header('Content-Type', `${FHIR_JSON};charset=utf-8`);
-  return c.body(JSON.stringify(resource), status as 200);
+  // A request for a format we cannot write was refused by fhirFormat; if an earlier check answers
+  // first (403, 404, ...), that answer still needs a body, so it comes in JSON.
+  const requested = requestedFormat(c);
+  const format: FhirFormat = requested === 'unsupported' ? 'json' : requested;
+  c.header('Content-Type', `${MEDIA_TYPE[format]};charset=utf-8`);
+  // The body depends on Accept, and (hono/compress) on Accept-Encoding.
+  c.header('Vary', 'Accept, Accept-Encoding');
+  return c.body(format === 'xml' ? toXml(resource) : JSON.stringify(resource), status as 200);
 }
 
 export function sendProblem(c: Context, p: Problem): Response {
   return sendResource(c, p.status, operationOutcome(p, c.get('requestId') ?? crypto.randomUUID()));
+}
+
+/**
+ * 415 for a `_format` or `Accept` we cannot honour (spec §4, §19 #9); placed after the JWT and
+ * header checks, where the harness expects media-type failures (§18 step 5). Also hands the body
+ * limit to readFhirBody, which applies it to gzip bodies once inflated.
+ */
+export function fhirFormat(options: { maxBodyBytes: number }) {
+  return createMiddleware(async (c, next) => {
+    c.set('maxBodyBytes', options.maxBodyBytes);
+    if (requestedFormat(c) === 'unsupported') {
+      const asked = (c.req.query('_format') ? `_format=${c.req.query('_format')}` : `Accept: ${c.req.header('Accept')}`).slice(0, 200);
+      return sendProblem(c, problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));
+    }
+    await next();
+  });
 }
 
 /** RFC 7231 IMF-fixdate for Last-Modified. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { fromXml, toXml } from '@booking/fhir';
+import { LocalClock } from '@booking/pas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bookingBody, consumerHeaders, type InteractionName, type SlotForBooking } from './support/consumer.js';
 import { freeSlots } from './support/pas.js';
@@ -104,6 +105,26 @@ describe('XML request and response bodies', () => {
     const { res } = await call('GET', '/metadata', 'metadata', undefined, { Accept: accept });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(type);
+  });
+
+  it('searches slots in XML: the searchset Bundle with every _include matches the JSON one', async () => {
+    const midnight = (days: number) => {
+      const date = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/London' }).format(Date.now() + days * 86_400_000);
+      return encodeURIComponent(new LocalClock('Europe/London').toInstant(`${date} 00:00:00`).replace('.000Z', '+00:00'));
+    };
+    const includes = ['Slot:schedule', 'Schedule:actor:Practitioner', 'Schedule:actor:PractitionerRole', 'Schedule:actor:HealthcareService', 'HealthcareService:location', 'HealthcareService:providedBy'];
+    const query = `/Slot?schedule.actor:healthcareservice=999999999&start=ge${midnight(1)}&start=le${midnight(4)}&status=free&${includes.map((i) => `_include=${i}`).join('&')}`;
+    const json = await call('GET', query, 'searchSlot');
+    const xml = await call('GET', `${query}&_format=xml`, 'searchSlot');
+    expect(xml.res.status).toBe(200);
+    const [fromJson, fromXml] = [parse(json.res, json.text), parse(xml.res, xml.text)];
+    expect(xml.res.headers.get('content-type')).toBe(XML_TYPE);
+    expect(new Set(fromXml.entry.map((e: Json) => e.resource.resourceType))).toEqual(new Set(['Slot', 'Schedule', 'HealthcareService', 'Practitioner', 'PractitionerRole', 'Organization', 'Location']));
+    expect(fromXml.total).toBe(fromJson.total);
+    // Known gap, reported: slot-search.ts writes Location.address as an array, but STU3 has it 0..1,
+    // so FHIR.js cannot place it in XML and drops it. Compare everything else exactly.
+    const withoutLocationAddress = (entries: Json[]) => entries.map((e) => (e.resource.resourceType === 'Location' ? { ...e, resource: { ...e.resource, address: undefined } } : e));
+    expect(withoutLocationAddress(fromXml.entry)).toEqual(withoutLocationAddress(fromJson.entry));
   });
 
   it('cancels with an XML body: read in XML, change the status, PUT it back', async () => {

@@ -78,7 +78,7 @@ export function capabilityStatement(o: CapabilityOptions) {
             ],
           },
         ],
-        operation: [],
+        // No operations: FHIR JSON has no empty arrays, so `operation` is left out rather than [].
       },
     ],
   };

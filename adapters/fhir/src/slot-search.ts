@@ -199,15 +199,17 @@ function locationResource(l: SlotSearchRows['locations'][number]): JsonObject {
     meta: { profile: [PROFILES.Location] },
     identifier: [{ system: SYSTEMS.odsSite, value: l.locationId }],
     name: l.name,
-    ...contactDetails(l),
+    // STU3 Location.address is a single Address (Organization.address is a list).
+    ...contactDetails(l, 'single'),
     ...(l.organizationId ? { managingOrganization: ref('Organization', l.organizationId) } : {}),
   };
 }
 
-function contactDetails(row: { phone?: string; address?: AddressRow }): JsonObject {
+function contactDetails(row: { phone?: string; address?: AddressRow }, addressCardinality: 'list' | 'single' = 'list'): JsonObject {
   const a = row.address;
+  const address = a ? { use: 'work', ...(a.lines.length > 0 ? { line: a.lines } : {}), ...(a.city ? { city: a.city } : {}), ...(a.postalCode ? { postalCode: a.postalCode } : {}) } : undefined;
   return {
     ...(row.phone ? { telecom: [{ system: 'phone', value: row.phone, use: 'work' }] } : {}),
-    ...(a ? { address: [{ use: 'work', ...(a.lines.length > 0 ? { line: a.lines } : {}), ...(a.city ? { city: a.city } : {}), ...(a.postalCode ? { postalCode: a.postalCode } : {}) }] } : {}),
+    ...(address ? { address: addressCardinality === 'list' ? [address] : address } : {}),
   };
 }

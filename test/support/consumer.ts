@@ -77,7 +77,7 @@ export function bookingBody(slot: SlotForBooking, patient: { nhsNumber?: string;
     contained: [
       {
         resourceType: 'DocumentReference',
-        id: '123',
+        id: 'doc1',
         meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-DocumentReference-1'] },
         identifier: [{ system: 'https://tools.ietf.org/html/rfc4122', value: randomUUID() }],
         status: 'current',
@@ -128,7 +128,7 @@ export function bookingBody(slot: SlotForBooking, patient: { nhsNumber?: string;
     created: new Date().toISOString(),
     description: 'Reason for calling',
     slot: [{ reference: `#${slot.id}` }],
-    supportingInformation: [{ reference: '#123' }],
+    supportingInformation: [{ reference: '#doc1' }],
     participant: [
       {
         actor: {

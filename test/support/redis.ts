@@ -27,6 +27,7 @@ export async function startRedis(): Promise<RedisServer> {
     process: launch(),
     async stop() {
       await stopProcess(server.process);
+      rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
       await stopProcess(server.process);
@@ -35,8 +36,6 @@ export async function startRedis(): Promise<RedisServer> {
     },
   };
   await waitForRedis(server.url);
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  server.process.once('exit', cleanup);
   return server;
 }
 

@@ -8,5 +8,5 @@ export async function openPas(config: WorkerConfig): Promise<PasPort> {
     return MssqlPas.connect({ connectionString: config.PAS_MSSQL_URL as string, timeZone: config.PAS_TIMEZONE });
   }
   const { SqlitePas } = await import('@booking/pas/sqlite');
-  return new SqlitePas({ path: config.PAS_SQLITE_PATH, timeZone: config.PAS_TIMEZONE });
+  return new SqlitePas({ path: config.PAS_SQLITE_PATH, timeZone: config.PAS_TIMEZONE, busyTimeoutMs: config.PAS_SQLITE_BUSY_TIMEOUT_MS });
 }

@@ -65,7 +65,7 @@ describe('GET [base]/metadata', () => {
     expect(new Set(json?.profile.map((p: Json) => p.reference)).size).toBe(10);
     const [appointment, slot] = json?.rest[0].resource as Json[];
     expect(appointment?.type).toBe('Appointment');
-    expect(appointment?.interaction.map((i: Json) => i.code).sort()).toEqual(['create', 'read', 'update', 'vread']);
+    expect(appointment?.interaction.map((i: Json) => i.code).sort()).toEqual(['create', 'read', 'search-type', 'update', 'vread']);
     expect(appointment?.searchParam.map((p: Json) => p.name)).toEqual(['identifier', '_id', 'version']);
     expect(slot?.interaction).toEqual([{ code: 'search-type' }]);
     expect(slot?.searchParam.map((p: Json) => p.name)).toEqual(['service', 'status', 'start']);
@@ -211,6 +211,40 @@ describe('cancel (PUT)', () => {
     expect((await call('PUT', `/Appointment/${appointment.id}`, 'cancel', cancelBody(appointment), { 'If-Match': 'W/"1"' })).res.status).toBe(200);
     const rebook = await call('POST', '/Appointment', 'book', bookingBody(slot));
     expect(rebook.res.status).toBe(201);
+  });
+});
+
+describe('search (GET [base]/Appointment)', () => {
+  it('finds the patient\'s appointments by NHS number and one by _id', async () => {
+    const nhsNumber = '9434765919';
+    const slotA = slots[next++] as SlotForBooking;
+    const slotB = slots[next++] as SlotForBooking;
+    const booked: Json[] = [];
+    for (const slot of [slotA, slotB]) {
+      const { res, json } = await call('POST', '/Appointment', 'book', bookingBody(slot, { nhsNumber }));
+      expect(res.status).toBe(201);
+      booked.push(json as Json);
+    }
+    const search = (query: string) => call('GET', `/Appointment?${query}`, 'read', undefined, { 'Ssp-InteractionID': 'urn:nhs:names:services:careconnect:fhir:rest:search:appointment' });
+    const byNhs = await search(`identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${nhsNumber}`)}`);
+    expect(byNhs.res.status).toBe(200);
+    expect(byNhs.json?.type).toBe('searchset');
+    expect(byNhs.json?.total).toBe(2);
+    expect(byNhs.json?.entry.map((e: Json) => e.resource.id).sort()).toEqual(booked.map((b) => b.id).sort());
+    expect(byNhs.json?.entry[0].fullUrl).toMatch(new RegExp(`^${stack.baseUrl}/Appointment/[0-9a-f-]+/_history/1$`));
+
+    const byId = await search(`_id=${booked[0]?.id}`);
+    expect(byId.json?.entry.map((e: Json) => e.resource)).toEqual([booked[0]]);
+    const nobody = await search('identifier=9999999999'.replace('9999999999', '9434765870'));
+    expect(nobody.res.status).toBe(200);
+    expect(nobody.json?.total).toBe(0);
+    expect(nobody.json?.entry).toBeUndefined();
+  });
+
+  it.each([['identifier=123'], ['identifier=https://example.org/id|9434765919'], ['foo=bar'], [''], ['_id=no%20spaces']])('answers 400 for ?%s', async (query) => {
+    const { res, json } = await call('GET', `/Appointment?${query}`, 'read', undefined, { 'Ssp-InteractionID': 'urn:nhs:names:services:careconnect:fhir:rest:search:appointment' });
+    expect(res.status).toBe(400);
+    expect(json?.issue[0].details.coding[0].code).toBe('INVALID_PARAMETER');
   });
 });
 

@@ -138,6 +138,14 @@ export interface WriteContext {
   jobId: string;
 }
 
+export interface AppointmentQuery {
+  nhsNumber?: string;
+  appointmentId?: string;
+  /** "Now" for leaving out appointments that have ended (ISO instant). */
+  endedBefore: string;
+  limit: number;
+}
+
 export interface BookCommand extends WriteContext {
   appointmentId: string;
   /** The slot: found by its identifier (UUID) when given, else by its logical id; both must agree. */
@@ -193,6 +201,11 @@ export interface PasPort {
   readonly kind: string;
   searchSlots(query: SlotQuery): Promise<SlotSearchResult>;
   book(command: BookCommand): Promise<BookResult>;
+  /**
+   * Current versions of the appointments the product booked for a patient (by NHS number) and/or
+   * with a logical id, ordered by start; a patient search returns only those not yet ended.
+   */
+  searchAppointments(query: AppointmentQuery): Promise<AppointmentVersion[]>;
   /** The current version, or the given one; null when unknown. */
   readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null>;
   cancel(command: CancelCommand): Promise<CancelResult>;

@@ -49,11 +49,20 @@ export interface SearchSlotJob extends JobBase {
   selfLink: string;
 }
 
+/** GET /Appointment?identifier=…|_id=… (spec §12): the NHS number travels sealed, like every job. */
+export interface SearchAppointmentJob extends JobBase {
+  kind: 'search-appointment';
+  nhsNumber?: string;
+  appointmentId?: string;
+  baseUrl: string;
+  selfLink: string;
+}
+
 export interface NoopJob extends JobBase {
   kind: 'noop';
 }
 
-export type PasJob = BookJob | ReadJob | CancelJob | SearchSlotJob | NoopJob;
+export type PasJob = BookJob | ReadJob | CancelJob | SearchSlotJob | SearchAppointmentJob | NoopJob;
 export type PasJobKind = PasJob['kind'];
 
 /** A single-resource answer: the facade adds Location, ETag and Last-Modified from it. */

@@ -1,6 +1,6 @@
 /** The Booking API interactions (spec §6): how each is routed, named and authorised. */
 export interface Interaction {
-  name: 'metadata' | 'search-slot' | 'book' | 'read' | 'vread' | 'cancel';
+  name: 'metadata' | 'search-slot' | 'book' | 'read' | 'vread' | 'cancel' | 'search-appointment';
   /** The FHIR restful interaction code, for the CapabilityStatement. */
   fhirCode?: { type: 'Appointment' | 'Slot'; code: string };
   method: 'GET' | 'POST' | 'PUT';
@@ -16,6 +16,8 @@ export const INTERACTIONS: Interaction[] = [
   { name: 'metadata', method: 'GET', pattern: /^\/metadata$/, interactionId: `${URN}:read:metadata`, scope: 'organization/slot.read' },
   { name: 'search-slot', method: 'GET', pattern: /^\/Slot$/, fhirCode: { type: 'Slot', code: 'search-type' }, interactionId: `${URN}:search:slot`, scope: 'organization/slot.read' },
   { name: 'book', method: 'POST', pattern: /^\/Appointment$/, fhirCode: { type: 'Appointment', code: 'create' }, interactionId: `${URN}:create:appointment`, scope: 'patient/appointment.write' },
+  // Registry-era search (spec §12); the scope is unspecified there, so the read scope applies.
+  { name: 'search-appointment', method: 'GET', pattern: /^\/Appointment$/, fhirCode: { type: 'Appointment', code: 'search-type' }, interactionId: `${URN}:search:appointment`, scope: 'patient/appointment.read' },
   { name: 'read', method: 'GET', pattern: /^\/Appointment\/[^/]+$/, fhirCode: { type: 'Appointment', code: 'read' }, interactionId: `${URN}:read:appointment`, scope: 'patient/appointment.read' },
   { name: 'vread', method: 'GET', pattern: /^\/Appointment\/[^/]+\/_history\/[^/]+$/, fhirCode: { type: 'Appointment', code: 'vread' }, interactionId: `${URN}:read:appointment`, scope: 'patient/appointment.read' },
   { name: 'cancel', method: 'PUT', pattern: /^\/Appointment\/[^/]+$/, fhirCode: { type: 'Appointment', code: 'update' }, interactionId: `${URN}:update:appointment`, scope: 'patient/appointment.write' },

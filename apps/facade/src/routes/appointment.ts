@@ -1,6 +1,7 @@
 import { checkBookingRequest, type JsonObject } from '@booking/fhir';
 import { Hono } from 'hono';
 import { answer, type RouteDeps } from '../answer.js';
+import { parseAppointmentSearch } from '../appointment-search-params.js';
 import type { AppEnv } from '../env.js';
 import { sendProblem } from '../fhir-response.js';
 import { readFhirBody } from '../request-body.js';
@@ -16,6 +17,18 @@ export function appointmentRoutes(deps: RouteDeps) {
     return answer(c, deps, () =>
       deps.queue.run(
         { kind: 'book', requestId: c.req.header('X-Request-ID') as string, appointment: body.value as JsonObject, traceRequestId: c.get('requestId') },
+        deps.jobTimeoutMs,
+      ),
+    );
+  });
+
+  routes.get('/Appointment', (c) => {
+    const url = new URL(c.req.url);
+    const parsed = parseAppointmentSearch(url.searchParams);
+    if (!parsed.ok) return sendProblem(c, parsed.problem);
+    return answer(c, deps, () =>
+      deps.queue.run(
+        { kind: 'search-appointment', ...parsed.value, baseUrl: deps.baseUrl, selfLink: `${deps.baseUrl}/Appointment${url.search}`, traceRequestId: c.get('requestId') },
         deps.jobTimeoutMs,
       ),
     );

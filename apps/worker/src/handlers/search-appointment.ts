@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+import type { JsonObject } from '@booking/fhir';
+import type { PasPort } from '@booking/pas';
+import type { SearchAppointmentJob, WorkerReply } from '@booking/queue';
+
+/** The spec says a patient search must not page; this caps a pathological result instead. */
+const MAX_APPOINTMENTS = 1000;
+
+/**
+ * The registry-era Appointment search (spec §12), offered because the CapabilityStatement template
+ * advertises it: the patient's upcoming appointments by NHS number, or one by id, as a searchset.
+ */
+export async function handleSearchAppointment(job: SearchAppointmentJob, deps: { pas: PasPort; retry: <T>(run: () => Promise<T>) => Promise<T> }): Promise<WorkerReply> {
+  const versions = await deps.retry(() =>
+    deps.pas.searchAppointments({
+      ...(job.nhsNumber !== undefined ? { nhsNumber: job.nhsNumber } : {}),
+      ...(job.appointmentId !== undefined ? { appointmentId: job.appointmentId } : {}),
+      endedBefore: new Date().toISOString(),
+      limit: MAX_APPOINTMENTS,
+    }),
+  );
+  const bundle: JsonObject = {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    meta: { lastUpdated: new Date().toISOString() },
+    type: 'searchset',
+    total: versions.length,
+    link: [{ relation: 'self', url: job.selfLink }],
+    ...(versions.length
+      ? { entry: versions.map((v) => ({ fullUrl: `${job.baseUrl}/Appointment/${v.appointmentId}/_history/${v.versionId}`, resource: v.resource as JsonObject, search: { mode: 'match' } })) }
+      : {}),
+  };
+  return { type: 'bundle', bundle };
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { slotMismatch } from '../booking-rules.js';
 import { LocalClock } from '../local-time.js';
-import { BOOKING_SOURCE_CODE, sexCode, slotStatusCode, temporaryHospitalNumber, trimmed } from '../legacy-codes.js';
+import { BOOKING_SOURCE_CODE, slotStatusCode, temporaryHospitalNumber } from '../legacy-codes.js';
 import {
   assembleSearch,
   CLINIC_SELECT,
@@ -28,6 +28,17 @@ import {
   TransientPasError,
   type WriteContext,
 } from '../port.js';
+import {
+  appointmentReason,
+  cancelRefusal,
+  type FhirAppointmentRow,
+  isVersionId,
+  legacyIntegerId,
+  PATIENT_INSERT,
+  patientValues,
+  type RequestLogRow,
+  replayedWrite,
+} from '../write-helpers.js';
 
 const SCHEMA_SQL = new URL('../../sql/sqlite-schema.sql', import.meta.url);
 
@@ -112,7 +123,7 @@ export class SqlitePas implements PasPort {
           const slot = ((cmd.slotGuid &&
             this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_GUID = ?`).get(cmd.slotGuid.toLowerCase())) ||
             (cmd.slotId &&
-              this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_ID = ?`).get(toInteger(cmd.slotId)))) as RawSlot | undefined;
+              this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_ID = ?`).get(legacyIntegerId(cmd.slotId)))) as RawSlot | undefined;
           if (!slot) return { outcome: 'slot-not-found' };
           const row = toSlotRow(slot, this.clock);
           const mismatch = slotMismatch(row, cmd);
@@ -131,7 +142,7 @@ export class SqlitePas implements PasPort {
               `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
                VALUES (?, ?, 'B', ?, ?, ?, ?, ?)`,
             )
-            .run(slot.SLOT_ID, patient.id, this.clock.toLocal(cmd.start), this.clock.toLocal(cmd.end), cmd.reason.slice(0, 255), BOOKING_SOURCE_CODE, nowLocal);
+            .run(slot.SLOT_ID, patient.id, this.clock.toLocal(cmd.start), this.clock.toLocal(cmd.end), appointmentReason(cmd.reason), BOOKING_SOURCE_CODE, nowLocal);
 
           const resource = cmd.buildResource(patient.hospitalNumber);
           this.db
@@ -161,12 +172,9 @@ export class SqlitePas implements PasPort {
 
           const appt = this.db
             .prepare('SELECT PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS FROM booking_FHIR_APPOINTMENT WHERE APPOINTMENT_ID = ?')
-            .get(cmd.appointmentId) as { PAS_APPT_ID: number; SLOT_ID: number; CURRENT_VERSION: number; STATUS: string } | undefined;
-          if (!appt) return { outcome: 'not-found' };
-          if (String(appt.CURRENT_VERSION) !== cmd.expectedVersionId) {
-            return { outcome: 'version-conflict', currentVersionId: String(appt.CURRENT_VERSION) };
-          }
-          if (appt.STATUS === 'cancelled') return { outcome: 'already-cancelled' };
+            .get(cmd.appointmentId) as FhirAppointmentRow | undefined;
+          const refusal = cancelRefusal(appt, cmd);
+          if (refusal || !appt) return refusal ?? { outcome: 'not-found' };
 
           const next = appt.CURRENT_VERSION + 1;
           const moved = this.db
@@ -208,10 +216,9 @@ export class SqlitePas implements PasPort {
   private findReplay(ctx: WriteContext): ReplayedWrite | undefined {
     const earlier = this.db
       .prepare('SELECT JOB_ID, APPOINTMENT_ID, VERSION_ID FROM booking_REQUEST_LOG WHERE REQUEST_ID = ?')
-      .get(ctx.requestId) as { JOB_ID: string; APPOINTMENT_ID: string; VERSION_ID: number } | undefined;
+      .get(ctx.requestId) as RequestLogRow | undefined;
     if (!earlier) return undefined;
-    const version = this.readVersion(earlier.APPOINTMENT_ID, String(earlier.VERSION_ID)) as AppointmentVersion;
-    return { outcome: 'replayed' as const, sameJob: earlier.JOB_ID === ctx.jobId, appointmentId: earlier.APPOINTMENT_ID, version };
+    return replayedWrite(earlier, ctx, this.readVersion(earlier.APPOINTMENT_ID, String(earlier.VERSION_ID)) as AppointmentVersion);
   }
 
   private findOrRegisterPatient(cmd: BookCommand, nowLocal: string): { id: number; hospitalNumber: string } {
@@ -222,25 +229,7 @@ export class SqlitePas implements PasPort {
         .get(p.nhsNumber) as { PATIENT_ID: number; HOSP_NO: string | null } | undefined;
       if (known?.HOSP_NO) return { id: known.PATIENT_ID, hospitalNumber: known.HOSP_NO.trim() };
     }
-    const inserted = this.db
-      .prepare(
-        `INSERT INTO PATIENT (NHS_NO, NHS_NO_STATUS, TITLE, FORENAMES, SURNAME, SEX, DOB, ADDR_LINE1, ADDR_LINE2, POSTCODE, PHONE_NO, REG_TYPE, CREATED_DTTM)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'T', ?)`,
-      )
-      .run(
-        p.nhsNumber ?? null,
-        p.nhsNumberStatus ?? null,
-        trimmed(p.title)?.slice(0, 10) ?? null,
-        trimmed(p.given)?.slice(0, 50) ?? null,
-        p.family.slice(0, 50),
-        sexCode(p.gender),
-        `${p.birthDate} 00:00:00`,
-        p.addressLines[0]?.slice(0, 50) ?? null,
-        p.addressLines[1]?.slice(0, 50) ?? null,
-        p.postalCode?.slice(0, 8) ?? null,
-        p.phone?.slice(0, 20) ?? null,
-        nowLocal,
-      );
+    const inserted = this.db.prepare(PATIENT_INSERT).run({ ...patientValues(p), CREATED_DTTM: nowLocal });
     const id = Number(inserted.lastInsertRowid);
     const hospitalNumber = temporaryHospitalNumber(id);
     this.db.prepare('UPDATE PATIENT SET HOSP_NO = ? WHERE PATIENT_ID = ?').run(hospitalNumber, id);
@@ -267,7 +256,7 @@ export class SqlitePas implements PasPort {
 
   private readVersion(appointmentId: string, versionId?: string): AppointmentVersion | null {
     const byVersion = versionId !== undefined;
-    if (byVersion && !/^\d{1,9}$/.test(versionId)) return null;
+    if (byVersion && !isVersionId(versionId)) return null;
     const raw = this.db
       .prepare(
         `SELECT ${VERSION_SELECT_COLUMNS}
@@ -293,7 +282,3 @@ export class SqlitePas implements PasPort {
   }
 }
 
-/** The slot id must be a whole number for this PAS; anything else cannot exist. */
-function toInteger(id: string): number {
-  return /^\d{1,15}$/.test(id) ? Number(id) : -1;
-}

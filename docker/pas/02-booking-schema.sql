@@ -1,0 +1,53 @@
+-- The product's own tables, in schema "booking" beside the legacy PAS tables (which it never
+-- reshapes). SQL Server 2017+, Azure SQL and Babelfish for PostgreSQL. Idempotent.
+--
+-- Every booking or cancel writes, in one transaction with the legacy rows: the appointment row,
+-- the new version (the FHIR resource exactly as returned) and the X-Request-ID it was made under.
+-- Times here are UTC (DATETIME2), unlike the legacy tables' local times.
+
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+GO
+
+-- CREATE SCHEMA must be alone in its batch, hence the dynamic SQL behind the existence check.
+IF SCHEMA_ID(N'booking') IS NULL
+  EXEC (N'CREATE SCHEMA booking');
+GO
+
+-- One row per FHIR Appointment; CURRENT_VERSION moves only by a version-checked UPDATE.
+IF OBJECT_ID(N'booking.FHIR_APPOINTMENT', N'U') IS NULL
+CREATE TABLE booking.FHIR_APPOINTMENT (
+  APPOINTMENT_ID    CHAR(36)     NOT NULL CONSTRAINT PK_FHIR_APPOINTMENT PRIMARY KEY,
+  PAS_APPT_ID       INT          NOT NULL CONSTRAINT UQ_FHIR_APPOINTMENT_PAS_APPT UNIQUE
+                                          CONSTRAINT FK_FHIR_APPOINTMENT_APPOINTMENT REFERENCES dbo.APPOINTMENT (APPT_ID),
+  SLOT_ID           INT          NOT NULL,
+  CURRENT_VERSION   INT          NOT NULL,
+  STATUS            VARCHAR(20)  NOT NULL,
+  LAST_UPDATED_UTC  DATETIME2(3) NOT NULL
+);
+GO
+
+-- Every version the product ever wrote, unchanged (the spec requires previous versions be kept).
+IF OBJECT_ID(N'booking.FHIR_APPOINTMENT_VERSION', N'U') IS NULL
+CREATE TABLE booking.FHIR_APPOINTMENT_VERSION (
+  APPOINTMENT_ID    CHAR(36)      NOT NULL CONSTRAINT FK_FHIR_APPOINTMENT_VERSION_APPOINTMENT REFERENCES booking.FHIR_APPOINTMENT (APPOINTMENT_ID),
+  VERSION_ID        INT           NOT NULL,
+  STATUS            VARCHAR(20)   NOT NULL,
+  LAST_UPDATED_UTC  DATETIME2(3)  NOT NULL,
+  RESOURCE_JSON     NVARCHAR(MAX) NOT NULL,
+  CONSTRAINT PK_FHIR_APPOINTMENT_VERSION PRIMARY KEY (APPOINTMENT_ID, VERSION_ID)
+);
+GO
+
+-- X-Request-IDs of committed writes. The primary key is the idempotency guard: a second write
+-- under the same id fails on it (error 2627) and the adapter answers with the first one's result.
+IF OBJECT_ID(N'booking.REQUEST_LOG', N'U') IS NULL
+CREATE TABLE booking.REQUEST_LOG (
+  REQUEST_ID        VARCHAR(100) NOT NULL CONSTRAINT PK_REQUEST_LOG PRIMARY KEY,
+  INTERACTION       VARCHAR(10)  NOT NULL,
+  JOB_ID            VARCHAR(100) NOT NULL,
+  APPOINTMENT_ID    CHAR(36)     NOT NULL,
+  VERSION_ID        INT          NOT NULL,
+  CREATED_UTC       DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME()
+);
+GO

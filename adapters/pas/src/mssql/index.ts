@@ -1,1 +1,4 @@
-export { MssqlPas, type MssqlPasOptions } from './mssql-pas.js';
+export { MssqlPas, isTransientMssqlError, type MssqlPasOptions } from './mssql-pas.js';
+export { mssqlConfig } from './connection.js';
+export { createMssqlSchema, seedMssqlDemo, splitBatches } from './schema.js';
+export { loadDemoDataMssql } from './demo-data.js';

@@ -1,0 +1,125 @@
+import { mkdirSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The audit trail (spec §5.3, §17): one JSON object per line, appended to a file per UTC day and
+ * per process (`audit-YYYY-MM-DD.<host>-<pid>.jsonl`), so several facade processes can share a
+ * directory without interleaving. A record is on disk (fdatasync) before `write` resolves; records
+ * that arrive while a flush is under way are written together with the next one (group commit),
+ * so durability does not make concurrent requests queue behind one fsync each.
+ */
+
+/** One audited event. Identifiers only: never a token, never patient demographics. */
+export interface AuditRecord {
+  /** When the answer was decided, ISO 8601 UTC. */
+  time: string;
+  /** `request`, or a connection refused before HTTP (`tls-refused`, `client-error`). */
+  event: 'request' | 'tls-refused' | 'client-error';
+  /** metadata | search-slot | book | read | vread | cancel, or `unknown` (no such route). */
+  interaction: string;
+  method?: string;
+  /** The path without the query string (GET parameters stay out of logs, spec §17). */
+  path?: string;
+  status: number | null;
+  /** The Spine (or FHIR issue-type) code of an error; RESOURCE_CREATED / RESOURCE_UPDATED / ok on success. */
+  outcome: string;
+  durationMs?: number;
+  /** Our X-Request-ID for this response. */
+  requestId?: string;
+  /** The consumer's X-Request-ID, and the X-Correlation-ID we answered with. */
+  consumerRequestId?: string;
+  correlationId?: string;
+  sspTraceId?: string;
+  sspFrom?: string;
+  sspTo?: string;
+  sspInteractionId?: string;
+  /** From the JWT when it decoded; `jwtAccepted` says whether it passed every check. */
+  jwtAccepted?: boolean;
+  iss?: string;
+  sub?: string;
+  requestedScope?: string;
+  organisationOds?: string;
+  deviceId?: string;
+  practitionerId?: string;
+  practitionerSdsUserId?: string;
+  practitionerSdsRoleProfileId?: string;
+  appointmentIds?: string[];
+  slotIds?: string[];
+  clientAddress?: string;
+  /** The client certificate (TLS): subject CN and SHA-256 fingerprint. */
+  clientCertCn?: string;
+  clientCertSha256?: string;
+}
+
+export const AUDIT_FILE = /^audit-(\d{4}-\d{2}-\d{2})\.[^/]+\.jsonl$/;
+
+interface Pending {
+  line: string;
+  day: string;
+  done: () => void;
+  failed: (error: unknown) => void;
+}
+
+export class AuditLog {
+  private readonly suffix = `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private file: { day: string; handle: FileHandle } | undefined;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+  }
+
+  /** Appends one record; resolves once it is on disk. */
+  write(record: AuditRecord): Promise<void> {
+    return new Promise((done, failed) => {
+      this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done, failed });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      // Almost always one day; around midnight a batch may straddle two files.
+      for (const day of new Set(batch.map((p) => p.day))) {
+        const records = batch.filter((p) => p.day === day);
+        try {
+          const handle = await this.handleFor(day);
+          await handle.appendFile(records.map((p) => p.line).join(''));
+          await handle.datasync();
+          for (const p of records) p.done();
+        } catch (error) {
+          for (const p of records) p.failed(error);
+        }
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  private async handleFor(day: string): Promise<FileHandle> {
+    if (this.file?.day === day) return this.file.handle;
+    await this.file?.handle.close();
+    this.file = undefined;
+    const handle = await open(join(this.dir, `audit-${day}.${this.suffix}.jsonl`), 'a+', 0o640);
+    // A process that died mid-write (same host and pid, e.g. pid 1 in a container) may have left
+    // a torn last line: start on a fresh line so the next record stays readable.
+    const { size } = await handle.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await handle.appendFile('\n');
+    }
+    this.file = { day, handle };
+    return handle;
+  }
+
+  /** Waits for records in flight and closes the file. */
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.file?.handle.close();
+    this.file = undefined;
+  }
+}

@@ -1,0 +1,86 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog, type AuditRecord } from '../src/audit/log.js';
+import { queryAudit } from '../src/audit/query.js';
+
+/** The audit trail's file format, durability-related details and queries (spec §17). */
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'audit-unit-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const rec = (time: string, extra: Partial<AuditRecord> = {}): AuditRecord => ({ time, event: 'request', interaction: 'read', status: 200, outcome: 'ok', ...extra });
+const all = async (query: Parameters<typeof queryAudit>[1] = {}) => {
+  const out: AuditRecord[] = [];
+  for await (const r of queryAudit(dir, query)) out.push(r);
+  return out;
+};
+
+describe('AuditLog', () => {
+  it('writes one JSON line per record, in a file per UTC day and process', async () => {
+    const log = new AuditLog(dir);
+    await log.write(rec('2025-03-01T23:59:59.000Z', { requestId: 'a' }));
+    await log.write(rec('2025-03-02T00:00:00.000Z', { requestId: 'b' }));
+    await log.close();
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(new RegExp(`^audit-2025-03-01\\..+-${process.pid}\\.jsonl$`));
+    expect(files[1]).toMatch(/^audit-2025-03-02\./);
+    expect(readFileSync(join(dir, files[0] as string), 'utf8')).toBe(`${JSON.stringify(rec('2025-03-01T23:59:59.000Z', { requestId: 'a' }))}\n`);
+  });
+
+  it('keeps every record of many concurrent writes, each on its own line', async () => {
+    const log = new AuditLog(dir);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => log.write(rec(`2025-03-01T10:00:00.${String(i).padStart(3, '0')}Z`, { requestId: `r${i}` }))));
+    await log.close();
+    const records = await all();
+    expect(records).toHaveLength(500);
+    expect(new Set(records.map((r) => r.requestId)).size).toBe(500);
+  });
+
+  it('appends after a torn last line (a crash mid-write) on a fresh line', async () => {
+    const first = new AuditLog(dir);
+    await first.write(rec('2025-03-01T10:00:00.000Z', { requestId: 'before' }));
+    await first.close();
+    const file = join(dir, readdirSync(dir)[0] as string);
+    writeFileSync(file, '{"time":"2025-03-01T10:00:01.000Z","event":"req', { flag: 'a' }); // torn
+    const second = new AuditLog(dir); // same host and pid: same file
+    await second.write(rec('2025-03-01T10:00:02.000Z', { requestId: 'after' }));
+    await second.close();
+    expect((await all()).map((r) => r.requestId)).toEqual(['before', 'after']);
+  });
+});
+
+describe('queryAudit', () => {
+  beforeEach(async () => {
+    const log = new AuditLog(dir);
+    await log.write(rec('2025-03-01T09:00:00.000Z', { requestId: 'ours-1', consumerRequestId: 'theirs-1', correlationId: 'theirs-1' }));
+    await log.write(rec('2025-03-01T10:00:00.000Z', { requestId: 'ours-2' }));
+    await log.write(rec('2025-03-02T10:00:00.000Z', { requestId: 'ours-3' }));
+    await log.close();
+    // Another facade process sharing the directory, writing the same day.
+    writeFileSync(join(dir, 'audit-2025-03-01.otherhost-7.jsonl'), `${JSON.stringify(rec('2025-03-01T09:30:00.000Z', { requestId: 'other' }))}\nnot json\n`);
+  });
+
+  it('returns the records of a time range, inclusive, merged across processes in time order', async () => {
+    expect((await all({ from: new Date('2025-03-01T09:00:00Z'), to: new Date('2025-03-01T10:00:00Z') })).map((r) => r.requestId)).toEqual(['ours-1', 'other', 'ours-2']);
+    expect((await all({ from: new Date('2025-03-01T09:00:01Z'), to: new Date('2025-03-02T23:00:00Z') })).map((r) => r.requestId)).toEqual(['other', 'ours-2', 'ours-3']);
+    expect(await all({ from: new Date('2025-04-01T00:00:00Z') })).toEqual([]);
+  });
+
+  it('finds a request by our X-Request-ID or by the consumer’s', async () => {
+    expect((await all({ requestId: 'ours-2' })).map((r) => r.time)).toEqual(['2025-03-01T10:00:00.000Z']);
+    expect((await all({ requestId: 'theirs-1' })).map((r) => r.requestId)).toEqual(['ours-1']);
+    expect(await all({ requestId: 'nobody' })).toEqual([]);
+  });
+
+  it('copes with a missing directory', async () => {
+    const out: AuditRecord[] = [];
+    for await (const r of queryAudit(join(dir, 'nope'))) out.push(r);
+    expect(out).toEqual([]);
+  });
+});

@@ -3,6 +3,7 @@ import { gunzip } from 'node:zlib';
 import { type Checked, fromXml, problems } from '@booking/fhir';
 import type { Context } from 'hono';
 import { requestBodyFormat } from './content-negotiation.js';
+import { jsonDepthProblem } from './security/json-depth.js';
 
 /**
  * Reading a FHIR request body (spec §3.1, §4): media type → 415, unknown Content-Encoding → 415,
@@ -54,6 +55,8 @@ export async function readFhirBody(c: Context): Promise<Checked<unknown>> {
   }
 
   if (format === 'xml') return fromXml(text);
+  const tooDeep = jsonDepthProblem(text); // 400 before parsing (security/json-depth.ts)
+  if (tooDeep) return { ok: false, problem: tooDeep };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {

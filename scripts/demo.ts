@@ -76,7 +76,8 @@ async function main() {
   // A fresh key per demo run seals the jobs in Redis; production reads its keys from configuration.
   const env = { QUEUE_ENCRYPTION_KEYS: process.env.QUEUE_ENCRYPTION_KEYS ?? Keyring.generate('demo'), QUEUE_ENCRYPTION_KEY_ID: process.env.QUEUE_ENCRYPTION_KEY_ID ?? 'demo', REDIS_URL: redisUrl, PAS_SQLITE_PATH: pasPath, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort), PROVIDER_ASID: asid };
   run('worker', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/worker/src/main.ts'], env);
-  run('facade', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/facade/src/main.ts'], env);
+  // The demo is plain HTTP on loopback, asked for explicitly: the facade's default is mutual TLS.
+  run('facade', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/facade/src/main.ts'], { ...env, FACADE_TLS: 'off' });
 
   const deadline = Date.now() + 30000;
   for (;;) {

@@ -57,6 +57,8 @@ export interface Facade extends ManagedProcess {
 export class Stack {
   readonly dir = mkdtempSync(join(tmpdir(), 'booking-stack-'));
   readonly pasPath = join(this.dir, 'pas.sqlite');
+  /** The facades' audit trail (AUDIT_DIR), shared by every facade of the stack. */
+  readonly auditDir = join(this.dir, 'audit');
   readonly queuePrefix = `t${randomUUID().slice(0, 8)}`;
   /** The stack's AES-256-GCM key for queue payloads (kid k1). */
   readonly queueKeys = Keyring.generate('k1');
@@ -92,8 +94,10 @@ export class Stack {
 
   async startFacade(): Promise<Facade> {
     const [port, adminPort] = [await freePort(), await freePort()];
-    const facade = spawnTs('apps/facade/src/main.ts', { ...this.commonEnv(), FACADE_PORT: String(port), ADMIN_PORT: String(adminPort) }, `facade${this.facades.length}`) as Facade;
-    facade.baseUrl = `http://127.0.0.1:${port}/STU3/1`;
+    // Plain HTTP must be asked for (TLS is the default); tests that want TLS set FACADE_TLS=on in options.env.
+    const env = { FACADE_TLS: 'off', AUDIT_DIR: this.auditDir, ...this.commonEnv(), FACADE_PORT: String(port), ADMIN_PORT: String(adminPort) };
+    const facade = spawnTs('apps/facade/src/main.ts', env, `facade${this.facades.length}`) as Facade;
+    facade.baseUrl = `${env.FACADE_TLS === 'off' ? 'http' : 'https'}://127.0.0.1:${port}/STU3/1`;
     facade.adminUrl = `http://127.0.0.1:${adminPort}`;
     this.facades.push(facade);
     return facade;

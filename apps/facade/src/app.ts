@@ -2,6 +2,8 @@ import { problems } from '@booking/fhir';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
+import type { AuditLog } from './audit/log.js';
+import { auditTrail } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
 import { fhirFormat, sendProblem } from './fhir-response.js';
 import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.js';
@@ -10,6 +12,8 @@ import type { PasQueueClient } from './queue-client.js';
 import { appointmentRoutes } from './routes/appointment.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { slotRoutes } from './routes/slot.js';
+import type { JwtVerifier } from './security/jwt.js';
+import { securityHeaders } from './security/setup.js';
 
 export interface AppOptions {
   baseUrl: string;
@@ -22,17 +26,28 @@ export interface AppOptions {
   softwareName: string;
   queue: PasQueueClient;
   onError?: (error: Error) => void;
+  /** The audit trail (audit/); every request, refused ones included, leaves one record. */
+  audit?: AuditLog;
+  /** Signed-token verification (security/jwt.ts); unsigned SSP tokens when absent. */
+  jwtVerifier?: JwtVerifier;
+  /** Accepted JWT issuers (any when empty). */
+  jwtIssuers?: readonly string[];
+  /** True when served over TLS: adds HSTS. */
+  tls?: boolean;
 }
 
 /** The consumer-facing API: the checks of spec §18 in order, then the interactions. */
 export function createApp(options: AppOptions) {
   const app = new Hono<AppEnv>();
+  // First, so that refusals by any later check are audited too.
+  if (options.audit) app.use('*', auditTrail({ log: options.audit, basePath: options.basePath, onError: (error) => options.onError?.(new Error(`AUDIT WRITE FAILED: ${error.message}`)) }));
   app.use('*', requestIds);
+  app.use('*', securityHeaders(options.tls ?? false));
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
   app.use('*', bodyLimit({ maxSize: options.maxBodyBytes, onError: (c) => sendProblem(c, problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`)) }));
   app.use('*', interactionCheck(options.basePath));
-  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds }));
+  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
   app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
 

@@ -1,5 +1,6 @@
 import { loadConfig, setting, z } from '@booking/config';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
+import { securitySettings } from './security/settings.js';
 
 /** Facade settings. The facade holds no PAS credentials: it only talks to Redis. */
 export const facadeSchema = z.object({
@@ -20,13 +21,15 @@ export const facadeSchema = z.object({
   QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) new jobs are sealed with').default('k1'),
   JOB_RETENTION_SECONDS: setting.int('how long finished jobs stay in Redis, in seconds', 0, 7 * 24 * 3600).default(3600),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
+  // TLS, JWT signing, header limit, audit directory (security/settings.ts).
+  ...securitySettings,
 });
 
 export type FacadeConfig = z.infer<typeof facadeSchema> & { baseUrl: string; basePath: string; keyring: Keyring };
 
 export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeConfig {
   const config = loadConfig(facadeSchema, env);
-  const baseUrl = (config.FACADE_BASE_URL ?? `http://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
+  const baseUrl = (config.FACADE_BASE_URL ?? `${config.FACADE_TLS === 'off' ? 'http' : 'https'}://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
   const keyring = keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID);
   return { ...config, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, ''), keyring };
 }

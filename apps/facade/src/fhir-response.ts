@@ -1,6 +1,7 @@
 import { type JsonObject, operationOutcome, type Problem, problems, toXml } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { noteResource } from './audit/middleware.js';
 import { type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
 import './request-body.js'; // its ContextVariableMap entry (maxBodyBytes) is set here
 
@@ -17,6 +18,7 @@ export function requestedFormat(c: Context): ResponseFormat {
 }
 
 export function sendResource(c: Context, status: number, resource: JsonObject | object): Response {
+  noteResource(c, resource); // the audit trail's error code and Appointment/Slot ids
   // A request for a format we cannot write was refused by fhirFormat; if an earlier check answers
   // first (403, 404, ...), that answer still needs a body, so it comes in JSON.
   const requested = requestedFormat(c);

@@ -4,11 +4,16 @@ import { createAdminApp } from './admin.js';
 import { createApp } from './app.js';
 import { type FacadeConfig, loadFacadeConfig } from './config.js';
 import { PasQueueClient } from './queue-client.js';
+import { AuditLog } from './audit/log.js';
+import { serveConsumer } from './security/listener.js';
+import { type SecuritySetup, securitySetup } from './security/setup.js';
 
 async function main() {
   let config: FacadeConfig;
+  let security: SecuritySetup;
   try {
     config = loadFacadeConfig();
+    security = securitySetup(config); // TLS material, allow-list, JWT mode: refused at startup if wrong
   } catch (error) {
     console.error(`facade: configuration error: ${(error as Error).message}`);
     process.exit(78); // EX_CONFIG
@@ -21,6 +26,7 @@ async function main() {
     retentionSeconds: config.JOB_RETENTION_SECONDS,
   });
 
+  const audit = new AuditLog(config.AUDIT_DIR);
   const app = createApp({
     baseUrl: config.baseUrl,
     basePath: config.basePath,
@@ -31,12 +37,22 @@ async function main() {
     publisher: config.PUBLISHER,
     softwareName: config.SOFTWARE_NAME,
     queue,
+    audit,
+    jwtVerifier: security.jwt.verify,
+    jwtIssuers: security.jwt.issuers,
+    tls: security.tls !== undefined,
     onError: (error) => logger.error({ err: error.message }, 'unhandled error'),
   });
 
-  const server = serve({ fetch: app.fetch, hostname: config.FACADE_HOST, port: config.FACADE_PORT }, (info) => {
-    logger.warn({ host: info.address, port: info.port }, 'consumer listener on plain HTTP: only for the embedded demo on loopback');
-    logger.info({ baseUrl: config.baseUrl, asid: config.PROVIDER_ASID }, 'facade ready');
+  const server = serveConsumer({
+    fetch: app.fetch,
+    hostname: config.FACADE_HOST,
+    port: config.FACADE_PORT,
+    maxHeaderBytes: config.MAX_HEADER_BYTES,
+    tls: security.tls,
+    audit,
+    logger,
+    onListening: () => logger.info({ baseUrl: config.baseUrl, asid: config.PROVIDER_ASID, jwt: security.jwt.mode, auditDir: config.AUDIT_DIR }, 'facade ready'),
   });
   const admin = serve({ fetch: createAdminApp(queue).fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
     logger.info({ host: info.address, port: info.port }, 'admin listener ready');
@@ -49,7 +65,7 @@ async function main() {
     logger.info({ signal }, 'stopping: no new connections, finishing requests in flight');
     server.close(() => {
       admin.close();
-      void queue.close().then(() => process.exit(0));
+      void queue.close().then(() => audit.close()).then(() => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
 import { sendProblem } from '../fhir-response.js';
 import { resolveInteraction } from '../interactions.js';
-import { checkBookingJwt } from '../security/jwt.js';
+import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 
 /** The request checks, in the order the NHS assurance harness expects (spec §18). */
 
@@ -19,10 +19,11 @@ export function interactionCheck(basePath: string) {
   });
 }
 
-/** 2. JWT → 403. */
-export function jwtCheck(options: { audience: string; clockSkewSeconds: number }) {
+/** 2. JWT → 403; unsigned (SSP) unless a signed-token verifier is given (security/jwt.ts). */
+export function jwtCheck(options: { audience: string; clockSkewSeconds: number; issuers?: readonly string[]; verify?: JwtVerifier }) {
+  const { verify = unsignedJwtVerifier, ...policy } = options;
   return createMiddleware<AppEnv>(async (c, next) => {
-    const result = checkBookingJwt(c.req.header('Authorization'), { ...options, scope: c.get('interaction').scope });
+    const result = await verify(c.req.header('Authorization'), { ...policy, scope: c.get('interaction').scope });
     if (!result.ok) return sendProblem(c, problems.forbidden(`JWT rejected: ${result.reason}`));
     c.set('claims', result.claims);
     await next();

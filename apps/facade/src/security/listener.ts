@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { serve } from '@hono/node-server';
+import { type IssueType, operationOutcome, problem } from '@booking/fhir';
+import type { AuditLog } from '../audit/log.js';
+import { type AllowList, enforceAllowList } from './tls.js';
+
+/**
+ * The consumer-facing listener: HTTPS with client certificates (or plain HTTP when configured
+ * explicitly), a bounded request head, and answers of our own for what Node refuses before
+ * Hono sees a request (oversized headers → 431, malformed HTTP → 400), each audited.
+ */
+
+export interface ListenerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ConsumerListenerOptions {
+  fetch: Parameters<typeof serve>[0]['fetch'];
+  hostname: string;
+  port: number;
+  maxHeaderBytes: number;
+  /** Absent: plain HTTP. */
+  tls?: { serverOptions: import('node:https').ServerOptions; allowList: AllowList };
+  audit: AuditLog;
+  logger: ListenerLogger;
+  onListening?: (info: { address: string; port: number }) => void;
+}
+
+export function serveConsumer(options: ConsumerListenerOptions) {
+  const { tls, audit, logger } = options;
+  const common = { fetch: options.fetch, hostname: options.hostname, port: options.port };
+  const server = tls
+    ? serve({ ...common, createServer: createHttpsServer, serverOptions: { ...tls.serverOptions, maxHeaderSize: options.maxHeaderBytes } }, listening)
+    : serve({ ...common, serverOptions: { maxHeaderSize: options.maxHeaderBytes } }, listening);
+
+  function listening(info: { address: string; port: number }) {
+    if (tls) {
+      logger.info({ host: info.address, port: info.port, minVersion: tls.serverOptions.minVersion }, 'consumer listener on HTTPS with client certificates (mutual TLS)');
+    } else {
+      logger.warn(
+        { host: info.address, port: info.port },
+        '!!! INSECURE: consumer listener on PLAIN HTTP (FACADE_TLS=off): no TLS, no client certificates. Only for the embedded demo and tests; never in a trust. !!!',
+      );
+    }
+    options.onListening?.(info);
+  }
+
+  const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
+    audit.write(JSON.parse(JSON.stringify({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }))).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
+
+  if (tls) {
+    enforceAllowList(server as unknown as TlsServer, tls.allowList, (socket, identity) => {
+      const who = { clientAddress: socket.remoteAddress, clientCertCn: identity?.commonNames[0], clientCertSha256: identity?.fingerprint256 };
+      logger.warn(who, 'TLS client certificate not on FACADE_TLS_ALLOWED_CLIENTS: connection closed');
+      void record('tls-refused', { status: null, outcome: 'ACCESS_DENIED_SSL', ...who });
+    });
+    // Handshake failures: no certificate or an old protocol (OpenSSL's alert), or a certificate that
+    // does not verify (unknown CA, expired: Node destroys the socket, authorizationError says why).
+    server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
+      const reason = socket.authorizationError ? String(socket.authorizationError) : error.message.split('\n')[0]?.slice(0, 200);
+      logger.warn({ clientAddress: socket.remoteAddress, code: socket.authorizationError ?? error.code, reason }, 'TLS handshake refused');
+    });
+  }
+
+  // Node answers these without a body and, without a listener, Hono never hears of them.
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex & { remoteAddress?: string; _httpMessage?: { headersSent?: boolean } }) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, text] = clientErrorAnswer(error.code, options.maxHeaderBytes);
+    const id = randomUUID();
+    const body = JSON.stringify(operationOutcome(problem(status, code, 'BAD_REQUEST', text), id));
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/fhir+json;charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    void record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', clientAddress: socket.remoteAddress });
+  });
+
+  return server;
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+
+function clientErrorAnswer(code: string | undefined, maxHeaderBytes: number): [number, IssueType, string] {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'too-long', `The request line and headers exceed ${maxHeaderBytes} bytes`];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return [413, 'too-long', 'The chunk extensions are too large'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'transient', 'The request was not received in time'];
+    default:
+      return [400, 'structure', 'The request is not well-formed HTTP/1.1'];
+  }
+}

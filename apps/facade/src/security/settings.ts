@@ -1,0 +1,37 @@
+import { setting, z } from '@booking/config';
+import { DEFAULT_ALGORITHMS } from './jwt.js';
+
+/**
+ * The facade's security settings, spread into the facade's config schema. PEM material is read
+ * through the config's `NAME_FILE` convention: FACADE_TLS_CERT_FILE=/path supplies FACADE_TLS_CERT,
+ * and so on, so certificates and keys can come from Docker/Kubernetes secrets.
+ */
+
+/** GP Connect's cipher preference (spec §2), as an OpenSSL cipher list (TLS 1.2; TLS 1.3 suites are all AEAD). */
+export const GP_CONNECT_CIPHERS = 'AESGCM+EECDH:AESGCM+EDH:AES256+EECDH:AES256+EDH';
+
+export const securitySettings = {
+  FACADE_TLS: setting.oneOf(['on', 'off'] as const, '"on" (TLS with client certificates, the default) or "off" (plain HTTP: only for the embedded demo and tests)').default('on'),
+  FACADE_TLS_CERT: setting.string('the server certificate chain, PEM (usually given as FACADE_TLS_CERT_FILE=/path)').optional(),
+  FACADE_TLS_KEY: setting.string('the server private key, PEM (usually given as FACADE_TLS_KEY_FILE=/path)').optional(),
+  FACADE_TLS_KEY_PASSPHRASE: setting.string('the passphrase of an encrypted FACADE_TLS_KEY').optional(),
+  FACADE_TLS_CA: setting.string('the CA bundle client certificates must chain to, PEM (usually FACADE_TLS_CA_FILE=/path)').optional(),
+  FACADE_TLS_ALLOWED_CLIENTS: setting
+    .string('a comma-separated allow-list of client certificates: subject CN or SAN DNS names, or SHA-256 fingerprints (64 hex digits, colons optional)')
+    .optional(),
+  FACADE_TLS_CIPHERS: setting.string('the OpenSSL cipher list for TLS 1.2').default(GP_CONNECT_CIPHERS),
+  FACADE_TLS_MIN_VERSION: setting.oneOf(['TLSv1.2', 'TLSv1.3'] as const, 'the lowest TLS version accepted').default('TLSv1.2'),
+  MAX_HEADER_BYTES: setting.int('the largest accepted request head (request line and headers), in bytes; larger → 431', 4096, 1024 * 1024).default(16 * 1024),
+  JWT_JWKS_URL: setting.url('a JWKS URL: when set, only signed JWTs verified against these keys are accepted').optional(),
+  JWT_PUBLIC_KEY: setting.string('a PEM public key or certificate (usually JWT_PUBLIC_KEY_FILE=/path): when set, only signed JWTs are accepted').optional(),
+  JWT_ALGORITHMS: setting.string('the comma-separated JWS algorithms accepted in signed mode (asymmetric only)').default(DEFAULT_ALGORITHMS),
+  JWT_ISSUERS: setting.string('a comma-separated list of accepted JWT "iss" values (any, when unset)').optional(),
+  AUDIT_DIR: setting.string('the directory of the audit trail (JSON Lines, one file per day and process)').default('data/audit'),
+};
+
+const securitySchema = z.object(securitySettings);
+export type SecuritySettings = z.infer<typeof securitySchema>;
+
+export function listSetting(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+}

@@ -1,0 +1,33 @@
+import { ConfigError } from '@booking/config';
+import { secureHeaders } from 'hono/secure-headers';
+import { createJwtVerifier, type JwtVerifier } from './jwt.js';
+import { listSetting, type SecuritySettings } from './settings.js';
+import { type AllowList, tlsServerOptions } from './tls.js';
+
+/** Everything the facade's security settings turn into, checked at startup (ConfigError names the setting). */
+export interface SecuritySetup {
+  /** Absent when FACADE_TLS=off. */
+  tls?: { serverOptions: import('node:https').ServerOptions; allowList: AllowList };
+  jwt: { verify: JwtVerifier; mode: 'unsigned' | 'signed'; issuers: string[] };
+}
+
+export function securitySetup(settings: SecuritySettings): SecuritySetup {
+  let jwt: { verify: JwtVerifier; mode: 'unsigned' | 'signed' };
+  try {
+    jwt = createJwtVerifier(settings);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  return {
+    ...(settings.FACADE_TLS === 'on' ? { tls: tlsServerOptions(settings) } : {}),
+    jwt: { ...jwt, issuers: listSetting(settings.JWT_ISSUERS) },
+  };
+}
+
+/** One year of HSTS on TLS answers (spec §2); on plain HTTP the header would be meaningless. */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
+/** Hono's secure headers (nosniff, no framing, no referrer), with HSTS when the listener is TLS. */
+export function securityHeaders(tls: boolean) {
+  return secureHeaders({ strictTransportSecurity: tls ? HSTS : false });
+}

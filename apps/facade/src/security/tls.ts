@@ -1,0 +1,111 @@
+import { X509Certificate } from 'node:crypto';
+import type { ServerOptions } from 'node:https';
+import type { Server as TlsServer, PeerCertificate, TLSSocket } from 'node:tls';
+import { ConfigError } from '@booking/config';
+import { listSetting, type SecuritySettings } from './settings.js';
+
+/**
+ * TLS with mutual authentication on the consumer-facing listener (spec §2): the SSP's client
+ * certificate must chain to the configured CA and be unexpired (OpenSSL refuses it during the
+ * handshake otherwise), and must be on the allow-list (checked on `secureConnection`, before the
+ * HTTP parser sees a byte).
+ */
+
+/** Who a client certificate says it is, for the allow-list and the audit trail. */
+export interface ClientIdentity {
+  commonNames: string[];
+  dnsNames: string[];
+  /** SHA-256 of the DER certificate, upper-case hex without colons. */
+  fingerprint256: string;
+}
+
+export interface AllowList {
+  names: Set<string>;
+  fingerprints: Set<string>;
+}
+
+const FINGERPRINT = /^(?:sha256:)?((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})$/i;
+
+/** `ssp.nhs.uk, sha256:AB:CD:…` → names (lower-case) and fingerprints (upper-case hex). */
+export function parseAllowList(value: string | undefined): AllowList {
+  const list: AllowList = { names: new Set(), fingerprints: new Set() };
+  for (const entry of listSetting(value)) {
+    const fp = FINGERPRINT.exec(entry);
+    if (fp) list.fingerprints.add((fp[1] as string).replace(/:/g, '').toUpperCase());
+    else list.names.add(entry.toLowerCase());
+  }
+  return list;
+}
+
+export function identityOf(cert: PeerCertificate): ClientIdentity {
+  const cn = cert.subject?.CN as string | string[] | undefined;
+  const dnsNames = (cert.subjectaltname ?? '')
+    .split(/,\s*/)
+    .filter((n) => n.startsWith('DNS:'))
+    .map((n) => n.slice(4).toLowerCase());
+  return {
+    commonNames: (Array.isArray(cn) ? cn : cn ? [cn] : []).map((n) => n.toLowerCase()),
+    dnsNames,
+    fingerprint256: (cert.fingerprint256 ?? '').replace(/:/g, '').toUpperCase(),
+  };
+}
+
+export function isAllowed(identity: ClientIdentity, list: AllowList): boolean {
+  if (identity.fingerprint256 && list.fingerprints.has(identity.fingerprint256)) return true;
+  return [...identity.commonNames, ...identity.dnsNames].some((n) => list.names.has(n));
+}
+
+/** The https.createServer options for the settings; a ConfigError names what is missing or wrong. */
+export function tlsServerOptions(settings: SecuritySettings): { serverOptions: ServerOptions; allowList: AllowList } {
+  for (const name of ['FACADE_TLS_CERT', 'FACADE_TLS_KEY', 'FACADE_TLS_CA', 'FACADE_TLS_ALLOWED_CLIENTS'] as const) {
+    if (!settings[name]) {
+      throw new ConfigError(`${name}: required when FACADE_TLS=on (the default)${name === 'FACADE_TLS_ALLOWED_CLIENTS' ? '' : `; set ${name}_FILE to a PEM file`}; FACADE_TLS=off serves plain HTTP (demo only)`);
+    }
+  }
+  const allowList = parseAllowList(settings.FACADE_TLS_ALLOWED_CLIENTS);
+  for (const name of ['FACADE_TLS_CERT', 'FACADE_TLS_CA'] as const) {
+    try {
+      new X509Certificate(settings[name] as string);
+    } catch {
+      throw new ConfigError(`${name}: not a PEM certificate`);
+    }
+  }
+  return {
+    allowList,
+    serverOptions: {
+      cert: settings.FACADE_TLS_CERT,
+      key: settings.FACADE_TLS_KEY,
+      ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
+      ca: settings.FACADE_TLS_CA,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: settings.FACADE_TLS_MIN_VERSION,
+      ciphers: settings.FACADE_TLS_CIPHERS,
+      honorCipherOrder: true,
+    },
+  };
+}
+
+/** Identities of the sockets that passed the allow-list (for the audit trail). */
+const identities = new WeakMap<object, ClientIdentity>();
+
+export function clientIdentityOf(socket: object | undefined): ClientIdentity | undefined {
+  return socket ? identities.get(socket) : undefined;
+}
+
+/**
+ * Destroys a connection whose certificate is not on the allow-list as soon as the handshake ends.
+ * Prepended, so it runs before the HTTP server attaches its parser to the socket.
+ */
+export function enforceAllowList(server: TlsServer, list: AllowList, onRefused: (socket: TLSSocket, identity: ClientIdentity | undefined) => void): void {
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    const cert = socket.getPeerCertificate();
+    const identity = cert && Object.keys(cert).length > 0 ? identityOf(cert) : undefined;
+    if (socket.authorized && identity && isAllowed(identity, list)) {
+      identities.set(socket, identity);
+      return;
+    }
+    onRefused(socket, identity);
+    socket.destroy();
+  });
+}

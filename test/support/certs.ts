@@ -1,0 +1,98 @@
+import { X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+
+/**
+ * A throwaway PKI for TLS tests, made at run time (EC P-256 keys, so it takes milliseconds): a
+ * CA standing in for the Spine chain of trust, the facade's server certificate, client
+ * certificates signed by that CA (good, expired, not allow-listed) and one from a stranger CA.
+ */
+
+export interface Pem {
+  cert: string;
+  key: string;
+  /** SHA-256 fingerprint, colon-separated upper-case hex. */
+  fingerprint: string;
+}
+
+export interface TestPki {
+  ca: Pem;
+  server: Pem;
+  /** CN ssp.test.nhs.uk: on the allow-list by name. */
+  ssp: Pem;
+  /** CN pinned-client, allow-listed by fingerprint only. */
+  pinned: Pem;
+  /** CN other-client, SAN DNS ssp-alt.test.nhs.uk: on the allow-list by SAN. */
+  bySan: Pem;
+  /** Signed by the CA but on no list. */
+  stranger: Pem;
+  expired: Pem;
+  /** From a CA the facade does not trust. */
+  rogue: Pem;
+  /** The files the facade reads. */
+  files: { cert: string; key: string; ca: string };
+}
+
+const EC = { keyType: 'ec' as const, algorithm: 'sha256' as const };
+const DAY = 24 * 3600 * 1000;
+
+async function leaf(cn: string, ca: Pem, options: { san?: { type: number; value?: string; ip?: string }[]; server?: boolean; notBefore?: Date; notAfter?: Date } = {}): Promise<Pem> {
+  const pems = await generate([{ name: 'commonName', value: cn }], {
+    ...EC,
+    ca: { key: ca.key, cert: ca.cert },
+    notBeforeDate: options.notBefore ?? new Date(Date.now() - DAY),
+    notAfterDate: options.notAfter ?? new Date(Date.now() + 30 * DAY),
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: options.server ?? false, clientAuth: !options.server },
+      { name: 'subjectAltName', altNames: options.san ?? [{ type: 2, value: cn }] },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private, fingerprint: new X509Certificate(pems.cert).fingerprint256 };
+}
+
+async function authority(cn: string): Promise<Pem> {
+  const pems = await generate([{ name: 'commonName', value: cn }], {
+    ...EC,
+    notBeforeDate: new Date(Date.now() - 3 * 365 * DAY),
+    notAfterDate: new Date(Date.now() + 365 * DAY),
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private, fingerprint: new X509Certificate(pems.cert).fingerprint256 };
+}
+
+export async function makeTestPki(dir: string): Promise<TestPki> {
+  const ca = await authority('Test Spine CA');
+  const rogueCa = await authority('Rogue CA');
+  const pki: Omit<TestPki, 'files'> = {
+    ca,
+    server: await leaf('localhost', ca, { server: true, san: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }),
+    ssp: await leaf('ssp.test.nhs.uk', ca),
+    pinned: await leaf('pinned-client', ca),
+    bySan: await leaf('other-client', ca, { san: [{ type: 2, value: 'ssp-alt.test.nhs.uk' }] }),
+    stranger: await leaf('stranger.test.nhs.uk', ca),
+    expired: await leaf('ssp.test.nhs.uk', ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 35 * DAY) }),
+    rogue: await leaf('ssp.test.nhs.uk', rogueCa),
+  };
+  const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') };
+  writeFileSync(files.cert, pki.server.cert);
+  writeFileSync(files.key, pki.server.key, { mode: 0o600 });
+  writeFileSync(files.ca, ca.cert);
+  return { ...pki, files };
+}
+
+/** The facade settings for this PKI: names ssp.test.nhs.uk and ssp-alt.test.nhs.uk, and the pinned client's fingerprint. */
+export function tlsEnv(pki: TestPki): Record<string, string> {
+  return {
+    FACADE_TLS: 'on',
+    FACADE_TLS_CERT_FILE: pki.files.cert,
+    FACADE_TLS_KEY_FILE: pki.files.key,
+    FACADE_TLS_CA_FILE: pki.files.ca,
+    FACADE_TLS_ALLOWED_CLIENTS: `ssp.test.nhs.uk, ssp-alt.test.nhs.uk, sha256:${pki.pinned.fingerprint}`,
+  };
+}

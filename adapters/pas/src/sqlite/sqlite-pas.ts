@@ -4,6 +4,7 @@ import { slotMismatch } from '../booking-rules.js';
 import { LocalClock } from '../local-time.js';
 import { BOOKING_SOURCE_CODE, slotStatusCode, temporaryHospitalNumber } from '../legacy-codes.js';
 import {
+  appointmentSearchSql,
   assembleSearch,
   CLINIC_SELECT,
   type RawClinic,
@@ -16,6 +17,7 @@ import {
   withinBounds,
 } from '../row-mapping.js';
 import {
+  type AppointmentQuery,
   type AppointmentVersion,
   type BookCommand,
   type BookResult,
@@ -157,6 +159,14 @@ export class SqlitePas implements PasPort {
         })
         .immediate(),
     );
+  }
+
+  async searchAppointments(query: AppointmentQuery): Promise<AppointmentVersion[]> {
+    return this.guard(() => {
+      const { sql, params } = appointmentSearchSql(query, this.clock.toLocal(query.endedBefore), 'sqlite');
+      const rows = this.db.prepare(sql).all(...params.map((p) => p.value)) as RawVersion[];
+      return rows.map(toAppointmentVersion);
+    });
   }
 
   async readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null> {

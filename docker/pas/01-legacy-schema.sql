@@ -6,9 +6,15 @@
 -- already has these tables; this script is for demos, tests and the docker image only.
 --
 -- Idempotent: every object is created only when missing, so it can run at each container start.
--- Run with sqlcmd -I (or any client with QUOTED_IDENTIFIER ON): the filtered index needs it.
+-- The filtered index below needs these session settings (sqlcmd leaves QUOTED_IDENTIFIER off
+-- unless run with -I; tedious, the adapter's driver, sets them all this way already).
 
 SET ANSI_NULLS ON;
+SET ANSI_PADDING ON;
+SET ANSI_WARNINGS ON;
+SET ARITHABORT ON;
+SET CONCAT_NULL_YIELDS_NULL ON;
+SET NUMERIC_ROUNDABORT OFF;
 SET QUOTED_IDENTIFIER ON;
 GO
 

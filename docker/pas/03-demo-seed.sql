@@ -8,11 +8,10 @@
 --
 -- Each service has its own organisation, site, clinician and clinic. Slot times are local
 -- (Europe/London) wall-clock times computed from the server's current date. Runs once: when the
--- demo clinics exist already it does nothing (the operator CLI reloads a fresh set on demand).
+-- demo clinics exist already it does nothing (loadDemoDataMssql in adapters/pas reloads a fresh set).
 
 SET NOCOUNT ON;
-SET XACT_ABORT ON;
-GO
+SET XACT_ABORT ON; -- any error rolls the whole seed back
 
 IF NOT EXISTS (SELECT 1 FROM dbo.CLINIC WHERE CLINIC_CODE = 'DEMOCL01')
 BEGIN
@@ -26,7 +25,7 @@ BEGIN
 
   BEGIN TRANSACTION;
 
-  -- Codes as demo-data.ts makes them: service n → RDM0n0 (organisation), RDMn0 (site),
+  -- Codes as demo-data.ts makes them: service n: RDM0n0 (organisation), RDMn0 (site),
   -- DEMO000n (clinician), DEMOCL0n (clinic), role profile R8000n000000.
   INSERT INTO dbo.ORGANISATION (ORG_CODE, ORG_NAME, PHONE_NO, ADDR_LINE1, ADDR_LINE2, TOWN, POSTCODE)
   SELECT 'RDM0' + CAST(N AS VARCHAR(1)) + '0', 'Demo Trust ' + CAST(N AS VARCHAR(1)), '0300 000 000' + CAST(N AS VARCHAR(1)),
@@ -58,7 +57,7 @@ BEGIN
     SET @i = 0;
     WHILE @i < @slots
     BEGIN
-      -- Slot i: day i / 40 after tomorrow, 08:00 + 15 minutes × (i mod 40).
+      -- Slot i: day i / 40 after tomorrow, 08:00 + 15 minutes * (i mod 40).
       SET @start = DATEADD(MINUTE, (@i % 40) * 15, DATEADD(HOUR, 8, DATEADD(DAY, @i / 40, @tomorrow)));
       INSERT INTO dbo.CLINIC_SLOT (CLINIC_CODE, SLOT_GUID, START_DTTM, END_DTTM, SLOT_STATUS, CONTACT_TYPE)
       VALUES (

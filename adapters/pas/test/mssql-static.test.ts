@@ -66,6 +66,8 @@ describe('SQL Server scripts', () => {
       // Babelfish refuses named DEFAULT constraints by default.
       expect(code).not.toMatch(/CONSTRAINT \w+ DEFAULT/i);
       expect(code).not.toMatch(/\b(NON)?CLUSTERED\b/i);
+      // sqlcmd reads scripts in the client's code page unless told otherwise.
+      expect(script).toMatch(/^[\x00-\x7F]*$/);
     }
   });
 

@@ -1,10 +1,11 @@
 import { problems } from '@booking/fhir';
 import type { PasPort } from '@booking/pas';
-import type { PasJob, WorkerReply } from '@booking/queue';
+import { decodeJob, encodeReply, type Keyring, type PasJob, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import type { Job } from 'bullmq';
 import { handleBook } from './handlers/book.js';
 import { handleCancel } from './handlers/cancel.js';
 import { handleRead } from './handlers/read.js';
+import { handleSearchAppointment } from './handlers/search-appointment.js';
 import { handleSearchSlot } from './handlers/search-slot.js';
 import type { Logger } from './logger.js';
 import { withPasRetries } from './retry.js';
@@ -12,25 +13,47 @@ import { withPasRetries } from './retry.js';
 export interface ProcessorDeps {
   pas: PasPort;
   logger: Logger;
+  keyring: Keyring;
   localPatientIdSystem: string;
   maxRetries: number;
+  /** Observability hooks (observability/metrics.ts): each plain reply, each PAS retry. */
+  onReply?: (job: PasJob, reply: WorkerReply) => void;
+  onPasRetry?: () => void;
 }
 
 /**
  * Runs one job. Business outcomes (422, 409, 404 …) are replies, not failures, so BullMQ never
- * retries them; only an unexpected error fails the job and the facade answers 500.
+ * retries them; only an unexpected error fails the job and the facade answers 500. A job that
+ * cannot be decoded, or whose caller stopped waiting (its deadline passed — e.g. a stalled job
+ * picked up again after a worker died), is answered without touching the PAS.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  return async (job: Job<PasJob, WorkerReply>): Promise<WorkerReply> => {
-    const data = job.data;
-    const log = deps.logger.child({ jobId: job.id, kind: data?.kind, requestId: data?.traceRequestId });
+  return async (job: Job<StoredJob, StoredReply>): Promise<StoredReply> => {
+    const stored = job.data;
+    const log = deps.logger.child({ jobId: job.id, kind: stored?.kind, requestId: stored?.traceRequestId });
+    const seal = (reply: WorkerReply) => encodeReply(reply, deps.keyring);
+    let data: PasJob;
+    try {
+      data = decodeJob(stored, deps.keyring);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'job cannot be decoded');
+      return seal({ type: 'problem', problem: problems.internal('The job could not be decoded by the worker; nothing was done') });
+    }
+    if (Date.now() > stored.deadline) {
+      log.warn('job past its deadline: nobody waits for it, nothing done');
+      return seal({ type: 'problem', problem: problems.outcomeUnknown('The job expired before a worker could run it; nothing was done') });
+    }
     const retry = <T>(run: () => Promise<T>) =>
-      withPasRetries(deps.maxRetries, run, (attempt, error) => log.warn({ attempt, err: error.message }, 'transient PAS failure, retrying'));
+      withPasRetries(deps.maxRetries, run, (attempt, error) => {
+        deps.onPasRetry?.();
+        log.warn({ attempt, err: error.message }, 'transient PAS failure, retrying');
+      });
     const started = performance.now();
     try {
-      const reply = await dispatch(job, { ...deps, retry });
+      const reply = await dispatch(data, String(job.id), { ...deps, retry });
+      deps.onReply?.(data, reply);
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
-      return reply;
+      return seal(reply);
     } catch (error) {
       log.error({ err: (error as Error).message }, 'job failed');
       throw error;
@@ -40,17 +63,18 @@ export function createProcessor(deps: ProcessorDeps) {
 
 type Deps = ProcessorDeps & { retry: <T>(run: () => Promise<T>) => Promise<T> };
 
-async function dispatch(job: Job<PasJob, WorkerReply>, deps: Deps): Promise<WorkerReply> {
-  const data = job.data;
+async function dispatch(data: PasJob, jobId: string, deps: Deps): Promise<WorkerReply> {
   switch (data?.kind) {
     case 'book':
-      return handleBook(data, String(job.id), deps);
+      return handleBook(data, jobId, deps);
     case 'read':
       return handleRead(data, deps);
     case 'cancel':
-      return handleCancel(data, String(job.id), deps);
+      return handleCancel(data, jobId, deps);
     case 'search-slot':
       return handleSearchSlot(data, deps);
+    case 'search-appointment':
+      return handleSearchAppointment(data, deps);
     case 'noop':
       return { type: 'empty' };
     default:

@@ -45,7 +45,14 @@ export function createApp(options: AppOptions) {
   app.use('*', securityHeaders(options.tls ?? false));
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
-  app.use('*', bodyLimit({ maxSize: options.maxBodyBytes, onError: (c) => sendProblem(c, problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`)) }));
+  app.use('*', bodyLimit({
+    maxSize: options.maxBodyBytes,
+    // The rest of the body is left unread and the socket closed soon after: say so, or a keep-alive client reuses it and fails.
+    onError: (c) => {
+      c.header('Connection', 'close');
+      return sendProblem(c, problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`));
+    },
+  }));
   app.use('*', interactionCheck(options.basePath));
   app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));

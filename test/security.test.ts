@@ -170,24 +170,43 @@ describe('hostile input', () => {
     expect(JSON.parse(answer.body).resourceType).toBe('OperationOutcome');
   });
 
+  /** A request written by hand on a raw socket; resolves with all the facade sent before closing. */
+  const rawHttp = (head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const url = new URL(stack.baseUrl);
+      const socket = connect(Number(url.port), url.hostname);
+      let data = '';
+      socket.setTimeout(5000, () => reject(new Error('the facade did not answer within 5 s')));
+      socket.on('data', (d) => (data += d));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+      socket.write(head);
+    });
+  const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
   it('431 OperationOutcome (not a hang) for request headers over 16 KiB; 15 KiB of headers are fine', async () => {
-    const raw = (extra: string) =>
-      new Promise<string>((resolve, reject) => {
-        const url = new URL(stack.baseUrl);
-        const socket = connect(Number(url.port), url.hostname);
-        let data = '';
-        socket.setTimeout(5000, () => reject(new Error('the facade did not answer within 5 s')));
-        socket.on('data', (d) => (data += d));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-        socket.write(`GET ${url.pathname}/metadata HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\nX-Filler: ${extra}\r\n\r\n`);
-      });
+    const url = new URL(stack.baseUrl);
+    const raw = (extra: string) => rawHttp(`GET ${url.pathname}/metadata HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\nX-Filler: ${extra}\r\n\r\n`);
     const big = await raw('a'.repeat(17 * 1024));
     expect(big).toMatch(/^HTTP\/1\.1 431 /);
-    const oo = JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4));
+    const oo = bodyOf(big);
     expect(oo.resourceType).toBe('OperationOutcome');
     expect(oo.issue[0].diagnostics).toMatch(/exceed 16384 bytes/);
     expect(await raw('a'.repeat(15 * 1024))).toMatch(/^HTTP\/1\.1 403 /); // no JWT: answered normally
+  });
+
+  it('an OperationOutcome for HTTP that Node or the adapter cannot read (bad request line, backslash in the path) and for a request without Host', async () => {
+    const url = new URL(stack.baseUrl);
+    for (const [head, status] of [
+      ['NONSENSE\r\n\r\n', 400],
+      [`GET ${url.pathname}\\metadata HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`, 400],
+      // No Host: the adapter assumes the listen address, and the request is judged as any other (no JWT → 403).
+      [`GET ${url.pathname}/metadata HTTP/1.1\r\nConnection: close\r\n\r\n`, 403],
+    ] as const) {
+      const answer = await rawHttp(head);
+      expect(answer.slice(0, 12)).toBe(`HTTP/1.1 ${status}`);
+      expect(bodyOf(answer).resourceType).toBe('OperationOutcome');
+    }
   });
 
   it('400 for JSON nested deeper than 64 levels', async () => {

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { serve } from '@hono/node-server';
+import { getRequestListener, RequestError } from '@hono/node-server';
 import { type IssueType, operationOutcome, problem } from '@booking/fhir';
 import type { AuditLog } from '../audit/log.js';
 import { type AllowList, enforceAllowList } from './tls.js';
@@ -20,7 +22,7 @@ export interface ListenerLogger {
 }
 
 export interface ConsumerListenerOptions {
-  fetch: Parameters<typeof serve>[0]['fetch'];
+  fetch: Parameters<typeof getRequestListener>[0];
   hostname: string;
   port: number;
   maxHeaderBytes: number;
@@ -33,10 +35,23 @@ export interface ConsumerListenerOptions {
 
 export function serveConsumer(options: ConsumerListenerOptions) {
   const { tls, audit, logger } = options;
-  const common = { fetch: options.fetch, hostname: options.hostname, port: options.port };
-  const server = tls
-    ? serve({ ...common, createServer: createHttpsServer, serverOptions: { ...tls.serverOptions, maxHeaderSize: options.maxHeaderBytes } }, listening)
-    : serve({ ...common, serverOptions: { maxHeaderSize: options.maxHeaderBytes } }, listening);
+  const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
+    audit.write(JSON.parse(JSON.stringify({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }))).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
+
+  // @hono/node-server's own listener (what serve() uses), given an errorHandler so that a request
+  // it cannot turn into a Request (e.g. a backslash in the path, no Host) gets an OperationOutcome.
+  const listener = getRequestListener(options.fetch, {
+    hostname: options.hostname,
+    errorHandler: (error) => {
+      const malformed = error instanceof RequestError;
+      void record('client-error', { status: malformed ? 400 : 500, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR' });
+      return outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade');
+    },
+  });
+  // requireHostHeader off: Node would answer a missing Host with an empty 400; the adapter refuses it too, through errorHandler.
+  const http = { maxHeaderSize: options.maxHeaderBytes, requireHostHeader: false };
+  const server = tls ? createHttpsServer({ ...tls.serverOptions, ...http }, listener) : createHttpServer(http, listener);
+  server.listen(options.port, options.hostname, () => listening(server.address() as AddressInfo));
 
   function listening(info: { address: string; port: number }) {
     if (tls) {
@@ -49,9 +64,6 @@ export function serveConsumer(options: ConsumerListenerOptions) {
     }
     options.onListening?.(info);
   }
-
-  const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
-    audit.write(JSON.parse(JSON.stringify({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }))).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
 
   if (tls) {
     enforceAllowList(server as unknown as TlsServer, tls.allowList, (socket, identity) => {
@@ -84,6 +96,14 @@ export function serveConsumer(options: ConsumerListenerOptions) {
   });
 
   return server;
+}
+
+function outcomeResponse(status: number, code: IssueType, text: string): Response {
+  const id = randomUUID();
+  return new Response(JSON.stringify(operationOutcome(problem(status, code, status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST', text), id)), {
+    status,
+    headers: { 'Content-Type': 'application/fhir+json;charset=utf-8', 'Cache-Control': 'no-store', 'X-Request-ID': id },
+  });
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };

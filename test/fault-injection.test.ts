@@ -41,10 +41,18 @@ async function consistency(db: Database.Database) {
   return checkConsistency(async (sql) => db.prepare(sql).all() as Record<string, unknown>[], SQLITE_TABLES);
 }
 
+/** What the README's reliability section reports: first answers, and how the unknown ones resolved. */
+function summarize(name: string, attempts: BookingAttempt[]) {
+  const count = (pick: (a: BookingAttempt) => unknown) => attempts.reduce<Record<string, number>>((acc, a) => ({ ...acc, [String(pick(a))]: (acc[String(pick(a))] ?? 0) + 1 }), {});
+  const retried = attempts.filter((a) => a.retries > 0);
+  console.info(`[fault-injection] ${name}: first answers ${JSON.stringify(count((a) => a.first))}; after same-id retries of the ${retried.length} unknown: ${JSON.stringify(count((a) => a.final))}`);
+}
+
 /** The checks every scenario ends with. */
-async function expectExactlyOnce(stack: Stack, attempts: BookingAttempt[]) {
+async function expectExactlyOnce(stack: Stack, attempts: BookingAttempt[], name: string) {
   expect(attempts.filter((a) => a.first === 'network')).toEqual([]);
   await resolveUnknown(attempts);
+  summarize(name, attempts);
   const unresolved = attempts.filter((a) => a.final === 500 || a.final === 'network');
   expect(unresolved.map((a) => a.final)).toEqual([]);
   // Each request books its own slot here, so it ends booked (201, or 409 naming its booking).
@@ -90,7 +98,7 @@ describe('fault injection', () => {
         },
       });
       expect(killed).toBe(true);
-      await expectExactlyOnce(stack, attempts);
+      await expectExactlyOnce(stack, attempts, 'worker SIGKILL');
     });
   });
 
@@ -105,7 +113,7 @@ describe('fault injection', () => {
       });
       await restart;
       expect(attempts.some((a) => a.first === 500)).toBe(true);
-      await expectExactlyOnce(stack, attempts);
+      await expectExactlyOnce(stack, attempts, 'Redis restart');
     });
   });
 
@@ -129,7 +137,7 @@ describe('fault injection', () => {
       });
       await outage;
       expect(attempts.some((a) => a.first === 500)).toBe(true);
-      await expectExactlyOnce(stack, attempts);
+      await expectExactlyOnce(stack, attempts, 'PAS outage');
     });
   });
 
@@ -138,6 +146,7 @@ describe('fault injection', () => {
       const slots = slotsOf(stack, 100);
       const attempts = await bookAll(slots, stack.facades.map((f) => f.baseUrl), { concurrency: 1000, contenders: 10 });
       await resolveUnknown(attempts);
+      summarize('contention', attempts);
       expect(attempts.filter((a) => a.final !== 201 && a.final !== 422 && a.final !== 409).map((a) => a.final)).toEqual([]);
       const winners = attempts.filter((a) => a.final === 201 || a.final === 409);
       expect(attempts.filter((a) => a.first === 201)).toHaveLength(100 - attempts.filter((a) => a.first !== 201 && a.final === 409).length);

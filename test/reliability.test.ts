@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BOOKING_QUEUE, decodeReply, Keyring, type StoredReply } from '@booking/queue';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
+import { freeSlots } from './support/pas.js';
+import { type RedisServer, startRedis } from './support/redis.js';
+import { Stack } from './support/stack.js';
+
+/** Bounded waits, outages, undecodable jobs and graceful shutdown (issue: reliability). */
+
+async function book(baseUrl: string, slot: SlotForBooking, requestId = randomUUID()) {
+  const started = Date.now();
+  try {
+    const res = await fetch(`${baseUrl}/Appointment`, { method: 'POST', headers: consumerHeaders(baseUrl, 'book', { 'X-Request-ID': requestId }), body: JSON.stringify(bookingBody(slot)) });
+    const json = (await res.json()) as Record<string, any>;
+    return { status: res.status, json, ms: Date.now() - started, requestId };
+  } catch (error) {
+    return { status: 'network' as const, json: undefined, ms: Date.now() - started, requestId, error };
+  }
+}
+
+function slotsOf(stack: Stack, n = 200) {
+  const db = stack.openPas();
+  try {
+    return freeSlots(db, '999999999', n);
+  } finally {
+    db.close();
+  }
+}
+
+describe('bounded waits', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1, env: { JOB_TIMEOUT_MS: '1000' } });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('answers 500 "outcome unknown" when no worker replies in time; the same-id retry then books', async () => {
+    const slot = slotsOf(stack)[0] as SlotForBooking;
+    stack.workers[0]?.child.kill('SIGTERM');
+    await new Promise((r) => stack.workers[0]?.child.once('exit', r));
+
+    const first = await book(stack.baseUrl, slot);
+    expect(first.status).toBe(500);
+    expect(first.ms).toBeLessThan(5000);
+    expect(first.json?.issue[0].diagnostics).toMatch(/outcome is unknown.*same X-Request-ID/i);
+
+    stack.startWorker();
+    // The first job is past its deadline by now: the new worker drops it without booking.
+    let retry = await book(stack.baseUrl, slot, first.requestId);
+    for (let i = 0; i < 20 && retry.status === 500; i++) {
+      await sleep(250);
+      retry = await book(stack.baseUrl, slot, first.requestId);
+    }
+    expect(retry.status).toBe(201);
+    const db = stack.openPas();
+    const n = (db.prepare(`SELECT COUNT(*) AS n FROM APPOINTMENT WHERE SLOT_ID = ?`).get(Number(slot.id)) as { n: number }).n;
+    db.close();
+    expect(n).toBe(1);
+  });
+
+  it('fails a job it cannot decode cleanly, without touching the PAS', async () => {
+    const queue = new Queue(BOOKING_QUEUE, { connection: { url: inject('redisUrl') }, prefix: stack.queuePrefix });
+    const events = new QueueEvents(BOOKING_QUEUE, { connection: { url: inject('redisUrl') }, prefix: stack.queuePrefix });
+    try {
+      await events.waitUntilReady();
+      const garbage = await queue.add('book', { kind: 'book', traceRequestId: 't', deadline: Date.now() + 10000, sealed: { k: 'k1', iv: 'AAAA', t: 'AAAA', d: 'AAAA' } });
+      const reply = decodeReply((await garbage.waitUntilFinished(events, 10000)) as StoredReply, new Keyring(stack.queueKeys, 'k1'));
+      expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: expect.stringMatching(/could not be decoded/) } });
+    } finally {
+      await queue.close();
+      await events.close();
+    }
+  });
+});
+
+describe('Redis outage', () => {
+  let redis: RedisServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    redis = await startRedis();
+    stack = await Stack.start({ redisUrl: redis.url, workers: 1 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  it('answers 500 within a second while Redis is down, turns readiness red, and recovers by itself', async () => {
+    const slots = slotsOf(stack);
+    expect((await book(stack.baseUrl, slots[0] as SlotForBooking)).status).toBe(201);
+    await redis.stop();
+
+    const down = await Promise.all(slots.slice(1, 11).map((s) => book(stack.baseUrl, s)));
+    for (const answer of down) {
+      expect(answer.status).toBe(500);
+      expect(answer.ms).toBeLessThan(1500);
+      expect(answer.json?.resourceType).toBe('OperationOutcome');
+    }
+    const ready = await fetch(`${stack.facades[0]?.adminUrl}/health/ready`);
+    expect(ready.status).toBe(503);
+
+    await redis.restart();
+    await stack.waitReady(stack.facades[0]!);
+    let after = await book(stack.baseUrl, slots[20] as SlotForBooking);
+    for (let i = 0; i < 20 && after.status !== 201; i++) {
+      await sleep(250);
+      after = await book(stack.baseUrl, slots[21 + i] as SlotForBooking);
+    }
+    expect(after.status).toBe(201);
+  });
+});
+
+describe('graceful shutdown', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 2, facades: 2 });
+  });
+  afterAll(async () => stack?.stop());
+
+  it('lets a worker finish the jobs it holds on SIGTERM: nothing is lost', async () => {
+    const slots = slotsOf(stack, 60);
+    const pending = slots.map((s, i) => book(stack.facades[i % 2]!.baseUrl, s));
+    await sleep(20);
+    stack.workers[0]?.child.kill('SIGTERM');
+    const answers = await Promise.all(pending);
+    expect(answers.map((a) => a.status).filter((s) => s !== 201)).toEqual([]);
+    expect(stack.workers[0]?.child.exitCode).toBe(0);
+  });
+
+  it('lets a facade answer every request in flight on SIGTERM, then exit', async () => {
+    // With no worker running, the requests are surely in flight inside the facade at SIGTERM.
+    for (const w of stack.workers) w.child.kill('SIGTERM');
+    await Promise.all(stack.workers.map((w) => (w.child.exitCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    const slots = slotsOf(stack, 200).slice(0, 40);
+    const facade = stack.facades[0]!;
+    const pending = slots.map((s) => book(facade.baseUrl, s));
+    await sleep(500);
+    const exited = new Promise<number | null>((r) => facade.child.once('exit', (code) => r(code)));
+    facade.child.kill('SIGTERM');
+    await sleep(200);
+    stack.startWorker();
+    const answers = await Promise.all(pending);
+    expect(answers.filter((a) => a.status === 'network')).toEqual([]);
+    expect(answers.map((a) => a.status).filter((s) => s !== 201)).toEqual([]);
+    expect(await exited).toBe(0);
+  });
+});

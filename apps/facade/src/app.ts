@@ -1,7 +1,8 @@
 import { problems } from '@booking/fhir';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
+import type { Logger } from 'pino';
 import type { AuditLog } from './audit/log.js';
 import { auditTrail } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
@@ -25,7 +26,10 @@ export interface AppOptions {
   publisher: string;
   softwareName: string;
   queue: PasQueueClient;
-  onError?: (error: Error) => void;
+  /** Told of an unhandled error; `log` is the request's logger, which carries its ids. */
+  onError?: (error: Error, log?: Logger) => void;
+  /** Request logging, metrics and the server span (observability/request.ts). */
+  observe?: MiddlewareHandler<AppEnv>;
   /** The audit trail (audit/); every request, refused ones included, leaves one record. */
   audit?: AuditLog;
   /** Signed-token verification (security/jwt.ts); unsigned SSP tokens when absent. */
@@ -43,6 +47,7 @@ export function createApp(options: AppOptions) {
   if (options.audit) app.use('*', auditTrail({ log: options.audit, basePath: options.basePath, onError: (error) => options.onError?.(new Error(`AUDIT WRITE FAILED: ${error.message}`)) }));
   app.use('*', requestIds);
   app.use('*', securityHeaders(options.tls ?? false));
+  if (options.observe) app.use('*', options.observe);
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
   app.use('*', bodyLimit({
@@ -65,7 +70,7 @@ export function createApp(options: AppOptions) {
 
   app.notFound((c) => sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
-    options.onError?.(error);
+    options.onError?.(error, c.get('log'));
     return sendProblem(c, problems.internal('Unexpected error in the facade'));
   });
   return app;

@@ -1,4 +1,4 @@
-import { loadConfig, setting, z } from '@booking/config';
+import { ConfigError, loadConfig, setting, z } from '@booking/config';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 import { securitySettings } from './security/settings.js';
 
@@ -20,6 +20,11 @@ export const facadeSchema = z.object({
   QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
   QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) new jobs are sealed with').default('k1'),
   JOB_RETENTION_SECONDS: setting.int('how long finished jobs stay in Redis, in seconds', 0, 7 * 24 * 3600).default(3600),
+  ADMIN_USERNAME: setting.string('the queue dashboard user name (HTTP Basic)').default('admin'),
+  ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').describe('the queue dashboard password (HTTP Basic); unset = no dashboard').optional(),
+  DASHBOARD_READ_ONLY: setting.bool('true to make the queue dashboard look-only (no retry, remove, pause)').default(false),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('the bearer token Prometheus sends to /metrics; required when ADMIN_HOST is not loopback').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting.url('an OTLP/HTTP collector base URL such as http://otel-collector:4318; unset = no tracing').optional(),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
   // TLS, JWT signing, header limit, audit directory (security/settings.ts).
   ...securitySettings,
@@ -29,7 +34,16 @@ export type FacadeConfig = z.infer<typeof facadeSchema> & { baseUrl: string; bas
 
 export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeConfig {
   const config = loadConfig(facadeSchema, env);
+  // Metrics say how busy the trust is; off loopback they are for Prometheus only.
+  if (!isLoopback(config.ADMIN_HOST) && !config.METRICS_TOKEN) {
+    throw new ConfigError(`METRICS_TOKEN: required when the admin listener is not on loopback (ADMIN_HOST=${config.ADMIN_HOST})`);
+  }
   const baseUrl = (config.FACADE_BASE_URL ?? `${config.FACADE_TLS === 'off' ? 'http' : 'https'}://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
   const keyring = keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID);
   return { ...config, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, ''), keyring };
+}
+
+/** True for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }

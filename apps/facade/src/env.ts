@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { BookingClaims } from './security/jwt.js';
 import type { Interaction } from './interactions.js';
 
@@ -6,6 +7,8 @@ export type AppEnv = {
   Variables: {
     /** Our own X-Request-ID for this response. */
     requestId: string;
+    /** The request's child logger: every line carries its ids (observability/request.ts). */
+    log: Logger;
     interaction: Interaction;
     claims: BookingClaims;
   };

@@ -3,6 +3,10 @@ import pino from 'pino';
 import { createAdminApp } from './admin.js';
 import { createApp } from './app.js';
 import { type FacadeConfig, loadFacadeConfig } from './config.js';
+import { createFacadeMetrics } from './observability/metrics.js';
+import { logOptions } from './observability/log.js';
+import { observeRequests } from './observability/request.js';
+import { startTracing } from './observability/tracing.js';
 import { PasQueueClient } from './queue-client.js';
 import { AuditLog } from './audit/log.js';
 import { serveConsumer } from './security/listener.js';
@@ -18,13 +22,17 @@ async function main() {
     console.error(`facade: configuration error: ${(error as Error).message}`);
     process.exit(78); // EX_CONFIG
   }
-  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'facade', pid: process.pid } });
+  // First, so the queue and the HTTP server are traced from the start (no-op without an endpoint).
+  const tracing = startTracing('booking-facade', config.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const logger = pino({ level: config.LOG_LEVEL, base: { service: 'facade', pid: process.pid }, ...logOptions });
   const queue = new PasQueueClient({
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
     keyring: config.keyring,
     retentionSeconds: config.JOB_RETENTION_SECONDS,
+    telemetry: tracing?.telemetry,
   });
+  const metrics = createFacadeMetrics([queue.queue]);
 
   const audit = new AuditLog(config.AUDIT_DIR);
   const app = createApp({
@@ -41,7 +49,8 @@ async function main() {
     jwtVerifier: security.jwt.verify,
     jwtIssuers: security.jwt.issuers,
     tls: security.tls !== undefined,
-    onError: (error) => logger.error({ err: error.message }, 'unhandled error'),
+    onError: (error, log) => (log ?? logger).error({ err: error.message }, 'unhandled error'),
+    observe: observeRequests({ logger, metrics, tracing: tracing !== undefined }),
   });
 
   const server = serveConsumer({
@@ -54,8 +63,13 @@ async function main() {
     logger,
     onListening: () => logger.info({ baseUrl: config.baseUrl, asid: config.PROVIDER_ASID, jwt: security.jwt.mode, auditDir: config.AUDIT_DIR }, 'facade ready'),
   });
-  const admin = serve({ fetch: createAdminApp(queue).fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
-    logger.info({ host: info.address, port: info.port }, 'admin listener ready');
+  const adminApp = createAdminApp(queue, {
+    registry: metrics.registry,
+    metricsToken: config.METRICS_TOKEN,
+    dashboard: config.ADMIN_PASSWORD ? { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, readOnly: config.DASHBOARD_READ_ONLY } : undefined,
+  });
+  const admin = serve({ fetch: adminApp.fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
+    logger.info({ host: info.address, port: info.port, dashboard: config.ADMIN_PASSWORD ? '/dashboard' : 'off (no ADMIN_PASSWORD)', tracing: tracing !== undefined }, 'admin listener ready');
   });
 
   let stopping = false;
@@ -65,7 +79,8 @@ async function main() {
     logger.info({ signal }, 'stopping: no new connections, finishing requests in flight');
     server.close(() => {
       admin.close();
-      void queue.close().then(() => audit.close()).then(() => process.exit(0));
+      // Spans still buffered are flushed before exit; a collector that is down does not hold us.
+      void queue.close().then(() => tracing?.shutdown()).then(() => audit.close()).catch(() => {}).then(() => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, type Telemetry } from 'bullmq';
 
 /** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
 export class JobError extends Error {
@@ -18,6 +18,8 @@ export interface QueueClientOptions {
   keyring: Keyring;
   /** How long finished jobs (sealed) stay in Redis for the dashboard. */
   retentionSeconds: number;
+  /** BullMQ telemetry (bullmq-otel) when tracing is on: the job carries the trace context to the worker. */
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -37,10 +39,10 @@ export class PasQueueClient {
   private readonly keyring: Keyring;
   private readonly retentionSeconds: number;
 
-  constructor({ redisUrl, prefix, keyring, retentionSeconds }: QueueClientOptions) {
+  constructor({ redisUrl, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
-    this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'producer'), prefix });
+    this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'producer'), prefix, telemetry });
     this.events = new QueueEvents(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'events'), prefix });
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});

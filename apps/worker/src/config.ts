@@ -14,6 +14,10 @@ export const workerSchema = z.object({
   PAS_MAX_RETRIES: setting.int('retries of a transient PAS failure (deadlock, busy)', 0, 20).default(5),
   QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
   QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) replies are sealed with').default('k1'),
+  WORKER_ADMIN_HOST: setting.string('the worker admin listen address (health, metrics)').default('127.0.0.1'),
+  WORKER_ADMIN_PORT: setting.int('the worker admin TCP port (0 = any free port)', 0, 65535).default(9091),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('the bearer token Prometheus sends to /metrics; required when WORKER_ADMIN_HOST is not loopback').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting.url('an OTLP/HTTP collector base URL such as http://otel-collector:4318; unset = no tracing').optional(),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
 });
 
@@ -21,6 +25,10 @@ export type WorkerConfig = z.infer<typeof workerSchema> & { keyring: Keyring };
 
 export function loadWorkerConfig(env = process.env): WorkerConfig {
   const config = loadConfig(workerSchema, env);
+  const loopback = ['localhost', '::1'].includes(config.WORKER_ADMIN_HOST) || config.WORKER_ADMIN_HOST.startsWith('127.');
+  if (!loopback && !config.METRICS_TOKEN) {
+    throw new Error(`METRICS_TOKEN: required when the admin listener is not on loopback (WORKER_ADMIN_HOST=${config.WORKER_ADMIN_HOST})`);
+  }
   if (config.PAS_ADAPTER === 'mssql' && !config.PAS_MSSQL_URL) {
     throw new Error('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (expected a SQL Server connection string)');
   }

@@ -1,9 +1,14 @@
 import { BOOKING_QUEUE, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
+import { serve } from '@hono/node-server';
 import { Worker } from 'bullmq';
 import { loadWorkerConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { openPas } from './pas-factory.js';
 import { createProcessor } from './processor.js';
+import { createWorkerAdminApp } from './admin.js';
+import { instrumentPas } from './instrumented-pas.js';
+import { createWorkerMetrics } from './observability/metrics.js';
+import { startTracing } from './observability/tracing.js';
 
 async function main() {
   let config;
@@ -13,18 +18,22 @@ async function main() {
     console.error(`worker: configuration error: ${(error as Error).message}`);
     process.exit(78); // EX_CONFIG
   }
+  // First, so the PAS and the queue are traced from the start (no-op without an endpoint).
+  const tracing = startTracing('booking-worker', config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const logger = createLogger(config.LOG_LEVEL);
-  const pas = await openPas(config);
+  const metrics = createWorkerMetrics();
+  const pas = instrumentPas(await openPas(config), metrics, tracing !== undefined);
   await pas.ping();
 
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
-    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES }),
+    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
     {
       connection: redisConnection(config.REDIS_URL, 'worker'),
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       autorun: false,
+      telemetry: tracing?.telemetry,
       // A job whose worker died is handed to another worker once its lock lapses (stalled-job
       // check); re-running it is safe (idempotent by request id) and bounded by its deadline.
       lockDuration: 15000,
@@ -33,6 +42,19 @@ async function main() {
     },
   );
   worker.on('error', (error) => logger.error({ err: error.message }, 'worker error'));
+  worker.on('completed', (job) => metrics.finished(job, false));
+  worker.on('failed', (job) => job && metrics.finished(job, true));
+
+  // Health and metrics; started before the worker runs, so readiness can say Redis is missing.
+  const admin = serve(
+    { fetch: createWorkerAdminApp({ worker, pas, registry: metrics.registry, metricsToken: config.METRICS_TOKEN }).fetch, hostname: config.WORKER_ADMIN_HOST, port: config.WORKER_ADMIN_PORT },
+    (info) => logger.info({ host: info.address, port: info.port }, 'admin listener ready'),
+  );
+  admin.on('error', (error) => {
+    // A taken port is a deployment mistake worth stopping for, with a line saying which setting.
+    logger.fatal({ err: error.message, port: config.WORKER_ADMIN_PORT }, 'admin listener cannot start: set WORKER_ADMIN_PORT to a free port');
+    process.exit(1);
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -41,6 +63,8 @@ async function main() {
     logger.info({ signal }, 'stopping: finishing the jobs in hand');
     await worker.close();
     await pas.close();
+    admin.close();
+    await tracing?.shutdown().catch(() => {});
     logger.info('stopped');
     process.exit(0);
   };

@@ -1,0 +1,62 @@
+import type { Queue } from 'bullmq';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds buckets from a quick metadata read to a booking that waited on a slow PAS. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
+export type FacadeMetrics = ReturnType<typeof createFacadeMetrics>;
+
+/**
+ * The facade's Prometheus metrics. Queue depth is read from Redis on each scrape, not kept in
+ * memory: every facade reports the same numbers, so dashboards take max(), not sum().
+ */
+export function createFacadeMetrics(queues: Queue[]) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const httpRequests = new Counter({
+    name: 'booking_http_requests_total',
+    help: 'Consumer requests answered, by Booking API interaction and HTTP status',
+    labelNames: ['interaction', 'status'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'booking_http_request_duration_seconds',
+    help: 'Time to answer a consumer request, by interaction and HTTP status',
+    labelNames: ['interaction', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'booking_queue_jobs',
+    help: 'Jobs in each state of each queue, read from Redis at scrape time',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of queues) {
+        try {
+          const counts = await withDeadline(queue.getJobCounts(...JOB_STATES), 1000);
+          for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+        } catch {
+          // Redis unreachable: no depth series this scrape (readiness says why), the scrape still answers.
+        }
+      }
+    },
+  });
+
+  return {
+    registry,
+    /** Records one answered consumer request. */
+    request(interaction: string, status: number, seconds: number) {
+      const labels = { interaction, status: String(status) };
+      httpRequests.inc(labels);
+      httpDuration.observe(labels, seconds);
+    },
+  };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+}

@@ -1,0 +1,102 @@
+import type { PasJob, WorkerReply } from '@booking/queue';
+import type { Job } from 'bullmq';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** Seconds buckets from a cached SQLite read to a PAS transaction stuck behind locks. */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled' | 'other';
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** What a book or cancel reply means for the business, as the on-call dashboard counts it. */
+export function bookingOutcome(kind: PasJob['kind'], reply: WorkerReply): BookingOutcome {
+  if (reply.type === 'resource') {
+    if (kind === 'book' && reply.status === 201) return 'booked';
+    if (kind === 'cancel') return 'cancelled';
+  }
+  if (reply.type === 'problem') {
+    if (reply.problem.spineCode === 'DUPLICATE_REJECTED') return 'duplicate';
+    if (kind === 'book' && reply.problem.status === 422 && reply.problem.code === 'processing') return 'slot_taken';
+  }
+  return 'other';
+}
+
+/**
+ * The worker's Prometheus metrics. Job timings and outcomes are taken here, where the finished
+ * job and its plain reply are in hand: no extra Redis read, and still right when completed jobs are
+ * removed at once or replies are stored encrypted.
+ */
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const pasDuration = new Histogram({
+    name: 'booking_pas_duration_seconds',
+    help: 'PAS transaction latency by port operation (each attempt, retries included)',
+    labelNames: ['operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const pasErrors = new Counter({
+    name: 'booking_pas_errors_total',
+    help: 'PAS operations that threw, by operation and whether the failure was transient (retried)',
+    labelNames: ['operation', 'transient'] as const,
+    registers,
+  });
+  const pasRetries = new Counter({ name: 'booking_pas_retries_total', help: 'Retries of a transient PAS failure (deadlock, lock timeout, busy)', registers });
+  const jobsProcessed = new Counter({
+    name: 'booking_jobs_processed_total',
+    help: 'Jobs this worker finished, by kind and result (resource, problem, empty or failed)',
+    labelNames: ['kind', 'result'] as const,
+    registers,
+  });
+  const jobWait = new Histogram({
+    name: 'booking_job_wait_seconds',
+    help: 'Time a job waited in the queue before a worker took it (processedOn - timestamp)',
+    labelNames: ['kind'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const jobRun = new Histogram({
+    name: 'booking_job_run_seconds',
+    help: 'Time a worker spent on a job (finishedOn - processedOn)',
+    labelNames: ['kind'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const outcomes = new Counter({
+    name: 'booking_outcomes_total',
+    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, other',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  // Zero series from the start, so rate() and the dashboard see every outcome before it happens.
+  for (const outcome of ['booked', 'slot_taken', 'duplicate', 'cancelled', 'other'] as const) outcomes.inc({ outcome }, 0);
+  pasRetries.inc(0);
+
+  return {
+    registry,
+    pasCall(operation: string, seconds: number, error?: unknown, transient?: boolean) {
+      pasDuration.observe({ operation }, seconds);
+      if (error) pasErrors.inc({ operation, transient: String(Boolean(transient)) });
+    },
+    pasRetry() {
+      pasRetries.inc();
+    },
+    /** A reply the processor produced (before it is sealed for Redis). */
+    reply(job: PasJob, reply: WorkerReply) {
+      jobsProcessed.inc({ kind: job.kind, result: reply.type });
+      if (job.kind === 'book' || job.kind === 'cancel') outcomes.inc({ outcome: bookingOutcome(job.kind, reply) });
+    },
+    /** A job BullMQ moved to completed or failed: timings from its own timestamps. */
+    finished(job: Job, failed: boolean) {
+      const kind = job.name;
+      if (failed) jobsProcessed.inc({ kind, result: 'failed' });
+      if (job.processedOn) {
+        jobWait.observe({ kind }, Math.max(0, job.processedOn - job.timestamp) / 1000);
+        if (job.finishedOn) jobRun.observe({ kind }, Math.max(0, job.finishedOn - job.processedOn) / 1000);
+      }
+    },
+  };
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the product and its tests need on a fresh Debian machine: redis-server (Debian's
-# package) and the npm dependencies. Safe to run again: it only installs what is missing.
+# package), the npm dependencies and, with --browser, Debian's chromium. Safe to run again: it
+# only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,18 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
   else
     echo "redis-server is missing: run 'sudo apt-get install -y redis-server' or set REDIS_URL." >&2
     exit 1
+  fi
+fi
+
+# --browser (npm test): Debian's headless Chromium for the dashboard browser test; never a
+# browser download. Without root the test is skipped with a note instead.
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing chromium from Debian's packages…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: 'sudo apt-get install -y chromium' to run the dashboard browser test." >&2
   fi
 fi
 

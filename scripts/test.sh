@@ -3,5 +3,5 @@
 # processes and a real SQLite PAS. SQL Server contract tests run when PAS_MSSQL_URL is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-prerequisites.sh
+bash scripts/ensure-prerequisites.sh --browser
 exec npx vitest run "$@"

@@ -13,6 +13,8 @@ import { stopProcess } from './redis.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const PROVIDER_ASID = '200000000359';
+/** The facade's admin credentials (queue dashboard) in every test stack. */
+export const ADMIN_CREDENTIALS = { username: 'admin', password: 'test-admin-password-0123' };
 
 /** Runs a TypeScript entry point of the repo as a real process (as `npm run dev` would). */
 export function spawnTs(entry: string, env: Record<string, string>, name: string): ManagedProcess {
@@ -35,6 +37,8 @@ export interface ManagedProcess {
   name: string;
   child: ChildProcess;
   output: string[];
+  /** The worker's admin listener (health, metrics), when it was given a known port. */
+  adminUrl?: string;
 }
 
 export interface StackOptions {
@@ -72,7 +76,7 @@ export class Stack {
     const pas = new SqlitePas({ path: stack.pasPath });
     loadDemoDataSqlite(pas.db, generateDemoData({ slotCount: options.slotCount ?? 160 }));
     await pas.close();
-    for (let i = 0; i < (options.workers ?? 1); i++) stack.startWorker();
+    for (let i = 0; i < (options.workers ?? 1); i++) stack.startWorker(await freePort());
     for (let i = 0; i < (options.facades ?? 1); i++) await stack.startFacade();
     await Promise.all(stack.facades.map((f) => stack.waitReady(f)));
     return stack;
@@ -83,21 +87,25 @@ export class Stack {
   }
 
   commonEnv(): Record<string, string> {
-    return { REDIS_URL: this.options.redisUrl, QUEUE_PREFIX: this.queuePrefix, QUEUE_ENCRYPTION_KEYS: this.queueKeys, LOG_LEVEL: 'warn', ...this.options.env };
+    return { REDIS_URL: this.options.redisUrl, QUEUE_PREFIX: this.queuePrefix, QUEUE_ENCRYPTION_KEYS: this.queueKeys, LOG_LEVEL: 'warn', ADMIN_USERNAME: ADMIN_CREDENTIALS.username, ADMIN_PASSWORD: ADMIN_CREDENTIALS.password, WORKER_ADMIN_PORT: '0', ...this.options.env };
   }
 
-  startWorker(): ManagedProcess {
-    const worker = spawnTs('apps/worker/src/main.ts', { ...this.commonEnv(), PAS_SQLITE_PATH: this.pasPath }, `worker${this.workers.length}`);
+  /** Without a port the worker's admin listener takes any free one (workers must not collide on 9091). */
+  startWorker(adminPort?: number): ManagedProcess {
+    const env = { ...this.commonEnv(), PAS_SQLITE_PATH: this.pasPath, WORKER_ADMIN_PORT: String(adminPort ?? 0) };
+    const worker = spawnTs('apps/worker/src/main.ts', env, `worker${this.workers.length}`);
+    if (adminPort) worker.adminUrl = `http://127.0.0.1:${adminPort}`;
     this.workers.push(worker);
     return worker;
   }
 
-  async startFacade(): Promise<Facade> {
+  /** `env` adds settings for this facade only (e.g. DASHBOARD_READ_ONLY). */
+  async startFacade(env: Record<string, string> = {}): Promise<Facade> {
     const [port, adminPort] = [await freePort(), await freePort()];
     // Plain HTTP must be asked for (TLS is the default); tests that want TLS set FACADE_TLS=on in options.env.
-    const env = { FACADE_TLS: 'off', AUDIT_DIR: this.auditDir, ...this.commonEnv(), FACADE_PORT: String(port), ADMIN_PORT: String(adminPort) };
-    const facade = spawnTs('apps/facade/src/main.ts', env, `facade${this.facades.length}`) as Facade;
-    facade.baseUrl = `${env.FACADE_TLS === 'off' ? 'http' : 'https'}://127.0.0.1:${port}/STU3/1`;
+    const all = { FACADE_TLS: 'off', AUDIT_DIR: this.auditDir, ...this.commonEnv(), ...env, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort) };
+    const facade = spawnTs('apps/facade/src/main.ts', all, `facade${this.facades.length}`) as Facade;
+    facade.baseUrl = `${all.FACADE_TLS === 'off' ? 'http' : 'https'}://127.0.0.1:${port}/STU3/1`;
     facade.adminUrl = `http://127.0.0.1:${adminPort}`;
     this.facades.push(facade);
     return facade;

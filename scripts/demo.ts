@@ -3,7 +3,7 @@
  * data, one worker and the facade on 127.0.0.1. Ctrl-C stops everything.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -17,6 +17,9 @@ const dataDir = resolve(root, 'data');
 const pasPath = process.env.PAS_SQLITE_PATH ?? resolve(dataDir, 'demo-pas.sqlite');
 const port = Number(process.env.FACADE_PORT ?? 8080);
 const adminPort = Number(process.env.ADMIN_PORT ?? 9090);
+const workerAdminPort = Number(process.env.WORKER_ADMIN_PORT ?? 9091);
+// The queue dashboard always needs a password: a fresh one per demo run, printed below.
+const adminPassword = process.env.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
 const baseUrl = `http://127.0.0.1:${port}/STU3/1`;
 const asid = process.env.PROVIDER_ASID ?? '200000000359';
 const children: ChildProcess[] = [];
@@ -52,8 +55,8 @@ process.on('SIGTERM', () => void stop());
 
 async function main() {
   mkdirSync(dataDir, { recursive: true });
-  for (const p of [port, adminPort]) {
-    if (!(await portIsFree(p))) throw new Error(`port ${p} is in use: set FACADE_PORT / ADMIN_PORT to free ports`);
+  for (const p of [port, adminPort, workerAdminPort]) {
+    if (!(await portIsFree(p))) throw new Error(`port ${p} is in use: set FACADE_PORT / ADMIN_PORT / WORKER_ADMIN_PORT to free ports`);
   }
 
   let redisUrl = process.env.REDIS_URL;
@@ -74,7 +77,7 @@ async function main() {
   await pas.close();
 
   // A fresh key per demo run seals the jobs in Redis; production reads its keys from configuration.
-  const env = { QUEUE_ENCRYPTION_KEYS: process.env.QUEUE_ENCRYPTION_KEYS ?? Keyring.generate('demo'), QUEUE_ENCRYPTION_KEY_ID: process.env.QUEUE_ENCRYPTION_KEY_ID ?? 'demo', REDIS_URL: redisUrl, PAS_SQLITE_PATH: pasPath, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort), PROVIDER_ASID: asid };
+  const env = { QUEUE_ENCRYPTION_KEYS: process.env.QUEUE_ENCRYPTION_KEYS ?? Keyring.generate('demo'), QUEUE_ENCRYPTION_KEY_ID: process.env.QUEUE_ENCRYPTION_KEY_ID ?? 'demo', REDIS_URL: redisUrl, PAS_SQLITE_PATH: pasPath, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort), WORKER_ADMIN_PORT: String(workerAdminPort), ADMIN_PASSWORD: adminPassword, PROVIDER_ASID: asid };
   run('worker', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/worker/src/main.ts'], env);
   // The demo is plain HTTP on loopback, asked for explicitly: the facade's default is mutual TLS.
   run('facade', process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/facade/src/main.ts'], { ...env, FACADE_TLS: 'off' });
@@ -100,6 +103,8 @@ async function main() {
    Base URL (also the JWT "aud"): ${baseUrl}
    Provider ASID (Ssp-To):        ${asid}
    Admin (health):                http://127.0.0.1:${adminPort}/health/ready
+   Queue dashboard:               http://127.0.0.1:${adminPort}/dashboard (user admin, password ${adminPassword})
+   Metrics (Prometheus):          http://127.0.0.1:${adminPort}/metrics (facade), http://127.0.0.1:${workerAdminPort}/metrics (worker)
    Demo PAS (SQLite):             ${pasPath}
  Book the first free demo slot (run from ${root}):
 

@@ -1,0 +1,99 @@
+import autocannon from 'autocannon';
+import { RssSampler } from './rss.js';
+import { type LatencySummary, summarise } from './stats.js';
+
+/** One HTTP request of a scenario, built afresh for each send (distinct ids, slots, bodies). */
+export interface BenchRequest {
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface DriveOptions {
+  /** Origin of the facade, e.g. http://127.0.0.1:1234 */
+  origin: string;
+  connections: number;
+  /** Exactly this many requests (bounded loop)… */
+  amount?: number;
+  /** …or as many as fit in this many seconds. */
+  seconds?: number;
+  /** The i-th request sent (0-based, in send order). */
+  build: (i: number) => BenchRequest;
+  /** Processes whose RSS is sampled every 100 ms during the run. */
+  pids: Record<string, number>;
+  /** Sees each answer's status and body (e.g. to keep booked appointments for later scenarios). */
+  onResponse?: (status: number, body: string) => void;
+}
+
+export interface DriveResult {
+  requests: number;
+  seconds: number;
+  throughput: number;
+  latency: LatencySummary;
+  /** Count per HTTP status. */
+  statuses: Record<string, number>;
+  non2xx: number;
+  /** Connection errors and timeouts (no HTTP answer). */
+  errors: number;
+  timeouts: number;
+  rssPeakMb: Record<string, number>;
+  /** CPU ms per request of each sampled process (facade, workers, redis, the load generator). */
+  cpuMsPerRequest: Record<string, number>;
+  sampler: RssSampler;
+}
+
+/** Drives the facade with autocannon; latencies come from every response, not autocannon's histogram. */
+export async function drive(options: DriveOptions): Promise<DriveResult> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  // Timed from the first request built to the last answer: autocannon's own end is on a 1 s tick.
+  let first = Number.NaN;
+  let last = Number.NaN;
+  const sampler = new RssSampler(options.pids);
+  const started = performance.now();
+  let finish!: (result: autocannon.Result) => void;
+  let fail!: (error: Error) => void;
+  const done = new Promise<autocannon.Result>((res, rej) => ((finish = res), (fail = rej)));
+  const instance = autocannon({
+    url: options.origin,
+    connections: options.connections,
+    ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.seconds ?? 10 }),
+    // Longer than the facade's job timeout, so a slow answer is measured rather than dropped.
+    timeout: 30,
+    requests: [
+      {
+        setupRequest: (req) => {
+          if (sent === 0) first = performance.now();
+          const r = options.build(sent++);
+          return { ...req, method: r.method, path: r.path, headers: r.headers, body: r.body ?? '' };
+        },
+        ...(options.onResponse ? { onResponse: options.onResponse } : {}),
+      },
+    ],
+  }, (error, result) => (error ? fail(error) : finish(result)));
+  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+    latencies.push(responseTime);
+    last = performance.now();
+    statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+  });
+  const result = await done;
+  const seconds = (last - first) / 1000 || (performance.now() - started) / 1000;
+  sampler.stop();
+  const requests = latencies.length;
+  const cpu = sampler.cpuUsed();
+  return {
+    requests,
+    seconds,
+    throughput: requests / seconds,
+    latency: summarise(latencies),
+    statuses,
+    non2xx: Object.entries(statuses).reduce((n, [s, c]) => (Number(s) >= 300 ? n + c : n), 0),
+    errors: result.errors,
+    timeouts: result.timeouts,
+    rssPeakMb: sampler.peaks(),
+    cpuMsPerRequest: Object.fromEntries(Object.entries(cpu).map(([name, ms]) => [name, ms / Math.max(1, requests)])),
+    sampler,
+  };
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { bookedAppointment, checkBookingRequest, type JsonObject } from '@booking/fhir';
+import type { BookCommand } from '@booking/pas';
+import { SqlitePas } from '@booking/pas/sqlite';
+import { Keyring } from '@booking/queue';
+import { PasQueueClient } from '../../apps/facade/src/queue-client.js';
+import { bookingBody, type SlotForBooking } from '../support/consumer.js';
+import { cpuMs } from './rss.js';
+import { closedLoop, type LatencySummary, summarise } from './stats.js';
+
+/** What the worker's config defaults to (LOCAL_PATIENT_ID_SYSTEM). */
+const LOCAL_PATIENT_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/hospital-number';
+
+export interface LimitResult {
+  inFlight: number;
+  requests: number;
+  seconds: number;
+  throughput: number;
+  latency: LatencySummary;
+  errors: number;
+  /** CPU ms per round trip of each process given (the client is this process). */
+  cpuMsPerRequest?: Record<string, number>;
+}
+
+export interface QueueTarget {
+  redisUrl: string;
+  prefix: string;
+  /** `kid:base64key` as the stack's processes get it. */
+  keys: string;
+}
+
+/**
+ * The bare queue: the product's own PasQueueClient (sealed `noop` job → the real worker processes,
+ * which answer noop without touching the PAS → sealed reply back through the shared QueueEvents).
+ * This is "add, worker, result back" exactly as the facade does it, minus HTTP and the FHIR work.
+ */
+export async function bareQueue(target: QueueTarget, inFlight: number, total: number, pids: Record<string, number> = {}): Promise<LimitResult> {
+  const kid = target.keys.slice(0, target.keys.indexOf(':'));
+  const client = new PasQueueClient({ redisUrl: target.redisUrl, prefix: target.prefix, keyring: new Keyring(target.keys, kid), retentionSeconds: 3600 });
+  try {
+    await client.ready();
+    const job = () => client.run({ kind: 'noop', traceRequestId: randomUUID() }, 10000);
+    await closedLoop(Math.min(200, total), inFlight, async () => void (await job())); // warm-up: JIT, connections
+    const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+    const run = await closedLoop(total, inFlight, async () => {
+      const reply = await job();
+      if (reply.type !== 'empty') throw new Error(`noop answered ${reply.type}`);
+    });
+    const n = Math.max(1, run.latencies.length);
+    const cpuMsPerRequest = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Number(((cpuMs(pid) - (cpuBefore[name] as number)) / n).toFixed(3))]));
+    return { inFlight, requests: run.latencies.length, seconds: run.seconds, throughput: run.latencies.length / run.seconds, latency: summarise(run.latencies), errors: run.errors, cpuMsPerRequest };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The command handleBook (apps/worker/src/handlers/book.ts) builds for a consumer's booking body. */
+export function bookCommand(body: JsonObject, requestId: string): BookCommand {
+  const checked = checkBookingRequest(body);
+  if (!checked.ok) throw new Error(`invalid booking body: ${checked.problem.diagnostics}`);
+  const booking = checked.value;
+  const appointmentId = randomUUID();
+  const lastUpdated = new Date().toISOString();
+  return {
+    requestId,
+    jobId: randomUUID(),
+    appointmentId,
+    slotId: booking.slotId,
+    ...(booking.slotGuid ? { slotGuid: booking.slotGuid } : {}),
+    start: booking.start,
+    end: booking.end,
+    reason: booking.description,
+    patient: booking.patient,
+    lastUpdated,
+    buildResource: (hospitalNumber) => bookedAppointment(body, { id: appointmentId, versionId: '1', lastUpdated }, { system: LOCAL_PATIENT_ID_SYSTEM, value: hospitalNumber }),
+  };
+}
+
+/**
+ * The bare PAS: SqlitePas.book in this process on the stack's PAS file, one at a time, no HTTP and
+ * no queue. Commands are built before the clock starts; only the PAS transaction is timed.
+ */
+export async function barePas(pasPath: string, slots: SlotForBooking[]): Promise<LimitResult> {
+  const pas = new SqlitePas({ path: pasPath });
+  try {
+    const commands = slots.map((slot) => bookCommand(bookingBody(slot) as JsonObject, randomUUID()));
+    // The first tenth warms up (statement compilation, JIT) and is not counted.
+    const warm = Math.floor(commands.length / 10);
+    for (const command of commands.slice(0, warm)) await pas.book(command);
+    const latencies: number[] = [];
+    let errors = 0;
+    const started = performance.now();
+    for (const command of commands.slice(warm)) {
+      const t0 = performance.now();
+      const result = await pas.book(command);
+      latencies.push(performance.now() - t0);
+      if (result.outcome !== 'booked') errors++;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { inFlight: 1, requests: latencies.length, seconds, throughput: latencies.length / seconds, latency: summarise(latencies), errors };
+  } finally {
+    await pas.close();
+  }
+}

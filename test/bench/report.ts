@@ -1,0 +1,136 @@
+import type { BenchResult, ScenarioResult } from './scenarios.js';
+
+export interface TargetCheck {
+  target: string;
+  value: string;
+  limit: string;
+  met: boolean | null;
+}
+
+const find = (r: BenchResult, name: string) => r.scenarios.find((s) => s.name === name);
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : Number.NaN);
+const RSS_LIMIT_MB = 200;
+
+/** The issue's targets, as ratios from this one run. `met: null` = not measured in this run. */
+export function targets(r: BenchResult): TargetCheck[] {
+  const b64 = find(r, 'book-64');
+  const b1 = find(r, 'book-1');
+  const s1k = find(r, 'search-1k');
+  const s100k = find(r, 'search-100k');
+  const at64 = r.scenarios.filter((s) => s.connections === 64 && s.name !== 'soak-64');
+  const facadeRss = Math.max(...at64.map((s) => s.rssPeakMb.facade));
+  const workerRss = Math.max(...at64.map((s) => s.rssPeakMb.worker));
+  const soak = find(r, 'soak-64');
+  const t = (target: string, value: number, limit: string, met: boolean, digits = 2): TargetCheck => ({ target, value: fmt(value, digits), limit, met: Number.isFinite(value) ? met : false });
+  const thr = ratio(b64?.throughput, r.limits.queue64.throughput);
+  const p99 = ratio(b64?.latency.p99, r.limits.queue64.latency.p99);
+  const p50 = ratio(b1?.latency.p50, r.limits.queue1.latency.p50);
+  const search = ratio(s100k?.latency.p50, s1k?.latency.p50);
+  const checks = [
+    t('booking throughput at 64 ÷ bare-queue round trips/s at 64', thr, '≥ 0.50', thr >= 0.5),
+    t('booking p99 at 64 ÷ bare-queue p99 at 64', p99, '≤ 3.0', p99 <= 3),
+    t('booking p50 at 1 ÷ bare-queue p50 at 1', p50, '≤ 2.0', p50 <= 2),
+    t('slot search p50, 100,000 ÷ 1,000 slots', search, '≤ 1.3', search <= 1.3),
+    t('facade peak RSS at 64 connections (MB)', facadeRss, `< ${RSS_LIMIT_MB}`, facadeRss < RSS_LIMIT_MB, 0),
+    t('worker peak RSS at 64 connections (MB)', workerRss, `< ${RSS_LIMIT_MB}`, workerRss < RSS_LIMIT_MB, 0),
+  ];
+  if (soak) {
+    const growth = Math.max(Number(soak.notes.facadeGrowth), Number(soak.notes.workerGrowth));
+    checks.push(t(`RSS growth over the ${r.options.soakSeconds} s soak (facade, worker: worst)`, growth * 100, '≤ 10 %', growth <= 0.1, 1));
+  } else {
+    checks.push({ target: 'RSS growth over a soak', value: 'not run', limit: '≤ 10 % (`npm run bench -- --soak 300`)', met: null });
+  }
+  return checks;
+}
+
+/** Correctness in every scenario: no 5xx, no unexpected answer, contention resolved, no double booking. */
+export function correctness(r: BenchResult): string[] {
+  const failures: string[] = [];
+  for (const s of r.scenarios) {
+    const fiveXx = Object.entries(s.statuses).reduce((n, [code, c]) => (Number(code) >= 500 ? n + c : n), 0);
+    if (fiveXx > 0) failures.push(`${s.name}: ${fiveXx} answers were 5xx`);
+    if (s.unexpected > 0) failures.push(`${s.name}: ${s.unexpected} unexpected answers or errors (${JSON.stringify(s.statuses)})`);
+  }
+  const contended = find(r, 'book-contended');
+  if (contended && !(contended.notes.createdEqualsSlots && contended.notes.exactlyOneActivePerSlot)) failures.push(`book-contended: ${JSON.stringify(contended.notes)}`);
+  if (r.doubleBookedSlots !== 0) failures.push(`${r.doubleBookedSlots} double-booked slots in the PAS`);
+  return failures;
+}
+
+/** The regression guard: gross regressions only, so machine noise never fails it. */
+export function guard(r: BenchResult): string[] {
+  const failures = correctness(r);
+  const thr = ratio(find(r, 'book-64')?.throughput, r.limits.queue64.throughput);
+  if (!(thr >= 0.2)) failures.push(`booking throughput at 64 is ${fmt(thr)} × the bare queue's (guard: ≥ 0.20)`);
+  const search = ratio(find(r, 'search-100k')?.latency.p50, find(r, 'search-1k')?.latency.p50);
+  if (!(search <= 3)) failures.push(`slot search over 100,000 slots is ${fmt(search)} × the search over 1,000 (guard: ≤ 3)`);
+  return failures;
+}
+
+function limitFor(r: BenchResult, s: ScenarioResult) {
+  return s.connections === 1 ? r.limits.queue1 : r.limits.queue64;
+}
+
+export function markdown(r: BenchResult, findings = ''): string {
+  const lines: string[] = [];
+  const push = (...l: string[]) => lines.push(...l);
+  const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  push(
+    '# Benchmark report',
+    '',
+    `- Command: \`${r.command}\``,
+    `- Date: ${r.date}`,
+    `- Machine: ${r.machine.cores} cores, ${r.machine.cpu}, Node ${r.machine.node}; load generator (autocannon), Redis, ${r.options.workers} workers and the facade all on this machine`,
+    `- Load average (1/5/15 min): ${loads(r.machine.loadBefore)} before, ${loads(r.machine.loadAfter)} after${r.options.quick ? ' — **quick run** (small sizes, for the regression guard)' : ''}`,
+    `- Extra node flags for facade and workers: ${r.options.nodeFlags.length ? `\`${r.options.nodeFlags.join(' ')}\`` : 'none'}`,
+    '',
+    'Absolute numbers depend on the machine and what else runs on it; the ratios to the limits measured in the same run are what count.',
+    '',
+    '## Limits (same run, same Redis)',
+    '',
+    '| limit | in flight | round trips/s | p50 ms | p95 ms | p99 ms | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const lim = (name: string, l: BenchResult['limits']['queue1']) =>
+    push(`| ${name} | ${l.inFlight} | ${fmt(l.throughput, 0)} | ${fmt(l.latency.p50)} | ${fmt(l.latency.p95)} | ${fmt(l.latency.p99)} | ${l.errors} |`);
+  lim('bare queue', r.limits.queue1);
+  lim('bare queue', r.limits.queue64);
+  lim('bare PAS (SqlitePas.book)', r.limits.pas1);
+  push(
+    '',
+    `Bare queue = ${r.limits.queueKind}: \`PasQueueClient.run({ kind: 'noop' })\` from the benchmark process — Queue.add of a sealed job, a worker process opens it and answers, the sealed reply comes back through the shared QueueEvents (\`job.waitUntilFinished\`). Bare PAS = \`SqlitePas.book\` in the benchmark process with the command \`handleBook\` builds, one at a time, on the stack's PAS file (no HTTP, no queue).`,
+    '',
+    '## Scenarios',
+    '',
+    '| scenario | conns | requests | req/s | p50 ms | p95 ms | p99 ms | errors | non-2xx | unexpected | facade RSS MB | worker RSS MB | req/s ÷ queue | p50 ÷ queue | p99 ÷ queue | req/s ÷ PAS |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const s of r.scenarios) {
+    const l = limitFor(r, s);
+    push(
+      `| ${s.name} | ${s.connections} | ${s.requests} | ${fmt(s.throughput, 0)} | ${fmt(s.latency.p50, 1)} | ${fmt(s.latency.p95, 1)} | ${fmt(s.latency.p99, 1)} | ${s.errors} | ${s.non2xx} | ${s.unexpected} | ${fmt(s.rssPeakMb.facade, 0)} | ${fmt(s.rssPeakMb.worker, 0)} | ${fmt(ratio(s.throughput, l.throughput))} | ${fmt(ratio(s.latency.p50, l.latency.p50))} | ${fmt(ratio(s.latency.p99, l.latency.p99))} | ${fmt(ratio(s.throughput, r.limits.pas1.throughput))} |`,
+    );
+  }
+  push('', 'Scenario details:', '');
+  for (const s of r.scenarios) {
+    const notes = Object.keys(s.notes).length ? `; ${Object.entries(s.notes).map(([k, v]) => `${k} = ${v}`).join(', ')}` : '';
+    const cpu = s.cpuMsPerRequest;
+    push(`- **${s.name}**: ${s.description}; statuses ${Object.entries(s.statuses).map(([k, v]) => `${k}×${v}`).join(', ')}; CPU ms per request: facade ${fmt(cpu.facade)}, workers ${fmt(cpu.workers)}, redis ${fmt(cpu.redis)}, load generator ${fmt(cpu.loadgen)}${notes}`);
+  }
+  push(
+    '',
+    'Ratios: each scenario against the bare queue at its own concurrency (1 → 1 in flight, 64 → 64 in flight) and against the bare PAS (1 in flight). Non-2xx in `book-contended` are the expected 422s ("Slot no longer available") of the nine losers per slot; `unexpected` counts anything else (and connection errors).',
+    '',
+    '## Targets',
+    '',
+    '| target | this run | target | met |',
+    '| --- | ---: | ---: | :---: |',
+  );
+  for (const c of targets(r)) push(`| ${c.target} | ${c.value} | ${c.limit} | ${c.met === null ? '—' : c.met ? 'met' : '**missed**'} |`);
+  const bad = correctness(r);
+  push('', `Correctness: ${bad.length ? `**${bad.join('; ')}**` : 'no 5xx, no unexpected answer, every contended slot has exactly one active appointment and 201s = slots, no double-booked slot in the PAS.'}`);
+  if (findings.trim()) push('', findings.trim());
+  push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { DateTime } from 'luxon';
+import { generateDemoData } from '@booking/pas';
+import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
+import { consumerHeaders, type InteractionName, bookingBody, type SlotForBooking } from '../support/consumer.js';
+import { freeSlots, pasCounts } from '../support/pas.js';
+import { startRedis } from '../support/redis.js';
+import { Stack } from '../support/stack.js';
+import { type BenchRequest, drive, type DriveResult } from './http.js';
+import { bareQueue, barePas, type LimitResult } from './limits.js';
+import type { LatencySummary } from './stats.js';
+
+export interface BenchOptions {
+  /** Small sizes for the regression guard (well under a minute). */
+  quick: boolean;
+  workers: number;
+  /** Seconds of the optional soak (0 = none). */
+  soakSeconds: number;
+  /** Extra node flags for the facade and worker processes (e.g. --cpu-prof …), via NODE_OPTIONS. */
+  nodeFlags: string[];
+  log: (line: string) => void;
+  /** Run only scenarios whose name starts with one of these (limits always run); empty = all. */
+  only?: string[];
+}
+
+export interface ScenarioResult {
+  name: string;
+  description: string;
+  connections: number;
+  requests: number;
+  seconds: number;
+  throughput: number;
+  latency: LatencySummary;
+  statuses: Record<string, number>;
+  non2xx: number;
+  /** Answers other than the scenario's expected ones (5xx, or e.g. a 409 where only 201 is right). */
+  unexpected: number;
+  errors: number;
+  rssPeakMb: { facade: number; worker: number };
+  /** CPU ms per request: facade, all workers together, redis-server, the load generator (this process). */
+  cpuMsPerRequest: { facade: number; workers: number; redis: number; loadgen: number };
+  /** Scenario-specific facts (PAS checks after contention, soak growth…). */
+  notes: Record<string, number | string | boolean>;
+}
+
+export interface BenchResult {
+  command: string;
+  date: string;
+  machine: { cores: number; cpu: string; node: string; loadBefore: number[]; loadAfter: number[] };
+  options: { quick: boolean; workers: number; soakSeconds: number; nodeFlags: string[] };
+  limits: { queue1: LimitResult; queue64: LimitResult; pas1: LimitResult; queueKind: string };
+  scenarios: ScenarioResult[];
+  /** PAS integrity at the end: double-booked slots must be 0. */
+  doubleBookedSlots: number;
+}
+
+/** Sizes of each step; quick keeps the whole run well under a minute on 2 cores. */
+function sizes(quick: boolean) {
+  return quick
+    ? { search: 200, book1: 60, book64: 1500, contendedSlots: 50, read: 1000, cancel: 300, queue1: 200, queue64: 2000, pas: 200, slots: 6000 }
+    : { search: 1500, book1: 400, book64: 6000, contendedSlots: 400, read: 6000, cancel: 2000, queue1: 1000, queue64: 10000, pas: 1000, slots: 30000 };
+}
+
+const BASE_PATH = '/STU3/1';
+const SERVICE = '999999999';
+const ALL_INCLUDES = [
+  '_include=Slot:schedule',
+  '_include:iterate=Schedule:actor:Practitioner',
+  '_include:iterate=Schedule:actor:PractitionerRole',
+  '_include:iterate=Schedule:actor:HealthcareService',
+  '_include:iterate=HealthcareService:location',
+  '_include=HealthcareService:providedBy',
+].join('&');
+
+function cpuPerRequest(r: DriveResult): ScenarioResult['cpuMsPerRequest'] {
+  const c = r.cpuMsPerRequest;
+  const round = (n: number | undefined) => Number((n ?? Number.NaN).toFixed(2));
+  const workers = Object.entries(c).filter(([k]) => k.startsWith('worker')).reduce((a, [, v]) => a + v, 0);
+  return { facade: round(c.facade), workers: round(workers), redis: round(c.redis), loadgen: round(c.loadgen) };
+}
+
+function reloadPas(path: string, slotCount: number): void {
+  const pas = new SqlitePas({ path });
+  loadDemoDataSqlite(pas.db, generateDemoData({ slotCount }));
+  pas.db.pragma('wal_checkpoint(TRUNCATE)');
+  void pas.close();
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const size = sizes(options.quick);
+  const loadBefore = loadavg();
+  const log = options.log;
+  const want = (name: string) => !options.only?.length || options.only.some((o) => name.startsWith(o));
+  const redis = await startRedis();
+  const env: Record<string, string> = options.nodeFlags.length ? { NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...options.nodeFlags].join(' ').trim() } : {};
+  log(`redis on ${redis.url}; starting ${options.workers} workers and a facade…`);
+  const stack = await Stack.start({ redisUrl: redis.url, workers: options.workers, slotCount: 1000, env });
+  try {
+    const origin = new URL(stack.baseUrl).origin;
+    const facade = stack.facades[0];
+    const pids = {
+      facade: facade?.child.pid as number,
+      ...Object.fromEntries(stack.workers.map((w, i) => [`worker${i}`, w.child.pid as number])),
+      redis: redis.process.pid as number,
+      loadgen: process.pid,
+    };
+    const headers = (interaction: InteractionName, extra: Record<string, string> = {}) => consumerHeaders(stack.baseUrl, interaction, extra);
+    const scenarios: ScenarioResult[] = [];
+    const record = (name: string, description: string, connections: number, r: DriveResult, expected: number[], notes: ScenarioResult['notes'] = {}) => {
+      const unexpected = Object.entries(r.statuses).reduce((n, [s, c]) => (expected.includes(Number(s)) ? n : n + c), 0) + r.errors;
+      const worker = Math.max(...Object.entries(r.rssPeakMb).filter(([k]) => k.startsWith('worker')).map(([, v]) => v));
+      const result: ScenarioResult = {
+        name, description, connections, requests: r.requests, seconds: r.seconds, throughput: r.throughput, latency: r.latency,
+        statuses: r.statuses, non2xx: r.non2xx, unexpected, errors: r.errors + r.timeouts, rssPeakMb: { facade: r.rssPeakMb.facade ?? Number.NaN, worker }, cpuMsPerRequest: cpuPerRequest(r), notes,
+      };
+      scenarios.push(result);
+      log(`${name}: ${r.throughput.toFixed(0)} req/s, p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, RSS facade ${result.rssPeakMb.facade.toFixed(0)} MB worker ${worker.toFixed(0)} MB, CPU ms/req ${JSON.stringify(result.cpuMsPerRequest)}`);
+      return result;
+    };
+
+    // The facade's own floor: GET /metadata is answered by the facade alone (HTTP, middleware, no queue).
+    if (want('metadata')) {
+      const metadata = (): BenchRequest => ({ method: 'GET', path: `${BASE_PATH}/metadata`, headers: headers('metadata') });
+      await drive({ origin, connections: 8, amount: 300, build: metadata, pids });
+      const r = await drive({ origin, connections: 64, amount: size.read, build: metadata, pids });
+      record('metadata-64', 'GET /metadata (answered by the facade alone: its HTTP and middleware floor), 64 connections', 64, r, [200]);
+    }
+
+    // Slot search over tomorrow's local day (40 slots), with every _include, on 1,000 then 100,000 slots.
+    const day = DateTime.now().setZone('Europe/London').plus({ days: 1 }).toISODate();
+    const searchPath = `${BASE_PATH}/Slot?schedule.actor:healthcareservice=${SERVICE}&start=${day}&status=free&${ALL_INCLUDES}&_format=json`;
+    const search = (): BenchRequest => ({ method: 'GET', path: searchPath, headers: headers('searchSlot') });
+    if (want('search')) await drive({ origin, connections: 8, amount: 200, build: search, pids }); // warm-up: JIT, connections, SQLite caches
+    for (const slotCount of want('search') ? [1000, 100000] : []) {
+      if (slotCount !== 1000) {
+        log(`reloading the PAS with ${slotCount} slots…`);
+        reloadPas(stack.pasPath, slotCount);
+        await drive({ origin, connections: 8, amount: 100, build: search, pids });
+      }
+      const r = await drive({ origin, connections: 64, amount: size.search, build: search, pids });
+      record(`search-${slotCount / 1000}k`, `GET /Slot, one day (40 slots), all _include, ${slotCount.toLocaleString('en-GB')} slots in the PAS, 64 connections`, 64, r, [200]);
+    }
+
+    // Fresh data for the writes: every booking gets a slot of its own.
+    log(`reloading the PAS with ${size.slots} slots for the writes…`);
+    reloadPas(stack.pasPath, size.slots);
+    const db = stack.openPas();
+    const pool = freeSlots(db, SERVICE, size.slots);
+    db.close();
+    let nextSlot = 0;
+    const take = (n: number): SlotForBooking[] => {
+      const taken = pool.slice(nextSlot, nextSlot + n);
+      nextSlot += n;
+      if (taken.length < n) throw new Error(`only ${pool.length} free slots: raise the slot count`);
+      return taken;
+    };
+
+    // Limits, right before the booking scenarios they are compared with.
+    const target = { redisUrl: redis.url, prefix: stack.queuePrefix, keys: stack.queueKeys };
+    log('bare queue (PasQueueClient noop → worker processes → reply)…');
+    const queue1 = await bareQueue(target, 1, size.queue1, pids);
+    const queue64 = await bareQueue(target, 64, size.queue64, pids);
+    log(`bare queue: 1 in flight ${queue1.throughput.toFixed(0)}/s p50 ${queue1.latency.p50.toFixed(2)} ms; 64 in flight ${queue64.throughput.toFixed(0)}/s p99 ${queue64.latency.p99.toFixed(1)} ms, CPU ms/round trip ${JSON.stringify(queue64.cpuMsPerRequest)}`);
+    const pas1 = await barePas(stack.pasPath, take(size.pas));
+    log(`bare PAS book: ${pas1.throughput.toFixed(0)}/s p50 ${pas1.latency.p50.toFixed(2)} ms`);
+
+    // Booking into distinct free slots; the 201 bodies are kept for the read and cancel scenarios.
+    const booked: string[] = [];
+    const booking = (slots: SlotForBooking[]) => (i: number): BenchRequest => {
+      const slot = slots[i % slots.length] as SlotForBooking;
+      return { method: 'POST', path: `${BASE_PATH}/Appointment`, headers: headers('book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slot)) };
+    };
+    await drive({ origin, connections: 16, amount: 200, build: booking(take(200)), pids }); // warm-up
+    if (want('book-1')) {
+      const slots = take(size.book1);
+      const r = await drive({ origin, connections: 1, amount: slots.length, build: booking(slots), pids });
+      record('book-1', 'POST /Appointment, distinct free slots, 1 connection', 1, r, [201]);
+    }
+    if (want('book-64') || want('read') || want('cancel')) {
+      const slots = take(size.book64);
+      const r = await drive({ origin, connections: 64, amount: slots.length, build: booking(slots), pids, onResponse: (status, body) => void (status === 201 && booked.push(body)) });
+      record('book-64', 'POST /Appointment, distinct free slots, 64 connections', 64, r, [201]);
+    }
+
+    // Contention: ten contenders per slot, adjacent in send order so they race each other.
+    if (want('book-contended')) {
+      const slots = take(size.contendedSlots);
+      const r = await drive({
+        origin, connections: 64, amount: slots.length * 10, pids,
+        build: (i) => ({ method: 'POST', path: `${BASE_PATH}/Appointment`, headers: headers('book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slots[Math.floor(i / 10)] as SlotForBooking)) }),
+      });
+      const check = stack.openPas();
+      const ids = slots.map((s) => Number(s.id));
+      const active = check
+        .prepare(`SELECT SLOT_ID, COUNT(*) AS n FROM APPOINTMENT WHERE APPT_STATUS = 'B' AND SLOT_ID IN (${ids.map(() => '?').join(',')}) GROUP BY SLOT_ID`)
+        .all(...ids) as { SLOT_ID: number; n: number }[];
+      check.close();
+      const exactlyOne = active.length === slots.length && active.every((a) => a.n === 1);
+      const created = r.statuses['201'] ?? 0;
+      record('book-contended', `POST /Appointment, ${slots.length} slots × 10 contenders, 64 connections`, 64, r, [201, 422], {
+        slots: slots.length, created, createdEqualsSlots: created === slots.length, exactlyOneActivePerSlot: exactlyOne,
+      });
+    }
+
+    // Read by id, over the appointments booked above.
+    const appointments = booked.map((b) => JSON.parse(b) as { id: string } & Record<string, unknown>);
+    if (want('read')) {
+      const r = await drive({ origin, connections: 64, amount: size.read, pids, build: (i) => ({ method: 'GET', path: `${BASE_PATH}/Appointment/${(appointments[i % appointments.length] as { id: string }).id}`, headers: headers('read') }) });
+      record('read-64', `GET /Appointment/{id} over ${appointments.length} appointments, 64 connections`, 64, r, [200]);
+    }
+
+    // Cancel each booked appointment once, with its ETag (version 1) as If-Match.
+    if (want('cancel')) {
+      const targets = appointments.slice(0, size.cancel);
+      const r = await drive({
+        origin, connections: 64, amount: targets.length, pids,
+        build: (i) => {
+          const a = targets[i] as { id: string };
+          return { method: 'PUT', path: `${BASE_PATH}/Appointment/${a.id}`, headers: headers('cancel', { 'X-Request-ID': randomUUID(), 'If-Match': 'W/"1"' }), body: JSON.stringify({ ...a, status: 'cancelled' }) };
+        },
+      });
+      record('cancel-64', `PUT /Appointment/{id} (cancel), ${targets.length} distinct appointments once each, 64 connections`, 64, r, [200]);
+    }
+
+    if (options.soakSeconds > 0) scenarios.push(await soak(options, stack, origin, pids, headers, search));
+
+    const final = stack.openPas();
+    const doubleBookedSlots = pasCounts(final).doubleBookedSlots;
+    final.close();
+    return {
+      command: '',
+      date: new Date().toISOString(),
+      machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadBefore, loadAfter: loadavg() },
+      options: { quick: options.quick, workers: options.workers, soakSeconds: options.soakSeconds, nodeFlags: options.nodeFlags },
+      limits: { queue1, queue64, pas1, queueKind: 'product PasQueueClient (sealed noop job, real worker processes)' },
+      scenarios,
+      doubleBookedSlots,
+    };
+  } finally {
+    await stack.stop();
+    await redis.stop();
+  }
+}
+
+/**
+ * The soak: a mix of booking (a new slot each), read and search at 64 connections for N seconds on
+ * a PAS reloaded with enough slots. RSS growth = peak over the last minute vs the peak over the
+ * minute after a 30 s warm-up.
+ */
+async function soak(
+  options: BenchOptions,
+  stack: Stack,
+  origin: string,
+  pids: Record<string, number>,
+  headers: (interaction: InteractionName, extra?: Record<string, string>) => Record<string, string>,
+  search: () => BenchRequest,
+): Promise<ScenarioResult> {
+  const seconds = options.soakSeconds;
+  options.log(`soak: reloading the PAS with 100000 slots, then ${seconds} s of book/read/search at 64 connections…`);
+  reloadPas(stack.pasPath, 100000);
+  const db = stack.openPas();
+  const pool = freeSlots(db, SERVICE, 100000);
+  db.close();
+  const ids: string[] = [];
+  let nextSlot = 0;
+  const r = await drive({
+    origin, connections: 64, seconds, pids,
+    onResponse: (status, body) => {
+      if (status === 201 && ids.length < 5000) ids.push((JSON.parse(body) as { id: string }).id);
+    },
+    build: (i) => {
+      const slot = pool[nextSlot];
+      if (i % 3 === 0 && slot) {
+        nextSlot++;
+        return { method: 'POST', path: `${BASE_PATH}/Appointment`, headers: headers('book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slot)) };
+      }
+      if (i % 3 === 1 && ids.length > 0) return { method: 'GET', path: `${BASE_PATH}/Appointment/${ids[i % ids.length]}`, headers: headers('read') };
+      return search();
+    },
+  });
+  const early = r.sampler.peaksBetween(30, 90);
+  const late = r.sampler.peaksBetween(Math.max(90, seconds - 60), seconds + 5);
+  const growth = (name: string) => (late[name] as number) / (early[name] as number) - 1;
+  const workerNames = Object.keys(pids).filter((k) => k.startsWith('worker'));
+  // (redis and loadgen are sampled too; only the product's processes count for growth)
+  const notes = {
+    facadeEarlyMb: Number(early.facade?.toFixed(1)), facadeLateMb: Number(late.facade?.toFixed(1)), facadeGrowth: Number(growth('facade').toFixed(3)),
+    workerEarlyMb: Number(Math.max(...workerNames.map((w) => early[w] as number)).toFixed(1)), workerLateMb: Number(Math.max(...workerNames.map((w) => late[w] as number)).toFixed(1)),
+    workerGrowth: Number(Math.max(...workerNames.map(growth)).toFixed(3)),
+  };
+  const unexpected = Object.entries(r.statuses).reduce((n, [s, c]) => (['200', '201'].includes(s) ? n : n + c), 0) + r.errors;
+  const worker = Math.max(...workerNames.map((w) => r.rssPeakMb[w] as number));
+  options.log(`soak: ${r.throughput.toFixed(0)} req/s, statuses ${JSON.stringify(r.statuses)}, RSS ${JSON.stringify(notes)}`);
+  return {
+    name: 'soak-64', description: `book/read/search mix, 64 connections, ${seconds} s`, connections: 64, requests: r.requests, seconds: r.seconds, throughput: r.throughput,
+    latency: r.latency, statuses: r.statuses, non2xx: r.non2xx, unexpected, errors: r.errors + r.timeouts, rssPeakMb: { facade: r.rssPeakMb.facade as number, worker }, cpuMsPerRequest: cpuPerRequest(r), notes,
+  };
+}

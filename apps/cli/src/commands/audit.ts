@@ -1,0 +1,41 @@
+import { loadConfig } from '@booking/config';
+import { facadeSchema } from '@booking/facade/config';
+import { queryAudit } from '@booking/facade/audit/query';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
+
+export interface AuditOptions {
+  from?: string;
+  to?: string;
+  requestId?: string;
+  dir?: string;
+}
+
+function time(flag: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new CliError(EXIT.USAGE, `${flag}: not an ISO 8601 time: ${value}`);
+  return date;
+}
+
+/** Prints the facade's audit records (apps/facade/src/audit) as JSON lines, oldest first. */
+export async function audit(options: AuditOptions): Promise<ExitCode> {
+  const from = time('--from', options.from);
+  const to = time('--to', options.to);
+  if (!from && !to && !options.requestId) throw new CliError(EXIT.USAGE, 'give a time range (--from/--to), a --request-id, or both');
+  let dir = options.dir;
+  if (!dir) {
+    try {
+      // The facade's own setting and default, read the way the facade reads it.
+      dir = loadConfig(facadeSchema.pick({ AUDIT_DIR: true })).AUDIT_DIR;
+    } catch (error) {
+      throw new CliError(EXIT.CONFIG, `configuration error: ${(error as Error).message}`);
+    }
+  }
+  let n = 0;
+  for await (const record of queryAudit(dir, { from, to, requestId: options.requestId })) {
+    process.stdout.write(`${JSON.stringify(record)}\n`);
+    n++;
+  }
+  console.error(`audit: ${n} record(s) from ${dir}`);
+  return EXIT.OK;
+}

@@ -1,0 +1,212 @@
+import { X509Certificate } from 'node:crypto';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Env } from '@booking/config';
+import { facadeSchema } from '@booking/facade/config';
+import { workerSchema } from '@booking/worker/config';
+import { Redis } from 'ioredis';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { openPas, type PasConnection } from '../pas-access.js';
+import { checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog } from '../pas-schema.js';
+import { type CheckResult, printResults, summary } from '../report.js';
+import { facadeProblems, pasTarget, settingValue, workerProblems } from '../settings.js';
+
+export interface DoctorOptions {
+  app: 'facade' | 'worker' | 'all';
+  json: boolean;
+  /** Clock skew beyond this warns (JWT iat/exp checks depend on the clocks agreeing). */
+  maxSkewSeconds: number;
+}
+
+/** Redis and PAS connections give up after this long: doctor should answer, not hang. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+export async function doctor(options: DoctorOptions, env: Env = process.env): Promise<ExitCode> {
+  const results: CheckResult[] = [];
+  const apps: ('facade' | 'worker')[] = options.app === 'all' ? ['facade', 'worker'] : [options.app];
+
+  // 1. Configuration: every bad setting, one line each, named.
+  let configOk = true;
+  for (const app of apps) {
+    const problems = app === 'facade' ? facadeProblems(env) : workerProblems(env);
+    if (problems.length === 0) results.push({ status: 'ok', check: 'config', subject: app, message: `${app} settings valid` });
+    for (const p of problems) {
+      configOk = false;
+      const fix = p.setting.endsWith('_FILE') ? `make the file ${p.setting} names readable by this user` : `set ${p.setting} (environment, CONFIG_FILE or ${p.setting}_FILE)`;
+      results.push({ status: 'fail', check: 'config', subject: p.setting, message: `${app}: ${p.message}`, fix });
+    }
+  }
+  if (apps.includes('facade')) results.push(...facadeExtras(env));
+
+  // 2. Redis, with its clock.
+  const redisUrl = settingValue(facadeSchema, 'REDIS_URL', env);
+  if (redisUrl) results.push(...(await checkRedis(redisUrl, options.maxSkewSeconds)));
+  else results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: REDIS_URL is invalid' });
+
+  // 3. The PAS the worker would use: schema, grants, clock.
+  if (apps.includes('worker')) {
+    let target: ReturnType<typeof pasTarget> | undefined;
+    try {
+      target = pasTarget({}, env);
+    } catch {
+      results.push({ status: 'skip', check: 'pas', subject: 'PAS_ADAPTER', message: 'not checked: the PAS settings are invalid' });
+    }
+    if (target) results.push(...(await checkPas(target, options.maxSkewSeconds)));
+  }
+
+  const exitCode = !configOk ? EXIT.CONFIG : results.some((r) => r.status === 'fail') ? EXIT.FAILED : EXIT.OK;
+  if (options.json) {
+    console.log(JSON.stringify({ ok: exitCode === EXIT.OK, exitCode, results }, null, 2));
+  } else {
+    console.log(`booking-facade doctor (${apps.join(' + ')})`);
+    printResults(results);
+    console.log(`${summary(results)}${exitCode === EXIT.OK ? '' : ` \u2192 exit ${exitCode}`}`);
+  }
+  return exitCode;
+}
+
+/** The facade's own files and listener choices: the audit directory and its TLS certificate. */
+function facadeExtras(env: Env): CheckResult[] {
+  const results: CheckResult[] = [];
+  const auditDir = settingValue(facadeSchema, 'AUDIT_DIR', env);
+  if (auditDir) {
+    const dir = resolve(auditDir);
+    let probe = dir;
+    while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+    try {
+      accessSync(probe, constants.W_OK);
+      results.push({ status: 'ok', check: 'audit', subject: 'AUDIT_DIR', message: `audit trail ${dir}${probe === dir ? '' : ' (will be created)'} is writable` });
+    } catch {
+      results.push({ status: 'fail', check: 'audit', subject: 'AUDIT_DIR', message: `AUDIT_DIR: ${probe} is not writable by this user`, fix: 'give the facade\u2019s user write access, or point AUDIT_DIR at a writable volume' });
+    }
+  }
+  const tls = settingValue(facadeSchema, 'FACADE_TLS', env);
+  const cert = settingValue(facadeSchema, 'FACADE_TLS_CERT', env);
+  if (tls === 'off') {
+    results.push({ status: 'warn', check: 'config', subject: 'FACADE_TLS', message: 'FACADE_TLS=off: plain HTTP on the consumer port', fix: 'only for the embedded demo and tests: the SSP connects with mutual TLS' });
+  } else if (cert) {
+    try {
+      const x509 = new X509Certificate(cert);
+      const days = Math.floor((Date.parse(x509.validTo) - Date.now()) / 86_400_000);
+      const what = `server certificate ${x509.subject.replace(/\n/g, ', ')} expires ${x509.validTo}`;
+      if (days < 0) results.push({ status: 'fail', check: 'config', subject: 'FACADE_TLS_CERT', message: `${what} (expired)`, fix: 'renew it' });
+      else if (days < 30) results.push({ status: 'warn', check: 'config', subject: 'FACADE_TLS_CERT', message: `${what} (in ${days} days)`, fix: 'renew it before then' });
+      else results.push({ status: 'ok', check: 'config', subject: 'FACADE_TLS_CERT', message: `${what} (in ${days} days)` });
+    } catch {
+      // securitySetup reported it already
+    }
+  }
+  if (!settingValue(facadeSchema, 'FACADE_BASE_URL', env)) {
+    results.push({ status: 'warn', check: 'config', subject: 'FACADE_BASE_URL', message: 'FACADE_BASE_URL is unset: the base URL (and JWT audience) is made from FACADE_HOST:FACADE_PORT', fix: 'set it to the service root published in SDS (nhsMhsEndPoint)' });
+  }
+  return results;
+}
+
+/** redis://user:secret@host → redis://user:***@host */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+function skewResult(source: string, skewMs: number, maxSkewSeconds: number): CheckResult {
+  const message = `${source} clock is ${skewMs >= 0 ? 'ahead of' : 'behind'} this machine by ${Math.abs(skewMs / 1000).toFixed(2)} s`;
+  return Math.abs(skewMs) > maxSkewSeconds * 1000
+    ? { status: 'warn', check: 'clock', subject: source, message, fix: `sync both with NTP: JWT iat/exp checks tolerate only JWT_CLOCK_SKEW_SECONDS (beyond ${maxSkewSeconds} s is worth fixing)` }
+    : { status: 'ok', check: 'clock', subject: source, message };
+}
+
+export async function checkRedis(url: string, maxSkewSeconds: number): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  let lastError: Error | undefined; // ioredis says only "Connection is closed"; the cause came as an event
+  redis.on('error', (error: Error) => (lastError = error));
+  try {
+    await redis.connect();
+    const t0 = Date.now();
+    await redis.ping();
+    const rtt = Date.now() - t0;
+    const info = parseInfo(await redis.info());
+    const version = info.redis_version ?? '?';
+    const [major = 0, minor = 0] = version.split('.').map(Number);
+    if (major < 5) {
+      results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `Redis ${version} at ${redact(url)}: BullMQ needs 5.0 or later`, fix: 'upgrade Redis (7.x recommended)' });
+    } else {
+      results.push({ status: major < 6 || (major === 6 && minor < 2) ? 'warn' : 'ok', check: 'redis', subject: 'REDIS_URL', message: `PONG from Redis ${version} at ${redact(url)} in ${rtt} ms`, ...(major < 7 ? { fix: 'Redis 6.2 or later is recommended for BullMQ' } : {}) });
+    }
+    const policy = info.maxmemory_policy ?? 'unknown';
+    results.push(
+      policy === 'noeviction'
+        ? { status: 'ok', check: 'redis', subject: 'maxmemory-policy', message: 'maxmemory-policy noeviction' }
+        : { status: 'warn', check: 'redis', subject: 'maxmemory-policy', message: `maxmemory-policy is ${policy}: Redis may evict queue keys under memory pressure`, fix: 'set maxmemory-policy noeviction (BullMQ requires it)' },
+    );
+    if (info.aof_enabled === '0') {
+      results.push({ status: 'warn', check: 'redis', subject: 'appendonly', message: 'appendonly is off: jobs in the queue are lost if Redis restarts', fix: 'set appendonly yes (docker/compose.yaml does)' });
+    }
+    const t1 = Date.now();
+    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+    const t2 = Date.now();
+    results.push(skewResult('Redis', Number(seconds) * 1000 + Number(micros) / 1000 - (t1 + t2) / 2, maxSkewSeconds));
+  } catch (error) {
+    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `cannot reach Redis at ${redact(url)}: ${(lastError ?? (error as Error)).message}`, fix: 'start Redis or correct REDIS_URL' });
+  } finally {
+    redis.disconnect();
+  }
+  return results;
+}
+
+function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: number): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  let pas: PasConnection;
+  try {
+    pas = await openPas(target, { readonly: true, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  } catch (error) {
+    const subject = target.kind === 'sqlite' ? 'PAS_SQLITE_PATH' : 'PAS_MSSQL_URL';
+    return [{ status: 'fail', check: 'pas', subject, message: (error as Error).message, fix: target.kind === 'sqlite' ? 'create it with `booking-facade demo-data --sqlite <path>` or correct PAS_SQLITE_PATH' : 'check the server, the network path and PAS_MSSQL_URL' }];
+  }
+  try {
+    if (pas.kind === 'sqlite') {
+      results.push({ status: 'ok', check: 'pas', subject: 'PAS_SQLITE_PATH', message: `opened ${pas.describe} (read-only)` });
+      const catalog = await sqliteCatalog(pas);
+      results.push(...checkCatalog(catalog, 'sqlite').map((f) => ({ check: 'pas', ...f })));
+      results.push({ status: 'ok', check: 'clock', subject: 'PAS', message: 'the SQLite PAS uses this machine\u2019s clock' });
+      if (catalog.has('CLINIC')) results.push(await bookableClinics(pas));
+    } else {
+      const t0 = Date.now();
+      const about = (await pas.query(`SELECT CAST(SERVERPROPERTY('ProductVersion') AS NVARCHAR(128)) AS v, DB_NAME() AS db, SUSER_SNAME() AS login, SYSUTCDATETIME() AS now_utc`))[0] as { v: string; db: string; login: string; now_utc: Date };
+      const t1 = Date.now();
+      const { catalog, defaultSchema } = await mssqlCatalog(pas);
+      results.push({ status: 'ok', check: 'pas', subject: 'PAS_MSSQL_URL', message: `connected to ${pas.describe}: SQL Server ${about.v}, database ${about.db}, login ${about.login}, default schema ${defaultSchema}` });
+      results.push(...checkCatalog(catalog, 'mssql').map((f) => ({ check: 'pas', ...f })));
+      results.push(...(await mssqlPermissionFindings(pas, catalog)).map((f) => ({ check: 'pas', ...f })));
+      results.push(skewResult('PAS', new Date(about.now_utc).getTime() - (t0 + t1) / 2, maxSkewSeconds));
+      if (catalog.has('CLINIC')) results.push(await bookableClinics(pas));
+    }
+  } catch (error) {
+    results.push({ status: 'fail', check: 'pas', subject: 'PAS', message: `checking ${pas.describe} failed: ${(error as Error).message}` });
+  } finally {
+    await pas.close().catch(() => undefined);
+  }
+  return results;
+}
+
+/** Nothing is bookable until some active clinic carries a DoS service id. */
+async function bookableClinics(pas: PasConnection): Promise<CheckResult> {
+  const n = Number((await pas.query(`SELECT COUNT(*) AS n FROM CLINIC WHERE ACTIVE_FLAG = 'Y' AND DOS_SERVICE_ID IS NOT NULL`))[0]?.n ?? 0);
+  return n > 0
+    ? { status: 'ok', check: 'pas', subject: 'CLINIC', message: `${n} active clinic(s) carry a DoS service id` }
+    : { status: 'warn', check: 'pas', subject: 'CLINIC', message: 'no active clinic carries a DoS service id: every slot search will find nothing', fix: 'set CLINIC.DOS_SERVICE_ID for the bookable clinics (or load demo data)' };
+}

@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Client, type FhirResource, type RequestOptions } from 'fhir-kit-client';
+import { DateTime } from 'luxon';
+import { Agent, setGlobalDispatcher } from 'undici';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
+import { isValidNhsNumber, smokeTestNhsNumber } from '../nhs-number.js';
+
+/**
+ * The real consumer journey against a deployed facade, as the SSP would send it: metadata, slot
+ * search with includes, book the first free slot for a clearly marked test patient, read it,
+ * cancel it with its ETag, and see the slot free again. Whatever fails, what was booked is cancelled.
+ */
+
+export interface SmokeOptions {
+  baseUrl: string;
+  /** The JWT aud: the service root as published in SDS (defaults to --base-url). */
+  audience?: string;
+  /** Ssp-To: the provider's ASID. */
+  asid: string;
+  /** Ssp-From: the consumer's ASID. */
+  fromAsid: string;
+  service: string;
+  nhsNumber?: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  timeoutMs: number;
+  zone: string;
+  json: boolean;
+}
+
+type Json = Record<string, any>;
+
+/** One request's result: the resource and response, or what went wrong. */
+interface Outcome {
+  resource?: Json;
+  response?: Response;
+  status?: number;
+  ms: number;
+  error?: string;
+  /** True when no HTTP answer came at all. */
+  network?: boolean;
+}
+
+interface Step {
+  step: string;
+  ok: boolean;
+  status?: number;
+  ms: number;
+  detail: string;
+}
+
+const URN = 'urn:nhs:names:services:careconnect:fhir:rest';
+const INTERACTIONS = {
+  metadata: { id: `${URN}:read:metadata`, scope: 'organization/slot.read' },
+  searchSlot: { id: `${URN}:search:slot`, scope: 'organization/slot.read' },
+  book: { id: `${URN}:create:appointment`, scope: 'patient/appointment.write' },
+  read: { id: `${URN}:read:appointment`, scope: 'patient/appointment.read' },
+  cancel: { id: `${URN}:update:appointment`, scope: 'patient/appointment.write' },
+  searchAppointment: { id: `${URN}:search:appointment`, scope: 'patient/appointment.read' },
+} as const;
+type Interaction = keyof typeof INTERACTIONS;
+
+export const SMOKE_FAMILY = 'SMOKETEST';
+const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+const GUID_SYSTEM = 'https://tools.ietf.org/html/rfc4122';
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** An unsigned SSP JWT (spec §5): alg none, empty signature, exp = iat + 300. */
+export function sspJwt(audience: string, scope: string): string {
+  const iat = Math.floor(Date.now() / 1000);
+  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({
+    iss: 'https://booking-facade-smoke.invalid/',
+    sub: 'smoke-test',
+    aud: audience,
+    exp: iat + 300,
+    iat,
+    reason_for_request: 'directcare',
+    requested_scope: scope,
+    requesting_device: { resourceType: 'Device', identifier: [{ system: 'https://booking-facade-smoke.invalid/Id/device', value: 'booking-facade-smoke' }], model: 'booking-facade smoke', version: '1.0' },
+    requesting_organization: { resourceType: 'Organization', name: 'Smoke test (booking-facade CLI)', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'SMOKE' }] },
+    requesting_practitioner: { resourceType: 'Practitioner', id: 'smoke-test', name: [{ family: SMOKE_FAMILY, given: ['Smoke'] }] },
+  })}.`;
+}
+
+export async function smoke(options: SmokeOptions): Promise<ExitCode> {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  try {
+    new URL(baseUrl);
+  } catch {
+    throw new CliError(EXIT.USAGE, `--base-url: not a URL: ${options.baseUrl}`);
+  }
+  const nhsNumber = options.nhsNumber ?? smokeTestNhsNumber();
+  if (!isValidNhsNumber(nhsNumber)) throw new CliError(EXIT.USAGE, `--nhs-number: ${nhsNumber} fails the modulus-11 check`);
+  if (options.cert || options.key || options.ca) useClientTls(options);
+
+  const audience = options.audience ?? baseUrl;
+  const client = new Client({ baseUrl });
+  const steps: Step[] = [];
+  const log = (s: Step) => {
+    steps.push(s);
+    if (!options.json) console.log(`  ${s.ok ? 'PASS' : 'FAIL'}  ${s.step.padEnd(16)} ${String(s.status ?? '-').padStart(3)} ${String(s.ms).padStart(6)} ms  ${s.detail}`);
+  };
+  const headers = (interaction: Interaction, extra: Record<string, string> = {}): RequestOptions => ({
+    headers: {
+      Authorization: `Bearer ${sspJwt(audience, INTERACTIONS[interaction].scope)}`,
+      'Ssp-TraceID': randomUUID(),
+      'Ssp-From': options.fromAsid,
+      'Ssp-To': options.asid,
+      'Ssp-InteractionID': INTERACTIONS[interaction].id,
+      'X-Request-ID': randomUUID(),
+      Accept: 'application/fhir+json',
+      ...extra,
+    },
+    signal: AbortSignal.timeout(options.timeoutMs),
+  });
+  /** Runs one request; never throws. */
+  const run = async (fn: () => Promise<FhirResource>): Promise<Outcome> => {
+    const t0 = Date.now();
+    try {
+      const resource = (await fn()) as Json;
+      const response = Client.httpFor(resource as FhirResource).response;
+      return { resource, response, status: response?.status, ms: Date.now() - t0 };
+    } catch (error) {
+      return { ms: Date.now() - t0, ...describeError(error) };
+    }
+  };
+
+  if (!options.json) console.log(`booking-facade smoke: ${baseUrl} (service ${options.service}, Ssp-To ${options.asid}, test patient ${SMOKE_FAMILY} ${nhsNumber})`);
+  let unreachable = false;
+  let booked: { id: string; etag?: string; resource: Json } | undefined;
+  let bookUncertain = false;
+  let cancelled = false;
+  let slot: Json | undefined;
+  const window = searchWindow(options.zone);
+  const slotQuery = {
+    'schedule.actor:healthcareservice': options.service,
+    status: 'free',
+    start: [`ge${window.from}`, `le${window.to}`],
+    _include: ['Slot:schedule', 'HealthcareService:providedBy'],
+    '_include:iterate': ['Schedule:actor:Practitioner', 'Schedule:actor:PractitionerRole', 'Schedule:actor:HealthcareService', 'HealthcareService:location'],
+  };
+
+  journey: {
+    // 1. metadata
+    const meta = await run(() => client.capabilityStatement(headers('metadata')));
+    if (meta.resource?.resourceType !== 'CapabilityStatement') {
+      unreachable = meta.network === true;
+      log({ step: 'metadata', ok: false, status: meta.status, ms: meta.ms, detail: meta.error ?? `expected a CapabilityStatement, got ${meta.resource?.resourceType}` });
+      break journey;
+    }
+    log({ step: 'metadata', ok: true, status: meta.status, ms: meta.ms, detail: `CapabilityStatement (${meta.resource.publisher ?? 'no publisher'}, FHIR ${meta.resource.fhirVersion})` });
+
+    // 2. slot search, tomorrow 00:00 → +4 days 00:00 local (the assurance window)
+    const search = await run(() => client.search({ resourceType: 'Slot', searchParams: slotQuery, options: headers('searchSlot') }));
+    const entries: Json[] = (search.resource?.entry ?? []).map((e: Json) => e.resource);
+    const slots = entries.filter((r) => r?.resourceType === 'Slot' && r.status === 'free').sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    slot = slots[0];
+    if (search.resource?.resourceType !== 'Bundle' || !slot) {
+      log({ step: 'search-slots', ok: false, status: search.status, ms: search.ms, detail: search.error ?? `no free slot for service ${options.service} between ${window.from} and ${window.to}` });
+      break journey;
+    }
+    const included = [...new Set(entries.filter((r) => r?.resourceType !== 'Slot').map((r) => r.resourceType))].sort();
+    log({ step: 'search-slots', ok: true, status: search.status, ms: search.ms, detail: `${slots.length} free slot(s), includes ${included.join(', ') || 'none'}; first Slot/${slot.id} at ${slot.start}` });
+
+    // 3. book it for the test patient
+    const bookResult = await run(() => client.create({ resourceType: 'Appointment', body: bookingBody(slot as Json, nhsNumber) as FhirResource, options: headers('book', { 'Content-Type': 'application/fhir+json' }) }));
+    if (bookResult.status !== 201 || !bookResult.resource?.id) {
+      // No answer, or a server error: the booking may have been made all the same.
+      bookUncertain = bookResult.status === undefined || bookResult.status >= 500;
+      log({ step: 'book', ok: false, status: bookResult.status, ms: bookResult.ms, detail: bookResult.error ?? 'no Appointment id in the answer' });
+      break journey;
+    }
+    booked = { id: bookResult.resource.id, etag: bookResult.response?.headers.get('etag') ?? undefined, resource: bookResult.resource };
+    log({ step: 'book', ok: true, status: 201, ms: bookResult.ms, detail: `Appointment/${booked.id} ${booked.etag ?? '(no ETag)'}, Location ${bookResult.response?.headers.get('location') ?? '(none)'}` });
+
+    // 4. read it back
+    const read = await run(() => client.read({ resourceType: 'Appointment', id: booked!.id, options: headers('read') }));
+    const readEtag = read.response?.headers.get('etag') ?? undefined;
+    if (read.status !== 200 || read.resource?.status !== 'booked' || !readEtag) {
+      log({ step: 'read', ok: false, status: read.status, ms: read.ms, detail: read.error ?? `status ${read.resource?.status}, ETag ${readEtag ?? 'missing'}` });
+      break journey;
+    }
+    booked = { ...booked, etag: readEtag, resource: read.resource };
+    log({ step: 'read', ok: true, status: 200, ms: read.ms, detail: `status booked, ETag ${readEtag}` });
+
+    // 5. cancel it with its ETag
+    const cancel = await cancelAppointment(booked);
+    log({ step: 'cancel', ...cancel });
+    cancelled = cancel.ok;
+    if (!cancel.ok) break journey;
+
+    // 6. the slot is free again
+    const again = await run(() => client.search({ resourceType: 'Slot', searchParams: slotQuery, options: headers('searchSlot') }));
+    const freeAgain = (again.resource?.entry ?? []).some((e: Json) => e.resource?.resourceType === 'Slot' && e.resource.id === slot?.id && e.resource.status === 'free');
+    log({ step: 'slot-free-again', ok: freeAgain, status: again.status, ms: again.ms, detail: again.error ?? (freeAgain ? `Slot/${slot.id} is free again` : `Slot/${slot.id} is not listed as free after the cancel`) });
+  }
+
+  // Clean-up: whatever failed above, leave no test booking behind.
+  if (booked && !cancelled) log({ step: 'cleanup-cancel', ...(await cancelAppointment(booked)) });
+  if (bookUncertain) {
+    const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${NHS_SYSTEM}|${nhsNumber}` }, options: headers('searchAppointment') }));
+    const leftovers: Json[] = (found.resource?.entry ?? [])
+      .map((e: Json) => e.resource)
+      .filter((a: Json) => a?.resourceType === 'Appointment' && a.status === 'booked' && (a.contained ?? []).some((c: Json) => c.resourceType === 'Patient' && c.name?.[0]?.family === SMOKE_FAMILY));
+    log({ step: 'cleanup-search', ok: found.status === 200, status: found.status, ms: found.ms, detail: found.error ?? `${leftovers.length} booked ${SMOKE_FAMILY} appointment(s) to cancel` });
+    for (const a of leftovers) log({ step: 'cleanup-cancel', ...(await cancelAppointment({ id: a.id, resource: a })) });
+  }
+
+  /** PUT the appointment back with status cancelled and If-Match; one re-read on a stale ETag. */
+  async function cancelAppointment(appt: { id: string; etag?: string; resource: Json }, retry = true): Promise<Omit<Step, 'step'>> {
+    const etag = appt.etag ?? (appt.resource.meta?.versionId ? `W/"${appt.resource.meta.versionId}"` : undefined);
+    const body: FhirResource = { ...appt.resource, resourceType: 'Appointment', status: 'cancelled' };
+    const r = await run(() => client.update({ resourceType: 'Appointment', id: appt.id, body, options: headers('cancel', { 'Content-Type': 'application/fhir+json', ...(etag ? { 'If-Match': etag } : {}) }) }));
+    if (r.status === 409 && retry) {
+      const fresh = await run(() => client.read({ resourceType: 'Appointment', id: appt.id, options: headers('read') }));
+      if (fresh.resource?.status === 'cancelled') return { ok: true, status: fresh.status, ms: r.ms + fresh.ms, detail: `Appointment/${appt.id} was already cancelled` };
+      if (fresh.resource) return cancelAppointment({ id: appt.id, etag: fresh.response?.headers.get('etag') ?? undefined, resource: fresh.resource }, false);
+    }
+    const ok = r.status === 200 && r.resource?.status === 'cancelled';
+    return { ok, status: r.status, ms: r.ms, detail: r.error ?? (ok ? `Appointment/${appt.id} cancelled, ETag ${r.response?.headers.get('etag') ?? '(none)'}` : `status ${r.resource?.status}`) };
+  }
+
+  const passed = steps.length > 0 && steps.every((s) => s.ok);
+  const exitCode = unreachable ? EXIT.UNAVAILABLE : passed ? EXIT.OK : EXIT.FAILED;
+  const total = steps.reduce((n, s) => n + s.ms, 0);
+  if (options.json) console.log(JSON.stringify({ ok: passed, exitCode, baseUrl, nhsNumber, steps }, null, 2));
+  else console.log(passed ? `smoke passed (${steps.length} steps, ${total} ms)` : `smoke FAILED${unreachable ? ': the facade could not be reached' : ''} \u2192 exit ${exitCode}`);
+  return exitCode;
+}
+
+/** Mutual TLS for every request of this process (fhir-kit-client uses the global fetch). */
+function useClientTls(options: SmokeOptions): void {
+  if (Boolean(options.cert) !== Boolean(options.key)) throw new CliError(EXIT.USAGE, '--cert and --key go together');
+  const read = (flag: string, path: string | undefined) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new CliError(EXIT.USAGE, `${flag}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  setGlobalDispatcher(new Agent({ connect: { cert: read('--cert', options.cert), key: read('--key', options.key), ca: read('--ca', options.ca), timeout: options.timeoutMs } }));
+}
+
+/** What went wrong, in one line; network = the request never got an HTTP answer. */
+function describeError(error: unknown): { status?: number; error: string; network?: boolean } {
+  const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string }; response?: { status?: number; data?: Json } };
+  if (e.response?.status) {
+    const issue = e.response.data?.issue?.[0];
+    const what = issue ? [issue.details?.coding?.[0]?.code, issue.diagnostics].filter(Boolean).join(': ') : '';
+    return { status: e.response.status, error: `HTTP ${e.response.status}${what ? ` ${what}` : ''}` };
+  }
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return { error: 'no answer in time (--timeout)', network: true };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return { error: `${e.message ?? String(error)}${cause ? ` (${cause})` : ''}`, network: true };
+}
+
+/** Tomorrow 00:00 to +4 days 00:00 in the PAS time zone, as instants with an explicit offset. */
+export function searchWindow(zone: string, now = new Date()): { from: string; to: string } {
+  const tomorrow = DateTime.fromJSDate(now).setZone(zone).startOf('day').plus({ days: 1 });
+  const iso = (d: DateTime) => d.toISO({ suppressMilliseconds: true }) as string;
+  return { from: iso(tomorrow), to: iso(tomorrow.plus({ days: 3 })) };
+}
+
+/** A Booking API Appointment for the slot, for a patient nobody could mistake for a real one. */
+export function bookingBody(slot: Json, nhsNumber: string): Json {
+  const guid = (slot.identifier ?? []).find((i: Json) => i.system === GUID_SYSTEM)?.value;
+  const nhsIdentifier = { use: 'official', system: NHS_SYSTEM, value: nhsNumber };
+  return {
+    resourceType: 'Appointment',
+    meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1'] },
+    language: 'en-GB',
+    contained: [
+      {
+        resourceType: 'DocumentReference',
+        id: 'doc1',
+        identifier: [{ system: GUID_SYSTEM, value: randomUUID() }],
+        status: 'current',
+        type: { coding: [{ system: 'urn:oid:2.16.840.1.113883.2.1.3.2.4.18.17', code: 'POCD_MT200001GB02', display: 'Integrated Urgent Care Report' }] },
+        content: [{ attachment: { contentType: 'application/hl7-v3+xml', language: 'en' } }],
+      },
+      {
+        resourceType: 'Patient',
+        id: 'P1',
+        meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Patient-1'] },
+        identifier: [
+          {
+            extension: [
+              {
+                url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1',
+                valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code: '01', display: 'Number present and verified' }] },
+              },
+            ],
+            ...nhsIdentifier,
+          },
+        ],
+        name: [{ use: 'official', given: ['Booking', 'Facade'], family: SMOKE_FAMILY }],
+        telecom: [{ system: 'phone', value: '01632 960000', use: 'home', rank: 1 }],
+        gender: 'unknown',
+        birthDate: '2000-01-01',
+        address: [{ use: 'home', line: ['Smoke Test (not a real patient)'], city: 'Leeds', postalCode: 'LS1 1AA' }],
+      },
+      {
+        resourceType: 'Slot',
+        id: slot.id,
+        ...(guid ? { identifier: [{ system: GUID_SYSTEM, value: guid }] } : {}),
+        schedule: slot.schedule,
+        status: 'busy',
+        start: slot.start,
+        end: slot.end,
+      },
+    ],
+    status: 'booked',
+    start: slot.start,
+    end: slot.end,
+    created: new Date().toISOString(),
+    description: 'SMOKE TEST by booking-facade smoke: not a real appointment, cancelled automatically',
+    slot: [{ reference: `#${slot.id}` }],
+    supportingInformation: [{ reference: '#doc1' }],
+    participant: [{ actor: { reference: '#P1', identifier: nhsIdentifier, display: `Booking Facade ${SMOKE_FAMILY}` }, status: 'accepted' }],
+  };
+}

@@ -1,0 +1,123 @@
+import { ConfigError, type Env, loadConfig, rawSettings, type z } from '@booking/config';
+import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
+import { securitySetup } from '@booking/facade/security/setup';
+import { LocalClock } from '@booking/pas';
+import { mssqlConfig } from '@booking/pas/mssql';
+import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
+import { CliError, EXIT } from './exit-codes.js';
+
+/**
+ * The CLI reads the very settings the facade and worker read (same zod schemas, same env,
+ * CONFIG_FILE and NAME_FILE rules), so what `doctor` accepts is what the processes accept.
+ */
+
+export interface SettingProblem {
+  setting: string;
+  message: string;
+}
+
+/** Settings whose values must never be echoed back in an error message. */
+const SECRET = /(KEYS?|PASSWORD|TOKEN|PASSPHRASE|PAS_MSSQL_URL)$/;
+
+/** The setting a "NAME: message" error names (the config package's convention). */
+function settingOf(message: string): string {
+  return /^([A-Z][A-Z0-9_]*):/.exec(message)?.[1] ?? 'configuration';
+}
+
+/** A setting's description, looking through .default() and .optional(), which hide it. */
+function describe(field: z.ZodType): string | undefined {
+  let f: unknown = field;
+  for (let i = 0; i < 3 && f; i++) {
+    const t = f as { description?: string; unwrap?: () => unknown };
+    if (t.description) return t.description;
+    f = typeof t.unwrap === 'function' ? t.unwrap() : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Every problem of a schema's settings, one per setting (loadConfig stops at the first), then the
+ * cross-setting checks of the app's own loader once each setting is valid on its own.
+ */
+export function settingProblems<S extends z.ZodObject>(schema: S, env: Env, crossChecks: () => void): SettingProblem[] {
+  try {
+    rawSettings([], env); // CONFIG_FILE readable at all?
+  } catch (error) {
+    return [{ setting: settingOf((error as Error).message), message: (error as Error).message }];
+  }
+  const problems: SettingProblem[] = [];
+  for (const name of Object.keys(schema.shape)) {
+    let raw: string | undefined;
+    try {
+      raw = rawSettings([name], env)[name];
+    } catch (error) {
+      problems.push({ setting: `${name}_FILE`, message: (error as Error).message });
+      continue;
+    }
+    const field = schema.shape[name] as z.ZodType;
+    const result = field.safeParse(raw);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      const got = SECRET.test(name) ? '(hidden)' : JSON.stringify(raw ?? null);
+      const description = describe(field);
+      problems.push({ setting: name, message: `${name}: ${issue?.message ?? 'invalid'}${description ? ` (expected ${description})` : ''}; got ${got}` });
+    }
+  }
+  if (problems.length > 0) return problems;
+  try {
+    crossChecks();
+  } catch (error) {
+    const message = (error as Error).message;
+    problems.push({ setting: settingOf(message), message });
+  }
+  return problems;
+}
+
+export function facadeProblems(env: Env): SettingProblem[] {
+  return settingProblems(facadeSchema, env, () => {
+    securitySetup(loadFacadeConfig(env)); // TLS files, JWT mode: what the facade refuses at startup
+  });
+}
+
+export function workerProblems(env: Env): SettingProblem[] {
+  return settingProblems(workerSchema, env, () => {
+    const config = loadWorkerConfig(env);
+    new LocalClock(config.PAS_TIMEZONE); // throws on an unknown zone, as the worker would later
+    if (config.PAS_ADAPTER === 'mssql') mssqlConfig(config.PAS_MSSQL_URL as string);
+  });
+}
+
+/** One setting's value as the app would see it, or undefined when it is invalid (reported elsewhere). */
+export function settingValue<S extends z.ZodObject, K extends keyof S['shape'] & string>(schema: S, name: K, env: Env): z.infer<S>[K] | undefined {
+  try {
+    const result = (schema.shape[name] as z.ZodType).safeParse(rawSettings([name], env)[name]);
+    return result.success ? (result.data as z.infer<S>[K]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where the PAS is: an explicit --sqlite/--mssql, or the worker's PAS settings. */
+export type PasTarget = { kind: 'sqlite'; path: string; timeZone: string } | { kind: 'mssql'; connectionString: string; timeZone: string };
+
+const pasSchema = workerSchema.pick({ PAS_ADAPTER: true, PAS_SQLITE_PATH: true, PAS_MSSQL_URL: true, PAS_TIMEZONE: true });
+
+export function pasTarget(options: { sqlite?: string; mssql?: string }, env: Env = process.env): PasTarget {
+  if (options.sqlite && options.mssql) throw new CliError(EXIT.USAGE, 'give --sqlite or --mssql, not both');
+  let config: z.infer<typeof pasSchema>;
+  try {
+    config = loadConfig(pasSchema, env);
+  } catch (error) {
+    throw new CliError(EXIT.CONFIG, `configuration error: ${(error as Error).message}`);
+  }
+  const timeZone = config.PAS_TIMEZONE;
+  if (options.sqlite) return { kind: 'sqlite', path: options.sqlite, timeZone };
+  if (options.mssql) return { kind: 'mssql', connectionString: options.mssql, timeZone };
+  if (config.PAS_ADAPTER === 'mssql') {
+    if (!config.PAS_MSSQL_URL) throw new CliError(EXIT.CONFIG, 'configuration error: PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (or give --mssql)');
+    return { kind: 'mssql', connectionString: config.PAS_MSSQL_URL, timeZone };
+  }
+  return { kind: 'sqlite', path: config.PAS_SQLITE_PATH, timeZone };
+}
+
+export { ConfigError };

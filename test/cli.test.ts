@@ -1,0 +1,324 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keyring } from '@booking/queue';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeTestPki, tlsEnv } from './support/certs.js';
+import { freePort } from './support/ports.js';
+import { pasCounts } from './support/pas.js';
+import { REPO_ROOT, Stack } from './support/stack.js';
+
+/** The operator CLI (apps/cli) as trust IT runs it: a real process, real Redis, real PAS files, real stacks. */
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `booking-facade <args>` from source with only the given settings (no stray REDIS_URL etc.). */
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60000): Promise<Run> {
+  const started = Date.now();
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|PAS_|QUEUE_|FACADE_|ADMIN_|AUDIT_DIR|CONFIG_FILE)/.test(k)));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+}
+
+let dir: string;
+const keys = Keyring.generate('k1');
+/** A healthy environment for doctor: the test Redis, a demo SQLite PAS, plain HTTP (no certificates here). */
+const healthyEnv = (pasPath: string) => ({ REDIS_URL: inject('redisUrl'), PAS_SQLITE_PATH: pasPath, QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', AUDIT_DIR: join(dir, 'audit') });
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'booking-cli-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('usage', () => {
+  const commands: [string, string[]][] = [
+    ['doctor', ['--app', '--json', '--max-skew']],
+    ['smoke', ['--base-url', '--asid', '--service', '--cert', '--key', '--ca', '--timeout', '--json']],
+    ['demo-data', ['--slots', '--sqlite', '--mssql', '--force']],
+    ['consistency', ['--sqlite', '--mssql', '--json']],
+    ['audit', ['--from', '--to', '--request-id', '--dir']],
+  ];
+
+  it('--help of the program lists every command and the exit codes', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    for (const [name] of commands) expect(r.stdout).toContain(name);
+    expect(r.stdout).toMatch(/Exit codes:[\s\S]*78\s+configuration error/);
+  });
+
+  it.each(commands)('%s --help exits 0 and lists its options', async (name, options) => {
+    const r = await cli([name, '--help']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const option of options) expect(r.stdout).toContain(option);
+    expect(r.stdout).toContain('69  service unavailable');
+  });
+
+  it('an unknown command, an unknown option, a bad choice or a missing argument exits 2', async () => {
+    const runs = await Promise.all([cli(['bogus']), cli(['doctor', '--nope']), cli(['doctor', '--app', 'database']), cli(['smoke']), cli(['demo-data', '--slots', 'many']), cli([])]);
+    for (const r of runs) expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(runs[0]?.stderr).toContain("unknown command 'bogus'");
+    expect(runs[1]?.stderr).toContain("unknown option '--nope'");
+    expect(runs[3]?.stderr).toContain('--base-url');
+  });
+});
+
+describe('demo-data, consistency and doctor on a SQLite PAS', () => {
+  let pasPath: string;
+
+  beforeAll(async () => {
+    pasPath = join(dir, 'pas.sqlite');
+    const r = await cli(['demo-data', '--sqlite', pasPath, '--slots', '80']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('service 999999999: 80 free slots');
+  });
+
+  it('consistency on fresh demo data exits 0', async () => {
+    const r = await cli(['consistency'], { PAS_SQLITE_PATH: pasPath });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('no findings');
+  });
+
+  it('doctor against a healthy SQLite PAS and the test Redis exits 0', async () => {
+    const r = await cli(['doctor'], healthyEnv(pasPath));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^0 failed/m);
+    expect(r.stdout).toMatch(/ok {4}redis {3}PONG from Redis/);
+    expect(r.stdout).toContain('maxmemory-policy noeviction');
+    expect(r.stdout).toMatch(/ok {4}clock {3}Redis clock/);
+
+    const json = await cli(['doctor', '--json'], healthyEnv(pasPath));
+    expect(json.code).toBe(0);
+    const report = JSON.parse(json.stdout) as { ok: boolean; results: { status: string; check: string }[] };
+    expect(report.ok).toBe(true);
+    expect(new Set(report.results.map((x) => x.check))).toEqual(new Set(['config', 'audit', 'redis', 'clock', 'pas']));
+  });
+
+  it('doctor against a PAS missing an index and a table exits 1 naming both', async () => {
+    const broken = join(dir, 'broken.sqlite');
+    copyFileSync(pasPath, broken);
+    const db = new Database(broken);
+    db.exec('DROP INDEX IX_CLINIC_SLOT_CLINIC_START; DROP TABLE booking_REQUEST_LOG;');
+    db.close();
+    const r = await cli(['doctor', '--app', 'worker'], healthyEnv(broken));
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}pas {5}table booking_REQUEST_LOG is missing/);
+    expect(r.stdout).toMatch(/FAIL {2}pas {5}missing index on CLINIC_SLOT \(CLINIC_CODE, START_DTTM\)/);
+    expect(r.stdout).toMatch(/^2 failed/m);
+  });
+
+  it('doctor with bad settings exits 78, one line per setting, secrets not echoed', async () => {
+    const r = await cli(['doctor'], { ...healthyEnv(pasPath), WORKER_CONCURRENCY: 'lots', QUEUE_ENCRYPTION_KEYS: 'k1:not-a-real-key-secret' });
+    expect(r.code, r.stdout + r.stderr).toBe(78);
+    expect(r.stdout).toMatch(/FAIL {2}config {2}worker: WORKER_CONCURRENCY: .*got "lots"/);
+    expect(r.stdout).toMatch(/FAIL {2}config {2}facade: QUEUE_ENCRYPTION_KEYS: /);
+    expect(r.stdout).not.toContain('not-a-real-key-secret');
+    // What can still be checked is checked.
+    expect(r.stdout).toContain('PONG from Redis');
+
+    const missing = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(pasPath), PAS_ADAPTER: 'mssql' });
+    expect(missing.code).toBe(78);
+    expect(missing.stdout).toContain('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql');
+  });
+
+  it('doctor exits 1 when Redis cannot be reached', async () => {
+    const r = await cli(['doctor', '--app', 'facade'], { ...healthyEnv(pasPath), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}redis {3}cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+  });
+
+  it('consistency exits 1 naming double-booked-slots once a slot holds two active appointments; demo-data refuses non-demo data without --force', async () => {
+    const corrupt = join(dir, 'corrupt.sqlite');
+    copyFileSync(pasPath, corrupt);
+    const db = new Database(corrupt);
+    const slot = db.prepare(`SELECT SLOT_ID, START_DTTM, END_DTTM FROM CLINIC_SLOT WHERE SLOT_STATUS = 'F' ORDER BY SLOT_ID LIMIT 1`).get() as { SLOT_ID: number; START_DTTM: string; END_DTTM: string };
+    const patient = db.prepare(`INSERT INTO PATIENT (SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES ('TEST', 'U', '2000-01-01 00:00:00', 'T', '2025-01-01 00:00:00')`).run().lastInsertRowid;
+    const appt = db.prepare(`INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, SOURCE_CODE, BOOKED_DTTM) VALUES (?, ?, 'B', ?, ?, 'TEST', '2025-01-01 00:00:00')`);
+    appt.run(slot.SLOT_ID, patient, slot.START_DTTM, slot.END_DTTM);
+    appt.run(slot.SLOT_ID, patient, slot.START_DTTM, slot.END_DTTM);
+    db.close();
+
+    const r = await cli(['consistency', '--sqlite', corrupt]);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}double-booked-slots/);
+    expect(r.stdout).toContain(`key(s): ${slot.SLOT_ID}`);
+    const json = await cli(['consistency', '--sqlite', corrupt, '--json']);
+    expect(json.code).toBe(1);
+    expect((JSON.parse(json.stdout) as { findings: { check: string; keys: string[] }[] }).findings).toContainEqual(expect.objectContaining({ check: 'double-booked-slots', keys: [String(slot.SLOT_ID)] }));
+
+    // Appointments on demo clinics are demo data; a clinic of the trust's own is not.
+    const trust = new Database(corrupt);
+    trust.prepare(`INSERT INTO CLINIC (CLINIC_CODE, CLINIC_NAME, ORG_CODE, ACTIVE_FLAG) VALUES ('CARDIO01', 'Cardiology', 'RDM010', 'Y')`).run();
+    trust.close();
+    const refused = await cli(['demo-data', '--sqlite', corrupt]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('refusing to overwrite');
+    expect(refused.stderr).toContain('1 non-demo clinic(s)');
+    const forced = await cli(['demo-data', '--sqlite', corrupt, '--force']);
+    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+    expect((await cli(['consistency', '--sqlite', corrupt])).code).toBe(0);
+  });
+
+  it('consistency exits 69 when the PAS is not there, 78 when the settings are wrong', async () => {
+    expect((await cli(['consistency', '--sqlite', join(dir, 'nowhere.sqlite')])).code).toBe(69);
+    const bad = await cli(['consistency'], { PAS_ADAPTER: 'oracle' });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain('PAS_ADAPTER');
+  });
+});
+
+describe('smoke against a running stack', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('runs the whole journey, exits 0 and leaves no active appointment behind', async () => {
+    const since = new Date().toISOString();
+    const r = await cli(['smoke', '--base-url', stack.baseUrl]);
+    expect(r.code, `${r.stdout}${r.stderr}\n${stack.logs()}`).toBe(0);
+    for (const step of ['metadata', 'search-slots', 'book', 'read', 'cancel', 'slot-free-again']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${step} +\\d{3} +\\d+ ms`));
+    expect(r.stdout).toMatch(/PASS {2}book {13}201/);
+
+    const db = stack.openPas();
+    const counts = pasCounts(db);
+    const patient = db.prepare(`SELECT NHS_NO, SURNAME, REG_TYPE FROM PATIENT WHERE SURNAME = 'SMOKETEST'`).get() as { NHS_NO: string; SURNAME: string; REG_TYPE: string };
+    db.close();
+    expect(counts.appointments).toBe(1);
+    expect(counts.activeAppointments).toBe(0);
+    expect(counts.versions).toBe(2); // booked, then cancelled
+    expect(patient).toEqual({ NHS_NO: '9990000018', SURNAME: 'SMOKETEST', REG_TYPE: 'T' });
+    expect((await cli(['consistency', '--sqlite', stack.pasPath])).code).toBe(0);
+
+    // The facade audited every step; the audit command reads them back.
+    const audit = await cli(['audit', '--from', since, '--to', new Date().toISOString(), '--dir', stack.auditDir]);
+    expect(audit.code, audit.stderr).toBe(0);
+    const records = audit.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a second run passes too (the slot was freed) and --json is machine-readable', async () => {
+    const r = await cli(['smoke', '--base-url', stack.baseUrl, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; steps: { step: string; ok: boolean; status: number }[] };
+    expect(report.ok).toBe(true);
+    expect(report.steps.map((s) => s.step)).toEqual(['metadata', 'search-slots', 'book', 'read', 'cancel', 'slot-free-again']);
+  });
+
+  it('fails (exit 1) on a rejected step: a wrong JWT audience', async () => {
+    const r = await cli(['smoke', '--base-url', stack.baseUrl, '--audience', 'https://elsewhere.example.nhs.uk/STU3/1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}metadata +403/);
+  });
+
+  /**
+   * A proxy in front of the facade that breaks one interaction, so smoke meets a failure after it
+   * booked: 'read' answers 500 instead of the appointment; 'book' books, then loses the answer.
+   */
+  async function breakingProxy(breaks: 'read' | 'book'): Promise<{ url: string; server: Server }> {
+    const target = new URL(stack.baseUrl);
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', async () => {
+        const path = req.url ?? '/';
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length', 'accept-encoding'].includes(k))) as Record<string, string>;
+        const injected = () => {
+          res.writeHead(500, { 'Content-Type': 'application/fhir+json' });
+          res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'injected by the test proxy' }] }));
+        };
+        if (breaks === 'read' && req.method === 'GET' && /\/Appointment\/[^/?]+$/.test(path)) return injected();
+        const upstream = await fetch(`${target.origin}${path}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+        const body = Buffer.from(await upstream.arrayBuffer());
+        if (breaks === 'book' && req.method === 'POST') return injected();
+        res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !['content-encoding', 'content-length', 'transfer-encoding', 'connection'].includes(k))));
+        res.end(body);
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+    return { url: `http://127.0.0.1:${port}${target.pathname}`, server };
+  }
+
+  it.each([
+    ['read', 'the read fails'],
+    ['book', 'the answer to the booking is lost'],
+  ] as const)('cancels what it booked when %s breaks: %s (exit 1, nothing left booked)', async (breaks) => {
+    const proxy = await breakingProxy(breaks);
+    try {
+      const r = await cli(['smoke', '--base-url', proxy.url, '--audience', stack.baseUrl]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`FAIL {2}${breaks} +500`));
+      if (breaks === 'book') expect(r.stdout).toMatch(/PASS {2}cleanup-search +200 .* 1 booked SMOKETEST appointment/);
+      expect(r.stdout).toMatch(/PASS {2}cleanup-cancel +200 .* cancelled/);
+    } finally {
+      proxy.server.close();
+    }
+    const db = stack.openPas();
+    expect(pasCounts(db).activeAppointments).toBe(0);
+    db.close();
+  });
+
+  it('exits 69 fast against a URL where nothing listens', async () => {
+    const r = await cli(['smoke', '--base-url', `http://127.0.0.1:${await freePort()}/STU3/1`]);
+    expect(r.code).toBe(69);
+    expect(r.stdout).toMatch(/FAIL {2}metadata/);
+    expect(r.ms).toBeLessThan(10000);
+  });
+});
+
+describe('smoke over mutual TLS', () => {
+  let stack: Stack;
+  let tlsDir: string;
+  let client: { cert: string; key: string; ca: string };
+
+  beforeAll(async () => {
+    tlsDir = mkdtempSync(join(tmpdir(), 'booking-cli-tls-'));
+    const pki = await makeTestPki(tlsDir);
+    client = { cert: join(tlsDir, 'ssp.crt'), key: join(tlsDir, 'ssp.key'), ca: pki.files.ca };
+    writeFileSync(client.cert, pki.ssp.cert);
+    writeFileSync(client.key, pki.ssp.key, { mode: 0o600 });
+    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1, env: tlsEnv(pki) });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(tlsDir, { recursive: true, force: true });
+  });
+
+  it('presents --cert/--key, verifies the facade with --ca, and passes', async () => {
+    expect(stack.baseUrl).toMatch(/^https:/);
+    const r = await cli(['smoke', '--base-url', stack.baseUrl, '--cert', client.cert, '--key', client.key, '--ca', client.ca]);
+    expect(r.code, `${r.stdout}${r.stderr}\n${stack.logs()}`).toBe(0);
+    const db = stack.openPas();
+    expect(pasCounts(db).activeAppointments).toBe(0);
+    db.close();
+  });
+
+  it('without a client certificate the facade refuses and smoke says so (exit 69)', async () => {
+    const r = await cli(['smoke', '--base-url', stack.baseUrl, '--ca', client.ca]);
+    expect(r.code).toBe(69);
+  });
+});

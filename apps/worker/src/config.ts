@@ -8,6 +8,7 @@ export const workerSchema = z.object({
   PAS_ADAPTER: setting.oneOf(['sqlite', 'mssql'], 'sqlite or mssql').default('sqlite'),
   PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),
   PAS_MSSQL_URL: setting.string('a SQL Server connection string (mssql://user:password@host:1433/database or ADO form)').optional(),
+  PAS_SQLITE_BUSY_TIMEOUT_MS: setting.int('how long a SQLite PAS write waits for another process\'s lock, in ms', 0, 60000).default(2000),
   PAS_TIMEZONE: setting.string('an IANA time zone of the PAS local datetimes').default('Europe/London'),
   LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),

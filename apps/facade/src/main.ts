@@ -1,6 +1,8 @@
 import { serve } from '@hono/node-server';
 import pino from 'pino';
+import type { Server as HttpServer } from 'node:http';
 import { createAdminApp } from './admin.js';
+import { gracefulCloser } from './graceful.js';
 import { createApp } from './app.js';
 import { type FacadeConfig, loadFacadeConfig } from './config.js';
 import { createFacadeMetrics } from './observability/metrics.js';
@@ -72,15 +74,26 @@ async function main() {
     logger.info({ host: info.address, port: info.port, dashboard: config.ADMIN_PASSWORD ? '/dashboard' : 'off (no ADMIN_PASSWORD)', tracing: tracing !== undefined }, 'admin listener ready');
   });
 
+  // Installed before any request can arrive, so every connection and request is tracked.
+  const closeConsumer = gracefulCloser(server as unknown as HttpServer);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: no new connections, finishing requests in flight');
-    server.close(() => {
+    // Stop accepting, answer every request in flight (each waits at most JOB_TIMEOUT_MS for its job),
+    // then close the connections. A hard deadline guards against a hang.
+    setTimeout(() => {
+      logger.error('requests still in flight after the shutdown deadline; exiting');
+      process.exit(1);
+    }, config.JOB_TIMEOUT_MS + 5000).unref();
+    void closeConsumer().then(() => {
       admin.close();
       // Spans still buffered are flushed before exit; a collector that is down does not hold us.
-      void queue.close().then(() => tracing?.shutdown()).then(() => audit.close()).catch(() => {}).then(() => process.exit(0));
+      void queue.close().then(() => tracing?.shutdown()).then(() => audit.close()).catch(() => {}).then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -142,6 +142,16 @@ describe('hostile input', () => {
     expect(answer.res.headers.get('connection')).toBe('close');
   });
 
+  it('a refusal that leaves a large body unread says Connection: close; a request whose body was read keeps the connection', async () => {
+    const big = JSON.stringify({ ...bookingBody(takeSlot(), PATIENT), description: 'x'.repeat(900 * 1024) });
+    const refused = await call('POST', '/Appointment', 'book', { Authorization: undefined }, big);
+    expectOutcome(refused, 403, 'ACCESS DENIED');
+    expect(refused.res.headers.get('connection')).toBe('close');
+    const read = await book(unknownSlot());
+    expect(read.res.status).toBe(422);
+    expect(read.res.headers.get('connection')).not.toBe('close');
+  });
+
   it('413 OperationOutcome for a chunked upload without Content-Length', async () => {
     const headers = consumerHeaders(stack.baseUrl, 'book');
     const url = new URL(`${stack.baseUrl}/Appointment`);

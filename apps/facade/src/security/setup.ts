@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '@booking/config';
+import type { MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { listSetting, type SecuritySettings } from './settings.js';
@@ -27,7 +29,17 @@ export function securitySetup(settings: SecuritySettings): SecuritySetup {
 /** One year of HSTS on TLS answers (spec §2); on plain HTTP the header would be meaningless. */
 export const HSTS = 'max-age=31536000; includeSubDomains';
 
-/** Hono's secure headers (nosniff, no framing, no referrer), with HSTS when the listener is TLS. */
-export function securityHeaders(tls: boolean) {
-  return secureHeaders({ strictTransportSecurity: tls ? HSTS : false });
+/**
+ * Response headers for every consumer answer: Hono's secure headers (nosniff, no framing, no
+ * referrer), HSTS when the listener is TLS, and `Connection: close` when the answer leaves part of
+ * the request body unread (a refusal before the body was needed): the adapter stops draining such
+ * a body after 500 ms and closes the socket, and a keep-alive client told nothing would reuse it.
+ */
+export function securityHeaders(tls: boolean): MiddlewareHandler {
+  const secure = secureHeaders({ strictTransportSecurity: tls ? HSTS : false });
+  return async (c, next) => {
+    await secure(c, next);
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    if (incoming && !incoming.complete) c.res.headers.set('Connection', 'close');
+  };
 }

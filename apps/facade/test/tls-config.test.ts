@@ -1,0 +1,74 @@
+import { ConfigError } from '@booking/config';
+import { generate } from 'selfsigned';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadFacadeConfig } from '../src/config.js';
+import { securitySetup } from '../src/security/setup.js';
+import { GP_CONNECT_CIPHERS } from '../src/security/settings.js';
+import { identityOf, isAllowed, parseAllowList } from '../src/security/tls.js';
+
+/** TLS settings and the allow-list, without sockets (test/tls.test.ts does real handshakes). */
+
+const FP = 'AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89';
+const FP_HEX = FP.replace(/:/g, '');
+
+describe('allow-list', () => {
+  it('parses names (case-insensitive) and SHA-256 fingerprints (with or without colons or a sha256: prefix)', () => {
+    const list = parseAllowList(` SSP.nhs.uk, sha256:${FP}, ${FP_HEX.toLowerCase()} ,,other.example `);
+    expect([...list.names]).toEqual(['ssp.nhs.uk', 'other.example']);
+    expect([...list.fingerprints]).toEqual([FP_HEX]);
+  });
+
+  it('matches the subject CN, a SAN DNS name or the fingerprint, and nothing else', () => {
+    const list = parseAllowList(`ssp.nhs.uk, sha256:${FP}`);
+    const id = (cn: string, san: string, fp = '00') => identityOf({ subject: { CN: cn }, subjectaltname: san, fingerprint256: fp } as never);
+    expect(isAllowed(id('SSP.NHS.UK', ''), list)).toBe(true);
+    expect(isAllowed(id('x', 'DNS:other, DNS:ssp.nhs.uk'), list)).toBe(true);
+    expect(isAllowed(id('x', '', FP), list)).toBe(true);
+    expect(isAllowed(id('ssp.nhs.uk.evil.example', 'DNS:evil.example, URI:ssp.nhs.uk, IP Address:127.0.0.1'), list)).toBe(false);
+    expect(isAllowed(id('evil', 'email:ssp.nhs.uk'), list)).toBe(false);
+  });
+});
+
+describe('TLS settings', () => {
+  let cert: string;
+  let key: string;
+  beforeAll(async () => {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+    cert = pems.cert;
+    key = pems.private;
+  });
+  const env = (extra: Record<string, string | undefined> = {}) => ({ QUEUE_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`, ...extra });
+
+  it('TLS is the default: without certificates the facade does not start, naming the setting', () => {
+    const config = loadFacadeConfig(env());
+    expect(config.FACADE_TLS).toBe('on');
+    expect(config.baseUrl).toBe('https://127.0.0.1:8080/STU3/1');
+    expect(() => securitySetup(config)).toThrow(ConfigError);
+    expect(() => securitySetup(config)).toThrow(/^FACADE_TLS_CERT: required when FACADE_TLS=on/);
+  });
+
+  it.each([
+    [{ FACADE_TLS_CERT: 'cert', FACADE_TLS_KEY: 'key', FACADE_TLS_CA: 'ca' }, /^FACADE_TLS_ALLOWED_CLIENTS: required/],
+    [{ FACADE_TLS_CERT: 'not pem', FACADE_TLS_KEY: 'key', FACADE_TLS_CA: 'ca', FACADE_TLS_ALLOWED_CLIENTS: 'ssp' }, /^FACADE_TLS_CERT: not a PEM certificate/],
+  ])('refuses incomplete or wrong TLS settings %#', (settings, message) => {
+    expect(() => securitySetup(loadFacadeConfig(env(settings)))).toThrow(message);
+  });
+
+  it('builds the server options: client certificates required, TLS 1.2+, GP Connect ciphers in server order', () => {
+    const setup = securitySetup(loadFacadeConfig(env({ FACADE_TLS_CERT: cert, FACADE_TLS_KEY: key, FACADE_TLS_CA: cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk' })));
+    expect(setup.tls?.serverOptions).toMatchObject({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', ciphers: GP_CONNECT_CIPHERS, honorCipherOrder: true });
+    expect(setup.jwt.mode).toBe('unsigned');
+  });
+
+  it('FACADE_TLS=off is plain HTTP with an http base URL', () => {
+    const config = loadFacadeConfig(env({ FACADE_TLS: 'off' }));
+    expect(config.baseUrl).toBe('http://127.0.0.1:8080/STU3/1');
+    expect(securitySetup(config).tls).toBeUndefined();
+  });
+
+  it('refuses a bad JWT setting at startup, naming it', () => {
+    expect(() => securitySetup(loadFacadeConfig(env({ FACADE_TLS: 'off', JWT_ALGORITHMS: 'HS256' })))).toThrow(/^JWT_ALGORITHMS/);
+    expect(() => loadFacadeConfig(env({ MAX_HEADER_BYTES: '100' }))).toThrow(/^MAX_HEADER_BYTES/);
+    expect(() => loadFacadeConfig(env({ FACADE_TLS: 'maybe' }))).toThrow(/^FACADE_TLS/);
+  });
+});

@@ -1,0 +1,304 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { facadeSchema } from '@booking/facade/config';
+import { workerSchema } from '@booking/worker/config';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { TABLES } from '../apps/cli/src/pas-schema.js';
+import { REPO_ROOT } from './support/stack.js';
+
+/**
+ * On-prem packaging (docker/), checked without a Docker engine: what docker/compose.yaml and the
+ * Dockerfiles name must exist in the code and the repo. No image is built here.
+ */
+
+type Json = Record<string, any>;
+const DOCKER = join(REPO_ROOT, 'docker');
+const compose = parse(readFileSync(join(DOCKER, 'compose.yaml'), 'utf8'), { merge: true }) as Json;
+const composeText = readFileSync(join(DOCKER, 'compose.yaml'), 'utf8');
+const services = compose.services as Record<string, Json>;
+
+/** The settings in .env.example (what compose interpolates). */
+const envExample = Object.fromEntries(
+  readFileSync(join(DOCKER, '.env.example'), 'utf8')
+    .split('\n')
+    .filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+) as Record<string, string>;
+
+/** ${VAR}, ${VAR:-default}, ${VAR:?message} as compose resolves them from .env (here .env.example). */
+function interpolate(value: string): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, rest: string | undefined) => {
+    if (envExample[name] !== undefined && envExample[name] !== '') return envExample[name] as string;
+    return op === '-' ? (rest ?? '') : '';
+  });
+}
+
+/** The schema(s) a service's settings must come from. */
+const SCHEMAS: Record<string, Json[]> = { facade: [facadeSchema.shape], worker: [workerSchema.shape], cli: [facadeSchema.shape, workerSchema.shape] };
+const APP_SERVICES = Object.keys(SCHEMAS);
+
+function environment(service: string): Record<string, string> {
+  return Object.fromEntries(Object.entries((services[service]?.environment ?? {}) as Record<string, unknown>).map(([k, v]) => [k, interpolate(String(v))]));
+}
+
+const source = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
+
+describe('docker/compose.yaml', () => {
+  it('has SQL Server 2022, a one-shot PAS init, Redis, the worker, the facade and the CLI', () => {
+    expect(Object.keys(services).sort()).toEqual(['cli', 'facade', 'mssql', 'pas-init', 'redis', 'worker']);
+    expect(services.mssql?.image).toBe('mcr.microsoft.com/mssql/server:2022-latest');
+    expect(services.redis?.image).toBe('redis:7');
+    expect(services['pas-init']?.restart).toBe('no');
+    for (const [name, s] of Object.entries(services)) {
+      for (const dep of Object.keys(s.depends_on ?? {})) expect(services[dep], `${name} depends on ${dep}`).toBeDefined();
+    }
+  });
+
+  it('every environment variable of facade, worker and cli is a setting of its schema or the *_FILE of one, with a valid value', () => {
+    for (const service of APP_SERVICES) {
+      const shapes = SCHEMAS[service] as Json[];
+      const env = environment(service);
+      expect(Object.keys(env).length).toBeGreaterThan(5);
+      for (const [name, value] of Object.entries(env)) {
+        const setting = name.endsWith('_FILE') ? name.slice(0, -'_FILE'.length) : name;
+        const field = shapes.map((s) => s[setting]).find(Boolean);
+        expect(field, `${service}: ${name} is no setting of the ${service} configuration`).toBeDefined();
+        if (name.endsWith('_FILE')) continue;
+        // Interpolated with .env.example's values: every value compose hands over must parse.
+        const result = field.safeParse(value === '' ? undefined : value);
+        expect(result.success, `${service}: ${name}=${JSON.stringify(value)}: ${JSON.stringify(result.error?.issues)}`).toBe(true);
+      }
+    }
+  });
+
+  it('secrets come from files: every *_FILE points at a secret the service is given, and every secret is defined and used', () => {
+    const defined = Object.keys(compose.secrets ?? {});
+    const used = new Set<string>();
+    for (const [name, s] of Object.entries(services)) {
+      for (const secret of (s.secrets ?? []) as string[]) {
+        expect(defined, `${name} uses secret ${secret}`).toContain(secret);
+        used.add(secret);
+      }
+      for (const [key, value] of Object.entries((s.environment ?? {}) as Record<string, string>)) {
+        if (!key.endsWith('_FILE')) continue;
+        const secret = /^\/run\/secrets\/(.+)$/.exec(value)?.[1];
+        expect(secret, `${name}: ${key} must name a Docker secret`).toBeDefined();
+        expect(s.secrets, `${name}: ${key} needs secret ${secret}`).toContain(secret);
+      }
+    }
+    expect([...used].sort()).toEqual([...defined].sort());
+    for (const needed of ['PAS_MSSQL_URL_FILE', 'QUEUE_ENCRYPTION_KEYS_FILE']) expect(services.worker?.environment).toHaveProperty(needed);
+    for (const needed of ['QUEUE_ENCRYPTION_KEYS_FILE', 'ADMIN_PASSWORD_FILE', 'FACADE_TLS_CERT_FILE', 'FACADE_TLS_KEY_FILE', 'FACADE_TLS_CA_FILE']) expect(services.facade?.environment).toHaveProperty(needed);
+    // The facade holds no PAS credentials.
+    expect(Object.keys(services.facade?.environment ?? {}).filter((k) => k.startsWith('PAS_'))).toEqual([]);
+    expect(services.facade?.secrets).not.toContain('pas_mssql_url');
+    // No secret is passed as plain environment.
+    expect(composeText).not.toMatch(/^\s+(MSSQL_SA_PASSWORD|PAS_MSSQL_URL|QUEUE_ENCRYPTION_KEYS|ADMIN_PASSWORD|METRICS_TOKEN):/m);
+  });
+
+  it('ports: the consumer port and the admin port (on 127.0.0.1) are the facade\u2019s configured ports', () => {
+    const env = environment('facade');
+    const ports = (services.facade?.ports as string[]).map(interpolate);
+    expect(ports).toContain(`8443:${env.FACADE_PORT}`);
+    expect(ports).toContain(`127.0.0.1:9090:${env.ADMIN_PORT}`);
+    expect(env.FACADE_PORT).toBe('8443');
+    // Nothing else is published: SQL Server, Redis and the worker stay on the compose network.
+    for (const name of ['mssql', 'redis', 'worker', 'pas-init', 'cli']) expect(services[name]?.ports, name).toBeUndefined();
+  });
+
+  it('volumes: SQL data, Redis data and the audit trail are named volumes; bind mounts exist in the repo', () => {
+    expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['audit', 'mssql-data', 'redis-data']);
+    for (const [name, s] of Object.entries(services)) {
+      for (const volume of (s.volumes ?? []) as string[]) {
+        const [from] = volume.split(':') as [string];
+        if (from.startsWith('.') || from.startsWith('/')) expect(existsSync(join(DOCKER, from)), `${name}: bind mount ${from}`).toBe(true);
+        else expect(compose.volumes, `${name}: volume ${from}`).toHaveProperty(from);
+      }
+    }
+    expect(services.mssql?.volumes).toContain('mssql-data:/var/opt/mssql');
+    expect(services.redis?.volumes).toContain('redis-data:/data');
+    expect(services.facade?.volumes).toContain(`audit:${environment('facade').AUDIT_DIR}`);
+  });
+
+  it('Redis runs with appendonly and maxmemory-policy noeviction', () => {
+    const command = (services.redis?.command as string[]).join(' ');
+    expect(command).toContain('--appendonly yes');
+    expect(command).toContain('--maxmemory-policy noeviction');
+  });
+
+  it('pas-init runs the T-SQL in docker/pas with sqlcmd once SQL Server is healthy', () => {
+    const init = services['pas-init'] as Json;
+    expect(init.depends_on.mssql.condition).toBe('service_healthy');
+    expect(init.volumes).toContain('./pas:/pas:ro');
+    expect(String(init.command)).toMatch(/sqlcmd/);
+    expect(String(init.command)).toContain('/pas/*.sql');
+    const scripts = readdirSync(join(DOCKER, 'pas')).filter((f) => f.endsWith('.sql')).sort();
+    expect(scripts).toEqual(['01-legacy-schema.sql', '02-booking-schema.sql', '03-demo-seed.sql']);
+    expect(services.worker?.depends_on['pas-init'].condition).toBe('service_completed_successfully');
+  });
+
+  it('the worker login is granted exactly the columns the adapter reads and writes (apps/cli pas-schema)', () => {
+    const sql = String(compose.configs['worker-login.sql'].content);
+    const grants = new Map<string, Set<string>>();
+    for (const m of sql.matchAll(/GRANT ([A-Z, ]+) ON (\w+)\.(\w+)(?: \(([^)]*)\))? TO booking_worker;/g)) {
+      const [, perms, schema, table, columns] = m as unknown as [string, string, string, string, string | undefined];
+      for (const perm of perms.split(',').map((p) => p.trim())) {
+        grants.set(`${perm} ${schema === 'booking' ? 'booking.' : ''}${table}`, new Set(columns ? columns.split(',').map((c) => c.trim()) : ['*']));
+      }
+    }
+    const expected = new Map<string, Set<string>>();
+    for (const t of TABLES) {
+      expected.set(`SELECT ${t.name}`, new Set(t.product ? ['*'] : t.reads));
+      if (t.inserts.length) expected.set(`INSERT ${t.name}`, new Set(['*']));
+      if (t.updates.length) expected.set(`UPDATE ${t.name}`, new Set(t.updates));
+    }
+    expect(Object.fromEntries([...grants].map(([k, v]) => [k, [...v].sort()]))).toEqual(Object.fromEntries([...expected].map(([k, v]) => [k, [...v].sort()])));
+    expect(sql).not.toMatch(/DELETE|ALTER ON|CONTROL|db_owner/);
+  });
+
+  it('every long-running service has a healthcheck; the facade and worker probe health paths their admin apps serve', () => {
+    for (const name of ['mssql', 'redis', 'worker', 'facade']) expect(services[name]?.healthcheck?.test, name).toBeDefined();
+    const probe = (name: string, portSetting: string, adminSource: string) => {
+      const test = (services[name]?.healthcheck?.test as string[]).join(' ');
+      const m = /http:\/\/127\.0\.0\.1:(\d+)(\/health\/\w+)/.exec(test);
+      expect(m, test).not.toBeNull();
+      expect(m?.[1]).toBe(environment(name)[portSetting]);
+      expect(source(adminSource)).toContain(`admin.get('${m?.[2]}'`);
+    };
+    probe('facade', 'ADMIN_PORT', 'apps/facade/src/admin.ts');
+    probe('worker', 'WORKER_ADMIN_PORT', 'apps/worker/src/admin.ts');
+  });
+
+  it('every ${VAR} compose interpolates is documented in .env.example, and .env.example names nothing else', () => {
+    const interpolated = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1] as string));
+    expect([...interpolated].sort()).toEqual(Object.keys(envExample).sort());
+  });
+});
+
+/** A Dockerfile as instructions (continuations joined, comments dropped), split into stages. */
+function dockerfile(name: string) {
+  const text = readFileSync(join(DOCKER, name), 'utf8').replace(/\\\n/g, ' ');
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const args: Record<string, string> = {};
+  const stages: { name: string; image: string; lines: string[] }[] = [];
+  for (const line of lines) {
+    const [op = '', ...rest] = line.split(/\s+/);
+    const argument = rest.join(' ');
+    if (op === 'ARG' && stages.length === 0) {
+      const [k, v = ''] = argument.split('=');
+      args[k as string] = v;
+    } else if (op === 'FROM') {
+      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(argument) as RegExpExecArray;
+      stages.push({ image: (m[1] as string).replace(/\$\{(\w+)\}/g, (_, a: string) => args[a] ?? ''), name: m[2] ?? String(stages.length), lines: [] });
+    } else {
+      stages.at(-1)?.lines.push(line);
+    }
+  }
+  return stages;
+}
+
+/** The @booking workspaces an app needs at run time: its own and every one they depend on. */
+function workspaceClosure(dirs: string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const base of ['adapters', 'apps']) {
+    for (const d of readdirSync(join(REPO_ROOT, base))) {
+      const file = join(REPO_ROOT, base, d, 'package.json');
+      if (existsSync(file)) byName.set(JSON.parse(readFileSync(file, 'utf8')).name, `${base}/${d}`);
+    }
+  }
+  const seen = new Set<string>();
+  const visit = (dir: string) => {
+    if (seen.has(dir)) return;
+    seen.add(dir);
+    const deps = Object.keys(JSON.parse(source(`${dir}/package.json`)).dependencies ?? {});
+    for (const dep of deps) if (byName.has(dep)) visit(byName.get(dep) as string);
+  };
+  dirs.forEach(visit);
+  return [...seen].sort();
+}
+
+const allWorkspaces = (JSON.parse(source('package.json')).workspaces as string[]).flatMap((glob) => {
+  const base = glob.replace(/\/\*$/, '');
+  return readdirSync(join(REPO_ROOT, base)).filter((d) => existsSync(join(REPO_ROOT, base, d, 'package.json'))).map((d) => `${base}/${d}`);
+});
+
+describe.each([
+  { file: 'Dockerfile.facade', app: 'facade', adminPort: '9090', runs: ['apps/facade'] },
+  { file: 'Dockerfile.worker', app: 'worker', adminPort: '9091', runs: ['apps/worker', 'apps/cli'] },
+])('docker/$file', ({ file, app, adminPort, runs }) => {
+  const stages = dockerfile(file);
+  const final = stages.at(-1) as (typeof stages)[number];
+  const ignore = readFileSync(join(DOCKER, `${file}.dockerignore`), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = (path: string) =>
+    ignore.some((p) => {
+      const clean = path.replace(/\/$/, '');
+      if (p.startsWith('**/*')) return clean.endsWith(p.slice(4));
+      if (p.startsWith('**/')) return clean.split('/').includes(p.slice(3));
+      return clean === p || clean.startsWith(`${p}/`);
+    });
+
+  it('is multi-stage on node:20-bookworm-slim; the final stage runs as a non-root user with NODE_ENV=production', () => {
+    expect(stages.map((s) => s.name)).toEqual(['build', 'deps', 'runtime']);
+    for (const s of stages) expect(s.image).toBe('node:20-bookworm-slim');
+    const users = final.lines.filter((l) => l.startsWith('USER '));
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^USER\s+(root|0)(:|$)/);
+    expect(final.lines.some((l) => /^ENV .*NODE_ENV=production/.test(l))).toBe(true);
+  });
+
+  it('every file it COPYs from the build context exists in the repo and is not excluded by its .dockerignore', () => {
+    let copies = 0;
+    for (const stage of stages) {
+      for (const line of stage.lines.filter((l) => l.startsWith('COPY '))) {
+        const parts = line.split(/\s+/).slice(1).filter((p) => !p.startsWith('--chown') && !p.startsWith('--chmod'));
+        if (parts[0]?.startsWith('--from=')) {
+          const from = parts[0].slice('--from='.length);
+          expect(stages.slice(0, stages.indexOf(stage)).map((s) => s.name), line).toContain(from);
+          continue;
+        }
+        for (const src of parts.slice(0, -1)) {
+          expect(existsSync(join(REPO_ROOT, src)), `${line}: ${src}`).toBe(true);
+          expect(ignored(src), `${line}: ${src} is excluded by the .dockerignore`).toBe(false);
+          copies++;
+        }
+      }
+    }
+    expect(copies).toBeGreaterThan(10);
+    expect(ignored('apps/facade/node_modules')).toBe(true);
+    expect(ignored('docker/secrets/tls/server.key')).toBe(true);
+  });
+
+  it('copies every workspace manifest before npm ci, and the compiled code of every workspace the app needs', () => {
+    for (const stage of stages.slice(0, 2)) {
+      const ci = stage.lines.findIndex((l) => l.includes('npm ci'));
+      const before = stage.lines.slice(0, ci).join('\n');
+      for (const ws of allWorkspaces) expect(before, `${stage.name}: ${ws}/package.json`).toContain(`COPY ${ws}/package.json ${ws}/`);
+    }
+    const needed = workspaceClosure(runs);
+    for (const ws of needed) {
+      expect(final.lines, `${ws}/dist`).toContain(`COPY --from=build /app/${ws}/dist ${ws}/dist`);
+      expect(JSON.parse(source(`${ws}/package.json`)).scripts?.build, `${ws} has a build`).toBeDefined();
+    }
+    expect(final.lines).toContain('COPY adapters/fhir/stu3-structure-definitions.json.gz adapters/fhir/');
+    if (app === 'worker') expect(final.lines).toContain('COPY adapters/pas/sql/ adapters/pas/sql/');
+    // Production dependencies only, of the apps this image runs.
+    const deps = stages[1]?.lines.find((l) => l.includes('npm ci')) ?? '';
+    expect(deps).toContain('--omit=dev');
+    for (const dir of runs) expect(deps).toContain(`-w ${JSON.parse(source(`${dir}/package.json`)).name}`);
+  });
+
+  it('runs the compiled entry point and probes /health/live on the admin listener', () => {
+    const cmd = final.lines.find((l) => l.startsWith('CMD ')) as string;
+    expect(JSON.parse(cmd.slice(4))).toEqual(['node', `apps/${app}/dist/main.js`]);
+    expect(existsSync(join(REPO_ROOT, `apps/${app}/src/main.ts`))).toBe(true);
+    const health = final.lines.find((l) => l.startsWith('HEALTHCHECK ')) as string;
+    expect(health).toContain('/health/live');
+    expect(health).toContain(`|| ${adminPort})`);
+    expect(source(`apps/${app}/src/admin.ts`)).toContain("admin.get('/health/live'");
+    const schema = app === 'facade' ? facadeSchema : workerSchema;
+    const portSetting = app === 'facade' ? 'ADMIN_PORT' : 'WORKER_ADMIN_PORT';
+    expect(health).toContain(`process.env.${portSetting}`);
+    expect(String((schema.shape as Json)[portSetting].parse(undefined))).toBe(adminPort);
+  });
+});

@@ -202,6 +202,11 @@ describe('hostile input', () => {
     const oo = bodyOf(big);
     expect(oo.resourceType).toBe('OperationOutcome');
     expect(oo.issue[0].diagnostics).toMatch(/exceed 16384 bytes/);
+    // Audited too, under the X-Request-ID it was answered with.
+    const id = /X-Request-ID: ([0-9a-f-]{36})/.exec(big)?.[1] as string;
+    const audited = [];
+    for await (const r of queryAudit(stack.auditDir, { requestId: id })) audited.push(r);
+    expect(audited).toEqual([expect.objectContaining({ event: 'client-error', status: 431, outcome: 'HPE_HEADER_OVERFLOW' })]);
     expect(await raw('a'.repeat(15 * 1024))).toMatch(/^HTTP\/1\.1 403 /); // no JWT: answered normally
   });
 
@@ -258,6 +263,12 @@ describe('separation of the admin listener', () => {
       expect(oo.issue[0].details.coding[0].code).toBe('NO_RECORD_FOUND');
     },
   );
+
+  it('plain HTTP (FACADE_TLS=off, test stacks only) sends no HSTS, but the other hardening headers', async () => {
+    const { res } = await call('GET', '/metadata', 'metadata');
+    expect(res.headers.get('strict-transport-security')).toBeNull();
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
 
   it('and the admin listener answers /health/live', async () => {
     expect((await fetch(`${stack.facades[0]!.adminUrl}/health/live`)).status).toBe(200);

@@ -35,7 +35,7 @@ export interface ConsumerListenerOptions {
 
 export function serveConsumer(options: ConsumerListenerOptions) {
   const { tls, audit, logger } = options;
-  const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
+  const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; requestId?: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
     audit.write(JSON.parse(JSON.stringify({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }))).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
 
   // @hono/node-server's own listener (what serve() uses), given an errorHandler so that a request
@@ -44,8 +44,10 @@ export function serveConsumer(options: ConsumerListenerOptions) {
     hostname: options.hostname,
     errorHandler: (error) => {
       const malformed = error instanceof RequestError;
-      void record('client-error', { status: malformed ? 400 : 500, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR' });
-      return outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade');
+      const answer = outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade');
+      const requestId = answer.headers.get('X-Request-ID') as string;
+      void record('client-error', { status: answer.status, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR', requestId });
+      return answer;
     },
   });
   // requireHostHeader off: Node would answer a missing Host with an empty 400; the adapter refuses it too, through errorHandler.
@@ -92,7 +94,7 @@ export function serveConsumer(options: ConsumerListenerOptions) {
       `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/fhir+json;charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `Cache-Control: no-store\r\nX-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
     );
-    void record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', clientAddress: socket.remoteAddress });
+    void record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', requestId: id, clientAddress: socket.remoteAddress });
   });
 
   return server;

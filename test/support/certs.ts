@@ -37,7 +37,7 @@ export interface TestPki {
 const EC = { keyType: 'ec' as const, algorithm: 'sha256' as const };
 const DAY = 24 * 3600 * 1000;
 
-async function leaf(cn: string, ca: Pem, options: { san?: { type: number; value?: string; ip?: string }[]; server?: boolean; notBefore?: Date; notAfter?: Date } = {}): Promise<Pem> {
+async function leaf(cn: string, ca: Pem, options: { san?: { type: 2 | 7; value?: string; ip?: string }[]; server?: boolean; notBefore?: Date; notAfter?: Date } = {}): Promise<Pem> {
   const pems = await generate([{ name: 'commonName', value: cn }], {
     ...EC,
     ca: { key: ca.key, cert: ca.cert },

@@ -26,6 +26,8 @@ afterAll(async () => {
 /** Runs a search and returns each statement it executed with its query plan. */
 async function plansOf(run: () => Promise<unknown>): Promise<{ sql: string; plan: string[] }[]> {
   const db = pas.db;
+  // The adapter keeps its prepared statements; empty that cache so each statement is prepared (and seen) again.
+  (pas as unknown as { statements: Map<string, unknown> }).statements.clear();
   const executed: { sql: string; params: unknown[] }[] = [];
   const prepare = db.prepare.bind(db);
   db.prepare = ((sql: string) => {

@@ -78,7 +78,7 @@ export class SqlitePas implements PasPort {
 
   async searchSlots(query: SlotQuery): Promise<SlotSearchResult> {
     return this.guard(() => {
-      const clinics = this.db
+      const clinics = this
         .prepare(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = ? AND c.ACTIVE_FLAG = 'Y'`)
         .all(query.serviceId) as RawClinic[];
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
@@ -104,7 +104,7 @@ export class SqlitePas implements PasPort {
       }
       // Rows in a widened hour are filtered out below, so fetch a margin beyond the limit.
       params.push(widened ? query.limit + 1000 : query.limit + 1);
-      const raw = this.db
+      const raw = this
         .prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID LIMIT ?`)
         .all(...params) as RawSlot[];
       const slots = raw
@@ -123,9 +123,9 @@ export class SqlitePas implements PasPort {
           if (replay) return replay;
 
           const slot = ((cmd.slotGuid &&
-            this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_GUID = ?`).get(cmd.slotGuid.toLowerCase())) ||
+            this.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_GUID = ?`).get(cmd.slotGuid.toLowerCase())) ||
             (cmd.slotId &&
-              this.db.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_ID = ?`).get(legacyIntegerId(cmd.slotId)))) as RawSlot | undefined;
+              this.prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE s.SLOT_ID = ?`).get(legacyIntegerId(cmd.slotId)))) as RawSlot | undefined;
           if (!slot) return { outcome: 'slot-not-found' };
           const row = toSlotRow(slot, this.clock);
           const mismatch = slotMismatch(row, cmd);
@@ -133,13 +133,13 @@ export class SqlitePas implements PasPort {
 
           const nowLocal = this.clock.nowLocal();
           // The conditional UPDATE is the double-booking guard: only one transaction can move F → B.
-          const taken = this.db
+          const taken = this
             .prepare(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = ? WHERE SLOT_ID = ? AND SLOT_STATUS = 'F'`)
             .run(nowLocal, slot.SLOT_ID);
           if (taken.changes !== 1) return { outcome: 'slot-unavailable' };
 
           const patient = this.findOrRegisterPatient(cmd, nowLocal);
-          const appt = this.db
+          const appt = this
             .prepare(
               `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
                VALUES (?, ?, 'B', ?, ?, ?, ?, ?)`,
@@ -147,7 +147,7 @@ export class SqlitePas implements PasPort {
             .run(slot.SLOT_ID, patient.id, this.clock.toLocal(cmd.start), this.clock.toLocal(cmd.end), appointmentReason(cmd.reason), BOOKING_SOURCE_CODE, nowLocal);
 
           const resource = cmd.buildResource(patient.hospitalNumber);
-          this.db
+          this
             .prepare(
               `INSERT INTO booking_FHIR_APPOINTMENT (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC)
                VALUES (?, ?, ?, 1, 'booked', ?)`,
@@ -164,7 +164,7 @@ export class SqlitePas implements PasPort {
   async searchAppointments(query: AppointmentQuery): Promise<AppointmentVersion[]> {
     return this.guard(() => {
       const { sql, params } = appointmentSearchSql(query, this.clock.toLocal(query.endedBefore), 'sqlite');
-      const rows = this.db.prepare(sql).all(...params.map((p) => p.value)) as RawVersion[];
+      const rows = this.prepare(sql).all(...params.map((p) => p.value)) as RawVersion[];
       return rows.map(toAppointmentVersion);
     });
   }
@@ -180,14 +180,14 @@ export class SqlitePas implements PasPort {
           const replay = this.findReplay(cmd);
           if (replay) return replay;
 
-          const appt = this.db
+          const appt = this
             .prepare('SELECT PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS FROM booking_FHIR_APPOINTMENT WHERE APPOINTMENT_ID = ?')
             .get(cmd.appointmentId) as FhirAppointmentRow | undefined;
           const refusal = cancelRefusal(appt, cmd);
           if (refusal || !appt) return refusal ?? { outcome: 'not-found' };
 
           const next = appt.CURRENT_VERSION + 1;
-          const moved = this.db
+          const moved = this
             .prepare(
               `UPDATE booking_FHIR_APPOINTMENT SET CURRENT_VERSION = ?, STATUS = 'cancelled', LAST_UPDATED_UTC = ?
                 WHERE APPOINTMENT_ID = ? AND CURRENT_VERSION = ?`,
@@ -196,11 +196,11 @@ export class SqlitePas implements PasPort {
           if (moved.changes !== 1) return { outcome: 'version-conflict', currentVersionId: String(appt.CURRENT_VERSION) };
 
           const nowLocal = this.clock.nowLocal();
-          this.db
+          this
             .prepare(`UPDATE APPOINTMENT SET APPT_STATUS = 'C', CANCELLED_DTTM = ? WHERE APPT_ID = ? AND APPT_STATUS = 'B'`)
             .run(nowLocal, appt.PAS_APPT_ID);
           // Free the slot again (spec §19 #14) so another patient can book it.
-          this.db
+          this
             .prepare(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = ? WHERE SLOT_ID = ? AND SLOT_STATUS = 'B'`)
             .run(nowLocal, appt.SLOT_ID);
           this.insertVersion(cmd.appointmentId, next, 'cancelled', cmd.lastUpdated, cmd.resource);
@@ -216,7 +216,7 @@ export class SqlitePas implements PasPort {
   }
 
   async ping(): Promise<void> {
-    this.guard(() => this.db.prepare('SELECT 1').get());
+    this.guard(() => this.prepare('SELECT 1').get());
   }
 
   async close(): Promise<void> {
@@ -224,7 +224,7 @@ export class SqlitePas implements PasPort {
   }
 
   private findReplay(ctx: WriteContext): ReplayedWrite | undefined {
-    const earlier = this.db
+    const earlier = this
       .prepare('SELECT JOB_ID, APPOINTMENT_ID, VERSION_ID FROM booking_REQUEST_LOG WHERE REQUEST_ID = ?')
       .get(ctx.requestId) as RequestLogRow | undefined;
     if (!earlier) return undefined;
@@ -234,20 +234,20 @@ export class SqlitePas implements PasPort {
   private findOrRegisterPatient(cmd: BookCommand, nowLocal: string): { id: number; hospitalNumber: string } {
     const p = cmd.patient;
     if (p.nhsNumber) {
-      const known = this.db
+      const known = this
         .prepare('SELECT PATIENT_ID, HOSP_NO FROM PATIENT WHERE NHS_NO = ? ORDER BY PATIENT_ID LIMIT 1')
         .get(p.nhsNumber) as { PATIENT_ID: number; HOSP_NO: string | null } | undefined;
       if (known?.HOSP_NO) return { id: known.PATIENT_ID, hospitalNumber: known.HOSP_NO.trim() };
     }
-    const inserted = this.db.prepare(PATIENT_INSERT).run({ ...patientValues(p), CREATED_DTTM: nowLocal });
+    const inserted = this.prepare(PATIENT_INSERT).run({ ...patientValues(p), CREATED_DTTM: nowLocal });
     const id = Number(inserted.lastInsertRowid);
     const hospitalNumber = temporaryHospitalNumber(id);
-    this.db.prepare('UPDATE PATIENT SET HOSP_NO = ? WHERE PATIENT_ID = ?').run(hospitalNumber, id);
+    this.prepare('UPDATE PATIENT SET HOSP_NO = ? WHERE PATIENT_ID = ?').run(hospitalNumber, id);
     return { id, hospitalNumber };
   }
 
   private insertVersion(appointmentId: string, versionId: number, status: string, lastUpdated: string, resource: Record<string, unknown>) {
-    this.db
+    this
       .prepare(
         `INSERT INTO booking_FHIR_APPOINTMENT_VERSION (APPOINTMENT_ID, VERSION_ID, STATUS, LAST_UPDATED_UTC, RESOURCE_JSON)
          VALUES (?, ?, ?, ?, ?)`,
@@ -256,7 +256,7 @@ export class SqlitePas implements PasPort {
   }
 
   private insertRequest(ctx: WriteContext, interaction: string, appointmentId: string, versionId: number) {
-    this.db
+    this
       .prepare(
         `INSERT INTO booking_REQUEST_LOG (REQUEST_ID, INTERACTION, JOB_ID, APPOINTMENT_ID, VERSION_ID, CREATED_UTC)
          VALUES (?, ?, ?, ?, ?, ?)`,
@@ -267,7 +267,7 @@ export class SqlitePas implements PasPort {
   private readVersion(appointmentId: string, versionId?: string): AppointmentVersion | null {
     const byVersion = versionId !== undefined;
     if (byVersion && !isVersionId(versionId)) return null;
-    const raw = this.db
+    const raw = this
       .prepare(
         `SELECT ${VERSION_SELECT_COLUMNS}
            FROM booking_FHIR_APPOINTMENT a
@@ -276,6 +276,23 @@ export class SqlitePas implements PasPort {
       )
       .get(...(byVersion ? [appointmentId, Number(versionId)] : [appointmentId])) as RawVersion | undefined;
     return raw ? toAppointmentVersion(raw) : null;
+  }
+
+  /**
+   * Statements compiled once per connection: better-sqlite3 compiles the SQL on every db.prepare(),
+   * which was a noticeable share of a booking's worker CPU. Dynamic IN lists give a few variants per
+   * query; the bound only guards against surprises.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= 500) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** SQLite's lock and busy errors are transient; everything else is a bug or a broken PAS. */

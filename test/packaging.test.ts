@@ -172,7 +172,14 @@ describe('docker/compose.yaml', () => {
 
   it('every ${VAR} compose interpolates is documented in .env.example, and .env.example names nothing else', () => {
     const interpolated = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1] as string));
-    expect([...interpolated].sort()).toEqual(Object.keys(envExample).sort());
+    // COMPOSE_* variables configure Compose itself (COMPOSE_PROFILES turns the demo PAS on).
+    expect([...interpolated].sort()).toEqual(Object.keys(envExample).filter((k) => !k.startsWith('COMPOSE_')).sort());
+    const profiles = new Set(Object.values(services).flatMap((s) => (s.profiles ?? []) as string[]));
+    for (const p of (envExample.COMPOSE_PROFILES ?? '').split(',').filter(Boolean)) expect(profiles).toContain(p);
+    expect(services.mssql?.profiles).toEqual(['demo-pas']);
+    expect(services['pas-init']?.profiles).toEqual(['demo-pas']);
+    // Without the profile (a trust's own PAS) the worker must not wait for pas-init.
+    expect(services.worker?.depends_on['pas-init'].required).toBe(false);
   });
 });
 

@@ -27,6 +27,9 @@ async function main() {
   // First, so the queue and the HTTP server are traced from the start (no-op without an endpoint).
   const tracing = startTracing('booking-facade', config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const logger = pino({ level: config.LOG_LEVEL, base: { service: 'facade', pid: process.pid }, ...logOptions });
+  // A Redis command rejected during an outage, deep inside a library, must not take the process
+  // down with every request it holds; it is logged and the process carries on reconnecting.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
   const queue = new PasQueueClient({
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,

@@ -21,6 +21,9 @@ async function main() {
   // First, so the PAS and the queue are traced from the start (no-op without an endpoint).
   const tracing = startTracing('booking-worker', config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const logger = createLogger(config.LOG_LEVEL);
+  // A Redis command rejected during an outage, deep inside a library, must not take the process
+  // down with every request it holds; it is logged and the process carries on reconnecting.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
   const metrics = createWorkerMetrics();
   const pas = instrumentPas(await openPas(config), metrics, tracing !== undefined);
   await pas.ping();

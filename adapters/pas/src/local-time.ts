@@ -17,6 +17,7 @@ export class LocalClock {
    * the mapping of a wall-clock string to an instant never changes for a zone.
    */
   private readonly instants = new Map<string, string>();
+  private now: { second: number; local: string } | undefined;
 
   constructor(readonly zone: string = 'Europe/London') {
     if (!DateTime.now().setZone(zone).isValid) throw new Error(`unknown time zone "${zone}"`);
@@ -65,9 +66,11 @@ export class LocalClock {
     return dt.setZone(this.zone).toFormat(LEGACY_FORMAT);
   }
 
-  /** The local wall-clock now, for legacy audit columns. */
+  /** The local wall-clock now, for legacy audit columns (to the second, so worked out once a second). */
   nowLocal(): string {
-    return DateTime.now().setZone(this.zone).toFormat(LEGACY_FORMAT);
+    const second = Math.floor(Date.now() / 1000);
+    if (this.now?.second !== second) this.now = { second, local: DateTime.fromSeconds(second).setZone(this.zone).toFormat(LEGACY_FORMAT) };
+    return this.now.local;
   }
 
   /**

@@ -47,6 +47,9 @@ export class PasQueueClient {
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
+    // Each request waiting for its reply adds a 'closing' listener to the queue (BullMQ's
+    // waitUntilFinished): dozens in flight are normal load, not a leak, so no warning at 11.
+    this.queue.setMaxListeners(0);
   }
 
   async ready(): Promise<void> {

@@ -138,7 +138,7 @@ describe('cancel (PUT)', () => {
 
   it('keeps a cancellation reason and tolerates meta, text and element order differences', async () => {
     const { appointment } = await book();
-    const reordered = Object.fromEntries(Object.entries(cancelBody(appointment)).reverse());
+    const reordered: Json = Object.fromEntries(Object.entries(cancelBody(appointment)).reverse());
     reordered.meta = { profile: appointment.meta.profile };
     reordered.text = { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">cancelled</div>' };
     reordered.extension = [{ url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1', valueString: 'Patient feels better' }];
@@ -258,7 +258,7 @@ describe('routing', () => {
     ['POST', '/metadata', 'metadata'],
     ['OPTIONS', '/Appointment', 'book'],
   ] as const)('answers 405 with an OperationOutcome for %s %s, even without a token', async (method, path, interaction) => {
-    const { res, json } = await call(method, path, interaction, method === 'GET' ? undefined : '{}', { Authorization: undefined });
+    const { res, json } = await call(method, path, interaction, '{}', { Authorization: undefined });
     expect(res.status).toBe(405);
     expect(json?.issue[0].code).toBe('not-supported');
   });

@@ -45,7 +45,7 @@ describe('booking an appointment', () => {
     const requestId = randomUUID();
     const client = new Client({ baseUrl: stack.baseUrl, customHeaders: consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': requestId }) });
     const created = (await client.create({ resourceType: 'Appointment', body: bookingBody(slot) as never })) as Record<string, any>;
-    const { response } = Client.httpFor(created);
+    const { response } = Client.httpFor(created as never);
 
     expect(response?.status).toBe(201);
     const h = response!.headers;

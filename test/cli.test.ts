@@ -266,7 +266,7 @@ describe('smoke against a running stack', () => {
   it.each([
     ['read', 'the read fails'],
     ['book', 'the answer to the booking is lost'],
-  ] as const)('cancels what it booked when %s breaks: %s (exit 1, nothing left booked)', async (breaks) => {
+  ] as const)('cancels what it booked when %s breaks: %s (exit 1, nothing left booked)', async (breaks: 'read' | 'book', _why: string) => {
     const proxy = await breakingProxy(breaks);
     try {
       const r = await cli(['smoke', '--base-url', proxy.url, '--audience', stack.baseUrl]);

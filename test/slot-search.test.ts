@@ -131,7 +131,7 @@ describe('GET /Slot', () => {
 
     const [schedule, practitioner, role, service, organization, location] = ['Schedule', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Organization', 'Location'].map(
       (t) => resources(bundle, t)[0] as Json,
-    );
+    ) as [Json, Json, Json, Json, Json, Json];
     expect(service.id).toBe(SERVICE);
     // The demo schedule has all four actors: Location makes way (max 3) and stays on the service.
     expect(schedule.actor).toEqual([{ reference: `HealthcareService/${SERVICE}` }, { reference: `Practitioner/${practitioner.id}` }, { reference: `PractitionerRole/${role.id}` }]);

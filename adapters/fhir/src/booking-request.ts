@@ -96,14 +96,14 @@ function check(body: unknown): BookingDetails {
   if (resources.length !== 3) return invalid('Appointment.contained must hold exactly three resources: DocumentReference, Patient and Slot', 'Appointment.contained');
   const byId = new Map<string, JsonObject>();
   const byType = new Map<string, JsonObject>();
-  resources.forEach((r, i) => {
+  for (const [i, r] of resources.entries()) {
     if (!isObject(r) || typeof r.resourceType !== 'string') return invalid('each contained entry must be a resource', `Appointment.contained[${i}]`);
     if (typeof r.id !== 'string' || r.id === '') return invalid('each contained resource needs an id', `Appointment.contained[${i}].id`);
     if (byId.has(r.id)) return invalid(`contained id "${r.id}" is used twice`, `Appointment.contained[${i}].id`);
     if (byType.has(r.resourceType)) return invalid(`only one contained ${r.resourceType} is allowed`, `Appointment.contained[${i}]`);
     byId.set(r.id, r);
     byType.set(r.resourceType, r);
-  });
+  }
   const slot = byType.get('Slot');
   const documentReference = byType.get('DocumentReference');
   const containedPatient = byType.get('Patient');
@@ -120,7 +120,7 @@ function check(body: unknown): BookingDetails {
   const participants = asArray(body.participant);
   if (participants.length === 0) return invalid('Appointment.participant is required', 'Appointment.participant');
   let patientParticipants = 0;
-  participants.forEach((p, i) => {
+  for (const [i, p] of participants.entries()) {
     const at = `Appointment.participant[${i}]`;
     if (!isObject(p)) return invalid('participant must be an object', at);
     if (!['accepted', 'declined', 'tentative', 'needs-action'].includes(String(p.status))) return invalid('participant.status must be accepted, declined, tentative or needs-action', `${at}.status`);
@@ -133,7 +133,7 @@ function check(body: unknown): BookingDetails {
         fail(problems.invalidNhsNumber('participant.actor.identifier is not a valid NHS number', [`${at}.actor.identifier`]));
       }
     }
-  });
+  }
   if (patientParticipants !== 1) return invalid('exactly one participant must reference the contained Patient', 'Appointment.participant');
 
   checkDocumentReference(documentReference);
@@ -233,10 +233,11 @@ function checkPatient(patient: JsonObject): BookingPatient {
 /** fs_patientcontact: every contact point ranked, rank 1 exactly once across patient and contacts. */
 function checkContactRanks(patient: JsonObject): void {
   const points: { path: string; point: unknown }[] = [];
-  asArray(patient.telecom).forEach((point, i) => points.push({ path: `Patient.telecom[${i}]`, point }));
-  asArray(patient.contact).forEach((contact, c) => {
-    if (isObject(contact)) asArray(contact.telecom).forEach((point, i) => points.push({ path: `Patient.contact[${c}].telecom[${i}]`, point }));
-  });
+  for (const [i, point] of asArray(patient.telecom).entries()) points.push({ path: `Patient.telecom[${i}]`, point });
+  for (const [c, contact] of asArray(patient.contact).entries()) {
+    if (!isObject(contact)) continue;
+    for (const [i, point] of asArray(contact.telecom).entries()) points.push({ path: `Patient.contact[${c}].telecom[${i}]`, point });
+  }
   if (points.length === 0) fail(problems.badRequest('At least one contact point (Patient.telecom or Patient.contact.telecom) is required', ['Patient.telecom']));
   for (const { path, point } of points) {
     const rank = isObject(point) ? point.rank : undefined;

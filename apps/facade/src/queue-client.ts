@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
-import { Queue, QueueEvents, type Telemetry } from 'bullmq';
+import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
 
 /** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
 export class JobError extends Error {
@@ -57,7 +57,7 @@ export class PasQueueClient {
   }
 
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
-    let job;
+    let job: Job<StoredJob, StoredReply>;
     try {
       job = await withTimeout(
         this.queue.add(data.kind, encodeJob(data, Date.now() + timeoutMs, this.keyring), {

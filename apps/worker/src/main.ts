@@ -1,7 +1,7 @@
 import { BOOKING_QUEUE, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
 import { serve } from '@hono/node-server';
 import { Worker } from 'bullmq';
-import { loadWorkerConfig } from './config.js';
+import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { openPas } from './pas-factory.js';
 import { createProcessor } from './processor.js';
@@ -11,7 +11,7 @@ import { createWorkerMetrics } from './observability/metrics.js';
 import { startTracing } from './observability/tracing.js';
 
 async function main() {
-  let config;
+  let config: WorkerConfig;
   try {
     config = loadWorkerConfig();
   } catch (error) {

@@ -98,7 +98,7 @@ export class MssqlPas implements PasPort {
       const request = this.pool.request();
       /** A parameterised IN list: @clinic0, @clinic1, … */
       const inList = (name: string, values: string[], width: number) => {
-        values.forEach((v, i) => request.input(`${name}${i}`, ...varchar(width, v)));
+        for (const [i, v] of values.entries()) request.input(`${name}${i}`, ...varchar(width, v));
         return values.map((_, i) => `@${name}${i}`).join(', ');
       };
       const where = [`s.CLINIC_CODE IN (${inList('clinic', clinics.map((c) => c.CLINIC_CODE), 8)})`];

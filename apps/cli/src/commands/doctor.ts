@@ -3,7 +3,6 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Env } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
-import { workerSchema } from '@booking/worker/config';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas, type PasConnection } from '../pas-access.js';

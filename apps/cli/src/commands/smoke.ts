@@ -142,6 +142,7 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
     '_include:iterate': ['Schedule:actor:Practitioner', 'Schedule:actor:PractitionerRole', 'Schedule:actor:HealthcareService', 'HealthcareService:location'],
   };
 
+  // biome-ignore lint/suspicious/noConfusingLabels: the journey stops at its first failed step, then always cleans up below
   journey: {
     // 1. metadata
     const meta = await run(() => client.capabilityStatement(headers('metadata')));

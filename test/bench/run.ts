@@ -9,7 +9,7 @@
  *   --workers N        worker processes (default 2)
  *   --profile          facade and workers write .cpuprofile files to bench/profiles/ (read them with
  *                      `node --import tsx test/bench/profile-summary.ts bench/profiles/*.cpuprofile`)
- *   --node-flags "…"   more node flags for facade and workers (via NODE_OPTIONS, so only flags it allows)
+ *   --node-flags="…"   more node flags for facade and workers (via NODE_OPTIONS, so only flags it allows)
  *   --out DIR          where the report goes
  *   --only a,b         only the scenarios whose names start so (e.g. book-64,search), for profiling
  */

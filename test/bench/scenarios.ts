@@ -53,6 +53,8 @@ export interface BenchResult {
   scenarios: ScenarioResult[];
   /** PAS integrity at the end: double-booked slots must be 0. */
   doubleBookedSlots: number;
+  /** Warning and error lines from the facade's and workers' output during the run. */
+  processWarnings: string[];
 }
 
 /** Sizes of each step; quick keeps the whole run well under a minute on 2 cores. */
@@ -225,6 +227,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
     if (options.soakSeconds > 0) scenarios.push(await soak(options, stack, origin, pids, headers, search));
 
+    // Warnings and errors the product printed under load (e.g. Node's MaxListenersExceededWarning).
+    const processWarnings = [...new Set(stack.logs().split('\n').filter((l) => /warning|error|"level":(50|60)/i.test(l)).map((l) => l.slice(0, 300)))].slice(0, 20);
     const final = stack.openPas();
     const doubleBookedSlots = pasCounts(final).doubleBookedSlots;
     final.close();
@@ -236,6 +240,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       limits: { queue1, queue64, pas1, queueKind: 'product PasQueueClient (sealed noop job, real worker processes)' },
       scenarios,
       doubleBookedSlots,
+      processWarnings,
     };
   } finally {
     await stack.stop();

@@ -3,6 +3,7 @@ import { bookedAppointment, checkBookingRequest, type JsonObject } from '@bookin
 import type { BookCommand } from '@booking/pas';
 import { SqlitePas } from '@booking/pas/sqlite';
 import { Keyring } from '@booking/queue';
+import type { QueueEvents } from 'bullmq';
 import { PasQueueClient } from '../../apps/facade/src/queue-client.js';
 import { bookingBody, type SlotForBooking } from '../support/consumer.js';
 import { cpuMs } from './rss.js';
@@ -51,6 +52,10 @@ export async function bareQueue(target: QueueTarget, inFlight: number, total: nu
     return { inFlight, requests: run.latencies.length, seconds: run.seconds, throughput: run.latencies.length / run.seconds, latency: summarise(run.latencies), errors: run.errors, cpuMsPerRequest };
   } finally {
     await client.close();
+    // BullMQ leaves connections it was handed open (the product's PasQueueClient.close() relies on
+    // process exit); close them here, or they retry a stopped Redis for ever.
+    const events = (client as unknown as { events: QueueEvents }).events;
+    for (const connection of await Promise.all([client.queue.client, events.client])) connection.disconnect();
   }
 }
 

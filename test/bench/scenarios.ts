@@ -97,7 +97,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const redis = await startRedis();
   const env: Record<string, string> = options.nodeFlags.length ? { NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...options.nodeFlags].join(' ').trim() } : {};
   log(`redis on ${redis.url}; starting ${options.workers} workers and a facade…`);
-  const stack = await Stack.start({ redisUrl: redis.url, workers: options.workers, slotCount: 1000, env });
+  const stack = await Stack.start({ redisUrl: redis.url, workers: options.workers, slotCount: 1000, env }).catch(async (error: unknown) => {
+    await redis.stop();
+    throw error;
+  });
   try {
     const origin = new URL(stack.baseUrl).origin;
     const facade = stack.facades[0];

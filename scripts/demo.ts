@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateDemoData, LocalClock } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import { Keyring } from '@booking/queue';
+import { bookingAppointment } from '@booking/cli/consumer';
 
 const root = resolve(import.meta.dirname, '..');
 const dataDir = resolve(root, 'data');
@@ -109,7 +110,7 @@ async function main() {
  Book the first free demo slot (run from ${root}):
 
 curl -si -X POST '${baseUrl}/Appointment' \\
-  -H "Authorization: Bearer $(DEMO_BASE_URL='${baseUrl}' node scripts/demo-jwt.mjs patient/appointment.write)" \\
+  -H "Authorization: Bearer $(npm run -s cli -- token patient/appointment.write --audience '${baseUrl}')" \\
   -H 'Ssp-TraceID: ${randomUUID()}' -H 'Ssp-From: 200000000115' -H 'Ssp-To: ${asid}' \\
   -H 'Ssp-InteractionID: urn:nhs:names:services:careconnect:fhir:rest:create:appointment' \\
   -H 'X-Request-ID: ${randomUUID()}' \\
@@ -123,59 +124,20 @@ curl -si -X POST '${baseUrl}/Appointment' \\
 }
 
 function demoBooking(slot: { id: string; guid: string; schedule: string; start: string; end: string }) {
-  return {
-    resourceType: 'Appointment',
-    meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1'] },
-    language: 'en-GB',
-    contained: [
-      {
-        resourceType: 'DocumentReference',
-        id: 'doc1',
-        identifier: [{ system: 'https://tools.ietf.org/html/rfc4122', value: randomUUID() }],
-        status: 'current',
-        type: { coding: [{ system: 'urn:oid:2.16.840.1.113883.2.1.3.2.4.18.17', code: 'POCD_MT200001GB02', display: 'Integrated Urgent Care Report' }] },
-        content: [{ attachment: { contentType: 'application/hl7-v3+xml', language: 'en' } }],
-      },
-      {
-        resourceType: 'Patient',
-        id: 'P1',
-        identifier: [
-          {
-            extension: [
-              {
-                url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1',
-                valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code: '01', display: 'Number present and verified' }] },
-              },
-            ],
-            use: 'official',
-            system: 'https://fhir.nhs.uk/Id/nhs-number',
-            value: '9658218873',
-          },
-        ],
-        name: [{ use: 'official', prefix: ['Mr'], given: ['Demo'], family: 'Patient' }],
-        telecom: [{ system: 'phone', value: '01632 960000', use: 'home', rank: 1 }],
-        gender: 'male',
-        birthDate: '1980-02-29',
-        address: [{ use: 'home', line: ['1 Demo Street'], city: 'Leeds', postalCode: 'LS1 1AA' }],
-      },
-      {
-        resourceType: 'Slot',
-        id: slot.id,
-        identifier: [{ system: 'https://tools.ietf.org/html/rfc4122', value: slot.guid }],
-        schedule: { reference: slot.schedule },
-        status: 'busy',
-        start: slot.start,
-        end: slot.end,
-      },
-    ],
-    status: 'booked',
-    start: slot.start,
-    end: slot.end,
-    description: 'Reason for calling',
-    slot: [{ reference: `#${slot.id}` }],
-    supportingInformation: [{ reference: '#doc1' }],
-    participant: [{ actor: { reference: '#P1', identifier: { use: 'official', system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9658218873' }, display: 'Demo Patient' }, status: 'accepted' }],
-  };
+  return bookingAppointment(
+    { id: slot.id, identifier: slot.guid, schedule: slot.schedule, start: slot.start, end: slot.end },
+    {
+      nhsNumber: '9658218873',
+      prefix: 'Mr',
+      given: ['Demo'],
+      family: 'Patient',
+      gender: 'male',
+      birthDate: '1980-02-29',
+      phone: '01632 960000',
+      address: { line: ['1 Demo Street'], city: 'Leeds', postalCode: 'LS1 1AA' },
+    },
+    'Reason for calling',
+  );
 }
 
 main().catch((error) => {

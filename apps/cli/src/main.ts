@@ -9,6 +9,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes.js';
 
 const program = new Command();
+
+/** The consumer the `token` command speaks for: clearly a demo, never a real organisation. */
+const DEMO_CONSUMER = {
+  iss: 'https://demo-consumer.example.nhs.uk/',
+  sub: 'demo-user',
+  device: { system: 'https://demo-consumer.example.nhs.uk/Id/device', value: 'demo', model: 'Demo consumer' },
+  organization: { name: 'Demo 111 Service', ods: 'DEMO1' },
+};
 /** apps/cli/package.json, one level up from both src/ and dist/. */
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -76,6 +84,16 @@ configure(program.command('consistency'))
   .action(async (o: { sqlite?: string; mssql?: string; json: boolean }) => {
     const { consistency } = await import('./commands/consistency.js');
     return done(await consistency(o));
+  });
+
+configure(program.command('token'))
+  .description('print a fresh unsigned SSP-style JWT (valid 5 minutes) for trying the API by hand, e.g. with curl')
+  .argument('<scope>', 'organization/slot.read, patient/appointment.read or patient/appointment.write')
+  .requiredOption('--audience <url>', 'the facade service root (the JWT aud)')
+  .action(async (scope: string, o: { audience: string }) => {
+    const { unsignedJwt } = await import('./consumer.js');
+    process.stdout.write(unsignedJwt(o.audience, scope, DEMO_CONSUMER));
+    return done(EXIT.OK);
   });
 
 configure(program.command('audit'))

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Client, type FhirResource, type RequestOptions } from 'fhir-kit-client';
 import { DateTime } from 'luxon';
 import { Agent, setGlobalDispatcher } from 'undici';
+import { bookingAppointment, type ConsumerIdentity, type InteractionName, NHS_NUMBER_SYSTEM, RFC4122_SYSTEM, sspHeaders, unsignedJwt } from '../consumer.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { isValidNhsNumber, smokeTestNhsNumber } from '../nhs-number.js';
 
@@ -51,37 +52,20 @@ interface Step {
   detail: string;
 }
 
-const URN = 'urn:nhs:names:services:careconnect:fhir:rest';
-const INTERACTIONS = {
-  metadata: { id: `${URN}:read:metadata`, scope: 'organization/slot.read' },
-  searchSlot: { id: `${URN}:search:slot`, scope: 'organization/slot.read' },
-  book: { id: `${URN}:create:appointment`, scope: 'patient/appointment.write' },
-  read: { id: `${URN}:read:appointment`, scope: 'patient/appointment.read' },
-  cancel: { id: `${URN}:update:appointment`, scope: 'patient/appointment.write' },
-  searchAppointment: { id: `${URN}:search:appointment`, scope: 'patient/appointment.read' },
-} as const;
-type Interaction = keyof typeof INTERACTIONS;
-
 export const SMOKE_FAMILY = 'SMOKETEST';
-const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
-const GUID_SYSTEM = 'https://tools.ietf.org/html/rfc4122';
-const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-/** An unsigned SSP JWT (spec §5): alg none, empty signature, exp = iat + 300. */
+/** The smoke test introduces itself honestly in its JWT. */
+const SMOKE_CONSUMER: ConsumerIdentity = {
+  iss: 'https://booking-facade-smoke.invalid/',
+  sub: 'smoke-test',
+  device: { system: 'https://booking-facade-smoke.invalid/Id/device', value: 'booking-facade-smoke', model: 'booking-facade smoke' },
+  organization: { name: 'Smoke test (booking-facade CLI)', ods: 'SMOKE' },
+  practitioner: { family: SMOKE_FAMILY, given: 'Smoke' },
+};
+
+/** An unsigned SSP JWT (spec §5) as the smoke test sends it. */
 export function sspJwt(audience: string, scope: string): string {
-  const iat = Math.floor(Date.now() / 1000);
-  return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({
-    iss: 'https://booking-facade-smoke.invalid/',
-    sub: 'smoke-test',
-    aud: audience,
-    exp: iat + 300,
-    iat,
-    reason_for_request: 'directcare',
-    requested_scope: scope,
-    requesting_device: { resourceType: 'Device', identifier: [{ system: 'https://booking-facade-smoke.invalid/Id/device', value: 'booking-facade-smoke' }], model: 'booking-facade smoke', version: '1.0' },
-    requesting_organization: { resourceType: 'Organization', name: 'Smoke test (booking-facade CLI)', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'SMOKE' }] },
-    requesting_practitioner: { resourceType: 'Practitioner', id: 'smoke-test', name: [{ family: SMOKE_FAMILY, given: ['Smoke'] }] },
-  })}.`;
+  return unsignedJwt(audience, scope, SMOKE_CONSUMER);
 }
 
 export async function smoke(options: SmokeOptions): Promise<ExitCode> {
@@ -102,15 +86,10 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
     steps.push(s);
     if (!options.json) console.log(`  ${s.ok ? 'PASS' : 'FAIL'}  ${s.step.padEnd(16)} ${String(s.status ?? '-').padStart(3)} ${String(s.ms).padStart(6)} ms  ${s.detail}`);
   };
-  const headers = (interaction: Interaction, extra: Record<string, string> = {}): RequestOptions => ({
+  const headers = (interaction: InteractionName, extra: Record<string, string> = {}): RequestOptions => ({
     headers: {
-      Authorization: `Bearer ${sspJwt(audience, INTERACTIONS[interaction].scope)}`,
-      'Ssp-TraceID': randomUUID(),
-      'Ssp-From': options.fromAsid,
-      'Ssp-To': options.asid,
-      'Ssp-InteractionID': INTERACTIONS[interaction].id,
+      ...sspHeaders({ audience, interaction, toAsid: options.asid, fromAsid: options.fromAsid, who: SMOKE_CONSUMER }),
       'X-Request-ID': randomUUID(),
-      Accept: 'application/fhir+json',
       ...extra,
     },
     signal: AbortSignal.timeout(options.timeoutMs),
@@ -201,7 +180,7 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
   // Clean-up: whatever failed above, leave no test booking behind.
   if (booked && !cancelled) log({ step: 'cleanup-cancel', ...(await cancelAppointment(booked)) });
   if (bookUncertain) {
-    const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${NHS_SYSTEM}|${nhsNumber}` }, options: headers('searchAppointment') }));
+    const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${NHS_NUMBER_SYSTEM}|${nhsNumber}` }, options: headers('searchAppointment') }));
     const leftovers: Json[] = (found.resource?.entry ?? [])
       .map((e: Json) => e.resource)
       .filter((a: Json) => a?.resourceType === 'Appointment' && a.status === 'booked' && (a.contained ?? []).some((c: Json) => c.resourceType === 'Patient' && c.name?.[0]?.family === SMOKE_FAMILY));
@@ -267,59 +246,18 @@ export function searchWindow(zone: string, now = new Date()): { from: string; to
 
 /** A Booking API Appointment for the slot, for a patient nobody could mistake for a real one. */
 export function bookingBody(slot: Json, nhsNumber: string): Json {
-  const guid = (slot.identifier ?? []).find((i: Json) => i.system === GUID_SYSTEM)?.value;
-  const nhsIdentifier = { use: 'official', system: NHS_SYSTEM, value: nhsNumber };
-  return {
-    resourceType: 'Appointment',
-    meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1'] },
-    language: 'en-GB',
-    contained: [
-      {
-        resourceType: 'DocumentReference',
-        id: 'doc1',
-        identifier: [{ system: GUID_SYSTEM, value: randomUUID() }],
-        status: 'current',
-        type: { coding: [{ system: 'urn:oid:2.16.840.1.113883.2.1.3.2.4.18.17', code: 'POCD_MT200001GB02', display: 'Integrated Urgent Care Report' }] },
-        content: [{ attachment: { contentType: 'application/hl7-v3+xml', language: 'en' } }],
-      },
-      {
-        resourceType: 'Patient',
-        id: 'P1',
-        meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Patient-1'] },
-        identifier: [
-          {
-            extension: [
-              {
-                url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1',
-                valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code: '01', display: 'Number present and verified' }] },
-              },
-            ],
-            ...nhsIdentifier,
-          },
-        ],
-        name: [{ use: 'official', given: ['Booking', 'Facade'], family: SMOKE_FAMILY }],
-        telecom: [{ system: 'phone', value: '01632 960000', use: 'home', rank: 1 }],
-        gender: 'unknown',
-        birthDate: '2000-01-01',
-        address: [{ use: 'home', line: ['Smoke Test (not a real patient)'], city: 'Leeds', postalCode: 'LS1 1AA' }],
-      },
-      {
-        resourceType: 'Slot',
-        id: slot.id,
-        ...(guid ? { identifier: [{ system: GUID_SYSTEM, value: guid }] } : {}),
-        schedule: slot.schedule,
-        status: 'busy',
-        start: slot.start,
-        end: slot.end,
-      },
-    ],
-    status: 'booked',
-    start: slot.start,
-    end: slot.end,
-    created: new Date().toISOString(),
-    description: 'SMOKE TEST by booking-facade smoke: not a real appointment, cancelled automatically',
-    slot: [{ reference: `#${slot.id}` }],
-    supportingInformation: [{ reference: '#doc1' }],
-    participant: [{ actor: { reference: '#P1', identifier: nhsIdentifier, display: `Booking Facade ${SMOKE_FAMILY}` }, status: 'accepted' }],
-  };
+  const guid = (slot.identifier ?? []).find((i: Json) => i.system === RFC4122_SYSTEM)?.value;
+  return bookingAppointment(
+    { id: slot.id, ...(guid ? { identifier: guid } : {}), schedule: slot.schedule?.reference, start: slot.start, end: slot.end },
+    {
+      nhsNumber,
+      given: ['Booking', 'Facade'],
+      family: SMOKE_FAMILY,
+      gender: 'unknown',
+      birthDate: '2000-01-01',
+      phone: '01632 960000',
+      address: { line: ['Smoke Test (not a real patient)'], city: 'Leeds', postalCode: 'LS1 1AA' },
+    },
+    'SMOKE TEST by booking-facade smoke: not a real appointment, cancelled automatically',
+  );
 }

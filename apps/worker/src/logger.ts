@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { logOptions } from './observability/log.js';
+import { logOptions } from '@booking/observability';
 
 /** Structured JSON logs. Job payloads are never logged: they can carry patient data. */
 export function createLogger(level: string) {

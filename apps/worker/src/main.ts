@@ -8,7 +8,7 @@ import { createProcessor } from './processor.js';
 import { createWorkerAdminApp } from './admin.js';
 import { instrumentPas } from './instrumented-pas.js';
 import { createWorkerMetrics } from './observability/metrics.js';
-import { startTracing } from './observability/tracing.js';
+import { startTracing } from '@booking/observability';
 
 async function main() {
   let config: WorkerConfig;

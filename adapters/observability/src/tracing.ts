@@ -8,7 +8,6 @@ import { BullMQOtel } from 'bullmq-otel';
 /**
  * OpenTelemetry tracing, started only when an OTLP endpoint is configured: without one no SDK is
  * registered, the API stays a no-op and BullMQ gets no telemetry option, so it costs nothing.
- * (The worker has a copy of this file: the two apps share no code outside the adapters.)
  */
 export interface Tracing {
   /** For BullMQ Queue/Worker options: carries the trace context inside each job. */

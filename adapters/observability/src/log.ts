@@ -2,7 +2,7 @@ import { trace } from '@opentelemetry/api';
 import type { LoggerOptions } from 'pino';
 
 /**
- * pino options both processes share (the worker has a copy of this file): the active trace and span
+ * pino options both processes share: the active trace and span
  * ids on every line, so a log line leads to its trace, and a safety net that blanks fields which
  * could carry a token or patient demographics should anyone ever log them by mistake.
  */

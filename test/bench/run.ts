@@ -12,12 +12,14 @@
  *   --node-flags="…"   more node flags for facade and workers (via NODE_OPTIONS, so only flags it allows)
  *   --out DIR          where the report goes
  *   --only a,b         only the scenarios whose names start so (e.g. book-64,search), for profiling
+ *   --render FILE      no run: write REPORT.md again from a report.json (e.g. after editing
+ *                      bench/FINDINGS.md), next to that file
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { guard, markdown, targets } from './report.js';
-import { runBench } from './scenarios.js';
+import { type BenchResult, runBench } from './scenarios.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const { values } = parseArgs({
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     'node-flags': { type: 'string', default: '' },
     out: { type: 'string' },
     only: { type: 'string', default: '' },
+    render: { type: 'string' },
   },
 });
 
@@ -43,6 +46,18 @@ if (values.profile) {
 const out = resolve(values.out ?? join(root, values.quick ? 'bench/quick' : 'bench'));
 const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
 
+// Hand-written findings (profiles, causes, next steps) travel with the full report.
+const findingsFile = join(root, 'bench/FINDINGS.md');
+const findingsFor = (quick: boolean) => (!quick && existsSync(findingsFile) ? readFileSync(findingsFile, 'utf8') : '');
+
+if (values.render) {
+  const file = resolve(values.render);
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+  writeFileSync(join(dirname(file), 'REPORT.md'), markdown(saved, findingsFor(saved.options.quick)));
+  console.log(`rendered ${join(dirname(file), 'REPORT.md')} from ${file}`);
+  process.exit(0);
+}
+
 const started = performance.now();
 const result = await runBench({
   quick: values.quick,
@@ -54,10 +69,7 @@ const result = await runBench({
 });
 result.command = command;
 
-// Hand-written findings (profiles, causes, next steps) travel with the full report.
-const findingsFile = join(root, 'bench/FINDINGS.md');
-const findings = !values.quick && existsSync(findingsFile) ? readFileSync(findingsFile, 'utf8') : '';
-const report = markdown(result, findings);
+const report = markdown(result, findingsFor(values.quick));
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'REPORT.md'), report);
 writeFileSync(join(out, 'report.json'), `${JSON.stringify(result, null, 2)}\n`);

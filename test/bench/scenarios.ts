@@ -252,8 +252,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 /**
- * The soak: a mix of booking (a new slot each), read and search at 64 connections for N seconds on
- * a PAS reloaded with enough slots. RSS growth = peak over the last minute vs the peak over the
+ * The soak: a mix of booking (a new slot each, paced so the slots last), read and search at 64
+ * connections for N seconds on a PAS reloaded with 100,000 slots. RSS growth = peak over the last minute vs the peak over the
  * minute after a 30 s warm-up.
  */
 async function soak(
@@ -272,6 +272,9 @@ async function soak(
   db.close();
   const ids: string[] = [];
   let nextSlot = 0;
+  // Bookings are paced to spread the slots over the whole soak, so the mix stays the same to the end.
+  const started = performance.now();
+  const bookable = () => nextSlot < pool.length * Math.min(1, (performance.now() - started) / (seconds * 1000) + 0.01);
   const r = await drive({
     origin, connections: 64, seconds, pids,
     onResponse: (status, body) => {
@@ -279,11 +282,11 @@ async function soak(
     },
     build: (i) => {
       const slot = pool[nextSlot];
-      if (i % 3 === 0 && slot) {
+      if (i % 3 === 0 && slot && bookable()) {
         nextSlot++;
         return { method: 'POST', path: `${BASE_PATH}/Appointment`, headers: headers('book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slot)) };
       }
-      if (i % 3 === 1 && ids.length > 0) return { method: 'GET', path: `${BASE_PATH}/Appointment/${ids[i % ids.length]}`, headers: headers('read') };
+      if (i % 3 !== 2 && ids.length > 0) return { method: 'GET', path: `${BASE_PATH}/Appointment/${ids[i % ids.length]}`, headers: headers('read') };
       return search();
     },
   });

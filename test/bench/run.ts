@@ -73,7 +73,8 @@ const report = markdown(result, findingsFor(values.quick));
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'REPORT.md'), report);
 writeFileSync(join(out, 'report.json'), `${JSON.stringify(result, null, 2)}\n`);
-console.log('');
+// The report itself on stdout (without the hand-written findings), then the targets at a glance.
+console.log(`\n${markdown(result)}`);
 for (const t of targets(result)) console.log(`${t.met === null ? '—     ' : t.met ? 'met   ' : 'MISSED'}  ${t.target}: ${t.value} (target ${t.limit})`);
 console.log(`\nreport: ${join(out, 'REPORT.md')} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
 

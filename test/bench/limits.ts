@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { bookedAppointment, checkBookingRequest, type JsonObject } from '@booking/fhir';
+import type { JsonObject } from '@booking/fhir';
 import type { BookCommand } from '@booking/pas';
 import { SqlitePas } from '@booking/pas/sqlite';
 import { Keyring } from '@booking/queue';
 import type { QueueEvents } from 'bullmq';
 import { PasQueueClient } from '../../apps/facade/src/queue-client.js';
+import { bookCommand } from '../../apps/worker/src/handlers/book.js';
 import { bookingBody, type SlotForBooking } from '../support/consumer.js';
 import { cpuMs } from './rss.js';
 import { closedLoop, type LatencySummary, summarise } from './stats.js';
@@ -59,26 +60,11 @@ export async function bareQueue(target: QueueTarget, inFlight: number, total: nu
   }
 }
 
-/** The command handleBook (apps/worker/src/handlers/book.ts) builds for a consumer's booking body. */
-export function bookCommand(body: JsonObject, requestId: string): BookCommand {
-  const checked = checkBookingRequest(body);
-  if (!checked.ok) throw new Error(`invalid booking body: ${checked.problem.diagnostics}`);
-  const booking = checked.value;
-  const appointmentId = randomUUID();
-  const lastUpdated = new Date().toISOString();
-  return {
-    requestId,
-    jobId: randomUUID(),
-    appointmentId,
-    slotId: booking.slotId,
-    ...(booking.slotGuid ? { slotGuid: booking.slotGuid } : {}),
-    start: booking.start,
-    end: booking.end,
-    reason: booking.description,
-    patient: booking.patient,
-    lastUpdated,
-    buildResource: (hospitalNumber) => bookedAppointment(body, { id: appointmentId, versionId: '1', lastUpdated }, { system: LOCAL_PATIENT_ID_SYSTEM, value: hospitalNumber }),
-  };
+/** The command the worker's handleBook builds for a consumer's booking body. */
+export function benchBookCommand(body: JsonObject, requestId: string): BookCommand {
+  const command = bookCommand({ appointment: body, requestId }, randomUUID(), LOCAL_PATIENT_ID_SYSTEM);
+  if (!('requestId' in command)) throw new Error(`invalid booking body: ${command.diagnostics}`);
+  return command;
 }
 
 /**
@@ -88,7 +74,7 @@ export function bookCommand(body: JsonObject, requestId: string): BookCommand {
 export async function barePas(pasPath: string, slots: SlotForBooking[]): Promise<LimitResult> {
   const pas = new SqlitePas({ path: pasPath });
   try {
-    const commands = slots.map((slot) => bookCommand(bookingBody(slot) as JsonObject, randomUUID()));
+    const commands = slots.map((slot) => benchBookCommand(bookingBody(slot) as JsonObject, randomUUID()));
     // The first tenth warms up (statement compilation, JIT) and is not counted.
     const warm = Math.floor(commands.length / 10);
     for (const command of commands.slice(0, warm)) await pas.book(command);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { bookedAppointment, checkBookingRequest, problems } from '@booking/fhir';
-import type { AppointmentVersion, PasPort } from '@booking/pas';
+import { bookedAppointment, checkBookingRequest, type Problem, problems } from '@booking/fhir';
+import type { AppointmentVersion, BookCommand, PasPort } from '@booking/pas';
 import type { BookJob, WorkerReply } from '@booking/queue';
 
 export interface BookDeps {
@@ -22,31 +22,37 @@ export function resourceReply(version: AppointmentVersion, status: 200 | 201): W
   };
 }
 
-/** Books the slot in one PAS transaction and answers with the stored version 1. */
-export async function handleBook(job: BookJob, jobId: string, deps: BookDeps): Promise<WorkerReply> {
-  // The facade validated the body; checking again costs little and keeps a bad job from the PAS.
+/**
+ * The PAS command for a booking request: checked again (the facade validated the body; checking
+ * costs little and keeps a bad job from the PAS), with the server's id and time.
+ */
+export function bookCommand(job: Pick<BookJob, 'appointment' | 'requestId'>, jobId: string, localPatientIdSystem: string): BookCommand | Problem {
   const checked = checkBookingRequest(job.appointment);
-  if (!checked.ok) return { type: 'problem', problem: checked.problem };
+  if (!checked.ok) return checked.problem;
   const booking = checked.value;
-
   const appointmentId = randomUUID();
   const lastUpdated = new Date().toISOString();
-  const result = await deps.retry(() =>
-    deps.pas.book({
-      requestId: job.requestId,
-      jobId,
-      appointmentId,
-      slotId: booking.slotId,
-      ...(booking.slotGuid ? { slotGuid: booking.slotGuid } : {}),
-      start: booking.start,
-      end: booking.end,
-      reason: booking.description,
-      patient: booking.patient,
-      lastUpdated,
-      buildResource: (hospitalNumber) =>
-        bookedAppointment(job.appointment, { id: appointmentId, versionId: '1', lastUpdated }, { system: deps.localPatientIdSystem, value: hospitalNumber }),
-    }),
-  );
+  return {
+    requestId: job.requestId,
+    jobId,
+    appointmentId,
+    slotId: booking.slotId,
+    ...(booking.slotGuid ? { slotGuid: booking.slotGuid } : {}),
+    start: booking.start,
+    end: booking.end,
+    reason: booking.description,
+    patient: booking.patient,
+    lastUpdated,
+    buildResource: (hospitalNumber) =>
+      bookedAppointment(job.appointment, { id: appointmentId, versionId: '1', lastUpdated }, { system: localPatientIdSystem, value: hospitalNumber }),
+  };
+}
+
+/** Books the slot in one PAS transaction and answers with the stored version 1. */
+export async function handleBook(job: BookJob, jobId: string, deps: BookDeps): Promise<WorkerReply> {
+  const command = bookCommand(job, jobId, deps.localPatientIdSystem);
+  if (!('requestId' in command)) return { type: 'problem', problem: command };
+  const result = await deps.retry(() => deps.pas.book(command));
 
   switch (result.outcome) {
     case 'booked':

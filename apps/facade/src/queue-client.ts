@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
+import type { Redis } from 'ioredis';
 
 /** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
 export class JobError extends Error {
@@ -37,13 +38,15 @@ export class PasQueueClient {
   readonly queue: Queue<StoredJob, StoredReply>;
   private readonly events: QueueEvents;
   private readonly keyring: Keyring;
+  private readonly connections: [Redis, Redis];
   private readonly retentionSeconds: number;
 
   constructor({ redisUrl, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
-    this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'producer'), prefix, telemetry });
-    this.events = new QueueEvents(BOOKING_QUEUE, { connection: redisConnection(redisUrl, 'events'), prefix });
+    this.connections = [redisConnection(redisUrl, 'producer'), redisConnection(redisUrl, 'events')];
+    this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: this.connections[0], prefix, telemetry });
+    this.events = new QueueEvents(BOOKING_QUEUE, { connection: this.connections[1], prefix });
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
@@ -83,6 +86,8 @@ export class PasQueueClient {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.queue.close(), this.events.close()]);
+    // BullMQ leaves connections it was handed open: they are ours to close.
+    for (const connection of this.connections) connection.disconnect();
   }
 }
 

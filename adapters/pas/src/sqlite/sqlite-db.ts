@@ -22,7 +22,7 @@ export class SqliteDatabase implements PasDatabase {
   readonly dialect = sqliteDialect;
   private queue: Promise<unknown> = Promise.resolve();
   /** Compiled statements of this connection (tests empty it to see every statement prepared). */
-  readonly statements = new Map<string, Database.Statement>();
+  readonly statements: Map<string, Database.Statement> = new Map();
   private readonly session: PasSession;
 
   constructor(

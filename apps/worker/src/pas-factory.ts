@@ -6,6 +6,7 @@ export async function openPas(config: WorkerConfig, observer?: PasObserver): Pro
   const common = {
     timeZone: config.PAS_TIMEZONE,
     statusMapping: config.statusMapping,
+    localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM,
     hospitalNumber: { prefix: config.PAS_TEMP_HOSPITAL_NUMBER_PREFIX, width: config.PAS_TEMP_HOSPITAL_NUMBER_WIDTH },
     ...(observer ? { observer } : {}),
   };

@@ -34,6 +34,8 @@ export interface MssqlPasOptions {
   observer?: PasObserver;
   /** Temporary hospital number format (default T + 9 digits). */
   hospitalNumber?: HospitalNumberFormat;
+  /** The identifier system of the hospital number on the contained Patient. */
+  localPatientIdSystem?: string;
   /** SET LOCK_TIMEOUT of each write transaction, ms (default 5000): waits surface as error 1222, retried. */
   lockTimeoutMs?: number;
 }
@@ -60,6 +62,7 @@ export class MssqlPas implements PasPort {
       ...(options.statusMapping ? { statusMapping: options.statusMapping } : {}),
       ...(options.observer ? { observer: options.observer } : {}),
       ...(options.hospitalNumber ? { hospitalNumber: options.hospitalNumber } : {}),
+      ...(options.localPatientIdSystem ? { localPatientIdSystem: options.localPatientIdSystem } : {}),
     });
   }
 

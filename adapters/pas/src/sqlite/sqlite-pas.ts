@@ -36,6 +36,8 @@ export interface SqlitePasOptions {
   observer?: PasObserver;
   /** Temporary hospital number format (default T + 9 digits). */
   hospitalNumber?: HospitalNumberFormat;
+  /** The identifier system of the hospital number on the contained Patient. */
+  localPatientIdSystem?: string;
 }
 
 /** Creates the reference schema if it is missing (the demo PAS only; never run against a trust PAS). */
@@ -70,6 +72,7 @@ export class SqlitePas implements PasPort {
       ...(options.statusMapping ? { statusMapping: options.statusMapping } : {}),
       ...(options.observer ? { observer: options.observer } : {}),
       ...(options.hospitalNumber ? { hospitalNumber: options.hospitalNumber } : {}),
+      ...(options.localPatientIdSystem ? { localPatientIdSystem: options.localPatientIdSystem } : {}),
     });
   }
 

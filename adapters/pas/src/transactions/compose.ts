@@ -17,6 +17,8 @@ const CANCELLED_BY_TEXT = { patient: 'Cancelled by the patient', hospital: 'Canc
 export interface ComposeRow {
   APPOINTMENT_ID: string;
   PAS_APPT_ID: number;
+  /** The slot the product last recorded for the appointment. */
+  STORED_SLOT_ID: number;
   CURRENT_VERSION: number;
   STORED_STATUS: string;
   LAST_UPDATED_UTC: string | Date;
@@ -35,7 +37,7 @@ export interface ComposeRow {
 
 /** The SELECT list and joins that produce a ComposeRow; callers add WHERE / ORDER BY. */
 export function composeSelect(booking: (t: string) => string): string {
-  return `f.APPOINTMENT_ID, f.PAS_APPT_ID, f.CURRENT_VERSION, f.STATUS AS STORED_STATUS, v.LAST_UPDATED_UTC, v.RESOURCE_JSON,
+  return `f.APPOINTMENT_ID, f.PAS_APPT_ID, f.SLOT_ID AS STORED_SLOT_ID, f.CURRENT_VERSION, f.STATUS AS STORED_STATUS, v.LAST_UPDATED_UTC, v.RESOURCE_JSON,
        p.APPT_STATUS, p.SLOT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE, pt.HOSP_NO, pt.NHS_NO
   FROM ${booking('FHIR_APPOINTMENT')} f
   JOIN ${booking('FHIR_APPOINTMENT_VERSION')} v ON v.APPOINTMENT_ID = f.APPOINTMENT_ID AND v.VERSION_ID = f.CURRENT_VERSION
@@ -60,7 +62,7 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const trim = (v: string | null | undefined) => (v ?? '').trim();
 
-export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClock): Composed {
+export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClock, localPatientIdSystem?: string): Composed {
   const stored = JSON.parse(row.RESOURCE_JSON) as Json;
   const storedStatus = trim(row.STORED_STATUS);
   // The legacy appointment is gone (archived, purged): nothing to compare; the stored version stands.
@@ -94,19 +96,20 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
     resource.end = end;
   }
 
-  // Slot: the contained Slot the appointment references.
+  // Slot: compared with the slot the product recorded (the consumer's contained Slot id is theirs).
   const slotId = String(row.SLOT_ID);
   const contained = arr(stored.contained);
   const storedSlot = contained.find((r): r is Json => isObj(r) && r.resourceType === 'Slot');
-  if (storedSlot && String(storedSlot.id) !== slotId) kinds.push('slot');
+  if (row.SLOT_ID !== row.STORED_SLOT_ID) kinds.push('slot');
 
-  // Patient link: the identifiers of the contained Patient (NHS number, local hospital number).
+  // Patient link: the contained Patient's NHS number and local hospital number (by its system).
   const nhs = trim(row.NHS_NO);
   const hosp = trim(row.HOSP_NO);
   const storedPatient = contained.find((r): r is Json => isObj(r) && r.resourceType === 'Patient');
   const patientIdentifiers = storedPatient ? arr(storedPatient.identifier) : [];
   const relinked = patientIdentifiers.map((i) => {
     if (!isObj(i) || typeof i.value !== 'string') return i;
+    if (i.system !== NHS_NUMBER_SYSTEM && (!localPatientIdSystem || i.system !== localPatientIdSystem)) return i;
     const now = i.system === NHS_NUMBER_SYSTEM ? nhs : hosp;
     return now && now !== i.value ? { ...i, value: now } : i;
   });
@@ -117,11 +120,13 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
     resource.contained = contained.map((r) => {
       if (!isObj(r)) return r;
       if (r === storedSlot && kinds.includes('slot')) {
+        // The consumer's own contained Slot id is kept when it was not the legacy id.
+        const id = String(r.id) === String(row.STORED_SLOT_ID) ? slotId : r.id;
         const schedule = isObj(r.schedule) && typeof r.schedule.reference === 'string' ? r.schedule.reference : undefined;
         const clinic = trim(row.CLINIC_CODE);
         return {
           ...r,
-          id: slotId,
+          id,
           ...(row.SLOT_GUID ? { identifier: arr(r.identifier).map((i) => (isObj(i) ? { ...i, value: trim(row.SLOT_GUID).toLowerCase() } : i)) } : {}),
           ...(schedule && clinic ? { schedule: { ...(r.schedule as Json), reference: schedule.replace(/Schedule\/[^/]*$/, `Schedule/${clinic}`) } } : {}),
           ...(row.SLOT_START && row.SLOT_END ? { start: clock.toInstant(row.SLOT_START), end: clock.toInstant(row.SLOT_END) } : {}),

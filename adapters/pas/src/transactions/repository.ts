@@ -51,6 +51,8 @@ export interface RepositoryOptions {
   statusMapping?: StatusMapping;
   observer?: PasObserver;
   hospitalNumber?: HospitalNumberFormat;
+  /** The identifier system of the hospital number on the contained Patient (kept in step with the PAS). */
+  localPatientIdSystem?: string;
 }
 
 type Via = 'read' | 'search' | 'cancel' | 'reconcile';
@@ -224,7 +226,7 @@ export class PasRepository {
     const row = await this.composeRow(s, cmd.appointmentId);
     if (!row) return rollback<CancelResult>({ outcome: 'not-found' });
     let current = row.CURRENT_VERSION;
-    const composed = compose(row, this.mapping, this.clock);
+    const composed = compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
     if (composed.unknownCode !== undefined) this.options.observer?.unknownCode('APPOINTMENT.APPT_STATUS', composed.unknownCode);
     if (composed.kinds.length > 0) {
       // The PAS changed it since the consumer read it: recorded as the newer version it is, which
@@ -342,7 +344,7 @@ export class PasRepository {
    */
   private async follow(row: ComposeRow, via: Via): Promise<AppointmentVersion> {
     for (let attempt = 0; ; attempt++) {
-      const composed = compose(row, this.mapping, this.clock);
+      const composed = compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
       if (composed.unknownCode !== undefined) this.options.observer?.unknownCode('APPOINTMENT.APPT_STATUS', composed.unknownCode);
       if (composed.kinds.length === 0) return this.storedCurrent(row);
       const detected = new Date().toISOString();
@@ -350,7 +352,7 @@ export class PasRepository {
       const result = await this.db.transaction<Step>(async (s) => {
         const fresh = await this.composeRow(s, row.APPOINTMENT_ID.trim());
         if (!fresh) return rollback(undefined);
-        const again = compose(fresh, this.mapping, this.clock);
+        const again = compose(fresh, this.mapping, this.clock, this.options.localPatientIdSystem);
         if (again.kinds.length === 0) return rollback({ row: fresh });
         const next = await this.moveVersion(s, fresh.APPOINTMENT_ID.trim(), fresh.CURRENT_VERSION, again.status, fresh.SLOT_ID, detected, true);
         if (next === 0) return rollback({ row: fresh });

@@ -102,3 +102,13 @@ describe('compose', () => {
     expect(compose(row({ APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], resource: stored });
   });
 });
+
+describe('legacy slot codes', () => {
+  it('are read trimmed and case-insensitively', async () => {
+    const { slotStatusFromCode, deliveryChannelFromCode } = await import('../src/legacy-codes.js');
+    expect(slotStatusFromCode(' f ')).toBe('free');
+    expect(slotStatusFromCode('u')).toBe('busy-unavailable');
+    expect(deliveryChannelFromCode('v ')).toBe('Video');
+    expect(() => slotStatusFromCode('Q')).toThrow(/unknown legacy slot status/);
+  });
+});

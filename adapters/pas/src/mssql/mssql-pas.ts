@@ -41,6 +41,7 @@ import {
   replayedWrite,
 } from '../write-helpers.js';
 import { mssqlConfig } from './connection.js';
+import { errorNumbers, isTransientMssqlError } from './errors.js';
 import { varchar, wallClock } from './values.js';
 
 export interface MssqlPasOptions {
@@ -397,36 +398,6 @@ export class MssqlPas implements PasPort {
 /** The @@ROWCOUNT a statement batch selected (immune to NOCOUNT and to triggers' own counts). */
 async function changed(result: Promise<IResult<{ CHANGED: number }>>): Promise<number> {
   return (await result).recordset[0]?.CHANGED ?? 0;
-}
-
-/** Deadlock victim, lock timeout, and Azure SQL's "try again" errors. */
-const TRANSIENT_NUMBERS = new Set([1205, 1222, 40197, 40501, 40613]);
-/** Connection-level failures (mssql codes, and the socket's own underneath). */
-const TRANSIENT_CODES = new Set(['ESOCKET', 'ECONNRESET', 'ETIMEOUT', 'ECONNCLOSED']);
-
-/** The error and every error wrapped inside it (mssql keeps the driver's as originalError). */
-function errorChain(error: unknown): Record<string, unknown>[] {
-  const chain: Record<string, unknown>[] = [];
-  let e: unknown = error;
-  while (e && typeof e === 'object' && chain.length < 6 && !chain.includes(e as Record<string, unknown>)) {
-    const current = e as Record<string, unknown>;
-    chain.push(current);
-    e = current.originalError ?? current.cause;
-  }
-  return chain;
-}
-
-function errorNumbers(error: unknown): number[] {
-  return errorChain(error)
-    .map((e) => e.number)
-    .filter((n): n is number => typeof n === 'number');
-}
-
-export function isTransientMssqlError(error: unknown): boolean {
-  return (
-    errorNumbers(error).some((n) => TRANSIENT_NUMBERS.has(n)) ||
-    errorChain(error).some((e) => typeof e.code === 'string' && TRANSIENT_CODES.has(e.code))
-  );
 }
 
 /** Maps transient failures to TransientPasError (the worker retries those); everything else rethrows. */

@@ -42,6 +42,7 @@ import {
 } from '../write-helpers.js';
 import { mssqlConfig } from './connection.js';
 import { errorNumbers, isTransientMssqlError } from './errors.js';
+import { bindSlotSearch, slotSearchInput, slotSearchSql } from './slot-search-sql.js';
 import { varchar, wallClock } from './values.js';
 
 export interface MssqlPasOptions {
@@ -96,32 +97,8 @@ export class MssqlPas implements PasPort {
       ).recordset;
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 
-      const request = this.pool.request();
-      /** A parameterised IN list: @clinic0, @clinic1, … */
-      const inList = (name: string, values: string[], width: number) => {
-        for (const [i, v] of values.entries()) request.input(`${name}${i}`, ...varchar(width, v));
-        return values.map((_, i) => `@${name}${i}`).join(', ');
-      };
-      const where = [`s.CLINIC_CODE IN (${inList('clinic', clinics.map((c) => c.CLINIC_CODE), 8)})`];
-      let widened = false;
-      if (query.startFrom) {
-        const b = this.clock.queryBound(query.startFrom.instant, 'lower');
-        request.input('startFrom', sql.DateTime, wallClock(b.local));
-        where.push('s.START_DTTM >= @startFrom');
-        widened ||= b.widened;
-      }
-      if (query.startTo) {
-        const b = this.clock.queryBound(query.startTo.instant, 'upper');
-        request.input('startTo', sql.DateTime, wallClock(b.local));
-        where.push('s.START_DTTM <= @startTo');
-        widened ||= b.widened;
-      }
-      if (query.statuses.length > 0) where.push(`s.SLOT_STATUS IN (${inList('status', query.statuses.map(slotStatusCode), 1)})`);
-      // Rows in a widened hour are filtered out below, so fetch a margin beyond the limit.
-      request.input('top', sql.Int, widened ? query.limit + 1000 : query.limit + 1);
-      const raw = (
-        await request.query<RawSlot>(`SELECT TOP (@top) ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID`)
-      ).recordset;
+      const search = slotSearchSql(slotSearchInput(query, clinics.map((c) => c.CLINIC_CODE), query.statuses.map(slotStatusCode), this.clock));
+      const raw = (await bindSlotSearch(this.pool.request(), search.params).query<RawSlot>(search.text)).recordset;
       const slots = raw
         .map((r) => toSlotRow(r, this.clock))
         .filter((s) => withinBounds(s, query))

@@ -238,8 +238,9 @@ export function statusCodeFindings(column: 'APPOINTMENT.APPT_STATUS' | 'CLINIC_S
   const unknown = [...counts].filter(([code]) => !known.has(code)).sort((a, b) => b[1] - a[1]);
   const subject = column.split('.')[0] as string;
   const mapping = codes.source === 'defaults' ? 'the reference codes' : `the mapping in ${codes.source}`;
+  if (counts.size === 0) return [{ status: 'ok', subject, message: `${column}: no rows from the last 90 days to check against ${mapping}` }];
   if (unknown.length === 0) {
-    return [{ status: 'ok', subject, message: `${column}: every stored code (${[...counts.keys()].sort().join(', ') || 'none'}) is in ${mapping}` }];
+    return [{ status: 'ok', subject, message: `${column}: every stored code (${[...counts.keys()].sort().join(', ')}) is in ${mapping}` }];
   }
   const list = unknown.map(([code, n]) => `'${code}' (${n} row${n === 1 ? '' : 's'})`).join(', ');
   const slot = column === 'CLINIC_SLOT.SLOT_STATUS';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redactSecrets, shownValue } from '@booking/config';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadWorkerConfig } from '../../worker/src/config.js';
-import { loadFacadeConfig } from '../src/config.js';
+import { loadWorkerConfig } from '../apps/worker/src/config.js';
+import { loadFacadeConfig } from '../apps/facade/src/config.js';
 
 /** Start-up errors name the setting and what is wrong, never a secret's value (issue 14, item 2). */
 

@@ -1,9 +1,11 @@
-import { loadConfig, setting, z } from '@booking/config';
+import { loadConfig, setting, urlWithCredentials, z } from '@booking/config';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
 export const workerSchema = z.object({
   REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_USERNAME: setting.string('the Redis ACL user (overrides one in REDIS_URL)').optional(),
+  REDIS_PASSWORD: setting.string('the Redis password of REDIS_USERNAME (usually REDIS_PASSWORD_FILE=/path; overrides one in REDIS_URL)').optional(),
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   PAS_ADAPTER: setting.oneOf(['sqlite', 'mssql'], 'sqlite or mssql').default('sqlite'),
   PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),
@@ -33,5 +35,6 @@ export function loadWorkerConfig(env = process.env): WorkerConfig {
   if (config.PAS_ADAPTER === 'mssql' && !config.PAS_MSSQL_URL) {
     throw new Error('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (expected a SQL Server connection string)');
   }
-  return { ...config, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
+  const REDIS_URL = urlWithCredentials(config.REDIS_URL, config.REDIS_USERNAME, config.REDIS_PASSWORD);
+  return { ...config, REDIS_URL, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
 }

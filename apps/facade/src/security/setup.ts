@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '@booking/config';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { listSetting, type SecuritySettings } from './settings.js';
@@ -53,4 +53,15 @@ export async function securityHeaderFields(tls: boolean): Promise<[string, strin
   const probe = new Hono().use(securityHeaders(tls)).get('/', (c) => c.body(null, 204));
   const res = await probe.request('/');
   return [...res.headers.entries()];
+}
+
+/**
+ * True when reading the request failed because the client closed the connection mid-request (a
+ * body cut short): nothing the facade did wrong, and no answer can reach the client. Logged at
+ * info, never as an unhandled error (which would page someone).
+ */
+export function isClientAbort(error: Error, c: Context): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const reset = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || error.message === 'aborted';
+  return reset && incoming !== undefined && (incoming.destroyed || !incoming.complete);
 }

@@ -165,6 +165,13 @@ describe('mutual TLS on the consumer listener', () => {
     expect(refused[0]).toMatchObject({ status: null, outcome: 'ACCESS_DENIED_SSL', clientCertCn: 'stranger.test.nhs.uk', clientCertSha256: pki.stranger.fingerprint.replace(/:/g, '') });
   });
 
+  it('refuses a certificate whose subject carries two CNs, though the first is on the allow-list', async () => {
+    const answer = await metadata(pki.twoCns);
+    expect(answer.status).toBeUndefined();
+    expect(answer.error?.code).toBe('ECONNRESET');
+    await expectFacadeLog(/"clientCertCn":"ssp.test.nhs.uk".*not on FACADE_TLS_ALLOWED_CLIENTS \(or its subject has more than one CN\)/);
+  });
+
   it('refuses TLS 1.1 (minVersion TLSv1.2)', async () => {
     const { socket, error } = await handshake({ cert: pki.ssp, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
     socket?.destroy();

@@ -27,6 +27,15 @@ describe('allow-list', () => {
     expect(isAllowed(id('ssp.nhs.uk.evil.example', 'DNS:evil.example, URI:ssp.nhs.uk, IP Address:127.0.0.1'), list)).toBe(false);
     expect(isAllowed(id('evil', 'email:ssp.nhs.uk'), list)).toBe(false);
   });
+
+  it('refuses a certificate whose subject carries two CNs, even when one is listed or the certificate is pinned', () => {
+    const list = parseAllowList(`ssp.nhs.uk, sha256:${FP}`);
+    const twoCns = (cn: string[], fp = '00') => identityOf({ subject: { CN: cn }, subjectaltname: 'DNS:ssp.nhs.uk', fingerprint256: fp } as never);
+    expect(isAllowed(twoCns(['ssp.nhs.uk', 'evil.example']), list)).toBe(false);
+    expect(isAllowed(twoCns(['evil.example', 'ssp.nhs.uk']), list)).toBe(false);
+    expect(isAllowed(twoCns(['ssp.nhs.uk', 'ssp.nhs.uk'], FP), list)).toBe(false);
+    expect(isAllowed(twoCns(['ssp.nhs.uk']), list)).toBe(true);
+  });
 });
 
 describe('TLS settings', () => {

@@ -87,7 +87,7 @@ export function serveConsumer(options: ConsumerListenerOptions) {
     server.prependListener('secureConnection', (socket: TLSSocket) => secured.add(socket));
     enforceAllowList(server as unknown as TlsServer, tls.allowList, (socket, identity) => {
       const who = { clientAddress: socket.remoteAddress, clientCertCn: identity?.commonNames[0], clientCertSha256: identity?.fingerprint256 };
-      logger.warn(who, 'TLS client certificate not on FACADE_TLS_ALLOWED_CLIENTS: connection closed');
+      logger.warn(who, 'TLS client certificate not on FACADE_TLS_ALLOWED_CLIENTS (or its subject has more than one CN): connection closed');
       void record('tls-refused', { status: null, outcome: 'ACCESS_DENIED_SSL', ...who });
     });
     // Handshake failures: no certificate or an old protocol (OpenSSL's alert), a certificate that

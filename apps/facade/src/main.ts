@@ -77,6 +77,8 @@ async function main() {
     registry: metrics.registry,
     metricsToken: config.METRICS_TOKEN,
     dashboard: config.ADMIN_PASSWORD ? { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, readOnly: config.DASHBOARD_READ_ONLY } : undefined,
+    logger,
+    audit,
   });
   const admin = serve({ fetch: adminApp.fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
     logger.info({ host: info.address, port: info.port, dashboard: config.ADMIN_PASSWORD ? '/dashboard' : 'off (no ADMIN_PASSWORD)', tracing: tracing !== undefined }, 'admin listener ready');

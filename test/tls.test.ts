@@ -121,7 +121,7 @@ describe('mutual TLS on the consumer listener', () => {
     const answer = await metadata(undefined);
     expect(answer.status).toBeUndefined();
     expect(answer.error?.code).toMatch(/CERTIFICATE_REQUIRED|ECONNRESET|HANDSHAKE_FAILURE/);
-    await expectFacadeLog(/"code":"ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE".*TLS handshake refused/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE".*TLS handshake refused/);
   });
 
   it('fails the handshake for a certificate from an unknown CA', async () => {
@@ -129,14 +129,14 @@ describe('mutual TLS on the consumer listener', () => {
     expect(answer.status).toBeUndefined();
     // Node verifies the chain when OpenSSL finishes and destroys the socket (no alert): the client sees a reset.
     expect(answer.error?.code).toMatch(/UNKNOWN_CA|ECONNRESET|BAD_CERTIFICATE/);
-    await expectFacadeLog(/"code":"(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)".*TLS handshake refused/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)".*TLS handshake refused/);
   });
 
   it('fails the handshake for an expired certificate', async () => {
     const answer = await metadata(pki.expired);
     expect(answer.status).toBeUndefined();
     expect(answer.error?.code).toMatch(/CERTIFICATE_EXPIRED|ECONNRESET|BAD_CERTIFICATE/);
-    await expectFacadeLog(/"code":"CERT_HAS_EXPIRED".*TLS handshake refused/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"CERT_HAS_EXPIRED".*TLS handshake refused/);
   });
 
   it('closes the connection of a valid certificate not on the allow-list without any HTTP response, and audits it', async () => {

@@ -6,6 +6,7 @@ import { gracefulCloser } from './graceful.js';
 import { createApp } from './app.js';
 import { type FacadeConfig, loadFacadeConfig } from './config.js';
 import { createFacadeMetrics } from './observability/metrics.js';
+import { redactSecrets } from '@booking/config';
 import { logOptions } from '@booking/observability';
 import { observeRequests } from './observability/request.js';
 import { startTracing } from '@booking/observability';
@@ -23,7 +24,8 @@ async function main() {
     config = loadFacadeConfig();
     security = securitySetup(config); // TLS material, allow-list, JWT mode: refused at startup if wrong
   } catch (error) {
-    console.error(`facade: configuration error: ${(error as Error).message}`);
+    // Never a secret's value, whichever check wrote the message (@booking/config's rule).
+    console.error(`facade: configuration error: ${redactSecrets((error as Error).message, process.env)}`);
     process.exit(78); // EX_CONFIG
   }
   // First, so the queue and the HTTP server are traced from the start (no-op without an endpoint).

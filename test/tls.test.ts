@@ -189,6 +189,14 @@ describe('mutual TLS on the consumer listener', () => {
     expect(cbc.error).toBeDefined();
   });
 
+  it('answers an oversized request head from an allow-listed client with its own 431, carrying HSTS and the hardening headers', async () => {
+    const answer = await httpsRequest('/metadata', pki.ssp, { headers: { ...consumerHeaders(stack.baseUrl, 'metadata'), 'X-Filler': 'a'.repeat(17 * 1024) } });
+    expect(answer.status).toBe(431);
+    expect(JSON.parse(answer.body as string).resourceType).toBe('OperationOutcome');
+    expect(answer.headers?.['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    expect(answer.headers?.['x-content-type-options']).toBe('nosniff');
+  });
+
   it('does not speak plain HTTP on the TLS port', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/STU3/1/metadata`).catch((error: Error) => error);
     expect(res).toBeInstanceOf(Error);

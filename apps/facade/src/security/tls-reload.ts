@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { type StatWatcher, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, type StatWatcher, unwatchFile, watchFile } from 'node:fs';
 import type { ServerOptions } from 'node:https';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import type { AllowList } from './tls.js';
@@ -90,9 +90,16 @@ export class ReloadableTls {
   }
 }
 
-/** The files the TLS material comes from: every FACADE_TLS_*_FILE and a CONFIG_FILE. */
+/** The files the TLS material comes from: every FACADE_TLS_*_FILE (from the environment or CONFIG_FILE) and CONFIG_FILE itself. */
 export function tlsSourceFiles(env: Record<string, string | undefined>): string[] {
-  return Object.entries(env)
-    .filter(([name, value]) => value && (name === 'CONFIG_FILE' || /^FACADE_TLS_[A-Z_]+_FILE$/.test(name)))
+  let fromConfigFile: Record<string, unknown> = {};
+  try {
+    if (env.CONFIG_FILE) fromConfigFile = JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // Unreadable now: startup read it, and a reload reports what is wrong with it.
+  }
+  const merged: Record<string, unknown> = { ...fromConfigFile, ...env };
+  return Object.entries(merged)
+    .filter(([name, value]) => typeof value === 'string' && value && (name === 'CONFIG_FILE' || /^FACADE_TLS_[A-Z_]+_FILE$/.test(name)))
     .map(([, value]) => value as string);
 }

@@ -34,10 +34,10 @@ export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<StoredJob, StoredReply>): Promise<StoredReply> => {
     const stored = job.data;
     const log = deps.logger.child({ jobId: job.id, kind: stored?.kind, requestId: stored?.traceRequestId });
-    const seal = (reply: WorkerReply) => encodeReply(reply, deps.keyring);
+    const seal = (reply: WorkerReply) => encodeReply(reply, String(job.id), deps.keyring);
     let data: PasJob;
     try {
-      data = decodeJob(stored, deps.keyring);
+      data = decodeJob(stored, String(job.id), deps.keyring); // bound to this job id, kind and deadline
     } catch (error) {
       log.error({ err: (error as Error).message }, 'job cannot be decoded');
       return seal({ type: 'problem', problem: problems.internal('The job could not be decoded by the worker; nothing was done') });

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Env } from '@booking/config';
+import { type Env, urlWithCredentials } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -40,7 +40,9 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
 
   // 2. Redis, with its clock.
   const redisUrl = settingValue(facadeSchema, 'REDIS_URL', env);
-  if (redisUrl) results.push(...(await checkRedis(redisUrl, options.maxSkewSeconds)));
+  // With the ACL user and password the processes log in with (REDIS_USERNAME, REDIS_PASSWORD[_FILE]).
+  const redisLogin = redisUrl && urlWithCredentials(redisUrl, settingValue(facadeSchema, 'REDIS_USERNAME', env), settingValue(facadeSchema, 'REDIS_PASSWORD', env));
+  if (redisLogin) results.push(...(await checkRedis(redisLogin, options.maxSkewSeconds)));
   else results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: REDIS_URL is invalid' });
 
   // 3. The PAS the worker would use: schema, grants, clock.

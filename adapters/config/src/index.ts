@@ -68,3 +68,4 @@ export const setting = {
 };
 
 export { z };
+export { type RedisSettings, redisSettings, type SentinelAddress } from './redis.js';

@@ -1,10 +1,11 @@
-import { ConfigError, loadConfig, setting, z } from '@booking/config';
+import { ConfigError, loadConfig, redisSettings, setting, z } from '@booking/config';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 import { securitySettings } from './security/settings.js';
 
 /** Facade settings. The facade holds no PAS credentials: it only talks to Redis. */
 export const facadeSchema = z.object({
-  REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
+  // REDIS_URL, or Redis Sentinel (REDIS_SENTINELS …): the same settings as the workers'.
+  ...redisSettings,
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   FACADE_HOST: setting.string('the consumer-facing listen address').default('127.0.0.1'),
   FACADE_PORT: setting.int('the consumer-facing TCP port', 0, 65535).default(8080),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
+import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -14,7 +14,8 @@ export class JobError extends Error {
 }
 
 export interface QueueClientOptions {
-  redisUrl: string;
+  /** REDIS_URL, or the Sentinel settings (a plain URL string is one server). */
+  redis: RedisTarget | string;
   prefix: string;
   keyring: Keyring;
   /** How long finished jobs (sealed) stay in Redis for the dashboard. */
@@ -41,10 +42,10 @@ export class PasQueueClient {
   private readonly connections: [Redis, Redis];
   private readonly retentionSeconds: number;
 
-  constructor({ redisUrl, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
+  constructor({ redis, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
-    this.connections = [redisConnection(redisUrl, 'producer'), redisConnection(redisUrl, 'events')];
+    this.connections = [redisConnection(redis, 'producer'), redisConnection(redis, 'events')];
     this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: this.connections[0], prefix, telemetry });
     this.events = new QueueEvents(BOOKING_QUEUE, { connection: this.connections[1], prefix });
     // Errors surface per request; without listeners the emitters would throw on connection loss.

@@ -1,9 +1,10 @@
-import { loadConfig, setting, z } from '@booking/config';
+import { loadConfig, redisSettings, setting, z } from '@booking/config';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
 export const workerSchema = z.object({
-  REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
+  // REDIS_URL, or Redis Sentinel (REDIS_SENTINELS …): the same settings as the facade's.
+  ...redisSettings,
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   PAS_ADAPTER: setting.oneOf(['sqlite', 'mssql'], 'sqlite or mssql').default('sqlite'),
   PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),

@@ -17,9 +17,9 @@ export type RedisRole = 'producer' | 'worker' | 'events';
  * ioredis options for one role. Workers need `maxRetriesPerRequest: null` (blocking commands);
  * the facade's producer fails fast instead so a Redis outage never hangs an HTTP request.
  *
- * With Sentinels, ioredis asks them for the primary, and on a failover (the Sentinels announce
- * +switch-master, or the old primary's connection drops) it asks again and reconnects to the
- * promoted replica: no restart. A node answering READONLY (a demoted primary) is left the same way.
+ * With Sentinels, ioredis asks them for the primary, and when the primary's connection drops it
+ * asks again (until they name the promoted replica) and reconnects: no restart. A node answering
+ * READONLY (a primary demoted to replica) is left the same way.
  */
 export function redisOptions(target: RedisTarget | string, role: RedisRole): RedisOptions {
   const settings = typeof target === 'string' ? { REDIS_URL: target } : target;
@@ -50,9 +50,10 @@ export function redisOptions(target: RedisTarget | string, role: RedisRole): Red
     ...(sentinelTls ? { sentinelTLS: tlsOptions } : {}),
     ...(settings.REDIS_SENTINEL_USERNAME ? { sentinelUsername: settings.REDIS_SENTINEL_USERNAME } : {}),
     ...(settings.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: settings.REDIS_SENTINEL_PASSWORD } : {}),
-    // Subscribe to the Sentinels' +switch-master, so a failover is followed at once rather than
-    // when the dead primary's socket finally errors.
-    failoverDetector: true,
+    // Not ioredis' failoverDetector: a +switch-master arriving while a reconnect is under way makes
+    // that attempt fail for good (status "end", never reconnecting), which the failover test caught.
+    // A dead primary's socket errors at once; a demoted one answers READONLY (reconnectOnError).
+    failoverDetector: false,
     sentinelRetryStrategy: (times) => Math.min(times * 200, 2000),
   };
 }

@@ -54,7 +54,7 @@ describe('ioredis options', () => {
       password: 's@cret',
       db: 2,
       sentinelPassword: 'sentinel-secret',
-      failoverDetector: true,
+      failoverDetector: false,
       // The facade's producer still fails fast while no primary is known.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

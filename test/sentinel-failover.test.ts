@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkConsistency, SQLITE_TABLES } from '@booking/pas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { facadeSchema } from '../apps/facade/src/config.js';
+import { workerSchema } from '../apps/worker/src/config.js';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
 import { freeSlots, pasCounts } from './support/pas.js';
 import { type SentinelCluster, startSentinelCluster } from './support/sentinel.js';
@@ -190,5 +195,20 @@ describe('Redis Sentinel failover under load', () => {
     const report = await doctor({ ...sentinelEnv, QUEUE_ENCRYPTION_KEYS: stack.queueKeys, FACADE_TLS: 'off' });
     expect(report.results.find((r) => r.subject === 'REDIS_SENTINELS')).toMatchObject({ status: 'ok', message: expect.stringContaining(`primary of ${cluster.masterName}: 127.0.0.1:${cluster.replica.port}`) });
     expect(report.results.find((r) => r.check === 'redis' && r.subject === 'REDIS_URL')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^PONG from Redis/) });
+  });
+});
+
+describe('docker/compose.sentinel.yaml', () => {
+  type Service = { environment?: Record<string, string>; secrets?: string[] };
+  const file = parse(readFileSync(join(REPO_ROOT, 'docker/compose.sentinel.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; secrets: Record<string, unknown> };
+
+  it('hands facade, worker and cli only real settings, with every secret it names defined', () => {
+    for (const [name, schema] of [['facade', facadeSchema], ['worker', workerSchema], ['cli', facadeSchema]] as const) {
+      const service = file.services[name] as Service;
+      for (const key of Object.keys(service.environment ?? {})) expect(schema.shape, `${name}: ${key}`).toHaveProperty(key.replace(/_FILE$/, ''));
+      expect(service.environment).toMatchObject({ REDIS_SENTINELS: 'sentinel-1:26379,sentinel-2:26379,sentinel-3:26379', REDIS_SENTINEL_MASTER: 'booking' });
+      for (const secret of service.secrets ?? []) if (secret.startsWith('redis')) expect(file.secrets, secret).toHaveProperty(secret);
+    }
+    expect(Object.keys(file.services).filter((s) => s.startsWith('sentinel-'))).toHaveLength(3);
   });
 });

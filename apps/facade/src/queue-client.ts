@@ -74,7 +74,12 @@ export class PasQueueClient {
         Math.min(timeoutMs, 1000),
       );
     } catch (error) {
-      throw new JobError('queue-unavailable', `the queue is unavailable: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      // Refused before anything was sent (no connection, and the producer queues nothing offline):
+      // surely nothing was done. Otherwise — the connection dropped mid-command (a Redis failover),
+      // or Redis did not confirm within the second — the job may exist and run: outcome unknown.
+      if (NOT_SENT.test(message)) throw new JobError('queue-unavailable', `the queue is unavailable: ${message}`);
+      throw new JobError('timeout', `the queue did not confirm the job (${message}), so it may still run`);
     }
     try {
       return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, this.keyring);
@@ -91,6 +96,9 @@ export class PasQueueClient {
     for (const connection of this.connections) connection.disconnect();
   }
 }
+
+/** ioredis' refusal of a command it never sent (offline, with the offline queue off). */
+const NOT_SENT = /Stream isn't writeable/;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -179,6 +179,16 @@ describe('npm start supervises its processes', () => {
     expect(running.filter(alive)).toEqual([]);
   });
 
+  it('gives up loudly, stopping every child, when a process cannot start (a configuration error is not retried)', { timeout: 120_000 }, async () => {
+    const [port, adminPort, workerAdminPort] = [await freePort(), await freePort(), await freePort()];
+    demo = new Demo({ PAS_SQLITE_PATH: pasPath, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort), WORKER_ADMIN_PORT: String(workerAdminPort), WORKER_CONCURRENCY: '0' }, []);
+    const exited = new Promise<number | null>((resolve) => demo!.child.once('exit', (code) => resolve(code)));
+    await demo.waitFor(/GIVING UP: worker-\d exited with exit code 78 \(a configuration error\)/);
+    expect(await exited).toBe(1);
+    expect(demo.text()).toMatch(/WORKER_CONCURRENCY/);
+    expect(Object.values(demo.pids()).filter(alive)).toEqual([]);
+  });
+
   it('keeps the demo data for the next start, and replaces it with --fresh', { timeout: 300_000 }, async () => {
     const booked = pasRows(`SELECT COUNT(*) AS n FROM APPOINTMENT`);
     expect(booked).toBeGreaterThan(0);

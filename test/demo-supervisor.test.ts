@@ -46,7 +46,13 @@ class Demo {
     args: string[],
   ) {
     // What scripts/start-demo.sh execs once the prerequisites are in place (npm test saw to them).
-    this.child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/demo.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/demo.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, like a terminal's foreground job: Ctrl-C reaches the whole group.
+      detached: true,
+    });
     const keep = (chunk: Buffer) => this.output.push(chunk.toString());
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
@@ -74,10 +80,12 @@ class Demo {
     return pids;
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 60_000): Promise<number | null> {
+  /** `ctrlC`: the signal goes to the whole process group, as a terminal's Ctrl-C does. */
+  async stop(signal: NodeJS.Signals = 'SIGINT', { ctrlC = false, timeoutMs = 60_000 } = {}): Promise<number | null> {
     if (this.child.exitCode !== null) return this.child.exitCode;
     const exited = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
-    this.child.kill(signal);
+    if (ctrlC) process.kill(-(this.child.pid as number), signal);
+    else this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const code = await exited;
     clearTimeout(timer);
@@ -172,9 +180,9 @@ describe('npm start supervises its processes', () => {
     expect(await bookEventually(baseUrl, free.slice(11, 60))).toBe(201);
     expect(demo!.child.exitCode).toBeNull();
 
-    // Ctrl-C: everything stops, the demo exits 0.
+    // Ctrl-C (SIGINT to the whole process group): everything stops, the demo exits 0.
     const running = Object.values(demo!.pids());
-    expect(await demo!.stop('SIGINT')).toBe(0);
+    expect(await demo!.stop('SIGINT', { ctrlC: true })).toBe(0);
     expect(demo!.text()).toMatch(/demo: stopped/);
     expect(running.filter(alive)).toEqual([]);
   });

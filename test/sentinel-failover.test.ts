@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkConsistency, SQLITE_TABLES } from '@booking/pas';
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { facadeSchema } from '../apps/facade/src/config.js';
 import { workerSchema } from '../apps/worker/src/config.js';
+import { makeTestPki } from './support/certs.js';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
 import { freeSlots, pasCounts } from './support/pas.js';
 import { type SentinelCluster, startSentinelCluster } from './support/sentinel.js';
@@ -195,6 +197,51 @@ describe('Redis Sentinel failover under load', () => {
     const report = await doctor({ ...sentinelEnv, QUEUE_ENCRYPTION_KEYS: stack.queueKeys, FACADE_TLS: 'off' });
     expect(report.results.find((r) => r.subject === 'REDIS_SENTINELS')).toMatchObject({ status: 'ok', message: expect.stringContaining(`primary of ${cluster.masterName}: 127.0.0.1:${cluster.replica.port}`) });
     expect(report.results.find((r) => r.check === 'redis' && r.subject === 'REDIS_URL')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^PONG from Redis/) });
+  });
+});
+
+describe('Redis Sentinel with TLS and ACL users', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'booking-sentinel-tls-'));
+  let cluster: SentinelCluster;
+  let stack: Stack;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const pki = await makeTestPki(dir);
+    const user = { name: 'booking', password: 'booking-secret-0123' };
+    cluster = await startSentinelCluster({ tls: pki.files, user, sentinelPassword: 'sentinel-secret-0123' });
+    env = {
+      // TLS (rediss://) to the primary and, following it, to the Sentinels; the ACL user of the primary.
+      REDIS_URL: `rediss://${user.name}:${user.password}@sentinel-mode.invalid/0`,
+      REDIS_SENTINELS: cluster.sentinelList,
+      REDIS_SENTINEL_MASTER: cluster.masterName,
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret-0123',
+      REDIS_TLS_CA_FILE: pki.files.ca,
+    };
+    stack = await Stack.start({ redisUrl: env.REDIS_URL as string, workers: 1, facades: 1, env: { ...env, JOB_TIMEOUT_MS: '5000' } });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('books over TLS through the Sentinels with the ACL user, and again after a failover', { timeout: 180_000 }, async () => {
+    const db = stack.openPas();
+    const [first, second] = freeSlots(db, '999999999', 2) as [SlotForBooking, SlotForBooking];
+    db.close();
+    const booking = (slot: SlotForBooking): Booking => ({ slot, requestId: randomUUID(), baseUrl: stack.baseUrl, answers: [] });
+    expect((await send(booking(first))).status).toBe(201);
+    const report = await doctor({ ...env, QUEUE_ENCRYPTION_KEYS: stack.queueKeys, FACADE_TLS: 'off' });
+    expect(report.results.find((r) => r.subject === 'REDIS_SENTINELS')).toMatchObject({ status: 'ok' });
+    expect(report.results.find((r) => r.check === 'redis' && r.subject === 'REDIS_URL')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^PONG from Redis .* at rediss:\/\/booking:\*\*\*@/) });
+    expect(JSON.stringify(report)).not.toMatch(/secret-0123/);
+
+    cluster.primary.process.kill('SIGKILL');
+    const after = booking(second);
+    await decide(after);
+    expect([201, 409]).toContain(after.answers.at(-1)?.status);
+    expect(await cluster.currentPrimary()).toBe(`127.0.0.1:${cluster.replica.port}`);
   });
 });
 

@@ -242,6 +242,15 @@ describe('Redis Sentinel with TLS and ACL users', () => {
     await decide(after);
     expect([201, 409]).toContain(after.answers.at(-1)?.status);
     expect(await cluster.currentPrimary()).toBe(`127.0.0.1:${cluster.replica.port}`);
+
+    // A Sentinel lost: doctor warns (two still make a quorum), naming the one it cannot reach.
+    const lost = cluster.sentinels[2] as SentinelCluster['sentinels'][number];
+    lost.process.kill('SIGKILL');
+    const degraded = await doctor({ ...env, QUEUE_ENCRYPTION_KEYS: stack.queueKeys, FACADE_TLS: 'off' });
+    expect(degraded.results.find((r) => r.subject === 'REDIS_SENTINELS')).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining(`2/3 Sentinels reachable (not 127.0.0.1:${lost.port}); primary of ${cluster.masterName}: 127.0.0.1:${cluster.replica.port}`),
+    });
   });
 });
 

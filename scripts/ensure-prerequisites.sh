@@ -16,6 +16,9 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# Redis Sentinel (test/sentinel-failover.test.ts) is the same binary: `redis-server <conf> --sentinel`,
+# so Debian's redis-server package is all it needs (redis-sentinel only adds a service unit).
+
 # --browser (npm test): Debian's headless Chromium for the dashboard browser test; never a
 # browser download. Without root the test is skipped with a note instead.
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then

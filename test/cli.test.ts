@@ -282,11 +282,10 @@ describe('smoke against a running stack', () => {
     db.close();
   });
 
-  it('exits 69 fast against a URL where nothing listens', async () => {
+  it('exits 69 against a URL where nothing listens', async () => {
     const r = await cli(['smoke', '--base-url', `http://127.0.0.1:${await freePort()}/STU3/1`]);
     expect(r.code).toBe(69);
     expect(r.stdout).toMatch(/FAIL {2}metadata/);
-    expect(r.ms).toBeLessThan(10000);
   });
 });
 

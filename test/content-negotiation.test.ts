@@ -191,13 +191,12 @@ describe('request media types', () => {
     expectOutcome(res, text, 400, 'MESSAGE_NOT_WELL_FORMED');
   });
 
-  it('400 quickly for XML with a DTD (billion laughs), expanding nothing', async () => {
+  it('400 for XML with a DTD (billion laughs), refused before expanding anything', async () => {
     const lol = `<!DOCTYPE Appointment [<!ENTITY lol "lol">${Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`).join('')}]>`;
     const body = toXml(bookingBody(takeSlot())).replace('<?xml version="1.0" encoding="UTF-8"?>', `<?xml version="1.0" encoding="UTF-8"?>${lol}`).replace('Reason for calling', '&lol9;');
-    const started = Date.now();
     const { res, text } = await call('POST', '/Appointment', 'book', body, { 'Content-Type': 'application/fhir+xml', Accept: undefined });
-    expect(Date.now() - started).toBeLessThan(2000);
-    expectOutcome(res, text, 400, 'BAD_REQUEST');
+    // Refused for the DTD itself (so nothing was expanded); no timing is asserted.
+    expect(expectOutcome(res, text, 400, 'BAD_REQUEST').issue[0].diagnostics).toMatch(/DTD/);
   });
 
   it('400 for XML in another namespace', async () => {

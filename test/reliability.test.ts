@@ -43,8 +43,8 @@ describe('bounded waits', () => {
     await new Promise((r) => stack.workers[0]?.child.once('exit', r));
 
     const first = await book(stack.baseUrl, slot);
+    // The timeout path (JOB_TIMEOUT_MS), not a hang: its own diagnostics. No timing is asserted.
     expect(first.status).toBe(500);
-    expect(first.ms).toBeLessThan(5000);
     expect(first.json?.issue[0].diagnostics).toMatch(/outcome is unknown.*same X-Request-ID/i);
 
     stack.startWorker();
@@ -88,7 +88,7 @@ describe('Redis outage', () => {
     await redis?.stop();
   });
 
-  it('answers 500 within a second while Redis is down, turns readiness red, and recovers by itself', async () => {
+  it('answers 500 at once (not after the job timeout) while Redis is down, turns readiness red, and recovers by itself', async () => {
     const slots = slotsOf(stack);
     expect((await book(stack.baseUrl, slots[0] as SlotForBooking)).status).toBe(201);
     await redis.stop();
@@ -96,8 +96,9 @@ describe('Redis outage', () => {
     const down = await Promise.all(slots.slice(1, 11).map((s) => book(stack.baseUrl, s)));
     for (const answer of down) {
       expect(answer.status).toBe(500);
-      expect(answer.ms).toBeLessThan(1500);
       expect(answer.json?.resourceType).toBe('OperationOutcome');
+      // Refused at the queue, not left to the 10 s job timeout (whose diagnostics say "outcome is unknown").
+      expect(answer.json?.issue[0].diagnostics).toMatch(/temporarily unavailable/);
     }
     const ready = await fetch(`${stack.facades[0]?.adminUrl}/health/ready`);
     expect(ready.status).toBe(503);

@@ -38,7 +38,7 @@ export interface QueueTarget {
  */
 export async function bareQueue(target: QueueTarget, inFlight: number, total: number, pids: Record<string, number> = {}): Promise<LimitResult> {
   const kid = target.keys.slice(0, target.keys.indexOf(':'));
-  const client = new PasQueueClient({ redisUrl: target.redisUrl, prefix: target.prefix, keyring: new Keyring(target.keys, kid), retentionSeconds: 3600 });
+  const client = new PasQueueClient({ redis: target.redisUrl, prefix: target.prefix, keyring: new Keyring(target.keys, kid), retentionSeconds: 3600 });
   try {
     await client.ready();
     const job = () => client.run({ kind: 'noop', traceRequestId: randomUUID() }, 10000);

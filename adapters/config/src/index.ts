@@ -78,18 +78,6 @@ export function rawSettings(names: string[], env: Env = process.env): Env {
   return settings;
 }
 
-/**
- * A URL with a user name and password put in (both percent-encoded), so that a password can come
- * from its own secret file (REDIS_PASSWORD_FILE) rather than sit inside a URL setting.
- */
-export function urlWithCredentials(url: string, username: string | undefined, password: string | undefined): string {
-  if (!username && !password) return url;
-  const u = new URL(url);
-  if (username) u.username = encodeURIComponent(username);
-  if (password) u.password = encodeURIComponent(password);
-  return u.toString();
-}
-
 /** Parses settings against a zod object schema whose keys are the setting names. */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
   const picked = rawSettings(Object.keys(schema.shape), env);
@@ -116,3 +104,4 @@ export const setting = {
 };
 
 export { z };
+export { type RedisSettings, redisSettings, type SentinelAddress, urlWithCredentials, withRedisLogin } from './redis.js';

@@ -210,9 +210,7 @@ describe('reading XML: what FHIR.js would silently accept is refused first', () 
     ['a bare DOCTYPE', `<!DOCTYPE Patient><Patient ${NS}><active value="true"/></Patient>`],
     ['a lower-case doctype', `<!doctype Patient><Patient ${NS}/>`],
   ])('400 for %s, without expanding anything', (_name, xml) => {
-    const started = performance.now();
     const problem = problemOf(xml);
-    expect(performance.now() - started).toBeLessThan(100);
     expect(problem).toMatchObject({ status: 400, spineCode: 'BAD_REQUEST' });
     expect(problem?.diagnostics).toMatch(/DTD/);
   });

@@ -35,7 +35,7 @@ async function main() {
   // down with every request it holds; it is logged and the process carries on reconnecting.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
   const queue = new PasQueueClient({
-    redisUrl: config.REDIS_URL,
+    redis: config,
     prefix: config.QUEUE_PREFIX,
     keyring: config.keyring,
     retentionSeconds: config.JOB_RETENTION_SECONDS,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
+import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -14,7 +14,8 @@ export class JobError extends Error {
 }
 
 export interface QueueClientOptions {
-  redisUrl: string;
+  /** REDIS_URL, or the Sentinel settings (a plain URL string is one server). */
+  redis: RedisTarget | string;
   prefix: string;
   keyring: Keyring;
   /** How long finished jobs (sealed) stay in Redis for the dashboard. */
@@ -41,10 +42,10 @@ export class PasQueueClient {
   private readonly connections: [Redis, Redis];
   private readonly retentionSeconds: number;
 
-  constructor({ redisUrl, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
+  constructor({ redis, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
-    this.connections = [redisConnection(redisUrl, 'producer'), redisConnection(redisUrl, 'events')];
+    this.connections = [redisConnection(redis, 'producer'), redisConnection(redis, 'events')];
     this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: this.connections[0], prefix, telemetry });
     this.events = new QueueEvents(BOOKING_QUEUE, { connection: this.connections[1], prefix });
     // Errors surface per request; without listeners the emitters would throw on connection loss.
@@ -75,7 +76,12 @@ export class PasQueueClient {
         Math.min(timeoutMs, 1000),
       );
     } catch (error) {
-      throw new JobError('queue-unavailable', `the queue is unavailable: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      // Refused before anything was sent (no connection, and the producer queues nothing offline):
+      // surely nothing was done. Otherwise — the connection dropped mid-command (a Redis failover),
+      // or Redis did not confirm within the second — the job may exist and run: outcome unknown.
+      if (NOT_SENT.test(message)) throw new JobError('queue-unavailable', `the queue is unavailable: ${message}`);
+      throw new JobError('timeout', `the queue did not confirm the job (${message}), so it may still run`);
     }
     try {
       return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, jobId, this.keyring);
@@ -92,6 +98,9 @@ export class PasQueueClient {
     for (const connection of this.connections) connection.disconnect();
   }
 }
+
+/** ioredis' refusal of a command it never sent (offline, with the offline queue off). */
+const NOT_SENT = /Stream isn't writeable/;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {

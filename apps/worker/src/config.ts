@@ -1,12 +1,11 @@
-import { ConfigError, loadConfig, setting, urlWithCredentials, z } from '@booking/config';
+import { ConfigError, loadConfig, redisSettings, setting, withRedisLogin, z } from '@booking/config';
 import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
 export const workerSchema = z.object({
-  REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
-  REDIS_USERNAME: setting.string('the Redis ACL user (overrides one in REDIS_URL)').optional(),
-  REDIS_PASSWORD: setting.string('the Redis password of REDIS_USERNAME (usually REDIS_PASSWORD_FILE=/path; overrides one in REDIS_URL)').optional(),
+  // REDIS_URL, or Redis Sentinel (REDIS_SENTINELS …): the same settings as the facade's.
+  ...redisSettings,
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   PAS_ADAPTER: setting.oneOf(['sqlite', 'mssql'], 'sqlite or mssql').default('sqlite'),
   PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),
@@ -55,6 +54,5 @@ export function loadWorkerConfig(env = process.env): WorkerConfig {
   } catch (error) {
     throw new ConfigError(`PAS_TEMP_HOSPITAL_NUMBER_WIDTH: ${(error as Error).message}`);
   }
-  const REDIS_URL = urlWithCredentials(config.REDIS_URL, config.REDIS_USERNAME, config.REDIS_PASSWORD);
-  return { ...config, REDIS_URL, statusMapping, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
+  return { ...withRedisLogin(config), statusMapping, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
 }

@@ -32,7 +32,7 @@ async function main() {
     BOOKING_QUEUE,
     createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
     {
-      connection: redisConnection(config.REDIS_URL, 'worker'),
+      connection: redisConnection(config, 'worker'),
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       autorun: false,

@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { type Env, urlWithCredentials } from '@booking/config';
+import { type Env, loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
+import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas, type PasConnection } from '../pas-access.js';
@@ -38,12 +39,11 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
   }
   if (apps.includes('facade')) results.push(...facadeExtras(env));
 
-  // 2. Redis, with its clock.
-  const redisUrl = settingValue(facadeSchema, 'REDIS_URL', env);
-  // With the ACL user and password the processes log in with (REDIS_USERNAME, REDIS_PASSWORD[_FILE]).
-  const redisLogin = redisUrl && urlWithCredentials(redisUrl, settingValue(facadeSchema, 'REDIS_USERNAME', env), settingValue(facadeSchema, 'REDIS_PASSWORD', env));
-  if (redisLogin) results.push(...(await checkRedis(redisLogin, options.maxSkewSeconds)));
-  else results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: REDIS_URL is invalid' });
+  // 2. Redis (the primary its Sentinels name, with REDIS_SENTINELS), with its clock.
+  const redisTarget = redisTargetOf(env);
+  if (redisTarget?.REDIS_SENTINELS) results.push(await checkSentinels(redisTarget));
+  if (redisTarget) results.push(...(await checkRedis(redisTarget, options.maxSkewSeconds)));
+  else results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: the Redis settings are invalid' });
 
   // 3. The PAS the worker would use: schema, grants, clock.
   if (apps.includes('worker')) {
@@ -104,17 +104,6 @@ function facadeExtras(env: Env): CheckResult[] {
   return results;
 }
 
-/** redis://user:secret@host → redis://user:***@host */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
 function skewResult(source: string, skewMs: number, maxSkewSeconds: number): CheckResult {
   const message = `${source} clock is ${skewMs >= 0 ? 'ahead of' : 'behind'} this machine by ${Math.abs(skewMs / 1000).toFixed(2)} s`;
   return Math.abs(skewMs) > maxSkewSeconds * 1000
@@ -122,9 +111,54 @@ function skewResult(source: string, skewMs: number, maxSkewSeconds: number): Che
     : { status: 'ok', check: 'clock', subject: source, message };
 }
 
-export async function checkRedis(url: string, maxSkewSeconds: number): Promise<CheckResult[]> {
+/** The Redis settings as facade and workers read them, or undefined when invalid (reported as config). */
+function redisTargetOf(env: Env): RedisTarget | undefined {
+  try {
+    return withRedisLogin(loadConfig(z.object(redisSettings), env));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every Sentinel asked for the primary: all reachable, agreeing, and enough of them for a quorum. */
+async function checkSentinels(target: RedisTarget): Promise<CheckResult> {
+  const sentinels = target.REDIS_SENTINELS ?? [];
+  const name = target.REDIS_SENTINEL_MASTER ?? 'mymaster';
+  const options = redisOptions(target, 'producer');
+  const answers = await Promise.all(
+    sentinels.map(async ({ host, port }) => {
+      const sentinel = new Redis({ host, port, username: options.sentinelUsername ?? undefined, password: options.sentinelPassword ?? undefined, tls: options.sentinelTLS, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+      sentinel.on('error', () => {});
+      try {
+        await sentinel.connect();
+        const primary = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string] | null;
+        const quorum = await sentinel.call('SENTINEL', 'ckquorum', name).then(() => true, () => false);
+        return { at: `${host}:${port}`, primary: primary ? `${primary[0]}:${primary[1]}` : undefined, quorum };
+      } catch (error) {
+        return { at: `${host}:${port}`, error: (error as Error).message };
+      } finally {
+        sentinel.disconnect();
+      }
+    }),
+  );
+  const reached = answers.filter((a) => !('error' in a));
+  const primaries = [...new Set(reached.map((a) => ('primary' in a ? a.primary : undefined)).filter(Boolean))];
+  const unreachable = answers.filter((a) => 'error' in a).map((a) => a.at);
+  const message = `${reached.length}/${sentinels.length} Sentinels reachable${unreachable.length ? ` (not ${unreachable.join(', ')})` : ''}; primary of ${name}: ${primaries.join(' or ') || 'unknown'}`;
+  if (primaries.length === 0) return { status: 'fail', check: 'redis', subject: 'REDIS_SENTINELS', message, fix: `check REDIS_SENTINELS, REDIS_SENTINEL_MASTER (sentinel monitor ${name} …) and the Sentinels' password` };
+  const quorum = reached.every((a) => 'quorum' in a && a.quorum);
+  if (primaries.length > 1 || unreachable.length > 0 || sentinels.length < 3 || !quorum) {
+    return { status: 'warn', check: 'redis', subject: 'REDIS_SENTINELS', message: `${message}${quorum ? '' : '; SENTINEL CKQUORUM fails'}`, fix: 'run three or more Sentinels on separate hosts, all reachable, so a failover can be authorised' };
+  }
+  return { status: 'ok', check: 'redis', subject: 'REDIS_SENTINELS', message: `${message} (quorum ok)` };
+}
+
+export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: number): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const settings = typeof target === 'string' ? { REDIS_URL: target } : target;
+  const url = describeRedisTarget(settings);
+  const options = { ...redisOptions(settings, 'producer'), lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, sentinelRetryStrategy: () => null, failoverDetector: false };
+  const redis = settings.REDIS_SENTINELS ? new Redis(options) : new Redis(settings.REDIS_URL, options);
   let lastError: Error | undefined; // ioredis says only "Connection is closed"; the cause came as an event
   redis.on('error', (error: Error) => (lastError = error));
   try {
@@ -136,9 +170,9 @@ export async function checkRedis(url: string, maxSkewSeconds: number): Promise<C
     const version = info.redis_version ?? '?';
     const [major = 0, minor = 0] = version.split('.').map(Number);
     if (major < 5) {
-      results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `Redis ${version} at ${redact(url)}: BullMQ needs 5.0 or later`, fix: 'upgrade Redis (7.x recommended)' });
+      results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `Redis ${version} at ${url}: BullMQ needs 5.0 or later`, fix: 'upgrade Redis (7.x recommended)' });
     } else {
-      results.push({ status: major < 6 || (major === 6 && minor < 2) ? 'warn' : 'ok', check: 'redis', subject: 'REDIS_URL', message: `PONG from Redis ${version} at ${redact(url)} in ${rtt} ms`, ...(major < 7 ? { fix: 'Redis 6.2 or later is recommended for BullMQ' } : {}) });
+      results.push({ status: major < 6 || (major === 6 && minor < 2) ? 'warn' : 'ok', check: 'redis', subject: 'REDIS_URL', message: `PONG from Redis ${version} at ${url} in ${rtt} ms`, ...(major < 7 ? { fix: 'Redis 6.2 or later is recommended for BullMQ' } : {}) });
     }
     const policy = info.maxmemory_policy ?? 'unknown';
     results.push(
@@ -154,7 +188,7 @@ export async function checkRedis(url: string, maxSkewSeconds: number): Promise<C
     const t2 = Date.now();
     results.push(skewResult('Redis', Number(seconds) * 1000 + Number(micros) / 1000 - (t1 + t2) / 2, maxSkewSeconds));
   } catch (error) {
-    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `cannot reach Redis at ${redact(url)}: ${(lastError ?? (error as Error)).message}`, fix: 'start Redis or correct REDIS_URL' });
+    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `cannot reach Redis at ${url}: ${(lastError ?? (error as Error)).message}`, fix: 'start Redis or correct REDIS_URL' });
   } finally {
     redis.disconnect();
   }

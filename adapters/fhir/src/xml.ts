@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { gunzipSync } from 'node:zlib';
-import type { Fhir, ParseConformance } from 'fhir';
 import type { QualifiedTag, SAXOptions } from 'sax';
 import type { Checked } from './booking-request.js';
+import { childProperties, type Property, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
 
 /**
@@ -17,26 +15,7 @@ export const FHIR_NAMESPACE = 'http://hl7.org/fhir';
 /** Deeper documents are refused before conversion: FHIR.js recurses per element (RangeError near 5000). */
 export const MAX_XML_DEPTH = 300;
 
-// The parsed STU3 definitions FHIR.js needs; built by scripts/build-stu3-cache.mjs (FHIR.js ships R4 only).
-const DEFINITIONS = new URL('../stu3-structure-definitions.json.gz', import.meta.url);
-
-type Definitions = ParseConformance['parsedStructureDefinitions'];
-type Property = { _name: string; _type?: string; _properties?: Property[] };
-
-// CommonJS packages, required on first use rather than imported.
 const requireCjs = createRequire(import.meta.url);
-let converter: { fhir: Fhir; definitions: Definitions } | undefined;
-
-/** Loaded on first use (~15 ms), so processes that never see XML never load FHIR.js. */
-function stu3() {
-  if (!converter) {
-    const { Fhir, ParseConformance, Versions } = requireCjs('fhir') as typeof import('fhir');
-    const parser = new ParseConformance(false, Versions.STU3); // false: skip FHIR.js's bundled R4 definitions
-    parser.parsedStructureDefinitions = JSON.parse(gunzipSync(readFileSync(DEFINITIONS)).toString('utf8')) as Definitions;
-    converter = { fhir: new Fhir(parser), definitions: parser.parsedStructureDefinitions };
-  }
-  return converter;
-}
 
 /** A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. */
 export function toXml(resource: object): string {
@@ -64,7 +43,7 @@ export function fromXml(text: string): Checked<unknown> {
     return { ok: false, problem: problems.badRequest(`The body is not a readable FHIR STU3 resource: ${why}`) };
   }
   if (!resource) return { ok: false, problem: problems.badRequest('The body is not a FHIR STU3 resource') };
-  decimalsToNumbers(resource, definitions[String(resource.resourceType)]?._properties as Property[] | undefined, definitions);
+  decimalsToNumbers(resource, (definitions[String(resource.resourceType)] as { _properties?: Property[] } | undefined)?._properties);
   return { ok: true, value: resource };
 }
 
@@ -114,7 +93,7 @@ function checkWellFormed(xml: string): Problem | undefined {
  * which is what the rest of the product, reading JSON bodies, expects. Walks the resource with its
  * structure definition and converts just the decimal elements.
  */
-function decimalsToNumbers(node: unknown, properties: Property[] | undefined, definitions: Definitions): void {
+function decimalsToNumbers(node: unknown, properties: Property[] | undefined): void {
   if (typeof node !== 'object' || node === null || !properties) return;
   const record = node as Record<string, unknown>;
   for (const property of properties) {
@@ -124,24 +103,8 @@ function decimalsToNumbers(node: unknown, properties: Property[] | undefined, de
       record[property._name] = Array.isArray(value) ? value.map(Number) : Number(value);
       continue;
     }
-    for (const item of Array.isArray(value) ? value : [value]) {
-      decimalsToNumbers(item, propertiesOf(property, item, definitions), definitions);
-    }
+    for (const item of Array.isArray(value) ? value : [value]) decimalsToNumbers(item, childProperties(property, item));
   }
-}
-
-function propertiesOf(property: Property, item: unknown, definitions: Definitions): Property[] | undefined {
-  const lookup = (type: string) => (definitions[type] as { _properties?: Property[] } | undefined)?._properties;
-  if (property._type === 'Resource') return lookup(String((item as { resourceType?: unknown }).resourceType));
-  if (property._properties?.length) return property._properties; // backbone element
-  if (property._type?.startsWith('#')) {
-    // A reference to another element's definition, e.g. "#Questionnaire.item".
-    const [type = '', ...path] = property._type.slice(1).split('.');
-    let found: Property[] | undefined = lookup(type);
-    for (const name of path) found = found?.find((p) => p._name === name)?._properties;
-    return found;
-  }
-  return property._type ? lookup(property._type) : undefined;
 }
 
 function firstLine(error: unknown): string {

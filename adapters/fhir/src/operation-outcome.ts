@@ -50,15 +50,17 @@ export type IssueType =
 export interface Problem {
   status: number;
   code: IssueType;
-  /** Spine code for details.coding; omitted for the harness's "processing" shape (§9.4). */
-  spineCode?: SpineCode;
+  /** Spine-ErrorOrWarningCode-1 code: always the first coding of details (spec §14.1). */
+  spineCode: SpineCode;
+  /** A second coding from FHIR's issue-type system (the harness's "Processing Failure" shape, §9.4). */
+  issueTypeDisplay?: string;
   diagnostics: string;
-  /** FHIRPath-ish locations (STU3 `location`) of the offending element or parameter. */
+  /** FHIRPath expressions of the offending elements or parameters (issue `expression` and `location`). */
   location?: string[];
 }
 
-export function problem(status: number, code: IssueType, spineCode: SpineCode | undefined, diagnostics: string, location?: string[]): Problem {
-  return { status, code, ...(spineCode ? { spineCode } : {}), diagnostics, ...(location?.length ? { location } : {}) };
+export function problem(status: number, code: IssueType, spineCode: SpineCode, diagnostics: string, location?: string[]): Problem {
+  return { status, code, spineCode, diagnostics, ...(location?.length ? { location } : {}) };
 }
 
 export interface OperationOutcome {
@@ -71,14 +73,14 @@ export interface OperationOutcome {
     details: { coding: { system: string; code: string; display: string }[] };
     diagnostics: string;
     location?: string[];
+    expression?: string[];
   }[];
 }
 
 export function operationOutcome(p: Problem, id: string): OperationOutcome {
-  // §9.4: the assurance script expects "slot no longer available" with the FHIR issue-type coding.
-  const coding = p.spineCode
-    ? { system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }
-    : { system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.code === 'processing' ? 'Processing Failure' : p.code };
+  const coding: { system: string; code: string; display: string }[] = [{ system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }];
+  // §9.4: the assurance script looks for "slot no longer available" with the FHIR issue-type coding.
+  if (p.issueTypeDisplay) coding.push({ system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.issueTypeDisplay });
   return {
     resourceType: 'OperationOutcome',
     id,
@@ -87,9 +89,10 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
       {
         severity: 'error',
         code: p.code,
-        details: { coding: [coding] },
+        details: { coding },
         diagnostics: p.diagnostics,
-        ...(p.location ? { location: p.location } : {}),
+        // STU3 has both: `location` (meant for XPath, commonly a path) and `expression` (FHIRPath).
+        ...(p.location ? { location: p.location, expression: p.location } : {}),
       },
     ],
   };
@@ -111,7 +114,9 @@ export const problems = {
   unsupportedMediaType: (diagnostics: string) => problem(415, 'not-supported', 'UNSUPPORTED_MEDIA_TYPE', diagnostics),
   invalidResource: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_RESOURCE', diagnostics, location),
   invalidNhsNumber: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_NHS_NUMBER', diagnostics, location),
-  slotUnavailable: () => problem(422, 'processing', undefined, 'Slot no longer available'),
+  // The slot exists but is no longer free: "not in an appropriate state", plus the harness's coding.
+  slotUnavailable: (): Problem => ({ ...problem(422, 'processing', 'INVALID_REQUEST_STATE', 'Slot no longer available'), issueTypeDisplay: 'Processing Failure' }),
+  invalidRange: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_PARAMETER', diagnostics, location),
   referenceNotFound: (diagnostics: string) => problem(422, 'invalid', 'REFERENCE_NOT_FOUND', diagnostics),
   invalidState: (diagnostics: string) => problem(422, 'business-rule', 'INVALID_REQUEST_STATE', diagnostics),
   cancelChangesOtherFields: (diagnostics: string, location?: string[]) => problem(422, 'business-rule', 'CONFLICTING_VALUES', diagnostics, location),

@@ -1,0 +1,33 @@
+import { type Problem, problem } from '../operation-outcome.js';
+import { type Finding, validateBase } from './base.js';
+import { validateProfile } from './profiles.js';
+
+export type { Finding } from './base.js';
+
+/** At most this many findings are reported: enough to fix a body, not enough to make a huge answer. */
+const MAX_FINDINGS = 20;
+
+/**
+ * Layer 1 of a request body's validation: the FHIR STU3 base definitions, then (only for a body
+ * that is structurally sound) the CareConnect profiles of the resource and its contained resources.
+ * Returns the 422 INVALID_RESOURCE problem naming each offending element, or undefined.
+ */
+export function validateResource(resource: unknown): Problem | undefined {
+  const findings = resourceFindings(resource);
+  if (findings.length === 0) return undefined;
+  const shown = findings.slice(0, MAX_FINDINGS);
+  const more = findings.length > shown.length ? ` (and ${findings.length - shown.length} more)` : '';
+  return problem(422, 'invalid', 'INVALID_RESOURCE', `The resource is not valid: ${shown.map((f) => `${f.expression}: ${f.message}`).join('; ')}${more}`, [...new Set(shown.map((f) => f.expression))]);
+}
+
+export function resourceFindings(resource: unknown): Finding[] {
+  const base = validateBase(resource);
+  if (base.length > 0 || typeof resource !== 'object' || resource === null) return base;
+  const root = resource as Record<string, unknown>;
+  const type = String(root.resourceType);
+  const findings = validateProfile(root, type);
+  if (Array.isArray(root.contained)) {
+    root.contained.forEach((r, i) => findings.push(...validateProfile(r as Record<string, unknown>, `${type}.contained[${i}]`)));
+  }
+  return findings;
+}

@@ -26,6 +26,8 @@ export const SPINE_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
   NOT_IMPLEMENTED: 'Not implemented',
   INTERNAL_SERVER_ERROR: 'Unexpected internal server error',
+  RESOURCE_CREATED: 'New resource created',
+  RESOURCE_UPDATED: 'Resource has been successfully updated',
 } as const;
 export type SpineCode = keyof typeof SPINE_CODES;
 
@@ -44,7 +46,8 @@ export type IssueType =
   | 'exception'
   | 'business-rule'
   | 'transient'
-  | 'too-long';
+  | 'too-long'
+  | 'informational';
 
 /** A transport-neutral description of one failure: HTTP status plus what goes in the issue. */
 export interface Problem {
@@ -93,6 +96,23 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
         diagnostics: p.diagnostics,
         // STU3 has both: `location` (meant for XPath, commonly a path) and `expression` (FHIRPath).
         ...(p.location ? { location: p.location, expression: p.location } : {}),
+      },
+    ],
+  };
+}
+
+/** A success told as an OperationOutcome (Prefer: return=OperationOutcome on create and update). */
+export function informationOutcome(spineCode: 'RESOURCE_CREATED' | 'RESOURCE_UPDATED', diagnostics: string, id: string): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    id,
+    meta: { profile: [SPINE_OO_PROFILE] },
+    issue: [
+      {
+        severity: 'information',
+        code: 'informational',
+        details: { coding: [{ system: SPINE_ERROR_CODE_SYSTEM, code: spineCode, display: SPINE_CODES[spineCode] }] },
+        diagnostics,
       },
     ],
   };

@@ -29,6 +29,22 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   return c.body(format === 'xml' ? toXml(resource) : JSON.stringify(resource), status as 200);
 }
 
+/**
+ * The one error channel of the consumer API: checks and routes throw a ProblemError, and the app's
+ * onError renders it (app.ts). Headers already set on the context (e.g. Content-Location) stay.
+ */
+export class ProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.diagnostics);
+  }
+}
+
+/** Throws the problem as a ProblemError; typed `never` so it ends a check. */
+export function refuse(p: Problem): never {
+  throw new ProblemError(p);
+}
+
+/** Renders a problem as an OperationOutcome; called by the app's onError (and its notFound). */
 export function sendProblem(c: Context, p: Problem): Response {
   return sendResource(c, p.status, operationOutcome(p, c.get('requestId') ?? crypto.randomUUID()));
 }
@@ -43,7 +59,7 @@ export function fhirFormat(options: { maxBodyBytes: number }) {
     c.set('maxBodyBytes', options.maxBodyBytes);
     if (requestedFormat(c) === 'unsupported') {
       const asked = (c.req.query('_format') ? `_format=${c.req.query('_format')}` : `Accept: ${c.req.header('Accept')}`).slice(0, 200);
-      return sendProblem(c, problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));
+      refuse(problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));
     }
     await next();
   });

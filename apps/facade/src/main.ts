@@ -49,7 +49,7 @@ async function main() {
     jobTimeoutMs: config.JOB_TIMEOUT_MS,
     publisher: config.PUBLISHER,
     softwareName: config.SOFTWARE_NAME,
-    queue,
+    jobs: queue,
     audit,
     jwtVerifier: security.jwt.verify,
     jwtIssuers: security.jwt.issuers,

@@ -73,10 +73,16 @@ class Walker {
   }
 
   resource(value: unknown, at: string, container?: Record<string, unknown>): void {
-    if (!isRecord(value)) return this.add(at, 'must be a resource (a JSON object with a resourceType)');
+    if (!isRecord(value)) {
+      this.add(at, 'must be a resource (a JSON object with a resourceType)');
+      return;
+    }
     const type = value.resourceType;
     const properties = typeof type === 'string' ? propertiesOfType(type) : undefined;
-    if (!properties || !/^[A-Z]/.test(String(type))) return this.add(`${at}.resourceType`, `unknown resource type ${JSON.stringify(type ?? null)}`);
+    if (!properties || !/^[A-Z]/.test(String(type))) {
+      this.add(`${at}.resourceType`, `unknown resource type ${JSON.stringify(type ?? null)}`);
+      return;
+    }
     this.object(value, properties, at, String(type), true);
     this.invariants(value, String(type), at, container ?? value);
   }
@@ -106,30 +112,48 @@ class Walker {
   private member(value: unknown, property: Property, at: string, path: string, parent: Record<string, unknown>): void {
     const primitiveExtension = property._name.startsWith('_');
     if (property._multiple) {
-      if (!Array.isArray(value)) return this.add(at, 'must be an array (maximum cardinality *)');
-      if (value.length === 0) return this.add(at, 'must not be an empty array');
+      if (!Array.isArray(value)) {
+        this.add(at, 'must be an array (maximum cardinality *)');
+        return;
+      }
+      if (value.length === 0) {
+        this.add(at, 'must not be an empty array');
+        return;
+      }
       value.forEach((item, i) => {
         // _given: [null, {...}] lines up with given: ["a", "b"]; a null says "no extension for this one".
         if (item === null && (primitiveExtension || Array.isArray(parent[`_${property._name}`]))) return;
         this.item(item, property, `${at}[${i}]`, path);
       });
     } else {
-      if (Array.isArray(value)) return this.add(at, 'must be a single value, not an array (maximum cardinality 1)');
+      if (Array.isArray(value)) {
+        this.add(at, 'must be a single value, not an array (maximum cardinality 1)');
+        return;
+      }
       this.item(value, property, at, path);
     }
   }
 
   private item(value: unknown, property: Property, at: string, path: string): void {
     const type = property._type ?? '';
-    if (value === null || value === undefined) return this.add(at, 'must not be null');
+    if (value === null || value === undefined) {
+      this.add(at, 'must not be null');
+      return;
+    }
     const primitive = PRIMITIVE[type];
     if (primitive) {
       if (!primitive(value)) this.add(at, `is not a valid ${type}: ${JSON.stringify(value).slice(0, 60)}`);
       else this.binding(value, property, at);
       return;
     }
-    if (type === 'Resource') return this.resource(value, at, this.top as Record<string, unknown>);
-    if (!isRecord(value)) return this.add(at, `must be an object (${type || 'element'})`);
+    if (type === 'Resource') {
+      this.resource(value, at, this.top as Record<string, unknown>);
+      return;
+    }
+    if (!isRecord(value)) {
+      this.add(at, `must be an object (${type || 'element'})`);
+      return;
+    }
     const properties = childProperties(property, value);
     if (!properties) return;
     // Backbone elements keep their path; datatypes are checked (and their invariants found) by type name.

@@ -27,7 +27,7 @@ export function resourceFindings(resource: unknown): Finding[] {
   const type = String(root.resourceType);
   const findings = validateProfile(root, type);
   if (Array.isArray(root.contained)) {
-    root.contained.forEach((r, i) => findings.push(...validateProfile(r as Record<string, unknown>, `${type}.contained[${i}]`)));
+    for (const [i, r] of root.contained.entries()) findings.push(...validateProfile(r as Record<string, unknown>, `${type}.contained[${i}]`));
   }
   return findings;
 }

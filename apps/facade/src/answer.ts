@@ -3,7 +3,8 @@ import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
 import { noteResource } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
-import { httpDate, refuse, sendResource } from './fhir-response.js';
+import { httpDate, sendResource } from './fhir-response.js';
+import { refuse } from './problem-error.js';
 import { JobError, type JobRunner } from './job-runner.js';
 
 /** What running a job and answering from its reply needs. */

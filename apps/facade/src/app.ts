@@ -8,12 +8,14 @@ import type { AuditLog } from './audit/log.js';
 import { auditTrail } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
 import { answer } from './answer.js';
-import { fhirFormat, ProblemError, refuse, sendProblem, sendResource } from './fhir-response.js';
+import { fhirFormat, sendProblem, sendResource } from './fhir-response.js';
+import { ProblemError, refuse } from './problem-error.js';
 import { INTERACTIONS } from './interactions.js';
 import type { JobRunner } from './job-runner.js';
 import { metadataStatement } from './metadata.js';
 import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.js';
 import { requestIds } from './middleware/request-ids.js';
+import { bodyTypeCheck } from './request-body.js';
 import type { JwtVerifier } from './security/jwt.js';
 import { securityHeaders } from './security/setup.js';
 
@@ -55,6 +57,12 @@ export function createApp(options: AppOptions) {
   if (options.observe) app.use('*', options.observe);
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
+  app.use('*', interactionCheck(options.basePath));
+  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
+  app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
+  app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
+  // The body's media type (415) before its size (413), before it is read and parsed (400, 422): §18 step 5.
+  app.use('*', bodyTypeCheck);
   app.use('*', bodyLimit({
     maxSize: options.maxBodyBytes,
     // The rest of the body is left unread and the socket closed soon after: say so, or a keep-alive client reuses it and fails.
@@ -63,10 +71,6 @@ export function createApp(options: AppOptions) {
       return refuse(problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`));
     },
   }));
-  app.use('*', interactionCheck(options.basePath));
-  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
-  app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
-  app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
 
   const statement = metadataStatement(options);
   const deps = { jobs: options.jobs, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs };

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
 import { type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
+import { refuse } from './problem-error.js';
 import './request-body.js'; // its ContextVariableMap entry (maxBodyBytes) is set here
 
 /**
@@ -27,21 +28,6 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   // The body depends on Accept, and (hono/compress) on Accept-Encoding.
   c.header('Vary', 'Accept, Accept-Encoding');
   return c.body(format === 'xml' ? toXml(resource) : JSON.stringify(resource), status as 200);
-}
-
-/**
- * The one error channel of the consumer API: checks and routes throw a ProblemError, and the app's
- * onError renders it (app.ts). Headers already set on the context (e.g. Content-Location) stay.
- */
-export class ProblemError extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.diagnostics);
-  }
-}
-
-/** Throws the problem as a ProblemError; typed `never` so it ends a check. */
-export function refuse(p: Problem): never {
-  throw new ProblemError(p);
 }
 
 /** Renders a problem as an OperationOutcome; called by the app's onError (and its notFound). */

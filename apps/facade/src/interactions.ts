@@ -3,7 +3,7 @@ import type { PasJob } from '@booking/queue';
 import type { Context } from 'hono';
 import { parseAppointmentSearch } from './appointment-search-params.js';
 import type { AppEnv } from './env.js';
-import { refuse } from './fhir-response.js';
+import { refuse } from './problem-error.js';
 import { readFhirBody } from './request-body.js';
 import { parseSlotSearch } from './search-params.js';
 

@@ -4,7 +4,8 @@ import { Hono } from 'hono';
 import { compress } from 'hono/compress';
 import { describe, expect, it } from 'vitest';
 import { requestBodyFormat, responseFormat } from '../src/content-negotiation.js';
-import { fhirFormat, sendProblem, sendResource, ProblemError } from '../src/fhir-response.js';
+import { fhirFormat, sendProblem, sendResource } from '../src/fhir-response.js';
+import { ProblemError } from '../src/problem-error.js';
 import { requestIds } from '../src/middleware/request-ids.js';
 import { readFhirBody } from '../src/request-body.js';
 

@@ -1,7 +1,7 @@
 import { problems } from '@booking/fhir';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
-import { refuse } from '../fhir-response.js';
+import { refuse } from '../problem-error.js';
 import { resolveInteraction } from '../interactions.js';
 import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 

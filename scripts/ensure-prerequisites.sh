@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the product and its tests need on a fresh Debian machine: redis-server (Debian's
-# package), the npm dependencies and, with --browser, Debian's chromium. Safe to run again: it
+# package), xmllint (libxml2-utils), the npm dependencies and, with --browser, Debian's chromium. Safe to run again: it
 # only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,18 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   else
     echo "redis-server is missing: run 'sudo apt-get install -y redis-server' or set REDIS_URL." >&2
+    exit 1
+  fi
+fi
+
+# xmllint (Debian's libxml2-utils): the tests judge every response against the official FHIR XSD.
+if ! command -v xmllint >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing libxml2-utils (xmllint) from Debian's packages…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
+  else
+    echo "xmllint is missing: run 'sudo apt-get install -y libxml2-utils'." >&2
     exit 1
   fi
 fi

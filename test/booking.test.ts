@@ -86,7 +86,13 @@ describe('booking an appointment', () => {
     expect(again.json?.issue[0]).toMatchObject({
       severity: 'error',
       code: 'processing',
-      details: { coding: [{ system: 'http://hl7.org/fhir/issue-type', code: 'processing', display: 'Processing Failure' }] },
+      // The Spine coding first (every error carries one), the harness's issue-type coding second.
+      details: {
+        coding: [
+          { system: 'https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1', code: 'INVALID_REQUEST_STATE' },
+          { system: 'http://hl7.org/fhir/issue-type', code: 'processing', display: 'Processing Failure' },
+        ],
+      },
       diagnostics: 'Slot no longer available',
     });
 
@@ -172,7 +178,7 @@ describe('booking an appointment', () => {
   it('accepts rank 1 held only by a third-party contact', async () => {
     const body = bookingBody(takeSlot()) as any;
     body.contained[1].telecom[0].rank = 2;
-    body.contained[1].contact = [{ relationship: [{ coding: [{ system: 'http://hl7.org/fhir/v2/0131', code: 'N' }] }], name: { family: 'Bloggs', given: ['Joe'] }, telecom: [{ system: 'phone', value: '07700 900001', rank: 1 }] }];
+    body.contained[1].contact = [{ relationship: [{ coding: [{ system: 'http://hl7.org/fhir/v2/0131', code: 'N' }] }], name: { use: 'usual', family: 'Bloggs', given: ['Joe'] }, telecom: [{ system: 'phone', value: '07700 900001', rank: 1 }] }];
     const { res } = await post(body);
     expect(res.status).toBe(201);
   });

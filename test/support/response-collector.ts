@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { afterAll, expect } from 'vitest';
 import { type CollectedBody, checkBodies, SCHEMAS_DIR, xmllintAvailable } from './fhir-schema.js';
 
@@ -34,5 +35,7 @@ afterAll(() => {
   if (collected.size === 0) return;
   if (!xmllintAvailable()) throw new Error(`Cannot judge responses: xmllint (Debian libxml2-utils) or ${SCHEMAS_DIR} is missing; run scripts/ensure-prerequisites.sh`);
   const failures = checkBodies([...collected.values()]);
+  // All of them, for a long list (the assertion message shows the first few).
+  if (failures.length && process.env.RESPONSE_FAILURES_FILE) appendFileSync(process.env.RESPONSE_FAILURES_FILE, `${failures.join('\n')}\n`);
   expect(failures, `${failures.length} problems in ${collected.size} response bodies`).toEqual([]);
 }, 120_000);

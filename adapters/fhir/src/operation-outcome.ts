@@ -93,12 +93,21 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
         severity: 'error',
         code: p.code,
         details: { coding },
-        diagnostics: p.diagnostics,
+        diagnostics: printable(p.diagnostics),
         // STU3 has both: `location` (meant for XPath, commonly a path) and `expression` (FHIRPath).
-        ...(p.location ? { location: p.location, expression: p.location } : {}),
+        ...(p.location ? { location: p.location.map(printable), expression: p.location.map(printable) } : {}),
       },
     ],
   };
+}
+
+/**
+ * Diagnostics echo what the consumer sent (a path, a parameter, a header). FHIR strings may not hold
+ * control characters, and XML 1.0 cannot hold them at all: they are shown as \uXXXX instead.
+ */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A success told as an OperationOutcome (Prefer: return=OperationOutcome on create and update). */

@@ -79,6 +79,8 @@ interface Booking {
 interface BookingRule {
   rule: string;
   status: 400 | 422;
+  /** The FHIR layer (validation/): skipped when the body has already passed it. */
+  fhir?: true;
   /** Throws Invalid (via fail/invalid) when broken; `booking` is filled in by the "contained" rule. */
   check: (body: JsonObject, booking: Partial<Booking>) => void;
 }
@@ -109,6 +111,7 @@ export const BOOKING_RULES: readonly BookingRule[] = [
   {
     rule: 'valid to the FHIR STU3 base definitions and the CareConnect profiles',
     status: 422,
+    fhir: true,
     check: (body) => {
       const problem = validateResource(body);
       if (problem) fail(problem);
@@ -203,12 +206,15 @@ export const BOOKING_RULES: readonly BookingRule[] = [
   { rule: 'the contained Patient (§9.1)', status: 422, check: (_, { patient }) => void (patient && checkPatient(patient)) },
 ];
 
-/** Checks a parsed request body against BOOKING_RULES in order; never throws. */
-export function checkBookingRequest(body: unknown): Checked<BookingDetails> {
+/**
+ * Checks a parsed request body against BOOKING_RULES in order; never throws. `fhirValidated`: the
+ * body already passed the FHIR layer (the worker, given a job the facade checked, skips it).
+ */
+export function checkBookingRequest(body: unknown, options: { fhirValidated?: boolean } = {}): Checked<BookingDetails> {
   if (!isObject(body)) return { ok: false, problem: problems.badRequest('The request body must be a FHIR Appointment resource') };
   const booking: Partial<Booking> = {};
   try {
-    for (const { check } of BOOKING_RULES) check(body, booking);
+    for (const { check, fhir } of BOOKING_RULES) if (!(fhir && options.fhirValidated)) check(body, booking);
   } catch (error) {
     if (error instanceof Invalid) return { ok: false, problem: error.problem };
     throw error;

@@ -50,6 +50,14 @@ describe('the Booking Standard rule table', () => {
     expect(problemOf(both)).toMatchObject({ status: 400, spineCode: 'BAD_REQUEST' });
   });
 
+  it('skips only the FHIR layer for a body that already passed it (the worker, after the facade)', () => {
+    const body = booking();
+    body.priority = 'urgent';
+    expect(checkBookingRequest(body, { fhirValidated: true }).ok).toBe(true);
+    body.id = 'mine';
+    expect(checkBookingRequest(body, { fhirValidated: true })).toMatchObject({ ok: false, problem: { status: 422, location: ['Appointment.id'] } });
+  });
+
   it('accepts a booking without supportingInformation and DocumentReference, and returns what the PAS needs', () => {
     const body = booking();
     delete body.supportingInformation;

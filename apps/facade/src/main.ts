@@ -1,3 +1,4 @@
+import { prepareValidation } from '@booking/fhir';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import type { Server as HttpServer } from 'node:http';
@@ -39,6 +40,8 @@ async function main() {
   });
   const metrics = createFacadeMetrics([queue.queue]);
 
+  // Request bodies are validated from the first request on without a cold start (definitions, invariants).
+  prepareValidation();
   const audit = new AuditLog(config.AUDIT_DIR);
   const app = createApp({
     baseUrl: config.baseUrl,

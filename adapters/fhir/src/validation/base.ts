@@ -194,6 +194,20 @@ class Walker {
   }
 }
 
+/** Loads the definitions and compiles every invariant now, so the first request pays nothing (~0.3 s). */
+export function prepareBaseValidation(): void {
+  for (const [path, invariants] of Object.entries(stu3Validation().invariants)) {
+    for (const invariant of invariants) {
+      try {
+        compiled(path, invariant.expression);
+      } catch {
+        // one the engine cannot parse is skipped at run time too
+      }
+    }
+  }
+  propertiesOfType('Appointment');
+}
+
 const cache = new Map<string, ReturnType<typeof fhirpath.compile>>();
 /** Each invariant is parsed once per process (parsing costs far more than evaluating). */
 function compiled(path: string, expression: string): ReturnType<typeof fhirpath.compile> {

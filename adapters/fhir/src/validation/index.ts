@@ -1,6 +1,6 @@
 import { type Problem, problem } from '../operation-outcome.js';
-import { type Finding, validateBase } from './base.js';
-import { validateProfile } from './profiles.js';
+import { type Finding, prepareBaseValidation, validateBase } from './base.js';
+import { profileFor, validateProfile } from './profiles.js';
 
 export type { Finding } from './base.js';
 
@@ -30,4 +30,10 @@ export function resourceFindings(resource: unknown): Finding[] {
     for (const [i, r] of root.contained.entries()) findings.push(...validateProfile(r as Record<string, unknown>, `${type}.contained[${i}]`));
   }
   return findings;
+}
+
+/** Loads definitions and profile rules and compiles the invariants: call at startup, before serving. */
+export function prepareValidation(): void {
+  prepareBaseValidation();
+  profileFor('Appointment');
 }

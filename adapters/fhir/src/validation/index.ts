@@ -36,4 +36,19 @@ export function resourceFindings(resource: unknown): Finding[] {
 export function prepareValidation(): void {
   prepareBaseValidation();
   profileFor('Appointment');
+  // One run over a typical body, so the first consumer's request does not pay for the warm-up either.
+  resourceFindings(SAMPLE);
 }
+
+const SAMPLE = {
+  resourceType: 'Appointment',
+  contained: [
+    { resourceType: 'Patient', id: 'p', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9658218873', extension: [{ url: 'x', valueString: 'y' }] }], name: [{ use: 'official', family: 'A' }], telecom: [{ system: 'phone', value: '1', rank: 1 }] },
+    { resourceType: 'Slot', id: 's', identifier: [{ value: '1' }], schedule: { reference: 'Schedule/1' }, status: 'busy', start: '2030-01-01T00:00:00Z', end: '2030-01-01T00:10:00Z' },
+  ],
+  status: 'booked',
+  start: '2030-01-01T00:00:00Z',
+  end: '2030-01-01T00:10:00Z',
+  slot: [{ reference: '#s' }],
+  participant: [{ actor: { reference: '#p' }, status: 'accepted' }],
+};

@@ -60,6 +60,8 @@ export interface Problem {
   diagnostics: string;
   /** FHIRPath expressions of the offending elements or parameters (issue `expression` and `location`). */
   location?: string[];
+  /** Several findings (validation): one issue each, after the summary issue. */
+  findings?: { expression: string; message: string }[];
 }
 
 export function problem(status: number, code: IssueType, spineCode: SpineCode, diagnostics: string, location?: string[]): Problem {
@@ -97,6 +99,15 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
         // STU3 has both: `location` (meant for XPath, commonly a path) and `expression` (FHIRPath).
         ...(p.location ? { location: p.location.map(printable), expression: p.location.map(printable) } : {}),
       },
+      // One issue per finding, each naming its element.
+      ...(p.findings ?? []).map((f) => ({
+        severity: 'error' as const,
+        code: p.code,
+        details: { coding },
+        diagnostics: printable(`${f.expression}: ${f.message}`),
+        location: [printable(f.expression)],
+        expression: [printable(f.expression)],
+      })),
     ],
   };
 }

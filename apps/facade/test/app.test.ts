@@ -127,6 +127,17 @@ describe('profile validation of a booking (422 INVALID_RESOURCE naming the eleme
     expect(jobs).toHaveLength(0);
   });
 
+  it('with several findings, one issue per element after the summary', async () => {
+    const body = booking();
+    body.foo = 1;
+    body.priority = 'urgent';
+    const { book } = inProcessApp();
+    const oo = await outcome(await book(body));
+    expect(oo.issue[0].expression).toEqual(['Appointment.foo', 'Appointment.priority']);
+    expect(oo.issue.slice(1).map((i: any) => i.expression)).toEqual([['Appointment.foo'], ['Appointment.priority']]);
+    for (const issue of oo.issue) expect(issue.details.coding[0].code).toBe('INVALID_RESOURCE');
+  });
+
   it('accepts the same valid booking as JSON and as XML, and hands the same Appointment to the worker', async () => {
     const { book, bookXml, jobs } = inProcessApp();
     const body = booking();

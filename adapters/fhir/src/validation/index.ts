@@ -17,7 +17,9 @@ export function validateResource(resource: unknown): Problem | undefined {
   if (findings.length === 0) return undefined;
   const shown = findings.slice(0, MAX_FINDINGS);
   const more = findings.length > shown.length ? ` (and ${findings.length - shown.length} more)` : '';
-  return problem(422, 'invalid', 'INVALID_RESOURCE', `The resource is not valid: ${shown.map((f) => `${f.expression}: ${f.message}`).join('; ')}${more}`, [...new Set(shown.map((f) => f.expression))]);
+  const summary = problem(422, 'invalid', 'INVALID_RESOURCE', `The resource is not valid: ${shown.map((f) => `${f.expression}: ${f.message}`).join('; ')}${more}`, [...new Set(shown.map((f) => f.expression))]);
+  // The first issue sums up (every element named); with several findings, one issue each follows.
+  return shown.length > 1 ? { ...summary, findings: shown } : summary;
 }
 
 export function resourceFindings(resource: unknown): Finding[] {

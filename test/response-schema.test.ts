@@ -1,4 +1,4 @@
-import { bookedAppointment, operationOutcome, problems, toXml } from '@booking/fhir';
+import { bookedAppointment, informationOutcome, operationOutcome, problems, toXml, validateResource } from '@booking/fhir';
 import { describe, expect, it } from 'vitest';
 import { booking } from '../apps/facade/test/support.js';
 import { checkBodies, checkJsonResource } from './support/fhir-schema.js';
@@ -16,7 +16,13 @@ const appointment = () => bookedAppointment(booking() as never, { id: 'a1', vers
 describe('the response judge', () => {
   it('passes what the product writes: an Appointment and OperationOutcomes, in JSON and XML', () => {
     const oo = operationOutcome(problems.slotUnavailable(), 'e1');
-    expect(checkBodies([json('appointment', appointment()), json('oo', oo), xml('oo', toXml(oo)), xml('appointment', toXml(appointment()))])).toEqual([]);
+    const bad = booking();
+    bad.foo = 1;
+    bad.priority = 'urgent';
+    const findings = operationOutcome(validateResource(bad) as never, 'e2');
+    const created = informationOutcome('RESOURCE_CREATED', 'Appointment/a1 created, version 1', 'e3');
+    const bodies = [appointment(), oo, findings, created];
+    expect(checkBodies([...bodies.map((b, i) => json(`json ${i}`, b)), ...bodies.map((b, i) => xml(`xml ${i}`, toXml(b)))])).toEqual([]);
   });
 
   it.each([

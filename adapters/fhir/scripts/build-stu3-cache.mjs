@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Builds adapters/fhir/stu3-structure-definitions.json.gz: FHIR.js's parsed form of the official
- * FHIR STU3 (3.0.1) structure definitions, which src/xml.ts loads for JSON⇄XML conversion.
+ * FHIR STU3 (3.0.1) structure definitions, which src/definitions.ts loads for JSON⇄XML conversion
+ * and structural validation; and adapters/fhir/stu3-validation.json.gz: the base invariants
+ * (FHIRPath) and the codes of the value sets bound "required", for src/validation/.
  *
  * Why: the `fhir` package (FHIR.js 4.x) only ships parsed R4 definitions. Parsing the STU3 bundles
  * takes ~230 ms and needs ~30 MB of JSON; the committed cache (~45 KB gzipped) loads in a few ms

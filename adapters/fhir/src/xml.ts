@@ -132,6 +132,8 @@ function readXml(xml: string): XmlReading {
     parent.seen.set(name, index + 1);
     const path = property?._multiple ? [...parent.path, name, index] : [...parent.path, name];
     const expression = property?._multiple ? `${parent.expression}.${name}[${index}]` : `${parent.expression}.${name}`;
+    // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
+    if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), path, expression });
     if (!property || tag.uri !== FHIR_NAMESPACE) {
       reading.unknown.push({ path: parent.path, name, expression });
       return void stack.push(skip(parent));
@@ -139,7 +141,6 @@ function readXml(xml: string): XmlReading {
     const form = NUMBER_FORMS[property._type ?? ''];
     const value = tag.attributes.value?.value;
     if (form && value !== undefined && !form.test(value)) reading.badPrimitives.push({ expression, message: `is not a valid ${property._type}: ${JSON.stringify(value).slice(0, 60)}` });
-    if (property._type === 'xhtml') return void stack.push({ ...skip(parent), path, expression });
     if (property._type === 'Resource') return void stack.push({ properties: undefined, path, expression, seen: new Map(), resourceSlot: true });
     stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map() });
   };

@@ -260,6 +260,14 @@ describe('reading XML: what FHIR.js would silently accept is refused first', () 
     expect(problemOf(nested(20_000))).toMatchObject({ status: 400 });
   });
 
+  it('reads a narrative (XHTML namespace) and contained resources without marking anything unknown', () => {
+    const xml = `<Organization ${NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>The <b>Trust</b></p></div></text><active value="true"/></Organization>`;
+    const read = fromXml(xml);
+    expect(read.ok && validateResource(read.value)).toBeUndefined();
+    const booking = fromXml(toXml(bookingRequest()));
+    expect(booking).toEqual({ ok: true, value: bookingRequest() });
+  });
+
   it('keeps a mark where an unknown element was (FHIR.js drops them), so validation refuses it as in JSON', () => {
     const read = fromXml(`<Patient ${NS}><shoeSize value="9"/><active value="true"/><name><colour value="red"/><family value="B"/></name></Patient>`);
     expect(read).toEqual({ ok: true, value: { resourceType: 'Patient', shoeSize: expect.any(String), active: true, name: [{ family: 'B', colour: expect.any(String) }] } });

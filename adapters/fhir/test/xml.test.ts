@@ -261,7 +261,7 @@ describe('reading XML: what FHIR.js would silently accept is refused first', () 
   });
 
   it('reads a narrative (XHTML namespace) and contained resources without marking anything unknown', () => {
-    const xml = `<Organization ${NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>The <b>Trust</b></p></div></text><active value="true"/></Organization>`;
+    const xml = `<Organization ${NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>The <b>Trust</b></p></div></text><active value="true"/><name value="The Trust"/></Organization>`;
     const read = fromXml(xml);
     expect(read.ok && validateResource(read.value)).toBeUndefined();
     const booking = fromXml(toXml(bookingRequest()));

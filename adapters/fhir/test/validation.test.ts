@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { bookingAppointment } from '@booking/cli/consumer';
 import { describe, expect, it } from 'vitest';
 import { BOOKING_RULES, checkBookingRequest, resourceFindings, validateResource } from '../src/index.js';
+import { MAX_ELEMENTS } from '../src/validation/base.js';
 
 /** The two validation layers of a booking body, in process. */
 
@@ -100,6 +101,15 @@ describe('structure and profile validation', () => {
     const problem = validateResource(body);
     expect(problem).toMatchObject({ status: 422, code: 'invalid', spineCode: 'INVALID_RESOURCE' });
     expect(problem?.location).toContain(expression);
+  });
+
+  it('bounds the work: past MAX_ELEMENTS elements or 50 findings it stops and says so', () => {
+    const many = booking();
+    many.extension = Array.from({ length: 20_000 }, (_, i) => ({ url: 'https://example.org/x', valueString: `v${i}` }));
+    expect(validateResource(many)?.diagnostics).toMatch(new RegExp(`more than ${MAX_ELEMENTS} elements`));
+    const bad = booking();
+    bad.extension = Array.from({ length: 20_000 }, () => ({ url: 'https://example.org/x' }));
+    expect(resourceFindings(bad)).toHaveLength(50);
   });
 
   it('checks profiles only once the base structure is sound (no findings about elements it cannot read)', () => {

@@ -58,9 +58,22 @@ function validCalendar(v: string): boolean {
 export function validateBase(resource: unknown, at?: string): Finding[] {
   const findings: Finding[] = [];
   const root = isRecord(resource) && typeof resource.resourceType === 'string' ? resource.resourceType : 'Resource';
-  new Walker(findings, resource).resource(resource, at ?? root);
+  try {
+    new Walker(findings, resource).resource(resource, at ?? root);
+  } catch (error) {
+    if (!(error instanceof Enough)) throw error;
+  }
   return findings;
 }
+
+/**
+ * Bounds on the work one body may cause (each element costs FHIRPath evaluations): a booking has
+ * about 60 elements, so 1,000 is generous, and a 1 MB body of tiny elements cannot hold the
+ * facade for a second. Past MAX_FINDINGS the answer would not get more useful.
+ */
+export const MAX_ELEMENTS = 1000;
+const MAX_FINDINGS = 50;
+class Enough extends Error {}
 
 class Walker {
   constructor(
@@ -68,8 +81,11 @@ class Walker {
     private readonly top: unknown,
   ) {}
 
+  private elements = 0;
+
   private add(expression: string, message: string) {
     this.findings.push({ expression, message });
+    if (this.findings.length >= MAX_FINDINGS) throw new Enough();
   }
 
   resource(value: unknown, at: string, container?: Record<string, unknown>): void {
@@ -89,6 +105,10 @@ class Walker {
 
   /** An object's members against its properties; `path` is the definition path ("Appointment.participant"). */
   private object(obj: Record<string, unknown>, properties: Property[], at: string, path: string, isResource = false): void {
+    if (++this.elements > MAX_ELEMENTS) {
+      this.findings.push({ expression: at, message: `the resource has more than ${MAX_ELEMENTS} elements, more than this server validates` });
+      throw new Enough();
+    }
     const byName = new Map(properties.map((p) => [p._name, p]));
     const keys = Object.keys(obj).filter((k) => !(isResource && k === 'resourceType'));
     if (keys.length === 0) this.add(at, 'must not be empty (an element has a value or children)');

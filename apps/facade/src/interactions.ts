@@ -33,7 +33,7 @@ export interface Interaction {
 const URN = 'urn:nhs:names:services:careconnect:fhir:rest';
 
 export const INTERACTIONS: readonly Interaction[] = [
-  // Answered by the facade itself (routes.ts): the statement describes this software, not PAS data.
+  // Answered by the facade itself (metadata.ts): the statement describes this software, not PAS data.
   { name: 'metadata', method: 'GET', path: '/metadata', interactionId: `${URN}:read:metadata`, scope: 'organization/slot.read' },
   {
     name: 'search-slot',

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the product and its tests need on a fresh Debian machine: redis-server (Debian's
-# package), the npm dependencies and, with --browser, Debian's chromium. Safe to run again: it
+# package), xmllint (libxml2-utils), the npm dependencies and, with --browser, Debian's chromium. Safe to run again: it
 # only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,19 @@ fi
 
 # Redis Sentinel (test/sentinel-failover.test.ts) is the same binary: `redis-server <conf> --sentinel`,
 # so Debian's redis-server package is all it needs (redis-sentinel only adds a service unit).
+
+# xmllint (Debian's libxml2-utils), for the tests only (--browser): they judge every response against
+# the official FHIR XSD.
+if [ "${1:-}" = "--browser" ] && ! command -v xmllint >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing libxml2-utils (xmllint) from Debian's packages…" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
+  else
+    echo "xmllint is missing: run 'sudo apt-get install -y libxml2-utils'." >&2
+    exit 1
+  fi
+fi
 
 # --browser (npm test): Debian's headless Chromium for the dashboard browser test; never a
 # browser download. Without root the test is skipped with a note instead.

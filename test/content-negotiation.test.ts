@@ -144,8 +144,9 @@ describe('errors in the format asked for', () => {
     const slot = takeSlot();
     expect((await bookXml({}, slot)).res.status).toBe(201);
     const { res, text } = await bookXml({}, slot);
-    const oo = expectOutcome(res, text, 422, 'processing');
+    const oo = expectOutcome(res, text, 422, 'INVALID_REQUEST_STATE');
     expect(oo.issue[0].diagnostics).toBe('Slot no longer available');
+    expect(oo.issue[0].details.coding[1]).toMatchObject({ system: 'http://hl7.org/fhir/issue-type', code: 'processing' });
   });
 
   it('403 without a token, as an XML OperationOutcome when _format=xml', async () => {

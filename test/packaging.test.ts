@@ -288,6 +288,7 @@ describe.each([
       expect(JSON.parse(source(`${ws}/package.json`)).scripts?.build, `${ws} has a build`).toBeDefined();
     }
     expect(final.lines).toContain('COPY adapters/fhir/stu3-structure-definitions.json.gz adapters/fhir/');
+    expect(final.lines).toContain('COPY adapters/fhir/stu3-validation.json.gz adapters/fhir/careconnect-profile-rules.json adapters/fhir/');
     if (app === 'worker') expect(final.lines).toContain('COPY adapters/pas/sql/ adapters/pas/sql/');
     // Production dependencies only, of the apps this image runs.
     const deps = stages[1]?.lines.find((l) => l.includes('npm ci')) ?? '';

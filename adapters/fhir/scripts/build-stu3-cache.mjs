@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Builds adapters/fhir/stu3-structure-definitions.json.gz: FHIR.js's parsed form of the official
- * FHIR STU3 (3.0.1) structure definitions, which src/xml.ts loads for JSON⇄XML conversion.
+ * FHIR STU3 (3.0.1) structure definitions, which src/definitions.ts loads for JSON⇄XML conversion
+ * and structural validation; and adapters/fhir/stu3-validation.json.gz: the base invariants
+ * (FHIRPath) and the codes of the value sets bound "required", for src/validation/.
  *
  * Why: the `fhir` package (FHIR.js 4.x) only ships parsed R4 definitions. Parsing the STU3 bundles
  * takes ~230 ms and needs ~30 MB of JSON; the committed cache (~45 KB gzipped) loads in a few ms
@@ -26,6 +28,7 @@ const { ParseConformance, Versions } = require('fhir');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = resolve(here, '..', 'stu3-structure-definitions.json.gz');
+const OUT_VALIDATION = resolve(here, '..', 'stu3-validation.json.gz');
 const BUNDLES = ['valuesets.json', 'profiles-types.json', 'profiles-resources.json'];
 
 function withDefinitions(use) {
@@ -58,6 +61,39 @@ function fixStu3ReferenceTargets(parser) {
   }
 }
 
+/**
+ * What src/validation/ needs beyond the structure: every invariant (constraint with a FHIRPath
+ * expression) keyed by element path ("Appointment", "Appointment.participant", "Extension"), and
+ * the codes of each value set bound with strength "required" (binding codes only; no expansion
+ * beyond the value set's own compose/expansion, which is what FHIR.js parsed).
+ */
+function validationData(parser) {
+  const invariants = {};
+  const required = new Set();
+  for (const sd of parser.structureDefinitions) {
+    if (sd.derivation === 'constraint') continue; // base definitions only; profiles come from ../profiles
+    for (const el of sd.snapshot?.element ?? []) {
+      if (!el.path.startsWith(`${sd.type}`) || (el.path !== sd.type && !el.path.startsWith(`${sd.type}.`))) continue;
+      for (const c of el.constraint ?? []) {
+        if (!c.expression) continue;
+        // ele-1 is on every element; it is applied once, generically, by the validator.
+        if (c.key === 'ele-1' && el.path !== 'Element') continue;
+        (invariants[el.path] ??= []).push({ key: c.key, severity: c.severity, human: c.human, expression: c.expression });
+      }
+      const vs = el.binding?.strength === 'required' ? el.binding.valueSetReference?.reference ?? el.binding.valueSetUri : undefined;
+      if (vs) required.add(vs.split('|')[0]);
+    }
+  }
+  const valueSets = {};
+  for (const url of [...required].sort()) {
+    const parsed = parser.parsedValueSets[url];
+    if (!parsed) continue;
+    valueSets[url] = parsed.systems.map((s) => ({ system: s.uri, codes: s.codes.map((c) => c.code) }));
+  }
+  return { invariants, valueSets };
+}
+
+let validation;
 const parsed = withDefinitions((dir) => {
   const parser = new ParseConformance(false, Versions.STU3); // false: do not preload FHIR.js's R4 definitions
   const log = console.log;
@@ -69,6 +105,7 @@ const parsed = withDefinitions((dir) => {
     console.log = log;
   }
   fixStu3ReferenceTargets(parser);
+  validation = validationData(parser);
   return parser.parsedStructureDefinitions;
 });
 
@@ -76,3 +113,6 @@ const json = JSON.stringify(parsed);
 const gz = gzipSync(json, { level: 9 }); // node writes mtime 0: same inputs, same bytes
 writeFileSync(OUT, gz);
 console.log(`${OUT}: ${Object.keys(parsed).length} structure definitions, ${json.length} bytes JSON, ${gz.length} bytes gzipped`);
+const vgz = gzipSync(JSON.stringify(validation), { level: 9 });
+writeFileSync(OUT_VALIDATION, vgz);
+console.log(`${OUT_VALIDATION}: invariants on ${Object.keys(validation.invariants).length} paths, ${Object.keys(validation.valueSets).length} required value sets, ${vgz.length} bytes gzipped`);

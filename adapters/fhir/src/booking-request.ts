@@ -1,10 +1,12 @@
 import { isValidNhsNumber } from './nhs-number.js';
 import { type Problem, problems } from './operation-outcome.js';
 import { asArray, EXTENSIONS, isObject, type JsonObject, SYSTEMS } from './types.js';
+import { validateResource } from './validation/index.js';
 
 /**
- * The Booking API's rules for a new Appointment (spec §9.1, §15, fs_patientcontact).
- * Structural breakage and contact-rank rules → 400; profile and business rules → 422.
+ * The Booking API's rules for a new Appointment (spec §9.1, §15, fs_patientcontact), as one
+ * ordered table (BOOKING_RULES). Not an Appointment or broken contact ranks → 400; FHIR, profile
+ * and Booking Standard rules → 422.
  */
 
 export interface BookingPatient {
@@ -64,82 +66,161 @@ function localRef(value: unknown, path: string): string {
   return ref.slice(1);
 }
 
-/** Checks a parsed request body; never throws. */
-export function checkBookingRequest(body: unknown): Checked<BookingDetails> {
+/** What the rules share: the body and, once found, its parts. */
+interface Booking {
+  body: JsonObject;
+  slot: JsonObject;
+  patient: JsonObject;
+  documentReference?: JsonObject;
+  byId: Map<string, JsonObject>;
+}
+
+/** One Booking Standard rule: the status it answers with when broken (the harness's order, §18). */
+interface BookingRule {
+  rule: string;
+  status: 400 | 422;
+  /** The FHIR layer (validation/): skipped when the body has already passed it. */
+  fhir?: true;
+  /** Throws Invalid (via fail/invalid) when broken; `booking` is filled in by the "contained" rule. */
+  check: (body: JsonObject, booking: Partial<Booking>) => void;
+}
+
+/**
+ * The rules for a new booking, in the order they are applied: the first broken rule answers.
+ * 400s (not a booking at all; contact ranks, which the harness treats as structural) come before
+ * 422s; the FHIR base definitions and the CareConnect profiles (validation/) come before the
+ * Booking Standard's own narrower rules, so a body is judged as FHIR before it is judged as a booking.
+ */
+export const BOOKING_RULES: readonly BookingRule[] = [
+  {
+    rule: 'the body is an Appointment',
+    status: 400,
+    check: (body) => {
+      if (body.resourceType !== 'Appointment') fail(problems.badRequest(`Expected resourceType Appointment, got ${JSON.stringify(body.resourceType ?? null)}`, ['Appointment.resourceType']));
+      if (body.contained !== undefined && !Array.isArray(body.contained)) fail(problems.badRequest('Appointment.contained must be an array', ['Appointment.contained']));
+    },
+  },
+  {
+    rule: 'fs_patientcontact: every contact point ranked, rank 1 exactly once',
+    status: 400,
+    check: (body) => {
+      const patient = asArray(body.contained).find((r) => isObject(r) && r.resourceType === 'Patient');
+      if (isObject(patient)) checkContactRanks(patient);
+    },
+  },
+  {
+    rule: 'valid to the FHIR STU3 base definitions and the CareConnect profiles',
+    status: 422,
+    fhir: true,
+    check: (body) => {
+      const problem = validateResource(body);
+      if (problem) fail(problem);
+    },
+  },
+  {
+    rule: 'no id: the provider assigns it',
+    status: 422,
+    check: (body) => {
+      if (body.id !== undefined) fail(problems.invalidResource('Appointment.id must not be sent: the provider assigns it', ['Appointment.id']));
+    },
+  },
+  {
+    rule: 'status booked, start before end (instants), a description',
+    status: 422,
+    check: (body) => {
+      if (body.status !== 'booked') invalid('Appointment.status must be "booked" for a new booking', 'Appointment.status');
+      if (!isInstant(body.start)) invalid('Appointment.start must be a FHIR instant', 'Appointment.start');
+      if (!isInstant(body.end)) invalid('Appointment.end must be a FHIR instant', 'Appointment.end');
+      if (Date.parse(body.end as string) <= Date.parse(body.start as string)) invalid('Appointment.end must be after Appointment.start', 'Appointment.end');
+      str(body, 'description', 'Appointment');
+      if (body.created !== undefined && (typeof body.created !== 'string' || !DATE_TIME.test(body.created))) invalid('Appointment.created must be a FHIR dateTime', 'Appointment.created');
+    },
+  },
+  {
+    rule: 'contained: one Patient, one Slot, and (if available) one DocumentReference, ids unique',
+    status: 422,
+    check: (body, booking) => {
+      const resources = asArray(body.contained);
+      const byId = new Map<string, JsonObject>();
+      const byType = new Map<string, JsonObject>();
+      for (const [i, r] of resources.entries()) {
+        if (!isObject(r) || typeof r.resourceType !== 'string') return invalid('each contained entry must be a resource', `Appointment.contained[${i}]`);
+        if (typeof r.id !== 'string' || r.id === '') return invalid('each contained resource needs an id', `Appointment.contained[${i}].id`);
+        if (byId.has(r.id)) return invalid(`contained id "${r.id}" is used twice`, `Appointment.contained[${i}].id`);
+        if (byType.has(r.resourceType)) return invalid(`only one contained ${r.resourceType} is allowed`, `Appointment.contained[${i}]`);
+        if (!['Patient', 'Slot', 'DocumentReference'].includes(r.resourceType)) return invalid(`a contained ${r.resourceType} is not part of a booking`, `Appointment.contained[${i}]`);
+        byId.set(r.id, r);
+        byType.set(r.resourceType, r);
+      }
+      const slot = byType.get('Slot');
+      const patient = byType.get('Patient');
+      if (!slot || !patient) return invalid('Appointment.contained must hold one Patient and one Slot (and, if available, one DocumentReference)', 'Appointment.contained');
+      Object.assign(booking, { slot, patient, byId, ...(byType.has('DocumentReference') ? { documentReference: byType.get('DocumentReference') } : {}) });
+    },
+  },
+  {
+    rule: 'slot references the contained Slot',
+    status: 422,
+    check: (body, { slot, byId }) => {
+      const slotRefs = asArray(body.slot);
+      if (slotRefs.length !== 1) return invalid('Appointment.slot must hold exactly one reference', 'Appointment.slot');
+      if (byId?.get(localRef(slotRefs[0], 'Appointment.slot[0]')) !== slot) invalid('Appointment.slot must reference the contained Slot', 'Appointment.slot[0]');
+    },
+  },
+  {
+    rule: 'supportingInformation, when sent, references the contained DocumentReference (SHOULD, "if available")',
+    status: 422,
+    check: (body, { documentReference, byId }) => {
+      const support = asArray(body.supportingInformation);
+      if (support.length === 0 && !documentReference) return;
+      if (support.length !== 1) return invalid('Appointment.supportingInformation must hold exactly one reference, to the contained DocumentReference', 'Appointment.supportingInformation');
+      const target = byId?.get(localRef(support[0], 'Appointment.supportingInformation[0]'));
+      if (!documentReference || target !== documentReference) invalid('Appointment.supportingInformation must reference the contained DocumentReference', 'Appointment.supportingInformation[0]');
+    },
+  },
+  {
+    rule: 'exactly one participant is the contained Patient; its NHS number is valid',
+    status: 422,
+    check: (body, { patient, byId }) => {
+      const participants = asArray(body.participant);
+      if (participants.length === 0) return invalid('Appointment.participant is required', 'Appointment.participant');
+      let patientParticipants = 0;
+      for (const [i, p] of participants.entries()) {
+        const at = `Appointment.participant[${i}]`;
+        if (!isObject(p)) return invalid('participant must be an object', at);
+        const ref = isObject(p.actor) ? p.actor.reference : undefined;
+        if (typeof ref === 'string' && ref.startsWith('#')) {
+          if (byId?.get(ref.slice(1)) !== patient) return invalid('participant.actor must reference the contained Patient', `${at}.actor`);
+          patientParticipants++;
+          const identifier = isObject(p.actor) ? p.actor.identifier : undefined;
+          if (isObject(identifier) && identifier.system === SYSTEMS.nhsNumber && typeof identifier.value === 'string' && !isValidNhsNumber(identifier.value)) {
+            fail(problems.invalidNhsNumber('participant.actor.identifier is not a valid NHS number', [`${at}.actor.identifier`]));
+          }
+        }
+      }
+      if (patientParticipants !== 1) invalid('exactly one participant must reference the contained Patient', 'Appointment.participant');
+    },
+  },
+  { rule: 'the contained DocumentReference (§9.1)', status: 422, check: (_, { documentReference }) => documentReference && checkDocumentReference(documentReference) },
+  { rule: 'the contained Slot (§9.1)', status: 422, check: (_, { slot }) => void (slot && checkSlot(slot)) },
+  { rule: 'the contained Patient (§9.1)', status: 422, check: (_, { patient }) => void (patient && checkPatient(patient)) },
+];
+
+/**
+ * Checks a parsed request body against BOOKING_RULES in order; never throws. `fhirValidated`: the
+ * body already passed the FHIR layer (the worker, given a job the facade checked, skips it).
+ */
+export function checkBookingRequest(body: unknown, options: { fhirValidated?: boolean } = {}): Checked<BookingDetails> {
+  if (!isObject(body)) return { ok: false, problem: problems.badRequest('The request body must be a FHIR Appointment resource') };
+  const booking: Partial<Booking> = {};
   try {
-    return { ok: true, value: check(body) };
+    for (const { check, fhir } of BOOKING_RULES) if (!(fhir && options.fhirValidated)) check(body, booking);
   } catch (error) {
     if (error instanceof Invalid) return { ok: false, problem: error.problem };
     throw error;
   }
-}
-
-function check(body: unknown): BookingDetails {
-  if (!isObject(body)) return fail(problems.badRequest('The request body must be a FHIR Appointment resource'));
-  if (body.resourceType !== 'Appointment') return fail(problems.badRequest(`Expected resourceType Appointment, got ${JSON.stringify(body.resourceType ?? null)}`, ['Appointment.resourceType']));
-
-  const contained = body.contained;
-  if (contained !== undefined && !Array.isArray(contained)) return fail(problems.badRequest('Appointment.contained must be an array', ['Appointment.contained']));
-  const patient = asArray(contained).find((r) => isObject(r) && r.resourceType === 'Patient');
-  // Contact rules are structural in the Booking Standard (harness expects 400), so check them first.
-  if (isObject(patient)) checkContactRanks(patient);
-
-  if (body.id !== undefined) return fail(problems.invalidResource('Appointment.id must not be sent: the provider assigns it', ['Appointment.id']));
-  if (body.status !== 'booked') return invalid('Appointment.status must be "booked" for a new booking', 'Appointment.status');
-  if (!isInstant(body.start)) return invalid('Appointment.start must be a FHIR instant', 'Appointment.start');
-  if (!isInstant(body.end)) return invalid('Appointment.end must be a FHIR instant', 'Appointment.end');
-  if (Date.parse(body.end) <= Date.parse(body.start)) return invalid('Appointment.end must be after Appointment.start', 'Appointment.end');
-  const description = str(body, 'description', 'Appointment');
-  if (body.created !== undefined && (typeof body.created !== 'string' || !DATE_TIME.test(body.created))) return invalid('Appointment.created must be a FHIR dateTime', 'Appointment.created');
-
-  const resources = asArray(contained);
-  if (resources.length !== 3) return invalid('Appointment.contained must hold exactly three resources: DocumentReference, Patient and Slot', 'Appointment.contained');
-  const byId = new Map<string, JsonObject>();
-  const byType = new Map<string, JsonObject>();
-  for (const [i, r] of resources.entries()) {
-    if (!isObject(r) || typeof r.resourceType !== 'string') return invalid('each contained entry must be a resource', `Appointment.contained[${i}]`);
-    if (typeof r.id !== 'string' || r.id === '') return invalid('each contained resource needs an id', `Appointment.contained[${i}].id`);
-    if (byId.has(r.id)) return invalid(`contained id "${r.id}" is used twice`, `Appointment.contained[${i}].id`);
-    if (byType.has(r.resourceType)) return invalid(`only one contained ${r.resourceType} is allowed`, `Appointment.contained[${i}]`);
-    byId.set(r.id, r);
-    byType.set(r.resourceType, r);
-  }
-  const slot = byType.get('Slot');
-  const documentReference = byType.get('DocumentReference');
-  const containedPatient = byType.get('Patient');
-  if (!slot || !documentReference || !containedPatient) return invalid('Appointment.contained must hold one DocumentReference, one Patient and one Slot', 'Appointment.contained');
-
-  const slotRefs = asArray(body.slot);
-  if (slotRefs.length !== 1) return invalid('Appointment.slot must hold exactly one reference', 'Appointment.slot');
-  if (byId.get(localRef(slotRefs[0], 'Appointment.slot[0]')) !== slot) return invalid('Appointment.slot must reference the contained Slot', 'Appointment.slot[0]');
-
-  const support = asArray(body.supportingInformation);
-  if (support.length !== 1) return invalid('Appointment.supportingInformation must hold exactly one reference', 'Appointment.supportingInformation');
-  if (byId.get(localRef(support[0], 'Appointment.supportingInformation[0]')) !== documentReference) return invalid('Appointment.supportingInformation must reference the contained DocumentReference', 'Appointment.supportingInformation[0]');
-
-  const participants = asArray(body.participant);
-  if (participants.length === 0) return invalid('Appointment.participant is required', 'Appointment.participant');
-  let patientParticipants = 0;
-  for (const [i, p] of participants.entries()) {
-    const at = `Appointment.participant[${i}]`;
-    if (!isObject(p)) return invalid('participant must be an object', at);
-    if (!['accepted', 'declined', 'tentative', 'needs-action'].includes(String(p.status))) return invalid('participant.status must be accepted, declined, tentative or needs-action', `${at}.status`);
-    const ref = isObject(p.actor) ? p.actor.reference : undefined;
-    if (typeof ref === 'string' && ref.startsWith('#')) {
-      if (byId.get(ref.slice(1)) !== containedPatient) return invalid('participant.actor must reference the contained Patient', `${at}.actor`);
-      patientParticipants++;
-      const identifier = isObject(p.actor) ? p.actor.identifier : undefined;
-      if (isObject(identifier) && identifier.system === SYSTEMS.nhsNumber && typeof identifier.value === 'string' && !isValidNhsNumber(identifier.value)) {
-        fail(problems.invalidNhsNumber('participant.actor.identifier is not a valid NHS number', [`${at}.actor.identifier`]));
-      }
-    }
-  }
-  if (patientParticipants !== 1) return invalid('exactly one participant must reference the contained Patient', 'Appointment.participant');
-
-  checkDocumentReference(documentReference);
-  const slotDetails = checkSlot(slot);
-  const patientDetails = checkPatient(containedPatient);
-  return { ...slotDetails, start: body.start, end: body.end, description, patient: patientDetails };
+  const { slot, patient } = booking as Booking;
+  return { ok: true, value: { ...checkSlot(slot), start: body.start as string, end: body.end as string, description: body.description as string, patient: checkPatient(patient) } };
 }
 
 function checkDocumentReference(doc: JsonObject): void {

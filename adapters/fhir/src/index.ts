@@ -7,3 +7,4 @@ export * from './cancel.js';
 export * from './capability-statement.js';
 export * from './slot-search.js';
 export * from './xml.js';
+export * from './validation/index.js';

@@ -26,6 +26,8 @@ export const SPINE_CODES = {
   UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
   NOT_IMPLEMENTED: 'Not implemented',
   INTERNAL_SERVER_ERROR: 'Unexpected internal server error',
+  RESOURCE_CREATED: 'New resource created',
+  RESOURCE_UPDATED: 'Resource has been successfully updated',
 } as const;
 export type SpineCode = keyof typeof SPINE_CODES;
 
@@ -44,21 +46,26 @@ export type IssueType =
   | 'exception'
   | 'business-rule'
   | 'transient'
-  | 'too-long';
+  | 'too-long'
+  | 'informational';
 
 /** A transport-neutral description of one failure: HTTP status plus what goes in the issue. */
 export interface Problem {
   status: number;
   code: IssueType;
-  /** Spine code for details.coding; omitted for the harness's "processing" shape (§9.4). */
-  spineCode?: SpineCode;
+  /** Spine-ErrorOrWarningCode-1 code: always the first coding of details (spec §14.1). */
+  spineCode: SpineCode;
+  /** A second coding from FHIR's issue-type system (the harness's "Processing Failure" shape, §9.4). */
+  issueTypeDisplay?: string;
   diagnostics: string;
-  /** FHIRPath-ish locations (STU3 `location`) of the offending element or parameter. */
+  /** FHIRPath expressions of the offending elements or parameters (issue `expression` and `location`). */
   location?: string[];
+  /** Several findings (validation): one issue each, after the summary issue. */
+  findings?: { expression: string; message: string }[];
 }
 
-export function problem(status: number, code: IssueType, spineCode: SpineCode | undefined, diagnostics: string, location?: string[]): Problem {
-  return { status, code, ...(spineCode ? { spineCode } : {}), diagnostics, ...(location?.length ? { location } : {}) };
+export function problem(status: number, code: IssueType, spineCode: SpineCode, diagnostics: string, location?: string[]): Problem {
+  return { status, code, spineCode, diagnostics, ...(location?.length ? { location } : {}) };
 }
 
 export interface OperationOutcome {
@@ -71,14 +78,14 @@ export interface OperationOutcome {
     details: { coding: { system: string; code: string; display: string }[] };
     diagnostics: string;
     location?: string[];
+    expression?: string[];
   }[];
 }
 
 export function operationOutcome(p: Problem, id: string): OperationOutcome {
-  // §9.4: the assurance script expects "slot no longer available" with the FHIR issue-type coding.
-  const coding = p.spineCode
-    ? { system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }
-    : { system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.code === 'processing' ? 'Processing Failure' : p.code };
+  const coding: { system: string; code: string; display: string }[] = [{ system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }];
+  // §9.4: the assurance script looks for "slot no longer available" with the FHIR issue-type coding.
+  if (p.issueTypeDisplay) coding.push({ system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.issueTypeDisplay });
   return {
     resourceType: 'OperationOutcome',
     id,
@@ -87,9 +94,45 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
       {
         severity: 'error',
         code: p.code,
-        details: { coding: [coding] },
-        diagnostics: p.diagnostics,
-        ...(p.location ? { location: p.location } : {}),
+        details: { coding },
+        diagnostics: printable(p.diagnostics),
+        // STU3 has both: `location` (meant for XPath, commonly a path) and `expression` (FHIRPath).
+        ...(p.location ? { location: p.location.map(printable), expression: p.location.map(printable) } : {}),
+      },
+      // One issue per finding, each naming its element.
+      ...(p.findings ?? []).map((f) => ({
+        severity: 'error' as const,
+        code: p.code,
+        details: { coding },
+        diagnostics: printable(`${f.expression}: ${f.message}`),
+        location: [printable(f.expression)],
+        expression: [printable(f.expression)],
+      })),
+    ],
+  };
+}
+
+/**
+ * Diagnostics echo what the consumer sent (a path, a parameter, a header). FHIR strings may not hold
+ * control characters, and XML 1.0 cannot hold them at all: they are shown as \uXXXX instead.
+ */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A success told as an OperationOutcome (Prefer: return=OperationOutcome on create and update). */
+export function informationOutcome(spineCode: 'RESOURCE_CREATED' | 'RESOURCE_UPDATED', diagnostics: string, id: string): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    id,
+    meta: { profile: [SPINE_OO_PROFILE] },
+    issue: [
+      {
+        severity: 'information',
+        code: 'informational',
+        details: { coding: [{ system: SPINE_ERROR_CODE_SYSTEM, code: spineCode, display: SPINE_CODES[spineCode] }] },
+        diagnostics,
       },
     ],
   };
@@ -111,7 +154,9 @@ export const problems = {
   unsupportedMediaType: (diagnostics: string) => problem(415, 'not-supported', 'UNSUPPORTED_MEDIA_TYPE', diagnostics),
   invalidResource: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_RESOURCE', diagnostics, location),
   invalidNhsNumber: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_NHS_NUMBER', diagnostics, location),
-  slotUnavailable: () => problem(422, 'processing', undefined, 'Slot no longer available'),
+  // The slot exists but is no longer free: "not in an appropriate state", plus the harness's coding.
+  slotUnavailable: (): Problem => ({ ...problem(422, 'processing', 'INVALID_REQUEST_STATE', 'Slot no longer available'), issueTypeDisplay: 'Processing Failure' }),
+  invalidRange: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_PARAMETER', diagnostics, location),
   referenceNotFound: (diagnostics: string) => problem(422, 'invalid', 'REFERENCE_NOT_FOUND', diagnostics),
   invalidState: (diagnostics: string) => problem(422, 'business-rule', 'INVALID_REQUEST_STATE', diagnostics),
   cancelChangesOtherFields: (diagnostics: string, location?: string[]) => problem(422, 'business-rule', 'CONFLICTING_VALUES', diagnostics, location),

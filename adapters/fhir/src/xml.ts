@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { gunzipSync } from 'node:zlib';
-import type { Fhir, ParseConformance } from 'fhir';
 import type { QualifiedTag, SAXOptions } from 'sax';
 import type { Checked } from './booking-request.js';
+import { childProperties, type Property, propertiesOfType, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
 
 /**
@@ -17,26 +15,7 @@ export const FHIR_NAMESPACE = 'http://hl7.org/fhir';
 /** Deeper documents are refused before conversion: FHIR.js recurses per element (RangeError near 5000). */
 export const MAX_XML_DEPTH = 300;
 
-// The parsed STU3 definitions FHIR.js needs; built by scripts/build-stu3-cache.mjs (FHIR.js ships R4 only).
-const DEFINITIONS = new URL('../stu3-structure-definitions.json.gz', import.meta.url);
-
-type Definitions = ParseConformance['parsedStructureDefinitions'];
-type Property = { _name: string; _type?: string; _properties?: Property[] };
-
-// CommonJS packages, required on first use rather than imported.
 const requireCjs = createRequire(import.meta.url);
-let converter: { fhir: Fhir; definitions: Definitions } | undefined;
-
-/** Loaded on first use (~15 ms), so processes that never see XML never load FHIR.js. */
-function stu3() {
-  if (!converter) {
-    const { Fhir, ParseConformance, Versions } = requireCjs('fhir') as typeof import('fhir');
-    const parser = new ParseConformance(false, Versions.STU3); // false: skip FHIR.js's bundled R4 definitions
-    parser.parsedStructureDefinitions = JSON.parse(gunzipSync(readFileSync(DEFINITIONS)).toString('utf8')) as Definitions;
-    converter = { fhir: new Fhir(parser), definitions: parser.parsedStructureDefinitions };
-  }
-  return converter;
-}
 
 /** A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. */
 export function toXml(resource: object): string {
@@ -51,8 +30,13 @@ export function fromXml(text: string): Checked<unknown> {
   // No DTDs at all: they are how entity-expansion (billion laughs) and XXE attacks start, and FHIR has no use for them.
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) return { ok: false, problem: problems.badRequest('DTDs and entity declarations are not allowed in FHIR XML') };
 
-  const checked = checkWellFormed(xml);
-  if (checked) return { ok: false, problem: checked };
+  const read = readXml(xml);
+  if (read.problem) return { ok: false, problem: read.problem };
+  // FHIR.js cannot convert a number or boolean of the wrong form: the same 422 a JSON body gets.
+  if (read.badPrimitives.length) {
+    const at = read.badPrimitives.map((f) => f.expression);
+    return { ok: false, problem: problems.invalidResource(`The resource is not valid: ${read.badPrimitives.map((f) => `${f.expression}: ${f.message}`).join('; ')}`, at) };
+  }
 
   const { fhir, definitions } = stu3();
   let resource: Record<string, unknown> | undefined;
@@ -64,26 +48,65 @@ export function fromXml(text: string): Checked<unknown> {
     return { ok: false, problem: problems.badRequest(`The body is not a readable FHIR STU3 resource: ${why}`) };
   }
   if (!resource) return { ok: false, problem: problems.badRequest('The body is not a FHIR STU3 resource') };
-  decimalsToNumbers(resource, definitions[String(resource.resourceType)]?._properties as Property[] | undefined, definitions);
+  decimalsToNumbers(resource, (definitions[String(resource.resourceType)] as { _properties?: Property[] } | undefined)?._properties);
+  // FHIR.js drops elements it does not know; put each back, so validation refuses it as it would in JSON.
+  for (const { path, name, expression } of read.unknown) {
+    const parent = path.reduce<unknown>((node, step) => (node as Record<string | number, unknown> | undefined)?.[step], resource);
+    if (typeof parent !== 'object' || parent === null || Array.isArray(parent)) {
+      return { ok: false, problem: problems.invalidResource(`The resource is not valid: ${expression}: unknown element "${name}"`, [expression]) };
+    }
+    (parent as Record<string, unknown>)[name] ??= UNKNOWN_ELEMENT;
+  }
   return { ok: true, value: resource };
+}
+
+/** Stands in (in the JSON form) for an XML element FHIR.js dropped because STU3 has no such element. */
+const UNKNOWN_ELEMENT = '(unknown XML element)';
+
+interface XmlReading {
+  problem?: Problem;
+  /** Elements not in the STU3 definitions: where they sit in the JSON form, and their FHIRPath. */
+  unknown: { path: (string | number)[]; name: string; expression: string }[];
+  badPrimitives: { expression: string; message: string }[];
+}
+
+/** Where the SAX walk is: the element's properties (undefined: not checked below), JSON path, FHIRPath. */
+interface Frame {
+  properties: Property[] | undefined;
+  path: (string | number)[];
+  expression: string;
+  seen: Map<string, number>;
+  /** Inside <contained> or <resource>: the next element is a resource's root. */
+  resourceSlot?: boolean;
+}
+
+const NUMBER_FORMS: Record<string, RegExp> = {
+  integer: /^-?([0]|([1-9][0-9]*))$/,
+  unsignedInt: /^([0]|([1-9][0-9]*))$/,
+  positiveInt: /^\+?[1-9][0-9]*$/,
+  decimal: /^-?([0]|([1-9][0-9]*))(\.[0-9]+)?$/,
+  boolean: /^(true|false)$/,
 }
 
 /**
  * Strict XML 1.0 well-formedness (unclosed or truncated documents, undefined entities, several
- * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth.
- * Returns the problem, or undefined when the document is fine.
+ * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth. Walks the
+ * elements with the STU3 definitions on the way, noting the ones STU3 does not define and the
+ * numbers and booleans of the wrong form (FHIR.js would drop the first and throw on the second).
  */
-function checkWellFormed(xml: string): Problem | undefined {
+function readXml(xml: string): XmlReading {
   const sax = requireCjs('sax') as typeof import('sax');
   // strictEntities: only the five XML entities (no HTML ones like &nbsp;, which XML does not define).
   const parser = sax.parser(true, { xmlns: true, strictEntities: true } as SAXOptions);
+  const reading: XmlReading = { unknown: [], badPrimitives: [] };
+  const stack: Frame[] = [];
   let depth = 0;
   let roots = 0;
-  let problem: Problem | undefined;
   const stop = (p: Problem) => {
-    problem = p;
+    reading.problem = p;
     throw new Error('stop');
   };
+  const skip = (from: Frame): Frame => ({ properties: undefined, path: from.path, expression: from.expression, seen: new Map() });
   parser.ondoctype = () => stop(problems.badRequest('DTDs are not allowed in FHIR XML'));
   parser.onopentag = (node) => {
     const tag = node as QualifiedTag;
@@ -95,18 +118,44 @@ function checkWellFormed(xml: string): Problem | undefined {
       }
     }
     if (++depth > MAX_XML_DEPTH) stop(problems.badRequest(`The XML is nested more than ${MAX_XML_DEPTH} elements deep`));
+
+    const parent = stack.at(-1);
+    const name = tag.local;
+    if (!parent || parent.resourceSlot) {
+      // A resource's root: the document's, or one inside <contained>/<resource>.
+      stack.push({ properties: propertiesOfType(name), path: parent?.path ?? [], expression: parent?.expression ?? name, seen: new Map() });
+      return;
+    }
+    if (!parent.properties) return void stack.push(skip(parent));
+    const property = parent.properties.find((p) => p._name === name && !name.startsWith('_'));
+    const index = parent.seen.get(name) ?? 0;
+    parent.seen.set(name, index + 1);
+    const path = property?._multiple ? [...parent.path, name, index] : [...parent.path, name];
+    const expression = property?._multiple ? `${parent.expression}.${name}[${index}]` : `${parent.expression}.${name}`;
+    // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
+    if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), path, expression });
+    if (!property || tag.uri !== FHIR_NAMESPACE) {
+      reading.unknown.push({ path: parent.path, name, expression });
+      return void stack.push(skip(parent));
+    }
+    const form = NUMBER_FORMS[property._type ?? ''];
+    const value = tag.attributes.value?.value;
+    if (form && value !== undefined && !form.test(value)) reading.badPrimitives.push({ expression, message: `is not a valid ${property._type}: ${JSON.stringify(value).slice(0, 60)}` });
+    if (property._type === 'Resource') return void stack.push({ properties: undefined, path, expression, seen: new Map(), resourceSlot: true });
+    stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map() });
   };
   parser.onclosetag = () => {
     depth--;
+    stack.pop();
   };
   parser.onerror = (error) => stop(problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`));
   try {
     parser.write(xml).close();
   } catch (error) {
-    if (!problem) problem = problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`);
+    reading.problem ??= problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`);
   }
-  if (!problem && roots === 0) problem = problems.notWellFormed('The body has no XML root element');
-  return problem;
+  if (!reading.problem && roots === 0) reading.problem = problems.notWellFormed('The body has no XML root element');
+  return reading;
 }
 
 /**
@@ -114,7 +163,7 @@ function checkWellFormed(xml: string): Problem | undefined {
  * which is what the rest of the product, reading JSON bodies, expects. Walks the resource with its
  * structure definition and converts just the decimal elements.
  */
-function decimalsToNumbers(node: unknown, properties: Property[] | undefined, definitions: Definitions): void {
+function decimalsToNumbers(node: unknown, properties: Property[] | undefined): void {
   if (typeof node !== 'object' || node === null || !properties) return;
   const record = node as Record<string, unknown>;
   for (const property of properties) {
@@ -124,24 +173,8 @@ function decimalsToNumbers(node: unknown, properties: Property[] | undefined, de
       record[property._name] = Array.isArray(value) ? value.map(Number) : Number(value);
       continue;
     }
-    for (const item of Array.isArray(value) ? value : [value]) {
-      decimalsToNumbers(item, propertiesOf(property, item, definitions), definitions);
-    }
+    for (const item of Array.isArray(value) ? value : [value]) decimalsToNumbers(item, childProperties(property, item));
   }
-}
-
-function propertiesOf(property: Property, item: unknown, definitions: Definitions): Property[] | undefined {
-  const lookup = (type: string) => (definitions[type] as { _properties?: Property[] } | undefined)?._properties;
-  if (property._type === 'Resource') return lookup(String((item as { resourceType?: unknown }).resourceType));
-  if (property._properties?.length) return property._properties; // backbone element
-  if (property._type?.startsWith('#')) {
-    // A reference to another element's definition, e.g. "#Questionnaire.item".
-    const [type = '', ...path] = property._type.slice(1).split('.');
-    let found: Property[] | undefined = lookup(type);
-    for (const name of path) found = found?.find((p) => p._name === name)?._properties;
-    return found;
-  }
-  return property._type ? lookup(property._type) : undefined;
 }
 
 function firstLine(error: unknown): string {

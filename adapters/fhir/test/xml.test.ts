@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bookedAppointment, capabilityStatement, fromXml, MAX_XML_DEPTH, operationOutcome, problems, toXml } from '../src/index.js';
+import { bookedAppointment, capabilityStatement, fromXml, MAX_XML_DEPTH, operationOutcome, problems, toXml, validateResource } from '../src/index.js';
 
 /** FHIR STU3 XML ⇄ JSON through FHIR.js, and the checks in front of its lenient XML reader. */
 
@@ -239,10 +239,16 @@ describe('reading XML: what FHIR.js would silently accept is refused first', () 
 
   it.each([
     ['an unknown resource type', `<Nope ${NS}/>`, 'Unknown resource type'],
-    ['a boolean that is not one', `<Patient ${NS}><active value="yes"/></Patient>`, 'boolean'],
-    ['an integer that is not one', `<Appointment ${NS}><priority value="ten"/></Appointment>`, 'number'],
   ])('400 BAD_REQUEST for %s', (_name, xml, why) => {
     expect(problemOf(xml)).toMatchObject({ status: 400, spineCode: 'BAD_REQUEST', diagnostics: expect.stringContaining(why) });
+  });
+
+  it.each([
+    ['a boolean that is not one', `<Patient ${NS}><active value="yes"/></Patient>`, 'Patient.active'],
+    ['an integer that is not one', `<Appointment ${NS}><priority value="ten"/></Appointment>`, 'Appointment.priority'],
+    ['a negative positiveInt', `<Appointment ${NS}><minutesDuration value="-5"/></Appointment>`, 'Appointment.minutesDuration'],
+  ])('422 INVALID_RESOURCE naming the element for %s, as the same JSON gets', (_name, xml, expression) => {
+    expect(problemOf(xml)).toMatchObject({ status: 422, spineCode: 'INVALID_RESOURCE', location: [expression] });
   });
 
   it('400 for nesting deeper than the limit, before FHIR.js would recurse into it', () => {
@@ -252,8 +258,18 @@ describe('reading XML: what FHIR.js would silently accept is refused first', () 
     expect(problemOf(nested(20_000))).toMatchObject({ status: 400 });
   });
 
-  it('drops unknown elements, as FHIR servers ignore them (spec §4)', () => {
-    expect(fromXml(`<Patient ${NS}><shoeSize value="9"/><active value="true"/></Patient>`)).toEqual({ ok: true, value: { resourceType: 'Patient', active: true } });
+  it('reads a narrative (XHTML namespace) and contained resources without marking anything unknown', () => {
+    const xml = `<Organization ${NS}><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>The <b>Trust</b></p></div></text><active value="true"/><name value="The Trust"/></Organization>`;
+    const read = fromXml(xml);
+    expect(read.ok && validateResource(read.value)).toBeUndefined();
+    const booking = fromXml(toXml(bookingRequest()));
+    expect(booking).toEqual({ ok: true, value: bookingRequest() });
+  });
+
+  it('keeps a mark where an unknown element was (FHIR.js drops them), so validation refuses it as in JSON', () => {
+    const read = fromXml(`<Patient ${NS}><shoeSize value="9"/><active value="true"/><name><colour value="red"/><family value="B"/></name></Patient>`);
+    expect(read).toEqual({ ok: true, value: { resourceType: 'Patient', shoeSize: expect.any(String), active: true, name: [{ family: 'B', colour: expect.any(String) }] } });
+    expect(validateResource(read.ok && read.value)?.location).toEqual(['Patient.shoeSize', 'Patient.name[0].colour']);
   });
 
   it('refuses to write an object without a resourceType', () => {

@@ -1,39 +1,52 @@
-import { problems } from '@booking/fhir';
-import type { WorkerReply } from '@booking/queue';
+import { informationOutcome, problems } from '@booking/fhir';
+import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
+import { noteResource } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
-import { httpDate, sendProblem, sendResource } from './fhir-response.js';
-import { JobError, type PasQueueClient } from './queue-client.js';
+import { httpDate, sendResource } from './fhir-response.js';
+import { refuse } from './problem-error.js';
+import { JobError, type JobRunner } from './job-runner.js';
 
-/** What every route that hands work to the queue needs. */
-export interface RouteDeps {
-  queue: PasQueueClient;
+/** What running a job and answering from its reply needs. */
+export interface AnswerDeps {
+  jobs: JobRunner;
   baseUrl: string;
   jobTimeoutMs: number;
 }
 
-/** Runs a job and turns its reply, or its absence, into the HTTP answer. */
-export async function answer(c: Context<AppEnv>, deps: RouteDeps, run: () => Promise<WorkerReply>): Promise<Response> {
+/** Runs a job and turns its reply, or its absence, into the HTTP answer; problems are thrown to onError. */
+export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob): Promise<Response> {
   let reply: WorkerReply;
   try {
-    reply = await run();
+    reply = await deps.jobs.run(job, deps.jobTimeoutMs);
   } catch (error) {
     if (error instanceof JobError && error.reason === 'timeout') {
       // A GET changes nothing, so only writes have an unknown outcome to learn by retrying.
       const advice = c.req.method === 'GET' ? 'Retry the request.' : 'Retry with the same X-Request-ID to learn it.';
-      return sendProblem(c, problems.outcomeUnknown(`The outcome is unknown: ${error.message}. ${advice}`));
+      refuse(problems.outcomeUnknown(`The outcome is unknown: ${error.message}. ${advice}`));
     }
     if (error instanceof JobError && error.reason === 'queue-unavailable') {
-      return sendProblem(c, problems.internal('The booking service is temporarily unavailable; nothing was done. Retry later.'));
+      refuse(problems.internal('The booking service is temporarily unavailable; nothing was done. Retry later.'));
     }
-    return sendProblem(c, problems.internal('The request failed inside the provider; retry with the same X-Request-ID.'));
+    refuse(problems.internal('The request failed inside the provider; retry with the same X-Request-ID.'));
   }
   switch (reply.type) {
     case 'resource': {
       c.header('ETag', `W/"${reply.versionId}"`);
       c.header('Last-Modified', httpDate(reply.lastUpdated));
-      if (reply.status === 201 || c.req.method === 'PUT') {
-        c.header('Location', `${deps.baseUrl}/${reply.resourceType}/${reply.id}/_history/${reply.versionId}`);
+      const write = reply.status === 201 || c.req.method === 'PUT';
+      if (write) c.header('Location', `${deps.baseUrl}/${reply.resourceType}/${reply.id}/_history/${reply.versionId}`);
+      if (!write) return sendResource(c, reply.status, reply.resource);
+      const prefer = preferredReturn(c.req.header('Prefer'));
+      if (prefer) c.header('Preference-Applied', `return=${prefer}`);
+      if (prefer === 'minimal') {
+        noteResource(c, reply.resource); // the audit trail still learns the ids
+        return c.body(null, reply.status as 200);
+      }
+      if (prefer === 'OperationOutcome') {
+        noteResource(c, reply.resource);
+        const [code, what] = reply.status === 201 ? (['RESOURCE_CREATED', 'created'] as const) : (['RESOURCE_UPDATED', 'updated'] as const);
+        return sendResource(c, reply.status, informationOutcome(code, `${reply.resourceType}/${reply.id} ${what}, version ${reply.versionId}`, c.get('requestId')));
       }
       return sendResource(c, reply.status, reply.resource);
     }
@@ -41,8 +54,23 @@ export async function answer(c: Context<AppEnv>, deps: RouteDeps, run: () => Pro
       return sendResource(c, 200, reply.bundle);
     case 'problem':
       if (reply.contentLocation) c.header('Content-Location', `${deps.baseUrl}/${reply.contentLocation}`);
-      return sendProblem(c, reply.problem);
+      return refuse(reply.problem);
     case 'empty':
       return c.body(null, 204);
   }
+}
+
+/**
+ * `Prefer: return=minimal | representation | OperationOutcome` on create and update (FHIR STU3
+ * http.html#2.21.0.5); absent or anything else means representation, the default.
+ */
+export function preferredReturn(header: string | undefined): 'minimal' | 'OperationOutcome' | undefined {
+  for (const part of (header ?? '').split(/[,;]/)) {
+    const [name, value] = part.split('=').map((s) => s.trim().replace(/^"|"$/g, ''));
+    if (name?.toLowerCase() !== 'return') continue;
+    if (value === 'minimal') return 'minimal';
+    if (value?.toLowerCase() === 'operationoutcome') return 'OperationOutcome';
+    return undefined;
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import { problems } from '@booking/fhir';
+import type { PasJob } from '@booking/queue';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
@@ -6,13 +7,15 @@ import type { Logger } from 'pino';
 import type { AuditLog } from './audit/log.js';
 import { auditTrail } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
-import { fhirFormat, sendProblem } from './fhir-response.js';
+import { answer } from './answer.js';
+import { fhirFormat, sendProblem, sendResource } from './fhir-response.js';
+import { ProblemError, refuse } from './problem-error.js';
+import { INTERACTIONS } from './interactions.js';
+import type { JobRunner } from './job-runner.js';
+import { metadataStatement } from './metadata.js';
 import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.js';
 import { requestIds } from './middleware/request-ids.js';
-import type { PasQueueClient } from './queue-client.js';
-import { appointmentRoutes } from './routes/appointment.js';
-import { metadataRoutes } from './routes/metadata.js';
-import { slotRoutes } from './routes/slot.js';
+import { bodyTypeCheck } from './request-body.js';
 import type { JwtVerifier } from './security/jwt.js';
 import { isClientAbort, securityHeaders } from './security/setup.js';
 
@@ -25,7 +28,8 @@ export interface AppOptions {
   jobTimeoutMs: number;
   publisher: string;
   softwareName: string;
-  queue: PasQueueClient;
+  /** Runs a job on a worker and waits for its reply (queue-client.ts; a function in in-process tests). */
+  jobs: JobRunner;
   /** Told of an unhandled error; `log` is the request's logger, which carries its ids. */
   onError?: (error: Error, log?: Logger) => void;
   /** Request logging, metrics and the server span (observability/request.ts). */
@@ -40,7 +44,10 @@ export interface AppOptions {
   tls?: boolean;
 }
 
-/** The consumer-facing API: the checks of spec §18 in order, then the interactions. */
+/**
+ * The consumer-facing API: the checks of spec §18 in order, then the interactions of
+ * interactions.ts. Every refusal is a thrown ProblemError, rendered once, in onError.
+ */
 export function createApp(options: AppOptions) {
   const app = new Hono<AppEnv>();
   // First, so that refusals by any later check are audited too.
@@ -50,26 +57,35 @@ export function createApp(options: AppOptions) {
   if (options.observe) app.use('*', options.observe);
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
+  app.use('*', interactionCheck(options.basePath));
+  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
+  app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
+  app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
+  // The body's media type (415) before its size (413), before it is read and parsed (400, 422): §18 step 5.
+  app.use('*', bodyTypeCheck);
   app.use('*', bodyLimit({
     maxSize: options.maxBodyBytes,
     // The rest of the body is left unread and the socket closed soon after: say so, or a keep-alive client reuses it and fails.
     onError: (c) => {
       c.header('Connection', 'close');
-      return sendProblem(c, problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`));
+      return refuse(problems.payloadTooLarge(`The body exceeds ${options.maxBodyBytes} bytes`));
     },
   }));
-  app.use('*', interactionCheck(options.basePath));
-  app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
-  app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
-  app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
 
-  app.route(options.basePath, metadataRoutes({ baseUrl: options.baseUrl, publisher: options.publisher, softwareName: options.softwareName }));
-  const queued = { queue: options.queue, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs };
-  app.route(options.basePath, appointmentRoutes(queued));
-  app.route(options.basePath, slotRoutes(queued));
+  const statement = metadataStatement(options);
+  const deps = { jobs: options.jobs, baseUrl: options.baseUrl, jobTimeoutMs: options.jobTimeoutMs };
+  for (const interaction of INTERACTIONS) {
+    app.on(interaction.method, `${options.basePath}${interaction.path}`, async (c) => {
+      if (!interaction.job) return sendResource(c, 200, statement); // metadata, the facade's own answer
+      const job = { ...(await interaction.job(c, options.baseUrl)), traceRequestId: c.get('requestId') } as PasJob;
+      return answer(c, deps, job);
+    });
+  }
 
+  // interactionCheck answers unknown paths first; this is for what slips past it.
   app.notFound((c) => sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
+    if (error instanceof ProblemError) return sendProblem(c, error.problem);
     if (isClientAbort(error, c)) {
       c.get('log')?.info({ err: error.message }, 'client closed the connection mid-request');
       return sendProblem(c, problems.notWellFormed('The request was not received in full: the client closed the connection'));

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
 import { type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
+import { refuse } from './problem-error.js';
 import './request-body.js'; // its ContextVariableMap entry (maxBodyBytes) is set here
 
 /**
@@ -29,6 +30,7 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   return c.body(format === 'xml' ? toXml(resource) : JSON.stringify(resource), status as 200);
 }
 
+/** Renders a problem as an OperationOutcome; called by the app's onError (and its notFound). */
 export function sendProblem(c: Context, p: Problem): Response {
   return sendResource(c, p.status, operationOutcome(p, c.get('requestId') ?? crypto.randomUUID()));
 }
@@ -43,7 +45,7 @@ export function fhirFormat(options: { maxBodyBytes: number }) {
     c.set('maxBodyBytes', options.maxBodyBytes);
     if (requestedFormat(c) === 'unsupported') {
       const asked = (c.req.query('_format') ? `_format=${c.req.query('_format')}` : `Accept: ${c.req.header('Accept')}`).slice(0, 200);
-      return sendProblem(c, problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));
+      refuse(problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));
     }
     await next();
   });

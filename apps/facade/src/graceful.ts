@@ -37,8 +37,14 @@ export function gracefulCloser(server: HttpServer, graceMs = 500) {
       NetServer.prototype.close.call(server, () => resolve());
       const timer = setInterval(() => {
         if (inFlight > 0 || Date.now() - started < graceMs) return;
-        clearInterval(timer);
-        for (const socket of sockets) socket.destroy();
+        // Timers run before the poll phase: a request already sitting in a socket's buffer (the
+        // process was busy) is only read in that phase. setImmediate runs after it, so such a
+        // request is counted in flight before the idle sockets are closed.
+        setImmediate(() => {
+          if (inFlight > 0) return;
+          clearInterval(timer);
+          for (const socket of sockets) socket.destroy();
+        });
       }, 50);
     });
   };

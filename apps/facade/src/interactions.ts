@@ -1,31 +1,132 @@
-/** The Booking API interactions (spec §6): how each is routed, named and authorised. */
+import { checkBookingRequest, type Checked, type JsonObject, problems, validateResource } from '@booking/fhir';
+import type { PasJob } from '@booking/queue';
+import type { Context } from 'hono';
+import { parseAppointmentSearch } from './appointment-search-params.js';
+import type { AppEnv } from './env.js';
+import { refuse } from './problem-error.js';
+import { readFhirBody } from './request-body.js';
+import { parseSlotSearch } from './search-params.js';
+
+/**
+ * The Booking API interactions (spec §6), each in one place: how it is routed, named and
+ * authorised, and what the request becomes — the job a worker runs, or (metadata) an answer the
+ * facade gives itself. app.ts routes from this table and the checks (middleware/checks.ts) read it.
+ */
+
+/** A job as a route builds it; the app adds the ids every job carries. */
+type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type JobRequest = Without<PasJob, 'traceRequestId'>;
+
 export interface Interaction {
   name: 'metadata' | 'search-slot' | 'book' | 'read' | 'vread' | 'cancel' | 'search-appointment';
   /** The FHIR restful interaction code, for the CapabilityStatement. */
   fhirCode?: { type: 'Appointment' | 'Slot'; code: string };
   method: 'GET' | 'POST' | 'PUT';
-  /** Path below the service root. */
-  pattern: RegExp;
+  /** Path below the service root, Hono style (`:id` is one segment). */
+  path: string;
   interactionId: string;
   scope: string;
+  /** The job for this request, once the request's own input is checked (throws a ProblemError if not). */
+  job?: (c: Context<AppEnv>, baseUrl: string) => Promise<JobRequest> | JobRequest;
 }
 
 const URN = 'urn:nhs:names:services:careconnect:fhir:rest';
 
-export const INTERACTIONS: Interaction[] = [
-  { name: 'metadata', method: 'GET', pattern: /^\/metadata$/, interactionId: `${URN}:read:metadata`, scope: 'organization/slot.read' },
-  { name: 'search-slot', method: 'GET', pattern: /^\/Slot$/, fhirCode: { type: 'Slot', code: 'search-type' }, interactionId: `${URN}:search:slot`, scope: 'organization/slot.read' },
-  { name: 'book', method: 'POST', pattern: /^\/Appointment$/, fhirCode: { type: 'Appointment', code: 'create' }, interactionId: `${URN}:create:appointment`, scope: 'patient/appointment.write' },
+export const INTERACTIONS: readonly Interaction[] = [
+  // Answered by the facade itself (metadata.ts): the statement describes this software, not PAS data.
+  { name: 'metadata', method: 'GET', path: '/metadata', interactionId: `${URN}:read:metadata`, scope: 'organization/slot.read' },
+  {
+    name: 'search-slot',
+    method: 'GET',
+    path: '/Slot',
+    fhirCode: { type: 'Slot', code: 'search-type' },
+    interactionId: `${URN}:search:slot`,
+    scope: 'organization/slot.read',
+    job: (c, baseUrl) => {
+      // searchParams decodes names and values; an unencoded "+" arrives as a space (§8.1).
+      const url = new URL(c.req.url);
+      const search = checked(parseSlotSearch(url.searchParams, new Date()));
+      // The self link keeps the query exactly as the consumer encoded it, under our public base URL.
+      return { kind: 'search-slot', search, baseUrl, selfLink: `${baseUrl}/Slot${url.search}` };
+    },
+  },
+  {
+    name: 'book',
+    method: 'POST',
+    path: '/Appointment',
+    fhirCode: { type: 'Appointment', code: 'create' },
+    interactionId: `${URN}:create:appointment`,
+    scope: 'patient/appointment.write',
+    job: async (c) => {
+      const appointment = await fhirBody(c);
+      checked(checkBookingRequest(appointment)); // the ordered rules of adapters/fhir booking-request.ts
+      return { kind: 'book', requestId: c.req.header('X-Request-ID') as string, appointment: appointment as JsonObject };
+    },
+  },
   // Registry-era search (spec §12); the scope is unspecified there, so the read scope applies.
-  { name: 'search-appointment', method: 'GET', pattern: /^\/Appointment$/, fhirCode: { type: 'Appointment', code: 'search-type' }, interactionId: `${URN}:search:appointment`, scope: 'patient/appointment.read' },
-  { name: 'read', method: 'GET', pattern: /^\/Appointment\/[^/]+$/, fhirCode: { type: 'Appointment', code: 'read' }, interactionId: `${URN}:read:appointment`, scope: 'patient/appointment.read' },
-  { name: 'vread', method: 'GET', pattern: /^\/Appointment\/[^/]+\/_history\/[^/]+$/, fhirCode: { type: 'Appointment', code: 'vread' }, interactionId: `${URN}:read:appointment`, scope: 'patient/appointment.read' },
-  { name: 'cancel', method: 'PUT', pattern: /^\/Appointment\/[^/]+$/, fhirCode: { type: 'Appointment', code: 'update' }, interactionId: `${URN}:update:appointment`, scope: 'patient/appointment.write' },
+  {
+    name: 'search-appointment',
+    method: 'GET',
+    path: '/Appointment',
+    fhirCode: { type: 'Appointment', code: 'search-type' },
+    interactionId: `${URN}:search:appointment`,
+    scope: 'patient/appointment.read',
+    job: (c, baseUrl) => {
+      const url = new URL(c.req.url);
+      return { kind: 'search-appointment', ...checked(parseAppointmentSearch(url.searchParams)), baseUrl, selfLink: `${baseUrl}/Appointment${url.search}` };
+    },
+  },
+  {
+    name: 'read',
+    method: 'GET',
+    path: '/Appointment/:id',
+    fhirCode: { type: 'Appointment', code: 'read' },
+    interactionId: `${URN}:read:appointment`,
+    scope: 'patient/appointment.read',
+    job: (c) => ({ kind: 'read', appointmentId: c.req.param('id') as string }),
+  },
+  {
+    name: 'vread',
+    method: 'GET',
+    path: '/Appointment/:id/_history/:vid',
+    fhirCode: { type: 'Appointment', code: 'vread' },
+    interactionId: `${URN}:read:appointment`,
+    scope: 'patient/appointment.read',
+    job: (c) => ({ kind: 'read', appointmentId: c.req.param('id') as string, versionId: c.req.param('vid') as string }),
+  },
+  {
+    name: 'cancel',
+    method: 'PUT',
+    path: '/Appointment/:id',
+    fhirCode: { type: 'Appointment', code: 'update' },
+    interactionId: `${URN}:update:appointment`,
+    scope: 'patient/appointment.write',
+    // The body is checked as FHIR here; existence, If-Match and the changes are the worker's, in that order (§18).
+    job: async (c) => {
+      const appointment = await fhirBody(c);
+      if (typeof appointment !== 'object' || appointment === null || (appointment as JsonObject).resourceType !== 'Appointment') {
+        refuse(problems.badRequest('The request body must be a FHIR Appointment resource', ['Appointment']));
+      }
+      const invalid = validateResource(appointment);
+      if (invalid) refuse(invalid);
+      const ifMatch = c.req.header('If-Match');
+      return {
+        kind: 'cancel',
+        requestId: c.req.header('X-Request-ID') as string,
+        appointmentId: c.req.param('id') as string,
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
+        appointment: appointment as JsonObject,
+      };
+    },
+  },
 ];
+
+/** `/Appointment/:id` → /^\/Appointment\/[^/]+$/ */
+const PATTERNS = new Map(INTERACTIONS.map((i) => [i, new RegExp(`^${i.path.replace(/:[^/]+/g, '[^/]+')}$`)]));
 
 /** The interaction for a method and path, or why there is none (unknown path → 404, wrong verb → 405). */
 export function resolveInteraction(method: string, path: string): Interaction | 'not-found' | 'method-not-allowed' {
-  const byPath = INTERACTIONS.filter((i) => i.pattern.test(path));
+  const byPath = INTERACTIONS.filter((i) => PATTERNS.get(i)?.test(path));
   if (byPath.length === 0) return 'not-found';
   // HEAD is a GET without a body as far as routing goes.
   const verb = method === 'HEAD' ? 'GET' : method;
@@ -35,4 +136,13 @@ export function resolveInteraction(method: string, path: string): Interaction | 
 /** The FHIR interaction codes this server supports for a resource type. */
 export function supportedInteractions(type: 'Appointment' | 'Slot'): string[] {
   return INTERACTIONS.flatMap((i) => (i.fhirCode?.type === type ? [i.fhirCode.code] : []));
+}
+
+function checked<T>(result: Checked<T>): T {
+  if (!result.ok) refuse(result.problem);
+  return result.value;
+}
+
+async function fhirBody(c: Context<AppEnv>): Promise<unknown> {
+  return checked(await readFhirBody(c));
 }

@@ -1,3 +1,4 @@
+import { prepareValidation } from '@booking/fhir';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
 import type { Server as HttpServer } from 'node:http';
@@ -43,6 +44,8 @@ async function main() {
   });
   const metrics = createFacadeMetrics([queue.queue]);
 
+  // Request bodies are validated from the first request on without a cold start (definitions, invariants).
+  prepareValidation();
   const audit = new AuditLog(config.AUDIT_DIR);
   const app = createApp({
     baseUrl: config.baseUrl,
@@ -53,7 +56,7 @@ async function main() {
     jobTimeoutMs: config.JOB_TIMEOUT_MS,
     publisher: config.PUBLISHER,
     softwareName: config.SOFTWARE_NAME,
-    queue,
+    jobs: queue,
     audit,
     jwtVerifier: security.jwt.verify,
     jwtIssuers: security.jwt.issuers,

@@ -2,16 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { JobError, type JobRunner } from './job-runner.js';
 
-/** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
-export class JobError extends Error {
-  constructor(
-    readonly reason: 'queue-unavailable' | 'timeout' | 'job-failed',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { JobError };
 
 export interface QueueClientOptions {
   /** REDIS_URL, or the Sentinel settings (a plain URL string is one server). */
@@ -35,7 +28,7 @@ export interface QueueClientOptions {
  * the worker's lock settings), which finds a committed booking by its request id or, when the
  * caller has stopped waiting (the job's deadline), does nothing.
  */
-export class PasQueueClient {
+export class PasQueueClient implements JobRunner {
   readonly queue: Queue<StoredJob, StoredReply>;
   private readonly events: QueueEvents;
   private readonly keyring: Keyring;

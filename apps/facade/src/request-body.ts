@@ -1,8 +1,10 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { type Checked, fromXml, problems } from '@booking/fhir';
+import { type Checked, fromXml, type Problem, problems } from '@booking/fhir';
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { requestBodyFormat } from './content-negotiation.js';
+import { ProblemError } from './problem-error.js';
 import { jsonDepthProblem } from './security/json-depth.js';
 
 /**
@@ -22,17 +24,31 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const inflate = promisify(gunzip);
 
-export async function readFhirBody(c: Context): Promise<Checked<unknown>> {
+/** 415 for a body media type or encoding this API does not read; undefined when both are fine. */
+export function bodyTypeProblem(c: Context): Problem | undefined {
   const contentType = c.req.header('Content-Type');
-  const format = requestBodyFormat(contentType);
-  if (!format) {
-    return { ok: false, problem: problems.unsupportedMediaType(`Content-Type must be application/fhir+json or application/fhir+xml (UTF-8); got "${contentType || 'none'}"`) };
+  if (!requestBodyFormat(contentType)) {
+    return problems.unsupportedMediaType(`Content-Type must be application/fhir+json or application/fhir+xml (UTF-8); got "${contentType || 'none'}"`);
   }
-
   const encoding = (c.req.header('Content-Encoding') ?? '').trim().toLowerCase();
-  if (!['', 'identity', 'gzip', 'x-gzip'].includes(encoding)) {
-    return { ok: false, problem: problems.unsupportedMediaType(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`) };
+  if (!['', 'identity', 'gzip', 'x-gzip'].includes(encoding)) return problems.unsupportedMediaType(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
+  return undefined;
+}
+
+/** 415 for the body's media type before 413 for its size (spec §18 step 5): on requests that carry one. */
+export const bodyTypeCheck = createMiddleware(async (c, next) => {
+  if (c.req.method === 'POST' || c.req.method === 'PUT') {
+    const problem = bodyTypeProblem(c);
+    if (problem) throw new ProblemError(problem);
   }
+  await next();
+});
+
+export async function readFhirBody(c: Context): Promise<Checked<unknown>> {
+  const unreadable = bodyTypeProblem(c);
+  if (unreadable) return { ok: false, problem: unreadable };
+  const format = requestBodyFormat(c.req.header('Content-Type'));
+  const encoding = (c.req.header('Content-Encoding') ?? '').trim().toLowerCase();
   let bytes: Uint8Array = new Uint8Array(await c.req.arrayBuffer());
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     const maxBytes = c.get('maxBodyBytes') ?? DEFAULT_MAX_BODY_BYTES;

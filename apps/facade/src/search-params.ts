@@ -99,6 +99,10 @@ function parse(pairs: [string, string][], now: Date): SlotSearch {
   if (statuses?.size === 0) invalid('No status satisfies every status parameter; list alternatives in one, comma-separated', 'status');
 
   const window = starts.map(startBounds).reduce<Window>((w, b) => ({ from: tighter(w.from, b.from, 'from'), to: tighter(w.to, b.to, 'to') }), {});
+  // Well-formed but impossible: a lower bound later than the upper one (422, not a malformed query).
+  if (window.from && window.to && Date.parse(window.from.instant) > Date.parse(window.to.instant)) {
+    throw new Invalid(problems.invalidRange('The start window is empty: its lower bound is later than its upper bound', ['start']));
+  }
   // §8.4: a window that ends in the past (both bounds in the past) cannot hold a bookable slot.
   if (window.to && Date.parse(window.to.instant) < now.getTime()) invalid('The search window lies entirely in the past', 'start');
 
@@ -133,13 +137,15 @@ interface Window {
 }
 
 /**
- * One `start` value as bounds on Slot.start. Dates and offset-less dateTimes are UK local time;
+ * One `start` value as bounds on Slot.start. Dates are UK local days; dateTimes need an offset;
  * no prefix means eq: within the day, or at the instant.
  */
 function startBounds(value: string): Window {
   const m = START.exec(value);
   if (!m) return invalid(`start must be [ge|le|gt|lt]YYYY-MM-DD or a dateTime with Z or an offset, got "${value}"`, 'start');
   const [, prefix = 'eq', y, mo, d, h, mi, s = '00', frac = '', zone] = m;
+  // The Booking Standard requires every time to carry its offset (§16); a date alone is a UK day.
+  if (h !== undefined && zone === undefined) invalid(`start "${value}" has a time but no time-zone offset; add Z or ±hh:mm`, 'start');
   const day = [Number(y), Number(mo), Number(d)] as const;
   const badTime = h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59);
   const badZone = zone !== undefined && zone !== 'Z' && (Number(zone.slice(1, 3)) > 14 || Number(zone.slice(4, 6)) > 59);
@@ -154,7 +160,7 @@ function startBounds(value: string): Window {
     period = { lo, hi: londonInstant(Date.UTC(day[0], day[1] - 1, day[2] + 1)), hiInclusive: false };
   } else {
     const wall = Date.UTC(day[0], day[1] - 1, day[2], Number(h), Number(mi), Number(s), Math.floor(Number(`0${frac || '.0'}`) * 1000));
-    const t = zone === undefined ? londonInstant(wall) : wall - offsetMs(zone);
+    const t = wall - offsetMs(zone as string);
     period = { lo: t, hi: t, hiInclusive: true };
   }
   const { lo, hi, hiInclusive } = period;

@@ -5,6 +5,7 @@ import { compress } from 'hono/compress';
 import { describe, expect, it } from 'vitest';
 import { requestBodyFormat, responseFormat } from '../src/content-negotiation.js';
 import { fhirFormat, sendProblem, sendResource } from '../src/fhir-response.js';
+import { ProblemError } from '../src/problem-error.js';
 import { requestIds } from '../src/middleware/request-ids.js';
 import { readFhirBody } from '../src/request-body.js';
 
@@ -93,6 +94,8 @@ function echoApp(maxBodyBytes = 4096) {
     return sendResource(c, 201, body.value as object);
   });
   app.get('/fail', (c) => sendProblem(c, problems.forbidden('no token')));
+  // As in app.ts: refusals are thrown and rendered here.
+  app.onError((error, c) => (error instanceof ProblemError ? sendProblem(c, error.problem) : c.text('unexpected', 500)));
   return app;
 }
 

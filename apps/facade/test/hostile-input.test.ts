@@ -3,7 +3,7 @@ import { problems } from '@booking/fhir';
 import type { PasJob } from '@booking/queue';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import type { PasQueueClient } from '../src/queue-client.js';
+import type { JobRunner } from '../src/job-runner.js';
 import { jsonDepth, jsonDepthProblem, MAX_JSON_DEPTH } from '../src/security/json-depth.js';
 
 /** Deep JSON and prototype pollution, in process (the e2e and fuzz suites cover them over HTTP). */
@@ -55,7 +55,7 @@ function inProcessApp() {
       jobs.push(job);
       return { type: 'problem', problem: problems.referenceNotFound('no such slot') };
     },
-  } as unknown as PasQueueClient;
+  } as JobRunner;
   const app = createApp({
     baseUrl: BASE,
     basePath: '/STU3/1',
@@ -65,7 +65,7 @@ function inProcessApp() {
     jobTimeoutMs: 1000,
     publisher: 'test',
     softwareName: 'test',
-    queue,
+    jobs: queue,
   });
   const book = (body: string) =>
     app.request(`${BASE}/Appointment`, {

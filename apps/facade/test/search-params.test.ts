@@ -130,12 +130,24 @@ describe('parseSlotSearch', () => {
       });
     });
 
-    it('gives dateTime prefixes instant meaning; Z, offsets, fractions and local times', () => {
+    it('gives dateTime prefixes instant meaning; Z, offsets and fractions', () => {
       expect(ok('service=1&start=gt2019-05-09T10:00:00Z').startFrom).toEqual({ instant: '2019-05-09T10:00:00.000Z', inclusive: false });
       expect(ok('service=1&start=le2019-05-09T10:00:00.250Z').startTo).toEqual({ instant: '2019-05-09T10:00:00.250Z', inclusive: true });
       expect(ok('service=1&start=2019-05-09T10:00Z')).toMatchObject({ startFrom: { instant: '2019-05-09T10:00:00.000Z' }, startTo: { instant: '2019-05-09T10:00:00.000Z' } });
-      // No offset: UK wall-clock time.
-      expect(ok('service=1&start=ge2019-05-09T10:00:00').startFrom?.instant).toBe('2019-05-09T09:00:00.000Z');
+    });
+
+    it('refuses a time without an offset (400): the Booking Standard requires offsets', () => {
+      const problem = rejected('service=1&start=ge2019-05-09T10:00:00');
+      expect(problem).toMatchObject({ status: 400, location: ['start'] });
+      expect(problem.diagnostics).toMatch(/offset/);
+    });
+
+    it('answers 422 INVALID_PARAMETER for a lower bound later than the upper bound', () => {
+      const result = parseSlotSearch(new URLSearchParams('service=1&start=ge2019-05-10T10:00:00Z&start=le2019-05-09T10:00:00Z'), NOW);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.problem).toMatchObject({ status: 422, spineCode: 'INVALID_PARAMETER', location: ['start'] });
+      // Equal bounds are a one-instant window, not an empty one.
+      ok('service=1&start=ge2019-05-09T10:00:00Z&start=le2019-05-09T10:00:00Z');
     });
 
     it('keeps the tighter of two bounds on one side', () => {

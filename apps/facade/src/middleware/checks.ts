@@ -1,19 +1,19 @@
 import { problems } from '@booking/fhir';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
-import { sendProblem } from '../fhir-response.js';
+import { refuse } from '../problem-error.js';
 import { resolveInteraction } from '../interactions.js';
 import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 
-/** The request checks, in the order the NHS assurance harness expects (spec §18). */
+/** The request checks, in the order the NHS assurance harness expects (spec §18); each throws its refusal to onError. */
 
 /** 1. Route and verb: unknown path → 404, wrong verb → 405. */
 export function interactionCheck(basePath: string) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const path = c.req.path.startsWith(basePath) ? c.req.path.slice(basePath.length) : c.req.path;
     const found = resolveInteraction(c.req.method, path);
-    if (found === 'not-found') return sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${path}`));
-    if (found === 'method-not-allowed') return sendProblem(c, problems.methodNotAllowed(`${c.req.method} is not supported on ${path}`));
+    if (found === 'not-found') refuse(problems.notFound(`No such resource or interaction: ${c.req.method} ${path}`));
+    if (found === 'method-not-allowed') refuse(problems.methodNotAllowed(`${c.req.method} is not supported on ${path}`));
     c.set('interaction', found);
     await next();
   });
@@ -24,7 +24,7 @@ export function jwtCheck(options: { audience: string; clockSkewSeconds: number; 
   const { verify = unsignedJwtVerifier, ...policy } = options;
   return createMiddleware<AppEnv>(async (c, next) => {
     const result = await verify(c.req.header('Authorization'), { ...policy, scope: c.get('interaction').scope });
-    if (!result.ok) return sendProblem(c, problems.forbidden(`JWT rejected: ${result.reason}`));
+    if (!result.ok) refuse(problems.forbidden(`JWT rejected: ${result.reason}`));
     c.set('claims', result.claims);
     await next();
   });
@@ -39,7 +39,7 @@ export function sspHeaderCheck(options: { providerAsid: string }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const interaction = c.get('interaction');
     const header = (name: string) => c.req.header(name)?.trim();
-    const bad = (why: string) => sendProblem(c, problems.invalidHeader(why));
+    const bad = (why: string) => refuse(problems.invalidHeader(why));
     if (!UUID.test(header('Ssp-TraceID') ?? '')) return bad('Ssp-TraceID must be a UUID');
     if (!ASID.test(header('Ssp-From') ?? '')) return bad('Ssp-From must be the consumer\u2019s 12-digit ASID');
     if (header('Ssp-To') !== options.providerAsid) return bad(`Ssp-To must be this provider's ASID ${options.providerAsid}`);

@@ -27,7 +27,7 @@ export async function handleSearchAppointment(job: SearchAppointmentJob, deps: {
     total: versions.length,
     link: [{ relation: 'self', url: job.selfLink }],
     ...(versions.length
-      ? { entry: versions.map((v) => ({ fullUrl: `${job.baseUrl}/Appointment/${v.appointmentId}/_history/${v.versionId}`, resource: v.resource as JsonObject, search: { mode: 'match' } })) }
+      ? { entry: versions.map((v) => ({ fullUrl: `${job.baseUrl}/Appointment/${v.appointmentId}`, resource: v.resource as JsonObject, search: { mode: 'match' } })) }
       : {}),
   };
   return { type: 'bundle', bundle };

@@ -1,0 +1,129 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { bookingAppointment } from '@booking/cli/consumer';
+import { describe, expect, it } from 'vitest';
+import { BOOKING_RULES, checkBookingRequest, resourceFindings, validateResource } from '../src/index.js';
+import { MAX_ELEMENTS } from '../src/validation/base.js';
+
+/** The two validation layers of a booking body, in process. */
+
+const booking = (): Record<string, any> =>
+  bookingAppointment(
+    { id: '1001', identifier: 'f3a0c1de-0000-4000-8000-000000001001', schedule: 'Schedule/CLINIC1', start: '2030-03-02T10:00:00+00:00', end: '2030-03-02T10:10:00+00:00' },
+    { nhsNumber: '9658218873', prefix: 'Mrs', given: ['Jane'], family: 'Bloggs', gender: 'female', birthDate: '1970-01-01', phone: '01234 567890', address: { line: ['1 High Street'], city: 'Leeds', postalCode: 'LS1 1AA' } },
+    'Reason for calling',
+  ) as Record<string, any>;
+
+const problemOf = (body: unknown) => {
+  const checked = checkBookingRequest(body);
+  if (checked.ok) throw new Error('expected a problem');
+  return checked.problem;
+};
+
+describe('the Booking Standard rule table', () => {
+  it('lists its 400s before its 422s, so the harness order is the table order', () => {
+    const statuses = BOOKING_RULES.map((r) => r.status);
+    expect(statuses).toEqual([...statuses].sort());
+    expect(BOOKING_RULES.map((r) => r.rule)).toContain('valid to the FHIR STU3 base definitions and the CareConnect profiles');
+  });
+
+  it('answers with each rule\u2019s own status, and the first broken rule wins', () => {
+    const breakers: [string, (b: Record<string, any>) => void][] = [
+      ['the body is an Appointment', (b) => (b.resourceType = 'Patient')],
+      ['fs_patientcontact: every contact point ranked, rank 1 exactly once', (b) => (b.contained[1].telecom[0].rank = 2)],
+      ['valid to the FHIR STU3 base definitions and the CareConnect profiles', (b) => (b.priority = 'urgent')],
+      ['no id: the provider assigns it', (b) => (b.id = 'mine')],
+      ['status booked, start before end (instants), a description', (b) => (b.end = b.start)],
+      ['slot references the contained Slot', (b) => (b.slot = [{ reference: '#P1' }])],
+      ['exactly one participant is the contained Patient; its NHS number is valid', (b) => (b.participant[0].actor.identifier.value = '1234567890')],
+      ['the contained Patient (§9.1)', (b) => (b.contained[1].birthDate = '1970')],
+    ];
+    for (const [rule, spoil] of breakers) {
+      const body = booking();
+      spoil(body);
+      const declared = BOOKING_RULES.find((r) => r.rule === rule);
+      expect(declared, rule).toBeDefined();
+      expect(problemOf(body).status, rule).toBe(declared?.status);
+    }
+    // Broken twice: contact ranks (400) and an unknown element (422) → the earlier rule, 400.
+    const both = booking();
+    both.contained[1].telecom[0].rank = 2;
+    both.colour = 'blue';
+    expect(problemOf(both)).toMatchObject({ status: 400, spineCode: 'BAD_REQUEST' });
+  });
+
+  it('skips only the FHIR layer for a body that already passed it (the worker, after the facade)', () => {
+    const body = booking();
+    body.priority = 'urgent';
+    expect(checkBookingRequest(body, { fhirValidated: true }).ok).toBe(true);
+    body.id = 'mine';
+    expect(checkBookingRequest(body, { fhirValidated: true })).toMatchObject({ ok: false, problem: { status: 422, location: ['Appointment.id'] } });
+  });
+
+  it('accepts a booking without supportingInformation and DocumentReference, and returns what the PAS needs', () => {
+    const body = booking();
+    delete body.supportingInformation;
+    body.contained = body.contained.filter((r: any) => r.resourceType !== 'DocumentReference');
+    const checked = checkBookingRequest(body);
+    expect(checked).toMatchObject({ ok: true, value: { slotId: '1001', slotGuid: 'f3a0c1de-0000-4000-8000-000000001001', patient: { family: 'Bloggs', nhsNumber: '9658218873' } } });
+  });
+
+  it('refuses supportingInformation that points at anything but the contained DocumentReference', () => {
+    const body = booking();
+    body.supportingInformation = [{ reference: '#P1' }];
+    // The DocumentReference now unreferenced breaks dom-3 first (base definitions); without it, the Booking rule answers.
+    expect(problemOf(body).diagnostics).toMatch(/dom-3/);
+    body.contained = body.contained.filter((r: any) => r.resourceType !== 'DocumentReference');
+    expect(problemOf(body)).toMatchObject({ status: 422, location: ['Appointment.supportingInformation[0]'] });
+  });
+});
+
+describe('structure and profile validation', () => {
+  it('a valid booking has no findings', () => {
+    expect(resourceFindings(booking())).toEqual([]);
+  });
+
+  it.each([
+    ['a string where a number belongs', (b: Record<string, any>) => (b.minutesDuration = '5'), 'Appointment.minutesDuration'],
+    ['an instant without a time zone', (b: Record<string, any>) => (b.start = '2030-03-02T10:00:00'), 'Appointment.start'],
+    ['a date that does not exist', (b: Record<string, any>) => (b.contained[1].birthDate = '1970-02-30'), 'Appointment.contained[1].birthDate'],
+    ['an array where one value belongs', (b: Record<string, any>) => (b.description = ['a']), 'Appointment.description'],
+    ['one value where an array belongs', (b: Record<string, any>) => (b.slot = { reference: '#1001' }), 'Appointment.slot'],
+    ['an empty object', (b: Record<string, any>) => (b.contained[1].address[0] = {}), 'Appointment.contained[1].address[0]'],
+    ['a null', (b: Record<string, any>) => (b.comment = null), 'Appointment.comment'],
+    ['an extension with both a value and extensions (ext-1)', (b: Record<string, any>) => (b.extension = [{ url: 'x', valueString: 'a', extension: [{ url: 'y', valueCode: 'b' }] }]), 'Appointment.extension[0]'],
+    ['start after end (per-1 on a Period)', (b: Record<string, any>) => (b.requestedPeriod = [{ start: '2030-01-02', end: '2030-01-01' }]), 'Appointment.requestedPeriod[0]'],
+    ['an unknown resource type in contained', (b: Record<string, any>) => (b.contained[0].resourceType = 'Nope'), 'Appointment.contained[0].resourceType'],
+    ['a Patient.animal (CareConnect-Patient-1 max 0)', (b: Record<string, any>) => (b.contained[1].animal = { species: { text: 'dog' } }), 'Appointment.contained[1].animal'],
+    ['a second Slot identifier (CareConnect-Slot-1 max 1)', (b: Record<string, any>) => b.contained[2].identifier.push({ value: 'x' }), 'Appointment.contained[2].identifier'],
+  ])('names the element for %s', (_, spoil, expression) => {
+    const body = booking();
+    spoil(body);
+    const problem = validateResource(body);
+    expect(problem).toMatchObject({ status: 422, code: 'invalid', spineCode: 'INVALID_RESOURCE' });
+    expect(problem?.location).toContain(expression);
+  });
+
+  it('bounds the work: past MAX_ELEMENTS elements or 50 findings it stops and says so', () => {
+    const many = booking();
+    many.extension = Array.from({ length: 20_000 }, (_, i) => ({ url: 'https://example.org/x', valueString: `v${i}` }));
+    expect(validateResource(many)?.diagnostics).toMatch(new RegExp(`more than ${MAX_ELEMENTS} elements`));
+    const bad = booking();
+    bad.extension = Array.from({ length: 20_000 }, () => ({ url: 'https://example.org/x' }));
+    expect(resourceFindings(bad)).toHaveLength(50);
+  });
+
+  it('checks profiles only once the base structure is sound (no findings about elements it cannot read)', () => {
+    const body = booking();
+    body.colour = 'blue';
+    delete body.contained[2].identifier;
+    expect(resourceFindings(body).map((f) => f.expression)).toEqual(['Appointment.colour']);
+  });
+});
+
+describe('careconnect-profile-rules.json', () => {
+  const profiles = new URL('../../../../shared/spec/profiles', import.meta.url);
+  it.skipIf(!existsSync(profiles))('is what scripts/build-profile-rules.mjs builds from ../shared/spec/profiles today', async () => {
+    const { buildRules, OUT } = (await import('../scripts/build-profile-rules.mjs' as string)) as { buildRules: () => string; OUT: string };
+    expect(readFileSync(OUT, 'utf8')).toBe(buildRules());
+  });
+});

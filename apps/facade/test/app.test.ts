@@ -1,0 +1,291 @@
+import { gzipSync } from 'node:zlib';
+import { problems, toXml } from '@booking/fhir';
+import { describe, expect, it } from 'vitest';
+import { preferredReturn } from '../src/answer.js';
+import { INTERACTIONS } from '../src/interactions.js';
+import { BASE, booking, headersFor, inProcessApp, resourceReply, stored } from './support.js';
+
+/**
+ * The consumer API in process (createApp with a scripted JobRunner): the request ladder of spec §18,
+ * validation, Prefer, and the one error envelope. Redis, workers and the PAS are left to test/.
+ */
+
+async function outcome(res: Response) {
+  const oo = (await res.json()) as any;
+  expect(oo.resourceType).toBe('OperationOutcome');
+  // §14: every error carries a Spine-ErrorOrWarningCode-1 coding, first.
+  expect(oo.issue[0].details.coding[0].system).toBe('https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1');
+  return oo;
+}
+
+describe('the request ladder (404/405 → 403 → 400 → 415 → 413 → 400 → 422)', () => {
+  // Each rung's request is also wrong in every way checked later, so the first rung must answer.
+  const worst = { Authorization: undefined, 'Ssp-TraceID': 'nope', 'Content-Type': 'text/plain' };
+
+  it('404 for an unknown path and 405 for a wrong verb, before anything else', async () => {
+    const { call } = inProcessApp();
+    const unknown = await call('GET', '/Patient', 'read', undefined, worst);
+    expect(unknown.status).toBe(404);
+    expect((await outcome(unknown)).issue[0].details.coding[0].code).toBe('NO_RECORD_FOUND');
+    const wrongVerb = await call('DELETE', '/Appointment/1', 'cancel', undefined, worst);
+    expect(wrongVerb.status).toBe(405);
+    expect((await outcome(wrongVerb)).issue[0].code).toBe('not-supported');
+  });
+
+  it('403 for a missing JWT before header, media-type and body checks', async () => {
+    const { book, jobs } = inProcessApp();
+    const res = await book('{', worst);
+    expect(res.status).toBe(403);
+    expect((await outcome(res)).issue[0].details.coding[0].code).toBe('ACCESS DENIED');
+    expect(jobs).toHaveLength(0);
+  });
+
+  it('400 for SSP headers before the media type', async () => {
+    const { book } = inProcessApp();
+    const res = await book('{', { 'Ssp-TraceID': 'nope', 'Content-Type': 'text/plain' });
+    expect(res.status).toBe(400);
+    expect((await outcome(res)).issue[0].details.coding[0].code).toBe('MISSING_OR_INVALID_HEADER');
+  });
+
+  it('415 for the media type before the size and the parse', async () => {
+    const { book } = inProcessApp();
+    const res = await book(`{${' '.repeat(70 * 1024)}`, { 'Content-Type': 'application/xml' });
+    expect(res.status).toBe(415);
+    expect((await outcome(res)).issue[0].details.coding[0].code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('413 for a body over the limit (gzip counted once inflated) before the parse', async () => {
+    const { book } = inProcessApp();
+    expect((await book(`{${' '.repeat(70 * 1024)}`)).status).toBe(413);
+    const bomb = gzipSync(`{"resourceType":"Appointment",${' '.repeat(200 * 1024)}}`);
+    const res = await inProcessApp().app.request(`${BASE}/Appointment`, { method: 'POST', body: bomb, headers: headersFor('book', { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' }) });
+    expect(res.status).toBe(413);
+  });
+
+  it('400 for a body that does not parse, or is not an Appointment, or breaks the contact ranks; 422 for the rest', async () => {
+    const { book, jobs } = inProcessApp();
+    expect((await book('{"resourceType":')).status).toBe(400);
+    expect((await book({ resourceType: 'Patient' })).status).toBe(400);
+    const twoPrimaries = booking();
+    twoPrimaries.contained[1].telecom.push({ system: 'phone', value: '07700 900000', rank: 1 });
+    twoPrimaries.foo = 'unknown and still a 400 first';
+    expect((await book(twoPrimaries)).status).toBe(400);
+    const unknown = booking();
+    unknown.foo = 1;
+    expect((await book(unknown)).status).toBe(422);
+    expect(jobs).toHaveLength(0);
+  });
+
+  it('a valid booking reaches the queue with the consumer request id, and the worker\u2019s problem is rendered', async () => {
+    const { book, jobs } = inProcessApp();
+    const res = await book(booking(), { 'X-Request-ID': 'req-1' });
+    expect(res.status).toBe(422);
+    expect((await outcome(res)).issue[0].details.coding[0].code).toBe('REFERENCE_NOT_FOUND');
+    expect(jobs).toMatchObject([{ kind: 'book', requestId: 'req-1' }]);
+  });
+});
+
+describe('profile validation of a booking (422 INVALID_RESOURCE naming the element), JSON and XML alike', () => {
+  // FHIR.js writes no unknown element into XML, so those cases edit the XML text.
+  const cases: [string, (b: Record<string, any>) => void, string, ((xml: string) => string)?][] = [
+    ['an unknown element at the root', (b) => (b.foo = 'bar'), 'Appointment.foo', (xml) => xml.replace('<status value="booked"/>', '<foo value="bar"/><status value="booked"/>')],
+    ['an extension with a url and no value', (b) => (b.extension = [{ url: 'https://example.org/x' }]), 'Appointment.extension[0]'],
+    ['an extension with a value and no url', (b) => (b.extension = [{ valueString: 'x' }]), 'Appointment.extension[0].url'],
+    ['priority "urgent"', (b) => (b.priority = 'urgent'), 'Appointment.priority'],
+    ['minutesDuration -5', (b) => (b.minutesDuration = -5), 'Appointment.minutesDuration'],
+    ['an unknown status code', (b) => (b.participant[0].status = 'maybe'), 'Appointment.participant[0].status'],
+    [
+      'two values of a choice type',
+      (b) => {
+        b.contained[1].deceasedBoolean = false;
+        b.contained[1].deceasedDateTime = '2020-01-01';
+      },
+      'Appointment.contained[1].deceased',
+    ],
+    ['an unknown element in a contained resource', (b) => (b.contained[2].colour = 'blue'), 'Appointment.contained[2].colour', (xml) => xml.replace('</Slot>', '<colour value="blue"/></Slot>')],
+    ['a Slot without its profile\u2019s identifier (CareConnect-Slot-1 identifier 1..1)', (b) => delete b.contained[2].identifier, 'Appointment.contained[2].identifier'],
+    ['a Patient without an official name (CareConnect-Patient-1 name:official 1..1)', (b) => (b.contained[1].name[0].use = 'usual'), 'Appointment.contained[1].name'],
+    ['an NHS number verification status outside its value set', (b) => (b.contained[1].identifier[0].extension[0].valueCodeableConcept.coding[0].code = '99'), 'Appointment.contained[1].identifier[0].extension[0].valueCodeableConcept'],
+    ['a DocumentReference type coding without display', (b) => delete b.contained[0].type.coding[0].display, 'Appointment.contained[0].type.coding[0].display'],
+  ];
+
+  it.each(cases)('%s', async (_, spoil, expression, spoilXml) => {
+    const body = booking();
+    const xmlText = spoilXml?.(toXml(body));
+    spoil(body);
+    const { book, bookXml, call, jobs } = inProcessApp();
+    const json = await book(body);
+    expect(json.status).toBe(422);
+    const oo = await outcome(json);
+    expect(oo.issue[0]).toMatchObject({ code: 'invalid', details: { coding: [{ code: 'INVALID_RESOURCE' }] } });
+    expect(oo.issue[0].expression).toContain(expression);
+    expect(oo.issue[0].location).toContain(expression);
+
+    const xml = xmlText ? await call('POST', '/Appointment', 'book', xmlText, { 'Content-Type': 'application/fhir+xml', Accept: 'application/fhir+json' }) : await bookXml(body);
+    expect(xml.status).toBe(422);
+    expect((await outcome(xml)).issue[0].expression).toEqual(oo.issue[0].expression);
+    expect(jobs).toHaveLength(0);
+  });
+
+  it('with several findings, one issue per element after the summary', async () => {
+    const body = booking();
+    body.foo = 1;
+    body.priority = 'urgent';
+    const { book } = inProcessApp();
+    const oo = await outcome(await book(body));
+    expect(oo.issue[0].expression).toEqual(['Appointment.foo', 'Appointment.priority']);
+    expect(oo.issue.slice(1).map((i: any) => i.expression)).toEqual([['Appointment.foo'], ['Appointment.priority']]);
+    for (const issue of oo.issue) expect(issue.details.coding[0].code).toBe('INVALID_RESOURCE');
+  });
+
+  it('accepts the same valid booking as JSON and as XML, and hands the same Appointment to the worker', async () => {
+    const { book, bookXml, jobs } = inProcessApp();
+    const body = booking();
+    await book(body);
+    await bookXml(body);
+    expect(jobs).toHaveLength(2);
+    const [a, b] = jobs as any[];
+    expect(b.appointment).toEqual(a.appointment);
+  });
+
+  it('accepts a booking without supportingInformation and its DocumentReference (SHOULD, "if available")', async () => {
+    const body = booking();
+    delete body.supportingInformation;
+    body.contained = body.contained.filter((r: any) => r.resourceType !== 'DocumentReference');
+    const created = stored(body);
+    const { book, jobs } = inProcessApp(() => resourceReply(created, 201));
+    const res = await book(body);
+    expect(res.status).toBe(201);
+    expect(jobs).toHaveLength(1);
+  });
+
+  it('still checks a DocumentReference that is sent: it must be referenced (dom-3) and meet §9.1', async () => {
+    const { book } = inProcessApp();
+    const unreferenced = booking();
+    delete unreferenced.supportingInformation;
+    const res = await book(unreferenced);
+    expect(res.status).toBe(422);
+    expect((await outcome(res)).issue[0].diagnostics).toMatch(/dom-3/);
+    const notCurrent = booking();
+    notCurrent.contained[0].status = 'superseded';
+    expect((await book(notCurrent)).status).toBe(422);
+  });
+
+  it('validates a cancel body as FHIR too, before the worker sees it', async () => {
+    const { call, jobs } = inProcessApp();
+    const body = { ...stored(booking()), status: 'cancelled', foo: 1 };
+    const res = await call('PUT', '/Appointment/a1', 'cancel', JSON.stringify(body), { 'If-Match': 'W/"1"' });
+    expect(res.status).toBe(422);
+    expect((await outcome(res)).issue[0].expression).toContain('Appointment.foo');
+    expect(jobs).toHaveLength(0);
+  });
+});
+
+describe('Prefer on create and update', () => {
+  const created = stored(booking());
+
+  it('return=minimal: 201 with an empty body, Location, ETag and Last-Modified still there', async () => {
+    const { book } = inProcessApp(() => resourceReply(created, 201));
+    const res = await book(booking(), { Prefer: 'return=minimal' });
+    expect(res.status).toBe(201);
+    expect(await res.text()).toBe('');
+    expect(res.headers.get('location')).toBe(`${BASE}/Appointment/a1/_history/1`);
+    expect(res.headers.get('etag')).toBe('W/"1"');
+    expect(res.headers.get('last-modified')).toBe('Tue, 01 Jan 2030 09:00:00 GMT');
+  });
+
+  it('return=representation and no Prefer: the resource', async () => {
+    const { book } = inProcessApp(() => resourceReply(created, 201));
+    for (const prefer of ['return=representation', undefined]) {
+      const res = await book(booking(), { Prefer: prefer });
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as any).id).toBe('a1');
+    }
+  });
+
+  it('return=OperationOutcome: an informational outcome, RESOURCE_CREATED / RESOURCE_UPDATED', async () => {
+    const cancelled = stored(booking(), '2', 'cancelled');
+    const { book, call } = inProcessApp((job) => (job.kind === 'book' ? resourceReply(created, 201) : resourceReply(cancelled, 200)));
+    const res = await book(booking(), { Prefer: 'return=OperationOutcome' });
+    expect(res.status).toBe(201);
+    const oo = (await res.json()) as any;
+    expect(oo.issue[0]).toMatchObject({ severity: 'information', code: 'informational', details: { coding: [{ code: 'RESOURCE_CREATED' }] } });
+
+    const update = await call('PUT', '/Appointment/a1', 'cancel', JSON.stringify({ ...created, status: 'cancelled' }), { 'If-Match': 'W/"1"', Prefer: 'return=OperationOutcome' });
+    expect(update.status).toBe(200);
+    expect(((await update.json()) as any).issue[0].details.coding[0].code).toBe('RESOURCE_UPDATED');
+    expect(update.headers.get('etag')).toBe('W/"2"');
+
+    const minimal = await call('PUT', '/Appointment/a1', 'cancel', JSON.stringify({ ...created, status: 'cancelled' }), { 'If-Match': 'W/"1"', Prefer: 'return=minimal' });
+    expect(minimal.status).toBe(200);
+    expect(await minimal.text()).toBe('');
+    expect(minimal.headers.get('location')).toBe(`${BASE}/Appointment/a1/_history/2`);
+  });
+
+  it('reads the header as RFC 7240 writes it', () => {
+    expect(preferredReturn('return=minimal')).toBe('minimal');
+    expect(preferredReturn('handling=strict, return="minimal"')).toBe('minimal');
+    expect(preferredReturn('return=OperationOutcome')).toBe('OperationOutcome');
+    expect(preferredReturn('return=representation')).toBeUndefined();
+    expect(preferredReturn('respond-async')).toBeUndefined();
+    expect(preferredReturn(undefined)).toBeUndefined();
+  });
+});
+
+describe('one error envelope', () => {
+  it('the slot-taken 422 carries the Spine coding first and the harness\u2019s issue-type coding second', async () => {
+    const { book } = inProcessApp(() => ({ type: 'problem', problem: problems.slotUnavailable() }));
+    const res = await book(booking());
+    expect(res.status).toBe(422);
+    const oo = await outcome(res);
+    expect(oo.issue[0]).toMatchObject({
+      severity: 'error',
+      code: 'processing',
+      diagnostics: 'Slot no longer available',
+      details: { coding: [{ code: 'INVALID_REQUEST_STATE' }, { system: 'http://hl7.org/fhir/issue-type', code: 'processing', display: 'Processing Failure' }] },
+    });
+  });
+
+  it('a queue timeout and an unexpected error are 500 OperationOutcomes in the format asked for', async () => {
+    const { JobError } = await import('../src/job-runner.js');
+    const { book } = inProcessApp(() => {
+      throw new JobError('timeout', 'no reply');
+    });
+    const res = await book(booking(), { Accept: 'application/fhir+xml' });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toMatch(/fhir\+xml/);
+    expect(await res.text()).toMatch(/INTERNAL_SERVER_ERROR/);
+  });
+
+  it('slot search: a time without an offset is 400, an upside-down window is 422 INVALID_PARAMETER', async () => {
+    const { call, jobs } = inProcessApp();
+    const noOffset = await call('GET', '/Slot?service=999999999&start=ge2030-01-01T10:00:00', 'searchSlot');
+    expect(noOffset.status).toBe(400);
+    const upsideDown = await call('GET', `/Slot?service=999999999&start=${encodeURIComponent('ge2030-01-02T00:00:00+00:00')}&start=${encodeURIComponent('le2030-01-01T00:00:00+00:00')}`, 'searchSlot');
+    expect(upsideDown.status).toBe(422);
+    expect((await outcome(upsideDown)).issue[0].details.coding[0].code).toBe('INVALID_PARAMETER');
+    expect(jobs).toHaveLength(0);
+  });
+});
+
+describe('the interaction table', () => {
+  it('routes every interaction it declares, and the CapabilityStatement lists them', async () => {
+    const { call, app } = inProcessApp(() => ({ type: 'empty' }));
+    const statement = (await (await call('GET', '/metadata', 'metadata')).json()) as any;
+    const appointment = statement.rest[0].resource.find((r: any) => r.type === 'Appointment');
+    expect(appointment.interaction.map((i: any) => i.code).sort()).toEqual(INTERACTIONS.filter((i) => i.fhirCode?.type === 'Appointment').map((i) => i.fhirCode?.code).sort());
+    // Every declared path answers its own verb (no 404/405 from the table's own check).
+    for (const i of INTERACTIONS) {
+      const path = i.path.replace(':id', 'a1').replace(':vid', '1');
+      const res = await app.request(`${BASE}${path}`, { method: i.method });
+      expect([404, 405]).not.toContain(res.status);
+    }
+  });
+
+  it('XML error bodies come from the same renderer', async () => {
+    const { call } = inProcessApp();
+    const res = await call('GET', '/Patient?_format=xml', 'read');
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain(toXml({ resourceType: 'OperationOutcome' }).slice(0, 20));
+  });
+});

@@ -17,6 +17,7 @@ const stored = {
   start: '2026-12-02T08:00:00.000Z',
   end: '2026-12-02T08:15:00.000Z',
   description: 'kept as the consumer sent it',
+  slot: [{ reference: '#17' }],
   contained: [
     { resourceType: 'DocumentReference', id: 'D1' },
     { resourceType: 'Patient', id: 'P1', identifier: [{ system: NHS, value: '9000000009' }, { system: LOCAL, value: 'T000000001' }, { system: 'other', value: 'x' }] },
@@ -70,6 +71,8 @@ describe('compose', () => {
       schedule: { reference: 'Schedule/DEMOCL02' },
     });
     expect((c.resource.contained as object[])[0]).toEqual(stored.contained[0]);
+    // Appointment.slot follows the renamed contained Slot: it never points at nothing.
+    expect(c.resource.slot).toEqual([{ reference: '#42' }]);
   });
 
   it("keeps a consumer's own contained Slot id that was never the legacy id", () => {

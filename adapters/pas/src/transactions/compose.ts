@@ -138,6 +138,11 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
       return r;
     });
   }
+  // A contained Slot renamed after a move keeps Appointment.slot pointing at it, not at nothing.
+  const renamedSlot = kinds.includes('slot') && storedSlot && String(storedSlot.id) === String(row.STORED_SLOT_ID) && slotId !== String(storedSlot.id);
+  if (renamedSlot) {
+    resource.slot = arr(stored.slot).map((ref) => (isObj(ref) && ref.reference === `#${storedSlot.id}` ? { ...ref, reference: `#${slotId}` } : ref));
+  }
   if (kinds.length === 0) resource = stored;
   return { resource, status, kinds, ...(legacy ? { legacy } : { unknownCode: trim(row.APPT_STATUS) }) };
 }

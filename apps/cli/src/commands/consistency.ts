@@ -11,10 +11,11 @@ export interface ConsistencyOptions {
 
 /** Runs the PAS consistency check (adapters/pas/src/consistency.ts) read-only; findings → exit 1. */
 export async function consistency(options: ConsistencyOptions): Promise<ExitCode> {
-  const pas = await openPas(pasTarget(options), { readonly: true });
+  const target = pasTarget(options);
+  const pas = await openPas(target, { readonly: true });
   let report: ConsistencyReport;
   try {
-    report = await checkConsistency(pas.query, pas.tables);
+    report = await checkConsistency(pas.query, pas.tables, { timeZone: target.timeZone });
   } catch (error) {
     throw new CliError(EXIT.FAILED, `consistency: querying ${pas.describe} failed: ${(error as Error).message} (run \`booking-facade doctor\`)`);
   } finally {

@@ -128,7 +128,11 @@ IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.PATIE
   CREATE INDEX IX_PATIENT_NHS_NO ON dbo.PATIENT (NHS_NO);
 GO
 
--- APPT_STATUS: B booked, C cancelled. Datetimes local, as everywhere in the legacy tables.
+-- APPT_STATUS (reference codes; a trust maps its own with PAS_APPOINTMENT_STATUS_MAP):
+--   B booked, A arrived, S attended (seen), D did not attend,
+--   P cancelled by the patient, H cancelled by the hospital.
+--   'C' (cancelled) is no longer written; older demo data may still hold it.
+-- Datetimes local, as everywhere in the legacy tables.
 IF OBJECT_ID(N'dbo.APPOINTMENT', N'U') IS NULL
 CREATE TABLE dbo.APPOINTMENT (
   APPT_ID         INT IDENTITY(1, 1) NOT NULL CONSTRAINT PK_APPOINTMENT PRIMARY KEY,

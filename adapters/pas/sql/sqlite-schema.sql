@@ -83,7 +83,10 @@ CREATE TABLE IF NOT EXISTS PATIENT (
 );
 CREATE INDEX IF NOT EXISTS IX_PATIENT_NHS_NO ON PATIENT (NHS_NO);
 
--- APPT_STATUS: B booked, C cancelled.
+-- APPT_STATUS (reference codes; a trust maps its own with PAS_APPOINTMENT_STATUS_MAP):
+--   B booked, A arrived, S attended (seen), D did not attend,
+--   P cancelled by the patient, H cancelled by the hospital.
+--   'C' (cancelled) is no longer written; older demo data may still hold it.
 CREATE TABLE IF NOT EXISTS APPOINTMENT (
   APPT_ID         INTEGER      NOT NULL PRIMARY KEY AUTOINCREMENT,
   SLOT_ID         INTEGER      NOT NULL REFERENCES CLINIC_SLOT (SLOT_ID),

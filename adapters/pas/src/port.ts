@@ -194,7 +194,36 @@ export type CancelResult =
   | { outcome: 'not-found' }
   | { outcome: 'version-conflict'; currentVersionId: string }
   | { outcome: 'already-cancelled' }
+  /** The appointment is in a final state (cancelled, attended, did not attend) on either side. */
+  | { outcome: 'invalid-state'; status: string }
   | ReplayedWrite;
+
+/** What a PAS-side change touched, compared with the product's current version. */
+export type PasChangeKind = 'status' | 'time' | 'slot' | 'patient';
+
+/** Hooks the worker uses for logs and metrics; adapters call them, never await them. */
+export interface PasObserver {
+  /** A PAS-side change was found and recorded as a new version. */
+  pasChange(kinds: PasChangeKind[], via: 'read' | 'search' | 'cancel' | 'reconcile'): void;
+  /** A legacy code with no configured mapping was read. */
+  unknownCode(column: string, code: string): void;
+}
+
+/** One bounded step of a reconcile sweep: keyset paging on the legacy APPOINTMENT_ID. */
+export interface ReconcileQuery {
+  limit: number;
+  /** The last APPOINTMENT_ID (legacy APPT_ID, as a string) of the previous step; absent = start. */
+  after?: string;
+  /** ISO-8601 UTC instant: appointments that ended before it and are in a final state are skipped. */
+  now: string;
+}
+
+export interface ReconcileResult {
+  checked: number;
+  versioned: number;
+  /** Pass as `after` to continue; undefined = the sweep is done. */
+  next?: string;
+}
 
 /** The port. Each write is one transaction: wholly made or not at all. */
 export interface PasPort {
@@ -211,6 +240,11 @@ export interface PasPort {
   cancel(command: CancelCommand): Promise<CancelResult>;
   /** The committed write made under this X-Request-ID, if any (replays are answered from it). */
   findWrite(context: WriteContext): Promise<ReplayedWrite | null>;
+  /**
+   * Composes the product's not-yet-ended appointments from the PAS rows and records a new version
+   * where they differ (the same code path as reads), `limit` appointments per call.
+   */
+  reconcile(query: ReconcileQuery): Promise<ReconcileResult>;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

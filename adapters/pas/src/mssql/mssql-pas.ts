@@ -10,6 +10,8 @@ import {
   type CancelCommand,
   type CancelResult,
   type PasPort,
+  type ReconcileQuery,
+  type ReconcileResult,
   type ReplayedWrite,
   type SlotQuery,
   type SlotSearchResult,
@@ -247,6 +249,10 @@ export class MssqlPas implements PasPort {
       await this.insertRequest(tx, cmd, 'cancel', cmd.appointmentId, next);
       return { outcome: 'cancelled', version: (await this.readVersion(tx, cmd.appointmentId, String(next))) as AppointmentVersion };
     });
+  }
+
+  async reconcile(_query: ReconcileQuery): Promise<ReconcileResult> {
+    throw new Error('reconcile: not implemented yet');
   }
 
   async findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {

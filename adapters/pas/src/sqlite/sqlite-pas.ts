@@ -25,6 +25,8 @@ import {
   type CancelCommand,
   type CancelResult,
   type PasPort,
+  type ReconcileQuery,
+  type ReconcileResult,
   type ReplayedWrite,
   type SlotQuery,
   type SlotSearchResult,
@@ -212,6 +214,10 @@ export class SqlitePas implements PasPort {
         })
         .immediate(),
     );
+  }
+
+  async reconcile(_query: ReconcileQuery): Promise<ReconcileResult> {
+    throw new Error('reconcile: not implemented yet');
   }
 
   async findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {

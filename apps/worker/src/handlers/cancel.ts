@@ -64,6 +64,8 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
       return { type: 'problem', problem: problems.versionConflict(`The appointment changed meanwhile: the current version is ${result.currentVersionId}`) };
     case 'already-cancelled':
       return { type: 'problem', problem: problems.invalidState('The appointment is already cancelled') };
+    case 'invalid-state':
+      return { type: 'problem', problem: problems.invalidState(`The appointment is ${result.status} and can no longer be cancelled`) };
   }
 }
 

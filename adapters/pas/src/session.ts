@@ -1,0 +1,110 @@
+/**
+ * The small interface every PAS transaction is written against, once, for both adapters.
+ *
+ * SQL text uses `@name` parameters (better-sqlite3 and mssql both bind them) and asks the dialect
+ * for the few things that differ: where the product's tables live, row limits, how a legacy code
+ * is compared. Each parameter carries a type hint: SQL Server needs it (VARCHAR keys for index
+ * seeks, DATETIME wall-clock values, NVARCHAR for what is written), SQLite ignores it.
+ */
+
+export type SqlType =
+  /** INT key or count. */
+  | 'int'
+  /** A VARCHAR/CHAR value in a WHERE clause: sent as the column's type so indexes seek. */
+  | 'key'
+  /** A value written to a legacy or product column: NVARCHAR on SQL Server (no code-page loss). */
+  | 'text'
+  /** A legacy local wall-clock datetime 'YYYY-MM-DD HH:MM:SS'. */
+  | 'local'
+  /** A UTC instant (ISO-8601) for the product's own tables. */
+  | 'utc'
+  /** A slot GUID. */
+  | 'guid'
+  /** Long JSON text. */
+  | 'json';
+
+export interface SqlParam {
+  type: SqlType;
+  value: string | number | null;
+  /** The column width of a 'key' (the declared parameter is at least this wide). */
+  width?: number;
+}
+
+export type Params = Record<string, SqlParam>;
+
+/** Parameter constructors: `{ id: sqlp.int(5), code: sqlp.key('ABC', 8) }`. */
+export const sqlp = {
+  int: (value: number | null): SqlParam => ({ type: 'int', value }),
+  key: (value: string | null, width: number): SqlParam => ({ type: 'key', value, width }),
+  text: (value: string | null): SqlParam => ({ type: 'text', value }),
+  local: (value: string | null): SqlParam => ({ type: 'local', value }),
+  utc: (value: string | null): SqlParam => ({ type: 'utc', value }),
+  guid: (value: string | null): SqlParam => ({ type: 'guid', value }),
+  json: (value: string): SqlParam => ({ type: 'json', value }),
+};
+
+export interface Dialect {
+  readonly name: 'sqlite' | 'mssql';
+  /** A product table: booking.X on SQL Server, booking_X in SQLite. */
+  booking(table: string): string;
+  /** `SELECT ${top(n)} …` — TOP (n) on SQL Server, nothing in SQLite. */
+  top(n: string): string;
+  /** `… ${limit(n)}` — LIMIT n in SQLite, nothing on SQL Server. */
+  limit(n: string): string;
+  /** A legacy code column compared trimmed and case-insensitively. */
+  code(column: string): string;
+  /** SQL literal list of codes for IN (…); codes come from validated configuration only. */
+  codeList(codes: readonly string[]): string;
+}
+
+export interface PasSession {
+  readonly dialect: Dialect;
+  /** Rows with upper-case column names, whatever case the engine reports them in. */
+  query<T>(sql: string, params?: Params): Promise<T[]>;
+  /**
+   * Runs one INSERT, UPDATE or DELETE and returns that statement's own row count, captured
+   * immediately after it (triggers' counts and result sets cannot change it).
+   */
+  execute(sql: string, params?: Params): Promise<number>;
+  /** Runs one INSERT into a table with an identity key and returns the new key (SCOPE_IDENTITY). */
+  insertId(sql: string, params?: Params): Promise<number>;
+}
+
+/** What a transaction decided: commit, or roll back (every outcome other than success). */
+export interface TxOutcome<T> {
+  commit: boolean;
+  value: T;
+}
+
+export const commit = <T>(value: T): TxOutcome<T> => ({ commit: true, value });
+export const rollback = <T>(value: T): TxOutcome<T> => ({ commit: false, value });
+
+export interface PasDatabase {
+  readonly dialect: Dialect;
+  /** One write transaction; committed only when `work` says so, rolled back on anything else. */
+  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T>;
+  /** Reads outside a transaction (each statement sees committed rows). */
+  read<T>(work: (s: PasSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Upper-cases a row's column names: some engines (Babelfish versions) report aliases lower-cased. */
+export function upperKeys<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(row)) out[key.toUpperCase()] = row[key];
+  return out as T;
+}
+
+/** Thrown inside a transaction when a statement changed an unexpected number of rows. */
+export class UnexpectedRowCount extends Error {
+  override readonly name = 'UnexpectedRowCount';
+  constructor(what: string, expected: number, actual: number) {
+    super(`${what}: expected ${expected} row(s) changed, got ${actual}; the transaction was rolled back`);
+  }
+}
+
+/** Runs a statement that must change exactly `expected` rows, else throws (rolling everything back). */
+export async function exactly(s: PasSession, expected: number, what: string, sql: string, params?: Params): Promise<void> {
+  const n = await s.execute(sql, params);
+  if (n !== expected) throw new UnexpectedRowCount(what, expected, n);
+}

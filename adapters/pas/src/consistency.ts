@@ -1,3 +1,4 @@
+import { DEFAULT_STATUS_MAPPING, legacyStatus, type StatusMapping } from './appointment-status.js';
 import { LocalClock } from './local-time.js';
 
 /**
@@ -35,31 +36,29 @@ export interface ProductTables {
 export const SQLITE_TABLES: ProductTables = { appointment: 'booking_FHIR_APPOINTMENT', version: 'booking_FHIR_APPOINTMENT_VERSION', requestLog: 'booking_REQUEST_LOG' };
 export const MSSQL_TABLES: ProductTables = { appointment: 'booking.FHIR_APPOINTMENT', version: 'booking.FHIR_APPOINTMENT_VERSION', requestLog: 'booking.REQUEST_LOG' };
 
-/** The reference legacy codes (PAS-CONTRACT.md): B booked, A arrived, S attended, D did not attend, P/H cancelled; old C cancelled. */
-export const REFERENCE_APPOINTMENT_STATUSES: Record<string, string> = { B: 'booked', A: 'arrived', S: 'fulfilled', D: 'noshow', P: 'cancelled', H: 'cancelled', C: 'cancelled' };
-
 export interface ConsistencyOptions {
   /** The PAS local time zone (PAS_TIMEZONE). */
   timeZone?: string;
   /**
-   * Legacy APPT_STATUS code → FHIR Appointment.status, as the trust configured it. A code missing
-   * here counts as live (it holds its slot) and is never reported as a disagreement: the adapter
-   * reads it in its documented safe way, which this check does not second-guess.
+   * The trust's APPT_STATUS mapping. Codes it maps to cancelled no longer hold their slot; every
+   * other code, unknown ones too, does. An unknown code is never reported as a disagreement: the
+   * adapter reads it in its documented safe way, which this check does not second-guess.
    */
-  appointmentStatuses?: Record<string, string>;
+  statusMapping?: StatusMapping;
 }
 
-/** A legacy code as a SQL literal (codes are CHAR(1)-like; anything else is refused, not quoted). */
+/** A legacy code as a SQL literal (the mapping allows letters and digits only; anything else is refused, not quoted). */
 function codeLiteral(code: string): string {
-  if (!/^[A-Za-z0-9]{1,4}$/.test(code)) throw new Error(`consistency: unexpected legacy status code ${JSON.stringify(code)}`);
+  if (!/^[A-Za-z0-9]{1,10}$/.test(code)) throw new Error(`consistency: unexpected legacy status code ${JSON.stringify(code)}`);
   return `'${code}'`;
 }
 
 export async function checkConsistency(run: QueryRunner, t: ProductTables, options: ConsistencyOptions = {}): Promise<ConsistencyReport> {
-  const statuses = options.appointmentStatuses ?? REFERENCE_APPOINTMENT_STATUSES;
-  const cancelled = Object.entries(statuses).filter(([, s]) => s === 'cancelled').map(([code]) => codeLiteral(code));
+  const mapping = options.statusMapping ?? DEFAULT_STATUS_MAPPING;
+  const cancelled = mapping.cancelledCodes.map(codeLiteral);
   // A live legacy appointment holds its slot: anything not cancelled (attended and no-show too).
-  const live = (alias: string) => (cancelled.length ? `${alias}.APPT_STATUS NOT IN (${cancelled.join(', ')})` : '1 = 1');
+  // Codes compared trimmed and upper-cased, as the adapters compare them (LTRIM/RTRIM: every dialect).
+  const live = (alias: string) => (cancelled.length ? `UPPER(LTRIM(RTRIM(${alias}.APPT_STATUS))) NOT IN (${cancelled.join(', ')})` : '1 = 1');
   const checks: { check: string; description: string; sql: string }[] = [
     {
       check: 'double-booked-slots',
@@ -110,7 +109,7 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables, optio
     found(c.check, c.description, rows.map((r) => String(r.k).trim()));
   }
 
-  const disagreeing = await versionsDisagreeingWithPas(run, t, statuses, new LocalClock(options.timeZone ?? 'Europe/London'));
+  const disagreeing = await versionsDisagreeingWithPas(run, t, mapping, new LocalClock(options.timeZone ?? 'Europe/London'));
   found('versions-disagreeing-with-pas', 'FHIR appointments whose latest version disagrees with the PAS rows (status, start, end or slot): the next read or reconciler sweep records the change', disagreeing);
 
   const count = async (table: string) => Number((await run(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n ?? 0);
@@ -123,7 +122,7 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables, optio
 }
 
 /** Latest stored version vs the legacy appointment row it came from (a missing row disagrees too). */
-async function versionsDisagreeingWithPas(run: QueryRunner, t: ProductTables, statuses: Record<string, string>, clock: LocalClock): Promise<string[]> {
+async function versionsDisagreeingWithPas(run: QueryRunner, t: ProductTables, mapping: StatusMapping, clock: LocalClock): Promise<string[]> {
   const rows = await run(
     `SELECT a.APPOINTMENT_ID AS id, v.RESOURCE_JSON AS json, p.APPT_ID AS pasId, p.APPT_STATUS AS code, p.SLOT_ID AS slotId, p.START_DTTM AS startLocal, p.END_DTTM AS endLocal, s.SLOT_GUID AS slotGuid
        FROM ${t.appointment} a
@@ -146,7 +145,7 @@ async function versionsDisagreeingWithPas(run: QueryRunner, t: ProductTables, st
       keys.push(id);
       continue;
     }
-    const expectedStatus = statuses[String(row.code).trim()];
+    const expectedStatus = legacyStatus(mapping, String(row.code))?.status;
     const sameInstant = (stored: string | undefined, local: unknown) => stored !== undefined && Date.parse(stored) === Date.parse(clock.toInstant(local as string | Date));
     const disagrees =
       (expectedStatus !== undefined && resource.status !== expectedStatus) ||

@@ -1,0 +1,62 @@
+import { Client, type FhirResource } from 'fhir-kit-client';
+import { bookingBody, consumerHeaders, type InteractionName, type SlotForBooking } from './consumer.js';
+
+/**
+ * A national consumer's side of the PAS-is-the-truth scenarios, through fhir-kit-client: every
+ * answer comes back as { status, body, etag } whether the facade said 2xx or not.
+ */
+
+// biome-ignore lint/suspicious/noExplicitAny: FHIR JSON in assertions
+export type Json = Record<string, any>;
+
+export interface Answer {
+  status: number;
+  body: Json;
+  etag?: string | null;
+}
+
+export function consumer(baseUrl: string) {
+  const client = new Client({ baseUrl });
+  const options = (interaction: InteractionName, extra: Record<string, string> = {}) => ({ headers: consumerHeaders(baseUrl, interaction, extra) });
+
+  async function answer(run: () => Promise<unknown>): Promise<Answer> {
+    try {
+      const body = (await run()) as Json;
+      const res = Client.httpFor(body as FhirResource).response as Response;
+      return { status: res.status, body, etag: res.headers.get('etag') };
+    } catch (error) {
+      const response = (error as { response?: { status: number; data: Json } }).response;
+      if (!response) throw error;
+      return { status: response.status, body: response.data };
+    }
+  }
+
+  return {
+    book: (slot: SlotForBooking, patient?: { nhsNumber?: string; family?: string }) =>
+      answer(() => client.create({ resourceType: 'Appointment', body: bookingBody(slot, patient) as never, options: options('book') })),
+    read: (id: string) => answer(() => client.read({ resourceType: 'Appointment', id, options: options('read') })),
+    vread: (id: string, version: string) => answer(() => client.vread({ resourceType: 'Appointment', id, version, options: options('read') })),
+    searchById: (id: string) => answer(() => client.search({ resourceType: 'Appointment', searchParams: { _id: id }, options: options('read') })),
+    /** The consumer cancels the version it holds, sending that version's ETag as If-Match. */
+    cancel: (held: Json, ifMatch: string) =>
+      answer(() => client.update({ resourceType: 'Appointment', id: held.id, body: { ...held, status: 'cancelled' } as never, options: options('cancel', { 'If-Match': ifMatch }) })),
+  };
+}
+
+/** The Spine error code (or FHIR issue type) of an OperationOutcome, and its diagnostics. */
+export function outcome(body: Json): { code?: string; diagnostics?: string } {
+  const issue = body?.issue?.[0];
+  return { code: issue?.details?.coding?.[0]?.code, diagnostics: issue?.diagnostics };
+}
+
+/**
+ * Whether an Appointment's slot is the given slot: by the contained Slot's identifier (the legacy
+ * SLOT_GUID) when it has one, else by its id, or a `Slot/{id}` reference.
+ */
+export function holdsSlot(appointment: Json, slot: SlotForBooking): boolean {
+  const reference = String(appointment.slot?.[0]?.reference ?? '');
+  if (!reference.startsWith('#')) return reference === `Slot/${slot.id}`;
+  const contained = (appointment.contained as Json[] | undefined)?.find((r) => r.resourceType === 'Slot' && r.id === reference.slice(1));
+  const identifier = contained?.identifier?.[0]?.value as string | undefined;
+  return identifier ? identifier.toLowerCase() === slot.identifier.toLowerCase() : contained?.id === slot.id;
+}

@@ -36,7 +36,7 @@ export function consumer(baseUrl: string) {
       answer(() => client.create({ resourceType: 'Appointment', body: bookingBody(slot, patient) as never, options: options('book') })),
     read: (id: string) => answer(() => client.read({ resourceType: 'Appointment', id, options: options('read') })),
     vread: (id: string, version: string) => answer(() => client.vread({ resourceType: 'Appointment', id, version, options: options('read') })),
-    searchById: (id: string) => answer(() => client.search({ resourceType: 'Appointment', searchParams: { _id: id }, options: options('read') })),
+    searchById: (id: string) => answer(() => client.search({ resourceType: 'Appointment', searchParams: { _id: id }, options: options('searchAppointment') })),
     /** The consumer cancels the version it holds, sending that version's ETag as If-Match. */
     cancel: (held: Json, ifMatch: string) =>
       answer(() => client.update({ resourceType: 'Appointment', id: held.id, body: { ...held, status: 'cancelled' } as never, options: options('cancel', { 'If-Match': ifMatch }) })),

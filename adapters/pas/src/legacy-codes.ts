@@ -40,9 +40,4 @@ export function trimmed(value: string | null | undefined): string | undefined {
   return t ? t : undefined;
 }
 
-/** The temporary hospital number the PAS gives a patient registered by a booking. */
-export function temporaryHospitalNumber(patientId: number): string {
-  return `T${String(patientId).padStart(9, '0')}`;
-}
-
 export const BOOKING_SOURCE_CODE = 'NHSB';

@@ -193,7 +193,6 @@ export type CancelResult =
   | { outcome: 'cancelled'; version: AppointmentVersion }
   | { outcome: 'not-found' }
   | { outcome: 'version-conflict'; currentVersionId: string }
-  | { outcome: 'already-cancelled' }
   /** The appointment is in a final state (cancelled, attended, did not attend) on either side. */
   | { outcome: 'invalid-state'; status: string }
   | ReplayedWrite;
@@ -209,10 +208,10 @@ export interface PasObserver {
   unknownCode(column: string, code: string): void;
 }
 
-/** One bounded step of a reconcile sweep: keyset paging on the legacy APPOINTMENT_ID. */
+/** One bounded step of a reconcile sweep: keyset paging on the product's APPOINTMENT_ID (FHIR id). */
 export interface ReconcileQuery {
   limit: number;
-  /** The last APPOINTMENT_ID (legacy APPT_ID, as a string) of the previous step; absent = start. */
+  /** The last APPOINTMENT_ID (the FHIR Appointment id) of the previous step's `next`; absent = start. */
   after?: string;
   /** ISO-8601 UTC instant: appointments that ended before it and are in a final state are skipped. */
   now: string;

@@ -2,7 +2,6 @@ import type { LocalClock } from './local-time.js';
 import { deliveryChannelFromCode, slotStatusFromCode, trimmed } from './legacy-codes.js';
 import type {
   AddressRow,
-  AppointmentQuery,
   AppointmentVersion,
   HealthcareServiceRow,
   LocationRow,
@@ -178,35 +177,3 @@ export function toAppointmentVersion(raw: RawVersion): AppointmentVersion {
 
 export const VERSION_SELECT_COLUMNS =
   'v.APPOINTMENT_ID, v.VERSION_ID, v.STATUS, v.LAST_UPDATED_UTC, v.RESOURCE_JSON, a.CURRENT_VERSION';
-
-/**
- * The appointment search: current versions joined to the legacy appointment (for its times) and
- * patient (for the NHS number), in either dialect: SQLite binds `?` in order, SQL Server `@name`.
- */
-export function appointmentSearchSql(query: AppointmentQuery, nowLocal: string, dialect: 'sqlite' | 'mssql'): { sql: string; params: { name: string; value: string | number }[] } {
-  const bind = (name: string) => (dialect === 'sqlite' ? '?' : `@${name}`);
-  const booking = dialect === 'sqlite' ? 'booking_' : 'booking.';
-  const where: string[] = [];
-  const params: { name: string; value: string | number }[] = [];
-  if (dialect === 'mssql') params.push({ name: 'limit', value: query.limit });
-  if (query.nhsNumber !== undefined) {
-    where.push(`pt.NHS_NO = ${bind('nhsNumber')}`, `p.END_DTTM >= ${bind('now')}`);
-    params.push({ name: 'nhsNumber', value: query.nhsNumber }, { name: 'now', value: nowLocal });
-  }
-  if (query.appointmentId !== undefined) {
-    where.push(`a.APPOINTMENT_ID = ${bind('appointmentId')}`);
-    params.push({ name: 'appointmentId', value: query.appointmentId });
-  }
-  if (where.length === 0) throw new Error('an appointment search needs an NHS number or an id');
-  if (dialect === 'sqlite') params.push({ name: 'limit', value: query.limit });
-  return {
-    sql: `SELECT ${dialect === 'mssql' ? 'TOP (@limit) ' : ''}${VERSION_SELECT_COLUMNS}
-  FROM ${booking}FHIR_APPOINTMENT a
-  JOIN ${booking}FHIR_APPOINTMENT_VERSION v ON v.APPOINTMENT_ID = a.APPOINTMENT_ID AND v.VERSION_ID = a.CURRENT_VERSION
-  JOIN APPOINTMENT p ON p.APPT_ID = a.PAS_APPT_ID
-  JOIN PATIENT pt ON pt.PATIENT_ID = p.PATIENT_ID
- WHERE ${where.join(' AND ')}
- ORDER BY p.START_DTTM${dialect === 'sqlite' ? ' LIMIT ?' : ''}`,
-    params,
-  };
-}

@@ -1,3 +1,5 @@
+import { TransientPasError } from './port.js';
+
 /**
  * The small interface every PAS transaction is written against, once, for both adapters.
  *
@@ -85,6 +87,8 @@ export interface PasDatabase {
   transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T>;
   /** Reads outside a transaction (each statement sees committed rows). */
   read<T>(work: (s: PasSession) => Promise<T>): Promise<T>;
+  /** A primary-key or unique violation (a concurrent twin of a write committed first). */
+  isDuplicateKey(error: unknown): boolean;
   close(): Promise<void>;
 }
 
@@ -95,9 +99,12 @@ export function upperKeys<T>(row: Record<string, unknown>): T {
   return out as T;
 }
 
-/** Thrown inside a transaction when a statement changed an unexpected number of rows. */
-export class UnexpectedRowCount extends Error {
-  override readonly name = 'UnexpectedRowCount';
+/**
+ * Thrown inside a transaction when a statement changed an unexpected number of rows: the whole
+ * transaction rolls back. It is transient: a row changed under us (a clerk, another worker), and
+ * the retry decides again from the rows as they are then.
+ */
+export class UnexpectedRowCount extends TransientPasError {
   constructor(what: string, expected: number, actual: number) {
     super(`${what}: expected ${expected} row(s) changed, got ${actual}; the transaction was rolled back`);
   }

@@ -1,5 +1,5 @@
 import { sexCode, trimmed } from './legacy-codes.js';
-import type { AppointmentVersion, CancelCommand, CancelResult, PatientDetails, ReplayedWrite, WriteContext } from './port.js';
+import type { AppointmentVersion, PatientDetails, ReplayedWrite, WriteContext } from './port.js';
 
 /**
  * Write-side pieces both adapters share, so the SQLite and SQL Server adapters cannot drift apart on
@@ -58,22 +58,4 @@ export interface RequestLogRow {
 /** The answer to a write whose X-Request-ID was already used. */
 export function replayedWrite(earlier: RequestLogRow, ctx: WriteContext, version: AppointmentVersion): ReplayedWrite {
   return { outcome: 'replayed', sameJob: earlier.JOB_ID.trim() === ctx.jobId, appointmentId: earlier.APPOINTMENT_ID.trim(), version };
-}
-
-/** The product's row for a booked appointment (booking.FHIR_APPOINTMENT). */
-export interface FhirAppointmentRow {
-  PAS_APPT_ID: number;
-  SLOT_ID: number;
-  CURRENT_VERSION: number;
-  STATUS: string;
-}
-
-/** Why a cancel cannot apply, checked in this order (not found, stale If-Match, already cancelled). */
-export function cancelRefusal(appt: FhirAppointmentRow | undefined, cmd: CancelCommand): CancelResult | undefined {
-  if (!appt) return { outcome: 'not-found' };
-  if (String(appt.CURRENT_VERSION) !== cmd.expectedVersionId) {
-    return { outcome: 'version-conflict', currentVersionId: String(appt.CURRENT_VERSION) };
-  }
-  if (appt.STATUS.trim() === 'cancelled') return { outcome: 'already-cancelled' };
-  return undefined;
 }

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoData, generateDemoData } from '../src/demo-data.js';
 import { LocalClock } from '../src/local-time.js';
 import { createMssqlSchema, loadDemoDataMssql, MssqlPas } from '../src/mssql/index.js';
-import type { AppointmentVersion, BookCommand, CancelCommand, PasPort, PatientDetails, SlotQuery, SlotStatus } from '../src/port.js';
+import { openPasScreens, type PasScreens } from '../src/pas-screens.js';
+import type { AppointmentVersion, BookCommand, CancelCommand, PasChangeKind, PasObserver, PasPort, PatientDetails, SlotQuery, SlotStatus } from '../src/port.js';
 import { loadDemoDataSqlite, SqlitePas } from '../src/sqlite/index.js';
 
 /**
@@ -57,11 +58,70 @@ interface PasUnderTest {
   counts(): Promise<Counts>;
   legacyRows(appointmentId: string): Promise<LegacyRows | undefined>;
   requestLog(requestId: string): Promise<RequestLogRow | undefined>;
+  /** The PAS's own screens, on a connection of their own (a clerk's). */
+  screens: PasScreens;
+  /** Runs a statement straight against the PAS (what a screen the fixture lacks would do). */
+  exec(sql: string): Promise<void>;
+  /** Rows of a query straight against the PAS. */
+  rows<T>(sql: string): Promise<T[]>;
+  /** What the adapter reported to its observer. */
+  observed: Observed;
   close(): Promise<void>;
+}
+
+interface Observed {
+  changes: { kinds: PasChangeKind[]; via: string }[];
+  unknown: { column: string; code: string }[];
+}
+
+function recordingObserver(): { observer: PasObserver; observed: Observed } {
+  const observed: Observed = { changes: [], unknown: [] };
+  return {
+    observed,
+    observer: {
+      pasChange: (kinds, via) => observed.changes.push({ kinds, via }),
+      unknownCode: (column, code) => observed.unknown.push({ column, code }),
+    },
+  };
 }
 
 /** Opens a fresh PAS holding exactly `data`. */
 type OpenPas = (data: DemoData) => Promise<PasUnderTest>;
+
+/**
+ * Legacy PAS databases carry AFTER UPDATE triggers on their slot and appointment tables that
+ * write an audit row; on SQL Server they often return a result set too (the audit row), which a
+ * client that reads row counts or ids from the first result set misreads.
+ */
+const SQLITE_AUDIT = `
+CREATE TABLE IF NOT EXISTS PAS_AUDIT (AUDIT_ID INTEGER PRIMARY KEY AUTOINCREMENT, TABLE_NAME VARCHAR(30) NOT NULL, ROW_ID INTEGER NOT NULL, NEW_STATUS CHAR(1) NULL);
+CREATE TRIGGER IF NOT EXISTS TR_CLINIC_SLOT_AUDIT AFTER UPDATE ON CLINIC_SLOT
+  BEGIN INSERT INTO PAS_AUDIT (TABLE_NAME, ROW_ID, NEW_STATUS) VALUES ('CLINIC_SLOT', NEW.SLOT_ID, NEW.SLOT_STATUS); END;
+CREATE TRIGGER IF NOT EXISTS TR_APPOINTMENT_AUDIT AFTER UPDATE ON APPOINTMENT
+  BEGIN INSERT INTO PAS_AUDIT (TABLE_NAME, ROW_ID, NEW_STATUS) VALUES ('APPOINTMENT', NEW.APPT_ID, NEW.APPT_STATUS); END;`;
+
+const MSSQL_AUDIT = [
+  `IF OBJECT_ID(N'dbo.PAS_AUDIT', N'U') IS NULL
+   CREATE TABLE dbo.PAS_AUDIT (AUDIT_ID INT IDENTITY(1, 1) PRIMARY KEY, TABLE_NAME VARCHAR(30) NOT NULL, ROW_ID INT NOT NULL, NEW_STATUS CHAR(1) NULL)`,
+  `IF OBJECT_ID(N'dbo.TR_CLINIC_SLOT_AUDIT', N'TR') IS NOT NULL DROP TRIGGER dbo.TR_CLINIC_SLOT_AUDIT`,
+  `CREATE TRIGGER dbo.TR_CLINIC_SLOT_AUDIT ON dbo.CLINIC_SLOT AFTER UPDATE AS
+   BEGIN
+     INSERT INTO dbo.PAS_AUDIT (TABLE_NAME, ROW_ID, NEW_STATUS) SELECT 'CLINIC_SLOT', SLOT_ID, SLOT_STATUS FROM inserted;
+     SELECT 0 AS CHANGED, 'audit' AS TRIGGER_SAYS;
+   END`,
+  `IF OBJECT_ID(N'dbo.TR_APPOINTMENT_AUDIT', N'TR') IS NOT NULL DROP TRIGGER dbo.TR_APPOINTMENT_AUDIT`,
+  `CREATE TRIGGER dbo.TR_APPOINTMENT_AUDIT ON dbo.APPOINTMENT AFTER UPDATE AS
+   BEGIN
+     INSERT INTO dbo.PAS_AUDIT (TABLE_NAME, ROW_ID, NEW_STATUS) SELECT 'APPOINTMENT', APPT_ID, APPT_STATUS FROM inserted;
+     SELECT 0 AS CHANGED, 0 AS APPT_ID, 'audit' AS TRIGGER_SAYS;
+   END`,
+  // The fault case: an appointment inserted with this reason holds its transaction open a while.
+  `IF OBJECT_ID(N'dbo.TR_APPOINTMENT_FAULT', N'TR') IS NOT NULL DROP TRIGGER dbo.TR_APPOINTMENT_FAULT`,
+  `CREATE TRIGGER dbo.TR_APPOINTMENT_FAULT ON dbo.APPOINTMENT AFTER INSERT AS
+   BEGIN
+     IF EXISTS (SELECT 1 FROM inserted WHERE REASON = 'FAULT: hold the transaction') WAITFOR DELAY '00:00:03';
+   END`,
+];
 
 /** Plain enough for both dialects; `@id` parameters work in better-sqlite3 and mssql alike. */
 const legacyRowsSql = (fhirAppointment: string) => `
@@ -81,8 +141,11 @@ function trimmedRow<T>(row: unknown): T | undefined {
 
 const openSqlite: OpenPas = async (data) => {
   const dir = mkdtempSync(join(tmpdir(), 'pas-contract-'));
-  const pas = new SqlitePas({ path: join(dir, 'pas.db') });
+  const { observer, observed } = recordingObserver();
+  const pas = new SqlitePas({ path: join(dir, 'pas.db'), observer, localPatientIdSystem: LOCAL_SYSTEM });
   loadDemoDataSqlite(pas.db, data);
+  pas.db.exec(SQLITE_AUDIT);
+  const screens = await openPasScreens({ sqlitePath: join(dir, 'pas.db') });
   const table = (t: Table) => (['FHIR_APPOINTMENT', 'FHIR_APPOINTMENT_VERSION', 'REQUEST_LOG'].includes(t) ? `booking_${t}` : t);
   return {
     pas,
@@ -90,7 +153,14 @@ const openSqlite: OpenPas = async (data) => {
       Object.fromEntries(TABLES.map((t) => [t, (pas.db.prepare(`SELECT COUNT(*) AS n FROM ${table(t)}`).get() as { n: number }).n])) as Counts,
     legacyRows: async (id) => trimmedRow(pas.db.prepare(legacyRowsSql('booking_FHIR_APPOINTMENT')).get({ id })),
     requestLog: async (id) => trimmedRow(pas.db.prepare(requestLogSql('booking_REQUEST_LOG')).get({ id })),
+    screens,
+    exec: async (sql) => {
+      pas.db.exec(sql);
+    },
+    rows: async <T,>(sql: string) => pas.db.prepare(sql).all().map((r) => trimmedRow<T>(r) as T),
+    observed,
     close: async () => {
+      await screens.close();
       await pas.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -100,9 +170,13 @@ const openSqlite: OpenPas = async (data) => {
 const openMssql =
   (connectionString: string): OpenPas =>
   async (data) => {
-    const pas = await MssqlPas.connect({ connectionString });
+    const { observer, observed } = recordingObserver();
+    const pas = await MssqlPas.connect({ connectionString, observer, localPatientIdSystem: LOCAL_SYSTEM, lockTimeoutMs: 2000 });
     await createMssqlSchema(pas.pool);
+    await setReadCommittedSnapshot(pas);
     await loadDemoDataMssql(pas.pool, data);
+    for (const batch of MSSQL_AUDIT) await pas.pool.request().batch(batch);
+    const screens = await openPasScreens({ mssqlUrl: connectionString });
     const table = (t: Table) => (['FHIR_APPOINTMENT', 'FHIR_APPOINTMENT_VERSION', 'REQUEST_LOG'].includes(t) ? `booking.${t}` : t);
     const one = async <T,>(sql: string, id: string) => trimmedRow<T>((await pas.pool.request().input('id', id).query(sql)).recordset[0]);
     return {
@@ -114,9 +188,30 @@ const openMssql =
       },
       legacyRows: (id) => one<LegacyRows>(legacyRowsSql('booking.FHIR_APPOINTMENT'), id),
       requestLog: (id) => one<RequestLogRow>(requestLogSql('booking.REQUEST_LOG'), id),
-      close: () => pas.close(),
+      screens,
+      exec: async (sql) => {
+        await pas.pool.request().batch(sql);
+      },
+      rows: async <T,>(sql: string) => (await pas.pool.request().query(sql)).recordset.map((r) => trimmedRow<T>(r) as T),
+      observed,
+      close: async () => {
+        await screens.close();
+        await pas.close();
+      },
     };
   };
+
+/**
+ * PAS_MSSQL_RCSI=on|off sets READ_COMMITTED_SNAPSHOT on the test database first (Azure SQL's
+ * default is on, a boxed SQL Server's off), so the suite can prove the guards under both.
+ */
+async function setReadCommittedSnapshot(pas: MssqlPas): Promise<void> {
+  const wanted = process.env.PAS_MSSQL_RCSI?.toLowerCase();
+  if (!wanted) return;
+  if (wanted !== 'on' && wanted !== 'off') throw new Error('PAS_MSSQL_RCSI must be on or off');
+  const db = (await pas.pool.request().query<{ NAME: string }>('SELECT DB_NAME() AS NAME')).recordset[0]?.NAME as string;
+  await pas.pool.request().batch(`ALTER DATABASE [${db.replace(/]/g, ']]')}] SET READ_COMMITTED_SNAPSHOT ${wanted.toUpperCase()} WITH ROLLBACK IMMEDIATE`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Test data: the demo data set, plus a clinic on the autumn clock-change night and an inactive one.
@@ -124,6 +219,8 @@ const openMssql =
 const clock = new LocalClock('Europe/London');
 const CLOCK_CHANGE_SERVICE = '999999990';
 const INACTIVE_SERVICE = '999999991';
+const PAST_SERVICE = '999999989';
+const LOCAL_SYSTEM = 'https://example.org/local';
 
 /** The last Sunday of October after `from`, when Europe/London goes back from 02:00 BST to 01:00 GMT. */
 function autumnClockChangeDay(from: DateTime): DateTime {
@@ -145,7 +242,12 @@ function contractData(): DemoData {
     STAFF_CODE: null,
     ACTIVE_FLAG: active,
   });
-  data.clinics.push(clinic('DSTCL001', CLOCK_CHANGE_SERVICE, 'Y'), clinic('INACTV01', INACTIVE_SERVICE, 'N'));
+  data.clinics.push(
+    clinic('DSTCL001', CLOCK_CHANGE_SERVICE, 'Y'),
+    clinic('INACTV01', INACTIVE_SERVICE, 'N'),
+    { ...clinic('NODOS001', '', 'Y'), DOS_SERVICE_ID: null },
+    clinic('PASTCL01', PAST_SERVICE, 'Y'),
+  );
   // Every 15 minutes from 00:00 to 03:45 local: 01:00–01:59 happens twice that night.
   for (let i = 0; i < 16; i++) {
     const start = CHANGE_DAY.set({ hour: Math.floor(i / 4), minute: (i % 4) * 15 });
@@ -158,7 +260,18 @@ function contractData(): DemoData {
       CONTACT_TYPE: null,
     });
   }
-  data.slots.push({ ...(data.slots.at(-1) as DemoData['slots'][number]), CLINIC_CODE: 'INACTV01', SLOT_GUID: randomUUID() });
+  const last = data.slots.at(-1) as DemoData['slots'][number];
+  data.slots.push({ ...last, CLINIC_CODE: 'INACTV01', SLOT_GUID: randomUUID() }, { ...last, CLINIC_CODE: 'NODOS001', SLOT_GUID: randomUUID() });
+  // A free slot that started an hour ago.
+  const past = DateTime.now().setZone(clock.zone).minus({ hours: 1 }).startOf('minute');
+  data.slots.push({
+    CLINIC_CODE: 'PASTCL01',
+    SLOT_GUID: randomUUID(),
+    START_DTTM: past.toFormat('yyyy-MM-dd HH:mm:ss'),
+    END_DTTM: past.plus({ minutes: 15 }).toFormat('yyyy-MM-dd HH:mm:ss'),
+    SLOT_STATUS: 'F',
+    CONTACT_TYPE: null,
+  });
   return data;
 }
 
@@ -226,7 +339,10 @@ function bookCommand(slot: { guid?: string; id?: string; start: string; end: str
         priority: 0,
         flag: true,
         nothing: null,
-        contained: [{ resourceType: 'Patient', id: 'P1', identifier: [{ system: 'https://example.org/local', value: localNumber }] }],
+        contained: [
+          { resourceType: 'Patient', id: 'P1', identifier: [{ system: LOCAL_SYSTEM, value: localNumber }] },
+          ...(slot.id ? [{ resourceType: 'Slot', id: slot.id, identifier: [{ system: 'https://example.org/slot', value: slot.guid ?? '' }], start: slot.start, end: slot.end, schedule: { reference: 'Schedule/X' } }] : []),
+        ],
         participant: [{ actor: { reference: '#P1' }, status: 'accepted' }],
       };
       built.set(appointmentId, { localNumber, resource });
@@ -517,7 +633,7 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(first).toMatchObject({ versionId: '1', status: 'booked', current: false, lastUpdated: booking.lastUpdated });
         expect(json(first?.resource)).toBe(json(built.get(booking.appointmentId)?.resource));
 
-        expect(await subject.legacyRows(booking.appointmentId)).toMatchObject({ APPT_STATUS: 'C', SLOT_STATUS: 'F' });
+        expect(await subject.legacyRows(booking.appointmentId)).toMatchObject({ APPT_STATUS: 'P', SLOT_STATUS: 'F' });
         expect(await subject.requestLog(cancel.requestId)).toEqual({ INTERACTION: 'cancel', JOB_ID: cancel.jobId, APPOINTMENT_ID: booking.appointmentId, VERSION_ID: 2 });
         expect(await slotRow(slot)).toMatchObject({ status: 'free' });
         // Free means bookable: another patient gets the slot.
@@ -532,11 +648,11 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(await pas.readAppointment(version.appointmentId)).toEqual(version);
       });
 
-      it('answers a second cancel with already-cancelled, or version-conflict when it names the old version', async () => {
+      it('answers a second cancel with invalid-state, or version-conflict when it names the old version', async () => {
         const { version } = await book();
         expect((await pas.cancel(cancelCommand(version))).outcome).toBe('cancelled');
         const before = await subject.counts();
-        expect(await pas.cancel(cancelCommand(version, '2'))).toEqual({ outcome: 'already-cancelled' });
+        expect(await pas.cancel(cancelCommand(version, '2'))).toEqual({ outcome: 'invalid-state', status: 'cancelled' });
         expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
         expect(await subject.counts()).toEqual(before);
       });
@@ -585,6 +701,220 @@ export function describePasContract(name: string, open: OpenPas): void {
         if (cancelled.outcome !== 'cancelled') throw new Error(json(cancelled));
         expect(await pas.searchAppointments({ appointmentId: later.cmd.appointmentId, endedBefore: now, limit: 10 })).toEqual([cancelled.version]);
         expect(await pas.searchAppointments({ appointmentId: randomUUID(), endedBefore: now, limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('the PAS is the truth (changes made on its own screens)', () => {
+      /** Books a slot given by id and GUID, so the stored resource holds a contained Slot. */
+      const bookWithSlot = async (slot = takeSlot(), overrides: Partial<BookCommand> = {}) => {
+        const id = (await slotRow(slot))?.slotId as string;
+        const booked = await book({ ...slot, id } as DemoSlot, overrides);
+        return { ...booked, slotId: id };
+      };
+      const slotIdOf = async (slot: DemoSlot) => (await slotRow(slot))?.slotId as string;
+      const changesSince = (n: number) => subject.observed.changes.slice(n);
+      /** Slots holding two live appointments, and busy slots of these clinics with none. */
+      const inconsistencies = async () => {
+        const doubles = await subject.rows<{ SLOT_ID: number }>(
+          `SELECT SLOT_ID FROM APPOINTMENT WHERE APPT_STATUS NOT IN ('P', 'H', 'C') GROUP BY SLOT_ID HAVING COUNT(*) > 1`,
+        );
+        const orphans = await subject.rows<{ SLOT_ID: number }>(
+          `SELECT s.SLOT_ID FROM CLINIC_SLOT s WHERE s.SLOT_STATUS = 'B' AND s.CLINIC_CODE IN ('DEMOCL01', 'DEMOCL04')
+              AND NOT EXISTS (SELECT 1 FROM APPOINTMENT a WHERE a.SLOT_ID = s.SLOT_ID AND a.APPT_STATUS NOT IN ('P', 'H', 'C'))`,
+        );
+        return { doubles, orphans };
+      };
+
+      it('1. an appointment cancelled in the PAS reads cancelled, version 2, with who cancelled; version 1 unchanged', async () => {
+        const { version, cmd } = await bookWithSlot();
+        const seen = subject.observed.changes.length;
+        await subject.screens.cancel(cmd.appointmentId, 'hospital');
+        const read = await pas.readAppointment(cmd.appointmentId);
+        expect(read).toMatchObject({ versionId: '2', status: 'cancelled', current: true });
+        expect(read?.resource).toMatchObject({
+          status: 'cancelled',
+          meta: { versionId: '2', lastUpdated: read?.lastUpdated },
+          extension: [{ url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1', valueString: 'Cancelled by the hospital' }],
+        });
+        expect(Date.parse(read?.lastUpdated as string)).toBeGreaterThan(Date.parse(version.lastUpdated) - 1);
+        expect(await pas.readAppointment(cmd.appointmentId, '1')).toEqual({ ...version, current: false });
+        expect(changesSince(seen)).toEqual([{ kinds: ['status'], via: 'read' }]);
+        // Read again: nothing new.
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(read);
+        expect(changesSince(seen)).toHaveLength(1);
+      });
+
+      it('2. an appointment moved in the PAS reads with its new start, end and slot, version 2 (search too)', async () => {
+        const nhsNumber = randomNhsNumber();
+        const { cmd } = await bookWithSlot(takeSlot(), { patient: patient(nhsNumber) });
+        const target = takeSlot();
+        const targetId = await slotIdOf(target);
+        await subject.screens.move(cmd.appointmentId, targetId);
+        const [found] = await pas.searchAppointments({ nhsNumber, endedBefore: new Date().toISOString(), limit: 10 });
+        expect(found).toMatchObject({ versionId: '2', status: 'booked' });
+        expect(found?.resource).toMatchObject({ start: target.start, end: target.end });
+        const slot = (found?.resource.contained as Record<string, unknown>[]).find((r) => r.resourceType === 'Slot');
+        expect(slot).toMatchObject({ id: targetId, identifier: [{ value: target.guid }], start: target.start, end: target.end });
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(found);
+        expect(subject.observed.changes.at(-1)).toEqual({ kinds: ['time', 'slot'], via: 'search' });
+      });
+
+      it('3. clinic cancels and gives the slot to a walk-in: old ETag 409, current 422, the walk-in keeps the slot, no rebooking', async () => {
+        const { cmd, slot, version } = await bookWithSlot();
+        await subject.screens.cancel(cmd.appointmentId, 'hospital');
+        const slotId = await slotIdOf(slot);
+        await subject.screens.walkIn(slotId);
+        const before = await subject.counts();
+        // Found inside the cancel's own transaction: recorded as version 2, so W/"1" is stale.
+        expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+        const v2 = await pas.readAppointment(cmd.appointmentId);
+        expect(v2).toMatchObject({ versionId: '2', status: 'cancelled' });
+        expect(await pas.cancel(cancelCommand(v2 as AppointmentVersion))).toEqual({ outcome: 'invalid-state', status: 'cancelled' });
+        expect(delta(before, await subject.counts())).toEqual({ FHIR_APPOINTMENT_VERSION: 1 });
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy' });
+        expect(await pas.book(bookCommand(slot))).toEqual({ outcome: 'slot-unavailable' });
+        expect(await inconsistencies()).toEqual({ doubles: [], orphans: [] });
+      });
+
+      it('4. cancelling an appointment the PAS moved: old ETag 409; current ETag frees the slot it holds now, the old one untouched', async () => {
+        const { cmd, slot: oldSlot, version } = await bookWithSlot();
+        const target = takeSlot();
+        await subject.screens.move(cmd.appointmentId, await slotIdOf(target));
+        // The clerk gives the old slot to a walk-in.
+        await subject.screens.walkIn(await slotIdOf(oldSlot));
+        expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+        const v2 = (await pas.readAppointment(cmd.appointmentId)) as AppointmentVersion;
+        const result = await pas.cancel(cancelCommand(v2));
+        expect(result).toMatchObject({ outcome: 'cancelled', version: { versionId: '3', status: 'cancelled' } });
+        expect(await slotRow(target)).toMatchObject({ status: 'free' });
+        expect(await slotRow(oldSlot)).toMatchObject({ status: 'busy' });
+        expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'P', SLOT_STATUS: 'F' });
+        expect(await inconsistencies()).toEqual({ doubles: [], orphans: [] });
+      });
+
+      it('4b. never frees a slot another live appointment holds', async () => {
+        const { cmd, slot, version } = await bookWithSlot();
+        const slotId = await slotIdOf(slot);
+        // An inconsistent PAS: a second live appointment in the same slot, entered by hand.
+        await subject.exec(
+          `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
+           SELECT SLOT_ID, PATIENT_ID, 'B', START_DTTM, END_DTTM, 'double', 'PAS', BOOKED_DTTM FROM APPOINTMENT WHERE SLOT_ID = ${Number(slotId)}`,
+        );
+        expect(await pas.cancel(cancelCommand(version))).toMatchObject({ outcome: 'cancelled' });
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy' });
+        expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'P', SLOT_STATUS: 'B' });
+      });
+
+      it('5. books only published, free, future slots held by no live appointment', async () => {
+        const idsOf = async (clinic: string) => (await subject.rows<{ SLOT_ID: number; SLOT_GUID: string; START_DTTM: string | Date; END_DTTM: string | Date }>(
+          `SELECT SLOT_ID, SLOT_GUID, START_DTTM, END_DTTM FROM CLINIC_SLOT WHERE CLINIC_CODE = '${clinic}'`,
+        ))[0] as { SLOT_ID: number; SLOT_GUID: string; START_DTTM: string | Date; END_DTTM: string | Date };
+        const asSlot = (r: Awaited<ReturnType<typeof idsOf>>) => ({ id: String(r.SLOT_ID), start: clock.toInstant(r.START_DTTM), end: clock.toInstant(r.END_DTTM) });
+        const before = await subject.counts();
+        expect(await pas.book(bookCommand(asSlot(await idsOf('INACTV01'))))).toEqual({ outcome: 'slot-not-found' });
+        expect(await pas.book(bookCommand(asSlot(await idsOf('NODOS001'))))).toEqual({ outcome: 'slot-not-found' });
+        expect(await pas.book(bookCommand(asSlot(await idsOf('PASTCL01'))))).toEqual({ outcome: 'slot-unavailable' });
+        const withdrawn = takeSlot();
+        await subject.screens.withdrawSlot(await slotIdOf(withdrawn));
+        expect(await pas.book(bookCommand(withdrawn))).toEqual({ outcome: 'slot-unavailable' });
+        const walkedIn = takeSlot();
+        await subject.screens.walkIn(await slotIdOf(walkedIn));
+        const afterScreens = await subject.counts();
+        expect(await pas.book(bookCommand(walkedIn))).toEqual({ outcome: 'slot-unavailable' });
+        // Free on the slot row, yet a live appointment holds it (a PAS that left the slot F).
+        const stray = takeSlot();
+        const strayId = Number(await slotIdOf(stray));
+        await subject.exec(
+          `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
+           SELECT ${strayId}, MIN(PATIENT_ID), 'B', '${clock.toLocal(stray.start)}', '${clock.toLocal(stray.end)}', 'stray', 'PAS', '${clock.toLocal(stray.start)}' FROM PATIENT`,
+        );
+        expect(await pas.book(bookCommand(stray))).toEqual({ outcome: 'slot-unavailable' });
+        expect(await slotRow(stray)).toMatchObject({ status: 'free' });
+        expect(delta(before, afterScreens)).toEqual({ PATIENT: 1, APPOINTMENT: 1 });
+      });
+
+      it('6. arrived / attended / did-not-attend read as arrived / fulfilled / noshow; attended or noshow cannot be cancelled', async () => {
+        const arrived = await bookWithSlot();
+        await subject.screens.arrive(arrived.cmd.appointmentId);
+        expect(await pas.readAppointment(arrived.cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'arrived' });
+        await subject.screens.attend(arrived.cmd.appointmentId);
+        const attended = (await pas.readAppointment(arrived.cmd.appointmentId)) as AppointmentVersion;
+        expect(attended).toMatchObject({ versionId: '3', status: 'fulfilled' });
+        expect(await pas.cancel(cancelCommand(attended))).toEqual({ outcome: 'invalid-state', status: 'fulfilled' });
+
+        const dna = await bookWithSlot();
+        await subject.screens.didNotAttend(dna.cmd.appointmentId);
+        const noshow = (await pas.readAppointment(dna.cmd.appointmentId)) as AppointmentVersion;
+        expect(noshow).toMatchObject({ versionId: '2', status: 'noshow' });
+        const before = await subject.counts();
+        expect(await pas.cancel(cancelCommand(noshow))).toEqual({ outcome: 'invalid-state', status: 'noshow' });
+        expect(await subject.counts()).toEqual(before);
+        expect(await subject.legacyRows(dna.cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'D', SLOT_STATUS: 'B' });
+      });
+
+      it('reads legacy codes trimmed and case-insensitively; an unknown code keeps the last status, is reported, and is never cancellable or free', async () => {
+        const { cmd, slot, version } = await bookWithSlot();
+        await subject.exec(`UPDATE APPOINTMENT SET APPT_STATUS = 'a' WHERE APPT_ID = (SELECT PAS_APPT_ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${cmd.appointmentId}')`);
+        expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'arrived' });
+        await subject.exec(`UPDATE APPOINTMENT SET APPT_STATUS = 'Z' WHERE APPT_ID = (SELECT PAS_APPT_ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${cmd.appointmentId}')`);
+        const unknown = (await pas.readAppointment(cmd.appointmentId)) as AppointmentVersion;
+        expect(unknown).toMatchObject({ versionId: '2', status: 'arrived' });
+        expect(subject.observed.unknown.at(-1)).toEqual({ column: 'APPOINTMENT.APPT_STATUS', code: 'Z' });
+        expect(await pas.cancel(cancelCommand(unknown))).toEqual({ outcome: 'invalid-state', status: 'arrived' });
+        // Even with the slot row set free by hand, the appointment in an unknown state holds it.
+        await subject.screens.withdrawSlot(await slotIdOf(slot)).catch(() => undefined);
+        await subject.exec(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F' WHERE SLOT_ID = ${Number(await slotIdOf(slot))}`);
+        expect(await pas.book(bookCommand(slot))).toEqual({ outcome: 'slot-unavailable' });
+        expect(version.versionId).toBe('1');
+      });
+
+      it('records one version 2 however many readers see the change at once', async () => {
+        const { cmd } = await bookWithSlot();
+        await subject.screens.cancel(cmd.appointmentId, 'patient');
+        const reads = await Promise.all(Array.from({ length: 6 }, () => pas.readAppointment(cmd.appointmentId)));
+        expect(new Set(reads.map((r) => r?.versionId))).toEqual(new Set(['2']));
+        expect(await pas.readAppointment(cmd.appointmentId, '3')).toBeNull();
+        expect(reads[0]?.resource).toMatchObject({ extension: [{ valueString: 'Cancelled by the patient' }] });
+      });
+
+      it('reconcile sweeps in bounded steps and records what changed, once', async () => {
+        const a = await bookWithSlot();
+        const b = await bookWithSlot();
+        await subject.screens.cancel(a.cmd.appointmentId, 'hospital');
+        await subject.screens.arrive(b.cmd.appointmentId);
+        const now = new Date().toISOString();
+        let after: string | undefined;
+        let versioned = 0;
+        let checked = 0;
+        for (let step = 0; step < 1000; step++) {
+          const result = await pas.reconcile({ limit: 7, now, ...(after ? { after } : {}) });
+          expect(result.checked).toBeLessThanOrEqual(7);
+          checked += result.checked;
+          versioned += result.versioned;
+          after = result.next;
+          if (!after) break;
+        }
+        expect(after).toBeUndefined();
+        expect(versioned).toBeGreaterThanOrEqual(2);
+        expect(checked).toBeGreaterThanOrEqual(2);
+        expect(await pas.readAppointment(a.cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'cancelled' });
+        expect(await pas.readAppointment(b.cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'arrived' });
+        expect(subject.observed.changes.filter((c) => c.via === 'reconcile').length).toBeGreaterThanOrEqual(2);
+        // A second sweep finds nothing new.
+        const again = await pas.reconcile({ limit: 10_000, now });
+        expect(again.versioned).toBe(0);
+        expect(again.next).toBeUndefined();
+      });
+
+      it('reads row counts and ids right past legacy triggers that audit (and, on SQL Server, return rows)', async () => {
+        const auditBefore = (await subject.rows<{ N: number }>('SELECT COUNT(*) AS N FROM PAS_AUDIT'))[0]?.N ?? 0;
+        const { version, slot } = await bookWithSlot();
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy' });
+        expect(await pas.cancel(cancelCommand(version))).toMatchObject({ outcome: 'cancelled' });
+        expect(await slotRow(slot)).toMatchObject({ status: 'free' });
+        const auditAfter = (await subject.rows<{ N: number }>('SELECT COUNT(*) AS N FROM PAS_AUDIT'))[0]?.N ?? 0;
+        // Slot B, appointment P, slot F.
+        expect(Number(auditAfter) - Number(auditBefore)).toBeGreaterThanOrEqual(3);
       });
     });
 

@@ -1,4 +1,5 @@
-import { loadConfig, setting, z } from '@booking/config';
+import { ConfigError, loadConfig, setting, z } from '@booking/config';
+import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
@@ -10,6 +11,12 @@ export const workerSchema = z.object({
   PAS_MSSQL_URL: setting.string('a SQL Server connection string (mssql://user:password@host:1433/database or ADO form)').optional(),
   PAS_SQLITE_BUSY_TIMEOUT_MS: setting.int('how long a SQLite PAS write waits for another process\'s lock, in ms', 0, 60000).default(2000),
   PAS_TIMEZONE: setting.string('an IANA time zone of the PAS local datetimes').default('Europe/London'),
+  PAS_APPOINTMENT_STATUS_MAP: setting
+    .string('legacy APPT_STATUS codes as CODE=status pairs (booked, arrived, fulfilled, noshow, cancelled[:patient|:hospital]) separated by commas')
+    .default(DEFAULT_STATUS_MAPPING_TEXT),
+  PAS_TEMP_HOSPITAL_NUMBER_PREFIX: z.string().regex(/^[A-Za-z0-9]{0,9}$/, 'letters and digits only, at most 9').describe('the prefix of the temporary hospital numbers a booking registers').default('T'),
+  PAS_TEMP_HOSPITAL_NUMBER_WIDTH: setting.int('the total width of a temporary hospital number, prefix included', 5, 20).default(10),
+  PAS_MSSQL_LOCK_TIMEOUT_MS: setting.int('SET LOCK_TIMEOUT of each SQL Server PAS transaction, in ms (a longer wait fails as error 1222 and is retried)', 100, 60000).default(5000),
   LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),
   PAS_MAX_RETRIES: setting.int('retries of a transient PAS failure (deadlock, busy)', 0, 20).default(5),
@@ -27,7 +34,7 @@ export const workerSchema = z.object({
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
 });
 
-export type WorkerConfig = z.infer<typeof workerSchema> & { keyring: Keyring };
+export type WorkerConfig = z.infer<typeof workerSchema> & { keyring: Keyring; statusMapping: StatusMapping };
 
 export function loadWorkerConfig(env = process.env): WorkerConfig {
   const config = loadConfig(workerSchema, env);
@@ -38,5 +45,16 @@ export function loadWorkerConfig(env = process.env): WorkerConfig {
   if (config.PAS_ADAPTER === 'mssql' && !config.PAS_MSSQL_URL) {
     throw new Error('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (expected a SQL Server connection string)');
   }
-  return { ...config, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
+  let statusMapping: StatusMapping;
+  try {
+    statusMapping = parseStatusMapping(config.PAS_APPOINTMENT_STATUS_MAP);
+  } catch (error) {
+    throw new ConfigError(`PAS_APPOINTMENT_STATUS_MAP: ${(error as Error).message}`);
+  }
+  try {
+    checkHospitalNumberFormat({ prefix: config.PAS_TEMP_HOSPITAL_NUMBER_PREFIX, width: config.PAS_TEMP_HOSPITAL_NUMBER_WIDTH });
+  } catch (error) {
+    throw new ConfigError(`PAS_TEMP_HOSPITAL_NUMBER_WIDTH: ${(error as Error).message}`);
+  }
+  return { ...config, statusMapping, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
 }

@@ -1,16 +1,19 @@
 import type { PasObserver, PasPort } from '@booking/pas';
 import type { WorkerConfig } from './config.js';
 
-/**
- * Opens the configured PAS adapter. SQL Server is loaded only when it is the one configured.
- * The observer (metrics) hears of PAS-side changes and unknown legacy codes.
- */
+/** Opens the configured PAS adapter. SQL Server is loaded only when it is the one configured. */
 export async function openPas(config: WorkerConfig, observer?: PasObserver): Promise<PasPort> {
-  const observed = observer ? { observer } : {};
+  const common = {
+    timeZone: config.PAS_TIMEZONE,
+    statusMapping: config.statusMapping,
+    localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM,
+    hospitalNumber: { prefix: config.PAS_TEMP_HOSPITAL_NUMBER_PREFIX, width: config.PAS_TEMP_HOSPITAL_NUMBER_WIDTH },
+    ...(observer ? { observer } : {}),
+  };
   if (config.PAS_ADAPTER === 'mssql') {
     const { MssqlPas } = await import('@booking/pas/mssql');
-    return MssqlPas.connect({ connectionString: config.PAS_MSSQL_URL as string, timeZone: config.PAS_TIMEZONE, ...observed });
+    return MssqlPas.connect({ ...common, connectionString: config.PAS_MSSQL_URL as string, lockTimeoutMs: config.PAS_MSSQL_LOCK_TIMEOUT_MS });
   }
   const { SqlitePas } = await import('@booking/pas/sqlite');
-  return new SqlitePas({ path: config.PAS_SQLITE_PATH, timeZone: config.PAS_TIMEZONE, busyTimeoutMs: config.PAS_SQLITE_BUSY_TIMEOUT_MS, ...observed });
+  return new SqlitePas({ ...common, path: config.PAS_SQLITE_PATH, busyTimeoutMs: config.PAS_SQLITE_BUSY_TIMEOUT_MS });
 }

@@ -158,6 +158,10 @@ export class MssqlDatabase implements PasDatabase {
     });
   }
 
+  isDuplicateKey(error: unknown): boolean {
+    return isMssqlDuplicateKey(error);
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

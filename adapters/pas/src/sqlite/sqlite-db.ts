@@ -21,7 +21,8 @@ export const sqliteDialect: Dialect = {
 export class SqliteDatabase implements PasDatabase {
   readonly dialect = sqliteDialect;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly statements = new Map<string, Database.Statement>();
+  /** Compiled statements of this connection (tests empty it to see every statement prepared). */
+  readonly statements: Map<string, Database.Statement> = new Map();
   private readonly session: PasSession;
 
   constructor(
@@ -107,6 +108,10 @@ export class SqliteDatabase implements PasDatabase {
       this.statements.set(sql, statement);
     }
     return statement;
+  }
+
+  isDuplicateKey(error: unknown): boolean {
+    return isSqliteDuplicateKey(error);
   }
 
   async close(): Promise<void> {

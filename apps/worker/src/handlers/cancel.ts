@@ -13,8 +13,10 @@ const IF_MATCH = /^W\/"(\d{1,9})"$/;
 
 /**
  * Cancels in the order the assurance harness expects (spec §18): unknown → 404, If-Match missing
- * → 412, malformed or stale → 409, then the content (only status may change) → 422, then the
- * version-checked transaction in the PAS, which frees the slot.
+ * → 412, malformed or stale → 409, a final state (cancelled, fulfilled, noshow) → 422
+ * INVALID_REQUEST_STATE, then the content (only status may change) → 422, then the transaction in
+ * the PAS, which decides again from the legacy rows (a PAS-side change since the read → 409; a
+ * final state → 422) and frees the slot the legacy appointment holds now.
  */
 export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDeps): Promise<WorkerReply> {
   const current = await deps.retry(() => deps.pas.readAppointment(job.appointmentId));
@@ -36,7 +38,11 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
   if (expected !== current.versionId) {
     return { type: 'problem', problem: problems.versionConflict(`If-Match W/"${expected}" is stale: the current version is ${current.versionId}`) };
   }
+  // Read from the PAS rows just now: cancelled, attended or not attended on either side is final.
   if (current.status === 'cancelled') return { type: 'problem', problem: problems.invalidState('The appointment is already cancelled') };
+  if (current.status !== 'booked' && current.status !== 'arrived') {
+    return { type: 'problem', problem: problems.invalidState(`The appointment is ${current.status} and can no longer be cancelled`) };
+  }
 
   const problem = checkCancellation(current.resource as never, submitted, deps.localPatientIdSystem);
   if (problem) return { type: 'problem', problem };
@@ -62,8 +68,6 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
       return { type: 'problem', problem: problems.notFound(`Appointment/${job.appointmentId} is not known to this provider`) };
     case 'version-conflict':
       return { type: 'problem', problem: problems.versionConflict(`The appointment changed meanwhile: the current version is ${result.currentVersionId}`) };
-    case 'already-cancelled':
-      return { type: 'problem', problem: problems.invalidState('The appointment is already cancelled') };
     case 'invalid-state':
       return { type: 'problem', problem: problems.invalidState(`The appointment is ${result.status} and can no longer be cancelled`) };
   }

@@ -1,0 +1,473 @@
+import { DEFAULT_STATUS_MAPPING, type StatusMapping } from '../appointment-status.js';
+import { slotMismatch } from '../booking-rules.js';
+import { BOOKING_SOURCE_CODE } from '../legacy-codes.js';
+import type { LocalClock } from '../local-time.js';
+import type {
+  AppointmentQuery,
+  AppointmentVersion,
+  BookCommand,
+  BookResult,
+  CancelCommand,
+  CancelResult,
+  PasChangeKind,
+  PasObserver,
+  ReconcileQuery,
+  ReconcileResult,
+  ReplayedWrite,
+  WriteContext,
+} from '../port.js';
+import { type RawVersion, toAppointmentVersion, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
+import { commit, exactly, type PasDatabase, type PasSession, rollback, sqlp, UnexpectedRowCount } from '../session.js';
+import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
+import { asVersion, type ComposeRow, compose, composeSelect } from './compose.js';
+
+/** The temporary hospital number given to a patient registered by a booking: prefix + zero-padded id. */
+export interface HospitalNumberFormat {
+  /** Default 'T'. Letters and digits only. */
+  prefix: string;
+  /** Total width, prefix included (default 10, the reference HOSP_NO CHAR(10)). */
+  width: number;
+}
+
+export const DEFAULT_HOSPITAL_NUMBER: HospitalNumberFormat = { prefix: 'T', width: 10 };
+
+export function checkHospitalNumberFormat(f: HospitalNumberFormat): HospitalNumberFormat {
+  if (!/^[A-Za-z0-9]{0,9}$/.test(f.prefix)) throw new Error(`temporary hospital number prefix "${f.prefix}": letters and digits only, at most 9`);
+  if (!Number.isInteger(f.width) || f.width < f.prefix.length + 4 || f.width > 20) {
+    throw new Error(`temporary hospital number width ${f.width}: must be a whole number from prefix length + 4 to 20`);
+  }
+  return f;
+}
+
+export function temporaryHospitalNumber(format: HospitalNumberFormat, patientId: number): string {
+  const digits = String(patientId);
+  const room = format.width - format.prefix.length;
+  if (digits.length > room) throw new Error(`patient id ${patientId} does not fit a ${format.width}-character temporary hospital number`);
+  return `${format.prefix}${digits.padStart(room, '0')}`;
+}
+
+export interface RepositoryOptions {
+  clock: LocalClock;
+  statusMapping?: StatusMapping;
+  observer?: PasObserver;
+  hospitalNumber?: HospitalNumberFormat;
+  /** The identifier system of the hospital number on the contained Patient (kept in step with the PAS). */
+  localPatientIdSystem?: string;
+}
+
+type Via = 'read' | 'search' | 'cancel' | 'reconcile';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Every PAS transaction, written once over the session interface: book, cancel, compose-and-version
+ * (read, vread of the current version, search, cancel, reconcile) and replay. The adapters supply
+ * the database (connecting, transactions, dialect, error mapping) and nothing else.
+ *
+ * Every write that matters is a conditional statement whose row count is checked; a read before
+ * it only chooses which answer to give when the statement finds nothing to change.
+ */
+export class PasRepository {
+  private readonly mapping: StatusMapping;
+  private readonly hospitalNumber: HospitalNumberFormat;
+
+  constructor(
+    private readonly db: PasDatabase,
+    private readonly options: RepositoryOptions,
+  ) {
+    this.mapping = options.statusMapping ?? DEFAULT_STATUS_MAPPING;
+    this.hospitalNumber = checkHospitalNumberFormat(options.hospitalNumber ?? DEFAULT_HOSPITAL_NUMBER);
+  }
+
+  private get clock(): LocalClock {
+    return this.options.clock;
+  }
+
+  private b(table: string): string {
+    return this.db.dialect.booking(table);
+  }
+
+  private code(column: string): string {
+    return this.db.dialect.code(column);
+  }
+
+  private codes(codes: readonly string[]): string {
+    return this.db.dialect.codeList(codes);
+  }
+
+  // ---------------------------------------------------------------- book
+
+  book(cmd: BookCommand): Promise<BookResult> {
+    return this.write(cmd, (s) => this.bookIn(s, cmd));
+  }
+
+  private async bookIn(s: PasSession, cmd: BookCommand) {
+    const replay = await this.findReplay(s, cmd);
+    if (replay) return rollback<BookResult>(replay);
+
+    const slot = await this.findSlot(s, cmd);
+    if (!slot) return rollback<BookResult>({ outcome: 'slot-not-found' });
+    const mismatch = slotMismatch(
+      { slotGuid: slot.SLOT_GUID.trim().toLowerCase(), start: this.clock.toInstant(slot.START_DTTM), end: this.clock.toInstant(slot.END_DTTM) },
+      cmd,
+    );
+    if (mismatch) return rollback<BookResult>({ outcome: 'slot-mismatch', reason: mismatch });
+
+    const nowLocal = this.clock.nowLocal();
+    // The double-booking guard, all in one conditional statement: a free slot, starting in the
+    // future, of an active clinic published to the directory, held by no live legacy appointment.
+    const taken = await s.execute(
+      `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now
+        WHERE SLOT_ID = @slot AND ${this.code('SLOT_STATUS')} = 'F' AND START_DTTM > @now
+          AND EXISTS (SELECT 1 FROM CLINIC c WHERE c.CLINIC_CODE = CLINIC_SLOT.CLINIC_CODE
+                         AND ${this.code('c.ACTIVE_FLAG')} = 'Y' AND ${this.code('c.DOS_SERVICE_ID')} <> '')
+          AND NOT EXISTS (SELECT 1 FROM APPOINTMENT a WHERE a.SLOT_ID = @slot
+                             AND ${this.code('a.APPT_STATUS')} NOT IN (${this.codes(this.mapping.cancelledCodes)}))`,
+      { slot: sqlp.int(slot.SLOT_ID), now: sqlp.local(nowLocal) },
+    );
+    if (taken !== 1) {
+      // Lost the slot: perhaps to a twin of this very request, which has committed by now.
+      const twin = await this.findReplay(s, cmd);
+      if (twin) return rollback<BookResult>(twin);
+      const published = slot.ACTIVE_FLAG?.trim().toUpperCase() === 'Y' && Boolean(slot.DOS_SERVICE_ID?.trim());
+      return rollback<BookResult>(published ? { outcome: 'slot-unavailable' } : { outcome: 'slot-not-found' });
+    }
+
+    const patient = await this.findOrRegisterPatient(s, cmd, nowLocal);
+    const pasApptId = await s.insertId(
+      `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
+       VALUES (@slot, @patient, @status, @start, @end, @reason, @source, @now)`,
+      {
+        slot: sqlp.int(slot.SLOT_ID),
+        patient: sqlp.int(patient.id),
+        status: sqlp.text(this.mapping.bookedCode),
+        start: sqlp.local(this.clock.toLocal(cmd.start)),
+        end: sqlp.local(this.clock.toLocal(cmd.end)),
+        reason: sqlp.text(appointmentReason(cmd.reason)),
+        source: sqlp.text(BOOKING_SOURCE_CODE),
+        now: sqlp.local(nowLocal),
+      },
+    );
+    const resource = cmd.buildResource(patient.hospitalNumber);
+    await exactly(
+      s,
+      1,
+      'recording the appointment',
+      `INSERT INTO ${this.b('FHIR_APPOINTMENT')} (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC)
+       VALUES (@id, @pasAppt, @slot, 1, 'booked', @lastUpdated)`,
+      { id: sqlp.text(cmd.appointmentId), pasAppt: sqlp.int(pasApptId), slot: sqlp.int(slot.SLOT_ID), lastUpdated: sqlp.utc(cmd.lastUpdated) },
+    );
+    await this.insertVersion(s, cmd.appointmentId, 1, 'booked', cmd.lastUpdated, resource);
+    await this.insertRequest(s, cmd, 'book', cmd.appointmentId, 1);
+    return commit<BookResult>({
+      outcome: 'booked',
+      version: { appointmentId: cmd.appointmentId, versionId: '1', lastUpdated: cmd.lastUpdated, status: 'booked', resource, current: true },
+    });
+  }
+
+  /** The slot by its identifier (UUID) when given, else by its logical id, with its clinic's publication. */
+  private async findSlot(s: PasSession, cmd: BookCommand) {
+    type Row = { SLOT_ID: number; SLOT_GUID: string; START_DTTM: string | Date; END_DTTM: string | Date; ACTIVE_FLAG: string | null; DOS_SERVICE_ID: string | null };
+    const select = `SELECT s.SLOT_ID, s.SLOT_GUID, s.START_DTTM, s.END_DTTM, c.ACTIVE_FLAG, c.DOS_SERVICE_ID
+                      FROM CLINIC_SLOT s LEFT JOIN CLINIC c ON c.CLINIC_CODE = s.CLINIC_CODE`;
+    if (cmd.slotGuid && GUID.test(cmd.slotGuid)) {
+      const [row] = await s.query<Row>(`${select} WHERE s.SLOT_GUID = @guid`, { guid: sqlp.guid(cmd.slotGuid.toLowerCase()) });
+      if (row) return row;
+    }
+    if (cmd.slotId) {
+      const [row] = await s.query<Row>(`${select} WHERE s.SLOT_ID = @slot`, { slot: sqlp.int(legacyIntegerId(cmd.slotId)) });
+      return row;
+    }
+    return undefined;
+  }
+
+  /**
+   * A patient with the NHS number and a hospital number is reused (trimmed: CHAR columns come
+   * blank-padded, and an all-blank number is no number); anyone else is registered as temporary.
+   */
+  private async findOrRegisterPatient(s: PasSession, cmd: BookCommand, nowLocal: string): Promise<{ id: number; hospitalNumber: string }> {
+    const p = cmd.patient;
+    if (p.nhsNumber) {
+      const [known] = await s.query<{ PATIENT_ID: number; HOSP_NO: string | null }>(
+        `SELECT ${this.db.dialect.top('1')} PATIENT_ID, HOSP_NO FROM PATIENT
+          WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${this.code('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
+        { nhs: sqlp.key(p.nhsNumber, 10) },
+      );
+      const hospitalNumber = known?.HOSP_NO?.trim();
+      if (known && hospitalNumber) return { id: known.PATIENT_ID, hospitalNumber };
+    }
+    const values = patientValues(p);
+    const params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, k === 'DOB' ? sqlp.local(v) : sqlp.text(v)]));
+    const id = await s.insertId(PATIENT_INSERT, { ...params, CREATED_DTTM: sqlp.local(nowLocal) });
+    const hospitalNumber = temporaryHospitalNumber(this.hospitalNumber, id);
+    await exactly(s, 1, 'giving the patient a hospital number', 'UPDATE PATIENT SET HOSP_NO = @hosp WHERE PATIENT_ID = @id', {
+      hosp: sqlp.text(hospitalNumber),
+      id: sqlp.int(id),
+    });
+    return { id, hospitalNumber };
+  }
+
+  // ---------------------------------------------------------------- cancel
+
+  cancel(cmd: CancelCommand): Promise<CancelResult> {
+    return this.write(cmd, (s) => this.cancelIn(s, cmd));
+  }
+
+  /**
+   * Decides from the legacy rows inside the transaction, in the harness's order: unknown, stale
+   * If-Match (a PAS-side change is a version too), a final state on either side, then the
+   * conditional updates: the legacy appointment from a live code only; the slot it holds now,
+   * freed only while no other live appointment holds it.
+   */
+  private async cancelIn(s: PasSession, cmd: CancelCommand) {
+    const replay = await this.findReplay(s, cmd);
+    if (replay) return rollback<CancelResult>(replay);
+
+    const row = await this.composeRow(s, cmd.appointmentId);
+    if (!row) return rollback<CancelResult>({ outcome: 'not-found' });
+    let current = row.CURRENT_VERSION;
+    const composed = compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
+    if (composed.unknownCode !== undefined) this.options.observer?.unknownCode('APPOINTMENT.APPT_STATUS', composed.unknownCode);
+    if (composed.kinds.length > 0) {
+      // The PAS changed it since the consumer read it: recorded as the newer version it is, which
+      // makes the consumer's If-Match stale.
+      const detected = new Date().toISOString();
+      current = await this.moveVersion(s, cmd.appointmentId, current, composed.status, row.SLOT_ID, detected);
+      await this.insertVersion(s, cmd.appointmentId, current, composed.status, detected, asVersion(composed.resource, current, detected));
+      this.options.observer?.pasChange(composed.kinds, 'cancel');
+      return commit<CancelResult>({ outcome: 'version-conflict', currentVersionId: String(current) });
+    }
+    if (String(current) !== cmd.expectedVersionId) {
+      const twin = await this.findReplay(s, cmd);
+      return rollback<CancelResult>(twin ?? { outcome: 'version-conflict', currentVersionId: String(current) });
+    }
+    const storedStatus = row.STORED_STATUS.trim();
+    const cancellable = composed.legacy && (composed.legacy.status === 'booked' || composed.legacy.status === 'arrived');
+    if (!cancellable || storedStatus === 'cancelled' || row.SLOT_ID === null) {
+      return rollback<CancelResult>({ outcome: 'invalid-state', status: composed.legacy?.status ?? storedStatus });
+    }
+
+    const now = sqlp.local(this.clock.nowLocal());
+    await exactly(
+      s,
+      1,
+      'cancelling the legacy appointment',
+      `UPDATE APPOINTMENT SET APPT_STATUS = @cancelled, CANCELLED_DTTM = @now
+        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND ${this.code('APPT_STATUS')} IN (${this.codes(this.mapping.cancellableCodes)})`,
+      { cancelled: sqlp.text(this.mapping.patientCancelCode), now, appt: sqlp.int(row.PAS_APPT_ID), slot: sqlp.int(row.SLOT_ID) },
+    );
+    const freed = await s.execute(
+      `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now
+        WHERE SLOT_ID = @slot AND ${this.code('SLOT_STATUS')} = 'B'
+          AND NOT EXISTS (SELECT 1 FROM APPOINTMENT a WHERE a.SLOT_ID = @slot AND a.APPT_ID <> @appt
+                             AND ${this.code('a.APPT_STATUS')} NOT IN (${this.codes(this.mapping.cancelledCodes)}))`,
+      { now, slot: sqlp.int(row.SLOT_ID), appt: sqlp.int(row.PAS_APPT_ID) },
+    );
+    // 0: another live appointment holds the slot, or the PAS has it withdrawn; both stay as they are.
+    if (freed > 1) throw new UnexpectedRowCount('freeing the slot', 1, freed);
+    current = await this.moveVersion(s, cmd.appointmentId, current, 'cancelled', row.SLOT_ID, cmd.lastUpdated);
+    await this.insertVersion(s, cmd.appointmentId, current, 'cancelled', cmd.lastUpdated, cmd.resource);
+    await this.insertRequest(s, cmd, 'cancel', cmd.appointmentId, current);
+    return commit<CancelResult>({
+      outcome: 'cancelled',
+      version: { appointmentId: cmd.appointmentId, versionId: String(current), lastUpdated: cmd.lastUpdated, status: 'cancelled', resource: cmd.resource, current: true },
+    });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The current version composed from the PAS rows (recording a new one if they changed), or a stored one. */
+  async readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null> {
+    if (versionId !== undefined && !isVersionId(versionId)) return null;
+    const row = await this.db.read((s) => this.composeRow(s, appointmentId));
+    if (!row) return null;
+    const current = await this.follow(row, 'read');
+    if (versionId === undefined || versionId === current.versionId) return current;
+    return this.db.read((s) => this.readVersion(s, appointmentId, versionId));
+  }
+
+  async searchAppointments(query: AppointmentQuery): Promise<AppointmentVersion[]> {
+    const where: string[] = [];
+    const params: Record<string, ReturnType<typeof sqlp.int>> = { limit: sqlp.int(query.limit) };
+    if (query.nhsNumber !== undefined) {
+      where.push('pt.NHS_NO = @nhs', 'p.END_DTTM >= @now');
+      params.nhs = sqlp.key(query.nhsNumber, 10);
+      params.now = sqlp.local(this.clock.toLocal(query.endedBefore));
+    }
+    if (query.appointmentId !== undefined) {
+      where.push('f.APPOINTMENT_ID = @id');
+      params.id = sqlp.key(query.appointmentId, 36);
+    }
+    if (where.length === 0) throw new Error('an appointment search needs an NHS number or an id');
+    const d = this.db.dialect;
+    const rows = await this.db.read((s) =>
+      s.query<ComposeRow>(`SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))} WHERE ${where.join(' AND ')} ORDER BY p.START_DTTM ${d.limit('@limit')}`, params),
+    );
+    const versions: AppointmentVersion[] = [];
+    for (const row of rows) versions.push(await this.follow(row, 'search'));
+    return versions;
+  }
+
+  /**
+   * One bounded step of the sweep: the product's appointments that have not ended, or are not yet
+   * in a final state, in APPOINTMENT_ID order after `after`.
+   */
+  async reconcile(query: ReconcileQuery): Promise<ReconcileResult> {
+    const d = this.db.dialect;
+    const rows = await this.db.read((s) =>
+      s.query<ComposeRow>(
+        `SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))}
+          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN ('cancelled', 'fulfilled', 'noshow'))
+          ORDER BY f.APPOINTMENT_ID ${d.limit('@limit')}`,
+        { limit: sqlp.int(query.limit), after: sqlp.key(query.after ?? '', 36), now: sqlp.local(this.clock.toLocal(query.now)) },
+      ),
+    );
+    let versioned = 0;
+    for (const row of rows) {
+      const before = row.CURRENT_VERSION;
+      const after = await this.follow(row, 'reconcile');
+      if (Number(after.versionId) !== before) versioned++;
+    }
+    const last = rows.at(-1);
+    return { checked: rows.length, versioned, ...(rows.length === query.limit && last ? { next: last.APPOINTMENT_ID.trim() } : {}) };
+  }
+
+  async findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {
+    return (await this.db.read((s) => this.findReplay(s, ctx))) ?? null;
+  }
+
+  /**
+   * The current version as the PAS rows say it is. When they differ from the stored current
+   * version, a new version is recorded in its own transaction, moved on by a conditional UPDATE of
+   * CURRENT_VERSION: two readers detecting the same change cannot both record version n+1; the
+   * loser composes again on top of the winner's version.
+   */
+  private async follow(row: ComposeRow, via: Via): Promise<AppointmentVersion> {
+    for (let attempt = 0; ; attempt++) {
+      const composed = compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
+      if (composed.unknownCode !== undefined) this.options.observer?.unknownCode('APPOINTMENT.APPT_STATUS', composed.unknownCode);
+      if (composed.kinds.length === 0) return this.storedCurrent(row);
+      const detected = new Date().toISOString();
+      type Step = { row: ComposeRow; version?: AppointmentVersion; kinds?: PasChangeKind[] } | undefined;
+      const result = await this.db.transaction<Step>(async (s) => {
+        const fresh = await this.composeRow(s, row.APPOINTMENT_ID.trim());
+        if (!fresh) return rollback(undefined);
+        const again = compose(fresh, this.mapping, this.clock, this.options.localPatientIdSystem);
+        if (again.kinds.length === 0) return rollback({ row: fresh });
+        const next = await this.moveVersion(s, fresh.APPOINTMENT_ID.trim(), fresh.CURRENT_VERSION, again.status, fresh.SLOT_ID, detected, true);
+        if (next === 0) return rollback({ row: fresh });
+        const resource = asVersion(again.resource, next, detected);
+        await this.insertVersion(s, fresh.APPOINTMENT_ID.trim(), next, again.status, detected, resource);
+        const version: AppointmentVersion = { appointmentId: fresh.APPOINTMENT_ID.trim(), versionId: String(next), lastUpdated: detected, status: again.status, resource, current: true };
+        return commit({ row: fresh, version, kinds: again.kinds });
+      });
+      if (!result) return this.storedCurrent(row);
+      if (result.version) {
+        if (result.kinds) this.options.observer?.pasChange(result.kinds, via);
+        return result.version;
+      }
+      row = result.row;
+      if (attempt >= 3) return this.storedCurrent(row);
+    }
+  }
+
+  private storedCurrent(row: ComposeRow): AppointmentVersion {
+    return toAppointmentVersion({
+      APPOINTMENT_ID: row.APPOINTMENT_ID,
+      VERSION_ID: row.CURRENT_VERSION,
+      STATUS: row.STORED_STATUS,
+      LAST_UPDATED_UTC: row.LAST_UPDATED_UTC,
+      RESOURCE_JSON: row.RESOURCE_JSON,
+      CURRENT_VERSION: row.CURRENT_VERSION,
+    });
+  }
+
+  private async composeRow(s: PasSession, appointmentId: string): Promise<ComposeRow | undefined> {
+    const [row] = await s.query<ComposeRow>(`SELECT ${composeSelect((t) => this.b(t))} WHERE f.APPOINTMENT_ID = @id`, { id: sqlp.key(appointmentId, 36) });
+    return row;
+  }
+
+  /**
+   * Moves CURRENT_VERSION on from `read` by one, only if it is still `read`. Returns the new
+   * version; 0 when `mayLose` and another transaction moved it first (otherwise that rolls back).
+   */
+  private async moveVersion(s: PasSession, appointmentId: string, read: number, status: string, slotId: number | null, lastUpdated: string, mayLose = false): Promise<number> {
+    const next = read + 1;
+    const moved = await s.execute(
+      `UPDATE ${this.b('FHIR_APPOINTMENT')} SET CURRENT_VERSION = @next, STATUS = @status, SLOT_ID = COALESCE(@slot, SLOT_ID), LAST_UPDATED_UTC = @lastUpdated
+        WHERE APPOINTMENT_ID = @id AND CURRENT_VERSION = @read`,
+      { next: sqlp.int(next), status: sqlp.text(status), slot: sqlp.int(slotId), lastUpdated: sqlp.utc(lastUpdated), id: sqlp.key(appointmentId, 36), read: sqlp.int(read) },
+    );
+    if (moved === 1) return next;
+    if (mayLose && moved === 0) return 0;
+    throw new UnexpectedRowCount('moving the appointment to its next version', 1, moved);
+  }
+
+  // ---------------------------------------------------------------- shared pieces
+
+  /**
+   * Runs one write transaction. A duplicate key means a concurrent twin under the same
+   * X-Request-ID committed first (REQUEST_LOG's primary key): answer with its result.
+   */
+  private async write<T>(ctx: WriteContext, work: (s: PasSession) => Promise<{ commit: boolean; value: T }>): Promise<T | ReplayedWrite> {
+    try {
+      return await this.db.transaction(work);
+    } catch (error) {
+      if (this.db.isDuplicateKey(error)) {
+        const twin = await this.db.read((s) => this.findReplay(s, ctx));
+        if (twin) return twin;
+      }
+      throw error;
+    }
+  }
+
+  private async findReplay(s: PasSession, ctx: WriteContext): Promise<ReplayedWrite | undefined> {
+    const [earlier] = await s.query<RequestLogRow>(`SELECT JOB_ID, APPOINTMENT_ID, VERSION_ID FROM ${this.b('REQUEST_LOG')} WHERE REQUEST_ID = @request`, {
+      request: sqlp.key(ctx.requestId, 100),
+    });
+    if (!earlier) return undefined;
+    const version = await this.readVersion(s, earlier.APPOINTMENT_ID.trim(), String(earlier.VERSION_ID));
+    return replayedWrite(earlier, ctx, version as AppointmentVersion);
+  }
+
+  private async readVersion(s: PasSession, appointmentId: string, versionId: string): Promise<AppointmentVersion | null> {
+    if (!isVersionId(versionId)) return null;
+    const [raw] = await s.query<RawVersion>(
+      `SELECT ${VERSION_SELECT_COLUMNS}
+         FROM ${this.b('FHIR_APPOINTMENT')} a
+         JOIN ${this.b('FHIR_APPOINTMENT_VERSION')} v ON v.APPOINTMENT_ID = a.APPOINTMENT_ID
+        WHERE a.APPOINTMENT_ID = @id AND v.VERSION_ID = @version`,
+      { id: sqlp.key(appointmentId, 36), version: sqlp.int(Number(versionId)) },
+    );
+    return raw ? toAppointmentVersion(raw) : null;
+  }
+
+  private async insertVersion(s: PasSession, appointmentId: string, versionId: number, status: string, lastUpdated: string, resource: Record<string, unknown>) {
+    await exactly(
+      s,
+      1,
+      'recording the version',
+      `INSERT INTO ${this.b('FHIR_APPOINTMENT_VERSION')} (APPOINTMENT_ID, VERSION_ID, STATUS, LAST_UPDATED_UTC, RESOURCE_JSON)
+       VALUES (@id, @version, @status, @lastUpdated, @json)`,
+      { id: sqlp.text(appointmentId), version: sqlp.int(versionId), status: sqlp.text(status), lastUpdated: sqlp.utc(lastUpdated), json: sqlp.json(JSON.stringify(resource)) },
+    );
+  }
+
+  private async insertRequest(s: PasSession, ctx: WriteContext, interaction: string, appointmentId: string, versionId: number) {
+    await exactly(
+      s,
+      1,
+      'recording the request id',
+      `INSERT INTO ${this.b('REQUEST_LOG')} (REQUEST_ID, INTERACTION, JOB_ID, APPOINTMENT_ID, VERSION_ID, CREATED_UTC)
+       VALUES (@request, @interaction, @job, @id, @version, @created)`,
+      {
+        request: sqlp.text(ctx.requestId),
+        interaction: sqlp.text(interaction),
+        job: sqlp.text(ctx.jobId),
+        id: sqlp.text(appointmentId),
+        version: sqlp.int(versionId),
+        created: sqlp.utc(new Date().toISOString()),
+      },
+    );
+  }
+}

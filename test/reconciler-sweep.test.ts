@@ -3,13 +3,13 @@ import type { ReconcileQuery, ReconcileResult } from '@booking/pas';
 import { redisConnection } from '@booking/queue';
 import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { loadWorkerConfig } from '../src/config.js';
-import { createSweeper } from '../src/reconciler.js';
+import { loadWorkerConfig } from '../apps/worker/src/config.js';
+import { createSweeper } from '../apps/worker/src/reconciler.js';
 
 /**
  * The reconciler's sweep rules on a real Redis with a stand-in PAS: keyset paging, the bound per
  * sweep, carrying on where the last sweep stopped, and the cross-worker lock. (Real worker
- * processes and a real PAS: test/reconciler.test.ts.)
+ * processes and a real PAS: reconciler.test.ts.)
  */
 
 const redis = redisConnection(inject('redisUrl'), 'worker');

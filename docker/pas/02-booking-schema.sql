@@ -15,11 +15,12 @@ IF SCHEMA_ID(N'booking') IS NULL
 GO
 
 -- One row per FHIR Appointment; CURRENT_VERSION moves only by a version-checked UPDATE.
+-- No foreign key onto the trust's dbo.APPOINTMENT: a vendor's archive or purge job must never fail
+-- (error 547) because of the product; `booking-facade consistency` checks the link instead.
 IF OBJECT_ID(N'booking.FHIR_APPOINTMENT', N'U') IS NULL
 CREATE TABLE booking.FHIR_APPOINTMENT (
   APPOINTMENT_ID    CHAR(36)     NOT NULL CONSTRAINT PK_FHIR_APPOINTMENT PRIMARY KEY,
-  PAS_APPT_ID       INT          NOT NULL CONSTRAINT UQ_FHIR_APPOINTMENT_PAS_APPT UNIQUE
-                                          CONSTRAINT FK_FHIR_APPOINTMENT_APPOINTMENT REFERENCES dbo.APPOINTMENT (APPT_ID),
+  PAS_APPT_ID       INT          NOT NULL CONSTRAINT UQ_FHIR_APPOINTMENT_PAS_APPT UNIQUE,
   SLOT_ID           INT          NOT NULL,
   CURRENT_VERSION   INT          NOT NULL,
   STATUS            VARCHAR(20)  NOT NULL,
@@ -50,4 +51,15 @@ CREATE TABLE booking.REQUEST_LOG (
   VERSION_ID        INT          NOT NULL,
   CREATED_UTC       DATETIME2(3) NOT NULL DEFAULT SYSUTCDATETIME()
 );
+GO
+
+-- Earlier versions of this script made a foreign key from booking.FHIR_APPOINTMENT onto
+-- dbo.APPOINTMENT: drop it, found by what it links (constraint names are not stable on Babelfish).
+DECLARE @fk NVARCHAR(300);
+SELECT @fk = QUOTENAME(fk.name)
+  FROM sys.foreign_keys fk
+ WHERE fk.parent_object_id = OBJECT_ID(N'booking.FHIR_APPOINTMENT')
+   AND fk.referenced_object_id = OBJECT_ID(N'dbo.APPOINTMENT');
+IF @fk IS NOT NULL
+  EXEC (N'ALTER TABLE booking.FHIR_APPOINTMENT DROP CONSTRAINT ' + @fk);
 GO

@@ -946,6 +946,42 @@ describePasContract('SQLite', openSqlite);
 const mssqlUrl = process.env.PAS_MSSQL_URL;
 if (mssqlUrl) {
   describePasContract('SQL Server', openMssql(mssqlUrl));
+
+  describe('SQL Server fault: the connection killed in the middle of a booking', () => {
+    it('leaves nothing half-written and no pooled connection inside a transaction', async () => {
+      const data = contractData();
+      const subject = await openMssql(mssqlUrl)(data);
+      try {
+        const slot = slotsOf(data, 'DEMOCL04')[0] as DemoSlot;
+        const before = await subject.counts();
+        // The fixture's AFTER INSERT trigger holds this booking's transaction open for 3 s
+        // (after the slot went busy and the appointment row was written): kill it meanwhile.
+        const booking = subject.pas.book(bookCommand(slot, { reason: 'FAULT: hold the transaction' }));
+        let killed = false;
+        for (let i = 0; i < 50 && !killed; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          const [waiting] = await subject.rows<{ SESSION_ID: number }>(
+            `SELECT session_id AS SESSION_ID FROM sys.dm_exec_requests WHERE wait_type = 'WAITFOR' AND session_id <> @@SPID`,
+          );
+          if (waiting) {
+            await subject.exec(`KILL ${Number(waiting.SESSION_ID)}`);
+            killed = true;
+          }
+        }
+        expect(killed).toBe(true);
+        await expect(booking).rejects.toThrow();
+        expect(await subject.counts()).toEqual(before);
+        // Every connection the pool lends out now is outside any transaction.
+        const pool = (subject.pas as MssqlPas).pool;
+        const counts = await Promise.all(Array.from({ length: 10 }, async () => (await pool.request().query<{ N: number }>('SELECT @@TRANCOUNT AS N')).recordset[0]?.N));
+        expect(counts).toEqual(Array.from({ length: 10 }, () => 0));
+        // And the slot is still free to book.
+        expect((await subject.pas.book(bookCommand(slot))).outcome).toBe('booked');
+      } finally {
+        await subject.close();
+      }
+    });
+  });
 } else {
   describe.skip('SQL Server contract tests skipped: set PAS_MSSQL_URL=mssql://user:password@host:1433/database?trustServerCertificate=true (a database they may wipe) to run them', () => {
     it('runs the PAS contract against SQL Server', () => undefined);

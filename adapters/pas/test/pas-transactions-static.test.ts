@@ -1,0 +1,291 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sql from 'mssql';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_STATUS_MAPPING, legacyStatus, parseStatusMapping } from '../src/appointment-status.js';
+import { generateDemoData } from '../src/demo-data.js';
+import { LocalClock } from '../src/local-time.js';
+import { bind, IDENTITY_PARAM, MssqlDatabase, mssqlDialect, ROWCOUNT_PARAM, transactionPreamble, withIdentity, withRowCount } from '../src/mssql/mssql-db.js';
+import { TransientPasError } from '../src/port.js';
+import { commit, type PasDatabase, rollback, sqlp } from '../src/session.js';
+import { loadDemoDataSqlite } from '../src/sqlite/demo-data.js';
+import { SqlitePas } from '../src/sqlite/sqlite-pas.js';
+import { checkHospitalNumberFormat, PasRepository, temporaryHospitalNumber } from '../src/transactions/repository.js';
+
+/**
+ * The rules of the PAS transactions that need no SQL Server to check (issue 11 items 2, 3, 5, 9 and
+ * the status mapping): what MssqlDatabase sends and how it treats its connection, checked against
+ * a stand-in for mssql's pool; what the shared repository asks of any database.
+ */
+
+const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+
+describe('status mapping (trust configuration)', () => {
+  it('reads the reference codes by default, trimmed and case-insensitively', () => {
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, 'B')).toEqual({ status: 'booked' });
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, ' s ')).toEqual({ status: 'fulfilled' });
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, 'd')).toEqual({ status: 'noshow' });
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, 'P')).toEqual({ status: 'cancelled', cancelledBy: 'patient' });
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, 'H')).toEqual({ status: 'cancelled', cancelledBy: 'hospital' });
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, 'C')).toEqual({ status: 'cancelled' });
+    expect(legacyStatus(DEFAULT_STATUS_MAPPING, 'Z')).toBeUndefined();
+    expect(DEFAULT_STATUS_MAPPING).toMatchObject({ bookedCode: 'B', patientCancelCode: 'P', cancelledCodes: ['P', 'H', 'C'], cancellableCodes: ['B', 'A'] });
+  });
+
+  it("takes a trust's own codes", () => {
+    const m = parseStatusMapping('BK=booked, ATT=fulfilled, arr=arrived, DNA=noshow, CP=cancelled:patient, CH=cancelled:hospital');
+    expect(m).toMatchObject({ bookedCode: 'BK', patientCancelCode: 'CP', cancelledCodes: ['CP', 'CH'], cancellableCodes: ['BK', 'ARR'] });
+  });
+
+  it('refuses a wrong mapping with one line per mistake', () => {
+    let message = '';
+    try {
+      parseStatusMapping("B=booked,B=arrived,X=seen,Y,S=fulfilled:patient,Q'=cancelled");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    const lines = message.split('\n').slice(1);
+    expect(lines).toEqual([
+      '  - "B=arrived": code B is mapped twice',
+      '  - "X=seen": unknown FHIR status "seen" (expected one of booked, arrived, fulfilled, noshow, cancelled)',
+      '  - "Y": expected CODE=status',
+      '  - "S=fulfilled:patient": only cancelled may say who cancelled, as cancelled:patient or cancelled:hospital',
+      `  - "Q'=cancelled": the code must be 1 to 10 letters or digits`,
+      '  - no code is mapped to cancelled:patient (a cancel through the API needs one to write)',
+    ]);
+    expect(() => parseStatusMapping('')).toThrow(/empty/);
+  });
+});
+
+describe('temporary hospital numbers', () => {
+  it('use a configurable prefix and width', () => {
+    expect(temporaryHospitalNumber({ prefix: 'T', width: 10 }, 42)).toBe('T000000042');
+    expect(temporaryHospitalNumber({ prefix: 'NHSB', width: 10 }, 42)).toBe('NHSB000042');
+    expect(temporaryHospitalNumber({ prefix: '', width: 8 }, 1234)).toBe('00001234');
+    expect(() => temporaryHospitalNumber({ prefix: 'NHSB', width: 8 }, 123456)).toThrow(/does not fit/);
+    expect(() => checkHospitalNumberFormat({ prefix: 'T-', width: 10 })).toThrow(/letters and digits/);
+    expect(() => checkHospitalNumberFormat({ prefix: 'ABCDEFGH', width: 10 })).toThrow(/width/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A stand-in for mssql's pool: records every batch, answers from a script.
+
+interface Sent {
+  text: string;
+  inputs: Record<string, { type: unknown; value: unknown }>;
+  outputs: string[];
+}
+
+function fakePool(answer: (text: string) => { recordsets?: Record<string, unknown>[][]; output?: Record<string, unknown> } | Error, fail: { commit?: boolean; rollback?: boolean } = {}) {
+  const sent: Sent[] = [];
+  const events: string[] = [];
+  const connection = {
+    closed: false,
+    hasError: false,
+    close() {
+      this.closed = true;
+      events.push('connection closed');
+    },
+  };
+  const request = () => {
+    const s: Sent = { text: '', inputs: {}, outputs: [] };
+    const r = {
+      input(name: string, type: unknown, value: unknown) {
+        s.inputs[name] = { type, value };
+        return r;
+      },
+      output(name: string) {
+        s.outputs.push(name);
+        return r;
+      },
+      async query(text: string) {
+        s.text = text;
+        sent.push(s);
+        const a = answer(text);
+        if (a instanceof Error) throw a;
+        const recordsets = a.recordsets ?? [[]];
+        return { recordset: recordsets[0], recordsets, output: a.output ?? {} };
+      },
+    };
+    return r;
+  };
+  const tx = {
+    _acquiredConnection: null as typeof connection | null,
+    async begin() {
+      events.push('begin');
+      tx._acquiredConnection = connection;
+    },
+    request,
+    async commit() {
+      events.push('commit');
+      if (fail.commit) throw Object.assign(new Error('commit failed'), { code: 'ESOCKET' });
+    },
+    async rollback() {
+      events.push('rollback');
+      if (fail.rollback) throw new Error('rollback failed');
+    },
+  };
+  const pool = { transaction: () => tx, request, close: async () => undefined };
+  return { pool: pool as unknown as sql.ConnectionPool, sent, events, connection };
+}
+
+const preambleAnswer = (trancount: number) => (text: string) => (text.includes('@@TRANCOUNT') ? { recordsets: [[{ trancount }]] } : { recordsets: [[]] });
+
+describe('SQL Server transactions (MssqlDatabase)', () => {
+  it('set XACT_ABORT ON and a lock timeout and check @@TRANCOUNT right after BEGIN, before any work', async () => {
+    expect(transactionPreamble(5000)).toBe('SET XACT_ABORT ON; SET LOCK_TIMEOUT 5000; SELECT @@TRANCOUNT AS TRANCOUNT;');
+    expect(() => transactionPreamble(1.5)).toThrow();
+    const { pool, sent, events } = fakePool(preambleAnswer(1));
+    const db = new MssqlDatabase(pool, 2500);
+    expect(await db.transaction(async (s) => commit(await s.execute('UPDATE T SET A = 1')))).toBe(-1);
+    expect(sent[0]?.text).toBe('SET XACT_ABORT ON; SET LOCK_TIMEOUT 2500; SELECT @@TRANCOUNT AS TRANCOUNT;');
+    expect(events).toEqual(['begin', 'commit']);
+  });
+
+  it('discard a pooled connection that was still in a transaction, roll back, and fail transiently', async () => {
+    const { pool, sent, events, connection } = fakePool(preambleAnswer(2));
+    const db = new MssqlDatabase(pool, 5000);
+    let ran = false;
+    await expect(db.transaction(async () => commit((ran = true)))).rejects.toBeInstanceOf(TransientPasError);
+    expect(ran).toBe(false);
+    expect(sent).toHaveLength(1);
+    expect(connection).toMatchObject({ closed: true, hasError: true });
+    expect(events).toEqual(['begin', 'connection closed', 'rollback']);
+  });
+
+  it('never pool a connection whose commit failed, and report the failure', async () => {
+    const { pool, connection } = fakePool(preambleAnswer(1), { commit: true });
+    const db = new MssqlDatabase(pool, 5000);
+    await expect(db.transaction(async () => commit('x'))).rejects.toBeInstanceOf(TransientPasError);
+    expect(connection.closed).toBe(true);
+  });
+
+  it('never pool a connection whose rollback failed', async () => {
+    const { pool, connection, events } = fakePool(preambleAnswer(1), { rollback: true });
+    const db = new MssqlDatabase(pool, 5000);
+    // An outcome other than success is rolled back explicitly; the value still stands.
+    expect(await db.transaction(async () => rollback('slot-unavailable'))).toBe('slot-unavailable');
+    expect(events).toEqual(['begin', 'rollback', 'connection closed']);
+    expect(connection.closed).toBe(true);
+  });
+
+  it('roll back explicitly on every outcome other than success, and on any error', async () => {
+    const { pool, events } = fakePool(preambleAnswer(1));
+    const db = new MssqlDatabase(pool, 5000);
+    await db.transaction(async () => rollback(0));
+    await expect(db.transaction(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(events).toEqual(['begin', 'rollback', 'begin', 'rollback']);
+  });
+
+  it('read row counts from an output parameter set right after the statement, whatever a trigger returns', async () => {
+    // A legacy AFTER trigger returning rows that look like a count.
+    const { pool, sent } = fakePool((text) =>
+      text.includes('@@TRANCOUNT') ? { recordsets: [[{ TRANCOUNT: 1 }]] } : { recordsets: [[{ CHANGED: 0, APPT_ID: 0 }]], output: { [ROWCOUNT_PARAM]: 1, [IDENTITY_PARAM]: 77 } },
+    );
+    const db = new MssqlDatabase(pool, 5000);
+    const [count, id] = await db.transaction(async (s) =>
+      commit([await s.execute("UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B' WHERE SLOT_ID = @slot", { slot: sqlp.int(5) }), await s.insertId('INSERT INTO APPOINTMENT (X) VALUES (@x)', { x: sqlp.text('y') })]),
+    );
+    expect([count, id]).toEqual([1, 77]);
+    expect(sent[1]?.text).toBe(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B' WHERE SLOT_ID = @slot;\nSET @${ROWCOUNT_PARAM} = @@ROWCOUNT;`);
+    expect(sent[1]?.outputs).toEqual([ROWCOUNT_PARAM]);
+    expect(sent[2]?.text).toBe(`INSERT INTO APPOINTMENT (X) VALUES (@x);\nSET @${IDENTITY_PARAM} = CAST(SCOPE_IDENTITY() AS INT);`);
+    expect(withRowCount('X')).toMatch(/^X;\nSET @\w+ = @@ROWCOUNT;$/);
+    expect(withIdentity('X')).toMatch(/SCOPE_IDENTITY\(\)/);
+  });
+
+  it('normalise result column names in one place (Babelfish may lower-case aliases)', async () => {
+    const { pool } = fakePool(() => ({ recordsets: [[{ appt_id: 1, Slot_Status: 'B' }]] }));
+    const db = new MssqlDatabase(pool, 5000);
+    expect(await db.read((s) => s.query('SELECT APPT_ID, SLOT_STATUS FROM APPOINTMENT'))).toEqual([{ APPT_ID: 1, SLOT_STATUS: 'B' }]);
+  });
+
+  it('send written values as NVARCHAR and WHERE keys in the column type', () => {
+    const inputs: Record<string, { type: { type: unknown; length?: number } }> = {};
+    const request = { input: (name: string, type: { type: unknown }, _v: unknown) => (inputs[name] = { type }) } as unknown as sql.Request;
+    bind(request, 'name', sqlp.text('Llŷr'));
+    bind(request, 'nhs', sqlp.key('9000000009', 10));
+    bind(request, 'when', sqlp.local('2026-12-01 09:00:00'));
+    bind(request, 'utc', sqlp.utc('2026-12-01T09:00:00.000Z'));
+    expect(inputs.name?.type.type).toBe(sql.NVarChar);
+    expect(inputs.nhs?.type).toMatchObject({ type: sql.VarChar, length: 10 });
+    expect(inputs.when?.type).toBe(sql.DateTime);
+    expect(inputs.utc?.type.type).toBe(sql.DateTime2);
+  });
+
+  it('compare legacy codes trimmed and case-insensitively', () => {
+    expect(mssqlDialect.code('a.APPT_STATUS')).toBe('UPPER(LTRIM(RTRIM(a.APPT_STATUS)))');
+    const repository = read('../src/transactions/repository.ts');
+    const screens = read('../src/pas-screens.ts');
+    for (const source of [repository, screens]) {
+      // Every comparison of a status or flag column goes through the dialect's code().
+      expect(source).not.toMatch(/(WHERE|AND)\s+(\w+\.)?(APPT_STATUS|SLOT_STATUS|ACTIVE_FLAG)\s*(=|<>|IN|NOT)/);
+    }
+  });
+});
+
+describe('the product schema leaves the trust tables alone', () => {
+  it('has no foreign key from booking tables onto the legacy APPOINTMENT table, and drops an old one', () => {
+    const booking = read('../../../docker/pas/02-booking-schema.sql').replace(/--.*$/gm, '');
+    expect(booking).not.toMatch(/REFERENCES dbo\.APPOINTMENT/);
+    expect(booking).toMatch(/ALTER TABLE booking\.FHIR_APPOINTMENT DROP CONSTRAINT/);
+    const sqlite = read('../sql/sqlite-schema.sql').replace(/--.*$/gm, '');
+    expect(sqlite).not.toMatch(/REFERENCES APPOINTMENT/);
+  });
+});
+
+describe('the shared repository', () => {
+  /** A database that records whether each transaction asked to commit. */
+  function recording(inner: PasDatabase): { db: PasDatabase; outcomes: boolean[] } {
+    const outcomes: boolean[] = [];
+    return {
+      outcomes,
+      db: {
+        dialect: inner.dialect,
+        read: (work) => inner.read(work),
+        isDuplicateKey: (e) => inner.isDuplicateKey(e),
+        close: () => inner.close(),
+        transaction: (work) =>
+          inner.transaction(async (s) => {
+            const outcome = await work(s);
+            outcomes.push(outcome.commit);
+            return outcome;
+          }),
+      },
+    };
+  }
+
+  it('commits a booking and rolls back every refusal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pas-repo-'));
+    const pas = new SqlitePas({ path: join(dir, 'pas.db') });
+    try {
+      const data = generateDemoData({ slotCount: 4 });
+      loadDemoDataSqlite(pas.db, data);
+      const { db, outcomes } = recording((pas as unknown as { database: PasDatabase }).database);
+      const repository = new PasRepository(db, { clock: new LocalClock() });
+      const clock = new LocalClock();
+      const slot = data.slots[0] as (typeof data.slots)[number];
+      const command = () => ({
+        requestId: crypto.randomUUID(),
+        jobId: 'j',
+        appointmentId: crypto.randomUUID(),
+        slotGuid: slot.SLOT_GUID,
+        start: clock.toInstant(slot.START_DTTM),
+        end: clock.toInstant(slot.END_DTTM),
+        reason: 'r',
+        patient: { family: 'X', gender: 'unknown' as const, birthDate: '1990-01-01', addressLines: [] },
+        lastUpdated: new Date().toISOString(),
+        buildResource: () => ({ resourceType: 'Appointment' }),
+      });
+      expect((await repository.book(command())).outcome).toBe('booked');
+      expect((await repository.book(command())).outcome).toBe('slot-unavailable');
+      expect((await repository.book({ ...command(), slotGuid: crypto.randomUUID(), slotId: '999999' })).outcome).toBe('slot-not-found');
+      expect(outcomes).toEqual([true, false, false]);
+    } finally {
+      await pas.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

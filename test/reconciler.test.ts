@@ -110,20 +110,18 @@ describe('two workers', () => {
     for (const slot of slots) expect((await api.book(slot)).status).toBe(201);
 
     const all = () => stack.workers.flatMap(sweeps);
-    const skipped = async () => {
-      let n = 0;
-      for (const w of stack.workers) n += metricValue(await scrape(w.adminUrl as string), 'booking_reconcile_sweeps_total', { outcome: 'skipped' });
-      return n;
-    };
-    await until(stack, 'several full sweeps and at least one skipped', async () => all().filter((s) => s.checked >= 6).length >= 3 && (await skipped()) >= 1, 45000);
+    await until(stack, 'four full sweeps', () => all().filter((s) => s.checked >= 6).length >= 4, 45000);
 
     const done = all().sort((a, b) => a.startedAt - b.startedAt);
-    // Both workers swept at some point (the lock is not simply one worker keeping the schedule).
-    expect(new Set(done.map((s) => s.pid)).size).toBe(2);
     for (let i = 1; i < done.length; i++) {
       const [before, after] = [done[i - 1] as SweepLine, done[i] as SweepLine];
       expect(after.startedAt, `sweep ${i} (pid ${after.pid}) started before sweep ${i - 1} (pid ${before.pid}) finished`).toBeGreaterThanOrEqual(before.finishedAt);
     }
+    // The schedule did offer a sweep while another ran (else the test would prove nothing): the
+    // worker that got it found the lock taken and skipped it.
+    let skipped = 0;
+    for (const w of stack.workers) skipped += metricValue(await scrape(w.adminUrl as string), 'booking_reconcile_sweeps_total', { outcome: 'skipped' });
+    expect(skipped).toBeGreaterThanOrEqual(1);
   });
 });
 

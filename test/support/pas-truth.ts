@@ -6,7 +6,6 @@ import { bookingBody, consumerHeaders, type InteractionName, type SlotForBooking
  * answer comes back as { status, body, etag } whether the facade said 2xx or not.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: FHIR JSON in assertions
 export type Json = Record<string, any>;
 
 export interface Answer {

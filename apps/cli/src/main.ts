@@ -78,7 +78,7 @@ configure(program.command('demo-data'))
   });
 
 configure(program.command('consistency'))
-  .description('check the PAS for double-booked slots, partial writes and lost versions (read-only)')
+  .description('check the PAS for double-booked slots, busy slots with no live appointment, partial writes, lost versions and versions disagreeing with the PAS rows (read-only)')
   .option('--sqlite <path>', 'a SQLite PAS file (default: the configured PAS)')
   .option('--mssql <url>', 'a SQL Server PAS connection string (default: the configured PAS)')
   .option('--json', 'machine-readable output', false)

@@ -82,6 +82,19 @@ describe('a reconciler sweep', () => {
     expect(await sweeper(other, { maxPerSweep: 100, pageSize: 10 }, prefix)()).toMatchObject({ outcome: 'complete', checked: 3 });
   });
 
+  it('ends after the current page when the worker stops, and the next sweep carries on from there', async () => {
+    const prefix = `r${randomUUID().slice(0, 8)}`;
+    const pas = fakePas(30);
+    // The worker is told to stop while the first page is being read.
+    let sweep: ReturnType<typeof createSweeper> | undefined;
+    const stoppedMidway = { queries: pas.queries, reconcile: async (q: ReconcileQuery) => (sweep?.stop(), pas.reconcile(q)) };
+    sweep = createSweeper({ redis, pas: stoppedMidway, prefix, settings: { intervalSeconds: 60, pauseMs: 0, maxPerSweep: 100, pageSize: 5 }, logger, maxRetries: 0 });
+    expect(await sweep()).toMatchObject({ outcome: 'partial', checked: 5 });
+    pas.queries.length = 0;
+    expect(await sweeper(pas, { maxPerSweep: 100, pageSize: 5 }, prefix)()).toMatchObject({ outcome: 'complete', checked: 25 });
+    expect(pas.queries[0]?.after).toBe('5');
+  });
+
   it('releases the lock when the PAS fails, and the next sweep retries the same page', async () => {
     const prefix = `r${randomUUID().slice(0, 8)}`;
     let fail = true;

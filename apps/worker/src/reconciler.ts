@@ -69,7 +69,8 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redisUrl' | 'telemetry
   const lockKey = `${deps.prefix}:${RECONCILE_QUEUE}:lock`;
   const cursorKey = `${deps.prefix}:${RECONCILE_QUEUE}:cursor`;
 
-  return async function sweep(): Promise<SweepReport> {
+  let stopping = false;
+  const sweep = async (): Promise<SweepReport> => {
     const token = randomUUID();
     if ((await redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') {
       deps.metrics?.sweep('skipped');
@@ -95,7 +96,8 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redisUrl' | 'telemetry
         const next = page.next !== undefined && page.next !== after ? page.next : undefined;
         await redis.eval(SET_CURSOR, 2, lockKey, cursorKey, token, next ?? '');
         after = next;
-        if (after === undefined || checked >= settings.maxPerSweep) break;
+        // Stopping (SIGTERM): end after this page; the next sweep, on any worker, carries on.
+        if (after === undefined || checked >= settings.maxPerSweep || stopping) break;
         if (settings.pauseMs > 0) await sleep(settings.pauseMs);
       }
       const outcome: SweepOutcome = after === undefined ? 'complete' : 'partial';
@@ -113,6 +115,12 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redisUrl' | 'telemetry
       await redis.eval(RELEASE, 1, lockKey, token).catch(() => undefined);
     }
   };
+  return Object.assign(sweep, {
+    /** Makes a running sweep end after its current page. */
+    stop() {
+      stopping = true;
+    },
+  });
 }
 
 /**
@@ -150,6 +158,7 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<{ close(): 
   logger.info({ intervalSeconds: settings.intervalSeconds, maxPerSweep: settings.maxPerSweep, pageSize: settings.pageSize }, 'reconciler scheduled');
   return {
     async close() {
+      sweep.stop();
       await worker.close();
       await queue.close();
       redis.disconnect();

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openPasScreens } from '@booking/pas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freeSlots } from './support/pas.js';
 import { consumer } from './support/pas-truth.js';
 import { metricValue, scrape } from './support/prometheus.js';
-import { type ManagedProcess, spawnTs, Stack } from './support/stack.js';
+import { type ManagedProcess, REPO_ROOT, spawnTs, Stack } from './support/stack.js';
 import { stopProcess } from './support/redis.js';
 
 /**
@@ -81,6 +83,11 @@ describe('with nobody reading', () => {
     expect(metricValue(metrics, 'booking_reconcile_sweeps_total', { outcome: 'complete' })).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'booking_reconcile_checked_total')).toBeGreaterThanOrEqual(1);
     expect(metricValue(metrics, 'booking_reconcile_sweep_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+    // Every PAS-change and reconciler metric the Grafana dashboard plots is one the worker exports.
+    const dashboard = readFileSync(join(REPO_ROOT, 'docker/grafana/booking-facade.json'), 'utf8');
+    const plotted = new Set([...dashboard.matchAll(/booking_(?:pas_changes|pas_unknown_codes|reconcile)_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+    expect(plotted.size).toBeGreaterThanOrEqual(5);
+    for (const name of plotted) expect(metrics, name).toContain(`# TYPE ${name} `);
 
     // What the consumer reads afterwards is that version, not a third one.
     const read = await api.read(id);

@@ -1,6 +1,6 @@
 import type { DeliveryChannel, SlotStatus } from './port.js';
 
-/** One-letter legacy codes ⇄ FHIR codes. Shared by every adapter so they cannot drift apart. */
+/** One-letter legacy codes ⇄ FHIR codes, read trimmed and case-insensitively. Shared by every adapter so they cannot drift apart. */
 
 const SLOT_STATUS_BY_CODE: Record<string, SlotStatus> = {
   F: 'free',
@@ -11,7 +11,7 @@ const SLOT_STATUS_BY_CODE: Record<string, SlotStatus> = {
 };
 
 export function slotStatusFromCode(code: string): SlotStatus {
-  const status = SLOT_STATUS_BY_CODE[code.trim()];
+  const status = SLOT_STATUS_BY_CODE[code.trim().toUpperCase()];
   if (!status) throw new Error(`unknown legacy slot status "${code}"`);
   return status;
 }
@@ -25,7 +25,7 @@ export function slotStatusCode(status: SlotStatus): string {
 const CHANNEL_BY_CODE: Record<string, DeliveryChannel> = { F: 'In-person', T: 'Telephone', V: 'Video' };
 
 export function deliveryChannelFromCode(code: string | null | undefined): DeliveryChannel | undefined {
-  return code ? CHANNEL_BY_CODE[code.trim()] : undefined;
+  return code ? CHANNEL_BY_CODE[code.trim().toUpperCase()] : undefined;
 }
 
 const SEX_BY_GENDER = { male: 'M', female: 'F', other: 'I', unknown: 'U' } as const;

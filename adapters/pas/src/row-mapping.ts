@@ -12,6 +12,7 @@ import type {
   SlotQuery,
   SlotRow,
   SlotSearchResult,
+  SlotStatus,
 } from './port.js';
 
 /**
@@ -75,7 +76,11 @@ SELECT c.CLINIC_CODE, c.CLINIC_NAME, c.DOS_SERVICE_ID, c.SERVICE_NAME,
 
 export const SLOT_COLUMNS = 's.SLOT_ID, s.SLOT_GUID, s.CLINIC_CODE, s.START_DTTM, s.END_DTTM, s.SLOT_STATUS, s.CONTACT_TYPE';
 
-export function toSlotRow(raw: RawSlot, clock: LocalClock): SlotRow {
+/**
+ * A slot row in port terms. A slot code with no mapping reads as `busy-unavailable` (never free,
+ * never bookable: the booking UPDATE wants 'F') and is reported through `onUnknownCode`.
+ */
+export function toSlotRow(raw: RawSlot, clock: LocalClock, onUnknownCode?: (column: string, code: string) => void): SlotRow {
   const deliveryChannel = deliveryChannelFromCode(raw.CONTACT_TYPE);
   return {
     slotId: String(raw.SLOT_ID),
@@ -83,9 +88,18 @@ export function toSlotRow(raw: RawSlot, clock: LocalClock): SlotRow {
     scheduleId: raw.CLINIC_CODE.trim(),
     start: clock.toInstant(raw.START_DTTM),
     end: clock.toInstant(raw.END_DTTM),
-    status: slotStatusFromCode(raw.SLOT_STATUS),
+    status: slotStatus(raw.SLOT_STATUS, onUnknownCode),
     ...(deliveryChannel ? { deliveryChannel } : {}),
   };
+}
+
+function slotStatus(code: string, onUnknownCode?: (column: string, code: string) => void): SlotStatus {
+  try {
+    return slotStatusFromCode(code);
+  } catch {
+    onUnknownCode?.('CLINIC_SLOT.SLOT_STATUS', code.trim());
+    return 'busy-unavailable';
+  }
 }
 
 /** Keeps the slots whose UTC start really lies within the query bounds (local bounds may be wider). */

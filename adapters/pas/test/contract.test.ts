@@ -868,6 +868,18 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(version.versionId).toBe('1');
       });
 
+      it('reads a slot code with no mapping as busy-unavailable, reports it, and never books it', async () => {
+        const slot = takeSlot();
+        const id = Number(await slotIdOf(slot));
+        await subject.exec(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'Q' WHERE SLOT_ID = ${id}`);
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy-unavailable' });
+        expect(subject.observed.unknown.at(-1)).toEqual({ column: 'CLINIC_SLOT.SLOT_STATUS', code: 'Q' });
+        expect(await pas.book(bookCommand(slot))).toEqual({ outcome: 'slot-unavailable' });
+        // A lower-case, padded free code is free.
+        await subject.exec(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'f' WHERE SLOT_ID = ${id}`);
+        expect((await pas.book(bookCommand(slot))).outcome).toBe('booked');
+      });
+
       it('records one version 2 however many readers see the change at once', async () => {
         const { cmd } = await bookWithSlot();
         await subject.screens.cancel(cmd.appointmentId, 'patient');

@@ -55,7 +55,7 @@ export class MssqlPas implements PasPort {
   private constructor(
     readonly pool: ConnectionPool,
     private readonly clock: LocalClock,
-    options: MssqlPasOptions,
+    private readonly options: MssqlPasOptions,
   ) {
     this.repository = new PasRepository(new MssqlDatabase(pool, options.lockTimeoutMs ?? 5000), {
       clock,
@@ -112,7 +112,7 @@ export class MssqlPas implements PasPort {
         await request.query<RawSlot>(`SELECT TOP (@top) ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID`)
       ).recordset;
       const slots = raw
-        .map((r) => toSlotRow(r, this.clock))
+        .map((r) => toSlotRow(r, this.clock, (column, code) => this.options.observer?.unknownCode(column, code)))
         .filter((s) => withinBounds(s, query))
         .slice(0, query.limit);
       return { serviceKnown: true, ...assembleSearch(slots, clinics) };

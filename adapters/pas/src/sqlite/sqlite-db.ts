@@ -73,7 +73,13 @@ export class SqliteDatabase implements PasDatabase {
         if (this.db.inTransaction) this.prepare('ROLLBACK').run();
         throw asTransient(error);
       }
-      this.prepare(outcome.commit ? 'COMMIT' : 'ROLLBACK').run();
+      try {
+        this.prepare(outcome.commit ? 'COMMIT' : 'ROLLBACK').run();
+      } catch (error) {
+        // Never leave the connection inside a transaction for the next job.
+        if (this.db.inTransaction) this.prepare('ROLLBACK').run();
+        throw asTransient(error);
+      }
       return outcome.value;
     });
   }

@@ -56,6 +56,7 @@ export class SqlitePas implements PasPort {
   private readonly clock: LocalClock;
   private readonly database: SqliteDatabase;
   private readonly repository: PasRepository;
+  private readonly observer: PasObserver | undefined;
 
   constructor(options: SqlitePasOptions) {
     this.db = new Database(options.path);
@@ -67,6 +68,7 @@ export class SqlitePas implements PasPort {
     createSqliteSchema(this.db);
     this.clock = new LocalClock(options.timeZone);
     this.database = new SqliteDatabase(this.db, busyTimeoutMs);
+    this.observer = options.observer;
     this.repository = new PasRepository(this.database, {
       clock: this.clock,
       ...(options.statusMapping ? { statusMapping: options.statusMapping } : {}),
@@ -109,7 +111,7 @@ export class SqlitePas implements PasPort {
         .prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID LIMIT ?`)
         .all(...params) as RawSlot[];
       const slots = raw
-        .map((r) => toSlotRow(r, this.clock))
+        .map((r) => toSlotRow(r, this.clock, (column, code) => this.observer?.unknownCode(column, code)))
         .filter((s) => withinBounds(s, query))
         .slice(0, query.limit);
       return { serviceKnown: true, ...assembleSearch(slots, clinics) };

@@ -90,7 +90,9 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   // Times.
   const start = clock.toInstant(row.START_DTTM);
   const end = clock.toInstant(row.END_DTTM);
-  if (Date.parse(String(stored.start)) !== Date.parse(start) || Date.parse(String(stored.end)) !== Date.parse(end)) {
+  // Legacy datetimes hold whole seconds: compare at that resolution, so a consumer's milliseconds are no change.
+  const seconds = (t: unknown) => Math.floor(Date.parse(String(t)) / 1000);
+  if (seconds(stored.start) !== seconds(start) || seconds(stored.end) !== seconds(end)) {
     kinds.push('time');
     resource.start = start;
     resource.end = end;

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_STATUS_MAPPING } from '../src/appointment-status.js';
+import { LocalClock } from '../src/local-time.js';
+import { CANCELLATION_REASON_URL, type ComposeRow, compose } from '../src/transactions/compose.js';
+
+/** Composition rules in-process: what the PAS rows change in a stored Appointment, and what they never touch. */
+
+const clock = new LocalClock('Europe/London');
+const LOCAL = 'https://trust.example/hospital-number';
+const NHS = 'https://fhir.nhs.uk/Id/nhs-number';
+
+const stored = {
+  resourceType: 'Appointment',
+  id: 'a1',
+  meta: { versionId: '1', lastUpdated: '2026-12-01T10:00:00.000Z' },
+  status: 'booked',
+  start: '2026-12-02T08:00:00.000Z',
+  end: '2026-12-02T08:15:00.000Z',
+  description: 'kept as the consumer sent it',
+  contained: [
+    { resourceType: 'DocumentReference', id: 'D1' },
+    { resourceType: 'Patient', id: 'P1', identifier: [{ system: NHS, value: '9000000009' }, { system: LOCAL, value: 'T000000001' }, { system: 'other', value: 'x' }] },
+    { resourceType: 'Slot', id: '17', identifier: [{ system: 's', value: 'aaaaaaaa-0000-0000-0000-000000000017' }], start: '2026-12-02T08:00:00.000Z', end: '2026-12-02T08:15:00.000Z', schedule: { reference: 'Schedule/DEMOCL01' } },
+  ],
+};
+
+const row = (over: Partial<ComposeRow> = {}, resource: object = stored): ComposeRow => ({
+  APPOINTMENT_ID: 'a1',
+  PAS_APPT_ID: 1,
+  STORED_SLOT_ID: 17,
+  CURRENT_VERSION: 1,
+  STORED_STATUS: 'booked',
+  LAST_UPDATED_UTC: '2026-12-01T10:00:00.000Z',
+  RESOURCE_JSON: JSON.stringify(resource),
+  APPT_STATUS: 'B',
+  SLOT_ID: 17,
+  START_DTTM: '2026-12-02 08:00:00',
+  END_DTTM: '2026-12-02 08:15:00',
+  SLOT_GUID: 'AAAAAAAA-0000-0000-0000-000000000017',
+  SLOT_START: '2026-12-02 08:00:00',
+  SLOT_END: '2026-12-02 08:15:00',
+  CLINIC_CODE: 'DEMOCL01',
+  HOSP_NO: 'T000000001',
+  NHS_NO: '9000000009',
+  ...over,
+});
+
+describe('compose', () => {
+  it('finds no change when the PAS agrees (milliseconds the legacy columns cannot hold are no change)', () => {
+    expect(compose(row(), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: 'booked', resource: stored });
+    const withMs = { ...stored, start: '2026-12-02T08:00:00.400Z' };
+    expect(compose(row({}, withMs), DEFAULT_STATUS_MAPPING, clock, LOCAL).kinds).toEqual([]);
+  });
+
+  it('takes a move: start, end and the contained Slot from the new slot; everything else kept', () => {
+    const c = compose(
+      row({ SLOT_ID: 42, START_DTTM: '2026-12-03 09:00:00', END_DTTM: '2026-12-03 09:15:00', SLOT_GUID: 'BBBBBBBB-0000-0000-0000-000000000042', SLOT_START: '2026-12-03 09:00:00', SLOT_END: '2026-12-03 09:15:00', CLINIC_CODE: 'DEMOCL02' }),
+      DEFAULT_STATUS_MAPPING,
+      clock,
+      LOCAL,
+    );
+    expect(c.kinds).toEqual(['time', 'slot']);
+    expect(c.resource).toMatchObject({ start: '2026-12-03T09:00:00.000Z', end: '2026-12-03T09:15:00.000Z', description: stored.description });
+    expect((c.resource.contained as object[])[2]).toEqual({
+      resourceType: 'Slot',
+      id: '42',
+      identifier: [{ system: 's', value: 'bbbbbbbb-0000-0000-0000-000000000042' }],
+      start: '2026-12-03T09:00:00.000Z',
+      end: '2026-12-03T09:15:00.000Z',
+      schedule: { reference: 'Schedule/DEMOCL02' },
+    });
+    expect((c.resource.contained as object[])[0]).toEqual(stored.contained[0]);
+  });
+
+  it("keeps a consumer's own contained Slot id that was never the legacy id", () => {
+    const own = { ...stored, contained: stored.contained.map((r) => (r.resourceType === 'Slot' ? { ...r, id: 'slot-1' } : r)) };
+    const c = compose(row({ SLOT_ID: 42 }, own), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(c.kinds).toEqual(['slot']);
+    expect((c.resource.contained as { id: string }[])[2]?.id).toBe('slot-1');
+  });
+
+  it('follows the patient link: NHS number and local hospital number, no other identifier', () => {
+    const c = compose(row({ NHS_NO: '9000000017', HOSP_NO: 'H123      ' }), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(c.kinds).toEqual(['patient']);
+    expect((c.resource.contained as { identifier?: unknown }[])[1]?.identifier).toEqual([
+      { system: NHS, value: '9000000017' },
+      { system: LOCAL, value: 'H123' },
+      { system: 'other', value: 'x' },
+    ]);
+  });
+
+  it('adds who cancelled as the CareConnect cancellation reason, unless one is there', () => {
+    const c = compose(row({ APPT_STATUS: 'H' }), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(c).toMatchObject({ kinds: ['status'], status: 'cancelled', resource: { status: 'cancelled', extension: [{ url: CANCELLATION_REASON_URL, valueString: 'Cancelled by the hospital' }] } });
+    const withReason = { ...stored, extension: [{ url: CANCELLATION_REASON_URL, valueString: 'consumer said' }] };
+    expect(compose(row({ APPT_STATUS: 'P' }, withReason), DEFAULT_STATUS_MAPPING, clock, LOCAL).resource.extension).toEqual(withReason.extension);
+    expect(compose(row({ APPT_STATUS: 'C' }), DEFAULT_STATUS_MAPPING, clock, LOCAL).resource).not.toHaveProperty('extension');
+  });
+
+  it('keeps the last known status for an unknown code, and the stored version when the legacy row is gone', () => {
+    expect(compose(row({ APPT_STATUS: 'Q' }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: 'booked', unknownCode: 'Q' });
+    expect(compose(row({ APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], resource: stored });
+  });
+});
+
+describe('legacy slot codes', () => {
+  it('are read trimmed and case-insensitively', async () => {
+    const { slotStatusFromCode, deliveryChannelFromCode } = await import('../src/legacy-codes.js');
+    expect(slotStatusFromCode(' f ')).toBe('free');
+    expect(slotStatusFromCode('u')).toBe('busy-unavailable');
+    expect(deliveryChannelFromCode('v ')).toBe('Video');
+    expect(() => slotStatusFromCode('Q')).toThrow(/unknown legacy slot status/);
+  });
+});

@@ -109,20 +109,21 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables, optio
     found(c.check, c.description, rows.map((r) => String(r.k).trim()));
   }
 
-  const disagreeing = await versionsDisagreeingWithPas(run, t, mapping, new LocalClock(options.timeZone ?? 'Europe/London'));
-  found('versions-disagreeing-with-pas', 'FHIR appointments whose latest version disagrees with the PAS rows (status, start, end or slot): the next read or reconciler sweep records the change', disagreeing);
+  const versions = await compareVersionsWithPas(run, t, mapping, new LocalClock(options.timeZone ?? 'Europe/London'));
+  found('versions-disagreeing-with-pas', 'FHIR appointments whose latest version disagrees with the PAS rows (status, start, end or slot): the next read or reconciler sweep records the change', versions.disagreeing);
+  found('versions-with-dangling-slot-reference', 'FHIR appointments whose latest version has an Appointment.slot reference that resolves to no contained Slot (an invalid resource)', versions.dangling);
 
   const count = async (table: string) => Number((await run(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n ?? 0);
   return {
     ok: findings.length === 0,
-    checked: [...checks.map((c) => c.check), 'versions-disagreeing-with-pas'],
+    checked: [...checks.map((c) => c.check), 'versions-disagreeing-with-pas', 'versions-with-dangling-slot-reference'],
     findings,
     counts: { appointments: await count(t.appointment), versions: await count(t.version), requests: await count(t.requestLog) },
   };
 }
 
 /** Latest stored version vs the legacy appointment row it came from (a missing row disagrees too). */
-async function versionsDisagreeingWithPas(run: QueryRunner, t: ProductTables, mapping: StatusMapping, clock: LocalClock): Promise<string[]> {
+async function compareVersionsWithPas(run: QueryRunner, t: ProductTables, mapping: StatusMapping, clock: LocalClock): Promise<{ disagreeing: string[]; dangling: string[] }> {
   const rows = await run(
     `SELECT a.APPOINTMENT_ID AS id, v.RESOURCE_JSON AS json, p.APPT_ID AS pasId, p.APPT_STATUS AS code, p.SLOT_ID AS slotId, p.START_DTTM AS startLocal, p.END_DTTM AS endLocal, s.SLOT_GUID AS slotGuid
        FROM ${t.appointment} a
@@ -132,6 +133,7 @@ async function versionsDisagreeingWithPas(run: QueryRunner, t: ProductTables, ma
       ORDER BY a.APPOINTMENT_ID`,
   );
   const keys: string[] = [];
+  const dangling: string[] = [];
   for (const row of rows) {
     const id = String(row.id).trim();
     if (row.pasId === null || row.pasId === undefined) {
@@ -153,8 +155,9 @@ async function versionsDisagreeingWithPas(run: QueryRunner, t: ProductTables, ma
       !sameInstant(resource.end, row.endLocal) ||
       !sameSlot(resource, String(row.slotId).trim(), String(row.slotGuid ?? '').trim().toLowerCase());
     if (disagrees) keys.push(id);
+    if (danglingSlotReference(resource)) dangling.push(id);
   }
-  return keys;
+  return { disagreeing: keys, dangling };
 }
 
 interface StoredAppointment {
@@ -173,8 +176,16 @@ function sameSlot(resource: StoredAppointment, slotId: string, slotGuid: string)
   const reference = resource.slot?.[0]?.reference;
   if (!reference) return false;
   if (!reference.startsWith('#')) return reference === `Slot/${slotId}`;
-  const contained = resource.contained?.find((r) => r.resourceType === 'Slot' && r.id === reference.slice(1));
+  // A dangling reference is reported on its own; the PAS comparison then uses the one contained Slot.
+  const slots = resource.contained?.filter((r) => r.resourceType === 'Slot') ?? [];
+  const contained = slots.find((r) => r.id === reference.slice(1)) ?? (slots.length === 1 ? slots[0] : undefined);
   if (!contained) return false;
   const guid = contained.identifier?.[0]?.value?.toLowerCase();
   return guid ? guid === slotGuid : contained.id === slotId;
+}
+
+/** A `#id` slot reference with no contained resource of that id. */
+function danglingSlotReference(resource: StoredAppointment): boolean {
+  const reference = resource.slot?.[0]?.reference;
+  return reference?.startsWith('#') === true && !resource.contained?.some((r) => r.id === reference.slice(1));
 }

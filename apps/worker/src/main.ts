@@ -61,7 +61,7 @@ async function main() {
     process.exit(1);
   });
 
-  const reconciler = await startReconciler({
+  const reconciler = startReconciler({
     pas,
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,

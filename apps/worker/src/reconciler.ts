@@ -128,7 +128,7 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redisUrl' | 'telemetry
  * queue one job at a time. With an interval of 0 this worker takes no part (the schedule other
  * workers upserted stays as it is).
  */
-export async function startReconciler(deps: ReconcilerDeps): Promise<{ close(): Promise<void> }> {
+export function startReconciler(deps: ReconcilerDeps): { close(): Promise<void> } {
   const { settings, logger } = deps;
   if (settings.intervalSeconds === 0) {
     logger.info('reconciler off in this worker (RECONCILE_INTERVAL_SECONDS=0)');
@@ -136,9 +136,9 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<{ close(): 
   }
   const redis = redisConnection(deps.redisUrl, 'worker');
   const workerConnection = redisConnection(deps.redisUrl, 'worker');
-  redis.on('error', () => undefined); // reported by BullMQ's own connections; this one just reconnects
   const queue = new Queue(RECONCILE_QUEUE, { connection: redis, prefix: deps.prefix, telemetry: deps.telemetry });
-  queue.on('error', (error) => logger.error({ err: error.message }, 'reconcile queue error'));
+  // A Redis outage is logged once per attempt by the workers; the queue's copy of it would only repeat it.
+  queue.on('error', () => undefined);
   const sweep = createSweeper({ ...deps, redis });
   const worker = new Worker(RECONCILE_QUEUE, async () => sweep(), {
     connection: workerConnection,
@@ -150,12 +150,12 @@ export async function startReconciler(deps: ReconcilerDeps): Promise<{ close(): 
   });
   worker.on('error', (error) => logger.error({ err: error.message }, 'reconcile worker error'));
   // The same scheduler id from every worker: one schedule; the last worker started sets its interval.
-  await queue.upsertJobScheduler(
-    RECONCILE_SCHEDULER_ID,
-    { every: settings.intervalSeconds * 1000 },
-    { name: 'sweep', data: {}, opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 20 } } },
-  );
-  logger.info({ intervalSeconds: settings.intervalSeconds, maxPerSweep: settings.maxPerSweep, pageSize: settings.pageSize }, 'reconciler scheduled');
+  // Not awaited: with Redis down at start-up the booking worker must not wait for it (the command
+  // is queued until Redis is back).
+  queue
+    .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: settings.intervalSeconds * 1000 }, { name: 'sweep', data: {}, opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 20 } } })
+    .then(() => logger.info({ intervalSeconds: settings.intervalSeconds, maxPerSweep: settings.maxPerSweep, pageSize: settings.pageSize }, 'reconciler scheduled'))
+    .catch((error: Error) => logger.error({ err: error.message }, 'reconciler could not be scheduled (other workers may still schedule it)'));
   return {
     async close() {
       sweep.stop();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SlotForBooking } from './support/consumer.js';
 import { freeSlots, pasCounts } from './support/pas.js';
 import { type Answer, consumer, holdsSlot, type Json, outcome } from './support/pas-truth.js';
+import { metricValue, scrape } from './support/prometheus.js';
 import { Stack } from './support/stack.js';
 
 /**
@@ -295,6 +296,52 @@ describe('6. arrived, attended and did not attend in the PAS', () => {
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', meta: { versionId: '3' } });
     expect(slotStatus(slot.id)).toBe('F');
+  });
+});
+
+describe('worker metrics and logs', () => {
+  /** A metric summed over every worker of the stack. */
+  const total = async (name: string, labels: Record<string, string>) => {
+    let sum = 0;
+    for (const worker of stack.workers) sum += metricValue(await scrapeWhenUp(worker.adminUrl as string), name, labels);
+    return sum;
+  };
+  /** A worker's admin listener comes up on its own, shortly after the facade is ready. */
+  async function scrapeWhenUp(adminUrl: string): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await scrape(adminUrl);
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  it('count PAS-side changes by kind and where they were found, and every read of an unknown legacy code (logged once per code)', async () => {
+    const changes = (kind: string) => total('booking_pas_changes_total', { kind, via: 'read' });
+    const before = { status: await changes('status'), time: await changes('time'), slot: await changes('slot'), unknown: await total('booking_pas_unknown_codes_total', { code: 'Q' }) };
+
+    const cancelled = await booked();
+    await screens.cancel(cancelled.appointment.id, 'patient');
+    expect((await api.read(cancelled.appointment.id)).body.status).toBe('cancelled');
+    const moved = await booked();
+    await screens.move(moved.appointment.id, takeSlot().id);
+    expect((await api.read(moved.appointment.id)).body.meta.versionId).toBe('2');
+    expect(await changes('status')).toBe(before.status + 1);
+    expect(await changes('time')).toBe(before.time + 1);
+    expect(await changes('slot')).toBe(before.slot + 1);
+
+    // A code the trust's mapping does not know: read safely (last known status, no new version).
+    const odd = await booked();
+    const db = new Database(stack.pasPath);
+    db.prepare(`UPDATE APPOINTMENT SET APPT_STATUS = 'Q' WHERE APPT_ID = (SELECT PAS_APPT_ID FROM booking_FHIR_APPOINTMENT WHERE APPOINTMENT_ID = ?)`).run(odd.appointment.id);
+    db.close();
+    for (let i = 0; i < 3; i++) expect((await api.read(odd.appointment.id)).body).toMatchObject({ status: 'booked', meta: { versionId: '1' } });
+    expect(await total('booking_pas_unknown_codes_total', { code: 'Q' })).toBe(before.unknown + 3);
+    const warnings = stack.workers.flatMap((w) => w.output.join('').split('\n')).filter((line) => line.includes('legacy code with no mapping') && line.includes('"code":"Q"'));
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    expect(warnings.length).toBeLessThanOrEqual(stack.workers.length);
   });
 });
 

@@ -8,6 +8,7 @@ import { createProcessor } from './processor.js';
 import { createWorkerAdminApp } from './admin.js';
 import { instrumentPas } from './instrumented-pas.js';
 import { createWorkerMetrics } from './observability/metrics.js';
+import { createPasObserver } from './observability/pas-observer.js';
 import { startReconciler } from './reconciler.js';
 import { startTracing } from '@booking/observability';
 
@@ -26,8 +27,8 @@ async function main() {
   // down with every request it holds; it is logged and the process carries on reconnecting.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
   const metrics = createWorkerMetrics();
-  // The adapter reports PAS-side changes and unknown legacy codes to the metrics (PasObserver).
-  const pas = instrumentPas(await openPas(config, metrics.pasObserver), metrics, tracing !== undefined);
+  // The adapter reports PAS-side changes and unknown legacy codes to the metrics and logs (PasObserver).
+  const pas = instrumentPas(await openPas(config, createPasObserver(metrics, logger)), metrics, tracing !== undefined);
   await pas.ping();
 
   const worker = new Worker<StoredJob, StoredReply>(

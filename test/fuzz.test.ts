@@ -120,7 +120,7 @@ function brokenAuthorization(t: Template): fc.Arbitrary<[string, string]> {
     fc.constantFrom('HS256', 'RS256', 'ES256', 'None', '').map((alg): [string, string] => [`Bearer ${makeJwt(base, scope).replace(/^[^.]+/, b64({ alg, typ: 'JWT' }))}`, `jwt alg=${alg}`]),
     fc.base64String({ minLength: 4, maxLength: 64 }).map((sig): [string, string] => [`Bearer ${makeJwt(base, scope)}${sig.replace(/[+/=]/g, 'A')}`, 'jwt with a signature']),
     fc.nat({ max: 400 }).map((cut): [string, string] => [`Bearer ${makeJwt(base, scope).slice(0, cut)}`, `jwt cut at ${cut}`]),
-    fc.constantFrom('bearer', 'Basic', 'Token', '').map((prefix): [string, string] => [`${prefix} ${makeJwt(base, scope)}`.trim(), `Authorization prefix "${prefix}"`]),
+    fc.constantFrom('DPoP', 'Basic', 'Token', '').map((prefix): [string, string] => [`${prefix} ${makeJwt(base, scope)}`.trim(), `Authorization prefix "${prefix}"`]),
     headerText(200).map((v): [string, string] => [v, 'Authorization garbage']),
     fc.constant<[string, string]>([`Bearer ${makeJwt(base, scope)}.extra`, 'jwt with four parts']),
   );

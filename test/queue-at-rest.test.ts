@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Keyring } from '@booking/queue';
+import { randomUUID } from 'node:crypto';
+import { BOOKING_QUEUE, decodeReply, encodeJob, Keyring, type StoredJob, type StoredReply } from '@booking/queue';
+import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
@@ -90,5 +92,59 @@ describe('queue data at rest', () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe('what the seal binds (AES-GCM additional data), against real Redis and a real worker', () => {
+  let queue: Queue<StoredJob, StoredReply>;
+  let events: QueueEvents;
+  let redis: Redis;
+  const ring = () => new Keyring(`${k1},${k2}`, 'k1');
+  const jobKey = (id: string) => `${stack.queuePrefix}:${BOOKING_QUEUE}:${id}`;
+
+  beforeAll(async () => {
+    queue = new Queue(BOOKING_QUEUE, { connection: { url: inject('redisUrl') }, prefix: stack.queuePrefix });
+    events = new QueueEvents(BOOKING_QUEUE, { connection: { url: inject('redisUrl') }, prefix: stack.queuePrefix });
+    redis = new Redis(inject('redisUrl'));
+    await events.waitUntilReady();
+  });
+  afterAll(async () => {
+    await queue?.close();
+    await events?.close();
+    redis?.disconnect();
+  });
+
+  /** Adds a sealed noop job under an id chosen here, as the facade does. */
+  async function addNoop(deadline: number, delay = 0) {
+    const id = randomUUID();
+    const job = await queue.add('noop', encodeJob({ kind: 'noop', traceRequestId: id }, id, deadline, ring()), { jobId: id, attempts: 1, ...(delay ? { delay } : {}) });
+    return { id, job };
+  }
+
+  it('a job whose clear deadline was pushed back in Redis is refused by the worker, which does nothing', async () => {
+    const { id, job } = await addNoop(Date.now() - 1000, 1500); // expired; waits 1.5 s in the delayed set
+    const stored = JSON.parse((await redis.hget(jobKey(id), 'data')) as string) as StoredJob;
+    await redis.hset(jobKey(id), 'data', JSON.stringify({ ...stored, deadline: Date.now() + 3600_000 }));
+    const reply = decodeReply((await job.waitUntilFinished(events, 15000)) as StoredReply, id, ring());
+    expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: expect.stringMatching(/could not be decoded/) } });
+  });
+
+  it('a sealed reply copied onto another job does not open as that job\'s reply', async () => {
+    const a = await addNoop(Date.now() + 10000);
+    const b = await addNoop(Date.now() + 10000);
+    const replyA = (await a.job.waitUntilFinished(events, 15000)) as StoredReply;
+    await b.job.waitUntilFinished(events, 15000);
+    expect(decodeReply(replyA, a.id, ring())).toEqual({ type: 'empty' });
+    await redis.hset(jobKey(b.id), 'returnvalue', JSON.stringify(replyA));
+    const swapped = (await Job.fromId<StoredJob, StoredReply>(queue, b.id))?.returnvalue as StoredReply;
+    expect(swapped).toEqual(replyA);
+    expect(() => decodeReply(swapped, b.id, ring())).toThrow();
+  });
+
+  it('a job payload moved under another job id is refused', async () => {
+    const id = randomUUID();
+    const moved = await queue.add('noop', encodeJob({ kind: 'noop', traceRequestId: id }, 'another-job-id', Date.now() + 10000, ring()), { jobId: id, attempts: 1 });
+    const reply = decodeReply((await moved.waitUntilFinished(events, 15000)) as StoredReply, id, ring());
+    expect(reply).toMatchObject({ type: 'problem', problem: { status: 500 } });
   });
 });

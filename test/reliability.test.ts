@@ -67,7 +67,7 @@ describe('bounded waits', () => {
     try {
       await events.waitUntilReady();
       const garbage = await queue.add('book', { kind: 'book', traceRequestId: 't', deadline: Date.now() + 10000, sealed: { k: 'k1', iv: 'AAAA', t: 'AAAA', d: 'AAAA' } });
-      const reply = decodeReply((await garbage.waitUntilFinished(events, 10000)) as StoredReply, new Keyring(stack.queueKeys, 'k1'));
+      const reply = decodeReply((await garbage.waitUntilFinished(events, 10000)) as StoredReply, String(garbage.id), new Keyring(stack.queueKeys, 'k1'));
       expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: expect.stringMatching(/could not be decoded/) } });
     } finally {
       await queue.close();

@@ -210,6 +210,22 @@ describe('hostile input', () => {
     expect(await raw('a'.repeat(15 * 1024))).toMatch(/^HTTP\/1\.1 403 /); // no JWT: answered normally
   });
 
+  it('the hand-written 431 and 400 answers carry the same hardening headers as every other answer', async () => {
+    const url = new URL(stack.baseUrl);
+    const normal = (await call('GET', '/metadata', 'metadata')).res.headers;
+    const expected = ['x-content-type-options', 'x-frame-options', 'referrer-policy', 'cross-origin-resource-policy', 'x-permitted-cross-domain-policies'];
+    for (const name of expected) expect(normal.get(name), name).toBeTruthy();
+    for (const head of [
+      `GET ${url.pathname}/metadata HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\nX-Filler: ${'a'.repeat(17 * 1024)}\r\n\r\n`, // 431 by the listener
+      'NONSENSE\r\n\r\n', // 400 by the listener
+      `GET ${url.pathname}\\metadata HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`, // 400 by the adapter's error handler
+    ]) {
+      const answer = await rawHttp(head);
+      const headers = answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase();
+      for (const name of expected) expect(headers, `${answer.slice(0, 12)}: ${name}`).toContain(`${name}: ${normal.get(name)?.toLowerCase()}`);
+    }
+  });
+
   it('an OperationOutcome for HTTP that Node or the adapter cannot read (bad request line, backslash in the path) and for a request without Host', async () => {
     const url = new URL(stack.baseUrl);
     for (const [head, status] of [
@@ -222,6 +238,23 @@ describe('hostile input', () => {
       expect(answer.slice(0, 12)).toBe(`HTTP/1.1 ${status}`);
       expect(bodyOf(answer).resourceType).toBe('OperationOutcome');
     }
+  });
+
+  it('a client that closes the connection mid-body is logged at info, not as an unhandled error', async () => {
+    const url = new URL(stack.baseUrl);
+    const correlationId = randomUUID();
+    const headers = consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': correlationId });
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`POST ${url.pathname}/Appointment HTTP/1.1\r\nHost: ${url.host}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\nContent-Length: 5000\r\n\r\n{"resourceType":`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.destroy();
+    const lines = () => stack.facades[0]!.output.join('').split('\n').filter((l) => l.includes(correlationId)).map((l) => JSON.parse(l) as Json);
+    for (let i = 0; i < 100 && !lines().some((l) => l.msg === 'request'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lines().find((l) => l.msg === 'client closed the connection mid-request')).toMatchObject({ level: 30 });
+    expect(lines().find((l) => l.msg === 'request')).toMatchObject({ level: 30, status: 400 });
+    expect(lines().filter((l) => l.level >= 50)).toEqual([]);
   });
 
   it('400 for JSON nested deeper than 64 levels', async () => {

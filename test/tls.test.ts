@@ -121,7 +121,7 @@ describe('mutual TLS on the consumer listener', () => {
     const answer = await metadata(undefined);
     expect(answer.status).toBeUndefined();
     expect(answer.error?.code).toMatch(/CERTIFICATE_REQUIRED|ECONNRESET|HANDSHAKE_FAILURE/);
-    await expectFacadeLog(/"code":"ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE".*TLS handshake refused/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE".*TLS handshake refused/);
   });
 
   it('fails the handshake for a certificate from an unknown CA', async () => {
@@ -129,14 +129,14 @@ describe('mutual TLS on the consumer listener', () => {
     expect(answer.status).toBeUndefined();
     // Node verifies the chain when OpenSSL finishes and destroys the socket (no alert): the client sees a reset.
     expect(answer.error?.code).toMatch(/UNKNOWN_CA|ECONNRESET|BAD_CERTIFICATE/);
-    await expectFacadeLog(/"code":"(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)".*TLS handshake refused/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)".*TLS handshake refused/);
   });
 
   it('fails the handshake for an expired certificate', async () => {
     const answer = await metadata(pki.expired);
     expect(answer.status).toBeUndefined();
     expect(answer.error?.code).toMatch(/CERTIFICATE_EXPIRED|ECONNRESET|BAD_CERTIFICATE/);
-    await expectFacadeLog(/"code":"CERT_HAS_EXPIRED".*TLS handshake refused/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"CERT_HAS_EXPIRED".*TLS handshake refused/);
   });
 
   it('closes the connection of a valid certificate not on the allow-list without any HTTP response, and audits it', async () => {
@@ -165,6 +165,13 @@ describe('mutual TLS on the consumer listener', () => {
     expect(refused[0]).toMatchObject({ status: null, outcome: 'ACCESS_DENIED_SSL', clientCertCn: 'stranger.test.nhs.uk', clientCertSha256: pki.stranger.fingerprint.replace(/:/g, '') });
   });
 
+  it('refuses a certificate whose subject carries two CNs, though the first is on the allow-list', async () => {
+    const answer = await metadata(pki.twoCns);
+    expect(answer.status).toBeUndefined();
+    expect(answer.error?.code).toBe('ECONNRESET');
+    await expectFacadeLog(/"clientCertCn":"ssp.test.nhs.uk".*not on FACADE_TLS_ALLOWED_CLIENTS \(or its subject has more than one CN\)/);
+  });
+
   it('refuses TLS 1.1 (minVersion TLSv1.2)', async () => {
     const { socket, error } = await handshake({ cert: pki.ssp, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
     socket?.destroy();
@@ -180,6 +187,14 @@ describe('mutual TLS on the consumer listener', () => {
     const cbc = await handshake({ cert: pki.ssp, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' });
     cbc.socket?.destroy();
     expect(cbc.error).toBeDefined();
+  });
+
+  it('answers an oversized request head from an allow-listed client with its own 431, carrying HSTS and the hardening headers', async () => {
+    const answer = await httpsRequest('/metadata', pki.ssp, { headers: { ...consumerHeaders(stack.baseUrl, 'metadata'), 'X-Filler': 'a'.repeat(17 * 1024) } });
+    expect(answer.status).toBe(431);
+    expect(JSON.parse(answer.body as string).resourceType).toBe('OperationOutcome');
+    expect(answer.headers?.['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    expect(answer.headers?.['x-content-type-options']).toBe('nosniff');
   });
 
   it('does not speak plain HTTP on the TLS port', async () => {

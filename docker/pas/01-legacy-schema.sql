@@ -6,6 +6,9 @@
 -- already has these tables; this script is for demos, tests and the docker image only.
 --
 -- Idempotent: every object is created only when missing, so it can run at each container start.
+-- Tables are found by OBJECT_ID; indexes by their table and leading key columns, never by name
+-- alone (Babelfish stores an index under its name plus a hash suffix, so a name never matches
+-- there; and a trust's DBA may have made the same index under another name).
 -- The filtered index below needs these session settings (sqlcmd leaves QUOTED_IDENTIFIER off
 -- unless run with -I; tedious, the adapter's driver, sets them all this way already).
 
@@ -70,7 +73,10 @@ CREATE TABLE dbo.CLINIC (
 );
 GO
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.CLINIC') AND name = N'IX_CLINIC_DOS_SERVICE')
+IF NOT EXISTS (SELECT 1 FROM sys.indexes i
+                 JOIN sys.index_columns k1 ON k1.object_id = i.object_id AND k1.index_id = i.index_id AND k1.key_ordinal = 1
+                 JOIN sys.columns c1 ON c1.object_id = k1.object_id AND c1.column_id = k1.column_id AND c1.name = N'DOS_SERVICE_ID'
+                WHERE i.object_id = OBJECT_ID(N'dbo.CLINIC'))
   CREATE INDEX IX_CLINIC_DOS_SERVICE ON dbo.CLINIC (DOS_SERVICE_ID);
 GO
 
@@ -91,8 +97,14 @@ CREATE TABLE dbo.CLINIC_SLOT (
 );
 GO
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.CLINIC_SLOT') AND name = N'IX_CLINIC_SLOT_CLINIC_START')
-  CREATE INDEX IX_CLINIC_SLOT_CLINIC_START ON dbo.CLINIC_SLOT (CLINIC_CODE, START_DTTM);
+IF NOT EXISTS (SELECT 1 FROM sys.indexes i
+                 JOIN sys.index_columns k1 ON k1.object_id = i.object_id AND k1.index_id = i.index_id AND k1.key_ordinal = 1
+                 JOIN sys.columns c1 ON c1.object_id = k1.object_id AND c1.column_id = k1.column_id AND c1.name = N'CLINIC_CODE'
+                 JOIN sys.index_columns k2 ON k2.object_id = i.object_id AND k2.index_id = i.index_id AND k2.key_ordinal = 2
+                 JOIN sys.columns c2 ON c2.object_id = k2.object_id AND c2.column_id = k2.column_id AND c2.name = N'START_DTTM'
+                WHERE i.object_id = OBJECT_ID(N'dbo.CLINIC_SLOT'))
+  CREATE INDEX IX_CLINIC_SLOT_CLINIC_START ON dbo.CLINIC_SLOT (CLINIC_CODE, START_DTTM)
+    INCLUDE (SLOT_STATUS, SLOT_GUID, END_DTTM, CONTACT_TYPE); -- covers the slot search: no key look-ups
 GO
 
 -- REG_TYPE: P permanent (registered by the trust), T temporary (created by a booking).
@@ -120,11 +132,17 @@ GO
 
 -- Filtered, so any number of rows may have no hospital number yet (a plain UNIQUE constraint on
 -- SQL Server admits one NULL only, which would serialise concurrent registrations).
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.PATIENT') AND name = N'UX_PATIENT_HOSP_NO')
+IF NOT EXISTS (SELECT 1 FROM sys.indexes i
+                 JOIN sys.index_columns k1 ON k1.object_id = i.object_id AND k1.index_id = i.index_id AND k1.key_ordinal = 1
+                 JOIN sys.columns c1 ON c1.object_id = k1.object_id AND c1.column_id = k1.column_id AND c1.name = N'HOSP_NO'
+                WHERE i.object_id = OBJECT_ID(N'dbo.PATIENT') AND i.is_unique = 1)
   CREATE UNIQUE INDEX UX_PATIENT_HOSP_NO ON dbo.PATIENT (HOSP_NO) WHERE HOSP_NO IS NOT NULL;
 GO
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.PATIENT') AND name = N'IX_PATIENT_NHS_NO')
+IF NOT EXISTS (SELECT 1 FROM sys.indexes i
+                 JOIN sys.index_columns k1 ON k1.object_id = i.object_id AND k1.index_id = i.index_id AND k1.key_ordinal = 1
+                 JOIN sys.columns c1 ON c1.object_id = k1.object_id AND c1.column_id = k1.column_id AND c1.name = N'NHS_NO'
+                WHERE i.object_id = OBJECT_ID(N'dbo.PATIENT'))
   CREATE INDEX IX_PATIENT_NHS_NO ON dbo.PATIENT (NHS_NO);
 GO
 
@@ -148,10 +166,16 @@ CREATE TABLE dbo.APPOINTMENT (
 );
 GO
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.APPOINTMENT') AND name = N'IX_APPOINTMENT_SLOT')
+IF NOT EXISTS (SELECT 1 FROM sys.indexes i
+                 JOIN sys.index_columns k1 ON k1.object_id = i.object_id AND k1.index_id = i.index_id AND k1.key_ordinal = 1
+                 JOIN sys.columns c1 ON c1.object_id = k1.object_id AND c1.column_id = k1.column_id AND c1.name = N'SLOT_ID'
+                WHERE i.object_id = OBJECT_ID(N'dbo.APPOINTMENT'))
   CREATE INDEX IX_APPOINTMENT_SLOT ON dbo.APPOINTMENT (SLOT_ID);
 GO
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'dbo.APPOINTMENT') AND name = N'IX_APPOINTMENT_PATIENT')
+IF NOT EXISTS (SELECT 1 FROM sys.indexes i
+                 JOIN sys.index_columns k1 ON k1.object_id = i.object_id AND k1.index_id = i.index_id AND k1.key_ordinal = 1
+                 JOIN sys.columns c1 ON c1.object_id = k1.object_id AND c1.column_id = k1.column_id AND c1.name = N'PATIENT_ID'
+                WHERE i.object_id = OBJECT_ID(N'dbo.APPOINTMENT'))
   CREATE INDEX IX_APPOINTMENT_PATIENT ON dbo.APPOINTMENT (PATIENT_ID);
 GO

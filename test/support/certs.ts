@@ -28,6 +28,8 @@ export interface TestPki {
   /** Signed by the CA but on no list. */
   stranger: Pem;
   expired: Pem;
+  /** Subject with two CNs, the first of them allow-listed (refused: it names no single identity). */
+  twoCns: Pem;
   /** From a CA the facade does not trust. */
   rogue: Pem;
   /** The files the facade reads. */
@@ -37,8 +39,9 @@ export interface TestPki {
 const EC = { keyType: 'ec' as const, algorithm: 'sha256' as const };
 const DAY = 24 * 3600 * 1000;
 
-async function leaf(cn: string, ca: Pem, options: { san?: { type: 2 | 7; value?: string; ip?: string }[]; server?: boolean; notBefore?: Date; notAfter?: Date } = {}): Promise<Pem> {
-  const pems = await generate([{ name: 'commonName', value: cn }], {
+async function leaf(cn: string | string[], ca: Pem, options: { san?: { type: 2 | 7; value?: string; ip?: string }[]; server?: boolean; notBefore?: Date; notAfter?: Date } = {}): Promise<Pem> {
+  const cns = Array.isArray(cn) ? cn : [cn];
+  const pems = await generate(cns.map((value) => ({ name: 'commonName', value })), {
     ...EC,
     ca: { key: ca.key, cert: ca.cert },
     notBeforeDate: options.notBefore ?? new Date(Date.now() - DAY),
@@ -47,7 +50,7 @@ async function leaf(cn: string, ca: Pem, options: { san?: { type: 2 | 7; value?:
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'extKeyUsage', serverAuth: options.server ?? false, clientAuth: !options.server },
-      { name: 'subjectAltName', altNames: options.san ?? [{ type: 2, value: cn }] },
+      { name: 'subjectAltName', altNames: options.san ?? [{ type: 2, value: cns[0] }] },
     ],
   });
   return { cert: pems.cert, key: pems.private, fingerprint: new X509Certificate(pems.cert).fingerprint256 };
@@ -66,8 +69,9 @@ async function authority(cn: string): Promise<Pem> {
   return { cert: pems.cert, key: pems.private, fingerprint: new X509Certificate(pems.cert).fingerprint256 };
 }
 
-export async function makeTestPki(dir: string): Promise<TestPki> {
-  const ca = await authority('Test Spine CA');
+/** `caName`: a second PKI (e.g. for a CA rotation) needs a CA of another name, or OpenSSL may pick the wrong one. */
+export async function makeTestPki(dir: string, caName = 'Test Spine CA'): Promise<TestPki> {
+  const ca = await authority(caName);
   const rogueCa = await authority('Rogue CA');
   const pki: Omit<TestPki, 'files'> = {
     ca,
@@ -77,6 +81,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
     bySan: await leaf('other-client', ca, { san: [{ type: 2, value: 'ssp-alt.test.nhs.uk' }] }),
     stranger: await leaf('stranger.test.nhs.uk', ca),
     expired: await leaf('ssp.test.nhs.uk', ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 35 * DAY) }),
+    twoCns: await leaf(['ssp.test.nhs.uk', 'evil.example'], ca, { san: [{ type: 2, value: 'evil.example' }] }),
     rogue: await leaf('ssp.test.nhs.uk', rogueCa),
   };
   const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') };

@@ -4,6 +4,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
  * Patient data at rest in Redis: job payloads and replies that carry it are sealed with
  * AES-256-GCM. Several keys can be configured at once; new data is sealed with the active key
  * and anything sealed with an older key still opens, so keys rotate without losing jobs in flight.
+ * What travels in clear beside the sealed data (job id, kind, deadline) is bound to it as
+ * additional authenticated data (AAD): sealed data moved to another job, or a clear field
+ * rewritten, no longer opens (codec.ts says what each seal binds).
  */
 
 export interface Sealed {
@@ -41,19 +44,22 @@ export class Keyring {
     return `${kid}:${randomBytes(32).toString('base64')}`;
   }
 
-  seal(value: unknown): Sealed {
+  /** @param aad what the sealed value is bound to; `open` must be given the same. */
+  seal(value: unknown, aad = ''): Sealed {
     const key = this.keys.get(this.activeKeyId) as Buffer;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(aad, 'utf8'));
     const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
     return { k: this.activeKeyId, iv: iv.toString('base64'), t: cipher.getAuthTag().toString('base64'), d: data.toString('base64') };
   }
 
-  /** Opens sealed data; throws when the key is unknown or the data was tampered with. */
-  open<T>(sealed: Sealed): T {
+  /** Opens sealed data; throws when the key is unknown, the data was tampered with or was sealed for another `aad`. */
+  open<T>(sealed: Sealed, aad = ''): T {
     const key = this.keys.get(sealed?.k);
     if (!key) throw new Error(`sealed with unknown key "${String(sealed?.k)}"`);
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(Buffer.from(sealed.t, 'base64'));
     const plain = Buffer.concat([decipher.update(Buffer.from(sealed.d, 'base64')), decipher.final()]);
     return JSON.parse(plain.toString('utf8')) as T;

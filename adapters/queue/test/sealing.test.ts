@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeJob, encodeJob, Keyring } from '../src/index.js';
+import { decodeJob, decodeReply, encodeJob, encodeReply, Keyring } from '../src/index.js';
 
 describe('Keyring', () => {
   const k1 = Keyring.generate('k1');
@@ -30,8 +30,20 @@ describe('Keyring', () => {
 
   it('decodes only jobs whose sealed kind matches the clear kind', () => {
     const ring = new Keyring(k1, 'k1');
-    const stored = encodeJob({ kind: 'read', appointmentId: 'a', traceRequestId: 't' }, Date.now() + 1000, ring);
-    expect(decodeJob(stored, ring)).toMatchObject({ kind: 'read', appointmentId: 'a' });
-    expect(() => decodeJob({ ...stored, kind: 'book' }, ring)).toThrow(/malformed/);
+    const stored = encodeJob({ kind: 'read', appointmentId: 'a', traceRequestId: 't' }, 'job-1', Date.now() + 1000, ring);
+    expect(decodeJob(stored, 'job-1', ring)).toMatchObject({ kind: 'read', appointmentId: 'a' });
+    expect(() => decodeJob({ ...stored, kind: 'book' }, 'job-1', ring)).toThrow();
+  });
+
+  it('binds a job seal to its job id, kind, correlation id and deadline, and a reply seal to its job id', () => {
+    const ring = new Keyring(k1, 'k1');
+    const deadline = Date.now() + 1000;
+    const stored = encodeJob({ kind: 'read', appointmentId: 'a', traceRequestId: 't' }, 'job-1', deadline, ring);
+    expect(() => decodeJob(stored, 'job-2', ring)).toThrow();
+    expect(() => decodeJob({ ...stored, deadline: deadline + 3600_000 }, 'job-1', ring)).toThrow();
+    expect(() => decodeJob({ ...stored, traceRequestId: 'other' }, 'job-1', ring)).toThrow();
+    const reply = encodeReply({ type: 'empty' }, 'job-1', ring);
+    expect(decodeReply(reply, 'job-1', ring)).toEqual({ type: 'empty' });
+    expect(() => decodeReply(reply, 'job-2', ring)).toThrow();
   });
 });

@@ -97,7 +97,25 @@ export interface CatalogEntry {
   actual: string;
   type: 'table' | 'view';
   columns: Set<string>;
-  indexes: { name: string; unique: boolean; columns: string[] }[];
+  indexes: { name: string; unique: boolean; columns: string[]; included?: string[]; clustered?: boolean }[];
+  /** SQL Server only: each column's declared type (INFORMATION_SCHEMA.COLUMNS). */
+  columnTypes?: Map<string, ColumnType>;
+  /** SQL Server only: the triggers on the object itself. */
+  triggers?: TriggerInfo[];
+}
+
+export interface ColumnType {
+  /** Lower case, as INFORMATION_SCHEMA.COLUMNS.DATA_TYPE gives it: varchar, datetime, … */
+  type: string;
+  /** Characters for character types (-1 = MAX); null otherwise. */
+  length: number | null;
+  collation: string | null;
+}
+
+export interface TriggerInfo {
+  name: string;
+  insteadOf: boolean;
+  disabled: boolean;
 }
 
 export type Catalog = Map<string, CatalogEntry>;
@@ -140,17 +158,31 @@ export async function mssqlCatalog(pas: PasConnection): Promise<{ catalog: Catal
   const defaultSchema = String((await pas.query('SELECT SCHEMA_NAME() AS s'))[0]?.s ?? 'dbo');
   const names = [...new Set(TABLES.map((t) => t.name.replace('booking.', '')))].map((n) => `'${n}'`).join(', ');
   const objects = (await pas.query(`SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, TABLE_TYPE AS t FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME IN (${names})`)) as { s: string; n: string; t: string }[];
-  const columns = (await pas.query(`SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME IN (${names})`)) as { s: string; n: string; c: string }[];
+  const columns = (await pas.query(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, DATA_TYPE AS t, CHARACTER_MAXIMUM_LENGTH AS len, COLLATION_NAME AS coll
+       FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME IN (${names})`,
+  )) as { s: string; n: string; c: string; t: string; len: number | null; coll: string | null }[];
+  // Indexes by object and index id with their key and included columns; the name is only shown
+  // (Babelfish stores it with a hash suffix, so nothing may depend on it).
   const indexRows = (await pas.query(
-    `SELECT sc.name AS s, o.name AS n, i.name AS ix, i.is_unique AS u, ic.key_ordinal AS k, c.name AS c
+    `SELECT sc.name AS s, o.name AS n, i.index_id AS id, i.name AS ix, i.is_unique AS u, i.type AS ty,
+            ic.key_ordinal AS k, ic.is_included_column AS inc, c.name AS c
        FROM sys.indexes i
        JOIN sys.objects o ON o.object_id = i.object_id
        JOIN sys.schemas sc ON sc.schema_id = o.schema_id
-       JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.is_included_column = 0
+       JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
        JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
       WHERE o.name IN (${names}) AND i.type > 0
-      ORDER BY sc.name, o.name, i.name, ic.key_ordinal`,
-  )) as { s: string; n: string; ix: string; u: boolean | number; k: number; c: string }[];
+      ORDER BY sc.name, o.name, i.index_id, ic.is_included_column, ic.key_ordinal, c.name`,
+  )) as { s: string; n: string; id: number; ix: string | null; u: boolean | number; ty: number; k: number; inc: boolean | number; c: string }[];
+  const triggerRows = await optionalQuery(
+    pas,
+    `SELECT sc.name AS s, o.name AS n, t.name AS tr, t.is_instead_of_trigger AS io, t.is_disabled AS d
+       FROM sys.triggers t
+       JOIN sys.objects o ON o.object_id = t.parent_id
+       JOIN sys.schemas sc ON sc.schema_id = o.schema_id
+      WHERE o.name IN (${names})`,
+  );
 
   const catalog: Catalog = new Map();
   for (const t of TABLES) {
@@ -158,20 +190,39 @@ export async function mssqlCatalog(pas: PasConnection): Promise<{ catalog: Catal
     const found = schemas.map((s) => objects.find((o) => up(o.s) === up(s) && up(o.n) === up(name))).find(Boolean);
     if (!found) continue;
     const same = (r: { s: string; n: string }) => up(r.s) === up(found.s) && up(r.n) === up(found.n);
-    const indexes = new Map<string, CatalogEntry['indexes'][number]>();
+    const indexes = new Map<number, CatalogEntry['indexes'][number]>();
     for (const r of indexRows.filter(same)) {
-      const ix = indexes.get(r.ix) ?? { name: r.ix, unique: r.u === true || r.u === 1, columns: [] };
-      ix.columns.push(up(r.c));
-      indexes.set(r.ix, ix);
+      const ix = indexes.get(r.id) ?? { name: r.ix ?? `index ${r.id}`, unique: r.u === true || r.u === 1, columns: [], included: [], clustered: r.ty === 1 };
+      if (r.inc === true || r.inc === 1) ix.included?.push(up(r.c));
+      else ix.columns.push(up(r.c));
+      indexes.set(r.id, ix);
     }
+    const mine = columns.filter(same);
     catalog.set(t.name, {
       actual: `${found.s}.${found.n}`,
       type: up(found.t) === 'VIEW' ? 'view' : 'table',
-      columns: new Set(columns.filter(same).map((c) => up(c.c))),
+      columns: new Set(mine.map((c) => up(c.c))),
       indexes: [...indexes.values()],
+      columnTypes: new Map(mine.map((c) => [up(c.c), { type: String(c.t).toLowerCase(), length: c.len === null ? null : Number(c.len), collation: c.coll }])),
+      ...(triggerRows
+        ? {
+            triggers: (triggerRows as { s: string; n: string; tr: string; io: boolean | number; d: boolean | number }[])
+              .filter(same)
+              .map((r) => ({ name: r.tr, insteadOf: r.io === true || r.io === 1, disabled: r.d === true || r.d === 1 })),
+          }
+        : {}),
     });
   }
   return { catalog, defaultSchema };
+}
+
+/** A catalogue query some engines may not offer (an older Babelfish): undefined instead of failing doctor. */
+async function optionalQuery(pas: PasConnection, text: string): Promise<Record<string, unknown>[] | undefined> {
+  try {
+    return await pas.query(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Does some index serve the requirement? Unique needs exactly those key columns, unique. */

@@ -1,4 +1,4 @@
-import { ConfigError, type Env, loadConfig, rawSettings, type z } from '@booking/config';
+import { ConfigError, type Env, loadConfig, rawSettings, shownValue, type z } from '@booking/config';
 import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
 import { securitySetup } from '@booking/facade/security/setup';
 import { LocalClock, parseStatusMapping, type StatusMapping } from '@booking/pas';
@@ -15,9 +15,6 @@ export interface SettingProblem {
   setting: string;
   message: string;
 }
-
-/** Settings whose values must never be echoed back in an error message. */
-const SECRET = /(KEYS?|PASSWORD|TOKEN|PASSPHRASE|PAS_MSSQL_URL)$/;
 
 /** The setting a "NAME: message" error names (the config package's convention). */
 function settingOf(message: string): string {
@@ -58,7 +55,7 @@ export function settingProblems<S extends z.ZodObject>(schema: S, env: Env, cros
     const result = field.safeParse(raw);
     if (!result.success) {
       const issue = result.error.issues[0];
-      const got = SECRET.test(name) ? '(hidden)' : JSON.stringify(raw ?? null);
+      const got = shownValue(name, raw); // never a secret's value (the config package's rule)
       const description = describe(field);
       problems.push({ setting: name, message: `${name}: ${issue?.message ?? 'invalid'}${description ? ` (expected ${description})` : ''}; got ${got}` });
     }

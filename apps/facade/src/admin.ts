@@ -1,13 +1,18 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
-import { Hono } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import { bearerAuth } from 'hono/bearer-auth';
-import type { Registry } from 'prom-client';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import { Counter, type Registry } from 'prom-client';
+import type { AuditLog } from './audit/log.js';
 import type { PasQueueClient } from './queue-client.js';
+import { LoginThrottle } from './security/login-throttle.js';
 
 export interface AdminOptions {
   /** Prometheus registry served at /metrics. */
@@ -18,7 +23,31 @@ export interface AdminOptions {
   dashboard?: { username: string; password: string; readOnly: boolean } | undefined;
   /** Every queue of the product, for the dashboard. */
   queues?: Queue[];
+  /** Where failed dashboard logins are logged and audited. */
+  logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  audit?: AuditLog;
+  /** Failed logins per client and their back-off (a default one when absent). */
+  loginThrottle?: LoginThrottle;
 }
+
+/**
+ * The admin listener's pages may not be framed (clickjacking a "retry" or "remove" button) and may
+ * load nothing from elsewhere: Bull Board's own scripts, styles and API only. Its web fonts (from
+ * Google) are refused on purpose — an admin page should not tell a third party who looks at it —
+ * and the UI falls back to local fonts. Its one inline script is JSON data, not code.
+ */
+export const ADMIN_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
 
 export const DASHBOARD_PATH = '/dashboard';
 
@@ -32,6 +61,8 @@ export const DASHBOARD_PATH = '/dashboard';
 export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
   // Not strict: /dashboard/ and /dashboard are the same page, as a person types either.
   const admin = new Hono({ strict: false });
+  // Plain HTTP on an internal address: no HSTS, which would mean nothing here.
+  admin.use('*', secureHeaders({ xFrameOptions: 'DENY', contentSecurityPolicy: ADMIN_CSP, strictTransportSecurity: false }));
   admin.get('/health/live', (c) => c.json({ status: 'ok' }));
   admin.get('/health/ready', async (c) => {
     const checks: Record<string, string> = {};
@@ -54,13 +85,63 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
   admin.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));
 
   if (dashboard) {
-    admin.use(DASHBOARD_PATH, basicAuth({ username: dashboard.username, password: dashboard.password, realm: 'Booking facade admin' }));
-    admin.use(`${DASHBOARD_PATH}/*`, basicAuth({ username: dashboard.username, password: dashboard.password, realm: 'Booking facade admin' }));
+    const failures = new Counter({
+      name: 'booking_admin_login_failures_total',
+      help: 'Queue dashboard logins refused: wrong credentials (checked), or refused unchecked while the client is locked out',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    });
+    const login = dashboardLogin(dashboard, { throttle: options.loginThrottle ?? new LoginThrottle(), failures, logger: options.logger, audit: options.audit });
+    admin.use(DASHBOARD_PATH, login);
+    admin.use(`${DASHBOARD_PATH}/*`, login);
     admin.route(DASHBOARD_PATH, queueDashboard(options.queues ?? [queue.queue], dashboard.readOnly));
   } else {
     admin.all(`${DASHBOARD_PATH}/*`, (c) => c.text('The queue dashboard is off: set ADMIN_PASSWORD to turn it on.', 404));
   }
   return admin;
+}
+
+/** The client's address on the admin listener (what failed logins are counted per). */
+function clientOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * HTTP Basic for the dashboard, with failed logins throttled per client (security/login-throttle.ts):
+ * each checked failure is logged, counted and audited; while a client is locked out its attempts
+ * are answered 429 with Retry-After without being checked. A request with no credentials at all
+ * (a browser's first visit) is a challenge, not a failure.
+ */
+function dashboardLogin(
+  dashboard: { username: string; password: string },
+  deps: { throttle: LoginThrottle; failures: Counter<'reason'>; logger?: AdminOptions['logger']; audit?: AuditLog | undefined },
+): MiddlewareHandler {
+  const check = basicAuth({ username: dashboard.username, password: dashboard.password, realm: 'Booking facade admin', onAuthSuccess: (c) => deps.throttle.succeeded(clientOf(c)) });
+  return async (c, next) => {
+    const client = clientOf(c);
+    const wait = deps.throttle.lockedFor(client);
+    if (wait > 0) {
+      deps.failures.inc({ reason: 'locked-out' });
+      return c.text('Too many failed logins from this address: try again later.', 429, { 'Retry-After': String(Math.ceil(wait / 1000)) });
+    }
+    try {
+      await check(c, next);
+    } catch (error) {
+      if (error instanceof HTTPException && error.status === 401 && c.req.header('Authorization') !== undefined) {
+        const { failures, lockMs } = deps.throttle.failed(client);
+        deps.failures.inc({ reason: 'bad-credentials' });
+        deps.logger?.warn({ clientAddress: client, failures, lockedOutSeconds: lockMs / 1000, path: c.req.path }, 'queue dashboard login failed');
+        void deps.audit
+          ?.write({ time: new Date().toISOString(), event: 'admin-login-failed', interaction: 'dashboard', method: c.req.method, path: c.req.path, status: 401, outcome: lockMs > 0 ? 'LOCKED_OUT' : 'BAD_CREDENTIALS', clientAddress: client })
+          .catch((e: Error) => deps.logger?.error({ err: e.message }, 'AUDIT WRITE FAILED'));
+      }
+      throw error;
+    }
+  };
 }
 
 /**

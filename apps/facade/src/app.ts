@@ -14,7 +14,7 @@ import { appointmentRoutes } from './routes/appointment.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { slotRoutes } from './routes/slot.js';
 import type { JwtVerifier } from './security/jwt.js';
-import { securityHeaders } from './security/setup.js';
+import { isClientAbort, securityHeaders } from './security/setup.js';
 
 export interface AppOptions {
   baseUrl: string;
@@ -70,6 +70,10 @@ export function createApp(options: AppOptions) {
 
   app.notFound((c) => sendProblem(c, problems.notFound(`No such resource or interaction: ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
+    if (isClientAbort(error, c)) {
+      c.get('log')?.info({ err: error.message }, 'client closed the connection mid-request');
+      return sendProblem(c, problems.notWellFormed('The request was not received in full: the client closed the connection'));
+    }
     options.onError?.(error, c.get('log'));
     return sendProblem(c, problems.internal('Unexpected error in the facade'));
   });

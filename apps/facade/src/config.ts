@@ -1,10 +1,12 @@
-import { ConfigError, loadConfig, setting, z } from '@booking/config';
+import { ConfigError, loadConfig, setting, urlWithCredentials, z } from '@booking/config';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 import { securitySettings } from './security/settings.js';
 
 /** Facade settings. The facade holds no PAS credentials: it only talks to Redis. */
 export const facadeSchema = z.object({
   REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_USERNAME: setting.string('the Redis ACL user (overrides one in REDIS_URL)').optional(),
+  REDIS_PASSWORD: setting.string('the Redis password of REDIS_USERNAME (usually REDIS_PASSWORD_FILE=/path; overrides one in REDIS_URL)').optional(),
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   FACADE_HOST: setting.string('the consumer-facing listen address').default('127.0.0.1'),
   FACADE_PORT: setting.int('the consumer-facing TCP port', 0, 65535).default(8080),
@@ -40,7 +42,8 @@ export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeC
   }
   const baseUrl = (config.FACADE_BASE_URL ?? `${config.FACADE_TLS === 'off' ? 'http' : 'https'}://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
   const keyring = keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID);
-  return { ...config, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, ''), keyring };
+  const REDIS_URL = urlWithCredentials(config.REDIS_URL, config.REDIS_USERNAME, config.REDIS_PASSWORD);
+  return { ...config, REDIS_URL, baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, ''), keyring };
 }
 
 /** True for an address only this machine can reach. */

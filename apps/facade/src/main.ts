@@ -6,6 +6,7 @@ import { gracefulCloser } from './graceful.js';
 import { createApp } from './app.js';
 import { type FacadeConfig, loadFacadeConfig } from './config.js';
 import { createFacadeMetrics } from './observability/metrics.js';
+import { redactSecrets } from '@booking/config';
 import { logOptions } from '@booking/observability';
 import { observeRequests } from './observability/request.js';
 import { startTracing } from '@booking/observability';
@@ -13,6 +14,8 @@ import { PasQueueClient } from './queue-client.js';
 import { AuditLog } from './audit/log.js';
 import { serveConsumer } from './security/listener.js';
 import { type SecuritySetup, securitySetup } from './security/setup.js';
+import { tlsServerOptions } from './security/tls.js';
+import { ReloadableTls, tlsSourceFiles } from './security/tls-reload.js';
 
 async function main() {
   let config: FacadeConfig;
@@ -21,7 +24,8 @@ async function main() {
     config = loadFacadeConfig();
     security = securitySetup(config); // TLS material, allow-list, JWT mode: refused at startup if wrong
   } catch (error) {
-    console.error(`facade: configuration error: ${(error as Error).message}`);
+    // Never a secret's value, whichever check wrote the message (@booking/config's rule).
+    console.error(`facade: configuration error: ${redactSecrets((error as Error).message, process.env)}`);
     process.exit(78); // EX_CONFIG
   }
   // First, so the queue and the HTTP server are traced from the start (no-op without an endpoint).
@@ -58,12 +62,15 @@ async function main() {
     observe: observeRequests({ logger, metrics, tracing: tracing !== undefined }),
   });
 
+  // Certificates and allow-list reload on SIGHUP and when their files change (security/tls-reload.ts).
+  const tlsMaterial = security.tls ? new ReloadableTls(security.tls, () => tlsServerOptions(loadFacadeConfig()), logger) : undefined;
   const server = serveConsumer({
     fetch: app.fetch,
     hostname: config.FACADE_HOST,
     port: config.FACADE_PORT,
     maxHeaderBytes: config.MAX_HEADER_BYTES,
-    tls: security.tls,
+    ...(tlsMaterial && security.tls ? { tls: { serverOptions: security.tls.serverOptions, allowList: () => tlsMaterial.allowList, handshakeTimeoutMs: config.FACADE_TLS_HANDSHAKE_TIMEOUT_MS } } : {}),
+    limits: { maxConnections: config.MAX_CONNECTIONS, maxPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS, maxHandshakesPerAddress: config.MAX_PENDING_HANDSHAKES_PER_ADDRESS },
     audit,
     logger,
     onListening: () => logger.info({ baseUrl: config.baseUrl, asid: config.PROVIDER_ASID, jwt: security.jwt.mode, auditDir: config.AUDIT_DIR }, 'facade ready'),
@@ -72,10 +79,17 @@ async function main() {
     registry: metrics.registry,
     metricsToken: config.METRICS_TOKEN,
     dashboard: config.ADMIN_PASSWORD ? { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, readOnly: config.DASHBOARD_READ_ONLY } : undefined,
+    logger,
+    audit,
   });
   const admin = serve({ fetch: adminApp.fetch, hostname: config.ADMIN_HOST, port: config.ADMIN_PORT }, (info) => {
     logger.info({ host: info.address, port: info.port, dashboard: config.ADMIN_PASSWORD ? '/dashboard' : 'off (no ADMIN_PASSWORD)', tracing: tracing !== undefined }, 'admin listener ready');
   });
+
+  if (tlsMaterial) {
+    tlsMaterial.attach(server as unknown as import('node:tls').Server).watch(tlsSourceFiles(process.env), config.FACADE_TLS_RELOAD_POLL_MS);
+    process.on('SIGHUP', () => tlsMaterial.reload('SIGHUP'));
+  }
 
   // Installed before any request can arrive, so every connection and request is tracked.
   const closeConsumer = gracefulCloser(server as unknown as HttpServer);
@@ -90,6 +104,7 @@ async function main() {
       logger.error('requests still in flight after the shutdown deadline; exiting');
       process.exit(1);
     }, config.JOB_TIMEOUT_MS + 5000).unref();
+    tlsMaterial?.close();
     void closeConsumer().then(() => {
       admin.close();
       // Spans still buffered are flushed before exit; a collector that is down does not hold us.

@@ -61,10 +61,12 @@ export class PasQueueClient {
 
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
     let job: Job<StoredJob, StoredReply>;
+    // Chosen here, not by BullMQ, so that the seal can bind the job and its reply to it.
+    const jobId = randomUUID();
     try {
       job = await withTimeout(
-        this.queue.add(data.kind, encodeJob(data, Date.now() + timeoutMs, this.keyring), {
-          jobId: randomUUID(),
+        this.queue.add(data.kind, encodeJob(data, jobId, Date.now() + timeoutMs, this.keyring), {
+          jobId,
           attempts: 1,
           // Finished jobs stay a while for the dashboard, then expire (they are sealed anyway).
           removeOnComplete: { age: this.retentionSeconds },
@@ -76,7 +78,7 @@ export class PasQueueClient {
       throw new JobError('queue-unavailable', `the queue is unavailable: ${(error as Error).message}`);
     }
     try {
-      return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, this.keyring);
+      return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, jobId, this.keyring);
     } catch (error) {
       const message = (error as Error).message ?? '';
       if (/timed out/i.test(message)) throw new JobError('timeout', `no reply from a worker within ${timeoutMs} ms`);

@@ -129,6 +129,11 @@ describe('unsigned mode (the SSP today): structure', () => {
   it('accepts the harness form with a leading space and trailing whitespace', () => {
     expect(check(` Bearer ${unsigned(claims())} `).ok).toBe(true);
   });
+
+  it('takes the scheme name in any case (RFC 6750: "bearer", "BEARER")', () => {
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) expect(check(`${scheme} ${unsigned(claims())}`).ok, scheme).toBe(true);
+    expect(peekProvenance(`bearer ${unsigned(claims())}`)).toBeDefined();
+  });
 });
 
 describe('claim checks (unsigned mode)', () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@booking/config';
 import { generate } from 'selfsigned';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +8,7 @@ import { loadFacadeConfig } from '../src/config.js';
 import { securitySetup } from '../src/security/setup.js';
 import { GP_CONNECT_CIPHERS } from '../src/security/settings.js';
 import { identityOf, isAllowed, parseAllowList } from '../src/security/tls.js';
+import { tlsSourceFiles } from '../src/security/tls-reload.js';
 
 /** TLS settings and the allow-list, without sockets (test/tls.test.ts does real handshakes). */
 
@@ -26,6 +30,15 @@ describe('allow-list', () => {
     expect(isAllowed(id('x', '', FP), list)).toBe(true);
     expect(isAllowed(id('ssp.nhs.uk.evil.example', 'DNS:evil.example, URI:ssp.nhs.uk, IP Address:127.0.0.1'), list)).toBe(false);
     expect(isAllowed(id('evil', 'email:ssp.nhs.uk'), list)).toBe(false);
+  });
+
+  it('refuses a certificate whose subject carries two CNs, even when one is listed or the certificate is pinned', () => {
+    const list = parseAllowList(`ssp.nhs.uk, sha256:${FP}`);
+    const twoCns = (cn: string[], fp = '00') => identityOf({ subject: { CN: cn }, subjectaltname: 'DNS:ssp.nhs.uk', fingerprint256: fp } as never);
+    expect(isAllowed(twoCns(['ssp.nhs.uk', 'evil.example']), list)).toBe(false);
+    expect(isAllowed(twoCns(['evil.example', 'ssp.nhs.uk']), list)).toBe(false);
+    expect(isAllowed(twoCns(['ssp.nhs.uk', 'ssp.nhs.uk'], FP), list)).toBe(false);
+    expect(isAllowed(twoCns(['ssp.nhs.uk']), list)).toBe(true);
   });
 });
 
@@ -70,5 +83,19 @@ describe('TLS settings', () => {
     expect(() => securitySetup(loadFacadeConfig(env({ FACADE_TLS: 'off', JWT_ALGORITHMS: 'HS256' })))).toThrow(/^JWT_ALGORITHMS/);
     expect(() => loadFacadeConfig(env({ MAX_HEADER_BYTES: '100' }))).toThrow(/^MAX_HEADER_BYTES/);
     expect(() => loadFacadeConfig(env({ FACADE_TLS: 'maybe' }))).toThrow(/^FACADE_TLS/);
+  });
+});
+
+describe('the files a TLS reload watches', () => {
+  it('every FACADE_TLS_*_FILE, from the environment or CONFIG_FILE, and CONFIG_FILE itself; nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-files-'));
+    try {
+      const config = join(dir, 'config.json');
+      writeFileSync(config, JSON.stringify({ FACADE_TLS_CA_FILE: '/etc/ca.pem', FACADE_TLS_CERT_FILE: '/etc/overridden.pem', ADMIN_PASSWORD_FILE: '/etc/pw' }));
+      const files = tlsSourceFiles({ CONFIG_FILE: config, FACADE_TLS_CERT_FILE: '/etc/cert.pem', FACADE_TLS_ALLOWED_CLIENTS_FILE: '/etc/allowed', METRICS_TOKEN_FILE: '/etc/token', FACADE_TLS: 'on' });
+      expect(files.sort()).toEqual(['/etc/allowed', '/etc/ca.pem', '/etc/cert.pem', config].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,12 @@
-import { ConfigError, loadConfig, setting, z } from '@booking/config';
+import { ConfigError, loadConfig, setting, urlWithCredentials, z } from '@booking/config';
 import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
 export const workerSchema = z.object({
   REDIS_URL: setting.url('a redis:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_USERNAME: setting.string('the Redis ACL user (overrides one in REDIS_URL)').optional(),
+  REDIS_PASSWORD: setting.string('the Redis password of REDIS_USERNAME (usually REDIS_PASSWORD_FILE=/path; overrides one in REDIS_URL)').optional(),
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   PAS_ADAPTER: setting.oneOf(['sqlite', 'mssql'], 'sqlite or mssql').default('sqlite'),
   PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),
@@ -19,7 +21,9 @@ export const workerSchema = z.object({
   PAS_MSSQL_LOCK_TIMEOUT_MS: setting.int('SET LOCK_TIMEOUT of each SQL Server PAS transaction, in ms (a longer wait fails as error 1222 and is retried)', 100, 60000).default(5000),
   LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),
-  PAS_MAX_RETRIES: setting.int('retries of a transient PAS failure (deadlock, busy)', 0, 20).default(5),
+  PAS_MAX_RETRIES: setting.int('at most this many retries of a transient PAS failure (deadlock, busy, failover) per job, within the retry budgets', 0, 100).default(30),
+  PAS_WRITE_RETRY_BUDGET_MS: setting.int('how long a booking or cancel keeps retrying a transient PAS failure, in ms (Azure SQL failovers take up to a minute)', 0, 300000).default(60000),
+  PAS_READ_RETRY_BUDGET_MS: setting.int('how long a read or search keeps retrying a transient PAS failure, in ms', 0, 300000).default(10000),
   QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
   QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) replies are sealed with').default('k1'),
   WORKER_ADMIN_HOST: setting.string('the worker admin listen address (health, metrics)').default('127.0.0.1'),
@@ -56,5 +60,6 @@ export function loadWorkerConfig(env = process.env): WorkerConfig {
   } catch (error) {
     throw new ConfigError(`PAS_TEMP_HOSPITAL_NUMBER_WIDTH: ${(error as Error).message}`);
   }
-  return { ...config, statusMapping, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
+  const REDIS_URL = urlWithCredentials(config.REDIS_URL, config.REDIS_USERNAME, config.REDIS_PASSWORD);
+  return { ...config, REDIS_URL, statusMapping, keyring: keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID) };
 }

@@ -8,7 +8,7 @@ import { handleRead } from './handlers/read.js';
 import { handleSearchAppointment } from './handlers/search-appointment.js';
 import { handleSearchSlot } from './handlers/search-slot.js';
 import type { Logger } from './logger.js';
-import { withPasRetries } from './retry.js';
+import { createPasRetry, isWriteJob } from './retry.js';
 
 export interface ProcessorDeps {
   pas: PasPort;
@@ -16,6 +16,9 @@ export interface ProcessorDeps {
   keyring: Keyring;
   localPatientIdSystem: string;
   maxRetries: number;
+  /** Retry budgets (ms) of one job's PAS calls: bookings and cancels, and reads (retry.ts). */
+  writeRetryBudgetMs: number;
+  readRetryBudgetMs: number;
   /** Observability hooks (observability/metrics.ts): each plain reply, each PAS retry. */
   onReply?: (job: PasJob, reply: WorkerReply) => void;
   onPasRetry?: () => void;
@@ -31,10 +34,10 @@ export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<StoredJob, StoredReply>): Promise<StoredReply> => {
     const stored = job.data;
     const log = deps.logger.child({ jobId: job.id, kind: stored?.kind, requestId: stored?.traceRequestId });
-    const seal = (reply: WorkerReply) => encodeReply(reply, deps.keyring);
+    const seal = (reply: WorkerReply) => encodeReply(reply, String(job.id), deps.keyring);
     let data: PasJob;
     try {
-      data = decodeJob(stored, deps.keyring);
+      data = decodeJob(stored, String(job.id), deps.keyring); // bound to this job id, kind and deadline
     } catch (error) {
       log.error({ err: (error as Error).message }, 'job cannot be decoded');
       return seal({ type: 'problem', problem: problems.internal('The job could not be decoded by the worker; nothing was done') });
@@ -43,11 +46,11 @@ export function createProcessor(deps: ProcessorDeps) {
       log.warn('job past its deadline: nobody waits for it, nothing done');
       return seal({ type: 'problem', problem: problems.outcomeUnknown('The job expired before a worker could run it; nothing was done') });
     }
-    const retry = <T>(run: () => Promise<T>) =>
-      withPasRetries(deps.maxRetries, run, (attempt, error) => {
-        deps.onPasRetry?.();
-        log.warn({ attempt, err: error.message }, 'transient PAS failure, retrying');
-      });
+    const budgetMs = isWriteJob(data?.kind) ? deps.writeRetryBudgetMs : deps.readRetryBudgetMs;
+    const retry = createPasRetry({ maxRetries: deps.maxRetries, budgetMs }, (attempt, error, waitMs) => {
+      deps.onPasRetry?.();
+      log.warn({ attempt, waitMs, err: error.message }, 'transient PAS failure, retrying');
+    });
     const started = performance.now();
     try {
       const reply = await dispatch(data, String(job.id), { ...deps, retry });

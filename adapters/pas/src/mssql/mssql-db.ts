@@ -1,7 +1,7 @@
 import sql, { type ConnectionPool, type Request, type Transaction } from 'mssql';
 import { TransientPasError } from '../port.js';
 import { type Dialect, type Params, type PasDatabase, type PasSession, type TxOutcome, upperKeys } from '../session.js';
-import { isTransientMssqlError } from './mssql-pas.js';
+import { isTransientMssqlError } from './errors.js';
 import { wallClock } from './values.js';
 
 export const mssqlDialect: Dialect = {

@@ -22,7 +22,9 @@ import {
 import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, SLOT_COLUMNS, toSlotRow, withinBounds } from '../row-mapping.js';
 import { type HospitalNumberFormat, PasRepository } from '../transactions/repository.js';
 import { mssqlConfig } from './connection.js';
+import { isTransientMssqlError } from './errors.js';
 import { MssqlDatabase } from './mssql-db.js';
+import { bindSlotSearch, slotSearchInput, slotSearchSql } from './slot-search-sql.js';
 import { varchar, wallClock } from './values.js';
 
 export interface MssqlPasOptions {
@@ -85,32 +87,8 @@ export class MssqlPas implements PasPort {
       ).recordset;
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 
-      const request = this.pool.request();
-      /** A parameterised IN list: @clinic0, @clinic1, … */
-      const inList = (name: string, values: string[], width: number) => {
-        for (const [i, v] of values.entries()) request.input(`${name}${i}`, ...varchar(width, v));
-        return values.map((_, i) => `@${name}${i}`).join(', ');
-      };
-      const where = [`s.CLINIC_CODE IN (${inList('clinic', clinics.map((c) => c.CLINIC_CODE), 8)})`];
-      let widened = false;
-      if (query.startFrom) {
-        const b = this.clock.queryBound(query.startFrom.instant, 'lower');
-        request.input('startFrom', sql.DateTime, wallClock(b.local));
-        where.push('s.START_DTTM >= @startFrom');
-        widened ||= b.widened;
-      }
-      if (query.startTo) {
-        const b = this.clock.queryBound(query.startTo.instant, 'upper');
-        request.input('startTo', sql.DateTime, wallClock(b.local));
-        where.push('s.START_DTTM <= @startTo');
-        widened ||= b.widened;
-      }
-      if (query.statuses.length > 0) where.push(`s.SLOT_STATUS IN (${inList('status', query.statuses.map(slotStatusCode), 1)})`);
-      // Rows in a widened hour are filtered out below, so fetch a margin beyond the limit.
-      request.input('top', sql.Int, widened ? query.limit + 1000 : query.limit + 1);
-      const raw = (
-        await request.query<RawSlot>(`SELECT TOP (@top) ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID`)
-      ).recordset;
+      const search = slotSearchSql(slotSearchInput(query, clinics.map((c) => c.CLINIC_CODE), query.statuses.map(slotStatusCode), this.clock));
+      const raw = (await bindSlotSearch(this.pool.request(), search.params).query<RawSlot>(search.text)).recordset;
       const slots = raw
         .map((r) => toSlotRow(r, this.clock, (column, code) => this.options.observer?.unknownCode(column, code)))
         .filter((s) => withinBounds(s, query))
@@ -150,36 +128,6 @@ export class MssqlPas implements PasPort {
   async close(): Promise<void> {
     await this.pool.close();
   }
-}
-
-/** Deadlock victim, lock timeout, and Azure SQL's "try again" errors. */
-const TRANSIENT_NUMBERS = new Set([1205, 1222, 40197, 40501, 40613]);
-/** Connection-level failures (mssql codes, and the socket's own underneath). */
-const TRANSIENT_CODES = new Set(['ESOCKET', 'ECONNRESET', 'ETIMEOUT', 'ECONNCLOSED']);
-
-/** The error and every error wrapped inside it (mssql keeps the driver's as originalError). */
-function errorChain(error: unknown): Record<string, unknown>[] {
-  const chain: Record<string, unknown>[] = [];
-  let e: unknown = error;
-  while (e && typeof e === 'object' && chain.length < 6 && !chain.includes(e as Record<string, unknown>)) {
-    const current = e as Record<string, unknown>;
-    chain.push(current);
-    e = current.originalError ?? current.cause;
-  }
-  return chain;
-}
-
-function errorNumbers(error: unknown): number[] {
-  return errorChain(error)
-    .map((e) => e.number)
-    .filter((n): n is number => typeof n === 'number');
-}
-
-export function isTransientMssqlError(error: unknown): boolean {
-  return (
-    errorNumbers(error).some((n) => TRANSIENT_NUMBERS.has(n)) ||
-    errorChain(error).some((e) => typeof e.code === 'string' && TRANSIENT_CODES.has(e.code))
-  );
 }
 
 /** Maps transient failures to TransientPasError (the worker retries those); everything else rethrows. */

@@ -1,12 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Env } from '@booking/config';
+import { type Env, urlWithCredentials } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas, type PasConnection } from '../pas-access.js';
-import { checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog } from '../pas-schema.js';
+import { columnTypeFindings, configuredStatusCodes, type StatusCodes, slotSearchIndexFindings, statusCodeFindings, storedStatusCodes, triggerFindings } from '../pas-mapping-checks.js';
+import { type Catalog, checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog, TABLES } from '../pas-schema.js';
 import { type CheckResult, printResults, summary } from '../report.js';
 import { facadeProblems, pasTarget, settingValue, workerProblems } from '../settings.js';
 
@@ -39,7 +40,9 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
 
   // 2. Redis, with its clock.
   const redisUrl = settingValue(facadeSchema, 'REDIS_URL', env);
-  if (redisUrl) results.push(...(await checkRedis(redisUrl, options.maxSkewSeconds)));
+  // With the ACL user and password the processes log in with (REDIS_USERNAME, REDIS_PASSWORD[_FILE]).
+  const redisLogin = redisUrl && urlWithCredentials(redisUrl, settingValue(facadeSchema, 'REDIS_USERNAME', env), settingValue(facadeSchema, 'REDIS_PASSWORD', env));
+  if (redisLogin) results.push(...(await checkRedis(redisLogin, options.maxSkewSeconds)));
   else results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: REDIS_URL is invalid' });
 
   // 3. The PAS the worker would use: schema, grants, clock.
@@ -50,7 +53,7 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
     } catch {
       results.push({ status: 'skip', check: 'pas', subject: 'PAS_ADAPTER', message: 'not checked: the PAS settings are invalid' });
     }
-    if (target) results.push(...(await checkPas(target, options.maxSkewSeconds)));
+    if (target) results.push(...(await checkPas(target, options.maxSkewSeconds, configuredStatusCodes(env))));
   }
 
   const exitCode = !configOk ? EXIT.CONFIG : results.some((r) => r.status === 'fail') ? EXIT.FAILED : EXIT.OK;
@@ -167,7 +170,7 @@ function parseInfo(text: string): Record<string, string> {
   return out;
 }
 
-async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: number): Promise<CheckResult[]> {
+async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: number, statusCodes: StatusCodes): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   let pas: PasConnection;
   try {
@@ -181,6 +184,7 @@ async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: n
       results.push({ status: 'ok', check: 'pas', subject: 'PAS_SQLITE_PATH', message: `opened ${pas.describe} (read-only)` });
       const catalog = await sqliteCatalog(pas);
       results.push(...checkCatalog(catalog, 'sqlite').map((f) => ({ check: 'pas', ...f })));
+      results.push(...(await statusCodeResults(pas, catalog, statusCodes)));
       results.push({ status: 'ok', check: 'clock', subject: 'PAS', message: 'the SQLite PAS uses this machine\u2019s clock' });
       if (catalog.has('CLINIC')) results.push(await bookableClinics(pas));
     } else {
@@ -191,6 +195,9 @@ async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: n
       results.push({ status: 'ok', check: 'pas', subject: 'PAS_MSSQL_URL', message: `connected to ${pas.describe}: SQL Server ${about.v}, database ${about.db}, login ${about.login}, default schema ${defaultSchema}` });
       results.push(...checkCatalog(catalog, 'mssql').map((f) => ({ check: 'pas', ...f })));
       results.push(...(await mssqlPermissionFindings(pas, catalog)).map((f) => ({ check: 'pas', ...f })));
+      // What breaks a mapping beyond names: types, triggers, the search's covering index, stored codes.
+      results.push(...[...columnTypeFindings(catalog, TABLES), ...triggerFindings(catalog), ...slotSearchIndexFindings(catalog)].map((f) => ({ check: 'pas', ...f })));
+      results.push(...(await statusCodeResults(pas, catalog, statusCodes)));
       results.push(skewResult('PAS', new Date(about.now_utc).getTime() - (t0 + t1) / 2, maxSkewSeconds));
       if (catalog.has('CLINIC')) results.push(await bookableClinics(pas));
     }
@@ -200,6 +207,15 @@ async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: n
     await pas.close().catch(() => undefined);
   }
   return results;
+}
+
+/** The status codes stored in the PAS against the worker's mapping; a failing query is one finding, not the end of doctor. */
+async function statusCodeResults(pas: PasConnection, catalog: Catalog, codes: StatusCodes): Promise<CheckResult[]> {
+  try {
+    return (await storedStatusCodes(pas, catalog)).flatMap(({ column, rows }) => statusCodeFindings(column, rows, codes)).map((f) => ({ check: 'pas', ...f }));
+  } catch (error) {
+    return [{ status: 'warn', check: 'pas', subject: 'status codes', message: `could not read the stored status codes: ${(error as Error).message}` }];
+  }
 }
 
 /** Nothing is bookable until some active clinic carries a DoS service id. */

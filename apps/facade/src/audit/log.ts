@@ -15,8 +15,8 @@ import { join } from 'node:path';
 export interface AuditRecord {
   /** When the answer was decided, ISO 8601 UTC. */
   time: string;
-  /** `request`, or a connection refused before HTTP (`tls-refused`, `client-error`). */
-  event: 'request' | 'tls-refused' | 'client-error';
+  /** `request`, a connection refused before HTTP (`tls-refused`, `client-error`), or a failed queue dashboard login (`admin-login-failed`, admin listener). */
+  event: 'request' | 'tls-refused' | 'client-error' | 'admin-login-failed';
   /** metadata | search-slot | book | read | vread | cancel, or `unknown` (no such route). */
   interaction: string;
   method?: string;

@@ -164,10 +164,13 @@ export function parseAlgorithms(list: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Structure
 
+/** `Bearer <token>`; the scheme name is case-insensitive (RFC 7235 §2.1, RFC 6750 §2.1). */
+const BEARER = /^\s?Bearer\s+(\S+)\s*$/i;
+
 /** The token from `Authorization: Bearer <jwt>`, checked for three base64url parts; or why not. */
 function bearerToken(authorization: string | undefined): string | JwtCheck {
   if (!authorization) return fail('the Authorization header is missing');
-  const match = /^\s?Bearer\s+(\S+)\s*$/.exec(authorization);
+  const match = BEARER.exec(authorization);
   if (!match) return fail('the Authorization header must be "Bearer <JWT>"');
   const token = match[1] as string;
   if (token.length > MAX_TOKEN_LENGTH) return fail('the JWT is too long');
@@ -240,7 +243,8 @@ export function checkClaims(payload: Record<string, unknown>, policy: JwtPolicy)
  * identifiers, each bounded, never names. Undefined when the token does not even decode.
  */
 export function peekProvenance(authorization: string | undefined): Partial<BookingClaims> | undefined {
-  const token = /^\s?Bearer\s+(\S{1,16384})\s*$/.exec(authorization ?? '')?.[1];
+  const token = BEARER.exec(authorization ?? '')?.[1];
+  if (token && token.length > MAX_TOKEN_LENGTH) return undefined;
   if (!token) return undefined;
   try {
     return provenance(decodeJwt(token));

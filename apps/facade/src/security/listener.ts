@@ -7,12 +7,18 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import { type IssueType, operationOutcome, problem } from '@booking/fhir';
 import type { AuditLog } from '../audit/log.js';
+import { type ConnectionLimits, limitConnections, rawSocketOf, throttledLog } from './connection-limits.js';
+import { securityHeaderFields } from './setup.js';
 import { type AllowList, enforceAllowList } from './tls.js';
 
 /**
  * The consumer-facing listener: HTTPS with client certificates (or plain HTTP when configured
- * explicitly), a bounded request head, and answers of our own for what Node refuses before
- * Hono sees a request (oversized headers → 431, malformed HTTP → 400), each audited.
+ * explicitly), a bounded request head, bounded connections (connection-limits.ts), a short TLS
+ * handshake timeout, and answers of our own for what Node refuses before Hono sees a request
+ * (oversized headers → 431, malformed HTTP → 400), each audited and carrying the same hardening
+ * headers as every other answer. A socket whose TLS handshake never finished (timed out, refused)
+ * is destroyed: no HTTP answer could reach it, so none is written or audited; the refusal is
+ * logged with the client's address.
  */
 
 export interface ListenerLogger {
@@ -26,8 +32,9 @@ export interface ConsumerListenerOptions {
   hostname: string;
   port: number;
   maxHeaderBytes: number;
-  /** Absent: plain HTTP. */
-  tls?: { serverOptions: import('node:https').ServerOptions; allowList: AllowList };
+  /** Absent: plain HTTP. `allowList` is read at each handshake (it may be reloaded). */
+  tls?: { serverOptions: import('node:https').ServerOptions; allowList: () => AllowList; handshakeTimeoutMs: number };
+  limits: ConnectionLimits;
   audit: AuditLog;
   logger: ListenerLogger;
   onListening?: (info: { address: string; port: number }) => void;
@@ -38,13 +45,16 @@ export function serveConsumer(options: ConsumerListenerOptions) {
   const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; requestId?: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
     audit.write(JSON.parse(JSON.stringify({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }))).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
 
+  // The hardening headers of every other answer, for the answers written below by hand.
+  const hardening = securityHeaderFields(tls !== undefined);
+
   // @hono/node-server's own listener (what serve() uses), given an errorHandler so that a request
   // it cannot turn into a Request (e.g. a backslash in the path, no Host) gets an OperationOutcome.
   const listener = getRequestListener(options.fetch, {
     hostname: options.hostname,
-    errorHandler: (error) => {
+    errorHandler: async (error) => {
       const malformed = error instanceof RequestError;
-      const answer = outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade');
+      const answer = outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade', await hardening);
       const requestId = answer.headers.get('X-Request-ID') as string;
       void record('client-error', { status: answer.status, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR', requestId });
       return answer;
@@ -52,7 +62,13 @@ export function serveConsumer(options: ConsumerListenerOptions) {
   });
   // requireHostHeader off: Node would answer a missing Host with an empty 400; the adapter refuses it too, through errorHandler.
   const http = { maxHeaderSize: options.maxHeaderBytes, requireHostHeader: false };
-  const server = tls ? createHttpsServer({ ...tls.serverOptions, ...http }, listener) : createHttpServer(http, listener);
+  const server = tls ? createHttpsServer({ ...tls.serverOptions, handshakeTimeout: tls.handshakeTimeoutMs, ...http }, listener) : createHttpServer(http, listener);
+  const refusedLog = throttledLog(10_000, (clientAddress, reason, refused) =>
+    logger.warn({ clientAddress, reason, refused, limits: options.limits }, 'connection refused: connection limit reached (logged once per address and reason every 10 s)'),
+  );
+  limitConnections(server, options.limits, tls !== undefined, refusedLog);
+  /** TLS sockets whose handshake completed: only these can be answered in HTTP. */
+  const secured = new WeakSet<object>();
   server.listen(options.port, options.hostname, () => listening(server.address() as AddressInfo));
 
   function listening(info: { address: string; port: number }) {
@@ -68,44 +84,54 @@ export function serveConsumer(options: ConsumerListenerOptions) {
   }
 
   if (tls) {
+    server.prependListener('secureConnection', (socket: TLSSocket) => secured.add(socket));
     enforceAllowList(server as unknown as TlsServer, tls.allowList, (socket, identity) => {
       const who = { clientAddress: socket.remoteAddress, clientCertCn: identity?.commonNames[0], clientCertSha256: identity?.fingerprint256 };
-      logger.warn(who, 'TLS client certificate not on FACADE_TLS_ALLOWED_CLIENTS: connection closed');
+      logger.warn(who, 'TLS client certificate not on FACADE_TLS_ALLOWED_CLIENTS (or its subject has more than one CN): connection closed');
       void record('tls-refused', { status: null, outcome: 'ACCESS_DENIED_SSL', ...who });
     });
-    // Handshake failures: no certificate or an old protocol (OpenSSL's alert), or a certificate that
-    // does not verify (unknown CA, expired: Node destroys the socket, authorizationError says why).
+    // Handshake failures: no certificate or an old protocol (OpenSSL's alert), a certificate that
+    // does not verify (unknown CA, expired: Node destroys the socket, authorizationError says why),
+    // or no handshake within the timeout. The address is read from the TCP socket: the TLS socket
+    // may already be destroyed, and with it its remoteAddress.
     server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
       const reason = socket.authorizationError ? String(socket.authorizationError) : error.message.split('\n')[0]?.slice(0, 200);
-      logger.warn({ clientAddress: socket.remoteAddress, code: socket.authorizationError ?? error.code, reason }, 'TLS handshake refused');
+      logger.warn({ clientAddress: rawSocketOf(socket).remoteAddress, code: socket.authorizationError ?? error.code, reason }, 'TLS handshake refused');
+      socket.destroy();
     });
   }
 
   // Node answers these without a body and, without a listener, Hono never hears of them.
+  // On HTTPS, Node also reports TLS handshake failures here (the socket never reached HTTP): those
+  // are only destroyed. Writing an answer to them kept them open forever, waiting for a handshake.
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex & { remoteAddress?: string; _httpMessage?: { headersSent?: boolean } }) => {
-    if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
+    if ((tls && !secured.has(socket)) || error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
       socket.destroy();
       return;
     }
     const [status, code, text] = clientErrorAnswer(error.code, options.maxHeaderBytes);
     const id = randomUUID();
     const body = JSON.stringify(operationOutcome(problem(status, code, 'BAD_REQUEST', text), id));
-    socket.end(
-      `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/fhir+json;charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Cache-Control: no-store\r\nX-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    void record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', requestId: id, clientAddress: socket.remoteAddress });
+    const clientAddress = socket.remoteAddress;
+    void hardening.then((headers) => {
+      if (!socket.writable) return socket.destroy();
+      const extra = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      socket.end(
+        `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/fhir+json;charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Cache-Control: no-store\r\n${extra}X-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      void record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', requestId: id, clientAddress });
+    });
   });
 
   return server;
 }
 
-function outcomeResponse(status: number, code: IssueType, text: string): Response {
+function outcomeResponse(status: number, code: IssueType, text: string, hardening: [string, string][]): Response {
   const id = randomUUID();
-  return new Response(JSON.stringify(operationOutcome(problem(status, code, status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST', text), id)), {
-    status,
-    headers: { 'Content-Type': 'application/fhir+json;charset=utf-8', 'Cache-Control': 'no-store', 'X-Request-ID': id },
-  });
+  const headers = new Headers(hardening);
+  for (const [name, value] of Object.entries({ 'Content-Type': 'application/fhir+json;charset=utf-8', 'Cache-Control': 'no-store', 'X-Request-ID': id })) headers.set(name, value);
+  return new Response(JSON.stringify(operationOutcome(problem(status, code, status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST', text), id)), { status, headers });
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };

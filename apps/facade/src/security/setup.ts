@@ -1,15 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '@booking/config';
-import type { MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { listSetting, type SecuritySettings } from './settings.js';
-import { type AllowList, tlsServerOptions } from './tls.js';
+import { tlsServerOptions } from './tls.js';
+import type { TlsMaterial } from './tls-reload.js';
 
 /** Everything the facade's security settings turn into, checked at startup (ConfigError names the setting). */
 export interface SecuritySetup {
   /** Absent when FACADE_TLS=off. */
-  tls?: { serverOptions: import('node:https').ServerOptions; allowList: AllowList };
+  tls?: TlsMaterial;
   jwt: { verify: JwtVerifier; mode: 'unsigned' | 'signed'; issuers: string[] };
 }
 
@@ -42,4 +43,25 @@ export function securityHeaders(tls: boolean): MiddlewareHandler {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (incoming && !incoming.complete) c.res.headers.set('Connection', 'close');
   };
+}
+
+/**
+ * The same hardening headers as name/value pairs, for the answers the listener writes by hand
+ * (431, 400 before Hono sees a request): taken from the middleware itself, so they cannot drift.
+ */
+export async function securityHeaderFields(tls: boolean): Promise<[string, string][]> {
+  const probe = new Hono().use(securityHeaders(tls)).get('/', (c) => c.body(null, 204));
+  const res = await probe.request('/');
+  return [...res.headers.entries()];
+}
+
+/**
+ * True when reading the request failed because the client closed the connection mid-request (a
+ * body cut short): nothing the facade did wrong, and no answer can reach the client. Logged at
+ * info, never as an unhandled error (which would page someone).
+ */
+export function isClientAbort(error: Error, c: Context): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const reset = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || error.message === 'aborted';
+  return reset && incoming !== undefined && (incoming.destroyed || !incoming.complete);
 }

@@ -50,7 +50,13 @@ export function identityOf(cert: PeerCertificate): ClientIdentity {
   };
 }
 
+/**
+ * On the list by SHA-256 fingerprint, subject CN or a SAN DNS name. A subject with more than one
+ * CN names no single identity (which one would the audit trail record?): it is refused outright,
+ * even when pinned by fingerprint.
+ */
 export function isAllowed(identity: ClientIdentity, list: AllowList): boolean {
+  if (identity.commonNames.length > 1) return false;
   if (identity.fingerprint256 && list.fingerprints.has(identity.fingerprint256)) return true;
   return [...identity.commonNames, ...identity.dnsNames].some((n) => list.names.has(n));
 }
@@ -95,13 +101,14 @@ export function clientIdentityOf(socket: object | undefined): ClientIdentity | u
 
 /**
  * Destroys a connection whose certificate is not on the allow-list as soon as the handshake ends.
- * Prepended, so it runs before the HTTP server attaches its parser to the socket.
+ * Prepended, so it runs before the HTTP server attaches its parser to the socket. `list` is read
+ * at each handshake, so a reloaded allow-list applies to the next connection.
  */
-export function enforceAllowList(server: TlsServer, list: AllowList, onRefused: (socket: TLSSocket, identity: ClientIdentity | undefined) => void): void {
+export function enforceAllowList(server: TlsServer, list: () => AllowList, onRefused: (socket: TLSSocket, identity: ClientIdentity | undefined) => void): void {
   server.prependListener('secureConnection', (socket: TLSSocket) => {
     const cert = socket.getPeerCertificate();
     const identity = cert && Object.keys(cert).length > 0 ? identityOf(cert) : undefined;
-    if (socket.authorized && identity && isAllowed(identity, list)) {
+    if (socket.authorized && identity && isAllowed(identity, list())) {
       identities.set(socket, identity);
       return;
     }

@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import {
+  columnTypeFindings,
+  columnTypeVerdict,
+  configuredStatusCodes,
+  DEFAULT_STATUS_CODES,
+  slotSearchIndexFindings,
+  statusCodeFindings,
+  triggerFindings,
+} from '../src/pas-mapping-checks.js';
+import { type Catalog, type CatalogEntry, type ColumnType, TABLES } from '../src/pas-schema.js';
+
+/**
+ * doctor's decisions about a trust's mapping, over fake catalogue rows (no SQL Server here): what a
+ * column type does to conversions and seeks, stored status codes against the mapping, triggers
+ * that falsify row counts, and the slot search's covering index.
+ */
+
+const t = (type: string, length: number | null = null, collation: string | null = null): ColumnType => ({ type, length, collation });
+const defaults = { appointment: [...DEFAULT_STATUS_CODES.appointment], slot: [...DEFAULT_STATUS_CODES.slot], source: 'defaults' };
+
+/** The reference types of the legacy columns (docker/pas/01-legacy-schema.sql). */
+function referenceType(column: string): ColumnType {
+  if (column.endsWith('_DTTM') || column === 'DOB') return t('datetime');
+  if (['SLOT_ID', 'PATIENT_ID', 'APPT_ID'].includes(column)) return t('int');
+  if (column === 'SLOT_GUID') return t('uniqueidentifier');
+  return t('varchar', 50, 'SQL_Latin1_General_CP1_CI_AS');
+}
+
+function entry(name: string, over: Partial<CatalogEntry> = {}, types: Record<string, ColumnType> = {}): CatalogEntry {
+  const table = TABLES.find((x) => x.name === name);
+  const columns = [...new Set([...(table?.reads ?? []), ...(table?.inserts ?? []), ...(table?.updates ?? [])])];
+  const columnTypes = new Map(columns.map((c) => [c, types[c] ?? referenceType(c)]));
+  // Free text in Unicode, as a careful DBA would have it.
+  for (const c of ['TITLE', 'FORENAMES', 'SURNAME', 'ADDR_LINE1', 'ADDR_LINE2']) if (name === 'PATIENT' && !types[c]) columnTypes.set(c, t('nvarchar', 50));
+  if (name === 'APPOINTMENT' && !types.REASON) columnTypes.set('REASON', t('nvarchar', 255));
+  return { actual: `dbo.${name}`, type: 'table', columns: new Set(columns), indexes: [], columnTypes, triggers: [], ...over };
+}
+
+function catalog(...entries: [string, CatalogEntry][]): Catalog {
+  const all: Catalog = new Map(TABLES.filter((x) => !x.product).map((x) => [x.name, entry(x.name)]));
+  for (const [name, e] of entries) all.set(name, e);
+  return all;
+}
+
+describe('doctor: column types of mapped columns', () => {
+  it('passes the reference types with one line', () => {
+    const findings = columnTypeFindings(catalog(), TABLES);
+    expect(findings).toEqual([{ status: 'ok', subject: 'column types', message: expect.stringMatching(/mapped legacy columns have the types the adapter binds/) }]);
+  });
+
+  it('warns on SMALLDATETIME and DATETIME2 (conversions and seeks), fails on DATE and DATETIMEOFFSET', () => {
+    expect(columnTypeVerdict('CLINIC_SLOT', 'START_DTTM', t('smalldatetime'))).toMatchObject({ status: 'warn', message: expect.stringMatching(/converted in every comparison.*minute/) });
+    expect(columnTypeVerdict('CLINIC_SLOT', 'START_DTTM', t('datetime2'))).toMatchObject({ status: 'warn', message: expect.stringMatching(/DATETIME2/) });
+    expect(columnTypeVerdict('CLINIC_SLOT', 'START_DTTM', t('date'))?.status).toBe('fail');
+    expect(columnTypeVerdict('APPOINTMENT', 'START_DTTM', t('datetimeoffset'))?.status).toBe('fail');
+    expect(columnTypeVerdict('CLINIC_SLOT', 'START_DTTM', t('datetime'))).toBeUndefined();
+  });
+
+  it('warns on NVARCHAR code columns, but wants Unicode (or UTF-8) for the free text it writes', () => {
+    expect(columnTypeVerdict('CLINIC', 'DOS_SERVICE_ID', t('nvarchar', 20))).toMatchObject({ status: 'warn', message: expect.stringMatching(/NVARCHAR\(20\)/) });
+    expect(columnTypeVerdict('PATIENT', 'SURNAME', t('nvarchar', 50))).toBeUndefined();
+    expect(columnTypeVerdict('PATIENT', 'SURNAME', t('varchar', 50, 'Latin1_General_CI_AS'))).toMatchObject({ status: 'warn', message: expect.stringMatching(/Ll\u0177r/) });
+    expect(columnTypeVerdict('PATIENT', 'SURNAME', t('varchar', 50, 'Latin1_General_100_CI_AS_SC_UTF8'))).toBeUndefined();
+  });
+
+  it('fails a code column too narrow for what the adapter writes, and ids and GUIDs of the wrong kind', () => {
+    expect(columnTypeVerdict('PATIENT', 'HOSP_NO', t('char', 8))).toMatchObject({ status: 'fail', fix: expect.stringMatching(/at least 10/) });
+    expect(columnTypeVerdict('CLINIC_SLOT', 'SLOT_ID', t('bigint'))?.status).toBe('warn');
+    expect(columnTypeVerdict('CLINIC_SLOT', 'SLOT_ID', t('varchar', 10))?.status).toBe('fail');
+    expect(columnTypeVerdict('CLINIC_SLOT', 'SLOT_GUID', t('char', 36))).toMatchObject({ status: 'warn', message: expect.stringMatching(/scans/) });
+    expect(columnTypeVerdict('CLINIC_SLOT', 'SLOT_STATUS', t('int'))?.status).toBe('fail');
+  });
+
+  it('reports each offending column of a mapping, and nothing for the product tables', () => {
+    const findings = columnTypeFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', {}, { START_DTTM: t('smalldatetime'), SLOT_GUID: t('varchar', 36) })]), TABLES);
+    expect(findings.map((f) => [f.status, f.subject])).toEqual([
+      ['warn', 'CLINIC_SLOT'],
+      ['warn', 'CLINIC_SLOT'],
+    ]);
+    const text = findings.map((f) => f.message).join('\n');
+    expect(text).toContain('CLINIC_SLOT.START_DTTM is SMALLDATETIME');
+    expect(text).toContain('CLINIC_SLOT.SLOT_GUID is VARCHAR(36)');
+  });
+});
+
+describe('doctor: stored status codes against the mapping', () => {
+  it('accepts stored codes the mapping knows, compared trimmed and ignoring case', () => {
+    const findings = statusCodeFindings('APPOINTMENT.APPT_STATUS', [{ code: 'B', n: 10 }, { code: 'c', n: 3 }, { code: 'H ', n: 1 }], defaults);
+    expect(findings).toEqual([{ status: 'ok', subject: 'APPOINTMENT', message: 'APPOINTMENT.APPT_STATUS: every stored code (B, C, H) is in the reference codes' }]);
+  });
+
+  it('warns on unknown appointment codes, most frequent first, and fails on unknown slot codes', () => {
+    const appt = statusCodeFindings('APPOINTMENT.APPT_STATUS', [{ code: 'B', n: 10 }, { code: 'Q', n: 2 }, { code: 'W', n: 7 }, { code: null, n: 1 }], defaults);
+    expect(appt).toHaveLength(1);
+    expect(appt[0]).toMatchObject({ status: 'warn', subject: 'APPOINTMENT' });
+    expect(appt[0]?.message).toContain("'W' (7 rows), 'Q' (2 rows), '(NULL)' (1 row)");
+    const slot = statusCodeFindings('CLINIC_SLOT.SLOT_STATUS', [{ code: 'F', n: 100 }, { code: 'R', n: 4 }], defaults);
+    expect(slot[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/'R' \(4 rows\)/) });
+  });
+
+  it('uses the worker\u2019s status-mapping settings when it has them, else the reference codes', () => {
+    expect(configuredStatusCodes({})).toMatchObject({ source: 'defaults', appointment: ['B', 'A', 'S', 'D', 'P', 'H', 'C'], slot: ['F', 'B', 'U', 'T', 'X'] });
+    const both = configuredStatusCodes({ PAS_APPOINTMENT_STATUS_MAP: 'BK=booked,XP=cancelled:patient' });
+    expect(both).toEqual({ appointment: ['BK', 'XP'], slot: ['F', 'B', 'U', 'T', 'X'], source: 'PAS_APPOINTMENT_STATUS_MAP' });
+    const findings = statusCodeFindings('APPOINTMENT.APPT_STATUS', [{ code: 'B', n: 1 }], both);
+    expect(findings[0]).toMatchObject({ status: 'warn', message: expect.stringMatching(/the mapping in PAS_APPOINTMENT_STATUS_MAP does not know: 'B'/) });
+  });
+});
+
+describe('doctor: triggers', () => {
+  it('fails an INSTEAD OF trigger on a mapped view the adapter writes through', () => {
+    const view = entry('CLINIC_SLOT', { type: 'view', actual: 'booking_pas.CLINIC_SLOT', triggers: [{ name: 'TR_SLOT_IO', insteadOf: true, disabled: false }] });
+    const findings = triggerFindings(catalog(['CLINIC_SLOT', view]));
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ status: 'fail', subject: 'CLINIC_SLOT', message: expect.stringMatching(/booking_pas\.CLINIC_SLOT \(view\) has INSTEAD OF trigger\(s\) TR_SLOT_IO: the row counts/) });
+  });
+
+  it('lets AFTER triggers and disabled ones pass, and says when triggers could not be listed', () => {
+    const audited = entry('APPOINTMENT', {
+      triggers: [
+        { name: 'TR_APPT_AUDIT', insteadOf: false, disabled: false },
+        { name: 'TR_OLD', insteadOf: true, disabled: true },
+      ],
+    });
+    const findings = triggerFindings(catalog(['APPOINTMENT', audited]));
+    expect(findings.map((f) => f.status)).toEqual(['ok']);
+    expect(findings[0]?.message).toMatch(/AFTER trigger\(s\) TR_APPT_AUDIT: fine as long as they return no rows/);
+    const unknown = entry('PATIENT');
+    delete unknown.triggers;
+    expect(triggerFindings(catalog(['PATIENT', unknown]))).toEqual([expect.objectContaining({ status: 'warn', subject: 'PATIENT' })]);
+  });
+});
+
+describe('doctor: the slot search covering index', () => {
+  const pk = { name: 'PK_CLINIC_SLOT', unique: true, columns: ['SLOT_ID'], included: [], clustered: true };
+
+  it('recommends it when the index on (CLINIC_CODE, START_DTTM) does not cover the search', () => {
+    const plain = entry('CLINIC_SLOT', { indexes: [pk, { name: 'IX_CLINIC_SLOT_CLINIC_START_a1b2c3', unique: false, columns: ['CLINIC_CODE', 'START_DTTM'], included: [] }] });
+    const findings = slotSearchIndexFindings(catalog(['CLINIC_SLOT', plain]));
+    expect(findings).toEqual([
+      {
+        status: 'warn',
+        subject: 'CLINIC_SLOT',
+        message: expect.stringMatching(/no covering index/),
+        fix: 'CREATE INDEX IX_CLINIC_SLOT_SEARCH ON dbo.CLINIC_SLOT (CLINIC_CODE, START_DTTM) INCLUDE (SLOT_STATUS, SLOT_GUID, END_DTTM, CONTACT_TYPE);',
+      },
+    ]);
+    expect(slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { indexes: [pk] })]))[0]?.status).toBe('warn');
+  });
+
+  it('accepts it under any name (Babelfish hashes names), with SLOT_ID carried by the clustered key or included', () => {
+    const covering = { name: 'whatever_9f8e', unique: false, columns: ['CLINIC_CODE', 'START_DTTM'], included: ['CONTACT_TYPE', 'END_DTTM', 'SLOT_GUID', 'SLOT_STATUS'] };
+    expect(slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { indexes: [pk, covering] })]))[0]?.status).toBe('ok');
+    // A heap (no clustered index): SLOT_ID must be in the index itself.
+    expect(slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { indexes: [covering] })]))[0]?.status).toBe('warn');
+    expect(slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { indexes: [{ ...covering, included: [...covering.included, 'SLOT_ID'] }] })]))[0]?.status).toBe('ok');
+    // Keys in the wrong order do not serve a seek by clinic then start.
+    const reversed = { ...covering, columns: ['START_DTTM', 'CLINIC_CODE'] };
+    expect(slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { indexes: [pk, reversed] })]))[0]?.status).toBe('warn');
+  });
+
+  it('on a mapped view, says what the base table needs', () => {
+    const findings = slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { type: 'view' })]));
+    expect(findings[0]).toMatchObject({ status: 'warn', message: expect.stringMatching(/is a view/) });
+  });
+});

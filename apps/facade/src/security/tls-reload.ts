@@ -1,0 +1,105 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, type StatWatcher, unwatchFile, watchFile } from 'node:fs';
+import type { ServerOptions } from 'node:https';
+import { createSecureContext, type Server as TlsServer } from 'node:tls';
+import type { AllowList } from './tls.js';
+
+/**
+ * Certificates rotate yearly or sooner: the server certificate, its key, the CA bundle and the
+ * client allow-list are reloaded without a restart, on SIGHUP and when their files change. A new
+ * set is loaded and checked whole (settings valid, key matches certificate) before it replaces
+ * the old one: a bad or half-written file keeps the old set in use and logs an error. Connections
+ * already open keep the context they were made with; new handshakes get the new one.
+ */
+
+export interface TlsMaterial {
+  serverOptions: ServerOptions;
+  allowList: AllowList;
+}
+
+export interface ReloadLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export class ReloadableTls {
+  private server: TlsServer | undefined;
+  private readonly watched: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private current: TlsMaterial,
+    /** Reads the settings and files again (throws when they are wrong). */
+    private readonly load: () => TlsMaterial,
+    private readonly logger: ReloadLogger,
+  ) {}
+
+  /** The allow-list in force now (read by the listener at each handshake). */
+  get allowList(): AllowList {
+    return this.current.allowList;
+  }
+
+  attach(server: TlsServer): this {
+    this.server = server;
+    return this;
+  }
+
+  /** Loads the material again; true when the new set is in use, false when the old one stays. */
+  reload(trigger: string): boolean {
+    let next: TlsMaterial;
+    try {
+      next = this.load();
+      // Builds the context once on its own first: a key that does not match its certificate, or a
+      // passphrase that does not open it, throws here and nothing is replaced.
+      createSecureContext(next.serverOptions);
+      this.server?.setSecureContext(next.serverOptions);
+    } catch (error) {
+      this.logger.error({ trigger, err: (error as Error).message.split('\n')[0] }, 'TLS reload FAILED: the previous certificates, key, CA and allow-list stay in use');
+      return false;
+    }
+    this.current = next;
+    const cert = new X509Certificate(next.serverOptions.cert as string);
+    this.logger.info(
+      { trigger, serverCertSha256: cert.fingerprint256.replace(/:/g, ''), serverCertValidTo: cert.validTo, allowListNames: next.allowList.names.size, allowListFingerprints: next.allowList.fingerprints.size },
+      'TLS certificates, key, CA and client allow-list reloaded',
+    );
+    return true;
+  }
+
+  /**
+   * Polls the files (stat, so a Kubernetes secret's symlink swap or an editor's rename is seen)
+   * and reloads once they have been quiet for `debounceMs`: a certificate and its key replaced
+   * one after the other are loaded together.
+   */
+  watch(files: string[], pollMs: number, debounceMs = Math.min(500, pollMs)): this {
+    for (const file of new Set(files)) {
+      watchFile(file, { interval: pollMs, persistent: false }, (now, before) => {
+        if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.reload(`file changed: ${file}`), debounceMs);
+        this.timer.unref();
+      }) as StatWatcher;
+      this.watched.push(file);
+    }
+    return this;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    for (const file of this.watched) unwatchFile(file);
+  }
+}
+
+/** The files the TLS material comes from: every FACADE_TLS_*_FILE (from the environment or CONFIG_FILE) and CONFIG_FILE itself. */
+export function tlsSourceFiles(env: Record<string, string | undefined>): string[] {
+  let fromConfigFile: Record<string, unknown> = {};
+  try {
+    if (env.CONFIG_FILE) fromConfigFile = JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // Unreadable now: startup read it, and a reload reports what is wrong with it.
+  }
+  const merged: Record<string, unknown> = { ...fromConfigFile, ...env };
+  return Object.entries(merged)
+    .filter(([name, value]) => typeof value === 'string' && value && (name === 'CONFIG_FILE' || /^FACADE_TLS_[A-Z_]+_FILE$/.test(name)))
+    .map(([, value]) => value as string);
+}

@@ -1,0 +1,68 @@
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { redactSecrets, shownValue } from '@booking/config';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from '../apps/worker/src/config.js';
+import { loadFacadeConfig } from '../apps/facade/src/config.js';
+
+/** Start-up errors name the setting and what is wrong, never a secret's value (issue 14, item 2). */
+
+const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+const dir = mkdtempSync(join(tmpdir(), 'config-secrets-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function messageOf(load: () => unknown): string {
+  try {
+    load();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('configuration errors never echo a secret', () => {
+  it('facade: a too-short ADMIN_PASSWORD is named, its value is not shown', () => {
+    const message = messageOf(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, ADMIN_PASSWORD: 'Real-Pass11' }));
+    expect(message).toMatch(/^ADMIN_PASSWORD: must be at least 12 characters/);
+    expect(message).toContain('(hidden)');
+    expect(message).not.toContain('Real-Pass11');
+  });
+
+  it('worker: a too-short METRICS_TOKEN, also when it comes from a secret file', () => {
+    const file = join(dir, 'token');
+    writeFileSync(file, 'tok-Secret-9');
+    for (const env of [{ METRICS_TOKEN: 'tok-Secret-9' }, { METRICS_TOKEN_FILE: file }]) {
+      const message = messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, ...env }));
+      expect(message).toMatch(/^METRICS_TOKEN: must be at least 16 characters/);
+      expect(message).not.toContain('tok-Secret-9');
+    }
+  });
+
+  it('keys and connection strings: a malformed QUEUE_ENCRYPTION_KEYS and a password in a bad REDIS_URL', () => {
+    const shortKey = messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: 'k1:c2hvcnQtc2VjcmV0' }));
+    expect(shortKey).toMatch(/^QUEUE_ENCRYPTION_KEYS: key "k1" must be 32 bytes/);
+    expect(shortKey).not.toContain('c2hvcnQtc2VjcmV0');
+    const redis = messageOf(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, REDIS_URL: 'redis://facade:Redis-Secret-1@bad host:6379' }));
+    expect(redis).toMatch(/^REDIS_URL: /);
+    expect(redis).not.toContain('Redis-Secret-1');
+    expect(redis).toContain('facade:***@');
+  });
+
+  it('a CONFIG_FILE that is not JSON is reported without quoting its text', () => {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '{"ADMIN_PASSWORD": Real-Pass-Word-11}');
+    const message = messageOf(() => loadFacadeConfig({ CONFIG_FILE: file, QUEUE_ENCRYPTION_KEYS: keys }));
+    expect(message).toMatch(/^CONFIG_FILE: cannot read .* as JSON/);
+    expect(message).not.toContain('Real-Pass-Word-11');
+  });
+
+  it('the shared rule: secrets hidden, URL and ADO passwords masked, any secret value removed from a message', () => {
+    expect(shownValue('FACADE_TLS_KEY_PASSPHRASE', 'pp')).toBe('(hidden)');
+    expect(shownValue('QUEUE_ENCRYPTION_KEYS', keys)).toBe('(hidden)');
+    expect(shownValue('PAS_MSSQL_URL', 'mssql://sa:x@h/db')).toBe('(hidden)');
+    expect(shownValue('REDIS_URL', 'redis://:p@ss@host:6379')).toBe('"redis://:***@host:6379"');
+    expect(shownValue('FACADE_HOST', '0.0.0.0')).toBe('"0.0.0.0"');
+    expect(redactSecrets('Server=h;Password=abc;x and the token sekret-token-123', { METRICS_TOKEN: 'sekret-token-123' })).toBe('Server=h;Password=***;x and the token (hidden)');
+  });
+});

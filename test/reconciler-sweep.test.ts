@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ReconcileQuery, ReconcileResult } from '@booking/pas';
+import { type ReconcileQuery, type ReconcileResult, TransientPasError } from '@booking/pas';
 import { redisConnection } from '@booking/queue';
 import pino from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -33,7 +33,7 @@ function fakePas(n: number, gate?: Promise<void>) {
 }
 
 function sweeper(pas: ReturnType<typeof fakePas>, settings: { maxPerSweep: number; pageSize: number }, prefix = `r${randomUUID().slice(0, 8)}`) {
-  return createSweeper({ redis, pas, prefix, settings: { intervalSeconds: 60, pauseMs: 0, ...settings }, logger, maxRetries: 0 });
+  return createSweeper({ redis, pas, prefix, settings: { intervalSeconds: 60, pauseMs: 0, ...settings }, logger, retryPolicy: { maxRetries: 0, budgetMs: 0 } });
 }
 
 describe('a reconciler sweep', () => {
@@ -88,11 +88,24 @@ describe('a reconciler sweep', () => {
     // The worker is told to stop while the first page is being read.
     let sweep: ReturnType<typeof createSweeper> | undefined;
     const stoppedMidway = { queries: pas.queries, reconcile: async (q: ReconcileQuery) => (sweep?.stop(), pas.reconcile(q)) };
-    sweep = createSweeper({ redis, pas: stoppedMidway, prefix, settings: { intervalSeconds: 60, pauseMs: 0, maxPerSweep: 100, pageSize: 5 }, logger, maxRetries: 0 });
+    sweep = createSweeper({ redis, pas: stoppedMidway, prefix, settings: { intervalSeconds: 60, pauseMs: 0, maxPerSweep: 100, pageSize: 5 }, logger, retryPolicy: { maxRetries: 0, budgetMs: 0 } });
     expect(await sweep()).toMatchObject({ outcome: 'partial', checked: 5 });
     pas.queries.length = 0;
     expect(await sweeper(pas, { maxPerSweep: 100, pageSize: 5 }, prefix)()).toMatchObject({ outcome: 'complete', checked: 25 });
     expect(pas.queries[0]?.after).toBe('5');
+  });
+
+  it('retries a page the PAS failed transiently (deadlock, busy) and counts the retry', async () => {
+    const pas = fakePas(8);
+    let failures = 1;
+    const busy = { queries: pas.queries, reconcile: async (q: ReconcileQuery) => {
+      if (q.after === '4' && failures-- > 0) throw new TransientPasError('database is locked');
+      return pas.reconcile(q);
+    } };
+    let retries = 0;
+    const sweep = createSweeper({ redis, pas: busy, prefix: `r${randomUUID().slice(0, 8)}`, settings: { intervalSeconds: 60, pauseMs: 0, maxPerSweep: 100, pageSize: 4 }, logger, metrics: { sweep: () => {}, pasRetry: () => retries++ }, retryPolicy: { maxRetries: 3, budgetMs: 5000, baseDelayMs: 1 } });
+    expect(await sweep()).toMatchObject({ outcome: 'complete', checked: 8 });
+    expect(retries).toBe(1);
   });
 
   it('releases the lock when the PAS fails, and the next sweep retries the same page', async () => {

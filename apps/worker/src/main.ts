@@ -69,7 +69,7 @@ async function main() {
     settings: { intervalSeconds: config.RECONCILE_INTERVAL_SECONDS, maxPerSweep: config.RECONCILE_MAX_PER_SWEEP, pageSize: config.RECONCILE_PAGE_SIZE, pauseMs: config.RECONCILE_PAUSE_MS },
     logger: logger.child({ component: 'reconciler' }),
     metrics,
-    maxRetries: config.PAS_MAX_RETRIES,
+    retryPolicy: { maxRetries: config.PAS_MAX_RETRIES, budgetMs: config.PAS_WRITE_RETRY_BUDGET_MS },
     telemetry: tracing?.telemetry,
   });
 

@@ -5,7 +5,7 @@ import { redisConnection } from '@booking/queue';
 import { Queue, type Telemetry, Worker } from 'bullmq';
 import type { Logger } from './logger.js';
 import type { SweepOutcome, WorkerMetrics } from './observability/metrics.js';
-import { withPasRetries } from './retry.js';
+import { createPasRetry, type RetryPolicy } from './retry.js';
 
 /**
  * The background reconciler: sweeps the product's not-yet-ended appointments on a schedule, so a
@@ -42,8 +42,9 @@ export interface ReconcilerDeps {
   prefix: string;
   settings: ReconcilerSettings;
   logger: Logger;
-  metrics?: Pick<WorkerMetrics, 'sweep'>;
-  maxRetries: number;
+  metrics?: Pick<WorkerMetrics, 'sweep' | 'pasRetry'>;
+  /** Transient PAS failures are retried per page, within this policy (a page records versions: a write). */
+  retryPolicy: RetryPolicy;
   telemetry?: Telemetry;
 }
 
@@ -89,7 +90,11 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redisUrl' | 'telemetry
       const from = after;
       for (;;) {
         const limit = Math.min(settings.pageSize, settings.maxPerSweep - checked);
-        const page = await withPasRetries(deps.maxRetries, () => pas.reconcile({ limit, now, ...(after !== undefined ? { after } : {}) }));
+        const retry = createPasRetry(deps.retryPolicy, (attempt, error, waitMs) => {
+          deps.metrics?.pasRetry();
+          logger.warn({ attempt, waitMs, err: error.message }, 'transient PAS failure in a reconcile page, retrying');
+        });
+        const page = await retry(() => pas.reconcile({ limit, now, ...(after !== undefined ? { after } : {}) }));
         checked += page.checked;
         versioned += page.versioned;
         // A page that did not move on would loop for ever: treat it as the end.

@@ -50,12 +50,30 @@ export function outcome(body: Json): { code?: string; diagnostics?: string } {
 
 /**
  * Whether an Appointment's slot is the given slot: by the contained Slot's identifier (the legacy
- * SLOT_GUID) when it has one, else by its id, or a `Slot/{id}` reference.
+ * SLOT_GUID) when it has one, else by its id, or a `Slot/{id}` reference. A `#id` reference that
+ * resolves to nothing falls back to the one contained Slot: that defect has its own (skipped) test,
+ * see DANGLING_SLOT_REFERENCE.
  */
 export function holdsSlot(appointment: Json, slot: SlotForBooking): boolean {
   const reference = String(appointment.slot?.[0]?.reference ?? '');
   if (!reference.startsWith('#')) return reference === `Slot/${slot.id}`;
-  const contained = (appointment.contained as Json[] | undefined)?.find((r) => r.resourceType === 'Slot' && r.id === reference.slice(1));
+  const slots = ((appointment.contained as Json[] | undefined) ?? []).filter((r) => r.resourceType === 'Slot');
+  const contained = slots.find((r) => r.id === reference.slice(1)) ?? (slots.length === 1 ? slots[0] : undefined);
   const identifier = contained?.identifier?.[0]?.value as string | undefined;
   return identifier ? identifier.toLowerCase() === slot.identifier.toLowerCase() : contained?.id === slot.id;
 }
+
+/** Whether Appointment.slot[0] resolves (a `#id` must name a contained resource). */
+export function slotReferenceResolves(appointment: Json): boolean {
+  const reference = String(appointment.slot?.[0]?.reference ?? '');
+  return !reference.startsWith('#') || ((appointment.contained as Json[] | undefined) ?? []).some((r) => r.id === reference.slice(1));
+}
+
+/**
+ * KNOWN DEFECT (pas-core, adapters/pas/src/transactions/compose.ts, at wip/pas-core 8cc4e2f): on a
+ * PAS-side move, compose renames the contained Slot to the new legacy SLOT_ID (e.g. "#1" → "2")
+ * but leaves Appointment.slot[0].reference at "#1", so the reference resolves to nothing. The
+ * consistency check reports it under this name; the tests that meet it set it aside explicitly and
+ * test/pas-truth.test.ts has one skipped test for it. Remove this once compose rewrites the reference.
+ */
+export const DANGLING_SLOT_REFERENCE = 'versions-with-dangling-slot-reference';

@@ -1,8 +1,13 @@
+import { DEFAULT_STATUS_MAPPING, legacyStatus, type StatusMapping } from './appointment-status.js';
+import { LocalClock } from './local-time.js';
+
 /**
- * The consistency check: what a double booking, a partial write or a lost version would leave
- * behind in the PAS. The SQL is plain enough to run unchanged on SQLite and SQL Server; the
- * caller supplies the table names (the product's own tables live in schema "booking" on SQL Server
- * and carry a "booking_" prefix in the SQLite demo PAS).
+ * The consistency check: what a double booking, a partial write, a lost version or a write that
+ * undid a PAS-side change would leave behind. The SQL is plain enough to run unchanged on SQLite
+ * and SQL Server; the caller supplies the table names (the product's own tables live in schema
+ * "booking" on SQL Server and carry a "booking_" prefix in the SQLite demo PAS). Comparing the
+ * stored versions with the PAS rows is done here in TypeScript, with the same local-time rules
+ * as the adapters, so no dialect's JSON or date functions are needed.
  */
 
 export interface ConsistencyFinding {
@@ -31,12 +36,47 @@ export interface ProductTables {
 export const SQLITE_TABLES: ProductTables = { appointment: 'booking_FHIR_APPOINTMENT', version: 'booking_FHIR_APPOINTMENT_VERSION', requestLog: 'booking_REQUEST_LOG' };
 export const MSSQL_TABLES: ProductTables = { appointment: 'booking.FHIR_APPOINTMENT', version: 'booking.FHIR_APPOINTMENT_VERSION', requestLog: 'booking.REQUEST_LOG' };
 
-export async function checkConsistency(run: QueryRunner, t: ProductTables): Promise<ConsistencyReport> {
+export interface ConsistencyOptions {
+  /** The PAS local time zone (PAS_TIMEZONE). */
+  timeZone?: string;
+  /**
+   * The trust's APPT_STATUS mapping. Codes it maps to cancelled no longer hold their slot; every
+   * other code, unknown ones too, does. An unknown code is never reported as a disagreement: the
+   * adapter reads it in its documented safe way, which this check does not second-guess.
+   */
+  statusMapping?: StatusMapping;
+}
+
+/** A legacy code as a SQL literal (the mapping allows letters and digits only; anything else is refused, not quoted). */
+function codeLiteral(code: string): string {
+  if (!/^[A-Za-z0-9]{1,10}$/.test(code)) throw new Error(`consistency: unexpected legacy status code ${JSON.stringify(code)}`);
+  return `'${code}'`;
+}
+
+export async function checkConsistency(run: QueryRunner, t: ProductTables, options: ConsistencyOptions = {}): Promise<ConsistencyReport> {
+  const mapping = options.statusMapping ?? DEFAULT_STATUS_MAPPING;
+  const cancelled = mapping.cancelledCodes.map(codeLiteral);
+  // A live legacy appointment holds its slot: anything not cancelled (attended and no-show too).
+  // Codes compared trimmed and upper-cased, as the adapters compare them (LTRIM/RTRIM: every dialect).
+  const live = (alias: string) => (cancelled.length ? `UPPER(LTRIM(RTRIM(${alias}.APPT_STATUS))) NOT IN (${cancelled.join(', ')})` : '1 = 1');
   const checks: { check: string; description: string; sql: string }[] = [
     {
       check: 'double-booked-slots',
-      description: 'slots holding more than one active (booked) appointment',
-      sql: `SELECT SLOT_ID AS k FROM APPOINTMENT WHERE APPT_STATUS = 'B' GROUP BY SLOT_ID HAVING COUNT(*) > 1`,
+      description: 'slots held by more than one live (not cancelled) legacy appointment',
+      sql: `SELECT p.SLOT_ID AS k FROM APPOINTMENT p WHERE ${live('p')} GROUP BY p.SLOT_ID HAVING COUNT(*) > 1`,
+    },
+    {
+      // Only slots some appointment once held: a slot the PAS marked busy by other means is its own business.
+      check: 'busy-slots-without-appointment',
+      description: 'slots marked busy (B) whose appointments were all cancelled or moved away: no live appointment holds them',
+      sql: `SELECT s.SLOT_ID AS k FROM CLINIC_SLOT s WHERE s.SLOT_STATUS = 'B'
+             AND EXISTS (SELECT 1 FROM APPOINTMENT h WHERE h.SLOT_ID = s.SLOT_ID)
+             AND NOT EXISTS (SELECT 1 FROM APPOINTMENT p WHERE p.SLOT_ID = s.SLOT_ID AND ${live('p')})`,
+    },
+    {
+      check: 'live-appointments-in-free-slots',
+      description: 'live legacy appointments (APPT_ID) whose slot is marked free: the next booking would put a second patient in it',
+      sql: `SELECT p.APPT_ID AS k FROM APPOINTMENT p JOIN CLINIC_SLOT s ON s.SLOT_ID = p.SLOT_ID WHERE s.SLOT_STATUS = 'F' AND ${live('p')}`,
     },
     {
       check: 'appointments-without-current-version',
@@ -54,27 +94,98 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables): Prom
       sql: `SELECT r.REQUEST_ID AS k FROM ${t.requestLog} r LEFT JOIN ${t.version} v ON v.APPOINTMENT_ID = r.APPOINTMENT_ID AND v.VERSION_ID = r.VERSION_ID WHERE v.APPOINTMENT_ID IS NULL`,
     },
     {
+      // Later versions may come from the PAS (found by a read or the reconciler): no request id for those.
       check: 'writes-without-request-id',
-      description: 'appointment versions written by the product with no X-Request-ID recorded for them',
-      sql: `SELECT v.APPOINTMENT_ID AS k FROM ${t.version} v LEFT JOIN ${t.requestLog} r ON r.APPOINTMENT_ID = v.APPOINTMENT_ID AND r.VERSION_ID = v.VERSION_ID WHERE r.REQUEST_ID IS NULL`,
-    },
-    {
-      check: 'status-mismatch',
-      description: 'FHIR appointment status disagreeing with the legacy appointment or its slot',
-      sql: `SELECT a.APPOINTMENT_ID AS k FROM ${t.appointment} a JOIN APPOINTMENT p ON p.APPT_ID = a.PAS_APPT_ID JOIN CLINIC_SLOT s ON s.SLOT_ID = a.SLOT_ID
-             WHERE (a.STATUS = 'booked' AND (p.APPT_STATUS <> 'B' OR s.SLOT_STATUS <> 'B')) OR (a.STATUS = 'cancelled' AND p.APPT_STATUS <> 'C')`,
+      description: 'appointments booked by the product (version 1) with no X-Request-ID recorded for the booking',
+      sql: `SELECT v.APPOINTMENT_ID AS k FROM ${t.version} v LEFT JOIN ${t.requestLog} r ON r.APPOINTMENT_ID = v.APPOINTMENT_ID AND r.VERSION_ID = v.VERSION_ID WHERE v.VERSION_ID = 1 AND r.REQUEST_ID IS NULL`,
     },
   ];
   const findings: ConsistencyFinding[] = [];
+  const found = (check: string, description: string, keys: string[]) => {
+    if (keys.length > 0) findings.push({ check, description, keys: keys.slice(0, 100) });
+  };
   for (const c of checks) {
     const rows = await run(c.sql);
-    if (rows.length > 0) findings.push({ check: c.check, description: c.description, keys: rows.slice(0, 100).map((r) => String(r.k).trim()) });
+    found(c.check, c.description, rows.map((r) => String(r.k).trim()));
   }
+
+  const versions = await compareVersionsWithPas(run, t, mapping, new LocalClock(options.timeZone ?? 'Europe/London'));
+  found('versions-disagreeing-with-pas', 'FHIR appointments whose latest version disagrees with the PAS rows (status, start, end or slot): the next read or reconciler sweep records the change', versions.disagreeing);
+  found('versions-with-dangling-slot-reference', 'FHIR appointments whose latest version has an Appointment.slot reference that resolves to no contained Slot (an invalid resource)', versions.dangling);
+
   const count = async (table: string) => Number((await run(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n ?? 0);
   return {
     ok: findings.length === 0,
-    checked: checks.map((c) => c.check),
+    checked: [...checks.map((c) => c.check), 'versions-disagreeing-with-pas', 'versions-with-dangling-slot-reference'],
     findings,
     counts: { appointments: await count(t.appointment), versions: await count(t.version), requests: await count(t.requestLog) },
   };
+}
+
+/** Latest stored version vs the legacy appointment row it came from (a missing row disagrees too). */
+async function compareVersionsWithPas(run: QueryRunner, t: ProductTables, mapping: StatusMapping, clock: LocalClock): Promise<{ disagreeing: string[]; dangling: string[] }> {
+  const rows = await run(
+    `SELECT a.APPOINTMENT_ID AS id, v.RESOURCE_JSON AS json, p.APPT_ID AS pasId, p.APPT_STATUS AS code, p.SLOT_ID AS slotId, p.START_DTTM AS startLocal, p.END_DTTM AS endLocal, s.SLOT_GUID AS slotGuid
+       FROM ${t.appointment} a
+       JOIN ${t.version} v ON v.APPOINTMENT_ID = a.APPOINTMENT_ID AND v.VERSION_ID = a.CURRENT_VERSION
+       LEFT JOIN APPOINTMENT p ON p.APPT_ID = a.PAS_APPT_ID
+       LEFT JOIN CLINIC_SLOT s ON s.SLOT_ID = p.SLOT_ID
+      ORDER BY a.APPOINTMENT_ID`,
+  );
+  const keys: string[] = [];
+  const dangling: string[] = [];
+  for (const row of rows) {
+    const id = String(row.id).trim();
+    if (row.pasId === null || row.pasId === undefined) {
+      keys.push(id);
+      continue;
+    }
+    let resource: StoredAppointment;
+    try {
+      resource = JSON.parse(String(row.json));
+    } catch {
+      keys.push(id);
+      continue;
+    }
+    const expectedStatus = legacyStatus(mapping, String(row.code))?.status;
+    const sameInstant = (stored: string | undefined, local: unknown) => stored !== undefined && Date.parse(stored) === Date.parse(clock.toInstant(local as string | Date));
+    const disagrees =
+      (expectedStatus !== undefined && resource.status !== expectedStatus) ||
+      !sameInstant(resource.start, row.startLocal) ||
+      !sameInstant(resource.end, row.endLocal) ||
+      !sameSlot(resource, String(row.slotId).trim(), String(row.slotGuid ?? '').trim().toLowerCase());
+    if (disagrees) keys.push(id);
+    if (danglingSlotReference(resource)) dangling.push(id);
+  }
+  return { disagreeing: keys, dangling };
+}
+
+interface StoredAppointment {
+  status?: string;
+  start?: string;
+  end?: string;
+  slot?: { reference?: string }[];
+  contained?: { resourceType?: string; id?: string; identifier?: { value?: string }[] }[];
+}
+
+/**
+ * Whether the version's slot is the PAS appointment's slot: a `Slot/{id}` reference, or a contained
+ * Slot (as the Booking API sends it) known by its identifier (the legacy SLOT_GUID) or else its id.
+ */
+function sameSlot(resource: StoredAppointment, slotId: string, slotGuid: string): boolean {
+  const reference = resource.slot?.[0]?.reference;
+  if (!reference) return false;
+  if (!reference.startsWith('#')) return reference === `Slot/${slotId}`;
+  // A dangling reference is reported on its own; the PAS comparison then uses the one contained Slot.
+  const slots = resource.contained?.filter((r) => r.resourceType === 'Slot') ?? [];
+  const contained = slots.find((r) => r.id === reference.slice(1)) ?? (slots.length === 1 ? slots[0] : undefined);
+  if (!contained) return false;
+  const guid = contained.identifier?.[0]?.value?.toLowerCase();
+  return guid ? guid === slotGuid : contained.id === slotId;
+}
+
+/** A `#id` slot reference with no contained resource of that id. */
+function danglingSlotReference(resource: StoredAppointment): boolean {
+  const reference = resource.slot?.[0]?.reference;
+  return reference?.startsWith('#') === true && !resource.contained?.some((r) => r.id === reference.slice(1));
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * booking-facade: the operator CLI for trust IT. One command, subcommands for what an installer
- * and an on-call engineer need: doctor, smoke, demo-data, consistency, audit.
+ * and an on-call engineer need: doctor, smoke, demo-data, consistency, audit, and `pas` (the demo
+ * PAS's own screens).
  * Settings come from the environment (and CONFIG_FILE, NAME_FILE) exactly as for the facade and worker.
  */
 import { readFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ function configure(command: Command): Command {
 
 configure(program)
   .name('booking-facade')
-  .description('Operator commands for the NHS Booking API facade: check an installation, smoke-test it, load demo data, check PAS consistency, read the audit trail.')
+  .description('Operator commands for the NHS Booking API facade: check an installation, smoke-test it, load demo data, check PAS consistency, read the audit trail, play the demo PAS\u2019s own screens.')
   .version(version, '-V, --version')
   .addHelpText('after', '\nSettings are read from the environment, CONFIG_FILE and NAME_FILE secrets, as the facade and worker read them.');
 
@@ -77,7 +78,7 @@ configure(program.command('demo-data'))
   });
 
 configure(program.command('consistency'))
-  .description('check the PAS for double-booked slots, partial writes and lost versions (read-only)')
+  .description('check the PAS for double-booked slots, busy slots with no live appointment, partial writes, lost versions and versions disagreeing with the PAS rows (read-only)')
   .option('--sqlite <path>', 'a SQLite PAS file (default: the configured PAS)')
   .option('--mssql <url>', 'a SQL Server PAS connection string (default: the configured PAS)')
   .option('--json', 'machine-readable output', false)
@@ -85,6 +86,60 @@ configure(program.command('consistency'))
     const { consistency } = await import('./commands/consistency.js');
     return done(await consistency(o));
   });
+
+const pas = configure(program.command('pas'))
+  .description('play the PAS\u2019s own screens against the demo PAS (legacy tables only): cancel, move, walk-in, arrive, attend, did-not-attend, withdraw-slot')
+  .addHelpText('after', `
+A change made here is what a clerk would do in the PAS; the next API read of the appointment shows it
+as a new version (meta.versionId moves on). Example, after booking through the API:
+  npm run cli -- pas cancel <appointment id> --by hospital
+Refuses a PAS holding clinics that are not demo data, unless --force.`);
+
+/** Options every PAS screen shares. */
+function pasScreenCommand(name: string, description: string): Command {
+  return configure(pas.command(name))
+    .description(description)
+    .option('--sqlite <path>', 'a SQLite PAS file (default: the configured PAS)')
+    .option('--mssql <url>', 'a SQL Server PAS connection string (default: the configured PAS)')
+    .option('--force', 'act on a PAS that holds non-demo clinics (demo and test databases only)', false)
+    .option('--json', 'machine-readable output', false)
+    .addHelpText('after', '\nExit code 1 also means the PAS refused the action: the row is not in a state it applies to (the message says why).');
+}
+
+type ScreenOptions = { sqlite?: string; mssql?: string; force: boolean; json: boolean };
+async function screen(request: import('./commands/pas-screens.js').PasAction, o: ScreenOptions) {
+  const { pasScreen } = await import('./commands/pas-screens.js');
+  return done(await pasScreen(request, o));
+}
+
+function slotId(value: string): string {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a slot id (the Slot\u2019s logical id, digits)');
+  return value;
+}
+
+pasScreenCommand('cancel', 'cancel an appointment as the PAS does (APPT_STATUS P or H, its slot freed)')
+  .argument('<appointmentId>', 'the FHIR Appointment id')
+  .addOption(new Option('--by <who>', 'who cancelled: the patient (P) or the hospital (H)').choices(['patient', 'hospital']).default('patient'))
+  .action((appointmentId: string, o: ScreenOptions & { by: 'patient' | 'hospital' }) => screen({ action: 'cancel', appointmentId, by: o.by }, o));
+pasScreenCommand('move', 'move an appointment to another free slot (new slot booked, old slot freed)')
+  .argument('<appointmentId>', 'the FHIR Appointment id')
+  .argument('<toSlotId>', 'the free slot to move it to (Slot id)', slotId)
+  .action((appointmentId: string, toSlotId: string, o: ScreenOptions) => screen({ action: 'move', appointmentId, toSlotId }, o));
+pasScreenCommand('walk-in', 'book a walk-in patient (made up, local) into a free slot')
+  .argument('<slotId>', 'the free slot (Slot id)', slotId)
+  .action((id: string, o: ScreenOptions) => screen({ action: 'walk-in', slotId: id }, o));
+for (const [name, what] of [
+  ['arrive', 'record that the patient arrived (APPT_STATUS A)'],
+  ['attend', 'record that the patient was seen (APPT_STATUS S)'],
+  ['did-not-attend', 'record that the patient did not attend (APPT_STATUS D)'],
+] as const) {
+  pasScreenCommand(name, what)
+    .argument('<appointmentId>', 'the FHIR Appointment id')
+    .action((appointmentId: string, o: ScreenOptions) => screen({ action: name, appointmentId }, o));
+}
+pasScreenCommand('withdraw-slot', 'withdraw a slot (SLOT_STATUS U: no longer bookable)')
+  .argument('<slotId>', 'the slot (Slot id)', slotId)
+  .action((id: string, o: ScreenOptions) => screen({ action: 'withdraw-slot', slotId: id }, o));
 
 configure(program.command('token'))
   .description('print a fresh unsigned SSP-style JWT (valid 5 minutes) for trying the API by hand, e.g. with curl')

@@ -1,7 +1,7 @@
 import { ConfigError, type Env, loadConfig, rawSettings, shownValue, type z } from '@booking/config';
 import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
 import { securitySetup } from '@booking/facade/security/setup';
-import { LocalClock } from '@booking/pas';
+import { LocalClock, parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { mssqlConfig } from '@booking/pas/mssql';
 import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
 import { CliError, EXIT } from './exit-codes.js';
@@ -118,3 +118,13 @@ export function pasTarget(options: { sqlite?: string; mssql?: string }, env: Env
 }
 
 export { ConfigError };
+
+/** The trust's APPT_STATUS mapping (PAS_APPOINTMENT_STATUS_MAP), as the worker reads it. */
+export function statusMapping(env: Env = process.env): StatusMapping {
+  const raw = rawSettings(['PAS_APPOINTMENT_STATUS_MAP'], env).PAS_APPOINTMENT_STATUS_MAP;
+  try {
+    return parseStatusMapping(raw);
+  } catch (error) {
+    throw new CliError(EXIT.CONFIG, `configuration error: PAS_APPOINTMENT_STATUS_MAP: ${(error as Error).message}`);
+  }
+}

@@ -8,6 +8,8 @@ import { createProcessor } from './processor.js';
 import { createWorkerAdminApp } from './admin.js';
 import { instrumentPas } from './instrumented-pas.js';
 import { createWorkerMetrics } from './observability/metrics.js';
+import { createPasObserver } from './observability/pas-observer.js';
+import { startReconciler } from './reconciler.js';
 import { startTracing } from '@booking/observability';
 
 async function main() {
@@ -25,7 +27,8 @@ async function main() {
   // down with every request it holds; it is logged and the process carries on reconnecting.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
   const metrics = createWorkerMetrics();
-  const pas = instrumentPas(await openPas(config), metrics, tracing !== undefined);
+  // The adapter reports PAS-side changes and unknown legacy codes to the metrics and logs (PasObserver).
+  const pas = instrumentPas(await openPas(config, createPasObserver(metrics, logger)), metrics, tracing !== undefined);
   await pas.ping();
 
   const worker = new Worker<StoredJob, StoredReply>(
@@ -59,12 +62,23 @@ async function main() {
     process.exit(1);
   });
 
+  const reconciler = startReconciler({
+    pas,
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    settings: { intervalSeconds: config.RECONCILE_INTERVAL_SECONDS, maxPerSweep: config.RECONCILE_MAX_PER_SWEEP, pageSize: config.RECONCILE_PAGE_SIZE, pauseMs: config.RECONCILE_PAUSE_MS },
+    logger: logger.child({ component: 'reconciler' }),
+    metrics,
+    retryPolicy: { maxRetries: config.PAS_MAX_RETRIES, budgetMs: config.PAS_WRITE_RETRY_BUDGET_MS },
+    telemetry: tracing?.telemetry,
+  });
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing the jobs in hand');
-    await worker.close();
+    await Promise.all([worker.close(), reconciler.close()]);
     await pas.close();
     admin.close();
     await tracing?.shutdown().catch(() => {});

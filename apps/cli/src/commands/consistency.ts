@@ -1,7 +1,7 @@
 import { checkConsistency, type ConsistencyReport } from '@booking/pas';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas } from '../pas-access.js';
-import { pasTarget } from '../settings.js';
+import { pasTarget, statusMapping } from '../settings.js';
 
 export interface ConsistencyOptions {
   json: boolean;
@@ -11,10 +11,12 @@ export interface ConsistencyOptions {
 
 /** Runs the PAS consistency check (adapters/pas/src/consistency.ts) read-only; findings → exit 1. */
 export async function consistency(options: ConsistencyOptions): Promise<ExitCode> {
-  const pas = await openPas(pasTarget(options), { readonly: true });
+  const target = pasTarget(options);
+  const mapping = statusMapping();
+  const pas = await openPas(target, { readonly: true });
   let report: ConsistencyReport;
   try {
-    report = await checkConsistency(pas.query, pas.tables);
+    report = await checkConsistency(pas.query, pas.tables, { timeZone: target.timeZone, statusMapping: mapping });
   } catch (error) {
     throw new CliError(EXIT.FAILED, `consistency: querying ${pas.describe} failed: ${(error as Error).message} (run \`booking-facade doctor\`)`);
   } finally {

@@ -1,10 +1,14 @@
 import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Job } from 'bullmq';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { PasChangeKind, PasObserver } from '@booking/pas';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Seconds buckets from a cached SQLite read to a PAS transaction stuck behind locks. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+const PAS_CHANGE_KINDS: readonly PasChangeKind[] = ['status', 'time', 'slot', 'patient'];
+const PAS_CHANGE_VIAS = ['read', 'search', 'cancel', 'reconcile'] as const;
+export type SweepOutcome = 'complete' | 'partial' | 'skipped' | 'failed';
 export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled' | 'other';
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
@@ -75,8 +79,58 @@ export function createWorkerMetrics() {
   for (const outcome of ['booked', 'slot_taken', 'duplicate', 'cancelled', 'other'] as const) outcomes.inc({ outcome }, 0);
   pasRetries.inc(0);
 
+  // The PAS as the truth: changes its own screens made, found by a read, search, cancel or sweep.
+  const pasChanges = new Counter({
+    name: 'booking_pas_changes_total',
+    help: 'PAS-side changes recorded as a new appointment version, by kind (status, time, slot, patient) and where they were found (read, search, cancel, reconcile)',
+    labelNames: ['kind', 'via'] as const,
+    registers,
+  });
+  const unknownCodes = new Counter({
+    name: 'booking_pas_unknown_codes_total',
+    help: 'Legacy codes read that the status mapping does not know, by column and code (read in the documented safe way)',
+    labelNames: ['column', 'code'] as const,
+    registers,
+  });
+  const sweeps = new Counter({
+    name: 'booking_reconcile_sweeps_total',
+    help: 'Reconciler sweeps by outcome: complete (reached the end), partial (bounded; the next sweep carries on), skipped (another worker was sweeping), failed',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const sweepDuration = new Histogram({
+    name: 'booking_reconcile_sweep_duration_seconds',
+    help: 'Time one reconciler sweep took (skipped sweeps not included)',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers,
+  });
+  const sweepChecked = new Counter({ name: 'booking_reconcile_checked_total', help: 'Appointments the reconciler composed from the PAS and compared', registers });
+  const lastSweep = new Gauge({ name: 'booking_reconcile_last_sweep_timestamp_seconds', help: 'Unix time this worker last finished a reconciler sweep (complete or partial)', registers });
+  for (const kind of PAS_CHANGE_KINDS) for (const via of PAS_CHANGE_VIAS) pasChanges.inc({ kind, via }, 0);
+  for (const outcome of ['complete', 'partial', 'skipped', 'failed'] as const) sweeps.inc({ outcome }, 0);
+  sweepChecked.inc(0);
+
+  /** The adapter's observer (PasObserver): one counter per change kind. */
+  const pasObserver: PasObserver = {
+    pasChange(kinds, via) {
+      for (const kind of kinds) pasChanges.inc({ kind, via });
+    },
+    unknownCode(column, code) {
+      unknownCodes.inc({ column, code: code.slice(0, 16) });
+    },
+  };
+
   return {
     registry,
+    pasObserver,
+    /** A reconciler sweep ended (or was skipped because another worker held the sweep lock). */
+    sweep(outcome: SweepOutcome, seconds?: number, checked?: number) {
+      sweeps.inc({ outcome });
+      if (outcome === 'skipped' || outcome === 'failed') return;
+      if (seconds !== undefined) sweepDuration.observe(seconds);
+      if (checked) sweepChecked.inc(checked);
+      lastSweep.setToCurrentTime();
+    },
     pasCall(operation: string, seconds: number, error?: unknown, transient?: boolean) {
       pasDuration.observe({ operation }, seconds);
       if (error) pasErrors.inc({ operation, transient: String(Boolean(transient)) });

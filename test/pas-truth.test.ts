@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SlotForBooking } from './support/consumer.js';
 import { freeSlots, pasCounts } from './support/pas.js';
-import { type Answer, consumer, DANGLING_SLOT_REFERENCE, holdsSlot, type Json, outcome, slotReferenceResolves } from './support/pas-truth.js';
+import { type Answer, consumer, holdsSlot, type Json, outcome, slotReferenceResolves } from './support/pas-truth.js';
 import { metricValue, scrape } from './support/prometheus.js';
 import { Stack } from './support/stack.js';
 
@@ -145,10 +145,7 @@ describe('2. an appointment moved in the PAS', () => {
     expect(Date.parse(v1?.start)).not.toBe(Date.parse(to.start));
   });
 
-  // Skipped: pas-core's compose (adapters/pas/src/transactions/compose.ts) renames the contained
-  // Slot on a PAS move but leaves Appointment.slot[0].reference at the old "#id", which then resolves
-  // to nothing (DANGLING_SLOT_REFERENCE in test/support/pas-truth.ts). Un-skip once it is fixed.
-  it.skip('still references its contained Slot after the move (Appointment.slot resolves) [skipped: dangling reference left by pas-core compose.ts]', async () => {
+  it('still references its contained Slot after the move (Appointment.slot resolves)', async () => {
     const { appointment } = await booked();
     await screens.move(appointment.id, takeSlot().id);
     const read = await current(appointment.id);
@@ -157,7 +154,7 @@ describe('2. an appointment moved in the PAS', () => {
     const db = stack.openPas();
     try {
       const report = await checkConsistency(async (sql) => db.prepare(sql).all() as Record<string, unknown>[], SQLITE_TABLES);
-      expect(report.findings.filter((f) => f.check === DANGLING_SLOT_REFERENCE)).toEqual([]);
+      expect(report.findings.filter((f) => f.check === 'versions-with-dangling-slot-reference')).toEqual([]);
     } finally {
       db.close();
     }
@@ -182,7 +179,7 @@ describe('3. the clinic cancels in the PAS and gives the freed slot to a walk-in
     expect(pasRow<{ APPT_STATUS: string }>('SELECT APPT_STATUS FROM APPOINTMENT WHERE APPT_ID = ?', Number(pasAppointmentId)).APPT_STATUS).toBe('B');
     const second = await api.book(slot);
     expect(second.status).toBe(422);
-    expect(outcome(second.body)).toEqual({ code: 'processing', diagnostics: 'Slot no longer available' });
+    expect(outcome(second.body)).toEqual({ code: 'INVALID_REQUEST_STATE', diagnostics: 'Slot no longer available' });
     expect(liveAppointmentsIn(slot.id)).toBe(1);
     await history(appointment.id, 2);
   });
@@ -270,7 +267,7 @@ describe('5. bookable means published, free and future', () => {
     for (const slot of [past, taken, withdrawn]) {
       const answer = await api.book(slot);
       expect(answer.status, `slot ${slot.id}`).toBe(422);
-      expect(outcome(answer.body)).toEqual({ code: 'processing', diagnostics: 'Slot no longer available' });
+      expect(outcome(answer.body)).toEqual({ code: 'INVALID_REQUEST_STATE', diagnostics: 'Slot no longer available' });
     }
     expect(counts()).toEqual(before);
     expect([slotStatus(past.id), slotStatus(taken.id), slotStatus(withdrawn.id)]).toEqual(['F', 'B', 'U']);
@@ -436,9 +433,7 @@ describe('PAS-side actions interleaved with concurrent API bookings and cancels'
     const check = stack.openPas();
     try {
       const report = await checkConsistency(async (sql) => check.prepare(sql).all() as Record<string, unknown>[], SQLITE_TABLES);
-      // The dangling slot reference a PAS move leaves (a known pas-core defect, its own skipped test
-      // above) is set aside here; every other finding fails the test.
-      expect(report.findings.filter((f) => f.check !== DANGLING_SLOT_REFERENCE)).toEqual([]);
+      expect(report.findings).toEqual([]);
       expect(report.counts.appointments).toBe(ids.length);
       expect(pasCounts(check).doubleBookedSlots).toBe(0);
     } finally {

@@ -51,8 +51,7 @@ export function outcome(body: Json): { code?: string; diagnostics?: string } {
 /**
  * Whether an Appointment's slot is the given slot: by the contained Slot's identifier (the legacy
  * SLOT_GUID) when it has one, else by its id, or a `Slot/{id}` reference. A `#id` reference that
- * resolves to nothing falls back to the one contained Slot: that defect has its own (skipped) test,
- * see DANGLING_SLOT_REFERENCE.
+ * resolves to nothing falls back to the one contained Slot (slotReferenceResolves catches that).
  */
 export function holdsSlot(appointment: Json, slot: SlotForBooking): boolean {
   const reference = String(appointment.slot?.[0]?.reference ?? '');
@@ -69,11 +68,3 @@ export function slotReferenceResolves(appointment: Json): boolean {
   return !reference.startsWith('#') || ((appointment.contained as Json[] | undefined) ?? []).some((r) => r.id === reference.slice(1));
 }
 
-/**
- * KNOWN DEFECT (pas-core, adapters/pas/src/transactions/compose.ts, at wip/pas-core 8cc4e2f): on a
- * PAS-side move, compose renames the contained Slot to the new legacy SLOT_ID (e.g. "#1" → "2")
- * but leaves Appointment.slot[0].reference at "#1", so the reference resolves to nothing. The
- * consistency check reports it under this name; the tests that meet it set it aside explicitly and
- * test/pas-truth.test.ts has one skipped test for it. Remove this once compose rewrites the reference.
- */
-export const DANGLING_SLOT_REFERENCE = 'versions-with-dangling-slot-reference';

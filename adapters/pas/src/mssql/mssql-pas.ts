@@ -19,13 +19,13 @@ import {
   TransientPasError,
   type WriteContext,
 } from '../port.js';
-import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, SLOT_COLUMNS, toSlotRow, withinBounds } from '../row-mapping.js';
+import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, toSlotRow, withinBounds } from '../row-mapping.js';
 import { type HospitalNumberFormat, PasRepository } from '../transactions/repository.js';
 import { mssqlConfig } from './connection.js';
 import { isTransientMssqlError } from './errors.js';
 import { MssqlDatabase } from './mssql-db.js';
 import { bindSlotSearch, slotSearchInput, slotSearchSql } from './slot-search-sql.js';
-import { varchar, wallClock } from './values.js';
+import { varchar, } from './values.js';
 
 export interface MssqlPasOptions {
   /** mssql://user:password@host:1433/database?… or Server=…;Database=…;User Id=…;Password=… */

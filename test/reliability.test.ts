@@ -138,7 +138,14 @@ describe('graceful shutdown', () => {
     const slots = slotsOf(stack, 200).slice(0, 40);
     const facade = stack.facades[0]!;
     const pending = slots.map((s) => book(facade.baseUrl, s));
-    await sleep(500);
+    // Wait until the facade holds every request (each has queued its job), however slow the
+    // machine: a connection still in the kernel's accept queue at SIGTERM is not in flight yet.
+    const queue = new Queue(BOOKING_QUEUE, { connection: { url: inject('redisUrl') }, prefix: stack.queuePrefix });
+    try {
+      for (let waited = 0; (await queue.getWaitingCount()) < slots.length && waited < 60_000; waited += 50) await sleep(50);
+    } finally {
+      await queue.close();
+    }
     const exited = new Promise<number | null>((r) => facade.child.once('exit', (code) => r(code)));
     facade.child.kill('SIGTERM');
     await sleep(200);

@@ -1,43 +1,22 @@
 import sql, { type ConnectionPool } from 'mssql';
-import type { StatusMapping } from '../appointment-status.js';
 import { slotStatusCode } from '../legacy-codes.js';
 import { LocalClock } from '../local-time.js';
 import {
-  type AppointmentQuery,
-  type AppointmentVersion,
-  type BookCommand,
-  type BookResult,
-  type CancelCommand,
-  type CancelResult,
-  type PasObserver,
-  type PasPort,
-  type ReconcileQuery,
-  type ReconcileResult,
-  type ReplayedWrite,
   type SlotQuery,
   type SlotSearchResult,
   TransientPasError,
-  type WriteContext,
 } from '../port.js';
 import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, toSlotRow, withinBounds } from '../row-mapping.js';
-import { type HospitalNumberFormat, PasRepository } from '../transactions/repository.js';
+import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
 import { mssqlConfig } from './connection.js';
 import { isTransientMssqlError } from './errors.js';
 import { MssqlDatabase } from './mssql-db.js';
 import { bindSlotSearch, slotSearchInput, slotSearchSql } from './slot-search-sql.js';
 import { varchar, } from './values.js';
 
-export interface MssqlPasOptions {
+export interface MssqlPasOptions extends PasAdapterOptions {
   /** mssql://user:password@host:1433/database?… or Server=…;Database=…;User Id=…;Password=… */
   connectionString: string;
-  timeZone?: string;
-  /** Legacy APPT_STATUS codes → FHIR (default: the reference codes). */
-  statusMapping?: StatusMapping;
-  observer?: PasObserver;
-  /** Temporary hospital number format (default T + 9 digits). */
-  hospitalNumber?: HospitalNumberFormat;
-  /** The identifier system of the hospital number on the contained Patient. */
-  localPatientIdSystem?: string;
   /** SET LOCK_TIMEOUT of each write transaction, ms (default 5000): waits surface as error 1222, retried. */
   lockTimeoutMs?: number;
 }
@@ -49,23 +28,15 @@ export interface MssqlPasOptions {
  * row counts and ids as output parameters); this class connects and searches slots. How each guard
  * holds with READ_COMMITTED_SNAPSHOT on and off: docs/pas.md.
  */
-export class MssqlPas implements PasPort {
+export class MssqlPas extends RepositoryPas {
   readonly kind = 'mssql';
-
-  private readonly repository: PasRepository;
 
   private constructor(
     readonly pool: ConnectionPool,
     private readonly clock: LocalClock,
     private readonly options: MssqlPasOptions,
   ) {
-    this.repository = new PasRepository(new MssqlDatabase(pool, options.lockTimeoutMs ?? 5000), {
-      clock,
-      ...(options.statusMapping ? { statusMapping: options.statusMapping } : {}),
-      ...(options.observer ? { observer: options.observer } : {}),
-      ...(options.hospitalNumber ? { hospitalNumber: options.hospitalNumber } : {}),
-      ...(options.localPatientIdSystem ? { localPatientIdSystem: options.localPatientIdSystem } : {}),
-    });
+    super(new MssqlDatabase(pool, options.lockTimeoutMs ?? 5000), clock, options);
   }
 
   static async connect(options: MssqlPasOptions): Promise<MssqlPas> {
@@ -97,29 +68,6 @@ export class MssqlPas implements PasPort {
     });
   }
 
-  book(cmd: BookCommand): Promise<BookResult> {
-    return this.repository.book(cmd);
-  }
-
-  searchAppointments(query: AppointmentQuery): Promise<AppointmentVersion[]> {
-    return this.repository.searchAppointments(query);
-  }
-
-  readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null> {
-    return this.repository.readAppointment(appointmentId, versionId);
-  }
-
-  cancel(cmd: CancelCommand): Promise<CancelResult> {
-    return this.repository.cancel(cmd);
-  }
-
-  reconcile(query: ReconcileQuery): Promise<ReconcileResult> {
-    return this.repository.reconcile(query);
-  }
-
-  findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {
-    return this.repository.findWrite(ctx);
-  }
 
   async ping(): Promise<void> {
     await guard(() => this.pool.request().query('SELECT 1 AS OK'));

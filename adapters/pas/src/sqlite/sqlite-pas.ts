@@ -1,43 +1,19 @@
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { StatusMapping } from '../appointment-status.js';
 import { slotStatusCode } from '../legacy-codes.js';
 import { LocalClock } from '../local-time.js';
-import type {
-  AppointmentQuery,
-  AppointmentVersion,
-  BookCommand,
-  BookResult,
-  CancelCommand,
-  CancelResult,
-  PasObserver,
-  PasPort,
-  ReconcileQuery,
-  ReconcileResult,
-  ReplayedWrite,
-  SlotQuery,
-  SlotSearchResult,
-  WriteContext,
-} from '../port.js';
+import type { PasObserver, SlotQuery, SlotSearchResult } from '../port.js';
 import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, SLOT_COLUMNS, toSlotRow, withinBounds } from '../row-mapping.js';
-import { type HospitalNumberFormat, PasRepository } from '../transactions/repository.js';
+import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
 import { SqliteDatabase } from './sqlite-db.js';
 
 const SCHEMA_SQL = new URL('../../sql/sqlite-schema.sql', import.meta.url);
 
-export interface SqlitePasOptions {
+export interface SqlitePasOptions extends PasAdapterOptions {
   /** File path, or ':memory:' for tests that need no second process. */
   path: string;
-  timeZone?: string;
   /** How long a writer waits for another process's lock before giving up (ms). */
   busyTimeoutMs?: number;
-  /** Legacy APPT_STATUS codes → FHIR (default: the reference codes). */
-  statusMapping?: StatusMapping;
-  observer?: PasObserver;
-  /** Temporary hospital number format (default T + 9 digits). */
-  hospitalNumber?: HospitalNumberFormat;
-  /** The identifier system of the hospital number on the contained Patient. */
-  localPatientIdSystem?: string;
 }
 
 /** Creates the reference schema if it is missing (the demo PAS only; never run against a trust PAS). */
@@ -50,32 +26,28 @@ export function createSqliteSchema(db: Database.Database): void {
  * Writes run in BEGIN IMMEDIATE transactions, so two processes never interleave inside one booking.
  * Every transaction is the shared PasRepository's; this class only opens the file and searches slots.
  */
-export class SqlitePas implements PasPort {
+export class SqlitePas extends RepositoryPas {
   readonly kind = 'sqlite';
   readonly db: Database.Database;
   private readonly clock: LocalClock;
   private readonly database: SqliteDatabase;
-  private readonly repository: PasRepository;
   private readonly observer: PasObserver | undefined;
 
   constructor(options: SqlitePasOptions) {
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
+    const db = new Database(options.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    createSqliteSchema(this.db);
-    this.clock = new LocalClock(options.timeZone);
-    this.database = new SqliteDatabase(this.db, busyTimeoutMs);
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    createSqliteSchema(db);
+    const clock = new LocalClock(options.timeZone);
+    const database = new SqliteDatabase(db, busyTimeoutMs);
+    super(database, clock, options);
+    this.db = db;
+    this.clock = clock;
+    this.database = database;
     this.observer = options.observer;
-    this.repository = new PasRepository(this.database, {
-      clock: this.clock,
-      ...(options.statusMapping ? { statusMapping: options.statusMapping } : {}),
-      ...(options.observer ? { observer: options.observer } : {}),
-      ...(options.hospitalNumber ? { hospitalNumber: options.hospitalNumber } : {}),
-      ...(options.localPatientIdSystem ? { localPatientIdSystem: options.localPatientIdSystem } : {}),
-    });
   }
 
   searchSlots(query: SlotQuery): Promise<SlotSearchResult> {
@@ -118,29 +90,6 @@ export class SqlitePas implements PasPort {
     });
   }
 
-  book(cmd: BookCommand): Promise<BookResult> {
-    return this.repository.book(cmd);
-  }
-
-  searchAppointments(query: AppointmentQuery): Promise<AppointmentVersion[]> {
-    return this.repository.searchAppointments(query);
-  }
-
-  readAppointment(appointmentId: string, versionId?: string): Promise<AppointmentVersion | null> {
-    return this.repository.readAppointment(appointmentId, versionId);
-  }
-
-  cancel(cmd: CancelCommand): Promise<CancelResult> {
-    return this.repository.cancel(cmd);
-  }
-
-  reconcile(query: ReconcileQuery): Promise<ReconcileResult> {
-    return this.repository.reconcile(query);
-  }
-
-  findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {
-    return this.repository.findWrite(ctx);
-  }
 
   async ping(): Promise<void> {
     await this.database.read(async () => this.prepare('SELECT 1').get());

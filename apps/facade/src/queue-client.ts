@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
-import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
+import { Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
@@ -27,6 +27,13 @@ export interface QueueClientOptions {
  * The facade's side of the queue: add a job, wait for its reply. One Queue and one QueueEvents
  * per process, shared by every request.
  *
+ * Replies come through one pair of `completed`/`failed` listeners on the shared QueueEvents and a
+ * map of the requests waiting, by job id (which we choose, so a request is waiting before its job
+ * exists and no completion can slip past). BullMQ's `job.waitUntilFinished` would instead add and
+ * remove three listeners per request and run an `isFinished` script in Redis per request, only to
+ * catch a completion that happened before it listened; here that check runs only when a wait
+ * times out (a missed event, e.g. across a reconnect, is then still answered).
+ *
  * Job options, and why: `attempts: 1` — a job that throws is not retried by BullMQ, because the
  * consumer owns retries (it resends with the same X-Request-ID, which the PAS transaction makes
  * idempotent) and a blind retry could book after the caller was told the outcome is unknown. A job
@@ -40,6 +47,9 @@ export class PasQueueClient {
   private readonly keyring: Keyring;
   private readonly connections: [Redis, Redis];
   private readonly retentionSeconds: number;
+  /** Requests waiting for their job's reply, by job id. */
+  private readonly waiting = new Map<string, Waiter>();
+  private readonly eventsReady: Promise<unknown>;
 
   constructor({ redisUrl, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
@@ -50,9 +60,9 @@ export class PasQueueClient {
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
-    // Each request waiting for its reply adds a 'closing' listener to the queue (BullMQ's
-    // waitUntilFinished): dozens in flight are normal load, not a leak, so no warning at 11.
-    this.queue.setMaxListeners(0);
+    this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { reply: returnvalue as unknown as StoredReply }));
+    this.events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
+    this.eventsReady = this.events.waitUntilReady().catch(() => {});
   }
 
   async ready(): Promise<void> {
@@ -60,11 +70,14 @@ export class PasQueueClient {
   }
 
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
-    let job: Job<StoredJob, StoredReply>;
+    const jobId = randomUUID();
+    await this.eventsReady;
+    // Waiting before the job exists: its completion cannot come before we listen.
+    const finished = this.waitFor(jobId, timeoutMs);
     try {
-      job = await withTimeout(
+      await withTimeout(
         this.queue.add(data.kind, encodeJob(data, Date.now() + timeoutMs, this.keyring), {
-          jobId: randomUUID(),
+          jobId,
           attempts: 1,
           // Finished jobs stay a while for the dashboard, then expire (they are sealed anyway).
           removeOnComplete: { age: this.retentionSeconds },
@@ -73,22 +86,61 @@ export class PasQueueClient {
         Math.min(timeoutMs, 1000),
       );
     } catch (error) {
+      this.settle(jobId, undefined);
       throw new JobError('queue-unavailable', `the queue is unavailable: ${(error as Error).message}`);
     }
+    const outcome = await finished;
+    if (outcome === 'timeout') throw new JobError('timeout', `no reply from a worker within ${timeoutMs} ms`);
+    if ('failedReason' in outcome) throw new JobError('job-failed', outcome.failedReason);
     try {
-      return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, this.keyring);
+      return decodeReply(outcome.reply, this.keyring);
     } catch (error) {
-      const message = (error as Error).message ?? '';
-      if (/timed out/i.test(message)) throw new JobError('timeout', `no reply from a worker within ${timeoutMs} ms`);
-      throw new JobError('job-failed', message);
+      throw new JobError('job-failed', (error as Error).message);
+    }
+  }
+
+  /** Resolves with the job's outcome, or 'timeout' when none came (after one last look in Redis). */
+  private waitFor(jobId: string, timeoutMs: number): Promise<Outcome | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        // The event may have been missed (e.g. the events connection dropped): ask the job itself.
+        void this.lookUp(jobId).then((outcome) => this.settle(jobId, outcome ?? 'timeout'));
+      }, timeoutMs);
+      this.waiting.set(jobId, { resolve, timer });
+    });
+  }
+
+  private settle(jobId: string, outcome: Outcome | 'timeout' | undefined): void {
+    const waiter = this.waiting.get(jobId);
+    if (!waiter) return; // another facade's job, or one already answered
+    this.waiting.delete(jobId);
+    clearTimeout(waiter.timer);
+    if (outcome) waiter.resolve(outcome);
+  }
+
+  private async lookUp(jobId: string): Promise<Outcome | undefined> {
+    try {
+      const job = await this.queue.getJob(jobId);
+      if (job?.finishedOn === undefined) return undefined;
+      return job.failedReason ? { failedReason: job.failedReason } : { reply: job.returnvalue };
+    } catch {
+      return undefined;
     }
   }
 
   async close(): Promise<void> {
+    for (const jobId of [...this.waiting.keys()]) this.settle(jobId, { failedReason: 'the facade is shutting down' });
     await Promise.allSettled([this.queue.close(), this.events.close()]);
     // BullMQ leaves connections it was handed open: they are ours to close.
     for (const connection of this.connections) connection.disconnect();
   }
+}
+
+type Outcome = { reply: StoredReply } | { failedReason: string };
+
+interface Waiter {
+  resolve: (outcome: Outcome | 'timeout') => void;
+  timer: NodeJS.Timeout;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

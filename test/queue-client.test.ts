@@ -58,4 +58,19 @@ describe('PasQueueClient', () => {
     expect(timedOut).toBeInstanceOf(JobError);
     expect(timedOut).toMatchObject({ reason: 'timeout' });
   });
+
+  it('does not take a reply that arrived during a long pause of the process for a missing one', async () => {
+    const { client } = setUp(async () => encodeReply({ type: 'empty' }, keyring));
+    await client.ready();
+    await client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000); // scripts loaded, connections warm
+    const reply = client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000);
+    // Once Queue.add is on the wire, block the event loop past its 1 s limit (as a burst of large
+    // answers or a long GC pause does); Redis answers meanwhile.
+    await new Promise((resolve) => setImmediate(resolve));
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      // busy: nothing else runs
+    }
+    expect(await reply).toEqual({ type: 'empty' });
+  });
 });

@@ -143,15 +143,35 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * Rejects when `promise` has not settled within `ms`. After a busy stretch of this process (a
+ * burst of large answers, a long GC pause) Node runs expired timers before it reads the sockets,
+ * so the timer is given one turn of the event loop for I/O first: an answer that arrived in time
+ * is not taken for a missing one (64 concurrent 1,000-slot searches stalled the facade's loop for
+ * up to 0.5 s on an idle machine, and `Queue.add` then "timed out" with its reply already waiting).
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`no answer from Redis within ${ms} ms`));
+        }),
+      ms,
+    );
     promise.then(
       (v) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         resolve(v);
       },
       (e) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         reject(e);
       },

@@ -42,6 +42,15 @@ describe('AuditLog', () => {
     expect(new Set(records.map((r) => r.requestId)).size).toBe(500);
   });
 
+  it('writes a record appended without waiting, at the latest when the log closes', async () => {
+    const log = new AuditLog(dir);
+    log.append(rec('2025-03-01T10:00:00.000Z', { requestId: 'lazy' }), () => {});
+    await log.write(rec('2025-03-01T10:00:01.000Z', { requestId: 'durable' }));
+    log.append(rec('2025-03-01T10:00:02.000Z', { requestId: 'lazy-at-close' }), () => {});
+    await log.close();
+    expect((await all()).map((r) => r.requestId)).toEqual(['lazy', 'durable', 'lazy-at-close']);
+  });
+
   it('appends after a torn last line (a crash mid-write) on a fresh line', async () => {
     const first = new AuditLog(dir);
     await first.write(rec('2025-03-01T10:00:00.000Z', { requestId: 'before' }));

@@ -70,10 +70,14 @@ interface Pending {
   failed: (error: unknown) => void;
 }
 
+/** How long a record appended without waiting may stay in memory before it is written. */
+export const LAZY_FLUSH_MS = 100;
+
 export class AuditLog {
   private readonly suffix = `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
+  private lazyFlush: NodeJS.Timeout | undefined;
   private file: { day: string; handle: FileHandle } | undefined;
 
   constructor(readonly dir: string) {
@@ -86,6 +90,19 @@ export class AuditLog {
       this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done, failed });
       this.flushing ??= this.flush();
     });
+  }
+
+  /**
+   * Appends one record without waiting for the disk: it is written with the next flush, at the
+   * latest LAZY_FLUSH_MS later (or at close), so a steady stream of such records costs one write
+   * per interval instead of one each. For answers that need no durable record first (audit/middleware.ts).
+   */
+  append(record: AuditRecord, failed: (error: unknown) => void): void {
+    this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done: () => {}, failed });
+    this.lazyFlush ??= setTimeout(() => {
+      this.lazyFlush = undefined;
+      this.flushing ??= this.flush();
+    }, LAZY_FLUSH_MS);
   }
 
   private async flush(): Promise<void> {
@@ -126,6 +143,9 @@ export class AuditLog {
 
   /** Waits for records in flight and closes the file. */
   async close(): Promise<void> {
+    clearTimeout(this.lazyFlush);
+    this.lazyFlush = undefined;
+    if (this.pending.length > 0) this.flushing ??= this.flush();
     while (this.flushing) await this.flushing;
     await this.file?.handle.close();
     this.file = undefined;

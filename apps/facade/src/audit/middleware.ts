@@ -65,13 +65,13 @@ export function auditTrail(options: { log: AuditLog; basePath: string; onError: 
       throw error;
     } finally {
       const record = buildRecord(c, notes, options.basePath, threw, Math.round(performance.now() - started));
-      // Durable before the answer leaves; a failing disk is logged loudly but does not turn an
-      // answered booking into an error the consumer would retry.
-      const written = options.log.write(record).catch((error: Error) => options.onError(error));
-      // Except a served CapabilityStatement: it discloses no patient data and changes nothing, so
-      // its record (still written, with the next group commit) does not hold the answer for the
-      // disk flush, which is most of that call's latency (docs/performance.md).
-      if (!(record.interaction === 'metadata' && record.status === 200)) await written;
+      // A served CapabilityStatement discloses no patient data and changes nothing: its record is
+      // written with the next flush (within AuditLog's LAZY_FLUSH_MS) without holding the answer
+      // for the disk, which was most of that call's latency (docs/performance.md).
+      if (record.interaction === 'metadata' && record.status === 200) options.log.append(record, (error) => options.onError(error as Error));
+      // Every other record is durable before the answer leaves; a failing disk is logged loudly but
+      // does not turn an answered booking into an error the consumer would retry.
+      else await options.log.write(record).catch((error: Error) => options.onError(error));
     }
   });
 }

@@ -71,7 +71,7 @@ interface Pending {
 }
 
 /** How long a record appended without waiting may stay in memory before it is written. */
-export const LAZY_FLUSH_MS = 100;
+export const LAZY_FLUSH_MS = 20;
 
 export class AuditLog {
   private readonly suffix = `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;

@@ -88,7 +88,7 @@ export class AuditLog {
   write(record: AuditRecord): Promise<void> {
     return new Promise((done, failed) => {
       this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done, failed });
-      this.flushing ??= this.flush();
+      this.startFlush();
     });
   }
 
@@ -101,8 +101,20 @@ export class AuditLog {
     this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done: () => {}, failed });
     this.lazyFlush ??= setTimeout(() => {
       this.lazyFlush = undefined;
-      this.flushing ??= this.flush();
+      this.startFlush();
     }, LAZY_FLUSH_MS);
+  }
+
+  /**
+   * Starts writing what is pending unless a flush is under way (that one takes new records on
+   * before it ends, and another starts after it if any arrived too late for it).
+   */
+  private startFlush(): void {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      this.startFlush();
+    });
   }
 
   private async flush(): Promise<void> {
@@ -121,7 +133,6 @@ export class AuditLog {
         }
       }
     }
-    this.flushing = undefined;
   }
 
   private async handleFor(day: string): Promise<FileHandle> {
@@ -145,7 +156,7 @@ export class AuditLog {
   async close(): Promise<void> {
     clearTimeout(this.lazyFlush);
     this.lazyFlush = undefined;
-    if (this.pending.length > 0) this.flushing ??= this.flush();
+    this.startFlush();
     while (this.flushing) await this.flushing;
     await this.file?.handle.close();
     this.file = undefined;

@@ -7,7 +7,7 @@ const dir = mkdtempSync(join(process.argv[2] ?? '/tmp', 'auditm-'));
 const line = JSON.stringify({ time: new Date().toISOString(), event: 'request', interaction: 'book', method: 'POST', path: '/STU3/1/Appointment', status: 201, outcome: 'RESOURCE_CREATED', requestId: crypto.randomUUID(), consumerRequestId: crypto.randomUUID(), sspTraceId: crypto.randomUUID(), iss: 'https://consumer.example.nhs.uk/', sub: '10019' }) + '\n';
 async function run(name, h, write, n = 2000) {
   for (let i = 0; i < 200; i++) await write(h);
-  const ms = []; const c0 = process.cpuUsage(); const t0 = performance.now();
+  const ms = []; const c0 = process.cpuUsage();
   for (let i = 0; i < n; i++) { const t = performance.now(); await write(h); ms.push(performance.now() - t); }
   const cpu = process.cpuUsage(c0); ms.sort((a, b) => a - b);
   console.log(`${name}: p50 ${ms[n / 2].toFixed(3)} ms p95 ${ms[Math.floor(n * 0.95)].toFixed(3)} ms; cpu/write ${((cpu.user + cpu.system) / n / 1000).toFixed(3)} ms (user ${(cpu.user / n / 1000).toFixed(3)} sys ${(cpu.system / n / 1000).toFixed(3)})`);

@@ -41,6 +41,27 @@ export interface DriveResult {
   /** CPU ms per request of each sampled process (facade, workers, redis, the load generator). */
   cpuMsPerRequest: Record<string, number>;
   sampler: RssSampler;
+  /** Every latency in ms (for merging rounds; not written to report.json). */
+  samples: number[];
+}
+
+/** Several runs of the same requests (e.g. rounds interleaved with a limit) as one result. */
+export function mergeDrives(runs: DriveResult[]): DriveResult {
+  const samples = runs.flatMap((r) => r.samples);
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const sum = (pick: (r: DriveResult) => Record<string, number>, weighted: boolean) => {
+    const out: Record<string, number> = {};
+    for (const r of runs) for (const [k, v] of Object.entries(pick(r))) out[k] = weighted ? (out[k] ?? 0) + (v * r.requests) / Math.max(1, requests) : Math.max(out[k] ?? 0, v);
+    return out;
+  };
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  return {
+    requests, seconds, throughput: requests / seconds, latency: summarise(samples), statuses,
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0), errors: runs.reduce((n, r) => n + r.errors, 0), timeouts: runs.reduce((n, r) => n + r.timeouts, 0),
+    rssPeakMb: sum((r) => r.rssPeakMb, false), cpuMsPerRequest: sum((r) => r.cpuMsPerRequest, true), sampler: runs.at(-1)?.sampler as RssSampler, samples,
+  };
 }
 
 /** Drives the facade with autocannon; latencies come from every response, not autocannon's histogram. */
@@ -95,5 +116,6 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
     rssPeakMb: sampler.peaks(),
     cpuMsPerRequest: Object.fromEntries(Object.entries(cpu).map(([name, ms]) => [name, ms / Math.max(1, requests)])),
     sampler,
+    samples: latencies,
   };
 }

@@ -1,12 +1,19 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { JsonObject } from '@booking/fhir';
 import type { BookCommand } from '@booking/pas';
 import { SqlitePas } from '@booking/pas/sqlite';
 import { Keyring } from '@booking/queue';
 import type { QueueEvents } from 'bullmq';
+import { AuditLog } from '../../apps/facade/src/audit/log.js';
 import { PasQueueClient } from '../../apps/facade/src/queue-client.js';
 import { bookCommand } from '../../apps/worker/src/handlers/book.js';
 import { bookingBody, type SlotForBooking } from '../support/consumer.js';
+import { stopProcess } from '../support/redis.js';
 import { cpuMs } from './rss.js';
 import { closedLoop, type LatencySummary, summarise } from './stats.js';
 
@@ -22,6 +29,27 @@ export interface LimitResult {
   errors: number;
   /** CPU ms per round trip of each process given (the client is this process). */
   cpuMsPerRequest?: Record<string, number>;
+  /** Every latency in ms (for merging rounds; left out of report.json). */
+  samples?: number[];
+}
+
+/** Several runs of one limit (rounds interleaved with the scenario it is compared with) as one. */
+export function mergeLimits(runs: LimitResult[]): LimitResult {
+  const samples = runs.flatMap((r) => r.samples ?? []);
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  const cpu: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.cpuMsPerRequest ?? {})) cpu[k] = (cpu[k] ?? 0) + (v * r.requests) / Math.max(1, requests);
+  return { inFlight: runs[0]?.inFlight ?? 1, requests, seconds, throughput: requests / seconds, latency: summarise(samples), errors: runs.reduce((n, r) => n + r.errors, 0), cpuMsPerRequest: cpu, samples };
+}
+
+/** CPU ms this process spends from now until the returned function is called, per `n`. */
+function ownCpu(): (n: number) => number {
+  const start = process.cpuUsage();
+  return (n) => {
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000 / Math.max(1, n);
+  };
 }
 
 export interface QueueTarget {
@@ -50,7 +78,7 @@ export async function bareQueue(target: QueueTarget, inFlight: number, total: nu
     });
     const n = Math.max(1, run.latencies.length);
     const cpuMsPerRequest = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, Number(((cpuMs(pid) - (cpuBefore[name] as number)) / n).toFixed(3))]));
-    return { inFlight, requests: run.latencies.length, seconds: run.seconds, throughput: run.latencies.length / run.seconds, latency: summarise(run.latencies), errors: run.errors, cpuMsPerRequest };
+    return { inFlight, requests: run.latencies.length, seconds: run.seconds, throughput: run.latencies.length / run.seconds, latency: summarise(run.latencies), errors: run.errors, cpuMsPerRequest, samples: run.latencies };
   } finally {
     await client.close();
     // BullMQ leaves connections it was handed open (the product's PasQueueClient.close() relies on
@@ -81,6 +109,7 @@ export async function barePas(pasPath: string, slots: SlotForBooking[]): Promise
     const latencies: number[] = [];
     let errors = 0;
     const started = performance.now();
+    const cpu = ownCpu();
     for (const command of commands.slice(warm)) {
       const t0 = performance.now();
       const result = await pas.book(command);
@@ -88,8 +117,50 @@ export async function barePas(pasPath: string, slots: SlotForBooking[]): Promise
       if (result.outcome !== 'booked') errors++;
     }
     const seconds = (performance.now() - started) / 1000;
-    return { inFlight: 1, requests: latencies.length, seconds, throughput: latencies.length / seconds, latency: summarise(latencies), errors };
+    const cpuMsPerRequest = { pas: Number(cpu(latencies.length).toFixed(3)) };
+    return { inFlight: 1, requests: latencies.length, seconds, throughput: latencies.length / seconds, latency: summarise(latencies), errors, cpuMsPerRequest, samples: latencies };
   } finally {
     await pas.close();
   }
+}
+
+/**
+ * One audit record made durable, as every request of the facade waits for it: the product's
+ * AuditLog in this process, one write at a time, in a directory next to the stack's audit trail
+ * (same disk).
+ */
+export async function auditWrite(besideDir: string, total: number): Promise<LimitResult> {
+  const dir = mkdtempSync(join(besideDir, 'audit-limit-'));
+  const log = new AuditLog(dir);
+  try {
+    const record = () => ({ time: new Date().toISOString(), event: 'request' as const, interaction: 'book', method: 'POST', path: '/STU3/1/Appointment', status: 201, outcome: 'RESOURCE_CREATED', requestId: randomUUID(), consumerRequestId: randomUUID(), sspTraceId: randomUUID() });
+    for (let i = 0; i < Math.min(100, total); i++) await log.write(record());
+    const cpu = ownCpu();
+    const run = await closedLoop(total, 1, async () => log.write(record()));
+    return { inFlight: 1, requests: run.latencies.length, seconds: run.seconds, throughput: run.latencies.length / run.seconds, latency: summarise(run.latencies), errors: run.errors, samples: run.latencies, cpuMsPerRequest: { audit: Number(cpu(run.latencies.length).toFixed(3)) } };
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The bare-HTTP limit's server (test/bench/bare-http.mjs): plain Node http, same body and headers as the facade's answer. */
+export async function startBareHttp(body: string, headers: Record<string, string>): Promise<{ origin: string; pid: number; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bare-http-'));
+  const bodyFile = join(dir, 'body');
+  writeFileSync(bodyFile, body);
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-http.mjs')], { env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_HEADERS: JSON.stringify(headers) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bare http server exited (${code})`)));
+  });
+  const { port } = JSON.parse(line) as { port: number };
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    pid: child.pid as number,
+    stop: async () => {
+      await stopProcess(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -11,6 +11,22 @@ const find = (r: BenchResult, name: string) => r.scenarios.find((s) => s.name ==
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : Number.NaN);
 const RSS_LIMIT_MB = 200;
+const sumValues = (o: Record<string, number> | undefined) => (o ? Object.values(o).reduce((a, b) => a + b, 0) : Number.NaN);
+
+/**
+ * CPU of one booking in all processes (book-64) against its irreducible parts measured in the same
+ * run: the facade's HTTP floor (metadata-64: facade and load generator), a sealed queue round trip
+ * (bare queue at 64: client, workers, Redis) and the PAS transaction (bare PAS).
+ */
+export function cpuSplit(r: BenchResult) {
+  const book = find(r, 'book-64')?.cpuMsPerRequest;
+  const meta = find(r, 'metadata-64')?.cpuMsPerRequest;
+  const booking = book ? book.facade + book.workers + book.redis + book.loadgen : Number.NaN;
+  const http = meta ? meta.facade + meta.workers + meta.redis + meta.loadgen : Number.NaN;
+  const queue = sumValues(r.limits.queue64.cpuMsPerRequest);
+  const pas = r.limits.pas1.cpuMsPerRequest?.pas ?? Number.NaN;
+  return { booking, book, http, queue, pas, parts: http + queue + pas, ratio: booking / (http + queue + pas) };
+}
 
 /** The issue's targets, as ratios from this one run. `met: null` = not measured in this run. */
 export function targets(r: BenchResult): TargetCheck[] {
@@ -18,7 +34,9 @@ export function targets(r: BenchResult): TargetCheck[] {
   const b1 = find(r, 'book-1');
   const s1k = find(r, 'search-1k');
   const s100k = find(r, 'search-100k');
-  const at64 = r.scenarios.filter((s) => s.connections === 64 && s.name !== 'soak-64');
+  // The 1,000-slot stress (the largest answers, for sizing the heap cap) is judged on its own row.
+  const at64 = r.scenarios.filter((s) => s.connections === 64 && s.name !== 'soak-64' && s.name !== 'search-1000');
+  const big = find(r, 'search-1000');
   const facadeRss = Math.max(...at64.map((s) => s.rssPeakMb.facade));
   const workerRss = Math.max(...at64.map((s) => s.rssPeakMb.worker));
   const soak = find(r, 'soak-64');
@@ -26,15 +44,23 @@ export function targets(r: BenchResult): TargetCheck[] {
   const thr = ratio(b64?.throughput, r.limits.queue64.throughput);
   const p99 = ratio(b64?.latency.p99, r.limits.queue64.latency.p99);
   const p50 = ratio(b1?.latency.p50, r.limits.queue1.latency.p50);
+  const meta1 = ratio(find(r, 'metadata-1')?.latency.p50, r.limits.http1?.latency.p50);
+  const cpu = cpuSplit(r);
   const search = ratio(s100k?.latency.p50, s1k?.latency.p50);
   const checks = [
     t('booking throughput at 64 ÷ bare-queue round trips/s at 64', thr, '≥ 0.50', thr >= 0.5),
     t('booking p99 at 64 ÷ bare-queue p99 at 64', p99, '≤ 3.0', p99 <= 3),
     t('booking p50 at 1 ÷ bare-queue p50 at 1', p50, '≤ 2.0', p50 <= 2),
+    t('GET /metadata p50 at 1 ÷ bare Node http p50 at 1', meta1, '≤ 1.5', meta1 <= 1.5),
+    t('CPU per booking, all processes ÷ (HTTP floor + queue round trip + PAS transaction)', cpu.ratio, '≤ 1.5', cpu.ratio <= 1.5),
     t('slot search p50, 100,000 ÷ 1,000 slots', search, '≤ 1.3', search <= 1.3),
     t('facade peak RSS at 64 connections (MB)', facadeRss, `< ${RSS_LIMIT_MB}`, facadeRss < RSS_LIMIT_MB, 0),
     t('worker peak RSS at 64 connections (MB)', workerRss, `< ${RSS_LIMIT_MB}`, workerRss < RSS_LIMIT_MB, 0),
   ];
+  if (big) {
+    const peak = Math.max(big.rssPeakMb.facade, big.rssPeakMb.worker);
+    checks.push({ target: 'peak RSS during 64 concurrent 1,000-slot searches with every include (facade / worker, MB)', value: `${fmt(big.rssPeakMb.facade, 0)} / ${fmt(big.rssPeakMb.worker, 0)}`, limit: `< ${RSS_LIMIT_MB}`, met: peak < RSS_LIMIT_MB });
+  }
   if (soak) {
     const growth = Math.max(Number(soak.notes.facadeGrowth), Number(soak.notes.workerGrowth));
     checks.push(t(`RSS growth over the ${r.options.soakSeconds} s soak (facade, worker: worst)`, growth * 100, '≤ 10 %', growth <= 0.1, 1));
@@ -94,6 +120,7 @@ export function markdown(r: BenchResult, findings = ''): string {
     `- Date: ${r.date}`,
     `- Machine: ${r.machine.cores} cores, ${r.machine.cpu}, Node ${r.machine.node}; load generator (autocannon), Redis, ${r.options.workers} workers and the facade all on this machine`,
     `- Load average (1/5/15 min): ${loads(r.machine.loadBefore)} before, ${loads(r.machine.loadAfter)} after${r.options.quick ? ' — **quick run** (small sizes, for the regression guard)' : ''}`,
+    `- Facade and workers ran as: ${r.ran ? `\`${r.ran.facade}\`, \`${r.ran.worker}\`` : 'TypeScript through tsx'} (${r.options.runtime === 'dist' ? 'the production build, as the images run it' : 'TypeScript through tsx, as in development'})`,
     `- Extra node flags for facade and workers: ${r.options.nodeFlags.length ? `\`${r.options.nodeFlags.join(' ')}\`` : 'none'}`,
     '',
     'Absolute numbers depend on the machine and what else runs on it; the ratios to the limits measured in the same run are what count.',
@@ -108,19 +135,22 @@ export function markdown(r: BenchResult, findings = ''): string {
   lim('bare queue', r.limits.queue1);
   lim('bare queue', r.limits.queue64);
   lim('bare PAS (SqlitePas.book)', r.limits.pas1);
+  if (r.limits.http1) lim('bare Node http (same answer, same client)', r.limits.http1);
+  if (r.limits.audit1) lim('audit record on disk (AuditLog.write)', r.limits.audit1);
   push(
     '',
-    `Bare queue = ${r.limits.queueKind}: \`PasQueueClient.run({ kind: 'noop' })\` from the benchmark process — Queue.add of a sealed job, a worker process opens it and answers, the sealed reply comes back through the shared QueueEvents (\`job.waitUntilFinished\`). Bare PAS = \`SqlitePas.book\` in the benchmark process with the command \`handleBook\` builds, one at a time, on the stack's PAS file (no HTTP, no queue).`,
+    `Bare queue = ${r.limits.queueKind}: \`PasQueueClient.run({ kind: 'noop' })\` from the benchmark process — Queue.add of a sealed job, a worker process opens it and answers, the sealed reply comes back through the client's shared QueueEvents listener. Bare PAS = \`SqlitePas.book\` in the benchmark process with the command \`handleBook\` builds, one at a time, on the stack's PAS file (no HTTP, no queue).`,
     '',
     '## Scenarios',
     '',
     '| scenario | conns | requests | req/s | p50 ms | p95 ms | p99 ms | errors | non-2xx | unexpected | facade RSS MB | worker RSS MB | req/s ÷ queue | p50 ÷ queue | p99 ÷ queue | req/s ÷ PAS |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
+  const digits = (s: ScenarioResult) => (s.connections === 1 ? 2 : 1);
   for (const s of r.scenarios) {
     const l = limitFor(r, s);
     push(
-      `| ${s.name} | ${s.connections} | ${s.requests} | ${fmt(s.throughput, 0)} | ${fmt(s.latency.p50, 1)} | ${fmt(s.latency.p95, 1)} | ${fmt(s.latency.p99, 1)} | ${s.errors} | ${s.non2xx} | ${s.unexpected} | ${fmt(s.rssPeakMb.facade, 0)} | ${fmt(s.rssPeakMb.worker, 0)} | ${fmt(ratio(s.throughput, l.throughput))} | ${fmt(ratio(s.latency.p50, l.latency.p50))} | ${fmt(ratio(s.latency.p99, l.latency.p99))} | ${fmt(ratio(s.throughput, r.limits.pas1.throughput))} |`,
+      `| ${s.name} | ${s.connections} | ${s.requests} | ${fmt(s.throughput, 0)} | ${fmt(s.latency.p50, digits(s))} | ${fmt(s.latency.p95, digits(s))} | ${fmt(s.latency.p99, digits(s))} | ${s.errors} | ${s.non2xx} | ${s.unexpected} | ${fmt(s.rssPeakMb.facade, 0)} | ${fmt(s.rssPeakMb.worker, 0)} | ${fmt(ratio(s.throughput, l.throughput))} | ${fmt(ratio(s.latency.p50, l.latency.p50))} | ${fmt(ratio(s.latency.p99, l.latency.p99))} | ${fmt(ratio(s.throughput, r.limits.pas1.throughput))} |`,
     );
   }
   push('', 'Scenario details:', '');
@@ -129,6 +159,7 @@ export function markdown(r: BenchResult, findings = ''): string {
     const cpu = s.cpuMsPerRequest;
     push(`- **${s.name}**: ${s.description}; statuses ${Object.entries(s.statuses).map(([k, v]) => `${k}×${v}`).join(', ')}; CPU ms per request: facade ${fmt(cpu.facade)}, workers ${fmt(cpu.workers)}, redis ${fmt(cpu.redis)}, load generator ${fmt(cpu.loadgen)}${notes}`);
   }
+  push(...stages(r), ...cpuTable(r));
   push(
     '',
     'Ratios: each scenario against the bare queue at its own concurrency (1 → 1 in flight, 64 → 64 in flight) and against the bare PAS (1 in flight). Non-2xx in `book-contended` are the expected 422s ("Slot no longer available") of the nine losers per slot; `unexpected` counts anything else (and connection errors).',
@@ -146,4 +177,48 @@ export function markdown(r: BenchResult, findings = ''): string {
   if (findings.trim()) push('', findings.trim());
   push('');
   return lines.join('\n');
+}
+
+/** Latency at one connection, stage by stage, from this run. */
+function stages(r: BenchResult): string[] {
+  const m1 = find(r, 'metadata-1');
+  const b1 = find(r, 'book-1');
+  const http = r.limits.http1;
+  if (!m1 || !b1 || !http) return [];
+  const row = (stage: string, l: { p50: number; p95: number }, what: string) => `| ${stage} | ${fmt(l.p50)} | ${fmt(l.p95)} | ${what} |`;
+  const p50 = { meta: m1.latency.p50, http: http.latency.p50, queue: r.limits.queue1.latency.p50, pas: r.limits.pas1.latency.p50, book: b1.latency.p50 };
+  const rest = p50.book - p50.meta - p50.queue - p50.pas;
+  return [
+    '',
+    '### Latency at one connection, by stage',
+    '',
+    '| stage | p50 ms | p95 ms | what |',
+    '| --- | ---: | ---: | --- |',
+    row('bare Node http', http.latency, 'plain `http` server in its own process, the facade\'s /metadata bytes and headers, same client'),
+    row('GET /metadata', m1.latency, `the facade alone: HTTP adapter, middleware, checks (its audit record is not waited for); ${fmt(p50.meta - p50.http)} ms over bare http at p50`),
+    row('sealed queue round trip', r.limits.queue1.latency, 'PasQueueClient noop → worker process → reply'),
+    row('PAS transaction', r.limits.pas1.latency, 'SqlitePas.book alone'),
+    ...(r.limits.audit1 ? [row('audit record on disk', r.limits.audit1.latency, 'AuditLog.write alone (one O_DSYNC write), on the same disk: every answer but /metadata waits for it')] : []),
+    row('POST /Appointment', b1.latency, `${fmt(rest)} ms at p50 beyond metadata + queue + PAS (audit record, booking checks, a larger sealed job and reply, FHIR mapping)`),
+    '',
+    `Targets: GET /metadata p50 ÷ bare http p50 = ${fmt(ratio(p50.meta, p50.http))} (≤ 1.5); booking p50 ÷ queue round trip p50 = ${fmt(ratio(p50.book, p50.queue))} (≤ 2). Both pairs ran in alternating rounds.`,
+  ];
+}
+
+/** Where a booking's CPU goes, against its irreducible parts. */
+function cpuTable(r: BenchResult): string[] {
+  const c = cpuSplit(r);
+  if (!c.book) return [];
+  return [
+    '',
+    '### CPU per booking (book-64) against its irreducible parts',
+    '',
+    '| | ms CPU | measured as |',
+    '| --- | ---: | --- |',
+    `| booking, all processes | ${fmt(c.booking)} | facade ${fmt(c.book.facade)}, workers ${fmt(c.book.workers)}, Redis ${fmt(c.book.redis)}, load generator ${fmt(c.book.loadgen)} |`,
+    `| HTTP floor | ${fmt(c.http)} | metadata-64, facade and load generator |`,
+    `| sealed queue round trip | ${fmt(c.queue)} | bare queue at 64: ${Object.entries(r.limits.queue64.cpuMsPerRequest ?? {}).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')} |`,
+    `| PAS transaction | ${fmt(c.pas)} | bare PAS (SqlitePas.book, CPU of its process) |`,
+    `| sum of the parts | ${fmt(c.parts)} | booking ÷ parts = ${fmt(c.ratio)} (≤ 1.5) |`,
+  ];
 }

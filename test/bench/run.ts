@@ -14,6 +14,8 @@
  *   --only a,b         only the scenarios whose names start so (e.g. book-64,search), for profiling
  *   --render FILE      no run: write REPORT.md again from a report.json (e.g. after editing
  *                      bench/FINDINGS.md), next to that file
+ *   --runtime ts       facade and workers as TypeScript through tsx (default `dist`: the production
+ *                      build, `node <start flags> apps/<app>/dist/main.js`, which `npm run bench` builds first)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -32,8 +34,11 @@ const { values } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string', default: '' },
     render: { type: 'string' },
+    runtime: { type: 'string', default: 'dist' },
   },
 });
+if (values.runtime !== 'dist' && values.runtime !== 'ts') throw new Error('--runtime is dist or ts');
+if (values.runtime === 'dist' && !values.render && !existsSync(join(root, 'apps/facade/dist/main.js'))) throw new Error('no production build: run `npm run build` first (npm run bench does)');
 
 const nodeFlags = values['node-flags'].split(/\s+/).filter(Boolean);
 // --cpu-prof is refused in NODE_OPTIONS on Node 20: a preload takes the same profile via the inspector.
@@ -65,6 +70,7 @@ const result = await runBench({
   soakSeconds: Number(values.soak),
   nodeFlags,
   only: values.only.split(',').filter(Boolean),
+  runtime: values.runtime,
   log: (line) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`),
 });
 result.command = command;

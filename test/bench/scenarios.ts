@@ -7,8 +7,8 @@ import { consumerHeaders, type InteractionName, bookingBody, type SlotForBooking
 import { freeSlots, pasCounts } from '../support/pas.js';
 import { startRedis } from '../support/redis.js';
 import { Stack } from '../support/stack.js';
-import { type BenchRequest, drive, type DriveResult } from './http.js';
-import { bareQueue, barePas, type LimitResult } from './limits.js';
+import { type BenchRequest, drive, type DriveResult, mergeDrives } from './http.js';
+import { auditWrite, bareQueue, barePas, type LimitResult, mergeLimits, startBareHttp } from './limits.js';
 import type { LatencySummary } from './stats.js';
 
 export interface BenchOptions {
@@ -22,6 +22,8 @@ export interface BenchOptions {
   log: (line: string) => void;
   /** Run only scenarios whose name starts with one of these (limits always run); empty = all. */
   only?: string[];
+  /** `dist`: facade and workers run the production build (`node dist/main.js`, as the images do); `ts` (default): TypeScript through tsx. */
+  runtime?: 'dist' | 'ts';
 }
 
 export interface ScenarioResult {
@@ -48,8 +50,19 @@ export interface BenchResult {
   command: string;
   date: string;
   machine: { cores: number; cpu: string; node: string; loadBefore: number[]; loadAfter: number[] };
-  options: { quick: boolean; workers: number; soakSeconds: number; nodeFlags: string[] };
-  limits: { queue1: LimitResult; queue64: LimitResult; pas1: LimitResult; queueKind: string };
+  options: { quick: boolean; workers: number; soakSeconds: number; nodeFlags: string[]; runtime?: 'dist' | 'ts' };
+  /** How facade and workers were started (the command lines). */
+  ran?: { facade: string; worker: string };
+  limits: {
+    queue1: LimitResult;
+    queue64: LimitResult;
+    pas1: LimitResult;
+    queueKind: string;
+    /** A bare Node http server answering the facade's /metadata bytes, same client, 1 connection. */
+    http1?: LimitResult;
+    /** One audit record made durable (AuditLog.write), one at a time, on the stack's disk. */
+    audit1?: LimitResult;
+  };
   scenarios: ScenarioResult[];
   /** PAS integrity at the end: double-booked slots must be 0. */
   doubleBookedSlots: number;
@@ -57,11 +70,17 @@ export interface BenchResult {
   processWarnings: string[];
 }
 
+/**
+ * One-connection comparisons (metadata vs bare http, booking vs bare queue) run in this many
+ * alternating rounds, so a change in the machine's load hits both sides alike.
+ */
+const ROUNDS = 4;
+
 /** Sizes of each step; quick keeps the whole run well under a minute on 2 cores. */
 function sizes(quick: boolean) {
   return quick
-    ? { search: 200, book1: 60, book64: 1500, contendedSlots: 50, read: 1000, cancel: 300, queue1: 200, queue64: 2000, pas: 200, slots: 6000 }
-    : { search: 1500, book1: 400, book64: 6000, contendedSlots: 400, read: 6000, cancel: 2000, queue1: 1000, queue64: 10000, pas: 1000, slots: 30000 };
+    ? { search: 200, search1000: 64, book1: 60, book64: 1500, contendedSlots: 50, read: 1000, cancel: 300, queue1: 200, queue64: 2000, pas: 200, slots: 6000, serial: 200, audit: 200 }
+    : { search: 1500, search1000: 320, book1: 800, book64: 6000, contendedSlots: 400, read: 6000, cancel: 2000, queue1: 800, queue64: 10000, pas: 1000, slots: 30000, serial: 2000, audit: 1000 };
 }
 
 const BASE_PATH = '/STU3/1';
@@ -97,10 +116,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const redis = await startRedis();
   const env: Record<string, string> = options.nodeFlags.length ? { NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...options.nodeFlags].join(' ').trim() } : {};
   log(`redis on ${redis.url}; starting ${options.workers} workers and a facade…`);
-  const stack = await Stack.start({ redisUrl: redis.url, workers: options.workers, slotCount: 1000, env }).catch(async (error: unknown) => {
+  const stack = await Stack.start({ redisUrl: redis.url, workers: options.workers, slotCount: 1000, env, runtime: options.runtime ?? 'ts' }).catch(async (error: unknown) => {
     await redis.stop();
     throw error;
   });
+  let bare: Awaited<ReturnType<typeof startBareHttp>> | undefined;
   try {
     const origin = new URL(stack.baseUrl).origin;
     const facade = stack.facades[0];
@@ -125,11 +145,31 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     };
 
     // The facade's own floor: GET /metadata is answered by the facade alone (HTTP, middleware, no queue).
+    let http1: LimitResult | undefined;
+    const metadata = (): BenchRequest => ({ method: 'GET', path: `${BASE_PATH}/metadata`, headers: headers('metadata') });
     if (want('metadata')) {
-      const metadata = (): BenchRequest => ({ method: 'GET', path: `${BASE_PATH}/metadata`, headers: headers('metadata') });
       await drive({ origin, connections: 8, amount: 300, build: metadata, pids });
+      // A bare Node http server with the facade's very answer (bytes and headers), driven by the same client.
+      const sample = await fetch(`${stack.baseUrl}/metadata`, { headers: { ...headers('metadata'), 'Accept-Encoding': 'identity' } });
+      const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+      bare = await startBareHttp(await sample.text(), Object.fromEntries([...sample.headers].filter(([k]) => !skip.has(k))));
+      const barePids = { bare: bare.pid, loadgen: process.pid };
+      const bareOrigin = bare.origin;
+      await drive({ origin: bareOrigin, connections: 8, amount: 300, build: metadata, pids: barePids });
+      const bareRuns: DriveResult[] = [];
+      const metaRuns: DriveResult[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        bareRuns.push(await drive({ origin: bareOrigin, connections: 1, amount: size.serial / ROUNDS, build: metadata, pids: barePids }));
+        metaRuns.push(await drive({ origin, connections: 1, amount: size.serial / ROUNDS, build: metadata, pids }));
+      }
+      const b = mergeDrives(bareRuns);
+      http1 = { inFlight: 1, requests: b.requests, seconds: b.seconds, throughput: b.throughput, latency: b.latency, errors: b.errors, cpuMsPerRequest: b.cpuMsPerRequest };
+      log(`bare http (1 connection): p50 ${b.latency.p50.toFixed(2)} ms, CPU ms/req ${JSON.stringify(b.cpuMsPerRequest)}`);
+      record('metadata-1', `GET /metadata, 1 connection (${ROUNDS} rounds alternating with the bare http server)`, 1, mergeDrives(metaRuns), [200]);
       const r = await drive({ origin, connections: 64, amount: size.read, build: metadata, pids });
       record('metadata-64', 'GET /metadata (answered by the facade alone: its HTTP and middleware floor), 64 connections', 64, r, [200]);
+      await bare.stop();
+      bare = undefined;
     }
 
     // Slot search over tomorrow's local day (40 slots), with every _include, on 1,000 then 100,000 slots.
@@ -145,6 +185,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       }
       const r = await drive({ origin, connections: 64, amount: size.search, build: search, pids });
       record(`search-${slotCount / 1000}k`, `GET /Slot, one day (40 slots), all _include, ${slotCount.toLocaleString('en-GB')} slots in the PAS, 64 connections`, 64, r, [200]);
+    }
+    // The largest answers the facade gives: 1,000 slots (MAX_SLOT_COUNT) with every _include, 64 at once.
+    // Not in quick runs (the regression guard) unless named: it sizes the heap cap, it guards nothing.
+    if (want('search-1000') && (!options.quick || options.only?.some((o) => o.startsWith('search-1000')))) {
+      if (!want('search')) reloadPas(stack.pasPath, 100000);
+      const to = DateTime.now().setZone('Europe/London').plus({ days: 40 }).toISODate();
+      const path = `${BASE_PATH}/Slot?schedule.actor:healthcareservice=${SERVICE}&start=ge${day}&start=lt${to}&status=free&_count=1000&${ALL_INCLUDES}&_format=json`;
+      const big = (): BenchRequest => ({ method: 'GET', path, headers: headers('searchSlot') });
+      let slotsPerAnswer = 0;
+      await drive({ origin, connections: 4, amount: 8, build: big, pids, onResponse: (status, body) => void (status === 200 && (slotsPerAnswer = (JSON.parse(body) as { entry?: { resource: { resourceType: string } }[] }).entry?.filter((e) => e.resource.resourceType === 'Slot').length ?? 0)) });
+      const r = await drive({ origin, connections: 64, amount: size.search1000, build: big, pids });
+      record('search-1000', 'GET /Slot, 1,000 slots per answer (_count=1000, 40 days), all _include, 100,000 slots in the PAS, 64 connections', 64, r, [200], { slotsPerAnswer });
     }
 
     // Fresh data for the writes: every booking gets a slot of its own.
@@ -163,12 +215,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
     // Limits, right before the booking scenarios they are compared with.
     const target = { redisUrl: redis.url, prefix: stack.queuePrefix, keys: stack.queueKeys };
+    const audit1 = await auditWrite(stack.dir, size.audit);
+    log(`audit record on disk (AuditLog.write, one at a time): p50 ${audit1.latency.p50.toFixed(3)} ms, p95 ${audit1.latency.p95.toFixed(3)} ms`);
     log('bare queue (PasQueueClient noop → worker processes → reply)…');
-    const queue1 = await bareQueue(target, 1, size.queue1, pids);
     const queue64 = await bareQueue(target, 64, size.queue64, pids);
-    log(`bare queue: 1 in flight ${queue1.throughput.toFixed(0)}/s p50 ${queue1.latency.p50.toFixed(2)} ms; 64 in flight ${queue64.throughput.toFixed(0)}/s p99 ${queue64.latency.p99.toFixed(1)} ms, CPU ms/round trip ${JSON.stringify(queue64.cpuMsPerRequest)}`);
+    log(`bare queue at 64 in flight: ${queue64.throughput.toFixed(0)}/s p99 ${queue64.latency.p99.toFixed(1)} ms, CPU ms/round trip ${JSON.stringify(queue64.cpuMsPerRequest)}`);
     const pas1 = await barePas(stack.pasPath, take(size.pas));
-    log(`bare PAS book: ${pas1.throughput.toFixed(0)}/s p50 ${pas1.latency.p50.toFixed(2)} ms`);
+    log(`bare PAS book: ${pas1.throughput.toFixed(0)}/s p50 ${pas1.latency.p50.toFixed(2)} ms, CPU ms ${JSON.stringify(pas1.cpuMsPerRequest)}`);
 
     // Booking into distinct free slots; the 201 bodies are kept for the read and cancel scenarios.
     const booked: string[] = [];
@@ -177,11 +230,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       return { method: 'POST', path: `${BASE_PATH}/Appointment`, headers: headers('book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slot)) };
     };
     await drive({ origin, connections: 16, amount: 200, build: booking(take(200)), pids }); // warm-up
-    if (want('book-1')) {
-      const slots = take(size.book1);
-      const r = await drive({ origin, connections: 1, amount: slots.length, build: booking(slots), pids });
-      record('book-1', 'POST /Appointment, distinct free slots, 1 connection', 1, r, [201]);
+    // Booking at one connection in rounds alternating with the bare queue at one in flight.
+    const queueRuns: LimitResult[] = [];
+    const bookRuns: DriveResult[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      queueRuns.push(await bareQueue(target, 1, size.queue1 / ROUNDS, pids));
+      if (want('book-1')) {
+        const slots = take(size.book1 / ROUNDS);
+        bookRuns.push(await drive({ origin, connections: 1, amount: slots.length, build: booking(slots), pids }));
+      }
     }
+    const queue1 = mergeLimits(queueRuns);
+    log(`bare queue at 1 in flight: p50 ${queue1.latency.p50.toFixed(2)} ms`);
+    if (bookRuns.length) record('book-1', `POST /Appointment, distinct free slots, 1 connection (${ROUNDS} rounds alternating with the bare queue)`, 1, mergeDrives(bookRuns), [201]);
     if (want('book-64') || want('read') || want('cancel')) {
       const slots = take(size.book64);
       const r = await drive({ origin, connections: 64, amount: slots.length, build: booking(slots), pids, onResponse: (status, body) => void (status === 201 && booked.push(body)) });
@@ -239,16 +300,24 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       command: '',
       date: new Date().toISOString(),
       machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadBefore, loadAfter: loadavg() },
-      options: { quick: options.quick, workers: options.workers, soakSeconds: options.soakSeconds, nodeFlags: options.nodeFlags },
-      limits: { queue1, queue64, pas1, queueKind: 'product PasQueueClient (sealed noop job, real worker processes)' },
+      options: { quick: options.quick, workers: options.workers, soakSeconds: options.soakSeconds, nodeFlags: options.nodeFlags, runtime: options.runtime ?? 'ts' },
+      ran: { facade: stack.commandLine('facade'), worker: stack.commandLine('worker') },
+      limits: { queue1: strip(queue1), queue64: strip(queue64), pas1: strip(pas1), queueKind: 'product PasQueueClient (sealed noop job, real worker processes)', ...(http1 ? { http1 } : {}), audit1: strip(audit1) },
       scenarios,
       doubleBookedSlots,
       processWarnings,
     };
   } finally {
+    await bare?.stop();
     await stack.stop();
     await redis.stop();
   }
+}
+
+/** A limit without its raw samples (report.json stays small). */
+function strip(l: LimitResult): LimitResult {
+  const { samples: _, ...rest } = l;
+  return rest;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,11 +16,18 @@ export const PROVIDER_ASID = '200000000359';
 /** The facade's admin credentials (queue dashboard) in every test stack. */
 export const ADMIN_CREDENTIALS = { username: 'admin', password: 'test-admin-password-0123' };
 
-/** Runs a TypeScript entry point of the repo as a real process (as `npm run dev` would). */
-export function spawnTs(entry: string, env: Record<string, string>, name: string): ManagedProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
+/**
+ * Runs a TypeScript entry point of the repo as a real process (as `npm run dev` would), or with
+ * `dist` its compiled JavaScript (`apps/x/src/main.ts` → `apps/x/dist/main.js`, as the images run it;
+ * `npm run build` first).
+ */
+export function spawnTs(entry: string, env: Record<string, string>, name: string, runtime: 'ts' | 'dist' = 'ts'): ManagedProcess {
+  const { args, nodeOptions } = nodeLaunch(entry, runtime);
+  // The image's NODE_OPTIONS first, so flags given for this run (env.NODE_OPTIONS) come later and win.
+  const options = [nodeOptions, env.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? ''].join(' ').trim();
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, ...(options ? { NODE_OPTIONS: options } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const managed: ManagedProcess = { name, child, output: [] };
@@ -31,6 +38,18 @@ export function spawnTs(entry: string, env: Record<string, string>, name: string
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return managed;
+}
+
+/**
+ * Node's arguments and environment for an entry point. `dist` runs the compiled file with the
+ * NODE_OPTIONS its Docker image sets (`ENV NODE_OPTIONS=…` in docker/Dockerfile.<app>, e.g. the
+ * heap limit), so what runs here is what ships.
+ */
+export function nodeLaunch(entry: string, runtime: 'ts' | 'dist'): { args: string[]; nodeOptions: string } {
+  if (runtime === 'ts') return { args: ['--conditions=source', '--import', 'tsx', entry], nodeOptions: '' };
+  const app = /^apps\/([^/]+)\//.exec(entry)?.[1] as string;
+  const dockerfile = readFileSync(join(REPO_ROOT, `docker/Dockerfile.${app}`), 'utf8');
+  return { args: [entry.replace('/src/', '/dist/').replace(/\.ts$/, '.js')], nodeOptions: /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1] ?? '' };
 }
 
 export interface ManagedProcess {
@@ -47,6 +66,8 @@ export interface StackOptions {
   facades?: number;
   slotCount?: number;
   env?: Record<string, string>;
+  /** `dist`: run the compiled JavaScript (what ships) instead of TypeScript through tsx. */
+  runtime?: 'ts' | 'dist';
 }
 
 export interface Facade extends ManagedProcess {
@@ -82,6 +103,13 @@ export class Stack {
     return stack;
   }
 
+  /** How the stack starts a facade or a worker (for reports). */
+  commandLine(role: 'facade' | 'worker'): string {
+    const { args, nodeOptions } = nodeLaunch(`apps/${role}/src/main.ts`, this.options.runtime ?? 'ts');
+    const options = [nodeOptions, this.options.env?.NODE_OPTIONS ?? ''].join(' ').trim();
+    return [...(options ? [`NODE_OPTIONS="${options}"`] : []), 'node', ...args].join(' ');
+  }
+
   get baseUrl(): string {
     return (this.facades[0] as Facade).baseUrl;
   }
@@ -93,7 +121,7 @@ export class Stack {
   /** Without a port the worker's admin listener takes any free one (workers must not collide on 9091). */
   startWorker(adminPort?: number): ManagedProcess {
     const env = { ...this.commonEnv(), PAS_SQLITE_PATH: this.pasPath, WORKER_ADMIN_PORT: String(adminPort ?? 0) };
-    const worker = spawnTs('apps/worker/src/main.ts', env, `worker${this.workers.length}`);
+    const worker = spawnTs('apps/worker/src/main.ts', env, `worker${this.workers.length}`, this.options.runtime);
     if (adminPort) worker.adminUrl = `http://127.0.0.1:${adminPort}`;
     this.workers.push(worker);
     return worker;
@@ -104,7 +132,7 @@ export class Stack {
     const [port, adminPort] = [await freePort(), await freePort()];
     // Plain HTTP must be asked for (TLS is the default); tests that want TLS set FACADE_TLS=on in options.env.
     const all = { FACADE_TLS: 'off', AUDIT_DIR: this.auditDir, ...this.commonEnv(), ...env, FACADE_PORT: String(port), ADMIN_PORT: String(adminPort) };
-    const facade = spawnTs('apps/facade/src/main.ts', all, `facade${this.facades.length}`) as Facade;
+    const facade = spawnTs('apps/facade/src/main.ts', all, `facade${this.facades.length}`, this.options.runtime) as Facade;
     facade.baseUrl = `${all.FACADE_TLS === 'off' ? 'http' : 'https'}://127.0.0.1:${port}/STU3/1`;
     facade.adminUrl = `http://127.0.0.1:${adminPort}`;
     this.facades.push(facade);

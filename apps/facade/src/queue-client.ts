@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
-import { type Job, Queue, QueueEvents, type Telemetry } from 'bullmq';
+import { Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobError, type JobRunner } from './job-runner.js';
 
@@ -21,6 +21,13 @@ export interface QueueClientOptions {
  * The facade's side of the queue: add a job, wait for its reply. One Queue and one QueueEvents
  * per process, shared by every request.
  *
+ * Replies come through one pair of `completed`/`failed` listeners on the shared QueueEvents and a
+ * map of the requests waiting, by job id (which we choose, so a request is waiting before its job
+ * exists and no completion can slip past). BullMQ's `job.waitUntilFinished` would instead add and
+ * remove three listeners per request and run an `isFinished` script in Redis per request, only to
+ * catch a completion that happened before it listened; here that check runs only when a wait
+ * times out (a missed event, e.g. across a reconnect, is then still answered).
+ *
  * Job options, and why: `attempts: 1` — a job that throws is not retried by BullMQ, because the
  * consumer owns retries (it resends with the same X-Request-ID, which the PAS transaction makes
  * idempotent) and a blind retry could book after the caller was told the outcome is unknown. A job
@@ -34,6 +41,11 @@ export class PasQueueClient implements JobRunner {
   private readonly keyring: Keyring;
   private readonly connections: [Redis, Redis];
   private readonly retentionSeconds: number;
+  /** Requests waiting for their job's reply, by job id. */
+  private readonly waiting = new Map<string, Waiter>();
+  private readonly eventsReady: Promise<unknown>;
+  /** Outcomes to hand to their requests, one per turn of the event loop (see settle). */
+  private readonly handOver: (() => void)[] = [];
 
   constructor({ redis, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
@@ -44,9 +56,9 @@ export class PasQueueClient implements JobRunner {
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
-    // Each request waiting for its reply adds a 'closing' listener to the queue (BullMQ's
-    // waitUntilFinished): dozens in flight are normal load, not a leak, so no warning at 11.
-    this.queue.setMaxListeners(0);
+    this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { reply: returnvalue as unknown as StoredReply }));
+    this.events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
+    this.eventsReady = this.events.waitUntilReady().catch(() => {});
   }
 
   async ready(): Promise<void> {
@@ -54,11 +66,13 @@ export class PasQueueClient implements JobRunner {
   }
 
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
-    let job: Job<StoredJob, StoredReply>;
     // Chosen here, not by BullMQ, so that the seal can bind the job and its reply to it.
     const jobId = randomUUID();
+    await this.eventsReady;
+    // Waiting before the job exists: its completion cannot come before we listen.
+    const finished = this.waitFor(jobId, timeoutMs);
     try {
-      job = await withTimeout(
+      await withTimeout(
         this.queue.add(data.kind, encodeJob(data, jobId, Date.now() + timeoutMs, this.keyring), {
           jobId,
           attempts: 1,
@@ -69,6 +83,7 @@ export class PasQueueClient implements JobRunner {
         Math.min(timeoutMs, 1000),
       );
     } catch (error) {
+      this.settle(jobId, undefined);
       const message = (error as Error).message;
       // Refused before anything was sent (no connection, and the producer queues nothing offline):
       // surely nothing was done. Otherwise — the connection dropped mid-command (a Redis failover),
@@ -76,16 +91,57 @@ export class PasQueueClient implements JobRunner {
       if (NOT_SENT.test(message)) throw new JobError('queue-unavailable', `the queue is unavailable: ${message}`);
       throw new JobError('timeout', `the queue did not confirm the job (${message}), so it may still run`);
     }
+    const outcome = await finished;
+    if (outcome === 'timeout') throw new JobError('timeout', `no reply from a worker within ${timeoutMs} ms`);
+    if ('failedReason' in outcome) throw new JobError('job-failed', outcome.failedReason);
     try {
-      return decodeReply((await job.waitUntilFinished(this.events, timeoutMs)) as StoredReply, jobId, this.keyring);
+      return decodeReply(outcome.reply, jobId, this.keyring);
     } catch (error) {
-      const message = (error as Error).message ?? '';
-      if (/timed out/i.test(message)) throw new JobError('timeout', `no reply from a worker within ${timeoutMs} ms`);
-      throw new JobError('job-failed', message);
+      throw new JobError('job-failed', (error as Error).message);
+    }
+  }
+
+  /** Resolves with the job's outcome, or 'timeout' when none came (after one last look in Redis). */
+  private waitFor(jobId: string, timeoutMs: number): Promise<Outcome | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        // The event may have been missed (e.g. the events connection dropped): ask the job itself.
+        void this.lookUp(jobId).then((outcome) => this.settle(jobId, outcome ?? 'timeout'));
+      }, timeoutMs);
+      this.waiting.set(jobId, { resolve, timer });
+    });
+  }
+
+  private settle(jobId: string, outcome: Outcome | 'timeout' | undefined): void {
+    const waiter = this.waiting.get(jobId);
+    if (!waiter) return; // another facade's job, or one already answered
+    this.waiting.delete(jobId);
+    clearTimeout(waiter.timer);
+    if (!outcome) return;
+    // One read of the event stream can bring many completions; each request's continuation (open,
+    // parse and write the answer: ≈ 17 ms for 1,000 slots) runs in a turn of its own, so sockets
+    // are read between them instead of after the whole burst.
+    this.handOver.push(() => waiter.resolve(outcome));
+    if (this.handOver.length === 1) setImmediate(() => this.handOverNext());
+  }
+
+  private handOverNext(): void {
+    this.handOver.shift()?.();
+    if (this.handOver.length > 0) setImmediate(() => this.handOverNext());
+  }
+
+  private async lookUp(jobId: string): Promise<Outcome | undefined> {
+    try {
+      const job = await this.queue.getJob(jobId);
+      if (job?.finishedOn === undefined) return undefined;
+      return job.failedReason ? { failedReason: job.failedReason } : { reply: job.returnvalue };
+    } catch {
+      return undefined;
     }
   }
 
   async close(): Promise<void> {
+    for (const jobId of [...this.waiting.keys()]) this.settle(jobId, { failedReason: 'the facade is shutting down' });
     await Promise.allSettled([this.queue.close(), this.events.close()]);
     // BullMQ leaves connections it was handed open: they are ours to close.
     for (const connection of this.connections) connection.disconnect();
@@ -95,15 +151,43 @@ export class PasQueueClient implements JobRunner {
 /** ioredis' refusal of a command it never sent (offline, with the offline queue off). */
 const NOT_SENT = /Stream isn't writeable/;
 
+
+type Outcome = { reply: StoredReply } | { failedReason: string };
+
+interface Waiter {
+  resolve: (outcome: Outcome | 'timeout') => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Rejects when `promise` has not settled within `ms`. After a busy stretch of this process (a
+ * burst of large answers, a long GC pause) Node runs expired timers before it reads the sockets,
+ * so the timer is given one turn of the event loop for I/O first: an answer that arrived in time
+ * is not taken for a missing one (64 concurrent 1,000-slot searches stalled the facade's loop for
+ * up to 0.5 s on an idle machine, and `Queue.add` then "timed out" with its reply already waiting).
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms);
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new Error(`no answer from Redis within ${ms} ms`));
+        }),
+      ms,
+    );
     promise.then(
       (v) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         resolve(v);
       },
       (e) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         reject(e);
       },

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditLog, type AuditRecord } from '../src/audit/log.js';
+import { AuditLog, type AuditRecord, LAZY_FLUSH_MS } from '../src/audit/log.js';
 import { queryAudit } from '../src/audit/query.js';
 
 /** The audit trail's file format, durability-related details and queries (spec §17). */
@@ -40,6 +40,25 @@ describe('AuditLog', () => {
     const records = await all();
     expect(records).toHaveLength(500);
     expect(new Set(records.map((r) => r.requestId)).size).toBe(500);
+  });
+
+  it('writes a record appended without waiting, at the latest when the log closes', async () => {
+    const log = new AuditLog(dir);
+    log.append(rec('2025-03-01T10:00:00.000Z', { requestId: 'lazy' }), () => {});
+    await log.write(rec('2025-03-01T10:00:01.000Z', { requestId: 'durable' }));
+    log.append(rec('2025-03-01T10:00:02.000Z', { requestId: 'lazy-at-close' }), () => {});
+    await log.close();
+    expect((await all()).map((r) => r.requestId)).toEqual(['lazy', 'durable', 'lazy-at-close']);
+  });
+
+  it('keeps writing after a lazy flush found nothing left to write', async () => {
+    const log = new AuditLog(dir);
+    log.append(rec('2025-03-01T10:00:00.000Z', { requestId: 'lazy' }), () => {});
+    await log.write(rec('2025-03-01T10:00:01.000Z', { requestId: 'first' })); // takes the lazy record along
+    await new Promise((resolve) => setTimeout(resolve, LAZY_FLUSH_MS + 30)); // the lazy flush now finds nothing
+    await log.write(rec('2025-03-01T10:00:02.000Z', { requestId: 'second' })); // must still resolve
+    await log.close();
+    expect((await all()).map((r) => r.requestId)).toEqual(['lazy', 'first', 'second']);
   });
 
   it('appends after a torn last line (a crash mid-write) on a fresh line', async () => {

@@ -65,9 +65,13 @@ export function auditTrail(options: { log: AuditLog; basePath: string; onError: 
       throw error;
     } finally {
       const record = buildRecord(c, notes, options.basePath, threw, Math.round(performance.now() - started));
-      // Durable before the answer leaves; a failing disk is logged loudly but does not turn an
-      // answered booking into an error the consumer would retry.
-      await options.log.write(record).catch((error: Error) => options.onError(error));
+      // A served CapabilityStatement discloses no patient data and changes nothing: its record is
+      // written with the next flush (within AuditLog's LAZY_FLUSH_MS) without holding the answer
+      // for the disk, which was most of that call's latency (docs/performance.md).
+      if (record.interaction === 'metadata' && record.status === 200) options.log.append(record, (error) => options.onError(error as Error));
+      // Every other record is durable before the answer leaves; a failing disk is logged loudly but
+      // does not turn an answered booking into an error the consumer would retry.
+      else await options.log.write(record).catch((error: Error) => options.onError(error));
     }
   });
 }
@@ -120,7 +124,7 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
     clientAddress: incoming?.socket?.remoteAddress,
     ...(client ? { clientCertCn: client.commonNames[0], clientCertSha256: client.fingerprint256 } : {}),
   };
-  return JSON.parse(JSON.stringify(record)) as AuditRecord; // drops the undefined fields
+  return record; // its undefined fields are left out when AuditLog writes it as JSON
 }
 
 function successOutcome(method: string, status: number): string {

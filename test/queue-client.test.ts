@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { BOOKING_QUEUE, encodeReply, Keyring, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
+import { type QueueEvents, Worker } from 'bullmq';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { JobError, PasQueueClient } from '../apps/facade/src/queue-client.js';
+
+/** The facade's queue client against a real Redis and an in-process BullMQ worker. */
+
+const keys = Keyring.generate('k1');
+const keyring = new Keyring(keys, 'k1');
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+function setUp(answer: (job: StoredJob) => Promise<StoredReply>) {
+  const prefix = `qc${randomUUID().slice(0, 8)}`;
+  const redisUrl = inject('redisUrl');
+  const client = new PasQueueClient({ redisUrl, prefix, keyring, retentionSeconds: 60 });
+  const connection = redisConnection(redisUrl, 'worker');
+  const worker = new Worker<StoredJob, StoredReply>(BOOKING_QUEUE, async (job) => answer(job.data), { connection, prefix, concurrency: 8 });
+  cleanup.push(async () => {
+    await worker.close();
+    connection.disconnect();
+    await client.close();
+  });
+  return { client, worker };
+}
+
+describe('PasQueueClient', () => {
+  it('gives each of many concurrent requests its own reply', async () => {
+    // The worker echoes the job's id (in clear on the stored job) in a sealed bundle reply.
+    const { client } = setUp(async (job) => encodeReply({ type: 'bundle', bundle: { id: job.traceRequestId } }, keyring));
+    await client.ready();
+    const ids = Array.from({ length: 50 }, () => randomUUID());
+    const replies = await Promise.all(ids.map((id) => client.run({ kind: 'noop', traceRequestId: id }, 5000)));
+    expect(replies.map((r) => (r.type === 'bundle' ? r.bundle.id : r.type))).toEqual(ids);
+  });
+
+  it('still answers from the job itself when the completion event was missed (e.g. the events connection dropped)', async () => {
+    const { client } = setUp(async () => encodeReply({ type: 'empty' }, keyring));
+    await client.ready();
+    // Stop listening to the event stream: the completion now happens unseen.
+    await (client as unknown as { events: QueueEvents }).events.close();
+    const reply = await client.run({ kind: 'noop', traceRequestId: randomUUID() }, 500);
+    expect(reply).toEqual({ type: 'empty' });
+  });
+
+  it('times out when no worker answers, and reports a failed job as failed', async () => {
+    const { client, worker } = setUp(async () => {
+      throw new Error('cannot open the job');
+    });
+    await client.ready();
+    await expect(client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000)).rejects.toMatchObject({ reason: 'job-failed', message: 'cannot open the job' });
+    await worker.pause();
+    const timedOut = await client.run({ kind: 'noop', traceRequestId: randomUUID() }, 300).catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(JobError);
+    expect(timedOut).toMatchObject({ reason: 'timeout' });
+  });
+
+  it('does not take a reply that arrived during a long pause of the process for a missing one', async () => {
+    const { client } = setUp(async () => encodeReply({ type: 'empty' }, keyring));
+    await client.ready();
+    await client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000); // scripts loaded, connections warm
+    const reply = client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000);
+    // Once Queue.add is on the wire, block the event loop past its 1 s limit (as a burst of large
+    // answers or a long GC pause does); Redis answers meanwhile.
+    await new Promise((resolve) => setImmediate(resolve));
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      // busy: nothing else runs
+    }
+    expect(await reply).toEqual({ type: 'empty' });
+  });
+});

@@ -14,12 +14,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
-function setUp(answer: (job: StoredJob) => Promise<StoredReply>) {
+function setUp(answer: (job: StoredJob, jobId: string) => Promise<StoredReply>) {
   const prefix = `qc${randomUUID().slice(0, 8)}`;
   const redisUrl = inject('redisUrl');
-  const client = new PasQueueClient({ redisUrl, prefix, keyring, retentionSeconds: 60 });
+  const client = new PasQueueClient({ redis: redisUrl, prefix, keyring, retentionSeconds: 60 });
   const connection = redisConnection(redisUrl, 'worker');
-  const worker = new Worker<StoredJob, StoredReply>(BOOKING_QUEUE, async (job) => answer(job.data), { connection, prefix, concurrency: 8 });
+  const worker = new Worker<StoredJob, StoredReply>(BOOKING_QUEUE, async (job) => answer(job.data, String(job.id)), { connection, prefix, concurrency: 8 });
   cleanup.push(async () => {
     await worker.close();
     connection.disconnect();
@@ -31,7 +31,7 @@ function setUp(answer: (job: StoredJob) => Promise<StoredReply>) {
 describe('PasQueueClient', () => {
   it('gives each of many concurrent requests its own reply', async () => {
     // The worker echoes the job's id (in clear on the stored job) in a sealed bundle reply.
-    const { client } = setUp(async (job) => encodeReply({ type: 'bundle', bundle: { id: job.traceRequestId } }, keyring));
+    const { client } = setUp(async (job, jobId) => encodeReply({ type: 'bundle', bundle: { id: job.traceRequestId } }, jobId, keyring));
     await client.ready();
     const ids = Array.from({ length: 50 }, () => randomUUID());
     const replies = await Promise.all(ids.map((id) => client.run({ kind: 'noop', traceRequestId: id }, 5000)));
@@ -39,7 +39,7 @@ describe('PasQueueClient', () => {
   });
 
   it('still answers from the job itself when the completion event was missed (e.g. the events connection dropped)', async () => {
-    const { client } = setUp(async () => encodeReply({ type: 'empty' }, keyring));
+    const { client } = setUp(async (_job, jobId) => encodeReply({ type: 'empty' }, jobId, keyring));
     await client.ready();
     // Stop listening to the event stream: the completion now happens unseen.
     await (client as unknown as { events: QueueEvents }).events.close();
@@ -60,7 +60,7 @@ describe('PasQueueClient', () => {
   });
 
   it('does not take a reply that arrived during a long pause of the process for a missing one', async () => {
-    const { client } = setUp(async () => encodeReply({ type: 'empty' }, keyring));
+    const { client } = setUp(async (_job, jobId) => encodeReply({ type: 'empty' }, jobId, keyring));
     await client.ready();
     await client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000); // scripts loaded, connections warm
     const reply = client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000);

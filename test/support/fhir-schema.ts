@@ -193,10 +193,15 @@ export function checkXmlDocuments(documents: string[]): SchemaError[][] {
   }
 }
 
+/** The official schemas sit beside the clone (../shared, as in CI); a lone clone has none. */
+export function schemasPresent(): boolean {
+  return existsSync(XSD);
+}
+
 export function xmllintAvailable(): boolean {
   try {
     execFileSync('xmllint', ['--version'], { stdio: 'ignore' });
-    return existsSync(XSD);
+    return true;
   } catch {
     return false;
   }

@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { afterAll, expect } from 'vitest';
-import { type CollectedBody, checkBodies, SCHEMAS_DIR, xmllintAvailable } from './fhir-schema.js';
+import { type CollectedBody, checkBodies, SCHEMAS_DIR, schemasPresent, xmllintAvailable } from './fhir-schema.js';
 
 /**
  * Every FHIR response body a test file receives through fetch (its own calls and fhir-kit-client's),
@@ -33,7 +33,12 @@ globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: Parameters<
 
 afterAll(() => {
   if (collected.size === 0) return;
-  if (!xmllintAvailable()) throw new Error(`Cannot judge responses: xmllint (Debian libxml2-utils) or ${SCHEMAS_DIR} is missing; run scripts/ensure-prerequisites.sh`);
+  // CI always has ../shared beside the clone; a clone on its own still runs every other check.
+  if (!schemasPresent()) {
+    console.warn(`Response bodies not judged: the official FHIR STU3 schemas are not at ${SCHEMAS_DIR} (../shared beside the clone)`);
+    return;
+  }
+  if (!xmllintAvailable()) throw new Error('Cannot judge responses: xmllint (Debian libxml2-utils) is missing; run scripts/ensure-prerequisites.sh --browser');
   const failures = checkBodies([...collected.values()]);
   // All of them, for a long list (the assertion message shows the first few).
   if (failures.length && process.env.RESPONSE_FAILURES_FILE) appendFileSync(process.env.RESPONSE_FAILURES_FILE, `${failures.join('\n')}\n`);

@@ -1,8 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { fromXml, problems, toXml } from '@booking/fhir';
 import { Hono } from 'hono';
-import { compress } from 'hono/compress';
 import { describe, expect, it } from 'vitest';
+import { gzipAnswers } from '../src/compression.js';
 import { requestBodyFormat, responseFormat } from '../src/content-negotiation.js';
 import { fhirFormat, sendProblem, sendResource } from '../src/fhir-response.js';
 import { ProblemError } from '../src/problem-error.js';
@@ -82,11 +82,11 @@ describe('requestBodyFormat: only FHIR media types, in UTF-8', () => {
   });
 });
 
-/** The facade's response path in-process: requestIds, compress and fhirFormat as in app.ts, one echo route. */
+/** The facade's response path in-process: requestIds, gzipAnswers and fhirFormat as in app.ts, one echo route. */
 function echoApp(maxBodyBytes = 4096) {
   const app = new Hono();
   app.use('*', requestIds);
-  app.use('*', compress({ encoding: 'gzip', threshold: 0 }));
+  app.use('*', gzipAnswers);
   app.use('*', fhirFormat({ maxBodyBytes }));
   app.post('/echo', async (c) => {
     const body = await readFhirBody(c);

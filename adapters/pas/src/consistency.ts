@@ -1,5 +1,6 @@
 import { DEFAULT_STATUS_MAPPING, legacyStatus, type StatusMapping } from './appointment-status.js';
 import { LocalClock } from './local-time.js';
+import { legacyCode } from './session.js';
 
 /**
  * The consistency check: what a double booking, a partial write, a lost version or a write that
@@ -57,8 +58,8 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables, optio
   const mapping = options.statusMapping ?? DEFAULT_STATUS_MAPPING;
   const cancelled = mapping.cancelledCodes.map(codeLiteral);
   // A live legacy appointment holds its slot: anything not cancelled (attended and no-show too).
-  // Codes compared trimmed and upper-cased, as the adapters compare them (LTRIM/RTRIM: every dialect).
-  const live = (alias: string) => (cancelled.length ? `UPPER(LTRIM(RTRIM(${alias}.APPT_STATUS))) NOT IN (${cancelled.join(', ')})` : '1 = 1');
+  // Codes compared trimmed and upper-cased, exactly as the adapters compare them.
+  const live = (alias: string) => (cancelled.length ? `${legacyCode(`${alias}.APPT_STATUS`)} NOT IN (${cancelled.join(', ')})` : '1 = 1');
   const checks: { check: string; description: string; sql: string }[] = [
     {
       check: 'double-booked-slots',

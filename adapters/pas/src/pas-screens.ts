@@ -1,5 +1,5 @@
 import { LocalClock } from './local-time.js';
-import { type PasDatabase, type PasSession, type Params, sqlp } from './session.js';
+import { codeList, legacyCode, type PasDatabase, type PasSession, type Params, sqlp } from './session.js';
 
 /**
  * What a clerk does on the PAS's own screens, for tests, demos and the CLI: writes to the legacy
@@ -46,7 +46,6 @@ export async function openPasScreens(options: PasScreensOptions): Promise<PasScr
 
 /** The screens over an open PAS database (the contract suite shares its adapter's database). */
 export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
-  const code = (column: string) => db.dialect.code(column);
 
   /** Runs one screen action; a statement that changes other than one row aborts it with `refusal`. */
   const act = <T>(refusal: string, work: (s: PasSession, one: (sql: string, params: Params) => Promise<void>) => Promise<T>) =>
@@ -69,7 +68,7 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
   const setStatus = (appointmentId: string, to: string, from: string[], label: string) =>
     act(`appointment ${appointmentId} is not ${from.join(' or ')}: cannot record ${label}`, async (s, one) => {
       const appt = await pasAppointment(s, appointmentId);
-      await one(`UPDATE APPOINTMENT SET APPT_STATUS = '${to}' WHERE APPT_ID = @id AND ${code('APPT_STATUS')} IN (${db.dialect.codeList(from)})`, {
+      await one(`UPDATE APPOINTMENT SET APPT_STATUS = '${to}' WHERE APPT_ID = @id AND ${legacyCode('APPT_STATUS')} IN (${codeList(from)})`, {
         id: sqlp.int(appt.APPT_ID),
       });
     });
@@ -85,10 +84,10 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
         const appt = await pasAppointment(s, appointmentId);
         const now = sqlp.local(clock.nowLocal());
         await one(
-          `UPDATE APPOINTMENT SET APPT_STATUS = '${by === 'patient' ? 'P' : 'H'}', CANCELLED_DTTM = @now WHERE APPT_ID = @id AND ${code('APPT_STATUS')} IN ('B', 'A')`,
+          `UPDATE APPOINTMENT SET APPT_STATUS = '${by === 'patient' ? 'P' : 'H'}', CANCELLED_DTTM = @now WHERE APPT_ID = @id AND ${legacyCode('APPT_STATUS')} IN ('B', 'A')`,
           { id: sqlp.int(appt.APPT_ID), now },
         );
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${code('SLOT_STATUS')} = 'B'`, {
+        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'B'`, {
           slot: sqlp.int(appt.SLOT_ID),
           now,
         });
@@ -97,15 +96,15 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
       act(`cannot move appointment ${appointmentId} to slot ${toSlotId}: the appointment is not booked or the slot is not free`, async (s, one) => {
         const appt = await pasAppointment(s, appointmentId);
         const now = sqlp.local(clock.nowLocal());
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @to AND ${code('SLOT_STATUS')} = 'F'`, { to: slotKey(toSlotId), now });
+        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @to AND ${legacyCode('SLOT_STATUS')} = 'F'`, { to: slotKey(toSlotId), now });
         await one(
           `UPDATE APPOINTMENT SET SLOT_ID = @to,
                   START_DTTM = (SELECT START_DTTM FROM CLINIC_SLOT WHERE SLOT_ID = @to),
                   END_DTTM = (SELECT END_DTTM FROM CLINIC_SLOT WHERE SLOT_ID = @to)
-            WHERE APPT_ID = @id AND SLOT_ID = @from AND ${code('APPT_STATUS')} = 'B'`,
+            WHERE APPT_ID = @id AND SLOT_ID = @from AND ${legacyCode('APPT_STATUS')} = 'B'`,
           { to: slotKey(toSlotId), id: sqlp.int(appt.APPT_ID), from: sqlp.int(appt.SLOT_ID) },
         );
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now WHERE SLOT_ID = @from AND ${code('SLOT_STATUS')} = 'B'`, {
+        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now WHERE SLOT_ID = @from AND ${legacyCode('SLOT_STATUS')} = 'B'`, {
           from: sqlp.int(appt.SLOT_ID),
           now,
         });
@@ -113,7 +112,7 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
     walkIn: (slotId) =>
       act(`slot ${slotId} is not free: cannot book a walk-in`, async (s, one) => {
         const now = sqlp.local(clock.nowLocal());
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${code('SLOT_STATUS')} = 'F'`, { slot: slotKey(slotId), now });
+        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F'`, { slot: slotKey(slotId), now });
         const patientId = await s.insertId(
           `INSERT INTO PATIENT (SURNAME, FORENAMES, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES (@surname, @given, 'U', @dob, 'P', @now)`,
           { surname: sqlp.text('WALKIN'), given: sqlp.text('Local'), dob: sqlp.local('1970-01-01 00:00:00'), now },
@@ -131,7 +130,7 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
     didNotAttend: (id) => setStatus(id, 'D', ['B'], 'a did-not-attend'),
     withdrawSlot: (slotId) =>
       act(`slot ${slotId} is not free: cannot withdraw it`, async (_s, one) => {
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'U', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${code('SLOT_STATUS')} = 'F'`, {
+        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'U', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F'`, {
           slot: slotKey(slotId),
           now: sqlp.local(clock.nowLocal()),
         });

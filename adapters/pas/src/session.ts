@@ -53,10 +53,19 @@ export interface Dialect {
   top(n: string): string;
   /** `… ${limit(n)}` — LIMIT n in SQLite, nothing on SQL Server. */
   limit(n: string): string;
-  /** A legacy code column compared trimmed and case-insensitively. */
-  code(column: string): string;
-  /** SQL literal list of codes for IN (…); codes come from validated configuration only. */
-  codeList(codes: readonly string[]): string;
+}
+
+/**
+ * A legacy code column compared trimmed and case-insensitively. LTRIM/RTRIM and UPPER mean the same
+ * in every dialect (SQLite, SQL Server, Babelfish), so the consistency check's raw SQL uses it too.
+ */
+export function legacyCode(column: string): string {
+  return `UPPER(LTRIM(RTRIM(${column})))`;
+}
+
+/** SQL literal list of codes for IN (…); codes come from validated configuration only. */
+export function codeList(codes: readonly string[]): string {
+  return codes.map((c) => `'${c.replace(/'/g, "''")}'`).join(', ');
 }
 
 export interface PasSession {

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATUS_MAPPING, legacyStatus, parseStatusMapping } from '../src/appointment-status.js';
 import { generateDemoData } from '../src/demo-data.js';
 import { LocalClock } from '../src/local-time.js';
-import { bind, IDENTITY_PARAM, MssqlDatabase, mssqlDialect, ROWCOUNT_PARAM, transactionPreamble, withIdentity, withRowCount } from '../src/mssql/mssql-db.js';
+import { bind, IDENTITY_PARAM, MssqlDatabase, ROWCOUNT_PARAM, transactionPreamble, withIdentity, withRowCount } from '../src/mssql/mssql-db.js';
 import { TransientPasError } from '../src/port.js';
-import { commit, type PasDatabase, rollback, sqlp } from '../src/session.js';
+import { commit, legacyCode, type PasDatabase, rollback, sqlp } from '../src/session.js';
 import { loadDemoDataSqlite } from '../src/sqlite/demo-data.js';
 import { SqlitePas } from '../src/sqlite/sqlite-pas.js';
 import { checkHospitalNumberFormat, PasRepository, temporaryHospitalNumber } from '../src/transactions/repository.js';
@@ -216,11 +216,11 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
   });
 
   it('compare legacy codes trimmed and case-insensitively', () => {
-    expect(mssqlDialect.code('a.APPT_STATUS')).toBe('UPPER(LTRIM(RTRIM(a.APPT_STATUS)))');
+    expect(legacyCode('a.APPT_STATUS')).toBe('UPPER(LTRIM(RTRIM(a.APPT_STATUS)))');
     const repository = read('../src/transactions/repository.ts');
     const screens = read('../src/pas-screens.ts');
     for (const source of [repository, screens]) {
-      // Every comparison of a status or flag column goes through the dialect's code().
+      // Every comparison of a status or flag column goes through legacyCode().
       expect(source).not.toMatch(/(WHERE|AND)\s+(\w+\.)?(APPT_STATUS|SLOT_STATUS|ACTIVE_FLAG)\s*(=|<>|IN|NOT)/);
     }
   });

@@ -9,8 +9,6 @@ export const mssqlDialect: Dialect = {
   booking: (table) => `booking.${table}`,
   top: (n) => `TOP (${n})`,
   limit: () => '',
-  code: (column) => `UPPER(LTRIM(RTRIM(${column})))`,
-  codeList: (codes) => codes.map((c) => `'${c.replace(/'/g, "''")}'`).join(', '),
 };
 
 /** Names of the output parameters that carry row counts and new ids (never a caller's name). */

@@ -8,8 +8,6 @@ export const sqliteDialect: Dialect = {
   booking: (table) => `booking_${table}`,
   top: () => '',
   limit: (n) => `LIMIT ${n}`,
-  code: (column) => `UPPER(TRIM(${column}))`,
-  codeList: (codes) => codes.map((c) => `'${c.replace(/'/g, "''")}'`).join(', '),
 };
 
 /**

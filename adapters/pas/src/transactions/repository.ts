@@ -17,7 +17,7 @@ import type {
   WriteContext,
 } from '../port.js';
 import { type RawVersion, toAppointmentVersion, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
-import { commit, exactly, type PasDatabase, type PasSession, rollback, sqlp, UnexpectedRowCount } from '../session.js';
+import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
 import { asVersion, type ComposeRow, compose, composeSelect } from './compose.js';
 
@@ -87,13 +87,6 @@ export class PasRepository {
     return this.db.dialect.booking(table);
   }
 
-  private code(column: string): string {
-    return this.db.dialect.code(column);
-  }
-
-  private codes(codes: readonly string[]): string {
-    return this.db.dialect.codeList(codes);
-  }
 
   // ---------------------------------------------------------------- book
 
@@ -118,11 +111,11 @@ export class PasRepository {
     // future, of an active clinic published to the directory, held by no live legacy appointment.
     const taken = await s.execute(
       `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now
-        WHERE SLOT_ID = @slot AND ${this.code('SLOT_STATUS')} = 'F' AND START_DTTM > @now
+        WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F' AND START_DTTM > @now
           AND EXISTS (SELECT 1 FROM CLINIC c WHERE c.CLINIC_CODE = CLINIC_SLOT.CLINIC_CODE
-                         AND ${this.code('c.ACTIVE_FLAG')} = 'Y' AND ${this.code('c.DOS_SERVICE_ID')} <> '')
+                         AND ${legacyCode('c.ACTIVE_FLAG')} = 'Y' AND ${legacyCode('c.DOS_SERVICE_ID')} <> '')
           AND NOT EXISTS (SELECT 1 FROM APPOINTMENT a WHERE a.SLOT_ID = @slot
-                             AND ${this.code('a.APPT_STATUS')} NOT IN (${this.codes(this.mapping.cancelledCodes)}))`,
+                             AND ${legacyCode('a.APPT_STATUS')} NOT IN (${codeList(this.mapping.cancelledCodes)}))`,
       { slot: sqlp.int(slot.SLOT_ID), now: sqlp.local(nowLocal) },
     );
     if (taken !== 1) {
@@ -190,7 +183,7 @@ export class PasRepository {
     if (p.nhsNumber) {
       const [known] = await s.query<{ PATIENT_ID: number; HOSP_NO: string | null }>(
         `SELECT ${this.db.dialect.top('1')} PATIENT_ID, HOSP_NO FROM PATIENT
-          WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${this.code('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
+          WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${legacyCode('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
         { nhs: sqlp.key(p.nhsNumber, 10) },
       );
       const hospitalNumber = known?.HOSP_NO?.trim();
@@ -253,14 +246,14 @@ export class PasRepository {
       1,
       'cancelling the legacy appointment',
       `UPDATE APPOINTMENT SET APPT_STATUS = @cancelled, CANCELLED_DTTM = @now
-        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND ${this.code('APPT_STATUS')} IN (${this.codes(this.mapping.cancellableCodes)})`,
+        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND ${legacyCode('APPT_STATUS')} IN (${codeList(this.mapping.cancellableCodes)})`,
       { cancelled: sqlp.text(this.mapping.patientCancelCode), now, appt: sqlp.int(row.PAS_APPT_ID), slot: sqlp.int(row.SLOT_ID) },
     );
     const freed = await s.execute(
       `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now
-        WHERE SLOT_ID = @slot AND ${this.code('SLOT_STATUS')} = 'B'
+        WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'B'
           AND NOT EXISTS (SELECT 1 FROM APPOINTMENT a WHERE a.SLOT_ID = @slot AND a.APPT_ID <> @appt
-                             AND ${this.code('a.APPT_STATUS')} NOT IN (${this.codes(this.mapping.cancelledCodes)}))`,
+                             AND ${legacyCode('a.APPT_STATUS')} NOT IN (${codeList(this.mapping.cancelledCodes)}))`,
       { now, slot: sqlp.int(row.SLOT_ID), appt: sqlp.int(row.PAS_APPT_ID) },
     );
     // 0: another live appointment holds the slot, or the PAS has it withdrawn; both stay as they are.

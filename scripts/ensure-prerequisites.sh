@@ -5,15 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# debian_install PACKAGE [WHAT]: installs a Debian package as root (the package lists are updated
+# once); returns 1 without root, so the caller says what to do instead.
+updated=""
+debian_install() {
+  [ "$(id -u)" = "0" ] || return 1
+  echo "Installing ${2:-$1} from Debian's packages…" >&2
+  [ -n "$updated" ] || { apt-get update -qq >/dev/null; updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
 if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ]; then
-    echo "Installing redis-server from Debian's packages…" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  else
+  debian_install redis-server || {
     echo "redis-server is missing: run 'sudo apt-get install -y redis-server' or set REDIS_URL." >&2
     exit 1
-  fi
+  }
 fi
 
 # Redis Sentinel (test/sentinel-failover.test.ts) is the same binary: `redis-server <conf> --sentinel`,
@@ -22,26 +28,17 @@ fi
 # xmllint (Debian's libxml2-utils), for the tests only (--browser): they judge every response against
 # the official FHIR XSD.
 if [ "${1:-}" = "--browser" ] && ! command -v xmllint >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ]; then
-    echo "Installing libxml2-utils (xmllint) from Debian's packages…" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >/dev/null
-  else
+  debian_install libxml2-utils "libxml2-utils (xmllint)" || {
     echo "xmllint is missing: run 'sudo apt-get install -y libxml2-utils'." >&2
     exit 1
-  fi
+  }
 fi
 
 # --browser (npm test): Debian's headless Chromium for the dashboard browser test; never a
 # browser download. Without root the test is skipped with a note instead.
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = "0" ]; then
-    echo "Installing chromium from Debian's packages…" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
+  debian_install chromium ||
     echo "chromium is missing: 'sudo apt-get install -y chromium' to run the dashboard browser test." >&2
-  fi
 fi
 
 # npm ci when node_modules is missing or older than the lock file.

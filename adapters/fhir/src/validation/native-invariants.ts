@@ -19,21 +19,23 @@ export const NATIVE_INVARIANTS: Record<string, { expression: string; evaluate: N
 };
 
 function dom3(node: Record<string, unknown>, path: string, resource: unknown): boolean | undefined {
-  const targets: string[] = [];
+  const targets = new Set<string>();
   for (const contained of member(fpNode(node, path), 'contained')) {
     const id = member(contained, 'id');
     if (id.length === 0) continue; // '#' + {} is empty: where() drops the contained resource
     if (id.length > 1 || typeof id[0]?.data !== 'string') return undefined;
-    targets.push(`#${id[0].data}`);
+    targets.add(`#${id[0].data}`);
   }
-  if (targets.length === 0) return true;
-  const references = new Set<string>();
-  for (const value of descendantReferences(resource)) {
-    if (typeof value === 'string') references.add(value);
-    else if (typeof value === 'object' && value !== null) return undefined; // fhirpath's deep equality: not ours to copy
-    // numbers, booleans, nulls never equal a string
-  }
-  return targets.every((target) => references.has(target));
+  if (targets.size === 0) return true;
+  // Every target found: fhirpath's `in` is true for each (or throws: no finding either), so stop there.
+  let objectValued = false;
+  const found = eachDescendantReference(resource, (value) => {
+    if (typeof value === 'string') targets.delete(value);
+    else if (typeof value === 'object' && value !== null) objectValued = true; // numbers, booleans, nulls never equal a string
+    return targets.size === 0;
+  });
+  if (found) return true;
+  return objectValued ? undefined : false; // fhirpath's deep equality of a string and an object: not ours to copy
 }
 
 function ref1(node: Record<string, unknown>, _path: string, resource: unknown): boolean | undefined {
@@ -79,79 +81,98 @@ function fpNode(data: unknown, path: unknown, extra?: unknown): FpNode {
 
 const isEmpty = (x: unknown) => x === null || x === undefined || (Array.isArray(x) && x.length === 0);
 
-/** The nodes of member `name` of a node. */
-function member(parent: FpNode, name: string): FpNode[] {
-  const data = parent.data === null || parent.data === undefined ? undefined : Object(parent.data);
+interface ChildPath {
+  /** After pathsDefinedElsewhere. */
+  path: string;
+  choiceTypes: string[] | undefined;
+  /** The node's path when it is no choice. */
+  plain: string;
+  underscored: string;
+}
+// The model look-ups of a member, by parent path and name (bounded: names come from request bodies).
+const childPaths = new Map<string, ChildPath>();
+function childPathOf(parentPath: unknown, name: string): ChildPath {
+  const key = `${parentPath}.${name}`;
+  let info = childPaths.get(key);
+  if (!info) {
+    const path = model.pathsDefinedElsewhere[key] || key;
+    const plain = name === 'extension' ? 'Extension' : path;
+    info = { path, choiceTypes: model.choiceTypePaths[path], plain: model.path2TypeWithoutElements[plain] || plain, underscored: `_${name}` };
+    if (childPaths.size > 10_000) childPaths.clear();
+    childPaths.set(key, info);
+  }
+  return info;
+}
+
+/** The nodes of member `name` of a node (fhirpath's makeChildResNodes), added to `out`. */
+function member(parent: FpNode, name: string, out: FpNode[] = []): FpNode[] {
+  const data = parent.data as Loose; // property reads on a primitive work as in fhirpath (`data?.[name]`)
   let childPath: string | null = null;
   let toAdd: unknown;
   let extraToAdd: unknown;
-  if (parent.path) {
-    childPath = `${parent.path}.${name}`;
-    childPath = model.pathsDefinedElsewhere[childPath] || childPath;
-    const actualTypes = model.choiceTypePaths[childPath];
-    if (actualTypes) {
-      for (const type of actualTypes) {
-        toAdd = data?.[name + type];
-        extraToAdd = data?.[`_${name}${type}`];
-        if (toAdd !== undefined || extraToAdd !== undefined) {
-          childPath += type;
-          break;
-        }
+  const info = parent.path ? childPathOf(parent.path, name) : undefined;
+  if (info?.choiceTypes) {
+    childPath = info.path;
+    for (const type of info.choiceTypes) {
+      toAdd = data?.[name + type];
+      extraToAdd = data?.[`_${name}${type}`];
+      if (toAdd !== undefined || extraToAdd !== undefined) {
+        childPath += type;
+        break;
       }
-    } else {
-      toAdd = data?.[name];
-      extraToAdd = data?.[`_${name}`];
-      if (toAdd === undefined && extraToAdd === undefined) toAdd = Object(parent.extra)[name];
-      if (name === 'extension') childPath = 'Extension';
     }
     childPath = model.path2TypeWithoutElements[childPath] || childPath;
   } else {
     toAdd = data?.[name];
-    extraToAdd = data?.[`_${name}`];
-    if (toAdd === undefined && extraToAdd === undefined) toAdd = Object(parent.extra)[name];
+    extraToAdd = data?.[info ? info.underscored : `_${name}`];
+    if (toAdd === undefined && extraToAdd === undefined) toAdd = (parent.extra as Record<string, unknown>)[name];
+    if (info) childPath = info.plain;
   }
-  if (isEmpty(toAdd) && isEmpty(extraToAdd)) return [];
+  if (isEmpty(toAdd) && isEmpty(extraToAdd)) return out;
   const extras = extraToAdd as { length?: number; [i: number]: unknown } | undefined;
   if (Array.isArray(toAdd)) {
-    const result = toAdd.map((x, i) => fpNode(x, childPath, extras?.[i]));
+    for (let i = 0; i < toAdd.length; ++i) out.push(fpNode(toAdd[i], childPath, extras?.[i]));
     const extraLength = extras?.length || 0;
-    for (let i = toAdd.length; i < extraLength; ++i) result.push(fpNode(null, childPath, extras?.[i]));
-    return result;
+    for (let i = toAdd.length; i < extraLength; ++i) out.push(fpNode(null, childPath, extras?.[i]));
+  } else if ((toAdd === null || toAdd === undefined) && Array.isArray(extraToAdd)) {
+    for (const x of extraToAdd) out.push(fpNode(null, childPath, x));
+  } else {
+    out.push(fpNode(toAdd, childPath, extraToAdd));
   }
-  if ((toAdd === null || toAdd === undefined) && Array.isArray(extraToAdd)) return extraToAdd.map((x) => fpNode(null, childPath, x));
-  return [fpNode(toAdd, childPath, extraToAdd)];
+  return out;
 }
 
-function children(node: FpNode): FpNode[] {
-  const result: FpNode[] = [];
+/** fhirpath's children(), added to `out`. */
+function children(node: FpNode, out: FpNode[]): void {
   const { data, extra } = node;
-  if (typeof data === 'number') return result; // fhirpath holds numbers as FP_Decimal: no children
+  if (typeof data === 'number') return; // fhirpath holds numbers as FP_Decimal: no children
   if (typeof data === 'object' && data !== null) {
     for (const prop in data) {
       if (prop.startsWith('_')) {
         const name = prop.slice(1);
-        if (!Object.hasOwn(data, name)) result.push(...member(node, name));
+        if (!Object.hasOwn(data, name)) member(node, name, out);
       } else if (prop !== 'resourceType') {
-        result.push(...member(node, prop));
+        member(node, prop, out);
       }
     }
   } else if (typeof extra === 'object' && extra !== null) {
-    for (const prop in extra) result.push(...member(node, prop));
+    for (const prop in extra) member(node, prop, out);
   }
-  return result;
 }
 
-/** The values of `%resource.descendants().reference`. */
-function descendantReferences(resource: unknown): unknown[] {
-  const values: unknown[] = [];
-  let level = children(fpNode(resource, undefined));
+/** Each value of `%resource.descendants().reference`, level by level, until `stop` says so (then true). */
+function eachDescendantReference(resource: unknown, stop: (value: unknown) => boolean): boolean {
+  const references: FpNode[] = [];
+  let level: FpNode[] = [];
+  children(fpNode(resource, undefined), level);
   while (level.length > 0) {
     const next: FpNode[] = [];
     for (const node of level) {
-      for (const reference of member(node, 'reference')) values.push(reference.data);
-      next.push(...children(node));
+      references.length = 0;
+      for (const reference of member(node, 'reference', references)) if (stop(reference.data)) return true;
+      children(node, next);
     }
     level = next;
   }
-  return values;
+  return false;
 }

@@ -7,7 +7,8 @@ import { NATIVE_INVARIANTS } from './native-invariants.js';
  * Structural validation of a resource against the official FHIR STU3 base definitions: element
  * names (unknown elements), JSON types and primitive formats, cardinality, choice types, required
  * bindings, and every base invariant (FHIRPath, evaluated by the `fhirpath` package with its STU3
- * model) — among them ext-1, "an extension has a value or nested extensions, not both".
+ * model; dom-3 and ref-1, the costly ones, by native twins with the same answers: native-invariants.ts)
+ * — among them ext-1, "an extension has a value or nested extensions, not both".
  * The walk follows FHIR.js's parsed structure definitions (definitions.ts), the same the XML
  * conversion uses, so a JSON body and its XML form get the same answer.
  */

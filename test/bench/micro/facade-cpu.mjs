@@ -23,7 +23,7 @@ for (let i = 0; i < 200; i++) await one();
 process.send('warm'); await new Promise((r) => process.once('message', r));
 for (let i = 0; i < N; i++) await one();
 process.send('done');`;
-for (const [name, c] of Object.entries(cases)) {
+for (const [name, c] of Object.entries(cases).filter(([n]) => !process.env.CASE || n === process.env.CASE)) {
   const child = fork('-e', [], { execArgv: ['-e', client, '--', '_', String(port), String(N), JSON.stringify(c)] });
   await new Promise((r) => child.once('message', r));
   const t0 = process.cpuUsage();

@@ -111,12 +111,14 @@ class Walker {
       this.findings.push({ expression: at, message: `the resource has more than ${MAX_ELEMENTS} elements, more than this server validates` });
       throw new Enough();
     }
-    const byName = new Map(properties.map((p) => [p._name, p]));
-    const keys = Object.keys(obj).filter((k) => !(isResource && k === 'resourceType'));
-    if (keys.length === 0) this.add(at, 'must not be empty (an element has a value or children)');
-    for (const key of keys) {
-      if (!byName.has(key)) this.add(`${at}.${key}`, `unknown element "${key}" (not in the STU3 definition of ${path})`);
+    const names = namesOf(properties);
+    let members = 0;
+    for (const key in obj) {
+      if (!Object.hasOwn(obj, key) || (isResource && key === 'resourceType')) continue;
+      members++;
+      if (!names.has(key)) this.add(`${at}.${key}`, `unknown element "${key}" (not in the STU3 definition of ${path})`);
     }
+    if (members === 0) this.add(at, 'must not be empty (an element has a value or children)');
     const choices = new Map<string, string[]>();
     for (const property of properties) {
       const present = Object.hasOwn(obj, property._name);
@@ -238,6 +240,17 @@ export function prepareBaseValidation(): void {
     }
   }
   propertiesOfType('Appointment');
+}
+
+/** The element names of a definition's properties, built once per definition (a Set per object walked was ≈ 5 % of a booking's validation). */
+const propertyNames = new WeakMap<Property[], Set<string>>();
+function namesOf(properties: Property[]): Set<string> {
+  let names = propertyNames.get(properties);
+  if (!names) {
+    names = new Set(properties.map((p) => p._name));
+    propertyNames.set(properties, names);
+  }
+  return names;
 }
 
 const cache = new Map<string, ReturnType<typeof fhirpath.compile>>();

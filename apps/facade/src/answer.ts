@@ -1,3 +1,4 @@
+import { requestHeader } from './request-headers.js';
 import { informationOutcome, problems } from '@booking/fhir';
 import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
@@ -37,7 +38,7 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
       const write = reply.status === 201 || c.req.method === 'PUT';
       if (write) c.header('Location', `${deps.baseUrl}/${reply.resourceType}/${reply.id}/_history/${reply.versionId}`);
       if (!write) return sendResource(c, reply.status, reply.resource);
-      const prefer = preferredReturn(c.req.header('Prefer'));
+      const prefer = preferredReturn(requestHeader(c, 'Prefer'));
       if (prefer) c.header('Preference-Applied', `return=${prefer}`);
       if (prefer === 'minimal') {
         noteResource(c, reply.resource); // the audit trail still learns the ids

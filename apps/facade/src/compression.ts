@@ -1,3 +1,4 @@
+import { requestHeader } from './request-headers.js';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import type { MiddlewareHandler } from 'hono';
@@ -44,7 +45,7 @@ export const gzipAnswers: MiddlewareHandler = async (c, next) => {
   }
   const vary = res.headers.get('Vary');
   if (vary !== '*' && !(vary && varyHasAcceptEncoding.test(vary))) c.header('Vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
-  if (!acceptsGzip(c.req.header('Accept-Encoding')) || !res.body) return;
+  if (!acceptsGzip(requestHeader(c, 'Accept-Encoding')) || !res.body) return;
 
   const plain = new Uint8Array(await res.arrayBuffer());
   const zipped = plain.byteLength <= SYNC_MAX_BYTES ? gzipSync(plain) : await gzipAsync(plain);

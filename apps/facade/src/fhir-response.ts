@@ -1,3 +1,4 @@
+import { requestHeader } from './request-headers.js';
 import { type JsonObject, operationOutcome, type Problem, problems, toXml } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -15,7 +16,7 @@ export const FHIR_JSON = MEDIA_TYPE.json;
 
 /** The format this request asked for its answer. */
 export function requestedFormat(c: Context): ResponseFormat {
-  return responseFormat({ format: c.req.query('_format'), accept: c.req.header('Accept'), contentType: c.req.header('Content-Type') });
+  return responseFormat({ format: c.req.query('_format'), accept: requestHeader(c, 'Accept'), contentType: requestHeader(c, 'Content-Type') });
 }
 
 export function sendResource(c: Context, status: number, resource: JsonObject | object): Response {
@@ -27,7 +28,18 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   c.header('Content-Type', `${MEDIA_TYPE[format]};charset=utf-8`);
   // The body depends on Accept, and (hono/compress) on Accept-Encoding.
   c.header('Vary', 'Accept, Accept-Encoding');
-  return c.body(format === 'xml' ? toXml(resource) : JSON.stringify(resource), status as 200);
+  return c.body(serialise(resource, format), status as 200);
+}
+
+/** A frozen resource (the CapabilityStatement) cannot change: its JSON and XML are written once. */
+const frozenBodies = new WeakMap<object, Partial<Record<FhirFormat, string>>>();
+function serialise(resource: JsonObject | object, format: FhirFormat): string {
+  const write = () => (format === 'xml' ? toXml(resource) : JSON.stringify(resource));
+  if (!Object.isFrozen(resource)) return write();
+  const bodies = frozenBodies.get(resource) ?? {};
+  frozenBodies.set(resource, bodies);
+  bodies[format] ??= write();
+  return bodies[format];
 }
 
 /** Renders a problem as an OperationOutcome; called by the app's onError (and its notFound). */
@@ -44,7 +56,7 @@ export function fhirFormat(options: { maxBodyBytes: number }) {
   return createMiddleware(async (c, next) => {
     c.set('maxBodyBytes', options.maxBodyBytes);
     if (requestedFormat(c) === 'unsupported') {
-      const asked = (c.req.query('_format') ? `_format=${c.req.query('_format')}` : `Accept: ${c.req.header('Accept')}`).slice(0, 200);
+      const asked = (c.req.query('_format') ? `_format=${c.req.query('_format')}` : `Accept: ${requestHeader(c, 'Accept')}`).slice(0, 200);
       refuse(problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));
     }
     await next();

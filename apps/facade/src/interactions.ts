@@ -1,3 +1,4 @@
+import { requestHeader } from './request-headers.js';
 import { checkBookingRequest, type Checked, type JsonObject, problems, validateResource } from '@booking/fhir';
 import type { PasJob } from '@booking/queue';
 import type { Context } from 'hono';
@@ -60,7 +61,7 @@ export const INTERACTIONS: readonly Interaction[] = [
     job: async (c) => {
       const appointment = await fhirBody(c);
       checked(checkBookingRequest(appointment)); // the ordered rules of adapters/fhir booking-request.ts
-      return { kind: 'book', requestId: c.req.header('X-Request-ID') as string, appointment: appointment as JsonObject };
+      return { kind: 'book', requestId: requestHeader(c, 'X-Request-ID') as string, appointment: appointment as JsonObject };
     },
   },
   // Registry-era search (spec §12); the scope is unspecified there, so the read scope applies.
@@ -109,10 +110,10 @@ export const INTERACTIONS: readonly Interaction[] = [
       }
       const invalid = validateResource(appointment);
       if (invalid) refuse(invalid);
-      const ifMatch = c.req.header('If-Match');
+      const ifMatch = requestHeader(c, 'If-Match');
       return {
         kind: 'cancel',
-        requestId: c.req.header('X-Request-ID') as string,
+        requestId: requestHeader(c, 'X-Request-ID') as string,
         appointmentId: c.req.param('id') as string,
         ...(ifMatch !== undefined ? { ifMatch } : {}),
         appointment: appointment as JsonObject,

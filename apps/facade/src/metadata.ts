@@ -13,7 +13,8 @@ const BOOKING_API_VERSION = '2.0.4';
  * the PAS is not.
  */
 export function metadataStatement(options: { baseUrl: string; publisher: string; softwareName: string }) {
-  return capabilityStatement({
+  // Frozen: it never changes while the facade runs, so its answer is serialised once (fhir-response.ts).
+  return Object.freeze(capabilityStatement({
     publisher: options.publisher,
     softwareName: options.softwareName,
     softwareVersion: pkg.version,
@@ -21,5 +22,5 @@ export function metadataStatement(options: { baseUrl: string; publisher: string;
     apiVersion: BOOKING_API_VERSION,
     appointmentInteractions: supportedInteractions('Appointment'),
     slotInteractions: supportedInteractions('Slot'),
-  });
+  }));
 }

@@ -1,10 +1,12 @@
+import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { type Checked, fromXml, type Problem, problems } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { requestBodyFormat } from './content-negotiation.js';
-import { ProblemError } from './problem-error.js';
+import { refuse } from './problem-error.js';
+import { nodeRequest, requestHeader } from './request-headers.js';
 import { jsonDepthProblem } from './security/json-depth.js';
 
 /**
@@ -16,6 +18,8 @@ declare module 'hono' {
   interface ContextVariableMap {
     /** The body limit (set by the fhirFormat middleware); also caps the inflated size of a gzip body. */
     maxBodyBytes: number;
+    /** The request body's bytes, read (and size-checked) by bodySizeCheck. */
+    bodyBytes: Uint8Array;
   }
 }
 
@@ -26,11 +30,11 @@ const inflate = promisify(gunzip);
 
 /** 415 for a body media type or encoding this API does not read; undefined when both are fine. */
 export function bodyTypeProblem(c: Context): Problem | undefined {
-  const contentType = c.req.header('Content-Type');
+  const contentType = requestHeader(c, 'Content-Type');
   if (!requestBodyFormat(contentType)) {
     return problems.unsupportedMediaType(`Content-Type must be application/fhir+json or application/fhir+xml (UTF-8); got "${contentType || 'none'}"`);
   }
-  const encoding = (c.req.header('Content-Encoding') ?? '').trim().toLowerCase();
+  const encoding = (requestHeader(c, 'Content-Encoding') ?? '').trim().toLowerCase();
   if (!['', 'identity', 'gzip', 'x-gzip'].includes(encoding)) return problems.unsupportedMediaType(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
   return undefined;
 }
@@ -39,17 +43,85 @@ export function bodyTypeProblem(c: Context): Problem | undefined {
 export const bodyTypeCheck = createMiddleware(async (c, next) => {
   if (c.req.method === 'POST' || c.req.method === 'PUT') {
     const problem = bodyTypeProblem(c);
-    if (problem) throw new ProblemError(problem);
+    if (problem) refuse(problem);
   }
   await next();
 });
 
+/**
+ * 413 for a body over the limit (spec §18 step 5, after its media type): by its Content-Length
+ * before reading, else while reading, which stops keeping it there. A refused body is not read in
+ * full, so the answer says `Connection: close`. The bytes are read from Node's request stream (a web Request
+ * and its streams cost more than the rest of a small request: bench/FINDINGS.md) and kept for
+ * readFhirBody.
+ */
+export function bodySizeCheck(maxBytes: number) {
+  return createMiddleware(async (c, next) => {
+    if (c.req.method === 'POST' || c.req.method === 'PUT') {
+      const bytes = await readBodyBytes(c, maxBytes);
+      if (bytes === undefined) {
+        c.header('Connection', 'close');
+        refuse(problems.payloadTooLarge(`The body exceeds ${maxBytes} bytes`));
+      }
+      c.set('bodyBytes', bytes);
+    }
+    await next();
+  });
+}
+
+/** The body's bytes, or undefined once they pass maxBytes. */
+async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8Array | undefined> {
+  const declared = requestHeader(c, 'Content-Length');
+  if (declared !== undefined && requestHeader(c, 'Transfer-Encoding') === undefined && Number.parseInt(declared, 10) > maxBytes) return undefined;
+  const incoming = nodeRequest(c);
+  if (incoming) return readNodeBody(incoming, maxBytes);
+  // In-process app.request() (tests): the web body.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of c.req.raw.body ?? []) {
+    size += chunk.byteLength;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (incoming.readableEnded) return Promise.resolve(new Uint8Array(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      // The rest is dropped as it arrives (the stream keeps flowing), as a refused upload's client
+      // must be able to finish sending and read the 413; the adapter bounds that drain (500 ms).
+      done();
+      resolve(undefined);
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error); // a client gone mid-body: isClientAbort (security/setup.ts) tells it apart
+    };
+    // Closed before its end without an error event: the client went away.
+    const onClose = () => onError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
 export async function readFhirBody(c: Context): Promise<Checked<unknown>> {
   const unreadable = bodyTypeProblem(c);
   if (unreadable) return { ok: false, problem: unreadable };
-  const format = requestBodyFormat(c.req.header('Content-Type'));
-  const encoding = (c.req.header('Content-Encoding') ?? '').trim().toLowerCase();
-  let bytes: Uint8Array = new Uint8Array(await c.req.arrayBuffer());
+  const format = requestBodyFormat(requestHeader(c, 'Content-Type'));
+  const encoding = (requestHeader(c, 'Content-Encoding') ?? '').trim().toLowerCase();
+  let bytes: Uint8Array = c.get('bodyBytes') ?? new Uint8Array(await c.req.arrayBuffer());
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     const maxBytes = c.get('maxBodyBytes') ?? DEFAULT_MAX_BODY_BYTES;
     try {

@@ -1,3 +1,4 @@
+import { nodeRequest, requestHeader } from '../request-headers.js';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
@@ -84,10 +85,10 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
   const location = c.res.headers.get('Location');
   if (location) addId(notes.appointmentIds, /\/Appointment\/([^/]+)\/_history\//.exec(location)?.[1]);
 
-  const header = (name: string) => c.req.header(name)?.slice(0, MAX_HEADER_VALUE) || undefined;
+  const header = (name: string) => requestHeader(c, name)?.slice(0, MAX_HEADER_VALUE) || undefined;
   const claims = c.get('claims') as BookingClaims | undefined;
-  const jwt = claims ?? peekProvenance(c.req.header('Authorization'));
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  const jwt = claims ?? peekProvenance(requestHeader(c, 'Authorization'));
+  const incoming = nodeRequest(c);
   const client = clientIdentityOf(incoming?.socket);
 
   const record: AuditRecord = {

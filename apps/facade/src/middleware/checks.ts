@@ -1,3 +1,4 @@
+import { requestHeader } from '../request-headers.js';
 import { problems } from '@booking/fhir';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
@@ -23,7 +24,7 @@ export function interactionCheck(basePath: string) {
 export function jwtCheck(options: { audience: string; clockSkewSeconds: number; issuers?: readonly string[]; verify?: JwtVerifier }) {
   const { verify = unsignedJwtVerifier, ...policy } = options;
   return createMiddleware<AppEnv>(async (c, next) => {
-    const result = await verify(c.req.header('Authorization'), { ...policy, scope: c.get('interaction').scope });
+    const result = await verify(requestHeader(c, 'Authorization'), { ...policy, scope: c.get('interaction').scope });
     if (!result.ok) refuse(problems.forbidden(`JWT rejected: ${result.reason}`));
     c.set('claims', result.claims);
     await next();
@@ -38,7 +39,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 export function sspHeaderCheck(options: { providerAsid: string }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const interaction = c.get('interaction');
-    const header = (name: string) => c.req.header(name)?.trim();
+    const header = (name: string) => requestHeader(c, name)?.trim();
     const bad = (why: string) => refuse(problems.invalidHeader(why));
     if (!UUID.test(header('Ssp-TraceID') ?? '')) return bad('Ssp-TraceID must be a UUID');
     if (!ASID.test(header('Ssp-From') ?? '')) return bad('Ssp-From must be the consumer\u2019s 12-digit ASID');

@@ -1,3 +1,4 @@
+import { requestHeader } from '../request-headers.js';
 import { randomUUID } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
@@ -11,7 +12,7 @@ export const requestIds = createMiddleware<AppEnv>(async (c, next) => {
   c.set('requestId', requestId);
   await next();
   c.res.headers.set('X-Request-ID', requestId);
-  const consumerId = c.req.header('X-Request-ID');
+  const consumerId = requestHeader(c, 'X-Request-ID');
   if (consumerId && consumerId.length <= 200) c.res.headers.set('X-Correlation-ID', consumerId);
   c.res.headers.set('Cache-Control', 'no-store');
 });

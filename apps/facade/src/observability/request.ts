@@ -1,3 +1,4 @@
+import { requestHeader, requestHeaders } from '../request-headers.js';
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from 'pino';
@@ -27,8 +28,8 @@ export function observeRequests(deps: RequestObservability) {
     const started = performance.now();
     const ids = {
       requestId: c.get('requestId'),
-      correlationId: capped(c.req.header('X-Request-ID'), 200),
-      sspTraceId: capped(c.req.header('Ssp-TraceID'), 100),
+      correlationId: capped(requestHeader(c, 'X-Request-ID'), 200),
+      sspTraceId: capped(requestHeader(c, 'Ssp-TraceID'), 100),
     };
 
     const handle = async (span?: Span) => {
@@ -53,7 +54,7 @@ export function observeRequests(deps: RequestObservability) {
 
     if (!deps.tracing) return handle();
     // W3C traceparent from a trust's ingress or the SSP, when present, makes this span its child.
-    const parent = propagation.extract(context.active(), c.req.header());
+    const parent = propagation.extract(context.active(), requestHeaders(c));
     return tracer.startActiveSpan(
       `${c.req.method}`,
       {

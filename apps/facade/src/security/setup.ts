@@ -1,7 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '@booking/config';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
+import { nodeRequest } from '../request-headers.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { listSetting, type SecuritySettings } from './settings.js';
 import { tlsServerOptions } from './tls.js';
@@ -40,7 +40,7 @@ export function securityHeaders(tls: boolean): MiddlewareHandler {
   const secure = secureHeaders({ strictTransportSecurity: tls ? HSTS : false });
   return async (c, next) => {
     await secure(c, next);
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const incoming = nodeRequest(c);
     if (incoming && !incoming.complete) c.res.headers.set('Connection', 'close');
   };
 }
@@ -61,7 +61,7 @@ export async function securityHeaderFields(tls: boolean): Promise<[string, strin
  * info, never as an unhandled error (which would page someone).
  */
 export function isClientAbort(error: Error, c: Context): boolean {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = nodeRequest(c);
   const reset = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || error.message === 'aborted';
   return reset && incoming !== undefined && (incoming.destroyed || !incoming.complete);
 }

@@ -31,11 +31,11 @@ function setUp(answer: (job: StoredJob, jobId: string) => Promise<StoredReply>) 
 describe('PasQueueClient', () => {
   it('gives each of many concurrent requests its own reply', async () => {
     // The worker echoes the job's id (in clear on the stored job) in a sealed bundle reply.
-    const { client } = setUp(async (job, jobId) => encodeReply({ type: 'bundle', bundle: { id: job.traceRequestId } }, jobId, keyring));
+    const { client } = setUp(async (job, jobId) => encodeReply({ type: 'bundle', json: JSON.stringify({ id: job.traceRequestId }) }, jobId, keyring));
     await client.ready();
     const ids = Array.from({ length: 50 }, () => randomUUID());
     const replies = await Promise.all(ids.map((id) => client.run({ kind: 'noop', traceRequestId: id }, 5000)));
-    expect(replies.map((r) => (r.type === 'bundle' ? r.bundle.id : r.type))).toEqual(ids);
+    expect(replies.map((r) => (r.type === 'bundle' ? JSON.parse(r.json).id : r.type))).toEqual(ids);
   });
 
   it('still answers from the job itself when the completion event was missed (e.g. the events connection dropped)', async () => {

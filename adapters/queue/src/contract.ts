@@ -86,7 +86,12 @@ export interface ProblemReply {
 /** A search result: 200, no ETag or Location. */
 export interface BundleReply {
   type: 'bundle';
-  bundle: JsonObject;
+  /**
+   * The searchset Bundle as JSON text, serialised once by the worker: the facade sends it as it is
+   * (or converts it for XML) instead of parsing a 1,000-slot answer into objects and writing it out
+   * again, which cost most of the facade's CPU and memory for large searches (bench/FINDINGS.md).
+   */
+  json: string;
 }
 
 export interface EmptyReply {

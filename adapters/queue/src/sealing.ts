@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /**
  * Patient data at rest in Redis: job payloads and replies that carry it are sealed with
@@ -18,7 +19,21 @@ export interface Sealed {
   t: string;
   /** Ciphertext of the JSON value, base64. */
   d: string;
+  /** Present when the JSON was deflated (raw DEFLATE) before sealing; bound into the AAD too. */
+  z?: 'deflate';
 }
+
+/**
+ * JSON above this many bytes is deflated before it is sealed. A 1,000-slot search answer (≈ 540 KB
+ * of JSON, ≈ 720 KB once sealed as base64) travels through Redis twice (the job's return value and
+ * its `completed` event) and is parsed by ioredis and BullMQ in the facade: deflated it is a
+ * tenth of that, for ≈ 1 ms of zlib each way (bench/FINDINGS.md). Smaller values (bookings,
+ * single appointments) are not worth the CPU.
+ */
+const DEFLATE_ABOVE_BYTES = 16 * 1024;
+/** A sealed value never inflates beyond this (a bound for tampered or corrupt data). */
+const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+const deflatedAad = (aad: string) => `${aad}\u0000deflate`;
 
 export class Keyring {
   private readonly keys = new Map<string, Buffer>();
@@ -47,22 +62,26 @@ export class Keyring {
   /** @param aad what the sealed value is bound to; `open` must be given the same. */
   seal(value: unknown, aad = ''): Sealed {
     const key = this.keys.get(this.activeKeyId) as Buffer;
+    const json = Buffer.from(JSON.stringify(value), 'utf8');
+    const deflate = json.byteLength > DEFLATE_ABOVE_BYTES;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(aad, 'utf8'));
-    const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-    return { k: this.activeKeyId, iv: iv.toString('base64'), t: cipher.getAuthTag().toString('base64'), d: data.toString('base64') };
+    cipher.setAAD(Buffer.from(deflate ? deflatedAad(aad) : aad, 'utf8'));
+    const data = Buffer.concat([cipher.update(deflate ? deflateRawSync(json, { level: 1 }) : json), cipher.final()]);
+    return { k: this.activeKeyId, iv: iv.toString('base64'), t: cipher.getAuthTag().toString('base64'), d: data.toString('base64'), ...(deflate ? { z: 'deflate' as const } : {}) };
   }
 
   /** Opens sealed data; throws when the key is unknown, the data was tampered with or was sealed for another `aad`. */
   open<T>(sealed: Sealed, aad = ''): T {
     const key = this.keys.get(sealed?.k);
     if (!key) throw new Error(`sealed with unknown key "${String(sealed?.k)}"`);
+    if (sealed.z !== undefined && sealed.z !== 'deflate') throw new Error(`unknown compression "${String(sealed.z)}"`);
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAAD(Buffer.from(sealed.z ? deflatedAad(aad) : aad, 'utf8'));
     decipher.setAuthTag(Buffer.from(sealed.t, 'base64'));
     const plain = Buffer.concat([decipher.update(Buffer.from(sealed.d, 'base64')), decipher.final()]);
-    return JSON.parse(plain.toString('utf8')) as T;
+    const json = sealed.z ? inflateRawSync(plain, { maxOutputLength: MAX_INFLATED_BYTES }) : plain;
+    return JSON.parse(json.toString('utf8')) as T;
   }
 }
 

@@ -22,6 +22,22 @@ describe('Keyring', () => {
     expect(() => new Keyring(k2, 'k2').open(sealed)).toThrow(/unknown key/);
   });
 
+  it('deflates large values before sealing (a 1,000-slot search answer), not small ones, and binds the choice', () => {
+    const ring = new Keyring(k1, 'k1');
+    const bundle = { resourceType: 'Bundle', entry: Array.from({ length: 1000 }, (_, i) => ({ fullUrl: `https://x/Slot/${i}`, resource: { resourceType: 'Slot', id: String(i), status: 'free' } })) };
+    const big = ring.seal(bundle, 'reply');
+    expect(big.z).toBe('deflate');
+    expect(Buffer.from(big.d, 'base64').byteLength).toBeLessThan(JSON.stringify(bundle).length / 5);
+    expect(ring.open(big, 'reply')).toEqual(bundle);
+    expect(ring.seal({ a: 1 }).z).toBeUndefined();
+    // Dropping or changing the marker does not open (it is part of the sealed data's AAD).
+    const { z: _dropped, ...unmarked } = big;
+    expect(() => ring.open(unmarked, 'reply')).toThrow();
+    expect(() => ring.open({ ...big, z: 'brotli' as never }, 'reply')).toThrow(/unknown compression/);
+    // Nor does marking a plain seal as deflated.
+    expect(() => ring.open({ ...ring.seal({ a: 1 }, 'reply'), z: 'deflate' }, 'reply')).toThrow();
+  });
+
   it('rejects malformed key settings with a clear message', () => {
     expect(() => new Keyring('k1:c2hvcnQ=', 'k1')).toThrow(/32 bytes/);
     expect(() => new Keyring(k1, 'k9')).toThrow(/active key id "k9"/);

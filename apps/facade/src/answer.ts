@@ -4,7 +4,7 @@ import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
 import { noteResource } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
-import { httpDate, sendResource } from './fhir-response.js';
+import { httpDate, sendResource, sendSerialised } from './fhir-response.js';
 import { refuse } from './problem-error.js';
 import { JobError, type JobRunner } from './job-runner.js';
 
@@ -52,7 +52,7 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
       return sendResource(c, reply.status, reply.resource);
     }
     case 'bundle':
-      return sendResource(c, 200, reply.bundle);
+      return sendSerialised(c, 200, reply.json);
     case 'problem':
       if (reply.contentLocation) c.header('Content-Location', `${deps.baseUrl}/${reply.contentLocation}`);
       return refuse(reply.problem);

@@ -21,6 +21,16 @@ export function requestedFormat(c: Context): ResponseFormat {
 
 export function sendResource(c: Context, status: number, resource: JsonObject | object): Response {
   noteResource(c, resource); // the audit trail's error code and Appointment/Slot ids
+  return c.body(serialise(resource, answerFormat(c)), status as 200);
+}
+
+/** A resource the worker already serialised (search Bundles): JSON as it came, XML converted from it. */
+export function sendSerialised(c: Context, status: number, json: string): Response {
+  return c.body(answerFormat(c) === 'xml' ? toXml(JSON.parse(json) as JsonObject) : json, status as 200);
+}
+
+/** The format of this answer, with its Content-Type and Vary headers set. */
+function answerFormat(c: Context): FhirFormat {
   // A request for a format we cannot write was refused by fhirFormat; if an earlier check answers
   // first (403, 404, ...), that answer still needs a body, so it comes in JSON.
   const requested = requestedFormat(c);
@@ -28,7 +38,7 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   c.header('Content-Type', `${MEDIA_TYPE[format]};charset=utf-8`);
   // The body depends on Accept, and (hono/compress) on Accept-Encoding.
   c.header('Vary', 'Accept, Accept-Encoding');
-  return c.body(serialise(resource, format), status as 200);
+  return format;
 }
 
 /** A frozen resource (the CapabilityStatement) cannot change: its JSON and XML are written once. */

@@ -30,5 +30,5 @@ export async function handleSearchAppointment(job: SearchAppointmentJob, deps: {
       ? { entry: versions.map((v) => ({ fullUrl: `${job.baseUrl}/Appointment/${v.appointmentId}`, resource: v.resource as JsonObject, search: { mode: 'match' } })) }
       : {}),
   };
-  return { type: 'bundle', bundle };
+  return { type: 'bundle', json: JSON.stringify(bundle) };
 }

@@ -26,5 +26,5 @@ export async function handleSearchSlot(job: SearchSlotJob, deps: SearchSlotDeps)
     bundleId: randomUUID(),
     lastUpdated: new Date().toISOString(),
   });
-  return { type: 'bundle', bundle };
+  return { type: 'bundle', json: JSON.stringify(bundle) };
 }

@@ -9,6 +9,26 @@ const LEGACY_FORMAT = 'yyyy-MM-dd HH:mm:ss';
 const LEGACY_PATTERN = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 /** Bound on remembered conversions (a few MB at most); the cache is simply emptied when full. */
 const MAX_REMEMBERED = 50_000;
+const DAY_MS = 86_400_000;
+const DAY_PLUS_MS = 26 * 3_600_000;
+/** An instant as FHIR writes one (seconds, optional fraction, Z or ±hh:mm): the fast path's input. */
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|([+-])([01]\d|2[0-3]):([0-5]\d))$/;
+
+/** 'yyyy-MM-dd HH:mm:ss' of the UTC fields of an epoch ms (the wall clock once the offset is added). */
+function wallClockOf(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+}
+
+/**
+ * The written date and time as epoch ms of the same UTC fields, or undefined when they are not a
+ * real date and time (31 June, 24:00, years Date.UTC reads as 19xx): those are left to luxon.
+ */
+function wallOf(fields: ArrayLike<string | undefined>): number | undefined {
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => fields[i] as string);
+  const ms = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!);
+  return !Number.isNaN(ms) && wallClockOf(ms) === `${y}-${mo}-${d} ${h}:${mi}:${s}` ? ms : undefined;
+}
 
 export class LocalClock {
   /**
@@ -18,6 +38,13 @@ export class LocalClock {
    */
   private readonly instants = new Map<string, string>();
   private now: { second: number; local: string } | undefined;
+  /**
+   * The zone's UTC offset (minutes) per UTC day, or null for a day on which it changes. Asking luxon (Intl) for an offset was ≈ 10 % of a booking's worker CPU; offsets
+   * change only at a zone's transitions, so conversions away from one are plain arithmetic, and
+   * those near one still go through luxon, whose answer (e.g. in the repeated autumn hour) stays
+   * the rule.
+   */
+  private readonly offsets = new Map<number, number | null>();
 
   constructor(readonly zone: string = 'Europe/London') {
     if (!DateTime.now().setZone(zone).isValid) throw new Error(`unknown time zone "${zone}"`);
@@ -37,6 +64,15 @@ export class LocalClock {
 
   private convert(local: string | Date): string {
     const fields = typeof local === 'string' ? LEGACY_PATTERN.exec(local.slice(0, 19)) : null;
+    // mssql hands DATETIME back as a Date whose UTC fields hold the wall-clock time (milliseconds dropped, as below).
+    const wall = local instanceof Date ? (Number.isNaN(local.getTime()) ? undefined : local.getTime() - local.getUTCMilliseconds()) : fields ? wallOf(fields) : undefined;
+    if (wall !== undefined) {
+      // With one offset from a day before to a day after this wall-clock time, it is the offset.
+      const offset = this.offsetAt(wall);
+      if (offset !== null && offset === this.offsetAt(wall - DAY_PLUS_MS) && offset === this.offsetAt(wall + DAY_PLUS_MS)) {
+        return new Date(wall - offset * 60_000).toISOString();
+      }
+    }
     const dt =
       local instanceof Date
         ? // mssql hands DATETIME back as a Date whose UTC fields hold the wall-clock time.
@@ -61,9 +97,31 @@ export class LocalClock {
 
   /** UTC (or offset) instant → local wall-clock string for the PAS. */
   toLocal(instant: string): string {
+    const parts = ISO_INSTANT.exec(instant);
+    const written = parts ? wallOf(parts) : undefined;
+    if (parts && written !== undefined) {
+      const ms = written - (parts[7] ? (parts[7] === '-' ? -1 : 1) * (+parts[8]! * 60 + +parts[9]!) * 60_000 : 0);
+      const offset = this.offsetAt(ms);
+      if (offset !== null) return wallClockOf(ms + offset * 60_000);
+    }
     const dt = DateTime.fromISO(instant, { setZone: true });
     if (!dt.isValid) throw new Error(`invalid instant "${instant}"`);
     return dt.setZone(this.zone).toFormat(LEGACY_FORMAT);
+  }
+
+  /** The offset at a UTC instant (minutes), or null when it changes on that UTC day. */
+  private offsetAt(ms: number): number | null {
+    const day = Math.floor(ms / DAY_MS);
+    let offset = this.offsets.get(day);
+    if (offset === undefined) {
+      // Equal ends mean one offset all day: no zone of the tz database changes and changes back within a day.
+      const first = DateTime.fromMillis(day * DAY_MS, { zone: this.zone }).offset;
+      const last = DateTime.fromMillis((day + 1) * DAY_MS - 1, { zone: this.zone }).offset;
+      offset = first === last ? first : null;
+      if (this.offsets.size >= MAX_REMEMBERED) this.offsets.clear();
+      this.offsets.set(day, offset);
+    }
+    return offset;
   }
 
   /** The local wall-clock now, for legacy audit columns (to the second, so worked out once a second). */

@@ -52,6 +52,8 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
       return sendResource(c, reply.status, reply.resource);
     }
     case 'bundle':
+      // A worker of an older release sends the Bundle as an object: refused, never an empty 200.
+      if (typeof reply.json !== 'string') refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
       return sendSerialised(c, 200, reply.json);
     case 'problem':
       if (reply.contentLocation) c.header('Content-Location', `${deps.baseUrl}/${reply.contentLocation}`);

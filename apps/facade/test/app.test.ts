@@ -268,6 +268,27 @@ describe('one error envelope', () => {
   });
 });
 
+describe('search answers', () => {
+  const search = `/Slot?service=999999999&start=${encodeURIComponent('ge2030-01-01T00:00:00+00:00')}`;
+  const bundle = { resourceType: 'Bundle', type: 'searchset', total: 0 };
+
+  it('sends the worker\u2019s Bundle JSON as it is, and as XML when asked', async () => {
+    const { call } = inProcessApp(() => ({ type: 'bundle', json: JSON.stringify(bundle) }));
+    const json = await call('GET', search, 'searchSlot');
+    expect(json.status).toBe(200);
+    expect(await json.text()).toBe(JSON.stringify(bundle));
+    const xml = await call('GET', search, 'searchSlot', undefined, { Accept: 'application/fhir+xml' });
+    expect(await xml.text()).toMatch(/<Bundle xmlns="http:\/\/hl7.org\/fhir">.*<type value="searchset"\/>/s);
+  });
+
+  it('refuses a reply from a worker of an older release (a Bundle object) with 500, never an empty 200', async () => {
+    const { call } = inProcessApp(() => ({ type: 'bundle', bundle }) as never);
+    const res = await call('GET', search, 'searchSlot');
+    expect(res.status).toBe(500);
+    expect(await res.text()).toMatch(/same release/);
+  });
+});
+
 describe('the interaction table', () => {
   it('routes every interaction it declares, and the CapabilityStatement lists them', async () => {
     const { call, app } = inProcessApp(() => ({ type: 'empty' }));

@@ -8,7 +8,7 @@ import { gzipAnswers } from './compression.js';
 import type { AppEnv } from './env.js';
 import { answer } from './answer.js';
 import { fhirFormat, sendProblem, sendResource } from './fhir-response.js';
-import { ProblemError, refuse } from './problem-error.js';
+import { ProblemError } from './problem-error.js';
 import { INTERACTIONS } from './interactions.js';
 import type { JobRunner } from './job-runner.js';
 import { metadataStatement } from './metadata.js';

@@ -180,6 +180,36 @@ describe('hostile input', () => {
     expect(JSON.parse(answer.body).resourceType).toBe('OperationOutcome');
   });
 
+  it('an endless chunked upload is cut off: the facade stops reading a few MiB past the limit and closes the connection', async () => {
+    const headers = consumerHeaders(stack.baseUrl, 'book');
+    const url = new URL(`${stack.baseUrl}/Appointment`);
+    const total = 64 * 1024 * 1024;
+    const result = await new Promise<{ sent: number; answer: string }>((resolve) => {
+      const socket = connect(Number(url.port), url.hostname);
+      let sent = 0;
+      let answer = '';
+      const chunk = Buffer.alloc(64 * 1024, 'y');
+      const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+      const pump = () => {
+        while (sent < total && !socket.destroyed) {
+          sent += chunk.length;
+          if (!socket.write(frame)) return void socket.once('drain', pump);
+        }
+      };
+      socket.on('data', (d) => (answer += d.toString('latin1')));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve({ sent, answer }));
+      const head = Object.entries({ ...headers, 'Content-Type': 'application/fhir+json', 'Transfer-Encoding': 'chunked' }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\n${head}\r\n`);
+      pump();
+    });
+    // Closed long before the 64 MiB were sent (1 MiB limit + at most 8 MiB read and dropped, plus what was in flight).
+    expect(result.sent).toBeLessThan(total / 2);
+    if (result.answer) expect(result.answer).toMatch(/^HTTP\/1\.1 413 [\s\S]*Connection: close/i);
+    const after = await fetch(`${stack.baseUrl}/metadata`, { headers: consumerHeaders(stack.baseUrl, 'metadata') });
+    expect(after.status).toBe(200);
+  });
+
   /** A request written by hand on a raw socket; resolves with all the facade sent before closing. */
   const rawHttp = (head: string) =>
     new Promise<string>((resolve, reject) => {

@@ -50,8 +50,7 @@ export const bodyTypeCheck = createMiddleware(async (c, next) => {
 
 /**
  * 413 for a body over the limit (spec §18 step 5, after its media type): by its Content-Length
- * before reading, else while reading, which stops keeping it there. A refused body is not read in
- * full, so the answer says `Connection: close`. The bytes are read from Node's request stream (a web Request
+ * before reading, else while reading. The bytes are read from Node's request stream (a web Request
  * and its streams cost more than the rest of a small request: bench/FINDINGS.md) and kept for
  * readFhirBody.
  */
@@ -60,7 +59,8 @@ export function bodySizeCheck(maxBytes: number) {
     if (c.req.method === 'POST' || c.req.method === 'PUT') {
       const bytes = await readBodyBytes(c, maxBytes);
       if (bytes === undefined) {
-        c.header('Connection', 'close');
+        // A body not read to its end leaves the connection unusable: the client must not reuse it.
+        if (!nodeRequest(c)?.complete) c.header('Connection', 'close');
         refuse(problems.payloadTooLarge(`The body exceeds ${maxBytes} bytes`));
       }
       c.set('bodyBytes', bytes);
@@ -86,25 +86,40 @@ async function readBodyBytes(c: Context, maxBytes: number): Promise<Uint8Array |
   return Buffer.concat(chunks, size);
 }
 
+/**
+ * How much of a body over the limit is still read (and dropped) before the 413, and for how long:
+ * a client that is still sending when the server closes the connection gets a write error instead
+ * of the answer, so a moderately oversized upload is let finish; a huge one is cut off.
+ */
+const DISCARD_MAX_BYTES = 8 * 1024 * 1024;
+const DISCARD_MAX_MS = 1000;
+
 function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | undefined> {
   if (incoming.readableEnded) return Promise.resolve(new Uint8Array(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let discardTimer: NodeJS.Timeout | undefined;
     const done = () => {
+      clearTimeout(discardTimer);
       incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const tooLarge = () => {
+      done();
+      resolve(undefined);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.byteLength;
       if (size <= maxBytes) return void chunks.push(chunk);
-      // The rest is dropped as it arrives (the stream keeps flowing), as a refused upload's client
-      // must be able to finish sending and read the 413; the adapter bounds that drain (500 ms).
-      done();
-      resolve(undefined);
+      if (discardTimer === undefined) {
+        chunks.length = 0; // nothing kept from here on
+        discardTimer = setTimeout(tooLarge, DISCARD_MAX_MS);
+      }
+      if (size > maxBytes + DISCARD_MAX_BYTES) tooLarge(); // the rest is left unread (Connection: close)
     };
     const onEnd = () => {
       done();
-      resolve(Buffer.concat(chunks, size));
+      resolve(size <= maxBytes ? Buffer.concat(chunks, size) : undefined);
     };
     const onError = (error: Error) => {
       done();

@@ -1,20 +1,15 @@
-import { bookingAppointment } from '@booking/cli/consumer';
 import fc from 'fast-check';
 import fhirpath from 'fhirpath';
 import stu3Model from 'fhirpath/fhir-context/stu3/index.js';
 import { describe, expect, it } from 'vitest';
+import { sampleBooking } from './booking-sample.js';
 import { stu3Validation } from '../src/definitions.js';
 import { resourceFindings } from '../src/index.js';
 import { nativeFor } from '../src/validation/base.js';
 
 /** dom-3 and ref-1 are answered in plain JS (speed); these tests hold them to fhirpath's answers. */
 
-const booking = (): Record<string, any> =>
-  bookingAppointment(
-    { id: '1001', identifier: 'f3a0c1de-0000-4000-8000-000000001001', schedule: 'Schedule/CLINIC1', start: '2030-03-02T10:00:00+00:00', end: '2030-03-02T10:10:00+00:00' },
-    { nhsNumber: '9658218873', prefix: 'Mrs', given: ['Jane'], family: 'Bloggs', gender: 'female', birthDate: '1970-01-01', phone: '01234 567890', address: { line: ['1 High Street'], city: 'Leeds', postalCode: 'LS1 1AA' } },
-    'Reason for calling',
-  ) as Record<string, any>;
+const booking = sampleBooking;
 
 const published = (path: string, key: string) => {
   const invariant = stu3Validation().invariants[path]?.find((i) => i.key === key);

@@ -1,17 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { bookingAppointment } from '@booking/cli/consumer';
 import { describe, expect, it } from 'vitest';
+import { sampleBooking } from './booking-sample.js';
 import { BOOKING_RULES, checkBookingRequest, resourceFindings, validateResource } from '../src/index.js';
 import { MAX_ELEMENTS } from '../src/validation/base.js';
 
 /** The two validation layers of a booking body, in process. */
 
-const booking = (): Record<string, any> =>
-  bookingAppointment(
-    { id: '1001', identifier: 'f3a0c1de-0000-4000-8000-000000001001', schedule: 'Schedule/CLINIC1', start: '2030-03-02T10:00:00+00:00', end: '2030-03-02T10:10:00+00:00' },
-    { nhsNumber: '9658218873', prefix: 'Mrs', given: ['Jane'], family: 'Bloggs', gender: 'female', birthDate: '1970-01-01', phone: '01234 567890', address: { line: ['1 High Street'], city: 'Leeds', postalCode: 'LS1 1AA' } },
-    'Reason for calling',
-  ) as Record<string, any>;
+const booking = sampleBooking;
 
 const problemOf = (body: unknown) => {
   const checked = checkBookingRequest(body);

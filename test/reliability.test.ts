@@ -120,6 +120,30 @@ describe('Redis outage', () => {
   });
 });
 
+describe('shutdown with Redis gone', () => {
+  let redis: RedisServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    redis = await startRedis();
+    // A short retry budget makes the worker's shutdown deadline (budget + 5 s) short.
+    stack = await Stack.start({ redisUrl: redis.url, workers: 1, env: { PAS_WRITE_RETRY_BUDGET_MS: '1000' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  it('a worker told to stop while its Redis is gone still exits, by its shutdown deadline at the latest', async () => {
+    const worker = stack.workers[0]!;
+    await redis.stop();
+    const exited = new Promise<number | null>((resolve) => worker.child.once('exit', (code) => resolve(code)));
+    worker.child.kill('SIGTERM');
+    // BullMQ waits for a Redis that is not coming back; the deadline (6 s here) ends the wait.
+    const code = await Promise.race([exited, sleep(30_000).then(() => 'still running' as const)]);
+    expect(code).not.toBe('still running');
+  });
+});
+
 describe('graceful shutdown', () => {
   let stack: Stack;
   beforeAll(async () => {

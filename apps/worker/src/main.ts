@@ -78,6 +78,13 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing the jobs in hand');
+    // No job in hand can rightly take longer than its PAS retry budget; past that (e.g. BullMQ
+    // waiting for a Redis that is gone) the worker exits anyway: an unfinished transaction rolls
+    // back, and a job left in Redis is taken by another worker once its lock lapses.
+    setTimeout(() => {
+      logger.error('still stopping after the shutdown deadline (PAS_WRITE_RETRY_BUDGET_MS + 5 s); exiting');
+      process.exit(1);
+    }, config.PAS_WRITE_RETRY_BUDGET_MS + 5000).unref();
     await Promise.all([worker.close(), reconciler.close()]);
     await pas.close();
     admin.close();

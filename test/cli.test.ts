@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,34 +8,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeTestPki, tlsEnv } from './support/certs.js';
 import { freePort } from './support/ports.js';
 import { pasCounts } from './support/pas.js';
-import { REPO_ROOT, Stack } from './support/stack.js';
+import { cli } from './support/cli.js';
+import { Stack } from './support/stack.js';
 
 /** The operator CLI (apps/cli) as trust IT runs it: a real process, real Redis, real PAS files, real stacks. */
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs `booking-facade <args>` from source with only the given settings (no stray REDIS_URL etc.). */
-function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60000): Promise<Run> {
-  const started = Date.now();
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|PAS_|QUEUE_|FACADE_|ADMIN_|AUDIT_DIR|CONFIG_FILE)/.test(k)));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    }),
-  );
-}
 
 let dir: string;
 const keys = Keyring.generate('k1');

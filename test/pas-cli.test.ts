@@ -1,38 +1,16 @@
-import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SlotForBooking } from './support/consumer.js';
 import { freeSlots } from './support/pas.js';
 import { consumer } from './support/pas-truth.js';
-import { REPO_ROOT, Stack } from './support/stack.js';
+import { cli } from './support/cli.js';
+import { Stack } from './support/stack.js';
 
 /**
  * `booking-facade pas …` (the PAS's own screens against the demo PAS) as a newcomer runs it after
  * booking through the API, and `booking-facade consistency` on what it leaves: real processes,
  * real Redis, the SQLite demo PAS.
  */
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|PAS_|QUEUE_|FACADE_|ADMIN_|AUDIT_DIR|CONFIG_FILE)/.test(k)));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
 
 let stack: Stack;
 let slots: SlotForBooking[];

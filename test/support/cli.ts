@@ -1,0 +1,27 @@
+import { spawn } from 'node:child_process';
+import { REPO_ROOT } from './stack.js';
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `booking-facade <args>` from source with only the given settings (no stray REDIS_URL etc.). */
+export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60000): Promise<CliRun> {
+  const started = Date.now();
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|PAS_|QUEUE_|FACADE_|ADMIN_|AUDIT_DIR|CONFIG_FILE)/.test(k)));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+}

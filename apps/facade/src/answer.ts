@@ -1,4 +1,3 @@
-import { requestHeader } from './request-headers.js';
 import { informationOutcome, problems } from '@booking/fhir';
 import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
@@ -7,6 +6,7 @@ import type { AppEnv } from './env.js';
 import { httpDate, sendResource, sendSerialised } from './fhir-response.js';
 import { refuse } from './problem-error.js';
 import { JobError, type JobRunner } from './job-runner.js';
+import { requestHeader } from './request-headers.js';
 
 /** What running a job and answering from its reply needs. */
 export interface AnswerDeps {

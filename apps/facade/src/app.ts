@@ -59,7 +59,7 @@ export function createApp(options: AppOptions) {
   app.use('*', interactionCheck(options.basePath));
   app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
-  app.use('*', fhirFormat({ maxBodyBytes: options.maxBodyBytes }));
+  app.use('*', fhirFormat());
   // The body's media type (415) before its size (413), before it is read and parsed (400, 422): §18 step 5.
   app.use('*', bodyTypeCheck);
   app.use('*', bodySizeCheck(options.maxBodyBytes));

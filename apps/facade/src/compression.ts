@@ -1,9 +1,9 @@
-import { requestHeader } from './request-headers.js';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import type { MiddlewareHandler } from 'hono';
 import { COMPRESSIBLE_CONTENT_TYPE_REGEX } from 'hono/compress';
 import { parseAccept } from 'hono/utils/accept';
+import { requestHeader } from './request-headers.js';
 
 /**
  * gzip of every answer whose consumer accepts it (spec §3.2), with hono/compress's rules

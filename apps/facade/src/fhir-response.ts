@@ -1,11 +1,10 @@
-import { requestHeader } from './request-headers.js';
 import { type JsonObject, operationOutcome, type Problem, problems, toXml } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
 import { type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
 import { refuse } from './problem-error.js';
-import './request-body.js'; // its ContextVariableMap entry (maxBodyBytes) is set here
+import { requestHeader } from './request-headers.js';
 
 /**
  * Writing FHIR bodies: every response of the consumer API goes through here, in the format the
@@ -59,12 +58,10 @@ export function sendProblem(c: Context, p: Problem): Response {
 
 /**
  * 415 for a `_format` or `Accept` we cannot honour (spec §4, §19 #9); placed after the JWT and
- * header checks, where the harness expects media-type failures (§18 step 5). Also hands the body
- * limit to readFhirBody, which applies it to gzip bodies once inflated.
+ * header checks, where the harness expects media-type failures (§18 step 5).
  */
-export function fhirFormat(options: { maxBodyBytes: number }) {
+export function fhirFormat() {
   return createMiddleware(async (c, next) => {
-    c.set('maxBodyBytes', options.maxBodyBytes);
     if (requestedFormat(c) === 'unsupported') {
       const asked = (c.req.query('_format') ? `_format=${c.req.query('_format')}` : `Accept: ${requestHeader(c, 'Accept')}`).slice(0, 200);
       refuse(problems.unsupportedMediaType(`Cannot answer in the format asked for (${asked}); use application/fhir+json or application/fhir+xml`));

@@ -1,4 +1,3 @@
-import { requestHeader } from './request-headers.js';
 import { checkBookingRequest, type Checked, type JsonObject, problems, validateResource } from '@booking/fhir';
 import type { PasJob } from '@booking/queue';
 import type { Context } from 'hono';
@@ -6,6 +5,7 @@ import { parseAppointmentSearch } from './appointment-search-params.js';
 import type { AppEnv } from './env.js';
 import { refuse } from './problem-error.js';
 import { readFhirBody } from './request-body.js';
+import { requestHeader } from './request-headers.js';
 import { parseSlotSearch } from './search-params.js';
 
 /**

@@ -16,15 +16,12 @@ import { jsonDepthProblem } from './security/json-depth.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
-    /** The body limit (set by the fhirFormat middleware); also caps the inflated size of a gzip body. */
+    /** The body limit (set by bodySizeCheck); also caps the inflated size of a gzip body. */
     maxBodyBytes: number;
     /** The request body's bytes, read (and size-checked) by bodySizeCheck. */
     bodyBytes: Uint8Array;
   }
 }
-
-/** Used when no middleware set a limit (e.g. in unit tests): the facade's default MAX_BODY_BYTES. */
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const inflate = promisify(gunzip);
 
@@ -64,6 +61,7 @@ export function bodySizeCheck(maxBytes: number) {
         refuse(problems.payloadTooLarge(`The body exceeds ${maxBytes} bytes`));
       }
       c.set('bodyBytes', bytes);
+      c.set('maxBodyBytes', maxBytes);
     }
     await next();
   });
@@ -136,9 +134,10 @@ export async function readFhirBody(c: Context): Promise<Checked<unknown>> {
   if (unreadable) return { ok: false, problem: unreadable };
   const format = requestBodyFormat(requestHeader(c, 'Content-Type'));
   const encoding = (requestHeader(c, 'Content-Encoding') ?? '').trim().toLowerCase();
-  let bytes: Uint8Array = c.get('bodyBytes') ?? new Uint8Array(await c.req.arrayBuffer());
+  let bytes = c.get('bodyBytes') as Uint8Array | undefined;
+  if (!bytes) throw new Error('readFhirBody runs after bodySizeCheck, which reads the body');
   if (encoding === 'gzip' || encoding === 'x-gzip') {
-    const maxBytes = c.get('maxBodyBytes') ?? DEFAULT_MAX_BODY_BYTES;
+    const maxBytes = c.get('maxBodyBytes');
     try {
       // maxOutputLength stops a gzip bomb while inflating, not after.
       bytes = await inflate(bytes, { maxOutputLength: maxBytes });

@@ -7,7 +7,7 @@ import { requestBodyFormat, responseFormat } from '../src/content-negotiation.js
 import { fhirFormat, sendProblem, sendResource } from '../src/fhir-response.js';
 import { ProblemError } from '../src/problem-error.js';
 import { requestIds } from '../src/middleware/request-ids.js';
-import { readFhirBody } from '../src/request-body.js';
+import { bodySizeCheck, readFhirBody } from '../src/request-body.js';
 
 describe('responseFormat: _format, then Accept, then Content-Type, then JSON (spec §4)', () => {
   it.each([
@@ -82,12 +82,13 @@ describe('requestBodyFormat: only FHIR media types, in UTF-8', () => {
   });
 });
 
-/** The facade's response path in-process: requestIds, gzipAnswers and fhirFormat as in app.ts, one echo route. */
+/** The facade's response path in-process: requestIds, gzipAnswers, fhirFormat and bodySizeCheck as in app.ts, one echo route. */
 function echoApp(maxBodyBytes = 4096) {
   const app = new Hono();
   app.use('*', requestIds);
   app.use('*', gzipAnswers);
-  app.use('*', fhirFormat({ maxBodyBytes }));
+  app.use('*', fhirFormat());
+  app.use('*', bodySizeCheck(maxBodyBytes));
   app.post('/echo', async (c) => {
     const body = await readFhirBody(c);
     if (!body.ok) return sendProblem(c, body.problem);

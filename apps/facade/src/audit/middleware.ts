@@ -1,7 +1,7 @@
-import { nodeRequest, requestHeader } from '../request-headers.js';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
+import { nodeRequest, requestHeader } from '../request-headers.js';
 import { type BookingClaims, peekProvenance } from '../security/jwt.js';
 import { clientIdentityOf } from '../security/tls.js';
 import type { AuditLog, AuditRecord } from './log.js';

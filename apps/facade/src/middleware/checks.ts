@@ -1,9 +1,9 @@
-import { requestHeader } from '../request-headers.js';
 import { problems } from '@booking/fhir';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
 import { refuse } from '../problem-error.js';
 import { resolveInteraction } from '../interactions.js';
+import { requestHeader } from '../request-headers.js';
 import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 
 /** The request checks, in the order the NHS assurance harness expects (spec §18); each throws its refusal to onError. */

@@ -1,7 +1,7 @@
-import { requestHeader } from '../request-headers.js';
 import { randomUUID } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
+import { requestHeader } from '../request-headers.js';
 
 /**
  * Every response, errors included, carries our own X-Request-ID, the consumer's X-Request-ID as

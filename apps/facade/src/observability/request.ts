@@ -1,8 +1,8 @@
-import { requestHeader, requestHeaders } from '../request-headers.js';
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from 'pino';
 import type { AppEnv } from '../env.js';
+import { requestHeader, requestHeaders } from '../request-headers.js';
 import type { FacadeMetrics } from './metrics.js';
 
 export interface RequestObservability {

@@ -43,7 +43,7 @@ export interface ConsumerListenerOptions {
 export function serveConsumer(options: ConsumerListenerOptions) {
   const { tls, audit, logger } = options;
   const record = (event: 'tls-refused' | 'client-error', fields: { status: number | null; outcome: string; requestId?: string; clientAddress?: string | undefined; clientCertCn?: string | undefined; clientCertSha256?: string | undefined }) =>
-    audit.write(JSON.parse(JSON.stringify({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }))).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
+    audit.write({ time: new Date().toISOString(), event, interaction: 'unknown', ...fields }).catch((error: Error) => logger.error({ err: error.message }, 'AUDIT WRITE FAILED'));
 
   // The hardening headers of every other answer, for the answers written below by hand.
   const hardening = securityHeaderFields(tls !== undefined);
@@ -56,7 +56,8 @@ export function serveConsumer(options: ConsumerListenerOptions) {
       const malformed = error instanceof RequestError;
       const answer = outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade', await hardening);
       const requestId = answer.headers.get('X-Request-ID') as string;
-      void record('client-error', { status: answer.status, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR', requestId });
+      // Durable before the answer, as every other answer's record (audit/middleware.ts).
+      await record('client-error', { status: answer.status, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR', requestId });
       return answer;
     },
   });
@@ -113,14 +114,14 @@ export function serveConsumer(options: ConsumerListenerOptions) {
     const id = randomUUID();
     const body = JSON.stringify(operationOutcome(problem(status, code, 'BAD_REQUEST', text), id));
     const clientAddress = socket.remoteAddress;
-    void hardening.then((headers) => {
+    // The record is durable before the answer, as every other answer's (audit/middleware.ts).
+    void Promise.all([hardening, record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', requestId: id, clientAddress })]).then(([headers]) => {
       if (!socket.writable) return socket.destroy();
       const extra = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
       socket.end(
         `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/fhir+json;charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
           `Cache-Control: no-store\r\n${extra}X-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
       );
-      void record('client-error', { status, outcome: error.code ?? 'BAD_REQUEST', requestId: id, clientAddress });
     });
   });
 

@@ -57,7 +57,13 @@ export function limitConnections(server: NetServer, limits: ConnectionLimits, tl
       bump(open, address, -1);
     });
   });
-  if (tls) server.prependListener('secureConnection', (socket: TLSSocket) => handshakeOver(rawSocketOf(socket)));
+  if (tls) {
+    server.prependListener('secureConnection', (socket: TLSSocket) => handshakeOver(rawSocketOf(socket)));
+    // A failed or timed-out handshake is over when it is refused, before its socket closes: the
+    // client sees the close at once, while the socket's 'close' event comes a loop turn later, and
+    // a prompt reconnection from the same address must not be counted against the old one.
+    server.prependListener('tlsClientError', (_error: Error, socket: TLSSocket) => handshakeOver(rawSocketOf(socket)));
+  }
 
   function refuse(raw: Socket, reason: ConnectionRefusal) {
     onRefused(raw.remoteAddress, reason);

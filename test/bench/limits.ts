@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '@booking/fhir';
 import type { BookCommand } from '@booking/pas';
 import { SqlitePas } from '@booking/pas/sqlite';
@@ -98,8 +99,10 @@ export function benchBookCommand(body: JsonObject, requestId: string): BookComma
 /**
  * The bare PAS: SqlitePas.book in this process on the stack's PAS file, one at a time, no HTTP and
  * no queue. Commands are built before the clock starts; only the PAS transaction is timed.
+ * `idleMs` > 0 leaves the process idle that long before each call, as a worker is between the
+ * bookings of one connection: the same transaction then runs on cold caches once per wake-up.
  */
-export async function barePas(pasPath: string, slots: SlotForBooking[]): Promise<LimitResult> {
+export async function barePas(pasPath: string, slots: SlotForBooking[], idleMs = 0): Promise<LimitResult> {
   const pas = new SqlitePas({ path: pasPath });
   try {
     const commands = slots.map((slot) => benchBookCommand(bookingBody(slot) as JsonObject, randomUUID()));
@@ -111,6 +114,7 @@ export async function barePas(pasPath: string, slots: SlotForBooking[]): Promise
     const started = performance.now();
     const cpu = ownCpu();
     for (const command of commands.slice(warm)) {
+      if (idleMs > 0) await sleep(idleMs);
       const t0 = performance.now();
       const result = await pas.book(command);
       latencies.push(performance.now() - t0);
@@ -144,12 +148,12 @@ export async function auditWrite(besideDir: string, total: number): Promise<Limi
   }
 }
 
-/** The bare-HTTP limit's server (test/bench/bare-http.mjs): plain Node http, same body and headers as the facade's answer. */
-export async function startBareHttp(body: string, headers: Record<string, string>): Promise<{ origin: string; pid: number; stop: () => Promise<void> }> {
+/** A bare-HTTP limit's server (test/bench/bare-http.mjs): plain Node http, or Hono with no middleware; same body and headers as the facade's answer. */
+export async function startBareHttp(body: string, headers: Record<string, string>, framework: 'none' | 'hono' = 'none'): Promise<{ origin: string; pid: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'bare-http-'));
   const bodyFile = join(dir, 'body');
   writeFileSync(bodyFile, body);
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-http.mjs')], { env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_HEADERS: JSON.stringify(headers) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-http.mjs')], { env: { ...process.env, BARE_BODY_FILE: bodyFile, BARE_HEADERS: JSON.stringify(headers), ...(framework === 'hono' ? { BARE_FRAMEWORK: 'hono' } : {}) }, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`bare http server exited (${code})`)));

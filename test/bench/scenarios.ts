@@ -57,9 +57,13 @@ export interface BenchResult {
     queue1: LimitResult;
     queue64: LimitResult;
     pas1: LimitResult;
+    /** The same PAS transaction with the process idle PAS_IDLE_MS before each call (absent in older reports). */
+    pasIdle1?: LimitResult;
     queueKind: string;
     /** A bare Node http server answering the facade's /metadata bytes, same client, 1 connection. */
     http1?: LimitResult;
+    /** Hono on @hono/node-server with no middleware answering the same bytes: the framework's floor. */
+    hono1?: LimitResult;
     /** One audit record made durable (AuditLog.write), one at a time, on the stack's disk. */
     audit1?: LimitResult;
   };
@@ -75,12 +79,14 @@ export interface BenchResult {
  * alternating rounds, so a change in the machine's load hits both sides alike.
  */
 const ROUNDS = 4;
+/** Idle time before each bare PAS call of `pasIdle1`: about what a worker waits between the bookings of one connection. */
+export const PAS_IDLE_MS = 4;
 
 /** Sizes of each step; quick keeps the whole run well under a minute on 2 cores. */
 function sizes(quick: boolean) {
   return quick
-    ? { search: 200, search1000: 64, book1: 60, book64: 1500, contendedSlots: 50, read: 1000, cancel: 300, queue1: 200, queue64: 2000, pas: 200, slots: 6000, serial: 200, audit: 200 }
-    : { search: 1500, search1000: 320, book1: 800, book64: 6000, contendedSlots: 400, read: 6000, cancel: 2000, queue1: 800, queue64: 10000, pas: 1000, slots: 30000, serial: 2000, audit: 1000 };
+    ? { search: 200, search1000: 64, book1: 60, book64: 1500, contendedSlots: 50, read: 1000, cancel: 300, queue1: 200, queue64: 2000, pas: 200, pasIdle: 60, slots: 6000, serial: 200, audit: 200 }
+    : { search: 1500, search1000: 320, book1: 800, book64: 6000, contendedSlots: 400, read: 6000, cancel: 2000, queue1: 800, queue64: 10000, pas: 1000, pasIdle: 300, slots: 30000, serial: 2000, audit: 1000 };
 }
 
 const BASE_PATH = '/STU3/1';
@@ -121,6 +127,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     throw error;
   });
   let bare: Awaited<ReturnType<typeof startBareHttp>> | undefined;
+  let bareHono: Awaited<ReturnType<typeof startBareHttp>> | undefined;
   try {
     const origin = new URL(stack.baseUrl).origin;
     const facade = stack.facades[0];
@@ -146,30 +153,42 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
     // The facade's own floor: GET /metadata is answered by the facade alone (HTTP, middleware, no queue).
     let http1: LimitResult | undefined;
+    let hono1: LimitResult | undefined;
     const metadata = (): BenchRequest => ({ method: 'GET', path: `${BASE_PATH}/metadata`, headers: headers('metadata') });
     if (want('metadata')) {
       await drive({ origin, connections: 8, amount: 300, build: metadata, pids });
-      // A bare Node http server with the facade's very answer (bytes and headers), driven by the same client.
+      // A bare Node http server, and Hono with no middleware, each with the facade's very answer
+      // (bytes and headers), driven by the same client in rounds alternating with the facade.
       const sample = await fetch(`${stack.baseUrl}/metadata`, { headers: { ...headers('metadata'), 'Accept-Encoding': 'identity' } });
       const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
-      bare = await startBareHttp(await sample.text(), Object.fromEntries([...sample.headers].filter(([k]) => !skip.has(k))));
+      const answer = await sample.text();
+      const answerHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !skip.has(k)));
+      bare = await startBareHttp(answer, answerHeaders);
+      bareHono = await startBareHttp(answer, answerHeaders, 'hono');
       const barePids = { bare: bare.pid, loadgen: process.pid };
-      const bareOrigin = bare.origin;
-      await drive({ origin: bareOrigin, connections: 8, amount: 300, build: metadata, pids: barePids });
+      const honoPids = { bare: bareHono.pid, loadgen: process.pid };
+      await drive({ origin: bare.origin, connections: 8, amount: 300, build: metadata, pids: barePids });
+      await drive({ origin: bareHono.origin, connections: 8, amount: 300, build: metadata, pids: honoPids });
       const bareRuns: DriveResult[] = [];
+      const honoRuns: DriveResult[] = [];
       const metaRuns: DriveResult[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        bareRuns.push(await drive({ origin: bareOrigin, connections: 1, amount: size.serial / ROUNDS, build: metadata, pids: barePids }));
+        bareRuns.push(await drive({ origin: bare.origin, connections: 1, amount: size.serial / ROUNDS, build: metadata, pids: barePids }));
+        honoRuns.push(await drive({ origin: bareHono.origin, connections: 1, amount: size.serial / ROUNDS, build: metadata, pids: honoPids }));
         metaRuns.push(await drive({ origin, connections: 1, amount: size.serial / ROUNDS, build: metadata, pids }));
       }
-      const b = mergeDrives(bareRuns);
-      http1 = { inFlight: 1, requests: b.requests, seconds: b.seconds, throughput: b.throughput, latency: b.latency, errors: b.errors, cpuMsPerRequest: b.cpuMsPerRequest };
-      log(`bare http (1 connection): p50 ${b.latency.p50.toFixed(2)} ms, CPU ms/req ${JSON.stringify(b.cpuMsPerRequest)}`);
-      record('metadata-1', `GET /metadata, 1 connection (${ROUNDS} rounds alternating with the bare http server)`, 1, mergeDrives(metaRuns), [200]);
+      const asLimit = (d: DriveResult): LimitResult => ({ inFlight: 1, requests: d.requests, seconds: d.seconds, throughput: d.throughput, latency: d.latency, errors: d.errors, cpuMsPerRequest: d.cpuMsPerRequest });
+      http1 = asLimit(mergeDrives(bareRuns));
+      hono1 = asLimit(mergeDrives(honoRuns));
+      log(`bare http (1 connection): p50 ${http1.latency.p50.toFixed(2)} ms, CPU ms/req ${JSON.stringify(http1.cpuMsPerRequest)}`);
+      log(`Hono, no middleware (1 connection): p50 ${hono1.latency.p50.toFixed(2)} ms, CPU ms/req ${JSON.stringify(hono1.cpuMsPerRequest)}`);
+      record('metadata-1', `GET /metadata, 1 connection (${ROUNDS} rounds alternating with the bare http server and Hono with no middleware)`, 1, mergeDrives(metaRuns), [200]);
       const r = await drive({ origin, connections: 64, amount: size.read, build: metadata, pids });
       record('metadata-64', 'GET /metadata (answered by the facade alone: its HTTP and middleware floor), 64 connections', 64, r, [200]);
       await bare.stop();
+      await bareHono.stop();
       bare = undefined;
+      bareHono = undefined;
     }
 
     // Slot search over tomorrow's local day (40 slots), with every _include, on 1,000 then 100,000 slots.
@@ -222,6 +241,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`bare queue at 64 in flight: ${queue64.throughput.toFixed(0)}/s p99 ${queue64.latency.p99.toFixed(1)} ms, CPU ms/round trip ${JSON.stringify(queue64.cpuMsPerRequest)}`);
     const pas1 = await barePas(stack.pasPath, take(size.pas));
     log(`bare PAS book: ${pas1.throughput.toFixed(0)}/s p50 ${pas1.latency.p50.toFixed(2)} ms, CPU ms ${JSON.stringify(pas1.cpuMsPerRequest)}`);
+    // The same transaction once per wake-up, as each booking at one connection runs it.
+    const pasIdle1 = await barePas(stack.pasPath, take(size.pasIdle), PAS_IDLE_MS);
+    log(`bare PAS book after ${PAS_IDLE_MS} ms idle: p50 ${pasIdle1.latency.p50.toFixed(2)} ms, CPU ms ${JSON.stringify(pasIdle1.cpuMsPerRequest)}`);
 
     // Booking into distinct free slots; the 201 bodies are kept for the read and cancel scenarios.
     const booked: string[] = [];
@@ -302,13 +324,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadBefore, loadAfter: loadavg() },
       options: { quick: options.quick, workers: options.workers, soakSeconds: options.soakSeconds, nodeFlags: options.nodeFlags, runtime: options.runtime ?? 'ts' },
       ran: { facade: stack.commandLine('facade'), worker: stack.commandLine('worker') },
-      limits: { queue1: strip(queue1), queue64: strip(queue64), pas1: strip(pas1), queueKind: 'product PasQueueClient (sealed noop job, real worker processes)', ...(http1 ? { http1 } : {}), audit1: strip(audit1) },
+      limits: { queue1: strip(queue1), queue64: strip(queue64), pas1: strip(pas1), pasIdle1: strip(pasIdle1), queueKind: 'product PasQueueClient (sealed noop job, real worker processes)', ...(http1 ? { http1 } : {}), ...(hono1 ? { hono1 } : {}), audit1: strip(audit1) },
       scenarios,
       doubleBookedSlots,
       processWarnings,
     };
   } finally {
     await bare?.stop();
+    await bareHono?.stop();
     await stack.stop();
     await redis.stop();
   }

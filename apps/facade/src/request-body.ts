@@ -55,11 +55,8 @@ export function bodySizeCheck(maxBytes: number) {
   return createMiddleware(async (c, next) => {
     if (c.req.method === 'POST' || c.req.method === 'PUT') {
       const bytes = await readBodyBytes(c, maxBytes);
-      if (bytes === undefined) {
-        // A body not read to its end leaves the connection unusable: the client must not reuse it.
-        if (!nodeRequest(c)?.complete) c.header('Connection', 'close');
-        refuse(problems.payloadTooLarge(`The body exceeds ${maxBytes} bytes`));
-      }
+      // A body left unread gets Connection: close from securityHeaders (security/setup.ts), as every refusal does.
+      if (bytes === undefined) refuse(problems.payloadTooLarge(`The body exceeds ${maxBytes} bytes`));
       c.set('bodyBytes', bytes);
       c.set('maxBodyBytes', maxBytes);
     }

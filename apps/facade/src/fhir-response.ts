@@ -45,8 +45,11 @@ const frozenBodies = new WeakMap<object, Partial<Record<FhirFormat, string>>>();
 function serialise(resource: JsonObject | object, format: FhirFormat): string {
   const write = () => (format === 'xml' ? toXml(resource) : JSON.stringify(resource));
   if (!Object.isFrozen(resource)) return write();
-  const bodies = frozenBodies.get(resource) ?? {};
-  frozenBodies.set(resource, bodies);
+  let bodies = frozenBodies.get(resource);
+  if (!bodies) {
+    bodies = {};
+    frozenBodies.set(resource, bodies);
+  }
   bodies[format] ??= write();
   return bodies[format];
 }

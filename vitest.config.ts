@@ -6,8 +6,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'adapters/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    // Every FHIR response a test receives is judged against the official schemas (response-collector.ts).
-    setupFiles: ['test/support/response-collector.ts'],
+    // The tests' fetch drops idle connections early (http-client.ts); every FHIR response a test
+    // receives is judged against the official schemas (response-collector.ts).
+    setupFiles: ['test/support/http-client.ts', 'test/support/response-collector.ts'],
     testTimeout: 60000,
     hookTimeout: 60000,
     // Each file starts real processes; two at a time suits a 2-core machine.

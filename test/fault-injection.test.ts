@@ -125,11 +125,13 @@ describe('fault injection', () => {
         during: (done) => {
           if (outage || done < 150) return;
           // An exclusive lock held by another process: every PAS transaction fails until it is released.
+          // It lasts well beyond the facade's job timeout, so the bookings sent as it begins surely
+          // outlive their wait (500) instead of racing it, however fast or busy the machine.
           outage = (async () => {
             const Database = (await import('better-sqlite3')).default;
             const blocker = new Database(stack.pasPath);
             blocker.exec('BEGIN EXCLUSIVE');
-            await sleep(3000);
+            await sleep(Number(FAST_TIMEOUTS.JOB_TIMEOUT_MS) + 2000);
             blocker.exec('COMMIT');
             blocker.close();
           })();

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog, type AuditRecord, LAZY_FLUSH_MS } from '../src/audit/log.js';
 import { queryAudit } from '../src/audit/query.js';
 
@@ -59,6 +59,27 @@ describe('AuditLog', () => {
     await log.write(rec('2025-03-01T10:00:02.000Z', { requestId: 'second' })); // must still resolve
     await log.close();
     expect((await all()).map((r) => r.requestId)).toEqual(['lazy', 'first', 'second']);
+  });
+
+  it('leaves a record appended during a flush for the next interval, so a stream of them costs one write per interval', async () => {
+    const realSetTimeout = globalThis.setTimeout;
+    const pause = (ms: number) => new Promise((resolve) => realSetTimeout(resolve, ms));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const log = new AuditLog(dir);
+      log.append(rec('2025-03-01T10:00:00.000Z', { requestId: 'first' }), () => {});
+      vi.advanceTimersByTime(LAZY_FLUSH_MS); // the interval ends: its flush starts
+      log.append(rec('2025-03-01T10:00:01.000Z', { requestId: 'during' }), () => {}); // while it is on its way
+      while ((await all()).length === 0) await pause(5);
+      await pause(100); // time enough for a write right after the first one
+      expect((await all()).map((r) => r.requestId)).toEqual(['first']);
+      vi.advanceTimersByTime(LAZY_FLUSH_MS); // the next interval
+      while ((await all()).length === 1) await pause(5);
+      expect((await all()).map((r) => r.requestId)).toEqual(['first', 'during']);
+      await log.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('appends after a torn last line (a crash mid-write) on a fresh line', async () => {

@@ -68,6 +68,8 @@ interface Pending {
   day: string;
   done: () => void;
   failed: (error: unknown) => void;
+  /** A request waits for it (write), rather than appended to go out with the next interval (append). */
+  waited: boolean;
 }
 
 /** How long a record appended without waiting may stay in memory before it is written. */
@@ -87,7 +89,7 @@ export class AuditLog {
   /** Appends one record; resolves once it is on disk. */
   write(record: AuditRecord): Promise<void> {
     return new Promise((done, failed) => {
-      this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done, failed });
+      this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done, failed, waited: true });
       this.startFlush();
     });
   }
@@ -98,39 +100,41 @@ export class AuditLog {
    * per interval instead of one each. For answers that need no durable record first (audit/middleware.ts).
    */
   append(record: AuditRecord, failed: (error: unknown) => void): void {
-    this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done: () => {}, failed });
+    this.pending.push({ line: `${JSON.stringify(record)}\n`, day: record.time.slice(0, 10), done: () => {}, failed, waited: false });
+    this.armLazyFlush();
+  }
+
+  private armLazyFlush(): void {
     this.lazyFlush ??= setTimeout(() => {
       this.lazyFlush = undefined;
       this.startFlush();
     }, LAZY_FLUSH_MS);
   }
 
-  /**
-   * Starts writing what is pending unless a flush is under way (that one takes new records on
-   * before it ends, and another starts after it if any arrived too late for it).
-   */
+  /** Writes everything pending in one batch, unless a flush is under way (its end decides what follows). */
   private startFlush(): void {
     if (this.flushing || this.pending.length === 0) return;
-    this.flushing = this.flush().finally(() => {
+    this.flushing = this.flush(this.pending.splice(0)).finally(() => {
       this.flushing = undefined;
-      this.startFlush();
+      // Records that arrived meanwhile: at once if a request waits for one of them; otherwise with
+      // the next interval. Flushing those at once too would chain one write per request behind
+      // the first lazy flush, each a trip to the thread pool (bench/FINDINGS.md).
+      if (this.pending.some((p) => p.waited)) this.startFlush();
+      else if (this.pending.length > 0) this.armLazyFlush();
     });
   }
 
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0);
-      // Almost always one day; around midnight a batch may straddle two files.
-      for (const day of new Set(batch.map((p) => p.day))) {
-        const records = batch.filter((p) => p.day === day);
-        try {
-          const handle = await this.handleFor(day);
-          await writeAll(handle, Buffer.from(records.length === 1 ? (records[0] as Pending).line : records.map((p) => p.line).join('')));
-          if (!SYNC_ON_WRITE) await handle.datasync();
-          for (const p of records) p.done();
-        } catch (error) {
-          for (const p of records) p.failed(error);
-        }
+  private async flush(batch: Pending[]): Promise<void> {
+    // Almost always one day; around midnight a batch may straddle two files.
+    for (const day of new Set(batch.map((p) => p.day))) {
+      const records = batch.filter((p) => p.day === day);
+      try {
+        const handle = await this.handleFor(day);
+        await writeAll(handle, Buffer.from(records.length === 1 ? (records[0] as Pending).line : records.map((p) => p.line).join('')));
+        if (!SYNC_ON_WRITE) await handle.datasync();
+        for (const p of records) p.done();
+      } catch (error) {
+        for (const p of records) p.failed(error);
       }
     }
   }
@@ -154,10 +158,12 @@ export class AuditLog {
 
   /** Waits for records in flight and closes the file. */
   async close(): Promise<void> {
+    while (this.flushing || this.pending.length > 0) {
+      this.startFlush();
+      await this.flushing;
+    }
     clearTimeout(this.lazyFlush);
     this.lazyFlush = undefined;
-    this.startFlush();
-    while (this.flushing) await this.flushing;
     await this.file?.handle.close();
     this.file = undefined;
   }

@@ -121,3 +121,30 @@ describe('connections that never finish the TLS handshake', () => {
     expect(await metadata(capped.baseUrl)).toBe(200);
   });
 });
+
+describe('idle keep-alive connections', () => {
+  it('stay open for the next request well past Node’s 5 s default, and the answer says for how long (65 s)', async () => {
+    const { Agent } = await import('node:https');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: pki.ca.cert, cert: pki.ssp.cert, key: pki.ssp.key });
+    const get = () =>
+      new Promise<{ status: number; keepAlive: string | undefined; localPort: number | undefined }>((resolve, reject) => {
+        const url = new URL(stack.baseUrl);
+        const req = request({ host: '127.0.0.1', port: Number(url.port), path: `${url.pathname}/metadata`, headers: consumerHeaders(stack.baseUrl, 'metadata'), agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, keepAlive: res.headers['keep-alive']?.toString(), localPort: res.socket?.localPort }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const first = await get();
+      expect(first).toMatchObject({ status: 200, keepAlive: 'timeout=65' });
+      await sleep(6500); // idle longer than Node's default keepAliveTimeout (5 s)
+      const second = await get();
+      expect(second.status).toBe(200);
+      expect(second.localPort).toBe(first.localPort); // the same connection, not a new one
+    } finally {
+      agent.destroy();
+    }
+  });
+});

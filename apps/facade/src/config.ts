@@ -9,6 +9,9 @@ export const facadeSchema = z.object({
   QUEUE_PREFIX: setting.string('a Redis key prefix for the queues').default('booking'),
   FACADE_HOST: setting.string('the consumer-facing listen address').default('127.0.0.1'),
   FACADE_PORT: setting.int('the consumer-facing TCP port', 0, 65535).default(8080),
+  FACADE_KEEP_ALIVE_TIMEOUT_MS: setting
+    .int('how long an idle consumer connection is kept open for its next request, in ms; keep it above the idle timeout of the SSP or proxy in front, so that it never reuses a connection the facade is closing', 1000, 3600000)
+    .default(65000),
   FACADE_BASE_URL: setting.url('the absolute service root, e.g. https://provider.example.nhs.uk/STU3/1 (no trailing slash); also the JWT audience').optional(),
   PROVIDER_ASID: z.string().regex(/^\d{12}$/, 'must be 12 digits').describe('this provider\u2019s 12-digit ASID, checked against Ssp-To').default('200000000359'),
   ADMIN_HOST: setting.string('the admin listen address (health, metrics)').default('127.0.0.1'),

@@ -72,6 +72,7 @@ async function main() {
     hostname: config.FACADE_HOST,
     port: config.FACADE_PORT,
     maxHeaderBytes: config.MAX_HEADER_BYTES,
+    keepAliveTimeoutMs: config.FACADE_KEEP_ALIVE_TIMEOUT_MS,
     ...(tlsMaterial && security.tls ? { tls: { serverOptions: security.tls.serverOptions, allowList: () => tlsMaterial.allowList, handshakeTimeoutMs: config.FACADE_TLS_HANDSHAKE_TIMEOUT_MS } } : {}),
     limits: { maxConnections: config.MAX_CONNECTIONS, maxPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS, maxHandshakesPerAddress: config.MAX_PENDING_HANDSHAKES_PER_ADDRESS },
     audit,

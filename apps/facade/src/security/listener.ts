@@ -32,6 +32,8 @@ export interface ConsumerListenerOptions {
   hostname: string;
   port: number;
   maxHeaderBytes: number;
+  /** How long an idle connection waits for its next request (Node's 5 s default is below common proxies' idle timeouts). */
+  keepAliveTimeoutMs: number;
   /** Absent: plain HTTP. `allowList` is read at each handshake (it may be reloaded). */
   tls?: { serverOptions: import('node:https').ServerOptions; allowList: () => AllowList; handshakeTimeoutMs: number };
   limits: ConnectionLimits;
@@ -67,6 +69,9 @@ export function serveConsumer(options: ConsumerListenerOptions) {
   const refusedLog = throttledLog(10_000, (clientAddress, reason, refused) =>
     logger.warn({ clientAddress, reason, refused, limits: options.limits }, 'connection refused: connection limit reached (logged once per address and reason every 10 s)'),
   );
+  // A proxy that keeps idle upstream connections longer than this may send a request on one the
+  // facade is closing, and its consumer gets an error: the timeout is kept above the proxy's.
+  server.keepAliveTimeout = options.keepAliveTimeoutMs;
   limitConnections(server, options.limits, tls !== undefined, refusedLog);
   /** TLS sockets whose handshake completed: only these can be answered in HTTP. */
   const secured = new WeakSet<object>();

@@ -3,6 +3,7 @@ import { gzip, gzipSync } from 'node:zlib';
 import type { MiddlewareHandler } from 'hono';
 import { COMPRESSIBLE_CONTENT_TYPE_REGEX } from 'hono/compress';
 import { parseAccept } from 'hono/utils/accept';
+import { type AnswerText, answerText } from './fhir-response.js';
 import { requestHeader } from './request-headers.js';
 
 /**
@@ -12,6 +13,8 @@ import { requestHeader } from './request-headers.js';
  * zlib call per small answer (bench/FINDINGS.md). Answers up to SYNC_MAX_BYTES are gzipped in one
  * synchronous call (≈ 0.03 ms for 3 KB, cheaper than a thread-pool trip); larger ones (1,000-slot
  * searches, ≈ 540 KB) on libuv's thread pool so the event loop is not held. Both set Content-Length.
+ * The text of an answer fhir-response.ts wrote is taken from there rather than read back out of the
+ * Response (no web Response and stream are built for it), and the CapabilityStatement is gzipped once.
  */
 const SYNC_MAX_BYTES = 64 * 1024;
 const gzipAsync = promisify(gzip);
@@ -44,11 +47,14 @@ export const gzipAnswers: MiddlewareHandler = async (c, next) => {
     return;
   }
   const vary = res.headers.get('Vary');
-  if (vary !== '*' && !(vary && varyHasAcceptEncoding.test(vary))) c.header('Vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
-  if (!acceptsGzip(requestHeader(c, 'Accept-Encoding')) || !res.body) return;
+  // On the response's own headers: c.header() would rebuild a finished response around a stream of its body.
+  if (vary !== '*' && !(vary && varyHasAcceptEncoding.test(vary))) res.headers.set('Vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
+  if (!acceptsGzip(requestHeader(c, 'Accept-Encoding'))) return;
+  // Answers written by fhir-response.ts come with their text; reading `res.body` would build a web Response.
+  const known = answerText(res);
+  if (!known && !res.body) return;
 
-  const plain = new Uint8Array(await res.arrayBuffer());
-  const zipped = plain.byteLength <= SYNC_MAX_BYTES ? gzipSync(plain) : await gzipAsync(plain);
+  const zipped = await gzipped(res, known);
   const headers = new Headers(res.headers);
   headers.set('Content-Encoding', 'gzip');
   headers.set('Content-Length', String(zipped.byteLength));
@@ -57,5 +63,14 @@ export const gzipAnswers: MiddlewareHandler = async (c, next) => {
   // Cleared first: assigning over a response copies its headers back (the strong ETag too) and
   // re-wraps the body as a web stream, which @hono/node-server would then pump instead of one write.
   c.res = undefined;
-  c.res = new Response(zipped, { status: res.status, statusText: res.statusText, headers });
+  c.res = new Response(zipped, { status: res.status, headers }); // no statusText: reading it would build a web Response too
 };
+
+async function gzipped(res: Response, known: AnswerText | undefined): Promise<Uint8Array> {
+  if (known?.frozen) {
+    known.frozen.gzip ??= gzipSync(known.frozen.text);
+    return known.frozen.gzip;
+  }
+  const plain = known ? Buffer.from(known.text) : new Uint8Array(await res.arrayBuffer());
+  return plain.byteLength <= SYNC_MAX_BYTES ? gzipSync(plain) : await gzipAsync(plain);
+}

@@ -20,12 +20,35 @@ export function requestedFormat(c: Context): ResponseFormat {
 
 export function sendResource(c: Context, status: number, resource: JsonObject | object): Response {
   noteResource(c, resource); // the audit trail's error code and Appointment/Slot ids
-  return c.body(serialise(resource, answerFormat(c)), status as 200);
+  const format = answerFormat(c);
+  const frozen = Object.isFrozen(resource) ? frozenBody(resource, format) : undefined;
+  const text = frozen?.text ?? serialise(resource, format);
+  return withText(c.body(text, status as 200), { text, frozen });
 }
 
 /** A resource the worker already serialised (search Bundles): JSON as it came, XML converted from it. */
 export function sendSerialised(c: Context, status: number, json: string): Response {
-  return c.body(answerFormat(c) === 'xml' ? toXml(JSON.parse(json) as JsonObject) : json, status as 200);
+  const text = answerFormat(c) === 'xml' ? toXml(JSON.parse(json) as JsonObject) : json;
+  return withText(c.body(text, status as 200), { text });
+}
+
+/**
+ * What gzip (compression.ts) may use instead of reading an answer written here back out of its
+ * Response, which makes @hono/node-server build a web Response and a stream around the body: the
+ * text, or the frozen body whose gzip can be kept with it.
+ */
+export interface AnswerText {
+  text: string;
+  frozen?: FrozenBody | undefined;
+}
+const answerTexts = new WeakMap<Response, AnswerText>();
+function withText(res: Response, known: AnswerText): Response {
+  answerTexts.set(res, known);
+  return res;
+}
+/** What is known of an answer's body, if sendResource or sendSerialised wrote it. */
+export function answerText(res: Response): AnswerText | undefined {
+  return answerTexts.get(res);
 }
 
 /** The format of this answer, with its Content-Type and Vary headers set. */
@@ -40,17 +63,23 @@ function answerFormat(c: Context): FhirFormat {
   return format;
 }
 
-/** A frozen resource (the CapabilityStatement) cannot change: its JSON and XML are written once. */
-const frozenBodies = new WeakMap<object, Partial<Record<FhirFormat, string>>>();
 function serialise(resource: JsonObject | object, format: FhirFormat): string {
-  const write = () => (format === 'xml' ? toXml(resource) : JSON.stringify(resource));
-  if (!Object.isFrozen(resource)) return write();
+  return format === 'xml' ? toXml(resource) : JSON.stringify(resource);
+}
+
+/** A frozen resource (the CapabilityStatement) cannot change: its JSON and XML are written once, and gzipped once. */
+export interface FrozenBody {
+  text: string;
+  gzip?: Uint8Array;
+}
+const frozenBodies = new WeakMap<object, Partial<Record<FhirFormat, FrozenBody>>>();
+function frozenBody(resource: object, format: FhirFormat): FrozenBody {
   let bodies = frozenBodies.get(resource);
   if (!bodies) {
     bodies = {};
     frozenBodies.set(resource, bodies);
   }
-  bodies[format] ??= write();
+  bodies[format] ??= { text: serialise(resource, format) };
   return bodies[format];
 }
 

@@ -67,6 +67,20 @@ describe('gzipAnswers', () => {
     expect(head.headers.get('content-encoding')).toBeNull();
   });
 
+  it('the CapabilityStatement, gzipped once per format and then reused, inflates to its own JSON or XML every time', async () => {
+    const { app } = inProcessApp();
+    for (let round = 0; round < 2; round++) {
+      for (const format of ['json', 'xml']) {
+        const plain = await app.request(`${BASE}/metadata?_format=${format}`, { headers: headersFor('metadata') });
+        const zipped = await app.request(`${BASE}/metadata?_format=${format}`, { headers: headersFor('metadata', GZIP) });
+        expect(zipped.headers.get('content-encoding'), format).toBe('gzip');
+        const inflated = gunzipSync(Buffer.from(await zipped.arrayBuffer()));
+        expect(inflated.equals(Buffer.from(await plain.arrayBuffer())), `${format}, round ${round}`).toBe(true);
+        expect(inflated.toString().startsWith(format === 'xml' ? '<' : '{'), format).toBe(true);
+      }
+    }
+  });
+
   it('HEAD through the facade: no Content-Encoding, no body', async () => {
     const { app } = inProcessApp();
     const res = await app.request(`${BASE}/metadata`, { method: 'HEAD', headers: headersFor('metadata', GZIP) });

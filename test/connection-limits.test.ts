@@ -130,8 +130,9 @@ describe('idle keep-alive connections', () => {
       new Promise<{ status: number; keepAlive: string | undefined; localPort: number | undefined }>((resolve, reject) => {
         const url = new URL(stack.baseUrl);
         const req = request({ host: '127.0.0.1', port: Number(url.port), path: `${url.pathname}/metadata`, headers: consumerHeaders(stack.baseUrl, 'metadata'), agent }, (res) => {
+          const localPort = res.socket.localPort; // read now: the socket is detached from the response by its end
           res.resume();
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, keepAlive: res.headers['keep-alive']?.toString(), localPort: res.socket?.localPort }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, keepAlive: res.headers['keep-alive']?.toString(), localPort }));
         });
         req.on('error', reject);
         req.end();
@@ -142,6 +143,7 @@ describe('idle keep-alive connections', () => {
       await sleep(6500); // idle longer than Node's default keepAliveTimeout (5 s)
       const second = await get();
       expect(second.status).toBe(200);
+      expect(first.localPort).toBeGreaterThan(0);
       expect(second.localPort).toBe(first.localPort); // the same connection, not a new one
     } finally {
       agent.destroy();

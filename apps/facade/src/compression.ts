@@ -1,5 +1,4 @@
-import { promisify } from 'node:util';
-import { gzip, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import type { MiddlewareHandler } from 'hono';
 import { COMPRESSIBLE_CONTENT_TYPE_REGEX } from 'hono/compress';
 import { parseAccept } from 'hono/utils/accept';
@@ -10,14 +9,14 @@ import { requestHeader } from './request-headers.js';
  * gzip of every answer whose consumer accepts it (spec §3.2), with hono/compress's rules
  * (Accept-Encoding q-values and `*`, Vary, no HEAD/206/encoded/no-transform/non-compressible
  * answers, weak ETag), but without its web CompressionStream, which cost ≈ 10× the CPU of one
- * zlib call per small answer (bench/FINDINGS.md). Answers up to SYNC_MAX_BYTES are gzipped in one
- * synchronous call (≈ 0.03 ms for 3 KB, cheaper than a thread-pool trip); larger ones (1,000-slot
- * searches, ≈ 540 KB) on libuv's thread pool so the event loop is not held. Both set Content-Length.
+ * zlib call per small answer (bench/FINDINGS.md). One synchronous zlib call per answer, with its
+ * Content-Length: ≈ 0.03 ms for 3 KB; answers above LARGE_BYTES (1,000-slot searches, ≈ 540 KB)
+ * at level 1, 1.5 instead of 3.75 ms for 46 instead of 40 KB. Not on the thread pool: there, 64
+ * concurrent large answers each held a zlib stream and their bytes at once, for no less CPU.
  * The text of an answer fhir-response.ts wrote is taken from there rather than read back out of the
  * Response (no web Response and stream are built for it), and the CapabilityStatement is gzipped once.
  */
-const SYNC_MAX_BYTES = 64 * 1024;
-const gzipAsync = promisify(gzip);
+const LARGE_BYTES = 64 * 1024;
 const noTransform = /(?:^|,)\s*?no-transform\s*?(?:,|$)/i;
 const varyHasAcceptEncoding = /(?:^|,)\s*accept-encoding\s*(?:,|$)/i;
 
@@ -72,5 +71,5 @@ async function gzipped(res: Response, known: AnswerText | undefined): Promise<Ui
     return known.frozen.gzip;
   }
   const plain = known ? Buffer.from(known.text) : new Uint8Array(await res.arrayBuffer());
-  return plain.byteLength <= SYNC_MAX_BYTES ? gzipSync(plain) : await gzipAsync(plain);
+  return gzipSync(plain, plain.byteLength > LARGE_BYTES ? { level: 1 } : {});
 }

@@ -14,9 +14,8 @@ let server;
 if (process.env.BARE_FRAMEWORK === 'hono') {
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
-  // A string body, as the facade sends its serialised CapabilityStatement.
-  const text = body.toString('utf8');
-  const app = new Hono().all('*', (c) => c.body(text, 200, headers));
+  // The bytes as they are (gzipped, as the facade sends its CapabilityStatement's kept gzip).
+  const app = new Hono().all('*', (c) => c.body(new Uint8Array(body), 200, headers));
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => ready(info.port));
 } else {
   server = createServer((req, res) => {

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import autocannon from 'autocannon';
 import { RssSampler } from './rss.js';
 import { type LatencySummary, summarise } from './stats.js';
@@ -22,8 +23,11 @@ export interface DriveOptions {
   build: (i: number) => BenchRequest;
   /** Processes whose RSS is sampled every 100 ms during the run. */
   pids: Record<string, number>;
-  /** Sees each answer's status and body (e.g. to keep booked appointments for later scenarios). */
-  onResponse?: (status: number, body: string) => void;
+  /**
+   * Sees each answer's status, body and headers (e.g. to keep booked appointments' ids for later
+   * scenarios). The body is autocannon's text of the bytes: unusable when the answer is gzipped.
+   */
+  onResponse?: (status: number, body: string, headers: Record<string, string | string[]>) => void;
 }
 
 export interface DriveResult {
@@ -90,7 +94,7 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
           const r = options.build(sent++);
           return { ...req, method: r.method, path: r.path, headers: r.headers, body: r.body ?? '' };
         },
-        ...(options.onResponse ? { onResponse: options.onResponse } : {}),
+        ...(options.onResponse ? { onResponse: (status: number, body: string, _context: object, headers: IncomingHttpHeaders | undefined) => options.onResponse?.(status, body, (headers ?? {}) as Record<string, string | string[]>) } : {}),
       },
     ],
   }, (error, result) => (error ? fail(error) : finish(result)));

@@ -149,7 +149,7 @@ export async function auditWrite(besideDir: string, total: number): Promise<Limi
 }
 
 /** A bare-HTTP limit's server (test/bench/bare-http.mjs): plain Node http, or Hono with no middleware; same body and headers as the facade's answer. */
-export async function startBareHttp(body: string, headers: Record<string, string>, framework: 'none' | 'hono' = 'none'): Promise<{ origin: string; pid: number; stop: () => Promise<void> }> {
+export async function startBareHttp(body: Buffer, headers: Record<string, string>, framework: 'none' | 'hono' = 'none'): Promise<{ origin: string; pid: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'bare-http-'));
   const bodyFile = join(dir, 'body');
   writeFileSync(bodyFile, body);

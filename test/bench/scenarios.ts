@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { DateTime } from 'luxon';
 import { generateDemoData } from '@booking/pas';
@@ -137,7 +138,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       redis: redis.process.pid as number,
       loadgen: process.pid,
     };
-    const headers = (interaction: InteractionName, extra: Record<string, string> = {}) => consumerHeaders(stack.baseUrl, interaction, extra);
+    // gzip asked for, as the assurance harness and NHS consumers do (spec §3.2): answers are gzipped.
+    const headers = (interaction: InteractionName, extra: Record<string, string> = {}) => consumerHeaders(stack.baseUrl, interaction, { 'Accept-Encoding': 'gzip', ...extra });
     const scenarios: ScenarioResult[] = [];
     const record = (name: string, description: string, connections: number, r: DriveResult, expected: number[], notes: ScenarioResult['notes'] = {}) => {
       const unexpected = Object.entries(r.statuses).reduce((n, [s, c]) => (expected.includes(Number(s)) ? n : n + c), 0) + r.errors;
@@ -159,12 +161,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       await drive({ origin, connections: 8, amount: 300, build: metadata, pids });
       // A bare Node http server, and Hono with no middleware, each with the facade's very answer
       // (bytes and headers), driven by the same client in rounds alternating with the facade.
-      const sample = await fetch(`${stack.baseUrl}/metadata`, { headers: { ...headers('metadata'), 'Accept-Encoding': 'identity' } });
+      const sample = await rawAnswer(`${stack.baseUrl}/metadata`, headers('metadata')); // gzipped, as the facade sends it
       const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
-      const answer = await sample.text();
-      const answerHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !skip.has(k)));
-      bare = await startBareHttp(answer, answerHeaders);
-      bareHono = await startBareHttp(answer, answerHeaders, 'hono');
+      const answerHeaders = Object.fromEntries(Object.entries(sample.headers).filter(([k]) => !skip.has(k)));
+      bare = await startBareHttp(sample.body, answerHeaders);
+      bareHono = await startBareHttp(sample.body, answerHeaders, 'hono');
       const barePids = { bare: bare.pid, loadgen: process.pid };
       const honoPids = { bare: bareHono.pid, loadgen: process.pid };
       await drive({ origin: bare.origin, connections: 8, amount: 300, build: metadata, pids: barePids });
@@ -212,8 +213,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       const to = DateTime.now().setZone('Europe/London').plus({ days: 40 }).toISODate();
       const path = `${BASE_PATH}/Slot?schedule.actor:healthcareservice=${SERVICE}&start=ge${day}&start=lt${to}&status=free&_count=1000&${ALL_INCLUDES}&_format=json`;
       const big = (): BenchRequest => ({ method: 'GET', path, headers: headers('searchSlot') });
+      const plainBig = (): BenchRequest => ({ method: 'GET', path, headers: headers('searchSlot', { 'Accept-Encoding': 'identity' }) }); // a body to count slots in
       let slotsPerAnswer = 0;
-      await drive({ origin, connections: 4, amount: 8, build: big, pids, onResponse: (status, body) => void (status === 200 && (slotsPerAnswer = (JSON.parse(body) as { entry?: { resource: { resourceType: string } }[] }).entry?.filter((e) => e.resource.resourceType === 'Slot').length ?? 0)) });
+      await drive({ origin, connections: 4, amount: 8, build: plainBig, pids, onResponse: (status, body) => void (status === 200 && (slotsPerAnswer = (JSON.parse(body) as { entry?: { resource: { resourceType: string } }[] }).entry?.filter((e) => e.resource.resourceType === 'Slot').length ?? 0)) });
       const r = await drive({ origin, connections: 64, amount: size.search1000, build: big, pids });
       record('search-1000', 'GET /Slot, 1,000 slots per answer (_count=1000, 40 days), all _include, 100,000 slots in the PAS, 64 connections', 64, r, [200], { slotsPerAnswer });
     }
@@ -245,7 +247,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const pasIdle1 = await barePas(stack.pasPath, take(size.pasIdle), PAS_IDLE_MS);
     log(`bare PAS book after ${PAS_IDLE_MS} ms idle: p50 ${pasIdle1.latency.p50.toFixed(2)} ms, CPU ms ${JSON.stringify(pasIdle1.cpuMsPerRequest)}`);
 
-    // Booking into distinct free slots; the 201 bodies are kept for the read and cancel scenarios.
+    // Booking into distinct free slots; the ids booked are kept for the read and cancel scenarios.
     const booked: string[] = [];
     const booking = (slots: SlotForBooking[]) => (i: number): BenchRequest => {
       const slot = slots[i % slots.length] as SlotForBooking;
@@ -267,7 +269,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     if (bookRuns.length) record('book-1', `POST /Appointment, distinct free slots, 1 connection (${ROUNDS} rounds alternating with the bare queue)`, 1, mergeDrives(bookRuns), [201]);
     if (want('book-64') || want('read') || want('cancel')) {
       const slots = take(size.book64);
-      const r = await drive({ origin, connections: 64, amount: slots.length, build: booking(slots), pids, onResponse: (status, body) => void (status === 201 && booked.push(body)) });
+      const r = await drive({ origin, connections: 64, amount: slots.length, build: booking(slots), pids, onResponse: (status, _body, answer) => keepBookedId(status, answer, booked) });
       record('book-64', 'POST /Appointment, distinct free slots, 64 connections', 64, r, [201]);
     }
 
@@ -292,15 +294,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
 
     // Read by id, over the appointments booked above.
-    const appointments = booked.map((b) => JSON.parse(b) as { id: string } & Record<string, unknown>);
     if (want('read')) {
-      const r = await drive({ origin, connections: 64, amount: size.read, pids, build: (i) => ({ method: 'GET', path: `${BASE_PATH}/Appointment/${(appointments[i % appointments.length] as { id: string }).id}`, headers: headers('read') }) });
-      record('read-64', `GET /Appointment/{id} over ${appointments.length} appointments, 64 connections`, 64, r, [200]);
+      const r = await drive({ origin, connections: 64, amount: size.read, pids, build: (i) => ({ method: 'GET', path: `${BASE_PATH}/Appointment/${booked[i % booked.length]}`, headers: headers('read') }) });
+      record('read-64', `GET /Appointment/{id} over ${booked.length} appointments, 64 connections`, 64, r, [200]);
     }
 
     // Cancel each booked appointment once, with its ETag (version 1) as If-Match.
     if (want('cancel')) {
-      const targets = appointments.slice(0, size.cancel);
+      const targets = await readAppointments(stack.baseUrl, booked.slice(0, size.cancel), headers('read')); // the bodies to send back cancelled
       const r = await drive({
         origin, connections: 64, amount: targets.length, pids,
         build: (i) => {
@@ -369,8 +370,8 @@ async function soak(
   const bookable = () => nextSlot < pool.length * Math.min(1, (performance.now() - started) / (seconds * 1000) + 0.01);
   const r = await drive({
     origin, connections: 64, seconds, pids,
-    onResponse: (status, body) => {
-      if (status === 201 && ids.length < 5000) ids.push((JSON.parse(body) as { id: string }).id);
+    onResponse: (status, _body, answer) => {
+      if (ids.length < 5000) keepBookedId(status, answer, ids);
     },
     build: (i) => {
       const slot = pool[nextSlot];
@@ -399,4 +400,42 @@ async function soak(
     name: 'soak-64', description: `book/read/search mix, 64 connections, ${seconds} s`, connections: 64, requests: r.requests, seconds: r.seconds, throughput: r.throughput,
     latency: r.latency, statuses: r.statuses, non2xx: r.non2xx, unexpected, errors: r.errors + r.timeouts, rssPeakMb: { facade: r.rssPeakMb.facade as number, worker }, cpuMsPerRequest: cpuPerRequest(r), notes,
   };
+}
+
+/** An answer's bytes and headers exactly as sent (fetch would inflate a gzipped body). */
+function rawAnswer(url: string, headers: Record<string, string>): Promise<{ body: Buffer; headers: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ body: Buffer.concat(chunks), headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])) }));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** The id of a 201's Appointment, from its Location (…/Appointment/{id}/_history/1): its body is gzipped. */
+function keepBookedId(status: number, headers: Record<string, string | string[]>, ids: string[]): void {
+  if (status !== 201) return;
+  const location = Object.entries(headers).find(([name]) => name.toLowerCase() === 'location')?.[1];
+  const id = /\/Appointment\/([^/]+)\/_history\//.exec(String(location))?.[1];
+  if (id) ids.push(id);
+}
+
+/** Reads appointments by id (fetch inflates the gzipped answers), 16 at a time, outside any measurement. */
+async function readAppointments(baseUrl: string, ids: string[], headers: Record<string, string>): Promise<({ id: string } & Record<string, unknown>)[]> {
+  const out: ({ id: string } & Record<string, unknown>)[] = [];
+  let next = 0;
+  const reader = async () => {
+    while (next < ids.length) {
+      const at = next++;
+      const res = await fetch(`${baseUrl}/Appointment/${ids[at]}`, { headers });
+      if (res.status !== 200) throw new Error(`reading Appointment/${ids[at]} for the cancel scenario: ${res.status}`);
+      out[at] = (await res.json()) as { id: string } & Record<string, unknown>;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, reader));
+  return out;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { BOOKING_QUEUE, encodeReply, Keyring, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
+import { gunzipSync } from 'node:zlib';
+import { BOOKING_QUEUE, bundleReply, encodeReply, Keyring, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
 import { type QueueEvents, Worker } from 'bullmq';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { JobError, PasQueueClient } from '../apps/facade/src/queue-client.js';
@@ -31,11 +32,11 @@ function setUp(answer: (job: StoredJob, jobId: string) => Promise<StoredReply>) 
 describe('PasQueueClient', () => {
   it('gives each of many concurrent requests its own reply', async () => {
     // The worker echoes the job's id (in clear on the stored job) in a sealed bundle reply.
-    const { client } = setUp(async (job, jobId) => encodeReply({ type: 'bundle', json: JSON.stringify({ id: job.traceRequestId }) }, jobId, keyring));
+    const { client } = setUp(async (job, jobId) => encodeReply(bundleReply({ id: job.traceRequestId }), jobId, keyring));
     await client.ready();
     const ids = Array.from({ length: 50 }, () => randomUUID());
     const replies = await Promise.all(ids.map((id) => client.run({ kind: 'noop', traceRequestId: id }, 5000)));
-    expect(replies.map((r) => (r.type === 'bundle' ? JSON.parse(r.json).id : r.type))).toEqual(ids);
+    expect(replies.map((r) => (r.type === 'bundle' ? JSON.parse(gunzipSync(Buffer.from(r.gzip, 'base64')).toString()).id : r.type))).toEqual(ids);
   });
 
   it('still answers from the job itself when the completion event was missed (e.g. the events connection dropped)', async () => {

@@ -1,4 +1,5 @@
-import type { PasJob, WorkerReply } from './contract.js';
+import { gzipSync } from 'node:zlib';
+import type { BundleReply, PasJob, WorkerReply } from './contract.js';
 import type { Keyring, Sealed } from './sealing.js';
 
 /**
@@ -47,7 +48,12 @@ export function decodeJob(stored: StoredJob, jobId: string, keyring: Keyring): P
 }
 
 export function encodeReply(reply: WorkerReply, jobId: string, keyring: Keyring): StoredReply {
-  return { sealed: keyring.seal(reply, replyAad(jobId)) };
+  return { sealed: keyring.seal(reply, replyAad(jobId), reply.type !== 'bundle') };
+}
+
+/** A searchset Bundle as the worker replies with it: serialised once, gzipped (contract.ts, BundleReply). */
+export function bundleReply(bundle: object): BundleReply {
+  return { type: 'bundle', gzip: gzipSync(JSON.stringify(bundle), { level: 1 }).toString('base64') };
 }
 
 /** Throws when the reply was not sealed for this job (or was tampered with). */

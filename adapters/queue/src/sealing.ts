@@ -59,11 +59,15 @@ export class Keyring {
     return `${kid}:${randomBytes(32).toString('base64')}`;
   }
 
-  /** @param aad what the sealed value is bound to; `open` must be given the same. */
-  seal(value: unknown, aad = ''): Sealed {
+  /**
+   * @param aad what the sealed value is bound to; `open` must be given the same.
+   * @param compressible false for a value that carries compressed data already (a gzipped Bundle):
+   *   deflating it again costs CPU for nothing.
+   */
+  seal(value: unknown, aad = '', compressible = true): Sealed {
     const key = this.keys.get(this.activeKeyId) as Buffer;
     const json = Buffer.from(JSON.stringify(value), 'utf8');
-    const deflate = json.byteLength > DEFLATE_ABOVE_BYTES;
+    const deflate = compressible && json.byteLength > DEFLATE_ABOVE_BYTES;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(deflate ? deflatedAad(aad) : aad, 'utf8'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeJob, decodeReply, encodeJob, encodeReply, Keyring } from '../src/index.js';
+import { gunzipSync } from 'node:zlib';
+import { bundleReply, decodeJob, decodeReply, encodeJob, encodeReply, Keyring } from '../src/index.js';
 
 describe('Keyring', () => {
   const k1 = Keyring.generate('k1');
@@ -36,6 +37,17 @@ describe('Keyring', () => {
     expect(() => ring.open({ ...big, z: 'brotli' as never }, 'reply')).toThrow(/unknown compression/);
     // Nor does marking a plain seal as deflated.
     expect(() => ring.open({ ...ring.seal({ a: 1 }, 'reply'), z: 'deflate' }, 'reply')).toThrow();
+  });
+
+  it('a search Bundle travels gzipped once: its reply is not deflated again, and opens to the same gzip bytes', () => {
+    const ring = new Keyring(k1, 'k1');
+    const bundle = { resourceType: 'Bundle', entry: Array.from({ length: 1000 }, (_, i) => ({ fullUrl: `https://x/Slot/${i}`, resource: { resourceType: 'Slot', id: String(i), status: 'free' } })) };
+    const reply = bundleReply(bundle);
+    expect(gunzipSync(Buffer.from(reply.gzip, 'base64')).toString()).toBe(JSON.stringify(bundle));
+    const stored = encodeReply(reply, 'job-1', ring);
+    expect(stored.sealed.z).toBeUndefined();
+    expect(decodeReply(stored, 'job-1', ring)).toEqual(reply);
+    expect(() => decodeReply(stored, 'job-2', ring)).toThrow(); // still bound to its job
   });
 
   it('rejects malformed key settings with a clear message', () => {

@@ -3,7 +3,7 @@ import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
 import { noteResource } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
-import { httpDate, sendResource, sendSerialised } from './fhir-response.js';
+import { httpDate, sendGzippedJson, sendResource, sendSerialised } from './fhir-response.js';
 import { refuse } from './problem-error.js';
 import { JobError, type JobRunner } from './job-runner.js';
 import { requestHeader } from './request-headers.js';
@@ -51,10 +51,13 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
       }
       return sendResource(c, reply.status, reply.resource);
     }
-    case 'bundle':
-      // A worker of an older release sends the Bundle as an object: refused, never an empty 200.
-      if (typeof reply.json !== 'string') refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
-      return sendSerialised(c, 200, reply.json);
+    case 'bundle': {
+      if (typeof reply.gzip === 'string') return sendGzippedJson(c, 200, Buffer.from(reply.gzip, 'base64'));
+      // The previous release's workers send the JSON text; older ones an object: refused, never an empty 200.
+      const json = (reply as { json?: unknown }).json;
+      if (typeof json !== 'string') return refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
+      return sendSerialised(c, 200, json);
+    }
     case 'problem':
       if (reply.contentLocation) c.header('Content-Location', `${deps.baseUrl}/${reply.contentLocation}`);
       return refuse(reply.problem);

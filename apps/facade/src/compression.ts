@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import type { MiddlewareHandler } from 'hono';
 import { COMPRESSIBLE_CONTENT_TYPE_REGEX } from 'hono/compress';
-import { parseAccept } from 'hono/utils/accept';
+import { acceptsGzip } from './content-negotiation.js';
 import { type AnswerText, answerText } from './fhir-response.js';
 import { requestHeader } from './request-headers.js';
 
@@ -20,14 +20,6 @@ const LARGE_BYTES = 64 * 1024;
 const noTransform = /(?:^|,)\s*?no-transform\s*?(?:,|$)/i;
 const varyHasAcceptEncoding = /(?:^|,)\s*accept-encoding\s*(?:,|$)/i;
 
-/** True when Accept-Encoding gives gzip a q above 0, explicitly or through `*` (as hono/compress). */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (header === undefined) return false;
-  const accepts = parseAccept(header);
-  const explicit = accepts.find((a) => a.type.toLowerCase() === 'gzip');
-  const q = explicit ? explicit.q : (accepts.find((a) => a.type === '*')?.q ?? 0);
-  return q > 0;
-}
 
 export const gzipAnswers: MiddlewareHandler = async (c, next) => {
   await next();

@@ -1,6 +1,8 @@
+import { parseAccept } from 'hono/utils/accept';
+
 /**
  * Content negotiation for the consumer API (spec §4, §19 #9), as pure functions of the request's
- * `_format`, `Accept` and `Content-Type`, so they can be tested without HTTP.
+ * `_format`, `Accept`, `Content-Type` and `Accept-Encoding`, so they can be tested without HTTP.
  */
 
 export type FhirFormat = 'json' | 'xml';
@@ -100,4 +102,13 @@ function parameters(value: string): Map<string, string> {
     params.set(name.trim().toLowerCase(), raw.trim().replace(/^"(.*)"$/, '$1'));
   }
   return params;
+}
+
+/** True when Accept-Encoding gives gzip a q above 0, explicitly or through `*` (as hono/compress). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const accepts = parseAccept(header);
+  const explicit = accepts.find((a) => a.type.toLowerCase() === 'gzip');
+  const q = explicit ? explicit.q : (accepts.find((a) => a.type === '*')?.q ?? 0);
+  return q > 0;
 }

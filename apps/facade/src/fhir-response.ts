@@ -1,8 +1,9 @@
+import { gunzipSync } from 'node:zlib';
 import { type JsonObject, operationOutcome, type Problem, problems, toXml } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
-import { type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
+import { acceptsGzip, type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
 import { refuse } from './problem-error.js';
 import { requestHeader } from './request-headers.js';
 
@@ -25,6 +26,21 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   const text = frozen?.text ?? serialise(resource, format);
   return withText(c.body(text, status as 200), { text, frozen });
 }
+
+/**
+ * A Bundle the worker serialised and gzipped (BundleReply): its bytes as they came to a consumer
+ * that takes gzipped JSON, inflated for one that does not, converted for XML.
+ */
+export function sendGzippedJson(c: Context, status: number, gzipped: Uint8Array): Response {
+  if (answerFormat(c) === 'json' && c.req.method !== 'HEAD' && acceptsGzip(requestHeader(c, 'Accept-Encoding'))) {
+    c.header('Content-Encoding', 'gzip'); // so gzipAnswers leaves it alone
+    c.header('Content-Length', String(gzipped.byteLength));
+    return c.body(gzipped, status as 200);
+  }
+  return sendSerialised(c, status, gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8'));
+}
+/** No Bundle the worker writes comes near this (1,000 slots with every include ≈ 540 KB). */
+const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 /** A resource the worker already serialised (search Bundles): JSON as it came, XML converted from it. */
 export function sendSerialised(c: Context, status: number, json: string): Response {

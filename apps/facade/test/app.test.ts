@@ -1,5 +1,6 @@
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { problems, toXml } from '@booking/fhir';
+import { bundleReply } from '@booking/queue';
 import { describe, expect, it } from 'vitest';
 import { preferredReturn } from '../src/answer.js';
 import { INTERACTIONS } from '../src/interactions.js';
@@ -272,13 +273,32 @@ describe('search answers', () => {
   const search = `/Slot?service=999999999&start=${encodeURIComponent('ge2030-01-01T00:00:00+00:00')}`;
   const bundle = { resourceType: 'Bundle', type: 'searchset', total: 0 };
 
-  it('sends the worker\u2019s Bundle JSON as it is, and as XML when asked', async () => {
-    const { call } = inProcessApp(() => ({ type: 'bundle', json: JSON.stringify(bundle) }));
-    const json = await call('GET', search, 'searchSlot');
-    expect(json.status).toBe(200);
-    expect(await json.text()).toBe(JSON.stringify(bundle));
-    const xml = await call('GET', search, 'searchSlot', undefined, { Accept: 'application/fhir+xml' });
-    expect(await xml.text()).toMatch(/<Bundle xmlns="http:\/\/hl7.org\/fhir">.*<type value="searchset"\/>/s);
+  it('sends the worker\u2019s gzipped Bundle as it is to a consumer that accepts gzip, inflated to one that does not, and as XML when asked', async () => {
+    const reply = bundleReply(bundle);
+    const { call } = inProcessApp(() => reply);
+    const zipped = await call('GET', search, 'searchSlot', undefined, { 'Accept-Encoding': 'gzip' });
+    expect(zipped.status).toBe(200);
+    expect(zipped.headers.get('content-encoding')).toBe('gzip');
+    expect(zipped.headers.get('content-type')).toBe('application/fhir+json;charset=utf-8');
+    expect(zipped.headers.get('vary')).toBe('Accept, Accept-Encoding');
+    const bytes = Buffer.from(await zipped.arrayBuffer());
+    expect(bytes.equals(Buffer.from(reply.gzip, 'base64'))).toBe(true); // the worker's bytes, not gzipped again
+    expect(zipped.headers.get('content-length')).toBe(String(bytes.byteLength));
+    expect(gunzipSync(bytes).toString()).toBe(JSON.stringify(bundle));
+    for (const acceptEncoding of [undefined, 'gzip;q=0', 'identity']) {
+      const plain = await call('GET', search, 'searchSlot', undefined, acceptEncoding ? { 'Accept-Encoding': acceptEncoding } : {});
+      expect(plain.headers.get('content-encoding'), acceptEncoding).toBeNull();
+      expect(await plain.text(), acceptEncoding).toBe(JSON.stringify(bundle));
+    }
+    const xml = await call('GET', search, 'searchSlot', undefined, { Accept: 'application/fhir+xml', 'Accept-Encoding': 'gzip' });
+    expect(gunzipSync(Buffer.from(await xml.arrayBuffer())).toString()).toMatch(/<Bundle xmlns="http:\/\/hl7.org\/fhir">.*<type value="searchset"\/>/s);
+  });
+
+  it('still reads the JSON text a worker of the previous release sends', async () => {
+    const { call } = inProcessApp(() => ({ type: 'bundle', json: JSON.stringify(bundle) }) as never);
+    const res = await call('GET', search, 'searchSlot');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(JSON.stringify(bundle));
   });
 
   it('refuses a reply from a worker of an older release (a Bundle object) with 500, never an empty 200', async () => {

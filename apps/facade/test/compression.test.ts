@@ -1,7 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { acceptsGzip, gzipAnswers } from '../src/compression.js';
+import { gzipAnswers } from '../src/compression.js';
+import { acceptsGzip } from '../src/content-negotiation.js';
 import { BASE, booking, headersFor, inProcessApp, resourceReply, stored } from './support.js';
 
 /** gzip of answers (spec §3.2): small ones in one call with a Content-Length, large ones too, same bytes. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '@booking/fhir';
 import type { PasPort } from '@booking/pas';
-import type { SearchAppointmentJob, WorkerReply } from '@booking/queue';
+import { bundleReply, type SearchAppointmentJob, type WorkerReply } from '@booking/queue';
 
 /** The spec says a patient search must not page; this caps a pathological result instead. */
 const MAX_APPOINTMENTS = 1000;
@@ -30,5 +30,5 @@ export async function handleSearchAppointment(job: SearchAppointmentJob, deps: {
       ? { entry: versions.map((v) => ({ fullUrl: `${job.baseUrl}/Appointment/${v.appointmentId}`, resource: v.resource as JsonObject, search: { mode: 'match' } })) }
       : {}),
   };
-  return { type: 'bundle', json: JSON.stringify(bundle) };
+  return bundleReply(bundle);
 }

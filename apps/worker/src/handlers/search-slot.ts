@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { problems, slotSearchBundle } from '@booking/fhir';
 import type { PasPort } from '@booking/pas';
-import type { SearchSlotJob, WorkerReply } from '@booking/queue';
+import { bundleReply, type SearchSlotJob, type WorkerReply } from '@booking/queue';
 
 export interface SearchSlotDeps {
   pas: PasPort;
@@ -26,5 +26,5 @@ export async function handleSearchSlot(job: SearchSlotJob, deps: SearchSlotDeps)
     bundleId: randomUUID(),
     lastUpdated: new Date().toISOString(),
   });
-  return { type: 'bundle', json: JSON.stringify(bundle) };
+  return bundleReply(bundle);
 }

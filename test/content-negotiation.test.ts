@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { fromXml, toXml } from '@booking/fhir';
 import { LocalClock } from '@booking/pas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bookingBody, consumerHeaders, type InteractionName, type SlotForBooking } from './support/consumer.js';
 import { freeSlots } from './support/pas.js';
+import { rawRequest } from './support/raw-http.js';
 import { Stack } from './support/stack.js';
 
 /** JSON and XML, _format and Accept, gzip both ways (spec §3, §4, §18) against real processes. */
@@ -221,16 +221,7 @@ describe('gzip', () => {
     const headers = consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': requestId, 'Accept-Encoding': 'gzip' });
     const body = gzipSync(JSON.stringify(bookingBody(takeSlot())));
     // node:http, not fetch: fetch would inflate the body before we could see it.
-    const raw = await new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-      const req = httpRequest(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: { ...headers, 'Content-Encoding': 'gzip' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    const raw = await rawRequest(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: { ...headers, 'Content-Encoding': 'gzip' }, body });
     expect(raw.status).toBe(201);
     expect(raw.headers['content-encoding']).toBe('gzip');
     expect(raw.headers['content-type']).toBe(JSON_TYPE);

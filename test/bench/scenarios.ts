@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { DateTime } from 'luxon';
 import { generateDemoData } from '@booking/pas';
@@ -7,6 +6,7 @@ import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import { consumerHeaders, type InteractionName, bookingBody, type SlotForBooking } from '../support/consumer.js';
 import { freeSlots, pasCounts } from '../support/pas.js';
 import { startRedis } from '../support/redis.js';
+import { rawRequest } from '../support/raw-http.js';
 import { Stack } from '../support/stack.js';
 import { type BenchRequest, drive, type DriveResult, mergeDrives } from './http.js';
 import { auditWrite, bareQueue, barePas, type LimitResult, mergeLimits, startBareHttp } from './limits.js';
@@ -161,9 +161,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       await drive({ origin, connections: 8, amount: 300, build: metadata, pids });
       // A bare Node http server, and Hono with no middleware, each with the facade's very answer
       // (bytes and headers), driven by the same client in rounds alternating with the facade.
-      const sample = await rawAnswer(`${stack.baseUrl}/metadata`, headers('metadata')); // gzipped, as the facade sends it
+      const sample = await rawRequest(`${stack.baseUrl}/metadata`, { headers: headers('metadata') }); // gzipped, as the facade sends it
       const skip = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
-      const answerHeaders = Object.fromEntries(Object.entries(sample.headers).filter(([k]) => !skip.has(k)));
+      const answerHeaders = Object.fromEntries(Object.entries(sample.headers).filter(([k]) => !skip.has(k)).map(([k, v]) => [k, String(v)]));
       bare = await startBareHttp(sample.body, answerHeaders);
       bareHono = await startBareHttp(sample.body, answerHeaders, 'hono');
       const barePids = { bare: bare.pid, loadgen: process.pid };
@@ -400,20 +400,6 @@ async function soak(
     name: 'soak-64', description: `book/read/search mix, 64 connections, ${seconds} s`, connections: 64, requests: r.requests, seconds: r.seconds, throughput: r.throughput,
     latency: r.latency, statuses: r.statuses, non2xx: r.non2xx, unexpected, errors: r.errors + r.timeouts, rssPeakMb: { facade: r.rssPeakMb.facade as number, worker }, cpuMsPerRequest: cpuPerRequest(r), notes,
   };
-}
-
-/** An answer's bytes and headers exactly as sent (fetch would inflate a gzipped body). */
-function rawAnswer(url: string, headers: Record<string, string>): Promise<{ body: Buffer; headers: Record<string, string> }> {
-  return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ body: Buffer.concat(chunks), headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])) }));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
-  });
 }
 
 /** The id of a 201's Appointment, from its Location (…/Appointment/{id}/_history/1): its body is gzipped. */

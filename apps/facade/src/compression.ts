@@ -20,7 +20,6 @@ const LARGE_BYTES = 64 * 1024;
 const noTransform = /(?:^|,)\s*?no-transform\s*?(?:,|$)/i;
 const varyHasAcceptEncoding = /(?:^|,)\s*accept-encoding\s*(?:,|$)/i;
 
-
 export const gzipAnswers: MiddlewareHandler = async (c, next) => {
   await next();
   const res = c.res;

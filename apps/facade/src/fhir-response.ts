@@ -32,19 +32,24 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
  * that takes gzipped JSON, inflated for one that does not, converted for XML.
  */
 export function sendGzippedJson(c: Context, status: number, gzipped: Uint8Array): Response {
-  if (answerFormat(c) === 'json' && c.req.method !== 'HEAD' && acceptsGzip(requestHeader(c, 'Accept-Encoding'))) {
+  const format = answerFormat(c);
+  if (format === 'json' && c.req.method !== 'HEAD' && acceptsGzip(requestHeader(c, 'Accept-Encoding'))) {
     c.header('Content-Encoding', 'gzip'); // so gzipAnswers leaves it alone
     c.header('Content-Length', String(gzipped.byteLength));
     return c.body(gzipped, status as 200);
   }
-  return sendSerialised(c, status, gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8'));
+  return writeSerialised(c, status, gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8'), format);
 }
 /** No Bundle the worker writes comes near this (1,000 slots with every include ≈ 540 KB). */
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 /** A resource the worker already serialised (search Bundles): JSON as it came, XML converted from it. */
 export function sendSerialised(c: Context, status: number, json: string): Response {
-  const text = answerFormat(c) === 'xml' ? toXml(JSON.parse(json) as JsonObject) : json;
+  return writeSerialised(c, status, json, answerFormat(c));
+}
+
+function writeSerialised(c: Context, status: number, json: string, format: FhirFormat): Response {
+  const text = format === 'xml' ? toXml(JSON.parse(json) as JsonObject) : json;
   return withText(c.body(text, status as 200), { text });
 }
 

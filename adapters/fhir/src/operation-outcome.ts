@@ -156,7 +156,6 @@ export const problems = {
   invalidNhsNumber: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_NHS_NUMBER', diagnostics, location),
   // The slot exists but is no longer free: "not in an appropriate state", plus the harness's coding.
   slotUnavailable: (): Problem => ({ ...problem(422, 'processing', 'INVALID_REQUEST_STATE', 'Slot no longer available'), issueTypeDisplay: 'Processing Failure' }),
-  invalidRange: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_PARAMETER', diagnostics, location),
   referenceNotFound: (diagnostics: string) => problem(422, 'invalid', 'REFERENCE_NOT_FOUND', diagnostics),
   invalidState: (diagnostics: string) => problem(422, 'business-rule', 'INVALID_REQUEST_STATE', diagnostics),
   cancelChangesOtherFields: (diagnostics: string, location?: string[]) => problem(422, 'business-rule', 'CONFLICTING_VALUES', diagnostics, location),

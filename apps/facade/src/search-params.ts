@@ -40,6 +40,9 @@ const INCLUDES: Record<string, IncludableType> = {
 };
 
 const SERVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** What a PAS datetime can hold, with a day's margin for time zones at the top. */
+const PAS_EARLIEST = Date.UTC(1753, 0, 1);
+const PAS_LATEST = Date.UTC(9999, 11, 31);
 // An unencoded "+" in an offset arrives as a space (§8.1), so " hh:mm" is read as "+hh:mm".
 const START =
   /^(eq|ge|le|gt|lt)?(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+\- ]\d{2}:\d{2})?)?$/;
@@ -99,12 +102,18 @@ function parse(pairs: [string, string][], now: Date): SlotSearch {
   if (statuses?.size === 0) invalid('No status satisfies every status parameter; list alternatives in one, comma-separated', 'status');
 
   const window = starts.map(startBounds).reduce<Window>((w, b) => ({ from: tighter(w.from, b.from, 'from'), to: tighter(w.to, b.to, 'to') }), {});
-  // Well-formed but impossible: a lower bound later than the upper one (422, not a malformed query).
+  // §8.4: invalid query parameters are 400, an empty window (lower bound later than the upper) included.
   if (window.from && window.to && Date.parse(window.from.instant) > Date.parse(window.to.instant)) {
-    throw new Invalid(problems.invalidRange('The start window is empty: its lower bound is later than its upper bound', ['start']));
+    invalid('The start window is empty: its lower bound is later than its upper bound', 'start');
   }
   // §8.4: a window that ends in the past (both bounds in the past) cannot hold a bookable slot.
   if (window.to && Date.parse(window.to.instant) < now.getTime()) invalid('The search window lies entirely in the past', 'start');
+  // A PAS datetime holds 1753-01-01 to 9999-12-31 (SQL Server's DATETIME). A bound beyond that range
+  // excludes no slot, so it is dropped rather than sent to a PAS that cannot hold it; a lower bound
+  // past it is a window no PAS can have a slot in.
+  if (window.from && Date.parse(window.from.instant) >= PAS_LATEST) invalid('start is later than any date a PAS can hold', 'start');
+  if (window.from && Date.parse(window.from.instant) < PAS_EARLIEST) delete window.from;
+  if (window.to && Date.parse(window.to.instant) >= PAS_LATEST) delete window.to;
 
   return {
     serviceId: service as string,

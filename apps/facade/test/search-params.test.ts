@@ -142,12 +142,24 @@ describe('parseSlotSearch', () => {
       expect(problem.diagnostics).toMatch(/offset/);
     });
 
-    it('answers 422 INVALID_PARAMETER for a lower bound later than the upper bound', () => {
+    it('answers 400 INVALID_PARAMETER for a lower bound later than the upper bound (§8.4: invalid parameters are 400)', () => {
       const result = parseSlotSearch(new URLSearchParams('service=1&start=ge2019-05-10T10:00:00Z&start=le2019-05-09T10:00:00Z'), NOW);
       expect(result.ok).toBe(false);
-      if (!result.ok) expect(result.problem).toMatchObject({ status: 422, spineCode: 'INVALID_PARAMETER', location: ['start'] });
+      if (!result.ok) expect(result.problem).toMatchObject({ status: 400, spineCode: 'INVALID_PARAMETER', location: ['start'] });
       // Equal bounds are a one-instant window, not an empty one.
       ok('service=1&start=ge2019-05-09T10:00:00Z&start=le2019-05-09T10:00:00Z');
+    });
+
+    it('drops bounds beyond what a PAS datetime holds (1753–9999), which exclude no slot, instead of sending them to the PAS', () => {
+      // le9999-12-31 ends at year 10000, which SQL Server's DATETIME cannot hold and SQLite's text order puts before 2026.
+      const far = ok('service=1&start=ge2019-05-09&start=le9999-12-31');
+      expect(far.startFrom?.instant).toBe('2019-05-08T23:00:00.000Z');
+      expect(far.startTo).toBeUndefined();
+      expect(ok('service=1&start=ge1700-01-01').startFrom).toBeUndefined();
+      expect(ok('service=1&start=gt1752-12-31T23:59:59Z').startFrom).toBeUndefined();
+      expect(ok('service=1&start=ge1753-01-01T00:00:00Z').startFrom).toEqual({ instant: '1753-01-01T00:00:00.000Z', inclusive: true });
+      // A lower bound past the end of year 9999: no PAS can hold such a slot.
+      expect(rejected('service=1&start=gt9999-12-31')).toMatchObject({ status: 400, spineCode: 'INVALID_PARAMETER', location: ['start'] });
     });
 
     it('keeps the tighter of two bounds on one side', () => {

@@ -251,17 +251,19 @@ describe('search (GET [base]/Appointment)', () => {
 
 describe('routing', () => {
   it.each([
-    ['POST', '/Slot', 'searchSlot'],
-    ['PUT', '/Slot', 'searchSlot'],
-    ['DELETE', '/Appointment/abc', 'cancel'],
-    ['PATCH', '/Appointment/abc', 'cancel'],
-    ['DELETE', '/Slot', 'searchSlot'],
-    ['POST', '/metadata', 'metadata'],
-    ['OPTIONS', '/Appointment', 'book'],
-  ] as const)('answers 405 with an OperationOutcome for %s %s, even without a token', async (method, path, interaction) => {
+    ['POST', '/Slot', 'searchSlot', 'GET HEAD'],
+    ['PUT', '/Slot', 'searchSlot', 'GET HEAD'],
+    ['DELETE', '/Appointment/abc', 'cancel', 'GET HEAD PUT'],
+    ['PATCH', '/Appointment/abc', 'cancel', 'GET HEAD PUT'],
+    ['DELETE', '/Slot', 'searchSlot', 'GET HEAD'],
+    ['POST', '/metadata', 'metadata', 'GET HEAD'],
+    ['OPTIONS', '/Appointment', 'book', 'GET HEAD POST'],
+  ] as const)('answers 405 with an OperationOutcome and the Allow header for %s %s, even without a token', async (method, path, interaction, allowed) => {
     const { res, json } = await call(method, path, interaction, '{}', { Authorization: undefined });
     expect(res.status).toBe(405);
     expect(json?.issue[0].code).toBe('not-supported');
+    // RFC 9110: a 405 lists the methods the resource does support.
+    expect(res.headers.get('allow')?.split(', ').sort().join(' ')).toBe(allowed);
   });
 
   it.each(['/Patient/1', '/Appointment/a/b', '/', '/STU3/2/metadata'])('answers 404 with an OperationOutcome for GET %s', async (path) => {

@@ -134,6 +134,12 @@ export function resolveInteraction(method: string, path: string): Interaction | 
   return byPath.find((i) => i.method === verb) ?? 'method-not-allowed';
 }
 
+/** The methods a path answers, for the Allow header of a 405 (RFC 9110 §15.5.6); HEAD wherever GET. */
+export function allowedMethods(path: string): string[] {
+  const methods = INTERACTIONS.filter((i) => PATTERNS.get(i)?.test(path)).map((i) => i.method);
+  return [...new Set(methods.includes('GET') ? [...methods, 'HEAD'] : methods)];
+}
+
 /** The FHIR interaction codes this server supports for a resource type. */
 export function supportedInteractions(type: 'Appointment' | 'Slot'): string[] {
   return INTERACTIONS.flatMap((i) => (i.fhirCode?.type === type ? [i.fhirCode.code] : []));

@@ -2,7 +2,7 @@ import { problems } from '@booking/fhir';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
 import { refuse } from '../problem-error.js';
-import { resolveInteraction } from '../interactions.js';
+import { allowedMethods, resolveInteraction } from '../interactions.js';
 import { requestHeader } from '../request-headers.js';
 import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 
@@ -14,7 +14,10 @@ export function interactionCheck(basePath: string) {
     const path = c.req.path.startsWith(basePath) ? c.req.path.slice(basePath.length) : c.req.path;
     const found = resolveInteraction(c.req.method, path);
     if (found === 'not-found') refuse(problems.notFound(`No such resource or interaction: ${c.req.method} ${path}`));
-    if (found === 'method-not-allowed') refuse(problems.methodNotAllowed(`${c.req.method} is not supported on ${path}`));
+    if (found === 'method-not-allowed') {
+      c.header('Allow', allowedMethods(path).join(', '));
+      refuse(problems.methodNotAllowed(`${c.req.method} is not supported on ${path}`));
+    }
     c.set('interaction', found);
     await next();
   });

@@ -59,6 +59,10 @@ describe('GET [base]/metadata', () => {
     expect(res.status).toBe(200);
     expect(json?.resourceType).toBe('CapabilityStatement');
     expect(json?.fhirVersion).toBe('3.0.1');
+    // The spec's template (§7): kind capability, which FHIR (cpb-15) allows only without implementation.
+    expect(json?.kind).toBe('capability');
+    expect(json?.implementation).toBeUndefined();
+    expect(json?.acceptUnknown).toBe('both');
     expect(json?.format).toEqual(['application/fhir+json', 'application/fhir+xml']);
     expect(json?.publisher).toBeTruthy();
     expect(json?.software.version).toMatch(/^\d+\.\d+\.\d+/);

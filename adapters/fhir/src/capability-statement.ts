@@ -11,7 +11,6 @@ export interface CapabilityOptions {
   softwareVersion: string;
   /** When this software version was released (ISO date). */
   releaseDate?: string;
-  baseUrl: string;
   /** The Booking API version implemented. */
   apiVersion: string;
   appointmentInteractions: string[];
@@ -38,9 +37,9 @@ export function capabilityStatement(o: CapabilityOptions) {
     contact: [{ name: o.publisher }],
     description: `NHS Booking API ${o.apiVersion} (FHIR STU3) provider over the trust's PAS`,
     copyright: 'Apache-2.0',
-    kind: 'instance',
+    // The spec's template (§7) says capability, which FHIR's cpb-15 allows only without `implementation`.
+    kind: 'capability',
     software: { name: o.softwareName, version: o.softwareVersion, ...(o.releaseDate ? { releaseDate: o.releaseDate } : {}) },
-    implementation: { description: 'NHS Booking API provider', url: o.baseUrl },
     fhirVersion: '3.0.1',
     acceptUnknown: 'both',
     format: ['application/fhir+json', 'application/fhir+xml'],

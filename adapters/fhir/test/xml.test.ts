@@ -179,7 +179,6 @@ describe('FHIR XML round trips (JSON → XML → JSON deep-equal)', () => {
       softwareName: 'booking-facade',
       softwareVersion: '0.1.0',
       releaseDate: '2025-01-01',
-      baseUrl: 'https://provider.example/STU3/1',
       apiVersion: '2.0.4',
       appointmentInteractions: ['create', 'read', 'vread', 'update'],
       slotInteractions: ['search-type'],

@@ -12,13 +12,12 @@ const BOOKING_API_VERSION = '2.0.4';
  * facade answers it itself: it stays available as the de facto liveness call (spec §6) even when
  * the PAS is not.
  */
-export function metadataStatement(options: { baseUrl: string; publisher: string; softwareName: string }) {
+export function metadataStatement(options: { publisher: string; softwareName: string }) {
   // Frozen: it never changes while the facade runs, so its answer is serialised once (fhir-response.ts).
   return Object.freeze(capabilityStatement({
     publisher: options.publisher,
     softwareName: options.softwareName,
     softwareVersion: pkg.version,
-    baseUrl: options.baseUrl,
     apiVersion: BOOKING_API_VERSION,
     appointmentInteractions: supportedInteractions('Appointment'),
     slotInteractions: supportedInteractions('Slot'),

@@ -378,6 +378,9 @@ describe('audit trail (spec §17)', () => {
       organisationOds: 'RYA',
       deviceId: 'test-device',
       practitionerId: '10019',
+      // Spec §5.3: a create records its author and originating organisation by name.
+      practitionerName: 'Tess Tester',
+      organisationName: 'Test 111 Service',
       appointmentIds: [booked.appointmentId],
       slotIds: [slot.id],
       clientAddress: expect.stringMatching(/127\.0\.0\.1/),
@@ -390,12 +393,14 @@ describe('audit trail (spec §17)', () => {
     expect(read.res.status).toBe(200);
     const [readRecord] = await records({ requestId: read.res.headers.get('x-request-id')! });
     expect(readRecord).toMatchObject({ interaction: 'read', status: 200, outcome: 'ok', appointmentIds: [booked.appointmentId], slotIds: [booked.slotId] });
+    // Names only where the spec requires them: creates and updates.
+    expect(readRecord).not.toHaveProperty('practitionerName');
 
     const cancelled = { ...read.json, status: 'cancelled' };
     const cancel = await call('PUT', `/Appointment/${booked.appointmentId}`, 'cancel', { 'If-Match': read.res.headers.get('etag')! }, JSON.stringify(cancelled));
     expect(cancel.res.status).toBe(200);
     const [cancelRecord] = await records({ requestId: cancel.headers['X-Request-ID'] });
-    expect(cancelRecord).toMatchObject({ interaction: 'cancel', status: 200, outcome: 'RESOURCE_UPDATED', appointmentIds: [booked.appointmentId] });
+    expect(cancelRecord).toMatchObject({ interaction: 'cancel', status: 200, outcome: 'RESOURCE_UPDATED', appointmentIds: [booked.appointmentId], practitionerName: 'Tess Tester', organisationName: 'Test 111 Service' });
   });
 
   it('each refusal leaves exactly one record with its status and code (403, 404, 405, 400, 413, 415, 422)', async () => {
@@ -421,7 +426,8 @@ describe('audit trail (spec §17)', () => {
   it('holds no patient demographics and no token', () => {
     const all = readdirSync(stack.auditDir).map((f) => readFileSync(join(stack.auditDir, f), 'utf8')).join('');
     expect(all.length).toBeGreaterThan(0);
-    for (const secret of [PATIENT.nhsNumber, PATIENT.family, PATIENT.birthDate, 'Jane', '1 High Street', '01234 567890', 'Tester']) expect(all).not.toContain(secret);
+    // The practitioner's name is there (creates and updates, spec §5.3): staff provenance, not patient data.
+    for (const secret of [PATIENT.nhsNumber, PATIENT.family, PATIENT.birthDate, 'Jane', '1 High Street', '01234 567890']) expect(all).not.toContain(secret);
     for (const token of tokensSent) expect(all).not.toContain(token.split('.')[1]);
   });
 

@@ -53,6 +53,9 @@ export interface AuditRecord {
   practitionerId?: string;
   practitionerSdsUserId?: string;
   practitionerSdsRoleProfileId?: string;
+  /** Creates and updates only (spec §5.3): the author's and the originating organisation's names. */
+  practitionerName?: string;
+  organisationName?: string;
   appointmentIds?: string[];
   slotIds?: string[];
   clientAddress?: string;

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
 import { nodeRequest, requestHeader } from '../request-headers.js';
-import { type BookingClaims, peekProvenance } from '../security/jwt.js';
+import { type BookingClaims, peekAuthorNames, peekProvenance } from '../security/jwt.js';
 import { clientIdentityOf } from '../security/tls.js';
 import type { AuditLog, AuditRecord } from './log.js';
 
@@ -118,6 +118,8 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
           practitionerId: jwt.practitionerId,
           practitionerSdsUserId: jwt.practitionerSdsUserId,
           practitionerSdsRoleProfileId: jwt.practitionerSdsRoleProfileId,
+          // Creates and updates (book, cancel) also record who by name (spec §5.3).
+          ...(c.req.method === 'POST' || c.req.method === 'PUT' ? peekAuthorNames(requestHeader(c, 'Authorization')) : {}),
         }
       : {}),
     ...(notes.appointmentIds.size ? { appointmentIds: [...notes.appointmentIds] } : {}),

@@ -21,7 +21,7 @@ export interface JwtPolicy {
   now?: () => number;
 }
 
-/** What the rest of the facade (routes, audit) learns from an accepted token. No names. */
+/** What the rest of the facade (routes, audit) learns from an accepted token: identifiers, no names (see peekAuthorNames). */
 export interface BookingClaims {
   iss: string;
   sub: string;
@@ -270,6 +270,27 @@ function provenance(payload: Record<string, unknown>): Partial<BookingClaims> {
     out.practitionerSdsRoleProfileId = bounded(identifierValue(practitioner, SDS_ROLE_SYSTEM));
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<BookingClaims>;
+}
+
+/**
+ * The author's and the originating organisation's names in a token, for the audit record of a
+ * create or update, where spec §5.3 requires them (staff and organisation, never patient data).
+ * Kept out of BookingClaims so that nothing else in the facade carries names.
+ */
+export function peekAuthorNames(authorization: string | undefined): { practitionerName?: string; organisationName?: string } {
+  const token = BEARER.exec(authorization ?? '')?.[1];
+  if (!token || token.length > MAX_TOKEN_LENGTH) return {};
+  try {
+    const payload = decodeJwt(token);
+    const org = isObject(payload.requesting_organization) ? payload.requesting_organization : {};
+    const practitioner = isObject(payload.requesting_practitioner) ? payload.requesting_practitioner : {};
+    const [name] = Array.isArray(practitioner.name) ? practitioner.name : [];
+    const parts = isObject(name) ? [name.prefix, name.given, name.family].flat().filter(nonEmptyString) : [];
+    const out = { practitionerName: bounded(parts.join(' ')), organisationName: bounded(org.name) };
+    return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+  } catch {
+    return {};
+  }
 }
 
 function bounded(value: unknown, max = 256): string | undefined {

@@ -139,6 +139,13 @@ describe('mutual TLS on the consumer listener', () => {
     await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"CERT_HAS_EXPIRED".*TLS handshake refused/);
   });
 
+  it('fails the handshake for a revoked certificate (FACADE_TLS_CRL), though its name is on the allow-list', async () => {
+    const answer = await metadata(pki.revoked);
+    expect(answer.status).toBeUndefined();
+    expect(answer.error?.code).toMatch(/REVOKED|ECONNRESET|BAD_CERTIFICATE/);
+    await expectFacadeLog(/"clientAddress":"(::ffff:)?127\.0\.0\.1","code":"CERT_REVOKED".*TLS handshake refused/);
+  });
+
   it('closes the connection of a valid certificate not on the allow-list without any HTTP response, and audits it', async () => {
     const started = new Date();
     const answer = await metadata(pki.stranger);

@@ -1,6 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
 import { generate } from 'selfsigned';
 
 /**
@@ -32,8 +33,12 @@ export interface TestPki {
   twoCns: Pem;
   /** From a CA the facade does not trust. */
   rogue: Pem;
+  /** CN ssp.test.nhs.uk (allow-listed by name), signed by the CA and on its revocation list. */
+  revoked: Pem;
+  /** The CA's CRL (PEM), revoking `revoked`. */
+  crl: string;
   /** The files the facade reads. */
-  files: { cert: string; key: string; ca: string };
+  files: { cert: string; key: string; ca: string; crl: string };
 }
 
 const EC = { keyType: 'ec' as const, algorithm: 'sha256' as const };
@@ -73,7 +78,7 @@ async function authority(cn: string): Promise<Pem> {
 export async function makeTestPki(dir: string, caName = 'Test Spine CA'): Promise<TestPki> {
   const ca = await authority(caName);
   const rogueCa = await authority('Rogue CA');
-  const pki: Omit<TestPki, 'files'> = {
+  const pki: Omit<TestPki, 'files' | 'crl'> = {
     ca,
     server: await leaf('localhost', ca, { server: true, san: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }),
     ssp: await leaf('ssp.test.nhs.uk', ca),
@@ -83,12 +88,32 @@ export async function makeTestPki(dir: string, caName = 'Test Spine CA'): Promis
     expired: await leaf('ssp.test.nhs.uk', ca, { notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - 35 * DAY) }),
     twoCns: await leaf(['ssp.test.nhs.uk', 'evil.example'], ca, { san: [{ type: 2, value: 'evil.example' }] }),
     rogue: await leaf('ssp.test.nhs.uk', rogueCa),
+    revoked: await leaf('ssp.test.nhs.uk', ca),
   };
-  const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') };
+  const crl = await revocationList(ca, [pki.revoked]);
+  const files = { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt'), crl: join(dir, 'ca.crl') };
   writeFileSync(files.cert, pki.server.cert);
   writeFileSync(files.key, pki.server.key, { mode: 0o600 });
   writeFileSync(files.ca, ca.cert);
-  return { ...pki, files };
+  writeFileSync(files.crl, crl);
+  return { ...pki, crl, files };
+}
+
+/** A CRL signed by `ca` (valid for 30 days) revoking `revoked`, PEM. */
+async function revocationList(ca: Pem, revoked: Pem[]): Promise<string> {
+  x509.cryptoProvider.set(webcrypto as Crypto);
+  const der = Buffer.from(ca.key.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const signingKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: new x509.X509Certificate(ca.cert).subjectName,
+    thisUpdate: new Date(Date.now() - DAY),
+    nextUpdate: new Date(Date.now() + 30 * DAY),
+    entries: revoked.map((pem) => ({ serialNumber: new X509Certificate(pem.cert).serialNumber, revocationDate: new Date(Date.now() - DAY), reason: x509.X509CrlReason.keyCompromise })),
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    signingKey: signingKey as CryptoKey,
+  });
+  // OpenSSL reads only the "X509 CRL" PEM label.
+  return crl.toString('pem').replace(/(BEGIN|END) CRL/g, '$1 X509 CRL');
 }
 
 /** The facade settings for this PKI: names ssp.test.nhs.uk and ssp-alt.test.nhs.uk, and the pinned client's fingerprint. */
@@ -98,6 +123,7 @@ export function tlsEnv(pki: TestPki): Record<string, string> {
     FACADE_TLS_CERT_FILE: pki.files.cert,
     FACADE_TLS_KEY_FILE: pki.files.key,
     FACADE_TLS_CA_FILE: pki.files.ca,
+    FACADE_TLS_CRL_FILE: pki.files.crl,
     FACADE_TLS_ALLOWED_CLIENTS: `ssp.test.nhs.uk, ssp-alt.test.nhs.uk, sha256:${pki.pinned.fingerprint}`,
   };
 }

@@ -67,6 +67,12 @@ describe('TLS settings', () => {
     expect(() => securitySetup(loadFacadeConfig(env(settings)))).toThrow(message);
   });
 
+  it('refuses a FACADE_TLS_CRL that is not a PEM revocation list, and passes a good one to OpenSSL', () => {
+    const settings = { FACADE_TLS_CERT: cert, FACADE_TLS_KEY: key, FACADE_TLS_CA: cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk' };
+    expect(() => securitySetup(loadFacadeConfig(env({ ...settings, FACADE_TLS_CRL: cert })))).toThrow(/^FACADE_TLS_CRL: not a PEM certificate revocation list/);
+    expect(securitySetup(loadFacadeConfig(env(settings))).tls?.serverOptions).not.toHaveProperty('crl');
+  });
+
   it('builds the server options: client certificates required, TLS 1.2+, GP Connect ciphers in server order', () => {
     const setup = securitySetup(loadFacadeConfig(env({ FACADE_TLS_CERT: cert, FACADE_TLS_KEY: key, FACADE_TLS_CA: cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk' })));
     expect(setup.tls?.serverOptions).toMatchObject({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', ciphers: GP_CONNECT_CIPHERS, honorCipherOrder: true });

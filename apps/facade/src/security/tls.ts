@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { ServerOptions } from 'node:https';
-import type { Server as TlsServer, PeerCertificate, TLSSocket } from 'node:tls';
+import { createSecureContext, type PeerCertificate, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '@booking/config';
 import { listSetting, type SecuritySettings } from './settings.js';
 
@@ -76,6 +76,13 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       throw new ConfigError(`${name}: not a PEM certificate`);
     }
   }
+  if (settings.FACADE_TLS_CRL) {
+    try {
+      createSecureContext({ ca: settings.FACADE_TLS_CA, crl: settings.FACADE_TLS_CRL });
+    } catch (error) {
+      throw new ConfigError(`FACADE_TLS_CRL: not a PEM certificate revocation list (${(error as Error).message})`);
+    }
+  }
   return {
     allowList,
     serverOptions: {
@@ -83,6 +90,8 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       key: settings.FACADE_TLS_KEY,
       ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
       ca: settings.FACADE_TLS_CA,
+      // With CRLs OpenSSL checks every certificate of the chain against its issuer's list (Node sets CRL_CHECK_ALL).
+      ...(settings.FACADE_TLS_CRL ? { crl: settings.FACADE_TLS_CRL } : {}),
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: settings.FACADE_TLS_MIN_VERSION,

@@ -105,6 +105,12 @@ describe('booking an appointment', () => {
     expect(replay.json?.issue[0].code).toBe('duplicate');
     expect(replay.res.headers.get('content-location')).toBe(`${stack.baseUrl}/Appointment/${first.json?.id}/_history/1`);
     expect(replay.res.headers.get('x-correlation-id')).toBe(requestId);
+
+    // The same UUID in capitals is the same request (RFC 4122), whatever the PAS's collation.
+    const shouted = await post(bookingBody(slot), { 'X-Request-ID': requestId.toUpperCase() });
+    expect(shouted.res.status).toBe(409);
+    expect(shouted.res.headers.get('content-location')).toBe(`${stack.baseUrl}/Appointment/${first.json?.id}/_history/1`);
+    expect(shouted.res.headers.get('x-correlation-id')).toBe(requestId.toUpperCase());
   });
 
   it('books a patient without an NHS number and adds the PAS hospital number as the identifier', async () => {

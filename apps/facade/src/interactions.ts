@@ -61,7 +61,7 @@ export const INTERACTIONS: readonly Interaction[] = [
     job: async (c) => {
       const appointment = await fhirBody(c);
       checked(checkBookingRequest(appointment)); // the ordered rules of adapters/fhir booking-request.ts
-      return { kind: 'book', requestId: requestHeader(c, 'X-Request-ID') as string, appointment: appointment as JsonObject };
+      return { kind: 'book', requestId: requestKey(c), appointment: appointment as JsonObject };
     },
   },
   // Registry-era search (spec §12); the scope is unspecified there, so the read scope applies.
@@ -113,7 +113,7 @@ export const INTERACTIONS: readonly Interaction[] = [
       const ifMatch = requestHeader(c, 'If-Match');
       return {
         kind: 'cancel',
-        requestId: requestHeader(c, 'X-Request-ID') as string,
+        requestId: requestKey(c),
         appointmentId: c.req.param('id') as string,
         ...(ifMatch !== undefined ? { ifMatch } : {}),
         appointment: appointment as JsonObject,
@@ -143,6 +143,18 @@ export function allowedMethods(path: string): string[] {
 /** The FHIR interaction codes this server supports for a resource type. */
 export function supportedInteractions(type: 'Appointment' | 'Slot'): string[] {
   return INTERACTIONS.flatMap((i) => (i.fhirCode?.type === type ? [i.fhirCode.code] : []));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The consumer's X-Request-ID as the PAS request log keys it. It is a UUID (spec §3.1), and a UUID
+ * in capitals is the same UUID (RFC 4122): lower-cased, so a retry is recognised whatever the PAS's
+ * collation (SQL Server's usual one ignores case, SQLite's does not).
+ */
+function requestKey(c: Context<AppEnv>): string {
+  const id = requestHeader(c, 'X-Request-ID') as string;
+  return UUID.test(id) ? id.toLowerCase() : id;
 }
 
 function checked<T>(result: Checked<T>): T {

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTestPki } from '../../../test/support/certs.js';
+import { crlFindings } from '../src/commands/doctor.js';
 import {
   columnTypeFindings,
   columnTypeVerdict,
@@ -163,5 +168,24 @@ describe('doctor: the slot search covering index', () => {
   it('on a mapped view, says what the base table needs', () => {
     const findings = slotSearchIndexFindings(catalog(['CLINIC_SLOT', entry('CLINIC_SLOT', { type: 'view' })]));
     expect(findings[0]).toMatchObject({ status: 'warn', message: expect.stringMatching(/is a view/) });
+  });
+});
+
+describe('doctor: certificate revocation lists', () => {
+  it('passes a current CRL, warns a day before its next update, fails it once passed, and fails what does not parse', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-crl-'));
+    try {
+      const { crl } = await makeTestPki(dir); // next update in 30 days
+      const day = 86_400_000;
+      expect(crlFindings(crl).map((r) => r.status)).toEqual(['ok']);
+      expect(crlFindings(crl, Date.now() + 29.5 * day)[0]).toMatchObject({ status: 'warn', message: expect.stringMatching(/^CRL of CN=Test Spine CA: next update .* \(in \d+ h\)$/) });
+      expect(crlFindings(crl, Date.now() + 31 * day)[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/has passed, so every client certificate of that CA is refused/) });
+      // Two lists (the root's and an issuing CA's): one finding each.
+      expect(crlFindings(`${crl}\n${crl}`)).toHaveLength(2);
+      expect(crlFindings('not a crl')[0]).toMatchObject({ status: 'fail' });
+      expect(crlFindings('-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----')[0]).toMatchObject({ status: 'fail', message: expect.stringMatching(/does not parse/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Env, loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
+import { X509Crl } from '@peculiar/x509';
 import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -98,10 +99,36 @@ function facadeExtras(env: Env): CheckResult[] {
       // securitySetup reported it already
     }
   }
+  const crl = settingValue(facadeSchema, 'FACADE_TLS_CRL', env);
+  if (tls !== 'off' && crl) results.push(...crlFindings(crl));
   if (!settingValue(facadeSchema, 'FACADE_BASE_URL', env)) {
     results.push({ status: 'warn', check: 'config', subject: 'FACADE_BASE_URL', message: 'FACADE_BASE_URL is unset: the base URL (and JWT audience) is made from FACADE_HOST:FACADE_PORT', fix: 'set it to the service root published in SDS (nhsMhsEndPoint)' });
   }
   return results;
+}
+
+/**
+ * Each CRL's next update: past it OpenSSL refuses every client certificate the CA issued, so an
+ * expired list stops all bookings; a day ahead is the time to make sure the refresh is running.
+ */
+export function crlFindings(pem: string, now = Date.now()): CheckResult[] {
+  const blocks = pem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
+  if (blocks.length === 0) return [{ status: 'fail', check: 'config', subject: 'FACADE_TLS_CRL', message: 'FACADE_TLS_CRL holds no "X509 CRL" PEM block', fix: 'give the CAs\u2019 revocation lists in PEM' }];
+  return blocks.map((block): CheckResult => {
+    let crl: X509Crl;
+    try {
+      crl = new X509Crl(block);
+    } catch (error) {
+      return { status: 'fail', check: 'config', subject: 'FACADE_TLS_CRL', message: `a CRL does not parse: ${(error as Error).message}`, fix: 'replace it with the CA\u2019s current list' };
+    }
+    const what = `CRL of ${crl.issuer}`;
+    if (!crl.nextUpdate) return { status: 'ok', check: 'config', subject: 'FACADE_TLS_CRL', message: `${what}: no next update given` };
+    const hours = Math.floor((crl.nextUpdate.getTime() - now) / 3_600_000);
+    const when = `next update ${crl.nextUpdate.toISOString()}`;
+    if (hours < 0) return { status: 'fail', check: 'config', subject: 'FACADE_TLS_CRL', message: `${what}: ${when} has passed, so every client certificate of that CA is refused`, fix: 'fetch the CA\u2019s current CRL and copy it over FACADE_TLS_CRL_FILE (reloaded without a restart)' };
+    if (hours < 24) return { status: 'warn', check: 'config', subject: 'FACADE_TLS_CRL', message: `${what}: ${when} (in ${hours} h)`, fix: 'make sure the CRL refresh job replaces the file before then' };
+    return { status: 'ok', check: 'config', subject: 'FACADE_TLS_CRL', message: `${what}: ${when}` };
+  });
 }
 
 function skewResult(source: string, skewMs: number, maxSkewSeconds: number): CheckResult {

@@ -35,6 +35,7 @@ const row = (over: Partial<ComposeRow> = {}, resource: object = stored): Compose
   RESOURCE_JSON: JSON.stringify(resource),
   APPT_STATUS: 'B',
   SLOT_ID: 17,
+  PATIENT_ID: 5,
   START_DTTM: '2026-12-02 08:00:00',
   END_DTTM: '2026-12-02 08:15:00',
   SLOT_GUID: 'AAAAAAAA-0000-0000-0000-000000000017',

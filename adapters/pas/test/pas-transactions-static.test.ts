@@ -215,13 +215,26 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     expect(inputs.utc?.type.type).toBe(sql.DateTime2);
   });
 
+  it('send a DATETIME back exactly as it was read (the Date tedious gave, to the millisecond)', () => {
+    const inputs: Record<string, { type: unknown; value: unknown }> = {};
+    const request = { input: (name: string, type: unknown, value: unknown) => (inputs[name] = { type, value }) } as unknown as sql.Request;
+    // 08:00:00.003 is one 1/300 s tick past the second: what a clerk's GETDATE() leaves behind.
+    const read = new Date('2026-12-02T08:00:00.003Z');
+    bind(request, 'readStart', sqlp.asRead(read));
+    expect(inputs.readStart?.type).toBe(sql.DateTime);
+    expect((inputs.readStart?.value as Date).getTime()).toBe(read.getTime());
+    // SQLite's text travels unchanged.
+    expect(sqlp.asRead('2026-12-02 08:00:00')).toEqual({ type: 'asRead', value: '2026-12-02 08:00:00' });
+  });
+
   it('compare legacy codes trimmed and case-insensitively', () => {
     expect(legacyCode('a.APPT_STATUS')).toBe('UPPER(LTRIM(RTRIM(a.APPT_STATUS)))');
     const repository = read('../src/transactions/repository.ts');
     const screens = read('../src/pas-screens.ts');
     for (const source of [repository, screens]) {
-      // Every comparison of a status or flag column goes through legacyCode().
-      expect(source).not.toMatch(/(WHERE|AND)\s+(\w+\.)?(APPT_STATUS|SLOT_STATUS|ACTIVE_FLAG)\s*(=|<>|IN|NOT)/);
+      // Every comparison of a status or flag column with a code goes through legacyCode(); only the
+      // cancel's check that the column still holds exactly the value it read (@read…) compares it raw.
+      expect(source).not.toMatch(/(WHERE|AND)\s+(\w+\.)?(APPT_STATUS|SLOT_STATUS|ACTIVE_FLAG)\s*(=(?!\s*@read)|<>|IN|NOT)/);
     }
   });
 });

@@ -60,6 +60,10 @@ export function bind(request: Request, name: string, p: Params[string]): void {
     case 'utc':
       request.input(name, sql.DateTime2(3), v === null ? null : new Date(String(v)));
       break;
+    case 'asRead':
+      // The ISO text of the Date the DATETIME column was read as: the same instant, to the millisecond.
+      request.input(name, sql.DateTime, v === null ? null : new Date(String(v)));
+      break;
     case 'guid':
       request.input(name, sql.UniqueIdentifier, v);
       break;

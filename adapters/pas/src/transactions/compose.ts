@@ -25,6 +25,7 @@ export interface ComposeRow {
   RESOURCE_JSON: string;
   APPT_STATUS: string | null;
   SLOT_ID: number | null;
+  PATIENT_ID: number | null;
   START_DTTM: string | Date | null;
   END_DTTM: string | Date | null;
   SLOT_GUID: string | null;
@@ -38,7 +39,7 @@ export interface ComposeRow {
 /** The SELECT list and joins that produce a ComposeRow; callers add WHERE / ORDER BY. */
 export function composeSelect(booking: (t: string) => string): string {
   return `f.APPOINTMENT_ID, f.PAS_APPT_ID, f.SLOT_ID AS STORED_SLOT_ID, f.CURRENT_VERSION, f.STATUS AS STORED_STATUS, v.LAST_UPDATED_UTC, v.RESOURCE_JSON,
-       p.APPT_STATUS, p.SLOT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE, pt.HOSP_NO, pt.NHS_NO
+       p.APPT_STATUS, p.SLOT_ID, p.PATIENT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE, pt.HOSP_NO, pt.NHS_NO
   FROM ${booking('FHIR_APPOINTMENT')} f
   JOIN ${booking('FHIR_APPOINTMENT_VERSION')} v ON v.APPOINTMENT_ID = f.APPOINTMENT_ID AND v.VERSION_ID = f.CURRENT_VERSION
   LEFT JOIN APPOINTMENT p ON p.APPT_ID = f.PAS_APPT_ID

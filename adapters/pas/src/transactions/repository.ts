@@ -241,13 +241,28 @@ export class PasRepository {
     }
 
     const now = sqlp.local(this.clock.nowLocal());
+    // Only the legacy row exactly as composed above: under READ COMMITTED (RCSI or not) the SELECT
+    // kept no lock, so a clerk's arrival, new time or relinked patient committed since then must
+    // make this change nothing (rolled back; the retry composes it and answers version-conflict).
+    const readStatus = row.APPT_STATUS as string;
     await exactly(
       s,
       1,
       'cancelling the legacy appointment',
       `UPDATE APPOINTMENT SET APPT_STATUS = @cancelled, CANCELLED_DTTM = @now
-        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND ${legacyCode('APPT_STATUS')} IN (${codeList(this.mapping.cancellableCodes)})`,
-      { cancelled: sqlp.text(this.mapping.patientCancelCode), now, appt: sqlp.int(row.PAS_APPT_ID), slot: sqlp.int(row.SLOT_ID) },
+        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND PATIENT_ID = @patient AND APPT_STATUS = @readStatus
+          AND START_DTTM = @readStart AND END_DTTM = @readEnd
+          AND ${legacyCode('APPT_STATUS')} IN (${codeList(this.mapping.cancellableCodes)})`,
+      {
+        cancelled: sqlp.text(this.mapping.patientCancelCode),
+        now,
+        appt: sqlp.int(row.PAS_APPT_ID),
+        slot: sqlp.int(row.SLOT_ID),
+        patient: sqlp.int(row.PATIENT_ID),
+        readStatus: sqlp.key(readStatus, readStatus.length),
+        readStart: sqlp.asRead(row.START_DTTM),
+        readEnd: sqlp.asRead(row.END_DTTM),
+      },
     );
     const freed = await s.execute(
       `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now

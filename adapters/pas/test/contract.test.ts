@@ -929,6 +929,25 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(delta(before, afterScreens)).toEqual({ PATIENT: 1, APPOINTMENT: 1 });
       });
 
+      it('7. an appointment that has begun (start passed, no attendance recorded yet) is not cancelled: its slot and a later did-not-attend stay the clinic\'s', async () => {
+        const { cmd, slot } = await bookWithSlot();
+        const apptId = Number((await subject.rows<{ ID: number }>(`SELECT PAS_APPT_ID AS ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${cmd.appointmentId}'`))[0]?.ID);
+        // Time passes: the appointment began ten minutes ago (its rows moved back, as the clock cannot be).
+        const local = (minutes: number) => clock.toLocal(new Date(Date.now() + minutes * 60_000).toISOString());
+        const literal = (minutes: number) => (pas.kind === 'mssql' ? `CONVERT(DATETIME, '${local(minutes)}', 120)` : `'${local(minutes)}'`);
+        await subject.exec(`UPDATE APPOINTMENT SET START_DTTM = ${literal(-10)}, END_DTTM = ${literal(5)} WHERE APPT_ID = ${apptId}`);
+        const v2 = (await pas.readAppointment(cmd.appointmentId)) as AppointmentVersion;
+        expect(v2).toMatchObject({ versionId: '2', status: 'booked' });
+        const before = await subject.counts();
+        expect(await pas.cancel(cancelCommand(v2))).toEqual({ outcome: 'invalid-state', status: 'booked', started: v2.resource.start });
+        expect(await subject.counts()).toEqual(before);
+        expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'B', SLOT_STATUS: 'B' });
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy' });
+        // The clinic records what happened.
+        await subject.screens.didNotAttend(cmd.appointmentId);
+        expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '3', status: 'noshow' });
+      });
+
       it('6. arrived / attended / did-not-attend read as arrived / fulfilled / noshow; attended or noshow cannot be cancelled', async () => {
         const arrived = await bookWithSlot();
         await subject.screens.arrive(arrived.cmd.appointmentId);

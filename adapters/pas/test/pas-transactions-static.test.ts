@@ -227,6 +227,14 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     expect(sqlp.asRead('2026-12-02 08:00:00')).toEqual({ type: 'asRead', value: '2026-12-02 08:00:00' });
   });
 
+  it('cancel the legacy appointment only as read, and only before it starts', () => {
+    const repository = read('../src/transactions/repository.ts');
+    const update = /UPDATE APPOINTMENT SET APPT_STATUS = @cancelled[^`]*/.exec(repository)?.[0] ?? '';
+    for (const condition of ['SLOT_ID = @slot', 'PATIENT_ID = @patient', 'APPT_STATUS = @readStatus', 'START_DTTM = @readStart', 'END_DTTM = @readEnd', 'START_DTTM > @now']) {
+      expect(update).toContain(condition);
+    }
+  });
+
   it('compare legacy codes trimmed and case-insensitively', () => {
     expect(legacyCode('a.APPT_STATUS')).toBe('UPPER(LTRIM(RTRIM(a.APPT_STATUS)))');
     const repository = read('../src/transactions/repository.ts');

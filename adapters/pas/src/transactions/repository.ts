@@ -57,6 +57,11 @@ export interface RepositoryOptions {
 
 type Via = 'read' | 'search' | 'cancel' | 'reconcile';
 
+/** A legacy datetime as 'YYYY-MM-DD HH:MM:SS' wall-clock text: SQLite's text, or a SQL Server DATETIME's Date (useUTC). */
+function wallClockText(value: string | Date): string {
+  return value instanceof Date ? value.toISOString().slice(0, 19).replace('T', ' ') : value.slice(0, 19);
+}
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -208,8 +213,8 @@ export class PasRepository {
 
   /**
    * Decides from the legacy rows inside the transaction, in the harness's order: unknown, stale
-   * If-Match (a PAS-side change is a version too), a final state on either side, then the
-   * conditional updates: the legacy appointment from a live code only; the slot it holds now,
+   * If-Match (a PAS-side change is a version too), a final state on either side, an appointment
+   * that has begun, then the conditional updates: the legacy appointment only as it was read; the slot it holds now,
    * freed only while no other live appointment holds it.
    */
   private async cancelIn(s: PasSession, cmd: CancelCommand) {
@@ -240,7 +245,15 @@ export class PasRepository {
       return rollback<CancelResult>({ outcome: 'invalid-state', status: composed.legacy?.status ?? storedStatus });
     }
 
-    const now = sqlp.local(this.clock.nowLocal());
+    // An appointment that has begun is the clinic's (attended, did not attend): a cancel would lose
+    // that and free a slot nobody can book any more. Compared as the booking guard compares, on the
+    // legacy wall clock, so this check and the UPDATE's own START_DTTM > @now always agree.
+    const nowLocal = this.clock.nowLocal();
+    if (wallClockText(row.START_DTTM as string | Date) <= nowLocal) {
+      return rollback<CancelResult>({ outcome: 'invalid-state', status: composed.legacy?.status ?? storedStatus, started: this.clock.toInstant(row.START_DTTM as string | Date) });
+    }
+
+    const now = sqlp.local(nowLocal);
     // Only the legacy row exactly as composed above: under READ COMMITTED (RCSI or not) the SELECT
     // kept no lock, so a clerk's arrival, new time or relinked patient committed since then must
     // make this change nothing (rolled back; the retry composes it and answers version-conflict).
@@ -251,7 +264,7 @@ export class PasRepository {
       'cancelling the legacy appointment',
       `UPDATE APPOINTMENT SET APPT_STATUS = @cancelled, CANCELLED_DTTM = @now
         WHERE APPT_ID = @appt AND SLOT_ID = @slot AND PATIENT_ID = @patient AND APPT_STATUS = @readStatus
-          AND START_DTTM = @readStart AND END_DTTM = @readEnd
+          AND START_DTTM = @readStart AND END_DTTM = @readEnd AND START_DTTM > @now
           AND ${legacyCode('APPT_STATUS')} IN (${codeList(this.mapping.cancellableCodes)})`,
       {
         cancelled: sqlp.text(this.mapping.patientCancelCode),

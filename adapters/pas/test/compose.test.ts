@@ -101,6 +101,19 @@ describe('compose', () => {
     expect(compose(row({ APPT_STATUS: 'C' }), DEFAULT_STATUS_MAPPING, clock, LOCAL).resource).not.toHaveProperty('extension');
   });
 
+  it('drops the cancellation reason when a clerk reinstates a cancelled appointment, keeping every other extension', () => {
+    const other = { url: 'https://example.org/other', valueString: 'kept' };
+    const cancelled = { ...stored, status: 'cancelled', extension: [other, { url: CANCELLATION_REASON_URL, valueString: 'Cancelled by the hospital' }] };
+    const reinstated = compose(row({ STORED_STATUS: 'cancelled', APPT_STATUS: 'B' }, cancelled), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(reinstated).toMatchObject({ kinds: ['status'], status: 'booked', resource: { status: 'booked', extension: [other] } });
+    const onlyReason = { ...cancelled, extension: [{ url: CANCELLATION_REASON_URL, valueString: 'Cancelled by the patient' }] };
+    const arrived = compose(row({ STORED_STATUS: 'cancelled', APPT_STATUS: 'A' }, onlyReason), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(arrived.status).toBe('arrived');
+    expect(arrived.resource).not.toHaveProperty('extension');
+    // The stored version itself is never touched.
+    expect(cancelled.extension).toHaveLength(2);
+  });
+
   it('keeps the last known status for an unknown code, and the stored version when the legacy row is gone', () => {
     expect(compose(row({ APPT_STATUS: 'Q' }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: 'booked', unknownCode: 'Q' });
     expect(compose(row({ APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], resource: stored });

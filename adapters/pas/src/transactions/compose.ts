@@ -80,11 +80,17 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
     status = legacy.status;
     kinds.push('status');
     resource.status = status;
+    const extensions = arr(stored.extension);
+    const isReason = (e: unknown) => isObj(e) && e.url === CANCELLATION_REASON_URL;
     if (status === 'cancelled' && legacy.cancelledBy) {
-      const extensions = arr(stored.extension);
-      if (!extensions.some((e) => isObj(e) && e.url === CANCELLATION_REASON_URL)) {
+      if (!extensions.some(isReason)) {
         resource.extension = [...extensions, { url: CANCELLATION_REASON_URL, valueString: CANCELLED_BY_TEXT[legacy.cancelledBy] }];
       }
+    } else if (status !== 'cancelled' && extensions.some(isReason)) {
+      // Reinstated by a clerk (H/P back to B): a cancellation reason would contradict the status.
+      const kept = extensions.filter((e) => !isReason(e));
+      if (kept.length > 0) resource.extension = kept;
+      else delete resource.extension;
     }
   }
 

@@ -73,6 +73,8 @@ describe('temporary hospital numbers', () => {
 // A stand-in for mssql's pool: records every batch, answers from a script.
 
 interface Sent {
+  /** query: tedious execSql, i.e. sp_executesql; batch: execSqlBatch, a plain batch. */
+  via: 'query' | 'batch';
   text: string;
   inputs: Record<string, { type: unknown; value: unknown }>;
   outputs: string[];
@@ -90,7 +92,7 @@ function fakePool(answer: (text: string) => { recordsets?: Record<string, unknow
     },
   };
   const request = () => {
-    const s: Sent = { text: '', inputs: {}, outputs: [] };
+    const s: Sent = { via: 'query', text: '', inputs: {}, outputs: [] };
     const r = {
       input(name: string, type: unknown, value: unknown) {
         s.inputs[name] = { type, value };
@@ -107,6 +109,10 @@ function fakePool(answer: (text: string) => { recordsets?: Record<string, unknow
         if (a instanceof Error) throw a;
         const recordsets = a.recordsets ?? [[]];
         return { recordset: recordsets[0], recordsets, output: a.output ?? {} };
+      },
+      async batch(text: string) {
+        s.via = 'batch';
+        return r.query(text);
       },
     };
     return r;
@@ -140,7 +146,10 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     const { pool, sent, events } = fakePool(preambleAnswer(1));
     const db = new MssqlDatabase(pool, 2500);
     expect(await db.transaction(async (s) => commit(await s.execute('UPDATE T SET A = 1')))).toBe(-1);
-    expect(sent[0]?.text).toBe('SET XACT_ABORT ON; SET LOCK_TIMEOUT 2500; SELECT @@TRANCOUNT AS TRANCOUNT;');
+    // As a plain batch: SET options set inside sp_executesql (every query() with or without
+    // parameters) are restored when it returns, so they would never reach the statements after it.
+    expect(sent[0]).toMatchObject({ via: 'batch', text: 'SET XACT_ABORT ON; SET LOCK_TIMEOUT 2500; SELECT @@TRANCOUNT AS TRANCOUNT;' });
+    expect(sent[1]).toMatchObject({ via: 'query' });
     expect(events).toEqual(['begin', 'commit']);
   });
 

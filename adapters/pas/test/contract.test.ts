@@ -638,6 +638,30 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ HOSP_NO: localNumber, REG_TYPE: 'T', NHS_NO: null, SURNAME: 'Example', FORENAMES: 'Zoë' });
       });
 
+      it("gives a new patient a temporary hospital number the trust's own records do not already hold", async () => {
+        // The trust already uses T-numbers (an older install, its own series): the next ten
+        // patient ids' numbers are taken by patients registered on its screens.
+        const now = pas.kind === 'mssql' ? 'CONVERT(DATETIME, \'2020-01-01 00:00:00\', 120)' : "'2020-01-01 00:00:00'";
+        for (let i = 0; i < 10; i++) {
+          await subject.exec(`INSERT INTO PATIENT (SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES ('TRUSTOWN', 'U', ${now}, 'P', ${now})`);
+        }
+        const own = (await subject.rows<{ PATIENT_ID: number }>(`SELECT PATIENT_ID FROM PATIENT WHERE SURNAME = 'TRUSTOWN' AND HOSP_NO IS NULL ORDER BY PATIENT_ID`)).map((r) => Number(r.PATIENT_ID));
+        const last = Math.max(...own);
+        const taken = own.map((_, i) => `T${String(last + 1 + i).padStart(9, '0')}`);
+        for (const [i, id] of own.entries()) await subject.exec(`UPDATE PATIENT SET HOSP_NO = '${taken[i]}' WHERE PATIENT_ID = ${id}`);
+
+        const numbers: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const { cmd } = await book();
+          const localNumber = built.get(cmd.appointmentId)?.localNumber as string;
+          expect(localNumber).toMatch(/^T\d{9}$/);
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ HOSP_NO: localNumber, REG_TYPE: 'T', SURNAME: 'Example' });
+          numbers.push(localNumber);
+        }
+        expect(new Set(numbers).size).toBe(3);
+        expect(numbers.filter((n) => taken.includes(n))).toEqual([]);
+      });
+
       it('finds a patient again by NHS number instead of registering them twice', async () => {
         const nhsNumber = randomNhsNumber();
         const first = await book(takeSlot(), { patient: patient(nhsNumber) });

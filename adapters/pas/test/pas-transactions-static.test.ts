@@ -11,7 +11,7 @@ import { TransientPasError } from '../src/port.js';
 import { commit, legacyCode, type PasDatabase, rollback, sqlp } from '../src/session.js';
 import { loadDemoDataSqlite } from '../src/sqlite/demo-data.js';
 import { SqlitePas } from '../src/sqlite/sqlite-pas.js';
-import { checkHospitalNumberFormat, PasRepository, temporaryHospitalNumber } from '../src/transactions/repository.js';
+import { checkHospitalNumberFormat, HOSPITAL_NUMBER_TRIES, PasRepository, temporaryHospitalNumber, temporaryHospitalNumbers } from '../src/transactions/repository.js';
 
 /**
  * The rules of the PAS transactions that need no SQL Server to check (issue 11 items 2, 3, 5, 9 and
@@ -66,6 +66,24 @@ describe('temporary hospital numbers', () => {
     expect(() => temporaryHospitalNumber({ prefix: 'NHSB', width: 8 }, 123456)).toThrow(/does not fit/);
     expect(() => checkHospitalNumberFormat({ prefix: 'T-', width: 10 })).toThrow(/letters and digits/);
     expect(() => checkHospitalNumberFormat({ prefix: 'ABCDEFGH', width: 10 })).toThrow(/width/);
+    // PATIENT.HOSP_NO is CHAR(10): nothing longer.
+    expect(() => checkHospitalNumberFormat({ prefix: 'T', width: 11 })).toThrow(/HOSP_NO is CHAR\(10\)/);
+    expect(checkHospitalNumberFormat({ prefix: 'T', width: 10 })).toEqual({ prefix: 'T', width: 10 });
+  });
+
+  it('offer a bounded, fixed list of numbers, its own first, never one another patient is offered', () => {
+    const format = { prefix: 'T', width: 10 };
+    const offered = temporaryHospitalNumbers(format, 42);
+    expect(offered).toHaveLength(HOSPITAL_NUMBER_TRIES);
+    expect(offered[0]).toBe('T000000042');
+    expect(offered[1]).toBe('T999999579');
+    expect(temporaryHospitalNumbers(format, 42)).toEqual(offered);
+    const all = Array.from({ length: 2000 }, (_, id) => temporaryHospitalNumbers(format, id + 1)).flat();
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.every((n) => /^T\d{9}$/.test(n))).toBe(true);
+    // A narrow format still offers its own number, and only numbers that fit.
+    expect(temporaryHospitalNumbers({ prefix: 'NHSB', width: 8 }, 999)[0]).toBe('NHSB0999');
+    expect(temporaryHospitalNumbers({ prefix: 'NHSB', width: 8 }, 999).every((n) => n.length === 8)).toBe(true);
   });
 });
 

@@ -13,7 +13,7 @@ import type { PasDatabase, PasSession, TxOutcome } from '../src/session.js';
 import { loadDemoDataSqlite, SqlitePas } from '../src/sqlite/index.js';
 import { SqliteDatabase } from '../src/sqlite/sqlite-db.js';
 import { MssqlDatabase } from '../src/mssql/mssql-db.js';
-import { PasRepository } from '../src/transactions/repository.js';
+import { DEFAULT_HOSPITAL_NUMBER, PasRepository, temporaryHospitalNumbers } from '../src/transactions/repository.js';
 
 /**
  * The PAS adapter contract: one set of cases, run against every adapter, so the SQL Server PAS
@@ -660,6 +660,24 @@ export function describePasContract(name: string, open: OpenPas): void {
         }
         expect(new Set(numbers).size).toBe(3);
         expect(numbers.filter((n) => taken.includes(n))).toEqual([]);
+      });
+
+      it('fails a booking with a clear error, writing nothing, when every number a new patient could be given is held', async () => {
+        const now = pas.kind === 'mssql' ? 'CONVERT(DATETIME, \'2020-01-01 00:00:00\', 120)' : "'2020-01-01 00:00:00'";
+        for (let i = 0; i < 10; i++) {
+          await subject.exec(`INSERT INTO PATIENT (SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES ('TRUSTFULL', 'U', ${now}, 'P', ${now})`);
+        }
+        const own = (await subject.rows<{ PATIENT_ID: number }>(`SELECT PATIENT_ID FROM PATIENT WHERE SURNAME = 'TRUSTFULL' ORDER BY PATIENT_ID`)).map((r) => Number(r.PATIENT_ID));
+        const offered = temporaryHospitalNumbers(DEFAULT_HOSPITAL_NUMBER, Math.max(...own) + 1);
+        for (const [i, id] of own.entries()) await subject.exec(`UPDATE PATIENT SET HOSP_NO = '${offered[i]}' WHERE PATIENT_ID = ${id}`);
+        const before = await subject.counts();
+        const slot = takeSlot();
+        await expect(pas.book(bookCommand(slot))).rejects.toThrow(/no free temporary hospital number .* PAS_TEMP_HOSPITAL_NUMBER_PREFIX/);
+        expect(await subject.counts()).toEqual(before);
+        expect(await slotRow(slot)).toMatchObject({ status: 'free' });
+        // The trust's numbers go elsewhere: bookings work again.
+        await subject.exec(`UPDATE PATIENT SET HOSP_NO = NULL WHERE SURNAME = 'TRUSTFULL'`);
+        expect((await pas.book(bookCommand(slot))).outcome).toBe('booked');
       });
 
       it('finds a patient again by NHS number instead of registering them twice', async () => {

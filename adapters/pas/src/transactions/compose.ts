@@ -63,6 +63,15 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const trim = (v: string | null | undefined) => (v ?? '').trim();
 
+/**
+ * Two instants in the same whole second. Legacy datetimes hold whole seconds: compared at that
+ * resolution, a consumer's milliseconds are no change (compose) and no disagreement (consistency).
+ */
+export function sameSecond(a: unknown, b: unknown): boolean {
+  const seconds = (t: unknown) => Math.floor(Date.parse(String(t)) / 1000);
+  return typeof a === 'string' && typeof b === 'string' && seconds(a) === seconds(b);
+}
+
 export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClock, localPatientIdSystem?: string): Composed {
   const stored = JSON.parse(row.RESOURCE_JSON) as Json;
   const storedStatus = trim(row.STORED_STATUS);
@@ -97,9 +106,7 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   // Times.
   const start = clock.toInstant(row.START_DTTM);
   const end = clock.toInstant(row.END_DTTM);
-  // Legacy datetimes hold whole seconds: compare at that resolution, so a consumer's milliseconds are no change.
-  const seconds = (t: unknown) => Math.floor(Date.parse(String(t)) / 1000);
-  if (seconds(stored.start) !== seconds(start) || seconds(stored.end) !== seconds(end)) {
+  if (!sameSecond(stored.start, start) || !sameSecond(stored.end, end)) {
     kinds.push('time');
     resource.start = start;
     resource.end = end;

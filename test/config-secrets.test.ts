@@ -49,6 +49,11 @@ describe('configuration errors never echo a secret', () => {
     expect(redis).toContain('facade:***@');
   });
 
+  it('a temporary hospital number wider than PATIENT.HOSP_NO (CHAR(10)) is refused at start-up', () => {
+    expect(messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '12' }))).toMatch(/^PAS_TEMP_HOSPITAL_NUMBER_WIDTH: /);
+    expect(loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '10' }).PAS_TEMP_HOSPITAL_NUMBER_WIDTH).toBe(10);
+  });
+
   it('a CONFIG_FILE that is not JSON is reported without quoting its text', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, '{"ADMIN_PASSWORD": Real-Pass-Word-11}');

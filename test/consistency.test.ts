@@ -108,6 +108,15 @@ describe('the consistency check', () => {
     expect(await findings()).toEqual({ 'versions-disagreeing-with-pas': ['cancelled', 'moved', 'retimed'] });
   });
 
+  it('compares times to the second, as the PAS holds them: a consumer\'s milliseconds are no disagreement', async () => {
+    const slot = freeSlot();
+    const start = clock.toInstant(slot.START_DTTM).replace('.000Z', '.500Z');
+    const end = clock.toInstant(slot.END_DTTM).replace('.000Z', '.999Z');
+    fhirAppointment('with-ms', appointment(slot.SLOT_ID, 'B'), slot, { start, end });
+    setSlot(slot.SLOT_ID, 'B');
+    expect((await check()).findings).toEqual([]);
+  });
+
   it('reports a version whose Appointment.slot points at no contained Slot', async () => {
     const slot = freeSlot();
     fhirAppointment('dangling', appointment(slot.SLOT_ID, 'B'), slot, { slot: [{ reference: '#elsewhere' }] });

@@ -1,6 +1,7 @@
 import { DEFAULT_STATUS_MAPPING, legacyStatus, type StatusMapping } from './appointment-status.js';
 import { LocalClock } from './local-time.js';
 import { legacyCode } from './session.js';
+import { sameSecond } from './transactions/compose.js';
 
 /**
  * The consistency check: what a double booking, a partial write, a lost version or a write that
@@ -149,7 +150,8 @@ async function compareVersionsWithPas(run: QueryRunner, t: ProductTables, mappin
       continue;
     }
     const expectedStatus = legacyStatus(mapping, String(row.code))?.status;
-    const sameInstant = (stored: string | undefined, local: unknown) => stored !== undefined && Date.parse(stored) === Date.parse(clock.toInstant(local as string | Date));
+    // To the second, as compose compares: a booking's milliseconds never make a version.
+    const sameInstant = (stored: string | undefined, local: unknown) => sameSecond(stored, clock.toInstant(local as string | Date));
     const disagrees =
       (expectedStatus !== undefined && resource.status !== expectedStatus) ||
       !sameInstant(resource.start, row.startLocal) ||

@@ -193,8 +193,11 @@ export type CancelResult =
   | { outcome: 'cancelled'; version: AppointmentVersion }
   | { outcome: 'not-found' }
   | { outcome: 'version-conflict'; currentVersionId: string }
-  /** The appointment is in a final state (cancelled, attended, did not attend) on either side. */
-  | { outcome: 'invalid-state'; status: string }
+  /**
+   * The appointment is in a final state (cancelled, attended, did not attend) on either side, or
+   * has begun (`started`: its start, which has passed; what happened is the clinic's to record).
+   */
+  | { outcome: 'invalid-state'; status: string; started?: string }
   | ReplayedWrite;
 
 /** What a PAS-side change touched, compared with the product's current version. */

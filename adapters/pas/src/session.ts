@@ -20,6 +20,12 @@ export type SqlType =
   | 'local'
   /** A UTC instant (ISO-8601) for the product's own tables. */
   | 'utc'
+  /**
+   * A legacy datetime exactly as a query returned it, to find the column unchanged: SQLite's text
+   * as it is; a SQL Server DATETIME read as a Date (useUTC: its UTC fields are the wall clock),
+   * sent back as a DATETIME to the same 1/300 s.
+   */
+  | 'asRead'
   /** A slot GUID. */
   | 'guid'
   /** Long JSON text. */
@@ -41,6 +47,7 @@ export const sqlp = {
   text: (value: string | null): SqlParam => ({ type: 'text', value }),
   local: (value: string | null): SqlParam => ({ type: 'local', value }),
   utc: (value: string | null): SqlParam => ({ type: 'utc', value }),
+  asRead: (value: string | Date | null): SqlParam => ({ type: 'asRead', value: value instanceof Date ? value.toISOString() : value }),
   guid: (value: string | null): SqlParam => ({ type: 'guid', value }),
   json: (value: string): SqlParam => ({ type: 'json', value }),
 };

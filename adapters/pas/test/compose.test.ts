@@ -35,6 +35,7 @@ const row = (over: Partial<ComposeRow> = {}, resource: object = stored): Compose
   RESOURCE_JSON: JSON.stringify(resource),
   APPT_STATUS: 'B',
   SLOT_ID: 17,
+  PATIENT_ID: 5,
   START_DTTM: '2026-12-02 08:00:00',
   END_DTTM: '2026-12-02 08:15:00',
   SLOT_GUID: 'AAAAAAAA-0000-0000-0000-000000000017',
@@ -98,6 +99,19 @@ describe('compose', () => {
     const withReason = { ...stored, extension: [{ url: CANCELLATION_REASON_URL, valueString: 'consumer said' }] };
     expect(compose(row({ APPT_STATUS: 'P' }, withReason), DEFAULT_STATUS_MAPPING, clock, LOCAL).resource.extension).toEqual(withReason.extension);
     expect(compose(row({ APPT_STATUS: 'C' }), DEFAULT_STATUS_MAPPING, clock, LOCAL).resource).not.toHaveProperty('extension');
+  });
+
+  it('drops the cancellation reason when a clerk reinstates a cancelled appointment, keeping every other extension', () => {
+    const other = { url: 'https://example.org/other', valueString: 'kept' };
+    const cancelled = { ...stored, status: 'cancelled', extension: [other, { url: CANCELLATION_REASON_URL, valueString: 'Cancelled by the hospital' }] };
+    const reinstated = compose(row({ STORED_STATUS: 'cancelled', APPT_STATUS: 'B' }, cancelled), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(reinstated).toMatchObject({ kinds: ['status'], status: 'booked', resource: { status: 'booked', extension: [other] } });
+    const onlyReason = { ...cancelled, extension: [{ url: CANCELLATION_REASON_URL, valueString: 'Cancelled by the patient' }] };
+    const arrived = compose(row({ STORED_STATUS: 'cancelled', APPT_STATUS: 'A' }, onlyReason), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(arrived.status).toBe('arrived');
+    expect(arrived.resource).not.toHaveProperty('extension');
+    // The stored version itself is never touched.
+    expect(cancelled.extension).toHaveLength(2);
   });
 
   it('keeps the last known status for an unknown code, and the stored version when the legacy row is gone', () => {

@@ -9,7 +9,11 @@ import { LocalClock } from '../src/local-time.js';
 import { createMssqlSchema, loadDemoDataMssql, MssqlPas } from '../src/mssql/index.js';
 import { openPasScreens, type PasScreens } from '../src/pas-screens.js';
 import type { AppointmentVersion, BookCommand, CancelCommand, PasChangeKind, PasObserver, PasPort, PatientDetails, SlotQuery, SlotStatus } from '../src/port.js';
+import type { PasDatabase, PasSession, TxOutcome } from '../src/session.js';
 import { loadDemoDataSqlite, SqlitePas } from '../src/sqlite/index.js';
+import { SqliteDatabase } from '../src/sqlite/sqlite-db.js';
+import { MssqlDatabase } from '../src/mssql/mssql-db.js';
+import { DEFAULT_HOSPITAL_NUMBER, PasRepository, temporaryHospitalNumbers } from '../src/transactions/repository.js';
 
 /**
  * The PAS adapter contract: one set of cases, run against every adapter, so the SQL Server PAS
@@ -66,7 +70,52 @@ interface PasUnderTest {
   rows<T>(sql: string): Promise<T[]>;
   /** What the adapter reported to its observer. */
   observed: Observed;
+  /** Another handle on the adapter's own database (same SQLite connection, same SQL Server pool). */
+  database: PasDatabase;
   close(): Promise<void>;
+}
+
+/**
+ * The adapter's database, whose next transaction lets a clerk's change in right after its read of
+ * the appointment (the compose SELECT): what READ COMMITTED, with or without RCSI, lets a clerk
+ * commit between two statements of a SQL Server transaction, since that SELECT keeps no lock. On
+ * SQLite the clerk's statement runs on the transaction's own connection, so the write sees it.
+ */
+class ClerkBetweenReadAndWrite implements PasDatabase {
+  constructor(
+    private readonly inner: PasDatabase,
+    private clerk: (() => Promise<void>) | undefined,
+  ) {}
+  get dialect() {
+    return this.inner.dialect;
+  }
+  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T> {
+    return this.inner.transaction((s) =>
+      work({
+        dialect: s.dialect,
+        execute: (sql, p) => s.execute(sql, p),
+        insertId: (sql, p) => s.insertId(sql, p),
+        query: async <R,>(sql: string, p?: Parameters<PasSession['query']>[1]) => {
+          const rows = await s.query<R>(sql, p);
+          const clerk = this.clerk;
+          if (clerk && sql.includes('LEFT JOIN APPOINTMENT p')) {
+            this.clerk = undefined;
+            await clerk();
+          }
+          return rows;
+        },
+      }),
+    );
+  }
+  read<T>(work: (s: PasSession) => Promise<T>): Promise<T> {
+    return this.inner.read(work);
+  }
+  isDuplicateKey(error: unknown) {
+    return this.inner.isDuplicateKey(error);
+  }
+  close() {
+    return Promise.resolve();
+  }
 }
 
 interface Observed {
@@ -159,6 +208,7 @@ const openSqlite: OpenPas = async (data) => {
     },
     rows: async <T,>(sql: string) => pas.db.prepare(sql).all().map((r) => trimmedRow<T>(r) as T),
     observed,
+    database: new SqliteDatabase(pas.db, 5000),
     close: async () => {
       await screens.close();
       await pas.close();
@@ -194,6 +244,7 @@ const openMssql =
       },
       rows: async <T,>(sql: string) => (await pas.pool.request().query(sql)).recordset.map((r) => trimmedRow<T>(r) as T),
       observed,
+      database: new MssqlDatabase(pas.pool, 2000),
       close: async () => {
         await screens.close();
         await pas.close();
@@ -587,6 +638,48 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ HOSP_NO: localNumber, REG_TYPE: 'T', NHS_NO: null, SURNAME: 'Example', FORENAMES: 'Zoë' });
       });
 
+      it("gives a new patient a temporary hospital number the trust's own records do not already hold", async () => {
+        // The trust already uses T-numbers (an older install, its own series): the next ten
+        // patient ids' numbers are taken by patients registered on its screens.
+        const now = pas.kind === 'mssql' ? 'CONVERT(DATETIME, \'2020-01-01 00:00:00\', 120)' : "'2020-01-01 00:00:00'";
+        for (let i = 0; i < 10; i++) {
+          await subject.exec(`INSERT INTO PATIENT (SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES ('TRUSTOWN', 'U', ${now}, 'P', ${now})`);
+        }
+        const own = (await subject.rows<{ PATIENT_ID: number }>(`SELECT PATIENT_ID FROM PATIENT WHERE SURNAME = 'TRUSTOWN' AND HOSP_NO IS NULL ORDER BY PATIENT_ID`)).map((r) => Number(r.PATIENT_ID));
+        const last = Math.max(...own);
+        const taken = own.map((_, i) => `T${String(last + 1 + i).padStart(9, '0')}`);
+        for (const [i, id] of own.entries()) await subject.exec(`UPDATE PATIENT SET HOSP_NO = '${taken[i]}' WHERE PATIENT_ID = ${id}`);
+
+        const numbers: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const { cmd } = await book();
+          const localNumber = built.get(cmd.appointmentId)?.localNumber as string;
+          expect(localNumber).toMatch(/^T\d{9}$/);
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ HOSP_NO: localNumber, REG_TYPE: 'T', SURNAME: 'Example' });
+          numbers.push(localNumber);
+        }
+        expect(new Set(numbers).size).toBe(3);
+        expect(numbers.filter((n) => taken.includes(n))).toEqual([]);
+      });
+
+      it('fails a booking with a clear error, writing nothing, when every number a new patient could be given is held', async () => {
+        const now = pas.kind === 'mssql' ? 'CONVERT(DATETIME, \'2020-01-01 00:00:00\', 120)' : "'2020-01-01 00:00:00'";
+        for (let i = 0; i < 10; i++) {
+          await subject.exec(`INSERT INTO PATIENT (SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES ('TRUSTFULL', 'U', ${now}, 'P', ${now})`);
+        }
+        const own = (await subject.rows<{ PATIENT_ID: number }>(`SELECT PATIENT_ID FROM PATIENT WHERE SURNAME = 'TRUSTFULL' ORDER BY PATIENT_ID`)).map((r) => Number(r.PATIENT_ID));
+        const offered = temporaryHospitalNumbers(DEFAULT_HOSPITAL_NUMBER, Math.max(...own) + 1);
+        for (const [i, id] of own.entries()) await subject.exec(`UPDATE PATIENT SET HOSP_NO = '${offered[i]}' WHERE PATIENT_ID = ${id}`);
+        const before = await subject.counts();
+        const slot = takeSlot();
+        await expect(pas.book(bookCommand(slot))).rejects.toThrow(/no free temporary hospital number .* PAS_TEMP_HOSPITAL_NUMBER_PREFIX/);
+        expect(await subject.counts()).toEqual(before);
+        expect(await slotRow(slot)).toMatchObject({ status: 'free' });
+        // The trust's numbers go elsewhere: bookings work again.
+        await subject.exec(`UPDATE PATIENT SET HOSP_NO = NULL WHERE SURNAME = 'TRUSTFULL'`);
+        expect((await pas.book(bookCommand(slot))).outcome).toBe('booked');
+      });
+
       it('finds a patient again by NHS number instead of registering them twice', async () => {
         const nhsNumber = randomNhsNumber();
         const first = await book(takeSlot(), { patient: patient(nhsNumber) });
@@ -725,6 +818,51 @@ export function describePasContract(name: string, open: OpenPas): void {
         return { doubles, orphans };
       };
 
+      describe("never overwrites a clerk's change committed between the cancel's read and its write", () => {
+        const pasApptId = async (appointmentId: string) =>
+          Number((await subject.rows<{ ID: number }>(`SELECT PAS_APPT_ID AS ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${appointmentId}'`))[0]?.ID);
+        const clerkChanges: [string, (apptId: number) => string, Partial<LegacyRows>][] = [
+          ['an arrival (B -> A)', (id) => `UPDATE APPOINTMENT SET APPT_STATUS = 'A' WHERE APPT_ID = ${id}`, { APPT_STATUS: 'A', SLOT_STATUS: 'B' }],
+          [
+            'a new start time',
+            (id) =>
+              pas.kind === 'mssql'
+                ? `UPDATE APPOINTMENT SET START_DTTM = DATEADD(minute, 5, START_DTTM) WHERE APPT_ID = ${id}`
+                : `UPDATE APPOINTMENT SET START_DTTM = datetime(START_DTTM, '+5 minutes') WHERE APPT_ID = ${id}`,
+            { APPT_STATUS: 'B', SLOT_STATUS: 'B' },
+          ],
+          [
+            'a new end time',
+            (id) =>
+              pas.kind === 'mssql'
+                ? `UPDATE APPOINTMENT SET END_DTTM = DATEADD(minute, -5, END_DTTM) WHERE APPT_ID = ${id}`
+                : `UPDATE APPOINTMENT SET END_DTTM = datetime(END_DTTM, '-5 minutes') WHERE APPT_ID = ${id}`,
+            { APPT_STATUS: 'B', SLOT_STATUS: 'B' },
+          ],
+          [
+            'the appointment relinked to another patient',
+            (id) => `UPDATE APPOINTMENT SET PATIENT_ID = (SELECT MIN(PATIENT_ID) FROM PATIENT WHERE HOSP_NO IS NOT NULL) WHERE APPT_ID = ${id}`,
+            { APPT_STATUS: 'B', SLOT_STATUS: 'B' },
+          ],
+        ];
+        it.each(clerkChanges)('%s: the write finds nothing to change, and the retry answers version-conflict', async (_what, clerkSql, legacy) => {
+          const { cmd, version } = await bookWithSlot();
+          const apptId = await pasApptId(cmd.appointmentId);
+          const repository = new PasRepository(new ClerkBetweenReadAndWrite(subject.database, () => subject.exec(clerkSql(apptId))), { clock, localPatientIdSystem: LOCAL_SYSTEM });
+          const cancel = cancelCommand(version);
+          // The first attempt rolls back (a transient error the worker retries) ...
+          await expect(repository.cancel(cancel)).rejects.toThrow(/expected 1 row/);
+          // On SQL Server the clerk's change committed on its own connection; SQLite ran it inside the
+          // transaction (one writer at a time), whose rollback took it away: the clerk commits it now.
+          if (pas.kind === 'sqlite') await subject.exec(clerkSql(apptId));
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject(legacy);
+          // ... and the retry composes the clerk's change as version 2: the consumer's If-Match is stale.
+          expect(await repository.cancel(cancel)).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject(legacy);
+          expect(await inconsistencies()).toEqual({ doubles: [], orphans: [] });
+        });
+      });
+
       it('1. an appointment cancelled in the PAS reads cancelled, version 2, with who cancelled; version 1 unchanged', async () => {
         const { version, cmd } = await bookWithSlot();
         const seen = subject.observed.changes.length;
@@ -831,6 +969,25 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(await pas.book(bookCommand(stray))).toEqual({ outcome: 'slot-unavailable' });
         expect(await slotRow(stray)).toMatchObject({ status: 'free' });
         expect(delta(before, afterScreens)).toEqual({ PATIENT: 1, APPOINTMENT: 1 });
+      });
+
+      it('7. an appointment that has begun (start passed, no attendance recorded yet) is not cancelled: its slot and a later did-not-attend stay the clinic\'s', async () => {
+        const { cmd, slot } = await bookWithSlot();
+        const apptId = Number((await subject.rows<{ ID: number }>(`SELECT PAS_APPT_ID AS ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${cmd.appointmentId}'`))[0]?.ID);
+        // Time passes: the appointment began ten minutes ago (its rows moved back, as the clock cannot be).
+        const local = (minutes: number) => clock.toLocal(new Date(Date.now() + minutes * 60_000).toISOString());
+        const literal = (minutes: number) => (pas.kind === 'mssql' ? `CONVERT(DATETIME, '${local(minutes)}', 120)` : `'${local(minutes)}'`);
+        await subject.exec(`UPDATE APPOINTMENT SET START_DTTM = ${literal(-10)}, END_DTTM = ${literal(5)} WHERE APPT_ID = ${apptId}`);
+        const v2 = (await pas.readAppointment(cmd.appointmentId)) as AppointmentVersion;
+        expect(v2).toMatchObject({ versionId: '2', status: 'booked' });
+        const before = await subject.counts();
+        expect(await pas.cancel(cancelCommand(v2))).toEqual({ outcome: 'invalid-state', status: 'booked', started: v2.resource.start });
+        expect(await subject.counts()).toEqual(before);
+        expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'B', SLOT_STATUS: 'B' });
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy' });
+        // The clinic records what happened.
+        await subject.screens.didNotAttend(cmd.appointmentId);
+        expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '3', status: 'noshow' });
       });
 
       it('6. arrived / attended / did-not-attend read as arrived / fulfilled / noshow; attended or noshow cannot be cancelled', async () => {

@@ -11,7 +11,7 @@ import { TransientPasError } from '../src/port.js';
 import { commit, legacyCode, type PasDatabase, rollback, sqlp } from '../src/session.js';
 import { loadDemoDataSqlite } from '../src/sqlite/demo-data.js';
 import { SqlitePas } from '../src/sqlite/sqlite-pas.js';
-import { checkHospitalNumberFormat, PasRepository, temporaryHospitalNumber } from '../src/transactions/repository.js';
+import { checkHospitalNumberFormat, HOSPITAL_NUMBER_TRIES, PasRepository, temporaryHospitalNumber, temporaryHospitalNumbers } from '../src/transactions/repository.js';
 
 /**
  * The rules of the PAS transactions that need no SQL Server to check (issue 11 items 2, 3, 5, 9 and
@@ -66,6 +66,24 @@ describe('temporary hospital numbers', () => {
     expect(() => temporaryHospitalNumber({ prefix: 'NHSB', width: 8 }, 123456)).toThrow(/does not fit/);
     expect(() => checkHospitalNumberFormat({ prefix: 'T-', width: 10 })).toThrow(/letters and digits/);
     expect(() => checkHospitalNumberFormat({ prefix: 'ABCDEFGH', width: 10 })).toThrow(/width/);
+    // PATIENT.HOSP_NO is CHAR(10): nothing longer.
+    expect(() => checkHospitalNumberFormat({ prefix: 'T', width: 11 })).toThrow(/HOSP_NO is CHAR\(10\)/);
+    expect(checkHospitalNumberFormat({ prefix: 'T', width: 10 })).toEqual({ prefix: 'T', width: 10 });
+  });
+
+  it('offer a bounded, fixed list of numbers, its own first, never one another patient is offered', () => {
+    const format = { prefix: 'T', width: 10 };
+    const offered = temporaryHospitalNumbers(format, 42);
+    expect(offered).toHaveLength(HOSPITAL_NUMBER_TRIES);
+    expect(offered[0]).toBe('T000000042');
+    expect(offered[1]).toBe('T999999579');
+    expect(temporaryHospitalNumbers(format, 42)).toEqual(offered);
+    const all = Array.from({ length: 2000 }, (_, id) => temporaryHospitalNumbers(format, id + 1)).flat();
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.every((n) => /^T\d{9}$/.test(n))).toBe(true);
+    // A narrow format still offers its own number, and only numbers that fit.
+    expect(temporaryHospitalNumbers({ prefix: 'NHSB', width: 8 }, 999)[0]).toBe('NHSB0999');
+    expect(temporaryHospitalNumbers({ prefix: 'NHSB', width: 8 }, 999).every((n) => n.length === 8)).toBe(true);
   });
 });
 
@@ -73,6 +91,8 @@ describe('temporary hospital numbers', () => {
 // A stand-in for mssql's pool: records every batch, answers from a script.
 
 interface Sent {
+  /** query: tedious execSql, i.e. sp_executesql; batch: execSqlBatch, a plain batch. */
+  via: 'query' | 'batch';
   text: string;
   inputs: Record<string, { type: unknown; value: unknown }>;
   outputs: string[];
@@ -90,7 +110,7 @@ function fakePool(answer: (text: string) => { recordsets?: Record<string, unknow
     },
   };
   const request = () => {
-    const s: Sent = { text: '', inputs: {}, outputs: [] };
+    const s: Sent = { via: 'query', text: '', inputs: {}, outputs: [] };
     const r = {
       input(name: string, type: unknown, value: unknown) {
         s.inputs[name] = { type, value };
@@ -107,6 +127,10 @@ function fakePool(answer: (text: string) => { recordsets?: Record<string, unknow
         if (a instanceof Error) throw a;
         const recordsets = a.recordsets ?? [[]];
         return { recordset: recordsets[0], recordsets, output: a.output ?? {} };
+      },
+      async batch(text: string) {
+        s.via = 'batch';
+        return r.query(text);
       },
     };
     return r;
@@ -140,7 +164,10 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     const { pool, sent, events } = fakePool(preambleAnswer(1));
     const db = new MssqlDatabase(pool, 2500);
     expect(await db.transaction(async (s) => commit(await s.execute('UPDATE T SET A = 1')))).toBe(-1);
-    expect(sent[0]?.text).toBe('SET XACT_ABORT ON; SET LOCK_TIMEOUT 2500; SELECT @@TRANCOUNT AS TRANCOUNT;');
+    // As a plain batch: SET options set inside sp_executesql (every query() with or without
+    // parameters) are restored when it returns, so they would never reach the statements after it.
+    expect(sent[0]).toMatchObject({ via: 'batch', text: 'SET XACT_ABORT ON; SET LOCK_TIMEOUT 2500; SELECT @@TRANCOUNT AS TRANCOUNT;' });
+    expect(sent[1]).toMatchObject({ via: 'query' });
     expect(events).toEqual(['begin', 'commit']);
   });
 
@@ -215,13 +242,34 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     expect(inputs.utc?.type.type).toBe(sql.DateTime2);
   });
 
+  it('send a DATETIME back exactly as it was read (the Date tedious gave, to the millisecond)', () => {
+    const inputs: Record<string, { type: unknown; value: unknown }> = {};
+    const request = { input: (name: string, type: unknown, value: unknown) => (inputs[name] = { type, value }) } as unknown as sql.Request;
+    // 08:00:00.003 is one 1/300 s tick past the second: what a clerk's GETDATE() leaves behind.
+    const read = new Date('2026-12-02T08:00:00.003Z');
+    bind(request, 'readStart', sqlp.asRead(read));
+    expect(inputs.readStart?.type).toBe(sql.DateTime);
+    expect((inputs.readStart?.value as Date).getTime()).toBe(read.getTime());
+    // SQLite's text travels unchanged.
+    expect(sqlp.asRead('2026-12-02 08:00:00')).toEqual({ type: 'asRead', value: '2026-12-02 08:00:00' });
+  });
+
+  it('cancel the legacy appointment only as read, and only before it starts', () => {
+    const repository = read('../src/transactions/repository.ts');
+    const update = /UPDATE APPOINTMENT SET APPT_STATUS = @cancelled[^`]*/.exec(repository)?.[0] ?? '';
+    for (const condition of ['SLOT_ID = @slot', 'PATIENT_ID = @patient', 'APPT_STATUS = @readStatus', 'START_DTTM = @readStart', 'END_DTTM = @readEnd', 'START_DTTM > @now']) {
+      expect(update).toContain(condition);
+    }
+  });
+
   it('compare legacy codes trimmed and case-insensitively', () => {
     expect(legacyCode('a.APPT_STATUS')).toBe('UPPER(LTRIM(RTRIM(a.APPT_STATUS)))');
     const repository = read('../src/transactions/repository.ts');
     const screens = read('../src/pas-screens.ts');
     for (const source of [repository, screens]) {
-      // Every comparison of a status or flag column goes through legacyCode().
-      expect(source).not.toMatch(/(WHERE|AND)\s+(\w+\.)?(APPT_STATUS|SLOT_STATUS|ACTIVE_FLAG)\s*(=|<>|IN|NOT)/);
+      // Every comparison of a status or flag column with a code goes through legacyCode(); only the
+      // cancel's check that the column still holds exactly the value it read (@read…) compares it raw.
+      expect(source).not.toMatch(/(WHERE|AND)\s+(\w+\.)?(APPT_STATUS|SLOT_STATUS|ACTIVE_FLAG)\s*(=(?!\s*@read)|<>|IN|NOT)/);
     }
   });
 });

@@ -16,7 +16,7 @@ export const workerSchema = z.object({
     .string('legacy APPT_STATUS codes as CODE=status pairs (booked, arrived, fulfilled, noshow, cancelled[:patient|:hospital]) separated by commas')
     .default(DEFAULT_STATUS_MAPPING_TEXT),
   PAS_TEMP_HOSPITAL_NUMBER_PREFIX: z.string().regex(/^[A-Za-z0-9]{0,9}$/, 'letters and digits only, at most 9').describe('the prefix of the temporary hospital numbers a booking registers').default('T'),
-  PAS_TEMP_HOSPITAL_NUMBER_WIDTH: setting.int('the total width of a temporary hospital number, prefix included', 5, 20).default(10),
+  PAS_TEMP_HOSPITAL_NUMBER_WIDTH: setting.int('the total width of a temporary hospital number, prefix included (PATIENT.HOSP_NO is CHAR(10))', 5, 10).default(10),
   PAS_MSSQL_LOCK_TIMEOUT_MS: setting.int('SET LOCK_TIMEOUT of each SQL Server PAS transaction, in ms (a longer wait fails as error 1222 and is retried)', 100, 60000).default(5000),
   LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),

@@ -108,6 +108,19 @@ describe('cancel handler over PAS-side changes', () => {
     expect(pas.db.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').pluck().get(Number(target.id))).toBe('F');
   });
 
+  it('an appointment that has begun → 422 INVALID_REQUEST_STATE, saying so; the legacy row stays booked', async () => {
+    const v1 = await book();
+    const past = (minutes: number) => clock.toLocal(new Date(Date.now() - minutes * 60_000).toISOString());
+    pas.db
+      .prepare('UPDATE APPOINTMENT SET START_DTTM = ?, END_DTTM = ? WHERE APPT_ID = (SELECT PAS_APPT_ID FROM booking_FHIR_APPOINTMENT WHERE APPOINTMENT_ID = ?)')
+      .run(past(3 * 24 * 60), past(3 * 24 * 60 - 15), v1.appointmentId);
+    const v2 = (await pas.readAppointment(v1.appointmentId)) as AppointmentVersion;
+    const reply = await cancel(v2, 'W/"2"');
+    expect(statusOf(reply)).toEqual([422, 'INVALID_REQUEST_STATE']);
+    expect(reply.type === 'problem' && reply.problem.diagnostics).toMatch(/has begun/);
+    expect(pas.db.prepare('SELECT APPT_STATUS FROM APPOINTMENT WHERE APPT_ID = (SELECT PAS_APPT_ID FROM booking_FHIR_APPOINTMENT WHERE APPOINTMENT_ID = ?)').pluck().get(v1.appointmentId)).toBe('B');
+  });
+
   it('attended or did-not-attend → 422 INVALID_REQUEST_STATE; an unknown appointment → 404', async () => {
     const attended = await book();
     await screens.attend(attended.appointmentId);

@@ -30,7 +30,8 @@ export function withIdentity(statement: string): string {
 }
 
 /**
- * The batch run right after BEGIN TRANSACTION on the transaction's connection: abort the whole
+ * The batch run right after BEGIN TRANSACTION on the transaction's connection, as a plain batch
+ * (see MssqlDatabase.transaction): abort the whole
  * transaction on any error (tedious leaves XACT_ABORT off; an attention then leaves it open),
  * bound lock waits so they surface as error 1222 (retried) instead of hanging until the request
  * timeout, and report @@TRANCOUNT, which must be exactly 1: more means the pooled connection
@@ -59,6 +60,10 @@ export function bind(request: Request, name: string, p: Params[string]): void {
       break;
     case 'utc':
       request.input(name, sql.DateTime2(3), v === null ? null : new Date(String(v)));
+      break;
+    case 'asRead':
+      // The ISO text of the Date the DATETIME column was read as: the same instant, to the millisecond.
+      request.input(name, sql.DateTime, v === null ? null : new Date(String(v)));
       break;
     case 'guid':
       request.input(name, sql.UniqueIdentifier, v);
@@ -141,7 +146,11 @@ export class MssqlDatabase implements PasDatabase {
       const connection = heldConnection(tx);
       let outcome: TxOutcome<T>;
       try {
-        const [state] = await session(tx).query<{ TRANCOUNT: number }>(transactionPreamble(this.lockTimeoutMs));
+        // A plain batch (tedious execSqlBatch), never query(): that is sp_executesql, and SET options
+        // set inside it are restored when it returns. Set here, they hold for the rest of the
+        // connection's session, every statement of this transaction included.
+        const preamble = await tx.request().batch(transactionPreamble(this.lockTimeoutMs));
+        const state = preamble.recordset?.[0] ? upperKeys<{ TRANCOUNT: number }>(preamble.recordset[0]) : undefined;
         if (state?.TRANCOUNT !== 1) {
           discard(connection);
           throw new TransientPasError(`a pooled SQL Server connection was already in a transaction (@@TRANCOUNT ${state?.TRANCOUNT}); it was discarded`);

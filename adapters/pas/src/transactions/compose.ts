@@ -25,6 +25,7 @@ export interface ComposeRow {
   RESOURCE_JSON: string;
   APPT_STATUS: string | null;
   SLOT_ID: number | null;
+  PATIENT_ID: number | null;
   START_DTTM: string | Date | null;
   END_DTTM: string | Date | null;
   SLOT_GUID: string | null;
@@ -38,7 +39,7 @@ export interface ComposeRow {
 /** The SELECT list and joins that produce a ComposeRow; callers add WHERE / ORDER BY. */
 export function composeSelect(booking: (t: string) => string): string {
   return `f.APPOINTMENT_ID, f.PAS_APPT_ID, f.SLOT_ID AS STORED_SLOT_ID, f.CURRENT_VERSION, f.STATUS AS STORED_STATUS, v.LAST_UPDATED_UTC, v.RESOURCE_JSON,
-       p.APPT_STATUS, p.SLOT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE, pt.HOSP_NO, pt.NHS_NO
+       p.APPT_STATUS, p.SLOT_ID, p.PATIENT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE, pt.HOSP_NO, pt.NHS_NO
   FROM ${booking('FHIR_APPOINTMENT')} f
   JOIN ${booking('FHIR_APPOINTMENT_VERSION')} v ON v.APPOINTMENT_ID = f.APPOINTMENT_ID AND v.VERSION_ID = f.CURRENT_VERSION
   LEFT JOIN APPOINTMENT p ON p.APPT_ID = f.PAS_APPT_ID
@@ -62,6 +63,15 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const trim = (v: string | null | undefined) => (v ?? '').trim();
 
+/**
+ * Two instants in the same whole second. Legacy datetimes hold whole seconds: compared at that
+ * resolution, a consumer's milliseconds are no change (compose) and no disagreement (consistency).
+ */
+export function sameSecond(a: unknown, b: unknown): boolean {
+  const seconds = (t: unknown) => Math.floor(Date.parse(String(t)) / 1000);
+  return typeof a === 'string' && typeof b === 'string' && seconds(a) === seconds(b);
+}
+
 export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClock, localPatientIdSystem?: string): Composed {
   const stored = JSON.parse(row.RESOURCE_JSON) as Json;
   const storedStatus = trim(row.STORED_STATUS);
@@ -79,20 +89,24 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
     status = legacy.status;
     kinds.push('status');
     resource.status = status;
+    const extensions = arr(stored.extension);
+    const isReason = (e: unknown) => isObj(e) && e.url === CANCELLATION_REASON_URL;
     if (status === 'cancelled' && legacy.cancelledBy) {
-      const extensions = arr(stored.extension);
-      if (!extensions.some((e) => isObj(e) && e.url === CANCELLATION_REASON_URL)) {
+      if (!extensions.some(isReason)) {
         resource.extension = [...extensions, { url: CANCELLATION_REASON_URL, valueString: CANCELLED_BY_TEXT[legacy.cancelledBy] }];
       }
+    } else if (status !== 'cancelled' && extensions.some(isReason)) {
+      // Reinstated by a clerk (H/P back to B): a cancellation reason would contradict the status.
+      const kept = extensions.filter((e) => !isReason(e));
+      if (kept.length > 0) resource.extension = kept;
+      else delete resource.extension;
     }
   }
 
   // Times.
   const start = clock.toInstant(row.START_DTTM);
   const end = clock.toInstant(row.END_DTTM);
-  // Legacy datetimes hold whole seconds: compare at that resolution, so a consumer's milliseconds are no change.
-  const seconds = (t: unknown) => Math.floor(Date.parse(String(t)) / 1000);
-  if (seconds(stored.start) !== seconds(start) || seconds(stored.end) !== seconds(end)) {
+  if (!sameSecond(stored.start, start) || !sameSecond(stored.end, end)) {
     kinds.push('time');
     resource.start = start;
     resource.end = end;

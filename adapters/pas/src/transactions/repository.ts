@@ -31,10 +31,15 @@ export interface HospitalNumberFormat {
 
 export const DEFAULT_HOSPITAL_NUMBER: HospitalNumberFormat = { prefix: 'T', width: 10 };
 
+/** PATIENT.HOSP_NO is CHAR(10): a longer number would be cut or refused by the PAS. */
+export const HOSPITAL_NUMBER_COLUMN_WIDTH = 10;
+
 export function checkHospitalNumberFormat(f: HospitalNumberFormat): HospitalNumberFormat {
   if (!/^[A-Za-z0-9]{0,9}$/.test(f.prefix)) throw new Error(`temporary hospital number prefix "${f.prefix}": letters and digits only, at most 9`);
-  if (!Number.isInteger(f.width) || f.width < f.prefix.length + 4 || f.width > 20) {
-    throw new Error(`temporary hospital number width ${f.width}: must be a whole number from prefix length + 4 to 20`);
+  if (!Number.isInteger(f.width) || f.width < f.prefix.length + 4 || f.width > HOSPITAL_NUMBER_COLUMN_WIDTH) {
+    throw new Error(
+      `temporary hospital number width ${f.width}: must be a whole number from prefix length + 4 to ${HOSPITAL_NUMBER_COLUMN_WIDTH} (PATIENT.HOSP_NO is CHAR(${HOSPITAL_NUMBER_COLUMN_WIDTH}))`,
+    );
   }
   return f;
 }
@@ -44,6 +49,26 @@ export function temporaryHospitalNumber(format: HospitalNumberFormat, patientId:
   const room = format.width - format.prefix.length;
   if (digits.length > room) throw new Error(`patient id ${patientId} does not fit a ${format.width}-character temporary hospital number`);
   return `${format.prefix}${digits.padStart(room, '0')}`;
+}
+
+/** How many numbers a new patient may be offered before the booking fails with a clear error. */
+export const HOSPITAL_NUMBER_TRIES = 10;
+
+/**
+ * The numbers a new patient is offered, in order: prefix + its padded id, then, should the trust
+ * already use that one (its own series under the same prefix), numbers counted down from the top
+ * of the range, 10 per id (top − (10·id + k), k = 1…9), which no other patient's list holds until
+ * ids reach a tenth of the range. Deterministic: a retry offers the same numbers.
+ */
+export function temporaryHospitalNumbers(format: HospitalNumberFormat, patientId: number): string[] {
+  const room = format.width - format.prefix.length;
+  const top = 10 ** room;
+  const numbers = [temporaryHospitalNumber(format, patientId)];
+  for (let k = 1; k < HOSPITAL_NUMBER_TRIES; k++) {
+    const n = top - (patientId * HOSPITAL_NUMBER_TRIES + k);
+    if (n > patientId) numbers.push(temporaryHospitalNumber(format, n));
+  }
+  return numbers;
 }
 
 export interface RepositoryOptions {
@@ -56,6 +81,11 @@ export interface RepositoryOptions {
 }
 
 type Via = 'read' | 'search' | 'cancel' | 'reconcile';
+
+/** A legacy datetime as 'YYYY-MM-DD HH:MM:SS' wall-clock text: SQLite's text, or a SQL Server DATETIME's Date (useUTC). */
+function wallClockText(value: string | Date): string {
+  return value instanceof Date ? value.toISOString().slice(0, 19).replace('T', ' ') : value.slice(0, 19);
+}
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -192,12 +222,22 @@ export class PasRepository {
     const values = patientValues(p);
     const params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, k === 'DOB' ? sqlp.local(v) : sqlp.text(v)]));
     const id = await s.insertId(PATIENT_INSERT, { ...params, CREATED_DTTM: sqlp.local(nowLocal) });
-    const hospitalNumber = temporaryHospitalNumber(this.hospitalNumber, id);
-    await exactly(s, 1, 'giving the patient a hospital number', 'UPDATE PATIENT SET HOSP_NO = @hosp WHERE PATIENT_ID = @id', {
-      hosp: sqlp.text(hospitalNumber),
-      id: sqlp.int(id),
-    });
-    return { id, hospitalNumber };
+    // The first number no patient holds yet: the trust may have its own numbers under the prefix,
+    // and a unique-index violation would fail this booking, and on SQLite (whose rolled-back id is
+    // given out again) every later one.
+    const offered = temporaryHospitalNumbers(this.hospitalNumber, id);
+    for (const hospitalNumber of offered) {
+      const given = await s.execute(
+        `UPDATE PATIENT SET HOSP_NO = @hosp
+          WHERE PATIENT_ID = @id AND NOT EXISTS (SELECT 1 FROM PATIENT held WHERE held.HOSP_NO = @held)`,
+        { hosp: sqlp.text(hospitalNumber), held: sqlp.key(hospitalNumber, HOSPITAL_NUMBER_COLUMN_WIDTH), id: sqlp.int(id) },
+      );
+      if (given === 1) return { id, hospitalNumber };
+      if (given !== 0) throw new UnexpectedRowCount('giving the patient a hospital number', 1, given);
+    }
+    throw new Error(
+      `no free temporary hospital number for a new patient: ${offered.join(', ')} are all held by other patients; set PAS_TEMP_HOSPITAL_NUMBER_PREFIX to a prefix the trust does not use`,
+    );
   }
 
   // ---------------------------------------------------------------- cancel
@@ -208,8 +248,8 @@ export class PasRepository {
 
   /**
    * Decides from the legacy rows inside the transaction, in the harness's order: unknown, stale
-   * If-Match (a PAS-side change is a version too), a final state on either side, then the
-   * conditional updates: the legacy appointment from a live code only; the slot it holds now,
+   * If-Match (a PAS-side change is a version too), a final state on either side, an appointment
+   * that has begun, then the conditional updates: the legacy appointment only as it was read; the slot it holds now,
    * freed only while no other live appointment holds it.
    */
   private async cancelIn(s: PasSession, cmd: CancelCommand) {
@@ -240,14 +280,37 @@ export class PasRepository {
       return rollback<CancelResult>({ outcome: 'invalid-state', status: composed.legacy?.status ?? storedStatus });
     }
 
-    const now = sqlp.local(this.clock.nowLocal());
+    // An appointment that has begun is the clinic's (attended, did not attend): a cancel would lose
+    // that and free a slot nobody can book any more. Compared as the booking guard compares, on the
+    // legacy wall clock, so this check and the UPDATE's own START_DTTM > @now always agree.
+    const nowLocal = this.clock.nowLocal();
+    if (wallClockText(row.START_DTTM as string | Date) <= nowLocal) {
+      return rollback<CancelResult>({ outcome: 'invalid-state', status: composed.legacy?.status ?? storedStatus, started: this.clock.toInstant(row.START_DTTM as string | Date) });
+    }
+
+    const now = sqlp.local(nowLocal);
+    // Only the legacy row exactly as composed above: under READ COMMITTED (RCSI or not) the SELECT
+    // kept no lock, so a clerk's arrival, new time or relinked patient committed since then must
+    // make this change nothing (rolled back; the retry composes it and answers version-conflict).
+    const readStatus = row.APPT_STATUS as string;
     await exactly(
       s,
       1,
       'cancelling the legacy appointment',
       `UPDATE APPOINTMENT SET APPT_STATUS = @cancelled, CANCELLED_DTTM = @now
-        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND ${legacyCode('APPT_STATUS')} IN (${codeList(this.mapping.cancellableCodes)})`,
-      { cancelled: sqlp.text(this.mapping.patientCancelCode), now, appt: sqlp.int(row.PAS_APPT_ID), slot: sqlp.int(row.SLOT_ID) },
+        WHERE APPT_ID = @appt AND SLOT_ID = @slot AND PATIENT_ID = @patient AND APPT_STATUS = @readStatus
+          AND START_DTTM = @readStart AND END_DTTM = @readEnd AND START_DTTM > @now
+          AND ${legacyCode('APPT_STATUS')} IN (${codeList(this.mapping.cancellableCodes)})`,
+      {
+        cancelled: sqlp.text(this.mapping.patientCancelCode),
+        now,
+        appt: sqlp.int(row.PAS_APPT_ID),
+        slot: sqlp.int(row.SLOT_ID),
+        patient: sqlp.int(row.PATIENT_ID),
+        readStatus: sqlp.key(readStatus, readStatus.length),
+        readStart: sqlp.asRead(row.START_DTTM),
+        readEnd: sqlp.asRead(row.END_DTTM),
+      },
     );
     const freed = await s.execute(
       `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F', LAST_UPD_DTTM = @now
@@ -399,8 +462,10 @@ export class PasRepository {
   // ---------------------------------------------------------------- shared pieces
 
   /**
-   * Runs one write transaction. A duplicate key means a concurrent twin under the same
-   * X-Request-ID committed first (REQUEST_LOG's primary key): answer with its result.
+   * Runs one write transaction. A duplicate key may mean a concurrent twin under the same
+   * X-Request-ID committed first (REQUEST_LOG's primary key): answer with its result when one is
+   * found. Any other duplicate stands as the error it is (no write of ours repeats a key it did not
+   * check first: the hospital number is given only while no patient holds it).
    */
   private async write<T>(ctx: WriteContext, work: (s: PasSession) => Promise<{ commit: boolean; value: T }>): Promise<T | ReplayedWrite> {
     try {

@@ -16,7 +16,7 @@ const IF_MATCH = /^W\/"(\d{1,9})"$/;
  * → 412, malformed or stale → 409, a final state (cancelled, fulfilled, noshow) → 422
  * INVALID_REQUEST_STATE, then the content (only status may change) → 422, then the transaction in
  * the PAS, which decides again from the legacy rows (a PAS-side change since the read → 409; a
- * final state → 422) and frees the slot the legacy appointment holds now.
+ * final state, or an appointment that has begun → 422) and frees the slot the legacy appointment holds now.
  */
 export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDeps): Promise<WorkerReply> {
   const current = await deps.retry(() => deps.pas.readAppointment(job.appointmentId));
@@ -69,6 +69,7 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
     case 'version-conflict':
       return { type: 'problem', problem: problems.versionConflict(`The appointment changed meanwhile: the current version is ${result.currentVersionId}`) };
     case 'invalid-state':
+      if (result.started) return { type: 'problem', problem: problems.invalidState(`The appointment has begun (it started at ${result.started}) and can no longer be cancelled`) };
       return { type: 'problem', problem: problems.invalidState(`The appointment is ${result.status} and can no longer be cancelled`) };
   }
 }

@@ -568,6 +568,9 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(json(stored?.resource)).toBe(json(built.get(cmd.appointmentId)?.resource));
         expect(await pas.readAppointment(cmd.appointmentId, '1')).toEqual(stored);
         expect(await slotRow(slot)).toMatchObject({ slotGuid: slot.guid, status: 'busy' });
+        // An Appointment id is exactly what was issued, whatever the database's collation (SQL Server's usual one ignores case).
+        expect(await pas.readAppointment(cmd.appointmentId.toUpperCase())).toBeNull();
+        expect(await pas.searchAppointments({ appointmentId: cmd.appointmentId.toUpperCase(), limit: 10, endedBefore: new Date().toISOString() })).toEqual([]);
       });
 
       it('writes the request log, legacy appointment and version together', async () => {

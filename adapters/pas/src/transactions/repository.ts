@@ -360,7 +360,7 @@ export class PasRepository {
       s.query<ComposeRow>(`SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))} WHERE ${where.join(' AND ')} ORDER BY p.START_DTTM ${d.limit('@limit')}`, params),
     );
     const versions: AppointmentVersion[] = [];
-    for (const row of rows) versions.push(await this.follow(row, 'search'));
+    for (const row of rows) if (query.appointmentId === undefined || sameId(row, query.appointmentId)) versions.push(await this.follow(row, 'search'));
     return versions;
   }
 
@@ -440,7 +440,7 @@ export class PasRepository {
 
   private async composeRow(s: PasSession, appointmentId: string): Promise<ComposeRow | undefined> {
     const [row] = await s.query<ComposeRow>(`SELECT ${composeSelect((t) => this.b(t))} WHERE f.APPOINTMENT_ID = @id`, { id: sqlp.key(appointmentId, 36) });
-    return row;
+    return row && sameId(row, appointmentId) ? row : undefined;
   }
 
   /**
@@ -528,4 +528,13 @@ export class PasRepository {
       },
     );
   }
+}
+
+/**
+ * The row is the appointment asked for, compared exactly: SQL Server's usual collation matches
+ * APPOINTMENT_ID case-blind, so /Appointment/<ID IN CAPITALS> would find (and a cancel would write
+ * versions under) an id we never issued, where SQLite finds nothing.
+ */
+function sameId(row: ComposeRow, appointmentId: string): boolean {
+  return row.APPOINTMENT_ID.trim() === appointmentId;
 }

@@ -76,6 +76,11 @@ SELECT c.CLINIC_CODE, c.CLINIC_NAME, c.DOS_SERVICE_ID, c.SERVICE_NAME,
 
 export const SLOT_COLUMNS = 's.SLOT_ID, s.SLOT_GUID, s.CLINIC_CODE, s.START_DTTM, s.END_DTTM, s.SLOT_STATUS, s.CONTACT_TYPE';
 
+/** SLOT_COLUMNS with SLOT_STATUS replaced by an expression (the status as a search reports it: booking-rules.ts). */
+export function slotColumnsWithStatus(status: string): string {
+  return SLOT_COLUMNS.replace('s.SLOT_STATUS', `${status} AS SLOT_STATUS`);
+}
+
 /**
  * A slot row in port terms. A slot code with no mapping reads as `busy-unavailable` (never free,
  * never bookable: the booking UPDATE wants 'F') and is reported through `onUnknownCode`.

@@ -33,8 +33,12 @@ export interface SlotSearch {
   include: IncludableType[];
 }
 
-/** Local identifier system of Schedules (PAS clinic codes); the profile needs one identifier. */
-export const SCHEDULE_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/clinic-code';
+/**
+ * The default identifier system of Schedules (PAS clinic codes; the profile needs one identifier):
+ * a placeholder, as no national system exists for a trust's diaries. A trust sets its own with
+ * SCHEDULE_ID_SYSTEM (worker setting).
+ */
+export const DEFAULT_SCHEDULE_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/clinic-code';
 /** The directory (DoS) service id system, HealthcareService.identifier (§19 #17). */
 export const DOS_SERVICE_ID_SYSTEM = 'https://fhir.nhs.uk/Id/dos-service-id';
 
@@ -65,6 +69,8 @@ export interface BundleContext {
   selfLink: string;
   bundleId: string;
   lastUpdated: string;
+  /** Schedule.identifier.system of the clinic codes (SCHEDULE_ID_SYSTEM). */
+  scheduleIdSystem: string;
 }
 
 /**
@@ -85,7 +91,7 @@ export function slotSearchBundle(rows: SlotSearchRows, include: readonly Includa
   const servicesById = new Map(rows.services.map((s) => [s.serviceId, s]));
   const slotSchedules = new Set(rows.slots.map((s) => `Schedule/${s.scheduleId}`));
   const schedules = asked.has('Schedule')
-    ? rows.schedules.filter((s) => slotSchedules.has(`Schedule/${s.scheduleId}`)).map((s) => scheduleResource(s, servicesById.get(s.serviceId)))
+    ? rows.schedules.filter((s) => slotSchedules.has(`Schedule/${s.scheduleId}`)).map((s) => scheduleResource(s, servicesById.get(s.serviceId), ctx.scheduleIdSystem))
     : [];
   const actors = new Set(schedules.flatMap((s) => (s.actor as { reference: string }[]).map((a) => a.reference)));
   const services = fromSchedule('HealthcareService') ? rows.services.filter((s) => actors.has(`HealthcareService/${s.serviceId}`)).map(healthcareServiceResource) : [];
@@ -150,7 +156,7 @@ function slotResource(s: SlotSearchRows['slots'][number]): JsonObject {
  * instead would leave the Practitioner's sds-role-profile-id pointing at a PractitionerRole that
  * nothing in the Bundle references.
  */
-function scheduleResource(s: SlotSearchRows['schedules'][number], service: SlotSearchRows['services'][number] | undefined): JsonObject {
+function scheduleResource(s: SlotSearchRows['schedules'][number], service: SlotSearchRows['services'][number] | undefined, idSystem: string): JsonObject {
   const siteOnService = !s.locationId || service?.locationId === s.locationId;
   const candidates = [
     s.practitionerId ? ref('Practitioner', s.practitionerId) : undefined,
@@ -165,7 +171,7 @@ function scheduleResource(s: SlotSearchRows['schedules'][number], service: SlotS
     resourceType: 'Schedule',
     id: s.scheduleId,
     meta: { profile: [PROFILES.Schedule] },
-    identifier: [{ system: SCHEDULE_ID_SYSTEM, value: s.scheduleId }],
+    identifier: [{ system: idSystem, value: s.scheduleId }],
     actor,
   };
 }

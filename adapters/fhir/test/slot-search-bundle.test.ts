@@ -4,7 +4,7 @@ import { type SlotSearchRows, slotSearchBundle } from '../src/slot-search.js';
 /** The searchset Bundle's reference graph, from hand-made rows (the PAS side is tested in the worker). */
 
 const ALL = ['Schedule', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Organization', 'Location'] as const;
-const ctx = { baseUrl: 'https://p.example/STU3/1', selfLink: 'https://p.example/STU3/1/Slot?x', bundleId: 'b', lastUpdated: '2026-06-01T00:00:00Z' };
+const ctx = { baseUrl: 'https://p.example/STU3/1', selfLink: 'https://p.example/STU3/1/Slot?x', bundleId: 'b', lastUpdated: '2026-06-01T00:00:00Z', scheduleIdSystem: 'https://trust.example/Id/clinic' };
 type Json = Record<string, any>;
 
 function rows(over: Partial<SlotSearchRows> = {}): SlotSearchRows {

@@ -79,7 +79,8 @@ describe('slot search over a service with clinics at several sites', () => {
   const dir = mkdtempSync(join(tmpdir(), 'search-slot-handler-'));
   let pas: SqlitePas;
   let secondGuid: string;
-  const deps = () => ({ pas, retry: <T,>(run: () => Promise<T>) => run() });
+  const SCHEDULE_SYSTEM = 'https://fhir.trust.example/Id/clinic-code';
+  const deps = () => ({ pas, scheduleIdSystem: SCHEDULE_SYSTEM, retry: <T,>(run: () => Promise<T>) => run() });
   const search = async (include: readonly string[] = ALL) =>
     bundleOf(
       await handleSearchSlot(
@@ -127,6 +128,14 @@ describe('slot search over a service with clinics at several sites', () => {
     // Both clinicians still come: the second reached through its PractitionerRole, which its Schedule keeps.
     expect(resources(bundle, 'Practitioner').map(key).sort()).toEqual(['Practitioner/DEMO0001', 'Practitioner/DEMO0003']);
     expect(resources(bundle, 'PractitionerRole').map(key).sort()).toEqual(['PractitionerRole/R80001000000', 'PractitionerRole/R80003000000']);
+  });
+
+  it("identifies each Schedule by its clinic code in the trust's configured system (SCHEDULE_ID_SYSTEM)", async () => {
+    const schedules = resources(await search(), 'Schedule');
+    expect(schedules.map((s) => s.identifier)).toEqual([
+      [{ system: SCHEDULE_SYSTEM, value: 'DEMOCL01' }],
+      [{ system: SCHEDULE_SYSTEM, value: 'DEMOCL09' }],
+    ]);
   });
 
   it('includes a Practitioner only when an included resource references it', async () => {

@@ -33,8 +33,12 @@ export interface SlotSearch {
   include: IncludableType[];
 }
 
-/** Local identifier system of Schedules (PAS clinic codes); the profile needs one identifier. */
-export const SCHEDULE_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/clinic-code';
+/**
+ * The default identifier system of Schedules (PAS clinic codes; the profile needs one identifier):
+ * a placeholder, as no national system exists for a trust's diaries. A trust sets its own with
+ * SCHEDULE_ID_SYSTEM (worker setting).
+ */
+export const DEFAULT_SCHEDULE_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/clinic-code';
 /** The directory (DoS) service id system, HealthcareService.identifier (§19 #17). */
 export const DOS_SERVICE_ID_SYSTEM = 'https://fhir.nhs.uk/Id/dos-service-id';
 
@@ -65,27 +69,46 @@ export interface BundleContext {
   selfLink: string;
   bundleId: string;
   lastUpdated: string;
+  /** Schedule.identifier.system of the clinic codes (SCHEDULE_ID_SYSTEM). */
+  scheduleIdSystem: string;
 }
 
 /**
  * The searchset Bundle: the Slots, then each included resource once. `_include` follows the
- * reference graph as FHIR does: the Schedule's actors only come with included Schedules, the
- * Organization and Location only with included HealthcareServices, so every included resource is
- * reachable from a returned Slot (§8.3 "only resources related to the returned Slots").
+ * reference graph as FHIR does, so every included resource is one that a returned Slot leads to
+ * (§8.3 "only resources related to the returned Slots") and that something in the Bundle
+ * references: Schedules the Slots name; the HealthcareServices, PractitionerRoles and
+ * Practitioners their actors name (a Practitioner also through an included PractitionerRole);
+ * the Organization an included HealthcareService is `providedBy` (the harness wants no other);
+ * the Locations an included HealthcareService or Schedule names, which come with
+ * `HealthcareService:location` (the only Location include §8.2 lists).
  */
 export function slotSearchBundle(rows: SlotSearchRows, include: readonly IncludableType[], ctx: BundleContext): JsonObject {
   const asked = new Set(include);
-  const schedules = asked.has('Schedule');
-  const fromSchedule = (type: IncludableType) => schedules && asked.has(type);
+  const fromSchedule = (type: IncludableType) => asked.has('Schedule') && asked.has(type);
   const fromService = (type: IncludableType) => fromSchedule('HealthcareService') && asked.has(type);
 
+  const servicesById = new Map(rows.services.map((s) => [s.serviceId, s]));
+  const slotSchedules = new Set(rows.slots.map((s) => `Schedule/${s.scheduleId}`));
+  const schedules = asked.has('Schedule')
+    ? rows.schedules.filter((s) => slotSchedules.has(`Schedule/${s.scheduleId}`)).map((s) => scheduleResource(s, servicesById.get(s.serviceId), ctx.scheduleIdSystem))
+    : [];
+  const actors = new Set(schedules.flatMap((s) => (s.actor as { reference: string }[]).map((a) => a.reference)));
+  const services = fromSchedule('HealthcareService') ? rows.services.filter((s) => actors.has(`HealthcareService/${s.serviceId}`)).map(healthcareServiceResource) : [];
+  const roles = fromSchedule('PractitionerRole') ? rows.practitionerRoles.filter((r) => actors.has(`PractitionerRole/${r.roleId}`)) : [];
+  const practitionerRefs = new Set([...actors, ...roles.map((r) => `Practitioner/${r.practitionerId}`)]);
+  const practitioners = fromSchedule('Practitioner') ? rows.practitioners.filter((p) => practitionerRefs.has(`Practitioner/${p.practitionerId}`)) : [];
+  const serviceRefs = new Set(services.flatMap((s) => [(s.providedBy as { reference: string } | undefined)?.reference, ...((s.location as { reference: string }[] | undefined) ?? []).map((l) => l.reference)]));
+  const organizations = fromService('Organization') ? rows.organizations.filter((o) => serviceRefs.has(`Organization/${o.organizationId}`)) : [];
+  const locations = fromService('Location') ? rows.locations.filter((l) => serviceRefs.has(`Location/${l.locationId}`) || actors.has(`Location/${l.locationId}`)) : [];
+
   const included: JsonObject[] = [
-    ...(schedules ? rows.schedules.map(scheduleResource) : []),
-    ...(fromSchedule('Practitioner') ? rows.practitioners.map(practitionerResource) : []),
-    ...(fromSchedule('PractitionerRole') ? rows.practitionerRoles.map(practitionerRoleResource) : []),
-    ...(fromSchedule('HealthcareService') ? rows.services.map(healthcareServiceResource) : []),
-    ...(fromService('Organization') ? rows.organizations.map(organizationResource) : []),
-    ...(fromService('Location') ? rows.locations.map(locationResource) : []),
+    ...schedules,
+    ...practitioners.map(practitionerResource),
+    ...roles.map(practitionerRoleResource),
+    ...services,
+    ...organizations.map(organizationResource),
+    ...locations.map(locationResource),
   ];
   const entry = (resource: JsonObject, mode: 'match' | 'include'): JsonObject => ({
     fullUrl: `${ctx.baseUrl}/${resource.resourceType as string}/${resource.id as string}`,
@@ -122,18 +145,33 @@ function slotResource(s: SlotSearchRows['slots'][number]): JsonObject {
   };
 }
 
-/** Actors: the HealthcareService always (§19 #16), then Practitioner, PractitionerRole, Location. */
-function scheduleResource(s: SlotSearchRows['schedules'][number]): JsonObject {
-  const actor = [ref('HealthcareService', s.serviceId)];
-  if (s.practitionerId) actor.push(ref('Practitioner', s.practitionerId));
-  if (s.practitionerRoleId) actor.push(ref('PractitionerRole', s.practitionerRoleId));
-  // The harness allows at most 3 actors; the Location still comes with HealthcareService.location.
-  if (s.locationId && actor.length < 3) actor.push(ref('Location', s.locationId));
+/**
+ * Actors: the HealthcareService always (§19 #16), then at most two of Practitioner,
+ * PractitionerRole and Location (the harness allows 1–3 actors). When the HealthcareService's
+ * `location` already names the Schedule's site, the Location is the one that makes way (as for the
+ * demo PAS). When it cannot (the service runs clinics at several sites and names none, or another
+ * one), the site goes on the Schedule and the Practitioner makes way instead: the PractitionerRole
+ * still references it (PractitionerRole.practitioner), so a consumer reaches the clinician, and
+ * following Slot → Schedule → Location reaches the right site. Dropping the PractitionerRole
+ * instead would leave the Practitioner's sds-role-profile-id pointing at a PractitionerRole that
+ * nothing in the Bundle references.
+ */
+function scheduleResource(s: SlotSearchRows['schedules'][number], service: SlotSearchRows['services'][number] | undefined, idSystem: string): JsonObject {
+  const siteOnService = !s.locationId || service?.locationId === s.locationId;
+  const candidates = [
+    s.practitionerId ? ref('Practitioner', s.practitionerId) : undefined,
+    s.practitionerRoleId ? ref('PractitionerRole', s.practitionerRoleId) : undefined,
+    s.locationId ? ref('Location', s.locationId) : undefined,
+  ];
+  // Which two to keep, most wanted first: indexes into candidates.
+  const priority = siteOnService ? [0, 1, 2] : [2, 1, 0];
+  const kept = new Set(priority.filter((i) => candidates[i]).slice(0, 2));
+  const actor = [ref('HealthcareService', s.serviceId), ...candidates.filter((c, i): c is { reference: string } => c !== undefined && kept.has(i))];
   return {
     resourceType: 'Schedule',
     id: s.scheduleId,
     meta: { profile: [PROFILES.Schedule] },
-    identifier: [{ system: SCHEDULE_ID_SYSTEM, value: s.scheduleId }],
+    identifier: [{ system: idSystem, value: s.scheduleId }],
     actor,
   };
 }

@@ -40,9 +40,8 @@ export class LocalClock {
   private now: { second: number; local: string } | undefined;
   /**
    * The zone's UTC offset (minutes) per UTC day, or null for a day on which it changes. Asking luxon (Intl) for an offset was ≈ 10 % of a booking's worker CPU; offsets
-   * change only at a zone's transitions, so conversions away from one are plain arithmetic, and
-   * those near one still go through luxon, whose answer (e.g. in the repeated autumn hour) stays
-   * the rule.
+   * change only at a zone's transitions, so conversions away from one are plain arithmetic; near
+   * one, `offsetOfWall` decides.
    */
   private readonly offsets = new Map<number, number | null>();
 
@@ -66,33 +65,39 @@ export class LocalClock {
     const fields = typeof local === 'string' ? LEGACY_PATTERN.exec(local.slice(0, 19)) : null;
     // mssql hands DATETIME back as a Date whose UTC fields hold the wall-clock time (milliseconds dropped, as below).
     const wall = local instanceof Date ? (Number.isNaN(local.getTime()) ? undefined : local.getTime() - local.getUTCMilliseconds()) : fields ? wallOf(fields) : undefined;
-    if (wall !== undefined) {
-      // With one offset from a day before to a day after this wall-clock time, it is the offset.
-      const offset = this.offsetAt(wall);
-      if (offset !== null && offset === this.offsetAt(wall - DAY_PLUS_MS) && offset === this.offsetAt(wall + DAY_PLUS_MS)) {
-        return new Date(wall - offset * 60_000).toISOString();
-      }
-    }
-    const dt =
-      local instanceof Date
-        ? // mssql hands DATETIME back as a Date whose UTC fields hold the wall-clock time.
-          DateTime.fromObject(
-            {
-              year: local.getUTCFullYear(),
-              month: local.getUTCMonth() + 1,
-              day: local.getUTCDate(),
-              hour: local.getUTCHours(),
-              minute: local.getUTCMinutes(),
-              second: local.getUTCSeconds(),
-            },
-            { zone: this.zone },
-          )
-        : fields
-          ? // The legacy format read field by field: what fromFormat gives, without its token parser.
-            DateTime.fromObject({ year: +fields[1]!, month: +fields[2]!, day: +fields[3]!, hour: +fields[4]!, minute: +fields[5]!, second: +fields[6]! }, { zone: this.zone })
-          : DateTime.fromFormat(local.slice(0, 19), LEGACY_FORMAT, { zone: this.zone });
+    if (wall !== undefined) return new Date(wall - this.offsetOfWall(wall) * 60_000).toISOString();
+    // Not a real date and time by Date.UTC's reading (31 June, 24:00, a year below 100): luxon
+    // decides, which refuses the impossible ones; no such value falls in a zone's clock change.
+    const dt = fields
+      ? DateTime.fromObject({ year: +fields[1]!, month: +fields[2]!, day: +fields[3]!, hour: +fields[4]!, minute: +fields[5]!, second: +fields[6]! }, { zone: this.zone })
+      : DateTime.fromFormat(String(local).slice(0, 19), LEGACY_FORMAT, { zone: this.zone });
     if (!dt.isValid) throw new Error(`invalid PAS datetime "${String(local)}"`);
     return dt.toUTC().toISO() as string;
+  }
+
+  /**
+   * The UTC offset (minutes) that a wall-clock time (epoch ms of its fields read as UTC) is read
+   * with. Decided by the wall-clock time alone, never by today's offset (luxon's fromObject guesses
+   * from the offset at *now*, so the same stored value read differently in summer and in winter):
+   * - in a repeated hour (clocks going back) both offsets fit: the smaller one, i.e. the later,
+   *   second pass (in Europe/London the GMT one);
+   * - in a gap (clocks going forward) neither fits: the smaller one too, the offset before the
+   *   change, so '01:30' on the spring Sunday reads as 01:30Z, shown as 02:30 BST.
+   */
+  private offsetOfWall(wall: number): number {
+    const around = [this.offsetAt(wall - DAY_PLUS_MS), this.offsetAt(wall + DAY_PLUS_MS)];
+    // With one offset from a day before to a day after this wall-clock time, it is the offset.
+    if (around[0] !== null && around[0] === around[1] && this.offsetAt(wall) === around[0]) return around[0];
+    // Near a change: every offset the zone has in the two days around, each tried.
+    const candidates = new Set<number>();
+    for (let t = wall - DAY_PLUS_MS; t <= wall + DAY_PLUS_MS; t += 3_600_000) candidates.add(this.exactOffset(t));
+    const fitting = [...candidates].filter((o) => this.exactOffset(wall - o * 60_000) === o);
+    return Math.min(...(fitting.length > 0 ? fitting : candidates));
+  }
+
+  /** The zone's offset (minutes) at an instant, asked of luxon (Intl). */
+  private exactOffset(ms: number): number {
+    return DateTime.fromMillis(ms, { zone: this.zone }).offset;
   }
 
   /** UTC (or offset) instant → local wall-clock string for the PAS. */

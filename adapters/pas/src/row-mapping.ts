@@ -76,6 +76,11 @@ SELECT c.CLINIC_CODE, c.CLINIC_NAME, c.DOS_SERVICE_ID, c.SERVICE_NAME,
 
 export const SLOT_COLUMNS = 's.SLOT_ID, s.SLOT_GUID, s.CLINIC_CODE, s.START_DTTM, s.END_DTTM, s.SLOT_STATUS, s.CONTACT_TYPE';
 
+/** SLOT_COLUMNS with SLOT_STATUS replaced by an expression (the status as a search reports it: booking-rules.ts). */
+export function slotColumnsWithStatus(status: string): string {
+  return SLOT_COLUMNS.replace('s.SLOT_STATUS', `${status} AS SLOT_STATUS`);
+}
+
 /**
  * A slot row in port terms. A slot code with no mapping reads as `busy-unavailable` (never free,
  * never bookable: the booking UPDATE wants 'F') and is reported through `onUnknownCode`.
@@ -123,7 +128,21 @@ function defined<T extends object>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** Assembles the search result: every resource the slots point at, each once. */
+/** The one value every item has, or undefined when they differ (or it is missing). */
+function theOne(values: (string | undefined)[]): string | undefined {
+  const distinct = new Set(values);
+  return distinct.size === 1 ? values[0] : undefined;
+}
+
+/**
+ * Assembles the search result: every resource the slots point at, each once.
+ *
+ * One directory service may run clinics at several sites, for several organisations. The
+ * HealthcareService names a site (`location`, at most one for the harness) and an organisation
+ * (`providedBy`, 0..1) only when every active clinic of the service agrees on it: naming the
+ * first clinic's would send a consumer to the wrong place for another's slots. Each Schedule
+ * always says its own site (slot-search.ts puts it on the Schedule when the service cannot).
+ */
 export function assembleSearch(slots: SlotRow[], clinics: RawClinic[]): Omit<SlotSearchResult, 'serviceKnown'> {
   const schedules = new Map<string, ScheduleRow>();
   const services = new Map<string, HealthcareServiceRow>();
@@ -132,6 +151,7 @@ export function assembleSearch(slots: SlotRow[], clinics: RawClinic[]): Omit<Slo
   const locations = new Map<string, LocationRow>();
   const organizations = new Map<string, OrganizationRow>();
   const used = new Set(slots.map((s) => s.scheduleId));
+  const clinicsOf = (serviceId: string) => clinics.filter((c) => c.DOS_SERVICE_ID.trim() === serviceId);
 
   for (const c of clinics) {
     const scheduleId = c.CLINIC_CODE.trim();
@@ -144,7 +164,16 @@ export function assembleSearch(slots: SlotRow[], clinics: RawClinic[]): Omit<Slo
 
     schedules.set(scheduleId, defined({ scheduleId, name: c.CLINIC_NAME.trim(), serviceId, practitionerId: staffId, practitionerRoleId: staffId ? roleId : undefined, locationId: siteId }));
     if (!services.has(serviceId)) {
-      services.set(serviceId, defined({ serviceId, name: trimmed(c.SERVICE_NAME) ?? c.CLINIC_NAME.trim(), organizationId: orgId, locationId: siteId }));
+      const all = clinicsOf(serviceId);
+      services.set(
+        serviceId,
+        defined({
+          serviceId,
+          name: trimmed(c.SERVICE_NAME) ?? c.CLINIC_NAME.trim(),
+          organizationId: theOne(all.map((x) => x.ORG_CODE.trim())),
+          locationId: theOne(all.map((x) => trimmed(x.SITE_CODE))),
+        }),
+      );
     }
     organizations.set(orgId, defined({ organizationId: orgId, name: c.ORG_NAME.trim(), phone: trimmed(c.ORG_PHONE_NO), address: address(c.ORG_ADDR_LINE1, c.ORG_ADDR_LINE2, c.ORG_TOWN, c.ORG_POSTCODE) }));
     if (siteId) {

@@ -517,6 +517,37 @@ export function describePasContract(name: string, open: OpenPas): void {
         ]);
       });
 
+      it('answers free only for slots the booking would take (§8.1): a started one is busy-unavailable, one a live appointment holds is busy', async () => {
+        // PASTCL01's only slot is 'F' in the PAS and started an hour ago: the booking refuses it.
+        const [started] = slotsOf(data, 'PASTCL01');
+        expect((await search({ serviceId: PAST_SERVICE, statuses: ['free'] })).slots).toEqual([]);
+        expect((await search({ serviceId: PAST_SERVICE, statuses: ['free'], startFrom: { instant: DateTime.now().startOf('day').toUTC().toISO() as string, inclusive: true } })).slots).toEqual([]);
+        const all = await search({ serviceId: PAST_SERVICE });
+        expect(all.slots.map((s) => [s.slotGuid, s.status])).toEqual([[started!.guid, 'busy-unavailable']]);
+        expect((await search({ serviceId: PAST_SERVICE, statuses: ['busy-unavailable'] })).slots.map((s) => s.slotGuid)).toEqual([started!.guid]);
+
+        // 'F' on the slot row, yet a live legacy appointment holds it (a clerk's screen left it so).
+        await book(); // a patient for that appointment
+        const held = takeSlot();
+        const heldId = Number((await slotRow(held))?.slotId);
+        await subject.exec(
+          `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
+           SELECT ${heldId}, MIN(PATIENT_ID), 'B', '${clock.toLocal(held.start)}', '${clock.toLocal(held.end)}', 'held', 'PAS', '${clock.toLocal(held.start)}' FROM PATIENT`,
+        );
+        const at = (statuses: SlotStatus[]) =>
+          search({ serviceId: held.serviceId, statuses, startFrom: { instant: held.start, inclusive: true }, startTo: { instant: held.start, inclusive: true } }).then((r) =>
+            r.slots.filter((s) => s.slotGuid === held.guid).map((s) => s.status),
+          );
+        expect(await at(['free'])).toEqual([]);
+        expect(await at(['busy'])).toEqual(['busy']);
+        expect(await at([])).toEqual(['busy']);
+        expect(await pas.book(bookCommand(held))).toEqual({ outcome: 'slot-unavailable' });
+        // Once that appointment is cancelled in the PAS, the slot is free and bookable again.
+        await subject.exec(`UPDATE APPOINTMENT SET APPT_STATUS = 'C' WHERE SLOT_ID = ${heldId}`);
+        expect(await at(['free'])).toEqual(['free']);
+        expect(await pas.book(bookCommand(held))).toMatchObject({ outcome: 'booked' });
+      });
+
       it('reports an unknown service (or one whose only clinic is inactive) as not known', async () => {
         for (const serviceId of ['123456789', INACTIVE_SERVICE, "999999999' OR '1'='1"]) {
           const result = await search({ serviceId });
@@ -970,7 +1001,8 @@ export function describePasContract(name: string, open: OpenPas): void {
            SELECT ${strayId}, MIN(PATIENT_ID), 'B', '${clock.toLocal(stray.start)}', '${clock.toLocal(stray.end)}', 'stray', 'PAS', '${clock.toLocal(stray.start)}' FROM PATIENT`,
         );
         expect(await pas.book(bookCommand(stray))).toEqual({ outcome: 'slot-unavailable' });
-        expect(await slotRow(stray)).toMatchObject({ status: 'free' });
+        // Searches agree with the booking: a slot a live appointment holds is busy, not free (§8.1).
+        expect(await slotRow(stray)).toMatchObject({ status: 'busy' });
         expect(delta(before, afterScreens)).toEqual({ PATIENT: 1, APPOINTMENT: 1 });
       });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { LocalClock } from '../src/local-time.js';
 
 /**
@@ -19,12 +19,23 @@ function outcome(run: () => string): string {
   }
 }
 
+/**
+ * The reference reading of a wall-clock time: luxon's, except where the time is ambiguous (a
+ * repeated hour), where the rule is the later reading (the smaller offset) whatever the date today.
+ * Luxon alone picks by the offset at *now* there; for a gap its answer does not depend on now.
+ */
 function luxonToInstant(local: string, zone: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(local);
   if (!m) throw new Error('not a legacy datetime');
   const dt = DateTime.fromObject({ year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: +m[4]!, minute: +m[5]!, second: +m[6]! }, { zone });
   if (!dt.isValid) throw new Error('invalid');
-  return dt.toUTC().toISO() as string;
+  // Every instant within a day either side that luxon writes as this same wall-clock time.
+  const readings = [-1, 0, 1]
+    .flatMap((d) => [dt.plus({ days: d }).offset])
+    .map((offset) => DateTime.fromMillis(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) - offset * 60_000, { zone }))
+    .filter((r) => r.toFormat(LEGACY) === local && +m[1]! >= 100)
+    .map((r) => r.toMillis());
+  return (readings.length > 0 ? DateTime.fromMillis(Math.max(...readings)) : dt).toUTC().toISO() as string;
 }
 
 function luxonToLocal(instant: string, zone: string): string {
@@ -80,7 +91,12 @@ describe('LocalClock against luxon', () => {
     );
   });
 
-  it('local wall-clock times → UTC instants, gaps and repeated hours included, from strings and from Dates', () => {
+  it.each(['2026-07-01T12:00:00Z', '2026-01-15T12:00:00Z'])('local wall-clock times → UTC instants, gaps and repeated hours included, from strings and from Dates (now %s)', (now) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date(now));
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     fc.assert(
       fc.property(zone, anyOrNearChange, (z, ms) => {
         const local = new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
@@ -111,5 +127,59 @@ describe('LocalClock against luxon', () => {
     expect(clock.toInstant('2026-10-25 01:30:00')).toBe(luxonToInstant('2026-10-25 01:30:00', 'Europe/London'));
     expect(clock.toLocal('2026-10-25T00:30:00Z')).toBe('2026-10-25 01:30:00');
     expect(clock.toLocal('2026-10-25T01:30:00Z')).toBe('2026-10-25 01:30:00');
+  });
+});
+
+/**
+ * A legacy DATETIME in the autumn repeated hour has two readings; which one the product uses must
+ * not depend on the date the worker (or CI) runs. Luxon's fromObject picks by the offset at *now*,
+ * so each case runs with the clock fixed in summer and in winter.
+ */
+describe.each([
+  ['summer (BST)', '2026-07-01T12:00:00Z'],
+  ['winter (GMT)', '2026-12-01T12:00:00Z'],
+  ['the repeated hour itself, first pass', '2026-10-25T00:50:00Z'],
+])('with now fixed in %s', (_season, now) => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date(now));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reads a stored time in the repeated autumn hour as its second (GMT) pass, from a string and from a Date', () => {
+    const clock = new LocalClock('Europe/London');
+    expect(clock.toInstant('2026-10-25 00:59:59')).toBe('2026-10-24T23:59:59.000Z'); // BST, before the hour
+    expect(clock.toInstant('2026-10-25 01:00:00')).toBe('2026-10-25T01:00:00.000Z');
+    expect(clock.toInstant('2026-10-25 01:30:00')).toBe('2026-10-25T01:30:00.000Z');
+    expect(clock.toInstant(new Date('2026-10-25T01:30:00Z'))).toBe('2026-10-25T01:30:00.000Z'); // mssql's wall-clock Date
+    expect(clock.toInstant('2026-10-25 01:59:59')).toBe('2026-10-25T01:59:59.000Z');
+    expect(clock.toInstant('2026-10-25 02:00:00')).toBe('2026-10-25T02:00:00.000Z'); // GMT, after it
+  });
+
+  it('writes both passes through the repeated hour as the same wall-clock time', () => {
+    const clock = new LocalClock('Europe/London');
+    expect(clock.toLocal('2026-10-25T00:30:00Z')).toBe('2026-10-25 01:30:00');
+    expect(clock.toLocal('2026-10-25T01:30:00Z')).toBe('2026-10-25 01:30:00');
+    expect(clock.toLocal('2026-10-25T01:30:00+01:00')).toBe('2026-10-25 01:30:00');
+    // Round trip of what it reads: the stored value comes back unchanged.
+    expect(clock.toLocal(clock.toInstant('2026-10-25 01:30:00'))).toBe('2026-10-25 01:30:00');
+  });
+
+  it('reads a stored time in the spring gap an hour later (02:xx BST), as docs/pas.md says', () => {
+    const clock = new LocalClock('Europe/London');
+    expect(clock.toInstant('2026-03-29 00:59:59')).toBe('2026-03-29T00:59:59.000Z'); // GMT
+    expect(clock.toInstant('2026-03-29 01:30:00')).toBe('2026-03-29T01:30:00.000Z'); // = 02:30 BST
+    expect(clock.toInstant(new Date('2026-03-29T01:30:00Z'))).toBe('2026-03-29T01:30:00.000Z');
+    expect(clock.toLocal('2026-03-29T01:30:00Z')).toBe('2026-03-29 02:30:00');
+    expect(clock.toInstant('2026-03-29 02:00:00')).toBe('2026-03-29T01:00:00.000Z'); // BST
+  });
+
+  it('takes the later reading in every zone: the one with the smaller offset (southern summers too)', () => {
+    // Australia/Lord_Howe goes back half an hour on 5 April 2026 at 02:00 (+11:00 → +10:30).
+    expect(new LocalClock('Australia/Lord_Howe').toInstant('2026-04-05 01:45:00')).toBe('2026-04-04T15:15:00.000Z');
+    // America/New_York goes back at 02:00 EDT on 1 November 2026.
+    expect(new LocalClock('America/New_York').toInstant('2026-11-01 01:30:00')).toBe('2026-11-01T06:30:00.000Z');
   });
 });

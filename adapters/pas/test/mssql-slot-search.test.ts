@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { heldByLiveAppointment, searchedSlotStatus } from '../src/booking-rules.js';
+import { DEFAULT_STATUS_MAPPING } from '../src/appointment-status.js';
 import { LocalClock } from '../src/local-time.js';
 import { MAX_SLOT_SEARCH_ROWS, slotSearchInput, slotSearchSql } from '../src/mssql/slot-search-sql.js';
 import type { SlotQuery } from '../src/port.js';
@@ -13,12 +15,13 @@ import type { SlotQuery } from '../src/port.js';
 const repo = new URL('../../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, repo), 'utf8');
 const clock = new LocalClock('Europe/London');
+const CANCELLED = DEFAULT_STATUS_MAPPING.cancelledCodes;
 const query = (over: Partial<SlotQuery> = {}): SlotQuery => ({ serviceId: '999999999', statuses: ['free'], limit: 500, ...over });
 
 describe('SQL Server slot search SQL', () => {
   it('reads each clinic by its own bounded seek in start order and plans every search afresh', () => {
-    const { text } = slotSearchSql(slotSearchInput(query({ startFrom: { instant: '2026-06-01T00:00:00Z', inclusive: true } }), ['DEMOCL01', 'DEMOCL02'], ['F'], clock));
-    expect(text).toMatch(/CROSS APPLY \(\s*SELECT TOP \(@rows\)[\s\S]*FROM CLINIC_SLOT s\s+WHERE s\.CLINIC_CODE = c\.CLINIC_CODE[\s\S]*ORDER BY s\.START_DTTM, s\.SLOT_ID\s*\) AS s/);
+    const { text } = slotSearchSql(slotSearchInput(query({ startFrom: { instant: '2026-06-01T00:00:00Z', inclusive: true } }), ['DEMOCL01', 'DEMOCL02'], ['F'], clock, CANCELLED));
+    expect(text).toMatch(/CROSS APPLY \(\s*SELECT TOP \(@rows\)[\s\S]*FROM CLINIC_SLOT s\s+CROSS APPLY \(SELECT [\s\S]*\) AS v\s+WHERE s\.CLINIC_CODE = c\.CLINIC_CODE[\s\S]*ORDER BY s\.START_DTTM, s\.SLOT_ID\s*\) AS s/);
     expect(text).toMatch(/^SELECT TOP \(@rows\) /);
     expect(text).toMatch(/WHERE c\.CLINIC_CODE IN \(@clinic0, @clinic1\)/);
     expect(text.trim()).toMatch(/ORDER BY s\.START_DTTM, s\.SLOT_ID\s+OPTION \(RECOMPILE\)$/);
@@ -27,12 +30,12 @@ describe('SQL Server slot search SQL', () => {
   });
 
   it('caps the rows the server reads and returns, however many are asked for', () => {
-    const rows = (n: number) => slotSearchSql({ clinicCodes: ['DEMOCL01'], statusCodes: [], rows: n }).params.find((p) => p.name === 'rows')?.value;
+    const rows = (n: number) => slotSearchSql({ clinicCodes: ['DEMOCL01'], statusCodes: [], now: '2026-06-01 09:00:00', cancelledCodes: CANCELLED, rows: n }).params.find((p) => p.name === 'rows')?.value;
     expect(rows(501)).toBe(501);
     expect(rows(10_000_000)).toBe(MAX_SLOT_SEARCH_ROWS);
     expect(rows(0)).toBe(1);
     // The facade's largest _count (1000) with the clock-change margin still fits under the cap.
-    expect(slotSearchInput(query({ limit: 1000, startFrom: { instant: '2026-10-25T00:30:00Z', inclusive: true } }), ['X'], [], clock).rows).toBeLessThanOrEqual(MAX_SLOT_SEARCH_ROWS);
+    expect(slotSearchInput(query({ limit: 1000, startFrom: { instant: '2026-10-25T00:30:00Z', inclusive: true } }), ['X'], [], clock, CANCELLED).rows).toBeLessThanOrEqual(MAX_SLOT_SEARCH_ROWS);
   });
 
   it('binds every value as a typed parameter, each one used, none spliced into the text', () => {
@@ -43,6 +46,7 @@ describe('SQL Server slot search SQL', () => {
         [hostile, 'DEMOCL02'],
         ['F', 'B'],
         clock,
+        CANCELLED,
       ),
     );
     expect(text).not.toContain(hostile);
@@ -57,20 +61,38 @@ describe('SQL Server slot search SQL', () => {
       ['varchar', 1, 'B'],
     ]);
     // Local wall-clock bounds (BST in June), sent as DATETIME, never as text.
-    expect(params.filter((p) => p.type === 'datetime').map((p) => [p.name, p.value])).toEqual([
+    expect(params.filter((p) => p.type === 'datetime' && p.name !== 'now').map((p) => [p.name, p.value])).toEqual([
       ['startFrom', '2026-06-01 09:00:00'],
       ['startTo', '2026-06-05 01:00:00'],
     ]);
     expect(text).toMatch(/s\.START_DTTM >= @startFrom/);
     expect(text).toMatch(/s\.START_DTTM <= @startTo/);
-    expect(text).toMatch(/s\.SLOT_STATUS IN \(@status0, @status1\)/);
+    expect(text).toMatch(/v\.SLOT_STATUS IN \(@status0, @status1\)/);
+  });
+
+  it('reports a slot free only when the booking would take it: not started, held by no live appointment (§8.1)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-06-01T08:00:00Z'));
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const { text, params } = slotSearchSql(slotSearchInput(query(), ['DEMOCL01'], ['F'], clock, ['P', 'C']));
+    // The status is worked out once per row, and the filter and TOP count that status, not the row's code.
+    expect(text).toContain(`CROSS APPLY (SELECT ${searchedSlotStatus('@now', ['P', 'C'])} AS SLOT_STATUS) AS v`);
+    expect(text).toContain(heldByLiveAppointment('s.SLOT_ID', ['P', 'C']));
+    expect(text).toMatch(/s\.START_DTTM <= @now/);
+    expect(text).toMatch(/SELECT TOP \(@rows\) s\.SLOT_ID, s\.SLOT_GUID, s\.CLINIC_CODE, s\.START_DTTM, s\.END_DTTM, v\.SLOT_STATUS AS SLOT_STATUS, s\.CONTACT_TYPE\s+FROM CLINIC_SLOT s/);
+    expect(text).toMatch(/v\.SLOT_STATUS IN \(@status0\)/);
+    expect(text).not.toMatch(/\bs\.SLOT_STATUS IN/);
+    // The local wall-clock now (BST), as DATETIME.
+    expect(params.find((p) => p.name === 'now')).toEqual({ name: 'now', type: 'datetime', value: '2026-06-01 09:00:00' });
   });
 
   it('leaves out what the query does not bound', () => {
-    const { text, params } = slotSearchSql(slotSearchInput(query({ statuses: [] }), ['DEMOCL01'], [], clock));
-    expect(text).not.toMatch(/START_DTTM >=|START_DTTM <=|SLOT_STATUS IN/);
-    expect(params.map((p) => p.name).sort()).toEqual(['clinic0', 'rows']);
-    expect(() => slotSearchSql({ clinicCodes: [], statusCodes: [], rows: 1 })).toThrow(/no clinics/);
+    const { text, params } = slotSearchSql(slotSearchInput(query({ statuses: [] }), ['DEMOCL01'], [], clock, CANCELLED));
+    expect(text).not.toMatch(/START_DTTM >= @start|START_DTTM <= @start|SLOT_STATUS IN/);
+    expect(params.map((p) => p.name).sort()).toEqual(['clinic0', 'now', 'rows']);
+    expect(() => slotSearchSql({ clinicCodes: [], statusCodes: [], now: '2026-06-01 09:00:00', cancelledCodes: CANCELLED, rows: 1 })).toThrow(/no clinics/);
   });
 
   it('is what MssqlPas.searchSlots runs', () => {
@@ -97,10 +119,10 @@ describe('the autumn repeated hour of legacy local DATETIME columns', () => {
   it('widens a search bound near the change by an hour on the server, and fetches a margin of rows', () => {
     // From 00:30Z (01:30 BST, the first pass): the slots stored as 01:00-01:29 read as 01:00Z-01:29Z,
     // after the bound, so the server must be asked from 00:30 local, not 01:30.
-    const input = slotSearchInput(query({ startFrom: { instant: '2026-10-25T00:30:00Z', inclusive: true } }), ['DEMOCL01'], ['F'], clock);
+    const input = slotSearchInput(query({ startFrom: { instant: '2026-10-25T00:30:00Z', inclusive: true } }), ['DEMOCL01'], ['F'], clock, CANCELLED);
     expect(input.from).toBe('2026-10-25 00:30:00');
     expect(input.rows).toBe(500 + 1000);
-    const away = slotSearchInput(query({ startFrom: { instant: '2026-10-20T09:00:00Z', inclusive: true } }), ['DEMOCL01'], ['F'], clock);
+    const away = slotSearchInput(query({ startFrom: { instant: '2026-10-20T09:00:00Z', inclusive: true } }), ['DEMOCL01'], ['F'], clock, CANCELLED);
     expect(away.from).toBe('2026-10-20 10:00:00');
     expect(away.rows).toBe(501);
   });

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, redisSettings, setting, withRedisLogin, z } from '@booking/config';
+import { DEFAULT_SCHEDULE_ID_SYSTEM } from '@booking/fhir';
 import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
@@ -19,6 +20,7 @@ export const workerSchema = z.object({
   PAS_TEMP_HOSPITAL_NUMBER_WIDTH: setting.int('the total width of a temporary hospital number, prefix included (PATIENT.HOSP_NO is CHAR(10))', 5, 10).default(10),
   PAS_MSSQL_LOCK_TIMEOUT_MS: setting.int('SET LOCK_TIMEOUT of each SQL Server PAS transaction, in ms (a longer wait fails as error 1222 and is retried)', 100, 60000).default(5000),
   LOCAL_PATIENT_ID_SYSTEM: setting.url('the identifier system URI of the PAS hospital number').default('https://fhir.example-trust.nhs.uk/Id/hospital-number'),
+  SCHEDULE_ID_SYSTEM: setting.url('the identifier system URI of Schedule.identifier, whose value is the PAS clinic code (an absolute URI the trust owns)').default(DEFAULT_SCHEDULE_ID_SYSTEM),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),
   PAS_MAX_RETRIES: setting.int('at most this many retries of a transient PAS failure (deadlock, busy, failover) per job, within the retry budgets', 0, 100).default(30),
   PAS_WRITE_RETRY_BUDGET_MS: setting.int('how long a booking or cancel keeps retrying a transient PAS failure, in ms (Azure SQL failovers take up to a minute); a stopping worker exits at the latest 5 s after it', 0, 300000).default(60000),

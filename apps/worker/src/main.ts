@@ -33,7 +33,7 @@ async function main() {
 
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
-    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
+    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, scheduleIdSystem: config.SCHEDULE_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
     {
       connection: redisConnection(config, 'worker'),
       prefix: config.QUEUE_PREFIX,

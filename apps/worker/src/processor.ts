@@ -15,6 +15,8 @@ export interface ProcessorDeps {
   logger: Logger;
   keyring: Keyring;
   localPatientIdSystem: string;
+  /** Schedule.identifier.system in slot searches (SCHEDULE_ID_SYSTEM). */
+  scheduleIdSystem: string;
   maxRetries: number;
   /** Retry budgets (ms) of one job's PAS calls: bookings and cancels, and reads (retry.ts). */
   writeRetryBudgetMs: number;

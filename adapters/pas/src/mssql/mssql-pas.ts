@@ -1,4 +1,5 @@
 import sql, { type ConnectionPool } from 'mssql';
+import { DEFAULT_STATUS_MAPPING } from '../appointment-status.js';
 import { slotStatusCode } from '../legacy-codes.js';
 import { LocalClock } from '../local-time.js';
 import {
@@ -58,7 +59,8 @@ export class MssqlPas extends RepositoryPas {
       ).recordset;
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 
-      const search = slotSearchSql(slotSearchInput(query, clinics.map((c) => c.CLINIC_CODE), query.statuses.map(slotStatusCode), this.clock));
+      const cancelledCodes = (this.options.statusMapping ?? DEFAULT_STATUS_MAPPING).cancelledCodes;
+      const search = slotSearchSql(slotSearchInput(query, clinics.map((c) => c.CLINIC_CODE), query.statuses.map(slotStatusCode), this.clock, cancelledCodes));
       const raw = (await bindSlotSearch(this.pool.request(), search.params).query<RawSlot>(search.text)).recordset;
       const slots = raw
         .map((r) => toSlotRow(r, this.clock, (column, code) => this.options.observer?.unknownCode(column, code)))

@@ -1,7 +1,8 @@
 import sql, { type Request } from 'mssql';
+import { searchedSlotStatus } from '../booking-rules.js';
 import type { LocalClock } from '../local-time.js';
 import type { SlotQuery } from '../port.js';
-import { SLOT_COLUMNS } from '../row-mapping.js';
+import { SLOT_COLUMNS, slotColumnsWithStatus } from '../row-mapping.js';
 import { varchar, wallClock } from './values.js';
 
 /**
@@ -16,6 +17,11 @@ import { varchar, wallClock } from './values.js';
  * upper bound) and the other way round. Compiling a statement this small costs well under a
  * millisecond. The covering index (docker/pas/01-legacy-schema.sql; `doctor` recommends it)
  * makes each seek index-only.
+ *
+ * Each row's status is the one the booking's guard sees (booking-rules.ts `searchedSlotStatus`,
+ * worked out once per row in a CROSS APPLY): a free row that has started, or that a live
+ * appointment holds, is not reported free, and a status filter counts only what it reports, so
+ * TOP (@rows) still returns the first matching rows. The held check seeks IX_APPOINTMENT_SLOT.
  */
 
 export interface SlotSearchParam {
@@ -34,8 +40,12 @@ export interface SlotSearchSql {
 
 export interface SlotSearchInput {
   clinicCodes: string[];
-  /** Legacy codes; empty = every status. */
+  /** Legacy codes of the status as a search reports it (booking-rules.ts); empty = every status. */
   statusCodes: string[];
+  /** The local wall-clock now: a free slot starting no later reads busy-unavailable, as the booking refuses it. */
+  now: string;
+  /** Appointment codes that no longer hold their slot; any other appointment makes a free slot read busy. */
+  cancelledCodes: readonly string[];
   /** Inclusive local bounds on START_DTTM (already widened near a clock change). */
   from?: string;
   to?: string;
@@ -54,13 +64,15 @@ const CLOCK_CHANGE_MARGIN = 1000;
  * clock change (docs/pas.md), so near one a bound is widened by an hour and the caller filters
  * the rows on their UTC instants.
  */
-export function slotSearchInput(query: SlotQuery, clinicCodes: string[], statusCodes: string[], clock: LocalClock): SlotSearchInput {
+export function slotSearchInput(query: SlotQuery, clinicCodes: string[], statusCodes: string[], clock: LocalClock, cancelledCodes: readonly string[]): SlotSearchInput {
   const from = query.startFrom ? clock.queryBound(query.startFrom.instant, 'lower') : undefined;
   const to = query.startTo ? clock.queryBound(query.startTo.instant, 'upper') : undefined;
   const widened = Boolean(from?.widened || to?.widened);
   return {
     clinicCodes,
     statusCodes,
+    now: clock.nowLocal(),
+    cancelledCodes,
     ...(from ? { from: from.local } : {}),
     ...(to ? { to: to.local } : {}),
     rows: widened ? query.limit + CLOCK_CHANGE_MARGIN : query.limit + 1,
@@ -74,6 +86,7 @@ export function slotSearchSql(input: SlotSearchInput): SlotSearchSql {
     params.push({ name: `clinic${i}`, type: 'varchar', width: 8, value: code });
     return `@clinic${i}`;
   });
+  params.push({ name: 'now', type: 'datetime', value: input.now });
   const where = ['s.CLINIC_CODE = c.CLINIC_CODE'];
   if (input.from !== undefined) {
     params.push({ name: 'startFrom', type: 'datetime', value: input.from });
@@ -88,14 +101,15 @@ export function slotSearchSql(input: SlotSearchInput): SlotSearchSql {
       params.push({ name: `status${i}`, type: 'varchar', width: 1, value: code });
       return `@status${i}`;
     });
-    where.push(`s.SLOT_STATUS IN (${names.join(', ')})`);
+    where.push(`v.SLOT_STATUS IN (${names.join(', ')})`);
   }
   params.push({ name: 'rows', type: 'int', value: Math.max(1, Math.min(Math.floor(input.rows), MAX_SLOT_SEARCH_ROWS)) });
   const text = `SELECT TOP (@rows) ${SLOT_COLUMNS}
   FROM CLINIC c
   CROSS APPLY (
-    SELECT TOP (@rows) ${SLOT_COLUMNS}
+    SELECT TOP (@rows) ${slotColumnsWithStatus('v.SLOT_STATUS')}
       FROM CLINIC_SLOT s
+     CROSS APPLY (SELECT ${searchedSlotStatus('@now', input.cancelledCodes)} AS SLOT_STATUS) AS v
      WHERE ${where.join('\n       AND ')}
      ORDER BY s.START_DTTM, s.SLOT_ID
   ) AS s

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { DEFAULT_STATUS_MAPPING } from '../appointment-status.js';
+import { searchedSlotStatus } from '../booking-rules.js';
 import { slotStatusCode } from '../legacy-codes.js';
 import { LocalClock } from '../local-time.js';
 import type { PasObserver, SlotQuery, SlotSearchResult } from '../port.js';
-import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, SLOT_COLUMNS, toSlotRow, withinBounds } from '../row-mapping.js';
+import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, slotColumnsWithStatus, toSlotRow, withinBounds } from '../row-mapping.js';
 import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
 import { SqliteDatabase } from './sqlite-db.js';
 
@@ -32,6 +34,8 @@ export class SqlitePas extends RepositoryPas {
   private readonly clock: LocalClock;
   private readonly database: SqliteDatabase;
   private readonly observer: PasObserver | undefined;
+  /** Appointment codes that no longer hold their slot (the status mapping's cancelled ones). */
+  private readonly cancelledCodes: readonly string[];
 
   constructor(options: SqlitePasOptions) {
     const db = new Database(options.path);
@@ -48,6 +52,7 @@ export class SqlitePas extends RepositoryPas {
     this.clock = clock;
     this.database = database;
     this.observer = options.observer;
+    this.cancelledCodes = (options.statusMapping ?? DEFAULT_STATUS_MAPPING).cancelledCodes;
   }
 
   searchSlots(query: SlotQuery): Promise<SlotSearchResult> {
@@ -58,8 +63,10 @@ export class SqlitePas extends RepositoryPas {
         .all(query.serviceId) as RawClinic[];
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 
+      // The status as the booking's guard sees it (booking-rules.ts); its first parameter is now.
+      const columns = slotColumnsWithStatus(searchedSlotStatus('?', this.cancelledCodes));
+      const params: unknown[] = [this.clock.nowLocal(), ...clinics.map((c) => c.CLINIC_CODE)];
       const where: string[] = [`s.CLINIC_CODE IN (${clinics.map(() => '?').join(',')})`];
-      const params: unknown[] = clinics.map((c) => c.CLINIC_CODE);
       let widened = false;
       if (query.startFrom) {
         const b = this.clock.queryBound(query.startFrom.instant, 'lower');
@@ -73,14 +80,12 @@ export class SqlitePas extends RepositoryPas {
         params.push(b.local);
         widened ||= b.widened;
       }
-      if (query.statuses.length > 0) {
-        where.push(`s.SLOT_STATUS IN (${query.statuses.map(() => '?').join(',')})`);
-        params.push(...query.statuses.map(slotStatusCode));
-      }
+      const statusFilter = query.statuses.length > 0 ? `WHERE SLOT_STATUS IN (${query.statuses.map(() => '?').join(',')})` : '';
+      params.push(...query.statuses.map(slotStatusCode));
       // Rows in a widened hour are filtered out below, so fetch a margin beyond the limit.
       params.push(widened ? query.limit + 1000 : query.limit + 1);
       const raw = this
-        .prepare(`SELECT ${SLOT_COLUMNS} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')} ORDER BY s.START_DTTM, s.SLOT_ID LIMIT ?`)
+        .prepare(`SELECT * FROM (SELECT ${columns} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')}) ${statusFilter} ORDER BY START_DTTM, SLOT_ID LIMIT ?`)
         .all(...params) as RawSlot[];
       const slots = raw
         .map((r) => toSlotRow(r, this.clock, (column, code) => this.observer?.unknownCode(column, code)))

@@ -5,6 +5,8 @@ import { bundleReply, type SearchSlotJob, type WorkerReply } from '@booking/queu
 
 export interface SearchSlotDeps {
   pas: PasPort;
+  /** Schedule.identifier.system (SCHEDULE_ID_SYSTEM). */
+  scheduleIdSystem: string;
   retry: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
@@ -25,6 +27,7 @@ export async function handleSearchSlot(job: SearchSlotJob, deps: SearchSlotDeps)
     selfLink: job.selfLink,
     bundleId: randomUUID(),
     lastUpdated: new Date().toISOString(),
+    scheduleIdSystem: deps.scheduleIdSystem,
   });
   return bundleReply(bundle);
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_STATUS_MAPPING, type StatusMapping } from '../appointment-status.js';
-import { slotMismatch } from '../booking-rules.js';
+import { heldByLiveAppointment, slotMismatch } from '../booking-rules.js';
 import { BOOKING_SOURCE_CODE } from '../legacy-codes.js';
 import type { LocalClock } from '../local-time.js';
 import type {
@@ -144,8 +144,7 @@ export class PasRepository {
         WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F' AND START_DTTM > @now
           AND EXISTS (SELECT 1 FROM CLINIC c WHERE c.CLINIC_CODE = CLINIC_SLOT.CLINIC_CODE
                          AND ${legacyCode('c.ACTIVE_FLAG')} = 'Y' AND ${legacyCode('c.DOS_SERVICE_ID')} <> '')
-          AND NOT EXISTS (SELECT 1 FROM APPOINTMENT a WHERE a.SLOT_ID = @slot
-                             AND ${legacyCode('a.APPT_STATUS')} NOT IN (${codeList(this.mapping.cancelledCodes)}))`,
+          AND NOT ${heldByLiveAppointment('@slot', this.mapping.cancelledCodes)}`,
       { slot: sqlp.int(slot.SLOT_ID), now: sqlp.local(nowLocal) },
     );
     if (taken !== 1) {

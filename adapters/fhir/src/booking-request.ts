@@ -38,6 +38,7 @@ const INSTANT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0
 const DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 const DATE_TIME = /^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?)?)?$/;
 const GENDERS = ['male', 'female', 'other', 'unknown'] as const;
+const SLOT_STATUSES = ['free', 'busy', 'busy-unavailable', 'busy-tentative', 'entered-in-error'];
 
 export function isInstant(value: unknown): value is string {
   return typeof value === 'string' && INSTANT.test(value) && !Number.isNaN(Date.parse(value));
@@ -250,7 +251,7 @@ function checkSlot(slot: JsonObject): { slotId: string; slotGuid?: string } {
   if (identifiers.length === 0 || !identifiers.every((i) => isObject(i) && typeof i.value === 'string' && i.value !== '')) {
     invalid('Slot.identifier is required', `${at}.identifier`);
   }
-  if (!['free', 'busy', 'busy-unavailable', 'busy-tentative', 'entered-in-error'].includes(String(slot.status))) invalid('Slot.status is required', `${at}.status`);
+  if (typeof slot.status !== 'string' || !SLOT_STATUSES.includes(slot.status)) invalid('Slot.status is required', `${at}.status`);
   if (!isInstant(slot.start)) invalid('Slot.start must be a FHIR instant', `${at}.start`);
   if (!isInstant(slot.end)) invalid('Slot.end must be a FHIR instant', `${at}.end`);
   const schedule = isObject(slot.schedule) ? slot.schedule.reference : undefined;

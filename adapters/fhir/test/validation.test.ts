@@ -115,6 +115,68 @@ describe('structure and profile validation', () => {
   });
 });
 
+describe('odd but well-formed JSON: always a 400 or 422, never a throw (a 500)', () => {
+  it('a resourceType that is an object or an array, in a contained resource or inside an element, is a 422 naming it', () => {
+    for (const odd of [{ toString: 1 }, { toString: {}, valueOf: {} }, ['Patient']]) {
+      const inContained = booking();
+      inContained.contained[0].resourceType = odd;
+      expect(() => validateResource(inContained)).not.toThrow();
+      expect(problemOf(inContained)).toMatchObject({ status: 422, spineCode: 'INVALID_RESOURCE', location: expect.arrayContaining(['Appointment.contained[0].resourceType']) });
+      const inMeta = booking();
+      inMeta.meta.resourceType = odd;
+      expect(() => validateResource(inMeta)).not.toThrow();
+      expect(() => checkBookingRequest(inMeta)).not.toThrow();
+    }
+  });
+
+  it('a small fuzz: every element of a booking replaced by odd values, odd members added to every object', () => {
+    const ODD: unknown[] = [null, {}, [], '', 0, -1, 1.5, true, 'x', [null], [{}], [[]], { toString: 1 }, { toString: {}, valueOf: {} }, [{ toString: 1 }], { length: -1 }, '#', { reference: '#P1' }, { resourceType: 'Patient' }];
+    const KEYS = ['resourceType', 'id', 'reference', 'url', 'value', 'toString', '__proto__', '_status'];
+    const KEY_VALUES: unknown[] = [null, {}, [], 'x', 0, { toString: 1 }, [{ toString: 1 }]];
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, p: (string | number)[]) => {
+      if (p.length) paths.push(p);
+      if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...p, i]);
+      else if (v && typeof v === 'object') for (const k of Object.keys(v)) walk((v as Record<string, unknown>)[k], [...p, k]);
+    };
+    walk(booking(), []);
+    const at = (body: Record<string, any>, p: (string | number)[]) => p.reduce((o, k) => o[k], body);
+    const bodies: { what: string; body: unknown }[] = [];
+    for (const p of paths) {
+      for (const v of ODD) {
+        const body = booking();
+        at(body, p.slice(0, -1))[p.at(-1) as string] = v;
+        bodies.push({ what: `${p.join('.')} = ${JSON.stringify(v)}`, body: JSON.parse(JSON.stringify(body)) });
+      }
+      const target = at(booking(), p);
+      if (target && typeof target === 'object' && !Array.isArray(target)) {
+        for (const key of KEYS) {
+          for (const v of KEY_VALUES) {
+            const body = booking();
+            // JSON.parse, as a request body arrives: "__proto__" becomes an own member.
+            Object.assign(at(body, p), JSON.parse(`{${JSON.stringify(key)}:${JSON.stringify(v) ?? 'null'}}`));
+            bodies.push({ what: `${p.join('.')}.${key} = ${JSON.stringify(v)}`, body: JSON.parse(JSON.stringify(body)) });
+          }
+        }
+      }
+    }
+    expect(bodies.length).toBeGreaterThan(2500);
+    const thrown: string[] = [];
+    for (const { what, body } of bodies) {
+      try {
+        const checked = checkBookingRequest(structuredClone(body));
+        if (!checked.ok && ![400, 422].includes(checked.problem.status)) thrown.push(`${what}: status ${checked.problem.status}`);
+        // A 400 stops before the FHIR layer, and the worker skips it: run both on their own too.
+        if (!checked.ok && checked.problem.status === 400) validateResource(structuredClone(body));
+        checkBookingRequest(structuredClone(body), { fhirValidated: true });
+      } catch (error) {
+        thrown.push(`${what}: ${(error as Error).message}`);
+      }
+    }
+    expect(thrown.slice(0, 10)).toEqual([]);
+  });
+});
+
 describe('careconnect-profile-rules.json', () => {
   const profiles = new URL('../../../../shared/spec/profiles', import.meta.url);
   it.skipIf(!existsSync(profiles))('is what scripts/build-profile-rules.mjs builds from ../shared/spec/profiles today', async () => {

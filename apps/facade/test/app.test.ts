@@ -172,6 +172,21 @@ describe('profile validation of a booking (422 INVALID_RESOURCE naming the eleme
     expect((await book(notCurrent)).status).toBe(422);
   });
 
+  it('answers a resourceType that is an object (odd but well-formed JSON) with a 422 naming it, on book and cancel alike', async () => {
+    const { book, call, jobs } = inProcessApp();
+    const body = booking();
+    body.contained[0].resourceType = { toString: 1 };
+    const booked = await book(body);
+    expect(booked.status).toBe(422);
+    expect((await outcome(booked)).issue[0].location).toContain('Appointment.contained[0].resourceType');
+    const cancel: Record<string, any> = { ...stored(booking()), status: 'cancelled' };
+    cancel.contained[0].resourceType = { toString: 1 };
+    const cancelled = await call('PUT', '/Appointment/a1', 'cancel', JSON.stringify(cancel), { 'If-Match': 'W/"1"' });
+    expect(cancelled.status).toBe(422);
+    expect((await outcome(cancelled)).issue[0].location).toContain('Appointment.contained[0].resourceType');
+    expect(jobs).toHaveLength(0);
+  });
+
   it('validates a cancel body as FHIR too, before the worker sees it', async () => {
     const { call, jobs } = inProcessApp();
     const body = { ...stored(booking()), status: 'cancelled', foo: 1 };

@@ -211,17 +211,17 @@ class Walker {
       if (node.contained === undefined && invariant.expression.startsWith('contained.')) continue;
       const top = resource ?? (this.top as object);
       // dom-3 and ref-1 cost most of a validation in fhirpath: a native twin answers them (see native-invariants.ts).
-      const native = nativeFor(invariant);
-      const holds = native?.(node, path, top);
-      if (holds !== undefined) {
-        if (!holds) this.add(at, `${invariant.key}: ${invariant.human}`);
-        continue;
-      }
       let result: unknown[];
       try {
+        const holds = nativeFor(invariant)?.(node, path, top);
+        if (holds !== undefined) {
+          if (!holds) this.add(at, `${invariant.key}: ${invariant.human}`);
+          continue;
+        }
         result = compiled(path, invariant.expression)(node, { resource: top }) as unknown[];
-      } catch {
-        continue; // an expression the engine cannot run is not the consumer's fault
+      } catch (error) {
+        if (error instanceof Enough) throw error;
+        continue; // an expression that cannot run on this body (fhirpath throws, e.g. on a resourceType { "toString": 1 }): the other checks judge the body
       }
       if (result.length > 0 && result.every((r) => r === false)) this.add(at, `${invariant.key}: ${invariant.human}`);
     }

@@ -39,10 +39,10 @@ describe('the Booking Standard rule table', () => {
       expect(declared, rule).toBeDefined();
       expect(problemOf(body).status, rule).toBe(declared?.status);
     }
-    // Broken twice: contact ranks (400) and an unknown element (422) → the earlier rule, 400.
+    // Broken twice: contact ranks (400) and a code outside its value set (422) → the earlier rule, 400.
     const both = booking();
     both.contained[1].telecom[0].rank = 2;
-    both.colour = 'blue';
+    both.priority = 'urgent';
     expect(problemOf(both)).toMatchObject({ status: 400, spineCode: 'BAD_REQUEST' });
   });
 
@@ -109,9 +109,39 @@ describe('structure and profile validation', () => {
 
   it('checks profiles only once the base structure is sound (no findings about elements it cannot read)', () => {
     const body = booking();
-    body.colour = 'blue';
+    body.minutesDuration = '5';
     delete body.contained[2].identifier;
-    expect(resourceFindings(body).map((f) => f.expression)).toEqual(['Appointment.colour']);
+    expect(resourceFindings(body).map((f) => f.expression)).toEqual(['Appointment.minutesDuration']);
+  });
+});
+
+describe('unknown elements are ignored (spec §4: "SHALL ignore unknown elements/extensions", acceptUnknown both)', () => {
+  /** Elements STU3 does not define at that path: an R4 element, a vendor's, one in a datatype, a resourceType inside an element. */
+  const withUnknowns = (body = booking()) => {
+    body.patientInstruction = 'Bring your medication';
+    body.contained[1].nhsNumberTraceDate = '2030-01-01';
+    body.contained[1].name[0].colour = { any: ['shape'] };
+    body.participant[0].actor.type = 'Patient';
+    body.meta.resourceType = { toString: 1 };
+    body._status = { id: 's' }; // a known element's extension: kept
+    return body;
+  };
+
+  it('drops them before the profile and Booking Standard rules, so they are neither judged nor stored nor echoed', () => {
+    const expected = booking();
+    const body = withUnknowns(structuredClone(expected));
+    expect(validateResource(body)).toBeUndefined();
+    expected._status = { id: 's' };
+    expect(body).toEqual(expected);
+    const checked = checkBookingRequest(withUnknowns());
+    expect(checked.ok).toBe(true);
+  });
+
+  it('still refuses what is malformed in known elements, and an element left empty once its unknown content is gone', () => {
+    const body = withUnknowns();
+    body.contained[1].gender = { colour: 'blue' };
+    body.contained[1].address[0] = { colour: 'blue' };
+    expect(validateResource(body)?.location).toEqual(['Appointment.contained[1].gender', 'Appointment.contained[1].address[0]']);
   });
 });
 

@@ -11,6 +11,8 @@ const MAX_FINDINGS = 20;
  * Layer 1 of a request body's validation: the FHIR STU3 base definitions, then (only for a body
  * that is structurally sound) the CareConnect profiles of the resource and its contained resources.
  * Returns the 422 INVALID_RESOURCE problem naming each offending element, or undefined.
+ * First drops, in place, the elements STU3 does not define (spec §4: ignored; base.ts
+ * dropUnknownElements): the body the caller goes on with (queues, stores, echoes) is without them.
  */
 export function validateResource(resource: unknown): Problem | undefined {
   const findings = resourceFindings(resource);

@@ -3,6 +3,7 @@ import { type Finding, prepareBaseValidation, validateBase } from './base.js';
 import { profileFor, validateProfile } from './profiles.js';
 
 export type { Finding } from './base.js';
+export { checkProfile } from './profiles.js';
 
 /** At most this many findings are reported: enough to fix a body, not enough to make a huge answer. */
 const MAX_FINDINGS = 20;

@@ -205,7 +205,31 @@ export const BOOKING_RULES: readonly BookingRule[] = [
   { rule: 'the contained DocumentReference (§9.1)', status: 422, check: (_, { documentReference }) => documentReference && checkDocumentReference(documentReference) },
   { rule: 'the contained Slot (§9.1)', status: 422, check: (_, { slot }) => void (slot && checkSlot(slot)) },
   { rule: 'the contained Patient (§9.1)', status: 422, check: (_, { patient }) => void (patient && checkPatient(patient)) },
+  {
+    // The PAS files and finds the patient by the Patient's number, while reads echo the participant's:
+    // two numbers would be two patients. One alone is fine (the harness sends the participant's only, §19 #12).
+    rule: 'the participant\u2019s NHS number, when both are sent, is the contained Patient\u2019s',
+    status: 422,
+    check: (body, { patient }) => {
+      const patientNumber = nhsNumberOf(asArray(patient?.identifier)[0]);
+      if (patientNumber === undefined) return;
+      for (const [i, p] of asArray(body.participant).entries()) {
+        const actor = isObject(p) && isObject(p.actor) ? p.actor : undefined;
+        if (actor?.reference !== `#${patient?.id}`) continue;
+        const participantNumber = nhsNumberOf(actor.identifier);
+        if (participantNumber === undefined || participantNumber === patientNumber) continue;
+        // The numbers themselves stay out of the diagnostics, as in every NHS number problem here.
+        const [theirs, ours] = [`Appointment.participant[${i}].actor.identifier.value`, `Appointment.contained[${asArray(body.contained).indexOf(patient)}].identifier[0].value`];
+        fail(problems.invalidResource(`${theirs} is not the NHS number of the contained Patient (${ours}): both must be the same patient's`, [theirs, ours]));
+      }
+    },
+  },
 ];
+
+/** The value of an NHS number identifier, or undefined for anything else. */
+function nhsNumberOf(identifier: unknown): string | undefined {
+  return isObject(identifier) && identifier.system === SYSTEMS.nhsNumber && typeof identifier.value === 'string' ? identifier.value : undefined;
+}
 
 /**
  * Checks a parsed request body against BOOKING_RULES in order; never throws. `fhirValidated`: the

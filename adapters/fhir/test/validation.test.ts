@@ -31,6 +31,7 @@ describe('the Booking Standard rule table', () => {
       ['slot references the contained Slot', (b) => (b.slot = [{ reference: '#P1' }])],
       ['exactly one participant is the contained Patient; its NHS number is valid', (b) => (b.participant[0].actor.identifier.value = '1234567890')],
       ['the contained Patient (§9.1)', (b) => (b.contained[1].birthDate = '1970')],
+      ['the participant\u2019s NHS number, when both are sent, is the contained Patient\u2019s', (b) => (b.participant[0].actor.identifier.value = '9000000009')],
     ];
     for (const [rule, spoil] of breakers) {
       const body = booking();
@@ -60,6 +61,26 @@ describe('the Booking Standard rule table', () => {
     body.contained = body.contained.filter((r: any) => r.resourceType !== 'DocumentReference');
     const checked = checkBookingRequest(body);
     expect(checked).toMatchObject({ ok: true, value: { slotId: '1001', slotGuid: 'f3a0c1de-0000-4000-8000-000000001001', patient: { family: 'Bloggs', nhsNumber: '9658218873' } } });
+  });
+
+  it('refuses a participant NHS number that contradicts the contained Patient\u2019s (the PAS would file one, reads show the other)', () => {
+    const body = booking();
+    body.participant[0].actor.identifier.value = '9000000009'; // a valid NHS number, not the Patient's 9658218873
+    expect(problemOf(body)).toMatchObject({
+      status: 422,
+      spineCode: 'INVALID_RESOURCE',
+      diagnostics: 'Appointment.participant[0].actor.identifier.value is not the NHS number of the contained Patient (Appointment.contained[1].identifier[0].value): both must be the same patient\'s',
+      location: ['Appointment.participant[0].actor.identifier.value', 'Appointment.contained[1].identifier[0].value'],
+    });
+    // Either alone is fine: the harness re-sends the participant's number for a Patient without one (§19 #12).
+    const patientWithout = booking();
+    patientWithout.participant[0].actor.identifier.value = '9000000009';
+    delete patientWithout.contained[1].identifier;
+    expect(checkBookingRequest(patientWithout).ok).toBe(true);
+    const participantWithout = booking();
+    delete participantWithout.participant[0].actor.identifier;
+    expect(checkBookingRequest(participantWithout).ok).toBe(true);
+    expect(checkBookingRequest(booking()).ok).toBe(true);
   });
 
   it('refuses supportingInformation that points at anything but the contained DocumentReference', () => {

@@ -130,11 +130,17 @@ function rulesOf(sd) {
   return rules.filter((r) => r.steps.length > 0);
 }
 
+/** One profile's rules, by its file name in ../profiles (also for tests: Spine-OperationOutcome-1). */
+export function profileRules(name) {
+  const sd = read(name);
+  return { type: sd.type, url: sd.url, rules: rulesOf(sd) };
+}
+
 export function buildRules() {
   const out = { source: 'NHSD.Assets.STU3 1.6.0 (../shared/spec/profiles), built by scripts/build-profile-rules.mjs', profiles: {} };
   for (const name of PROFILES) {
-    const sd = read(name);
-    out.profiles[sd.type] = { url: sd.url, rules: rulesOf(sd) };
+    const { type, url, rules } = profileRules(name);
+    out.profiles[type] = { url, rules };
   }
   return `${JSON.stringify(out, null, 1)}\n`;
 }

@@ -38,6 +38,7 @@ const INSTANT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0
 const DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 const DATE_TIME = /^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?)?)?$/;
 const GENDERS = ['male', 'female', 'other', 'unknown'] as const;
+const SLOT_STATUSES = ['free', 'busy', 'busy-unavailable', 'busy-tentative', 'entered-in-error'];
 
 export function isInstant(value: unknown): value is string {
   return typeof value === 'string' && INSTANT.test(value) && !Number.isNaN(Date.parse(value));
@@ -204,7 +205,31 @@ export const BOOKING_RULES: readonly BookingRule[] = [
   { rule: 'the contained DocumentReference (§9.1)', status: 422, check: (_, { documentReference }) => documentReference && checkDocumentReference(documentReference) },
   { rule: 'the contained Slot (§9.1)', status: 422, check: (_, { slot }) => void (slot && checkSlot(slot)) },
   { rule: 'the contained Patient (§9.1)', status: 422, check: (_, { patient }) => void (patient && checkPatient(patient)) },
+  {
+    // The PAS files and finds the patient by the Patient's number, while reads echo the participant's:
+    // two numbers would be two patients. One alone is fine (the harness sends the participant's only, §19 #12).
+    rule: 'the participant\u2019s NHS number, when both are sent, is the contained Patient\u2019s',
+    status: 422,
+    check: (body, { patient }) => {
+      const patientNumber = nhsNumberOf(asArray(patient?.identifier)[0]);
+      if (patientNumber === undefined) return;
+      for (const [i, p] of asArray(body.participant).entries()) {
+        const actor = isObject(p) && isObject(p.actor) ? p.actor : undefined;
+        if (actor?.reference !== `#${patient?.id}`) continue;
+        const participantNumber = nhsNumberOf(actor.identifier);
+        if (participantNumber === undefined || participantNumber === patientNumber) continue;
+        // The numbers themselves stay out of the diagnostics, as in every NHS number problem here.
+        const [theirs, ours] = [`Appointment.participant[${i}].actor.identifier.value`, `Appointment.contained[${asArray(body.contained).indexOf(patient)}].identifier[0].value`];
+        fail(problems.invalidResource(`${theirs} is not the NHS number of the contained Patient (${ours}): both must be the same patient's`, [theirs, ours]));
+      }
+    },
+  },
 ];
+
+/** The value of an NHS number identifier, or undefined for anything else. */
+function nhsNumberOf(identifier: unknown): string | undefined {
+  return isObject(identifier) && identifier.system === SYSTEMS.nhsNumber && typeof identifier.value === 'string' ? identifier.value : undefined;
+}
 
 /**
  * Checks a parsed request body against BOOKING_RULES in order; never throws. `fhirValidated`: the
@@ -250,7 +275,7 @@ function checkSlot(slot: JsonObject): { slotId: string; slotGuid?: string } {
   if (identifiers.length === 0 || !identifiers.every((i) => isObject(i) && typeof i.value === 'string' && i.value !== '')) {
     invalid('Slot.identifier is required', `${at}.identifier`);
   }
-  if (!['free', 'busy', 'busy-unavailable', 'busy-tentative', 'entered-in-error'].includes(String(slot.status))) invalid('Slot.status is required', `${at}.status`);
+  if (typeof slot.status !== 'string' || !SLOT_STATUSES.includes(slot.status)) invalid('Slot.status is required', `${at}.status`);
   if (!isInstant(slot.start)) invalid('Slot.start must be a FHIR instant', `${at}.start`);
   if (!isInstant(slot.end)) invalid('Slot.end must be a FHIR instant', `${at}.end`);
   const schedule = isObject(slot.schedule) ? slot.schedule.reference : undefined;

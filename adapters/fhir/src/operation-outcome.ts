@@ -58,7 +58,7 @@ export interface Problem {
   /** A second coding from FHIR's issue-type system (the harness's "Processing Failure" shape, §9.4). */
   issueTypeDisplay?: string;
   diagnostics: string;
-  /** FHIRPath expressions of the offending elements or parameters (issue `expression` and `location`). */
+  /** The offending elements (as FHIRPath) or parameters: issue `location` (the profile has no `expression`). */
   location?: string[];
   /** Several findings (validation): one issue each, after the summary issue. */
   findings?: { expression: string; message: string }[];
@@ -78,13 +78,16 @@ export interface OperationOutcome {
     details: { coding: { system: string; code: string; display: string }[] };
     diagnostics: string;
     location?: string[];
-    expression?: string[];
   }[];
 }
 
 export function operationOutcome(p: Problem, id: string): OperationOutcome {
   const coding: { system: string; code: string; display: string }[] = [{ system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }];
-  // §9.4: the assurance script looks for "slot no longer available" with the FHIR issue-type coding.
+  // KNOWN DEVIATION from Spine-OperationOutcome-1, which allows one coding, system fixed to Spine's:
+  // for "Slot no longer available" spec §19 #1 decides for §9.4's issue, whose details carry the
+  // issue-type coding (code processing, "Processing Failure") the assurance script looks for. The
+  // Spine coding stays first, so a consumer reading Spine codes finds its code. Only slotUnavailable
+  // sets issueTypeDisplay (test/operation-outcome.test.ts holds every other outcome to the profile).
   if (p.issueTypeDisplay) coding.push({ system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.issueTypeDisplay });
   return {
     resourceType: 'OperationOutcome',
@@ -96,8 +99,8 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
         code: p.code,
         details: { coding },
         diagnostics: printable(p.diagnostics),
-        // STU3 has both: `location` (meant for XPath, commonly a path) and `expression` (FHIRPath).
-        ...(p.location ? { location: p.location.map(printable), expression: p.location.map(printable) } : {}),
+        // `location` only: Spine-OperationOutcome-1 has issue.expression max 0.
+        ...(p.location ? { location: p.location.map(printable) } : {}),
       },
       // One issue per finding, each naming its element.
       ...(p.findings ?? []).map((f) => ({
@@ -106,7 +109,6 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
         details: { coding },
         diagnostics: printable(`${f.expression}: ${f.message}`),
         location: [printable(f.expression)],
-        expression: [printable(f.expression)],
       })),
     ],
   };

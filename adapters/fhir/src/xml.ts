@@ -41,7 +41,7 @@ export function fromXml(text: string): Checked<unknown> {
   const { fhir, definitions } = stu3();
   let resource: Record<string, unknown> | undefined;
   try {
-    resource = fhir.xmlToObj(xml) as Record<string, unknown> | undefined;
+    resource = fhir.xmlToObj(withoutRanges(xml, read.ignored)) as Record<string, unknown> | undefined;
   } catch (error) {
     // FHIR.js throws for unknown resource types and primitive values of the wrong form ("yes" for a boolean).
     const why = error instanceof RangeError ? 'the document is nested too deeply' : firstLine(error);
@@ -49,35 +49,41 @@ export function fromXml(text: string): Checked<unknown> {
   }
   if (!resource) return { ok: false, problem: problems.badRequest('The body is not a FHIR STU3 resource') };
   decimalsToNumbers(resource, (definitions[String(resource.resourceType)] as { _properties?: Property[] } | undefined)?._properties);
-  // FHIR.js drops elements it does not know; put each back, so validation refuses it as it would in JSON.
-  for (const { path, name, expression } of read.unknown) {
-    const parent = path.reduce<unknown>((node, step) => (node as Record<string | number, unknown> | undefined)?.[step], resource);
-    if (typeof parent !== 'object' || parent === null || Array.isArray(parent)) {
-      return { ok: false, problem: problems.invalidResource(`The resource is not valid: ${expression}: unknown element "${name}"`, [expression]) };
-    }
-    (parent as Record<string, unknown>)[name] ??= UNKNOWN_ELEMENT;
-  }
   return { ok: true, value: resource };
 }
 
-/** Stands in (in the JSON form) for an XML element FHIR.js dropped because STU3 has no such element. */
-const UNKNOWN_ELEMENT = '(unknown XML element)';
+/** The text without the given [start, end) ranges (in document order, not overlapping). */
+function withoutRanges(text: string, ranges: [number, number][]): string {
+  if (ranges.length === 0) return text;
+  let kept = '';
+  let from = 0;
+  for (const [start, end] of ranges) {
+    kept += text.slice(from, start);
+    from = end;
+  }
+  return kept + text.slice(from);
+}
 
 interface XmlReading {
   problem?: Problem;
-  /** Elements not in the STU3 definitions: where they sit in the JSON form, and their FHIRPath. */
-  unknown: { path: (string | number)[]; name: string; expression: string }[];
+  /**
+   * Where the elements that are not FHIR STU3's sit in the text ([start, end) of each, tags and
+   * content): ignored (spec §4), so cut before FHIR.js reads it. FHIR.js would drop an unknown
+   * name itself, but it reads an unprefixed element of any namespace by its name alone.
+   */
+  ignored: [number, number][];
   badPrimitives: { expression: string; message: string }[];
 }
 
-/** Where the SAX walk is: the element's properties (undefined: not checked below), JSON path, FHIRPath. */
+/** Where the SAX walk is: the element's properties (undefined: not checked below), and its FHIRPath. */
 interface Frame {
   properties: Property[] | undefined;
-  path: (string | number)[];
   expression: string;
   seen: Map<string, number>;
   /** Inside <contained> or <resource>: the next element is a resource's root. */
   resourceSlot?: boolean;
+  /** An ignored element: where its start tag begins. */
+  ignoredFrom?: number;
 }
 
 const NUMBER_FORMS: Record<string, RegExp> = {
@@ -98,7 +104,7 @@ function readXml(xml: string): XmlReading {
   const sax = requireCjs('sax') as typeof import('sax');
   // strictEntities: only the five XML entities (no HTML ones like &nbsp;, which XML does not define).
   const parser = sax.parser(true, { xmlns: true, strictEntities: true } as SAXOptions);
-  const reading: XmlReading = { unknown: [], badPrimitives: [] };
+  const reading: XmlReading = { ignored: [], badPrimitives: [] };
   const stack: Frame[] = [];
   let depth = 0;
   let roots = 0;
@@ -106,7 +112,7 @@ function readXml(xml: string): XmlReading {
     reading.problem = p;
     throw new Error('stop');
   };
-  const skip = (from: Frame): Frame => ({ properties: undefined, path: from.path, expression: from.expression, seen: new Map() });
+  const skip = (from: Frame): Frame => ({ properties: undefined, expression: from.expression, seen: new Map() });
   parser.ondoctype = () => stop(problems.badRequest('DTDs are not allowed in FHIR XML'));
   parser.onopentag = (node) => {
     const tag = node as QualifiedTag;
@@ -123,30 +129,30 @@ function readXml(xml: string): XmlReading {
     const name = tag.local;
     if (!parent || parent.resourceSlot) {
       // A resource's root: the document's, or one inside <contained>/<resource>.
-      stack.push({ properties: propertiesOfType(name), path: parent?.path ?? [], expression: parent?.expression ?? name, seen: new Map() });
+      stack.push({ properties: propertiesOfType(name), expression: parent?.expression ?? name, seen: new Map() });
       return;
     }
     if (!parent.properties) return void stack.push(skip(parent));
+    // As for the root: FHIR.js would silently lose <f:active>, a FHIR element it cannot read.
+    if (tag.uri === FHIR_NAMESPACE && tag.prefix !== '') stop(problems.badRequest(`FHIR elements must be in the default namespace, unprefixed; got <${tag.name}> in ${parent.expression}`));
     const property = parent.properties.find((p) => p._name === name && !name.startsWith('_'));
+    // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
+    if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), expression: `${parent.expression}.${name}` });
+    // Not in the STU3 definition of this path, or not in FHIR's namespace: ignored (spec §4), as in JSON.
+    if (!property || tag.uri !== FHIR_NAMESPACE) return void stack.push({ ...skip(parent), ignoredFrom: parser.startTagPosition - 1 });
     const index = parent.seen.get(name) ?? 0;
     parent.seen.set(name, index + 1);
-    const path = property?._multiple ? [...parent.path, name, index] : [...parent.path, name];
-    const expression = property?._multiple ? `${parent.expression}.${name}[${index}]` : `${parent.expression}.${name}`;
-    // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
-    if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), path, expression });
-    if (!property || tag.uri !== FHIR_NAMESPACE) {
-      reading.unknown.push({ path: parent.path, name, expression });
-      return void stack.push(skip(parent));
-    }
+    const expression = property._multiple ? `${parent.expression}.${name}[${index}]` : `${parent.expression}.${name}`;
     const form = NUMBER_FORMS[property._type ?? ''];
     const value = tag.attributes.value?.value;
     if (form && value !== undefined && !form.test(value)) reading.badPrimitives.push({ expression, message: `is not a valid ${property._type}: ${JSON.stringify(value).slice(0, 60)}` });
-    if (property._type === 'Resource') return void stack.push({ properties: undefined, path, expression, seen: new Map(), resourceSlot: true });
-    stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map() });
+    if (property._type === 'Resource') return void stack.push({ properties: undefined, expression, seen: new Map(), resourceSlot: true });
+    stack.push({ properties: childProperties(property, {}), expression, seen: new Map() });
   };
   parser.onclosetag = () => {
     depth--;
-    stack.pop();
+    const frame = stack.pop();
+    if (frame?.ignoredFrom !== undefined) reading.ignored.push([frame.ignoredFrom, parser.position]);
   };
   parser.onerror = (error) => stop(problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`));
   try {

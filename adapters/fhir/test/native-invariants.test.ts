@@ -45,6 +45,21 @@ describe('dom-3 and ref-1, in plain JS', () => {
     }
   });
 
+  it('leaves to fhirpath (never throws on) a resourceType that is an object or an array, wherever it sits', () => {
+    for (const odd of [{ toString: 1 }, { toString: {}, valueOf: {} }, ['Patient'], {}]) {
+      const inContained = booking();
+      inContained.contained[0].resourceType = odd;
+      const inMeta = booking();
+      inMeta.meta.resourceType = odd;
+      inMeta.participant[0].actor.resourceType = odd;
+      for (const body of [inContained, inMeta]) {
+        for (const [path, key, node] of [['Appointment', 'dom-3', body], ['Reference', 'ref-1', body.participant[0].actor]] as const) {
+          expect(() => nativeFor(published(path, key))?.(node, path, body), `${key} with resourceType ${JSON.stringify(odd)}`).not.toThrow();
+        }
+      }
+    }
+  });
+
   // --- Property: on any JSON, the native answer (when it gives one) is fhirpath's answer.
 
   const ids = fc.constantFrom('a', 'b', 'p1', 'x.y', 'A', '', '#a', 'a ', 'é');
@@ -88,7 +103,8 @@ describe('dom-3 and ref-1, in plain JS', () => {
   const contained = fc
     .record(
       {
-        resourceType: fc.constantFrom<unknown>('Patient', 'Slot', 'DocumentReference', 'Basic', 'Consent', 'Extension', 5),
+        // Also what no template string can print ({ toString: 1 }): fhirpath throws on those, the twin must not.
+        resourceType: fc.constantFrom<unknown>('Patient', 'Slot', 'DocumentReference', 'Basic', 'Consent', 'Extension', 5, { toString: 1 }, ['Patient'], {}),
         id: oddIds,
         _id: primitiveExtension,
         body: element,

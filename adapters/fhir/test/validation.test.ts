@@ -31,6 +31,7 @@ describe('the Booking Standard rule table', () => {
       ['slot references the contained Slot', (b) => (b.slot = [{ reference: '#P1' }])],
       ['exactly one participant is the contained Patient; its NHS number is valid', (b) => (b.participant[0].actor.identifier.value = '1234567890')],
       ['the contained Patient (§9.1)', (b) => (b.contained[1].birthDate = '1970')],
+      ['the participant\u2019s NHS number, when both are sent, is the contained Patient\u2019s', (b) => (b.participant[0].actor.identifier.value = '9000000009')],
     ];
     for (const [rule, spoil] of breakers) {
       const body = booking();
@@ -39,10 +40,10 @@ describe('the Booking Standard rule table', () => {
       expect(declared, rule).toBeDefined();
       expect(problemOf(body).status, rule).toBe(declared?.status);
     }
-    // Broken twice: contact ranks (400) and an unknown element (422) → the earlier rule, 400.
+    // Broken twice: contact ranks (400) and a code outside its value set (422) → the earlier rule, 400.
     const both = booking();
     both.contained[1].telecom[0].rank = 2;
-    both.colour = 'blue';
+    both.priority = 'urgent';
     expect(problemOf(both)).toMatchObject({ status: 400, spineCode: 'BAD_REQUEST' });
   });
 
@@ -60,6 +61,26 @@ describe('the Booking Standard rule table', () => {
     body.contained = body.contained.filter((r: any) => r.resourceType !== 'DocumentReference');
     const checked = checkBookingRequest(body);
     expect(checked).toMatchObject({ ok: true, value: { slotId: '1001', slotGuid: 'f3a0c1de-0000-4000-8000-000000001001', patient: { family: 'Bloggs', nhsNumber: '9658218873' } } });
+  });
+
+  it('refuses a participant NHS number that contradicts the contained Patient\u2019s (the PAS would file one, reads show the other)', () => {
+    const body = booking();
+    body.participant[0].actor.identifier.value = '9000000009'; // a valid NHS number, not the Patient's 9658218873
+    expect(problemOf(body)).toMatchObject({
+      status: 422,
+      spineCode: 'INVALID_RESOURCE',
+      diagnostics: 'Appointment.participant[0].actor.identifier.value is not the NHS number of the contained Patient (Appointment.contained[1].identifier[0].value): both must be the same patient\'s',
+      location: ['Appointment.participant[0].actor.identifier.value', 'Appointment.contained[1].identifier[0].value'],
+    });
+    // Either alone is fine: the harness re-sends the participant's number for a Patient without one (§19 #12).
+    const patientWithout = booking();
+    patientWithout.participant[0].actor.identifier.value = '9000000009';
+    delete patientWithout.contained[1].identifier;
+    expect(checkBookingRequest(patientWithout).ok).toBe(true);
+    const participantWithout = booking();
+    delete participantWithout.participant[0].actor.identifier;
+    expect(checkBookingRequest(participantWithout).ok).toBe(true);
+    expect(checkBookingRequest(booking()).ok).toBe(true);
   });
 
   it('refuses supportingInformation that points at anything but the contained DocumentReference', () => {
@@ -109,9 +130,101 @@ describe('structure and profile validation', () => {
 
   it('checks profiles only once the base structure is sound (no findings about elements it cannot read)', () => {
     const body = booking();
-    body.colour = 'blue';
+    body.minutesDuration = '5';
     delete body.contained[2].identifier;
-    expect(resourceFindings(body).map((f) => f.expression)).toEqual(['Appointment.colour']);
+    expect(resourceFindings(body).map((f) => f.expression)).toEqual(['Appointment.minutesDuration']);
+  });
+});
+
+describe('unknown elements are ignored (spec §4: "SHALL ignore unknown elements/extensions", acceptUnknown both)', () => {
+  /** Elements STU3 does not define at that path: an R4 element, a vendor's, one in a datatype, a resourceType inside an element. */
+  const withUnknowns = (body = booking()) => {
+    body.patientInstruction = 'Bring your medication';
+    body.contained[1].nhsNumberTraceDate = '2030-01-01';
+    body.contained[1].name[0].colour = { any: ['shape'] };
+    body.participant[0].actor.type = 'Patient';
+    body.meta.resourceType = { toString: 1 };
+    body._status = { id: 's' }; // a known element's extension: kept
+    return body;
+  };
+
+  it('drops them before the profile and Booking Standard rules, so they are neither judged nor stored nor echoed', () => {
+    const expected = booking();
+    const body = withUnknowns(structuredClone(expected));
+    expect(validateResource(body)).toBeUndefined();
+    expected._status = { id: 's' };
+    expect(body).toEqual(expected);
+    const checked = checkBookingRequest(withUnknowns());
+    expect(checked.ok).toBe(true);
+  });
+
+  it('still refuses what is malformed in known elements, and an element left empty once its unknown content is gone', () => {
+    const body = withUnknowns();
+    body.contained[1].gender = { colour: 'blue' };
+    body.contained[1].address[0] = { colour: 'blue' };
+    expect(validateResource(body)?.location).toEqual(['Appointment.contained[1].gender', 'Appointment.contained[1].address[0]']);
+  });
+});
+
+describe('odd but well-formed JSON: always a 400 or 422, never a throw (a 500)', () => {
+  it('a resourceType that is an object or an array, in a contained resource or inside an element, is a 422 naming it', () => {
+    for (const odd of [{ toString: 1 }, { toString: {}, valueOf: {} }, ['Patient']]) {
+      const inContained = booking();
+      inContained.contained[0].resourceType = odd;
+      expect(() => validateResource(inContained)).not.toThrow();
+      expect(problemOf(inContained)).toMatchObject({ status: 422, spineCode: 'INVALID_RESOURCE', location: expect.arrayContaining(['Appointment.contained[0].resourceType']) });
+      const inMeta = booking();
+      inMeta.meta.resourceType = odd;
+      expect(() => validateResource(inMeta)).not.toThrow();
+      expect(() => checkBookingRequest(inMeta)).not.toThrow();
+    }
+  });
+
+  it('a small fuzz: every element of a booking replaced by odd values, odd members added to every object', () => {
+    const ODD: unknown[] = [null, {}, [], '', 0, 1.5, true, [null], [{}], { toString: 1 }, { toString: {}, valueOf: {} }, [{ toString: 1 }], { length: -1 }, { reference: '#P1' }];
+    const KEYS = ['resourceType', 'id', 'reference', 'url', 'value', 'toString', '__proto__'];
+    const KEY_VALUES: unknown[] = [null, {}, 'x', { toString: 1 }, [{ toString: 1 }]];
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, p: (string | number)[]) => {
+      if (p.length) paths.push(p);
+      if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...p, i]);
+      else if (v && typeof v === 'object') for (const k of Object.keys(v)) walk((v as Record<string, unknown>)[k], [...p, k]);
+    };
+    walk(booking(), []);
+    const at = (body: Record<string, any>, p: (string | number)[]) => p.reduce((o, k) => o[k], body);
+    const bodies: { what: string; body: unknown }[] = [];
+    for (const p of paths) {
+      for (const v of ODD) {
+        const body = booking();
+        at(body, p.slice(0, -1))[p.at(-1) as string] = v;
+        bodies.push({ what: `${p.join('.')} = ${JSON.stringify(v)}`, body: JSON.parse(JSON.stringify(body)) });
+      }
+      const target = at(booking(), p);
+      if (target && typeof target === 'object' && !Array.isArray(target)) {
+        for (const key of KEYS) {
+          for (const v of KEY_VALUES) {
+            const body = booking();
+            // JSON.parse, as a request body arrives: "__proto__" becomes an own member.
+            Object.assign(at(body, p), JSON.parse(`{${JSON.stringify(key)}:${JSON.stringify(v) ?? 'null'}}`));
+            bodies.push({ what: `${p.join('.')}.${key} = ${JSON.stringify(v)}`, body: JSON.parse(JSON.stringify(body)) });
+          }
+        }
+      }
+    }
+    expect(bodies.length).toBeGreaterThan(2000);
+    const thrown: string[] = [];
+    for (const { what, body } of bodies) {
+      try {
+        const checked = checkBookingRequest(structuredClone(body));
+        if (!checked.ok && ![400, 422].includes(checked.problem.status)) thrown.push(`${what}: status ${checked.problem.status}`);
+        // A 400 stops before the FHIR layer, and the worker skips it: run both on their own too.
+        if (!checked.ok && checked.problem.status === 400) validateResource(structuredClone(body));
+        checkBookingRequest(structuredClone(body), { fhirValidated: true });
+      } catch (error) {
+        thrown.push(`${what}: ${(error as Error).message}`);
+      }
+    }
+    expect(thrown.slice(0, 10)).toEqual([]);
   });
 });
 

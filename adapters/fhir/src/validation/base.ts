@@ -4,8 +4,9 @@ import { childProperties, type Property, propertiesOfType, stu3Validation } from
 import { NATIVE_INVARIANTS } from './native-invariants.js';
 
 /**
- * Structural validation of a resource against the official FHIR STU3 base definitions: element
- * names (unknown elements), JSON types and primitive formats, cardinality, choice types, required
+ * Structural validation of a resource against the official FHIR STU3 base definitions, once the
+ * elements STU3 does not define are dropped (spec §4, acceptUnknown both): JSON types and
+ * primitive formats, cardinality, choice types, required
  * bindings, and every base invariant (FHIRPath, evaluated by the `fhirpath` package with its STU3
  * model; dom-3 and ref-1, the costly ones, by native twins with the same answers: native-invariants.ts)
  * — among them ext-1, "an extension has a value or nested extensions, not both".
@@ -56,16 +57,58 @@ function validCalendar(v: string): boolean {
   return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
 }
 
-/** Validates one resource (and the resources it contains) against the base definitions. */
+/**
+ * Validates one resource (and the resources it contains) against the base definitions, after
+ * dropping its unknown elements in place (dropUnknownElements).
+ */
 export function validateBase(resource: unknown, at?: string): Finding[] {
   const findings: Finding[] = [];
   const root = isRecord(resource) && typeof resource.resourceType === 'string' ? resource.resourceType : 'Resource';
+  dropUnknownElements(resource, at ?? root);
   try {
     new Walker(findings, resource).resource(resource, at ?? root);
   } catch (error) {
     if (!(error instanceof Enough)) throw error;
   }
   return findings;
+}
+
+/**
+ * Spec §4: "Providers SHALL ignore unknown elements/extensions" (the CapabilityStatement says
+ * acceptUnknown both). Removes, in place, every member the STU3 definition of its path does not
+ * have (an R4 element, a vendor's, a resourceType inside an element), so what is validated next
+ * is what is stored and echoed. Returns their FHIRPaths. Walks as the Walker does and only where
+ * it would look inside: a member of the wrong JSON type is left for the Walker to refuse.
+ */
+export function dropUnknownElements(resource: unknown, at = 'Resource'): string[] {
+  const dropped: string[] = [];
+  const inResource = (value: unknown, at: string) => {
+    const properties = isRecord(value) && typeof value.resourceType === 'string' ? propertiesOfType(value.resourceType) : undefined;
+    if (properties) inObject(value as Record<string, unknown>, properties, at, true);
+  };
+  const inObject = (obj: Record<string, unknown>, properties: Property[], at: string, isResource: boolean) => {
+    const names = namesOf(properties);
+    for (const key of Object.keys(obj)) {
+      if (names.has(key) || (isResource && key === 'resourceType')) continue;
+      delete obj[key];
+      dropped.push(`${at}.${key}`);
+    }
+    for (const property of properties) {
+      const value = obj[property._name];
+      if (value === undefined || PRIMITIVE[property._type ?? '']) continue;
+      const items = Array.isArray(value) ? value : [value];
+      for (const [i, item] of items.entries()) {
+        const itemAt = Array.isArray(value) ? `${at}.${property._name}[${i}]` : `${at}.${property._name}`;
+        if (property._type === 'Resource') inResource(item, itemAt);
+        else if (isRecord(item)) {
+          const children = childProperties(property, item);
+          if (children) inObject(item, children, itemAt, false);
+        }
+      }
+    }
+  };
+  inResource(resource, at);
+  return dropped;
 }
 
 /**
@@ -111,13 +154,8 @@ class Walker {
       this.findings.push({ expression: at, message: `the resource has more than ${MAX_ELEMENTS} elements, more than this server validates` });
       throw new Enough();
     }
-    const names = namesOf(properties);
-    let members = 0;
-    for (const key in obj) {
-      if (!Object.hasOwn(obj, key) || (isResource && key === 'resourceType')) continue;
-      members++;
-      if (!names.has(key)) this.add(`${at}.${key}`, `unknown element "${key}" (not in the STU3 definition of ${path})`);
-    }
+    // Unknown members are gone (dropUnknownElements): an object that held only those is empty.
+    const members = Object.keys(obj).filter((key) => !(isResource && key === 'resourceType')).length;
     if (members === 0) this.add(at, 'must not be empty (an element has a value or children)');
     const choices = new Map<string, string[]>();
     for (const property of properties) {
@@ -211,17 +249,17 @@ class Walker {
       if (node.contained === undefined && invariant.expression.startsWith('contained.')) continue;
       const top = resource ?? (this.top as object);
       // dom-3 and ref-1 cost most of a validation in fhirpath: a native twin answers them (see native-invariants.ts).
-      const native = nativeFor(invariant);
-      const holds = native?.(node, path, top);
-      if (holds !== undefined) {
-        if (!holds) this.add(at, `${invariant.key}: ${invariant.human}`);
-        continue;
-      }
       let result: unknown[];
       try {
+        const holds = nativeFor(invariant)?.(node, path, top);
+        if (holds !== undefined) {
+          if (!holds) this.add(at, `${invariant.key}: ${invariant.human}`);
+          continue;
+        }
         result = compiled(path, invariant.expression)(node, { resource: top }) as unknown[];
-      } catch {
-        continue; // an expression the engine cannot run is not the consumer's fault
+      } catch (error) {
+        if (error instanceof Enough) throw error;
+        continue; // an expression that cannot run on this body (fhirpath throws, e.g. on a resourceType { "toString": 1 }): the other checks judge the body
       }
       if (result.length > 0 && result.every((r) => r === false)) this.add(at, `${invariant.key}: ${invariant.human}`);
     }

@@ -3,6 +3,7 @@ import { type Finding, prepareBaseValidation, validateBase } from './base.js';
 import { profileFor, validateProfile } from './profiles.js';
 
 export type { Finding } from './base.js';
+export { checkProfile } from './profiles.js';
 
 /** At most this many findings are reported: enough to fix a body, not enough to make a huge answer. */
 const MAX_FINDINGS = 20;
@@ -11,6 +12,8 @@ const MAX_FINDINGS = 20;
  * Layer 1 of a request body's validation: the FHIR STU3 base definitions, then (only for a body
  * that is structurally sound) the CareConnect profiles of the resource and its contained resources.
  * Returns the 422 INVALID_RESOURCE problem naming each offending element, or undefined.
+ * First drops, in place, the elements STU3 does not define (spec §4: ignored; base.ts
+ * dropUnknownElements): the body the caller goes on with (queues, stores, echoes) is without them.
  */
 export function validateResource(resource: unknown): Problem | undefined {
   const findings = resourceFindings(resource);

@@ -40,7 +40,11 @@ type Node = { value: unknown; at: string };
 
 export function validateProfile(resource: Record<string, unknown>, at: string): Finding[] {
   const profile = rules().profiles[String(resource.resourceType)];
-  if (!profile) return [];
+  return profile ? checkProfile(resource, at, profile) : [];
+}
+
+/** A resource against one profile's rules (as scripts/build-profile-rules.mjs builds them). */
+export function checkProfile(resource: Record<string, unknown>, at: string, profile: { url: string; rules: Rule[] }): Finding[] {
   const findings: Finding[] = [];
   for (const rule of profile.rules) {
     let parents: Node[] = [{ value: resource, at }];

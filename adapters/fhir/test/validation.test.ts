@@ -235,3 +235,21 @@ describe('careconnect-profile-rules.json', () => {
     expect(readFileSync(OUT, 'utf8')).toBe(buildRules());
   });
 });
+
+describe('modifier extensions', () => {
+  it('refuses any modifierExtension (none is understood), while an unknown plain extension is accepted', () => {
+    const onAppointment = structuredClone(booking()) as Record<string, any>;
+    onAppointment.modifierExtension = [{ url: 'https://example.org/not-a-real-booking', valueBoolean: true }];
+    expect(validateResource(onAppointment)).toMatchObject({ status: 422, spineCode: 'INVALID_RESOURCE', location: ['Appointment.modifierExtension'] });
+    expect(validateResource(onAppointment)?.diagnostics).toMatch(/modifier extension https:\/\/example\.org\/not-a-real-booking is not understood/);
+
+    const onPatient = structuredClone(booking()) as Record<string, any>;
+    const patient = onPatient.contained.findIndex((r: { resourceType: string }) => r.resourceType === 'Patient');
+    onPatient.contained[patient].modifierExtension = [{ url: 'https://example.org/deceased-really', valueBoolean: true }];
+    expect(validateResource(onPatient)?.location).toEqual([`Appointment.contained[${patient}].modifierExtension`]);
+
+    const plain = structuredClone(booking()) as Record<string, any>;
+    plain.extension = [...(plain.extension ?? []), { url: 'https://example.org/some-note', valueString: 'ignored' }];
+    expect(validateResource(plain)).toBeUndefined();
+  });
+});

@@ -46,7 +46,7 @@ export function resourceFindings(resource: unknown): Finding[] {
  */
 function modifierExtensions(node: unknown, at: string, out: Finding[] = []): Finding[] {
   if (Array.isArray(node)) {
-    node.forEach((item, i) => modifierExtensions(item, `${at}[${i}]`, out));
+    for (const [i, item] of node.entries()) modifierExtensions(item, `${at}[${i}]`, out);
   } else if (typeof node === 'object' && node !== null) {
     for (const [key, value] of Object.entries(node)) {
       if (key === 'modifierExtension' && Array.isArray(value) && value.length > 0) {

@@ -1,8 +1,9 @@
-import { createRequire } from 'node:module';
-import type { QualifiedTag, SAXOptions } from 'sax';
+import type { QualifiedTag } from 'sax';
 import type { Checked } from './booking-request.js';
 import { childProperties, type Property, propertiesOfType, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
+import { MAX_XHTML_ATTRIBUTES, XHTML_NAMESPACE } from './validation/xhtml.js';
+import { boundedSax, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
 
 /**
  * FHIR STU3 XML ⇄ JSON (spec §4) with FHIR.js (npm `fhir`), which does the conversion from the
@@ -14,14 +15,37 @@ import { type Problem, problems } from './operation-outcome.js';
 export const FHIR_NAMESPACE = 'http://hl7.org/fhir';
 /** Deeper documents are refused before conversion: FHIR.js recurses per element (RangeError near 5000). */
 export const MAX_XML_DEPTH = 300;
+/**
+ * Attributes (namespace declarations included) one FHIR element may carry: FHIR's have at most
+ * about four (value, id, url, xmlns). Narrative XHTML elements may have MAX_XHTML_ATTRIBUTES.
+ */
+export const MAX_XML_ATTRIBUTES = 16;
 
-const requireCjs = createRequire(import.meta.url);
-
-/** A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. */
+/**
+ * A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. Always well-formed:
+ * characters XML 1.0 cannot carry (PAS text) become U+FFFD, numbers are in plain notation.
+ */
 export function toXml(resource: object): string {
-  const xml = stu3().fhir.objToXml(resource) as string | undefined;
+  const xml = stu3().fhir.objToXml(withPlainNumbers(resource)) as string | undefined;
   if (typeof xml !== 'string') throw new Error('Cannot write XML for an object without a resourceType');
-  return xml;
+  return xmlSafe(xml);
+}
+
+/**
+ * The resource with each number JavaScript writes in exponent form (1e21, 1e-7) as a plain
+ * decimal string, which FHIR.js writes as it is; copied only where there is one.
+ */
+function withPlainNumbers<T>(node: T): T {
+  if (typeof node === 'number') return (String(node).includes('e') ? plainNumber(node) : node) as T;
+  if (typeof node !== 'object' || node === null) return node;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(node)) {
+    const plain = withPlainNumbers(value);
+    if (plain === value) continue;
+    copy ??= (Array.isArray(node) ? [...node] : { ...node }) as Record<string, unknown>;
+    copy[key] = plain;
+  }
+  return (copy ?? node) as T;
 }
 
 /** FHIR XML text as a resource (plain FHIR JSON object); 400 for anything that is not clean FHIR XML. */
@@ -29,6 +53,9 @@ export function fromXml(text: string): Checked<unknown> {
   const xml = text.replace(/^\uFEFF/, '');
   // No DTDs at all: they are how entity-expansion (billion laughs) and XXE attacks start, and FHIR has no use for them.
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) return { ok: false, problem: problems.badRequest('DTDs and entity declarations are not allowed in FHIR XML') };
+  // sax does not check characters: a raw U+0001 or &#1; would be read, stored, and written back out.
+  const chars = xmlCharProblem(xml);
+  if (chars) return { ok: false, problem: problems.notWellFormed(`The body is not well-formed XML: ${chars}`) };
 
   const read = readXml(xml);
   if (read.problem) return { ok: false, problem: read.problem };
@@ -90,14 +117,15 @@ const NUMBER_FORMS: Record<string, RegExp> = {
 
 /**
  * Strict XML 1.0 well-formedness (unclosed or truncated documents, undefined entities, several
- * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth. Walks the
- * elements with the STU3 definitions on the way, noting the ones STU3 does not define and the
- * numbers and booleans of the wrong form (FHIR.js would drop the first and throw on the second).
+ * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth and attributes,
+ * no text but in narrative. Walks the elements with the STU3 definitions on the way, noting the
+ * ones STU3 does not define, the numbers and booleans of the wrong form and the single-valued
+ * elements given twice (FHIR.js would drop the first, throw on the second and keep the last of the
+ * third).
  */
 function readXml(xml: string): XmlReading {
-  const sax = requireCjs('sax') as typeof import('sax');
-  // strictEntities: only the five XML entities (no HTML ones like &nbsp;, which XML does not define).
-  const parser = sax.parser(true, { xmlns: true, strictEntities: true } as SAXOptions);
+  // Only the five XML entities (no HTML ones like &nbsp;, which XML does not define); attributes bounded while read.
+  const { parser, write } = boundedSax(Math.max(MAX_XML_ATTRIBUTES, MAX_XHTML_ATTRIBUTES));
   const reading: XmlReading = { unknown: [], badPrimitives: [] };
   const stack: Frame[] = [];
   let depth = 0;
@@ -118,11 +146,20 @@ function readXml(xml: string): XmlReading {
       }
     }
     if (++depth > MAX_XML_DEPTH) stop(problems.badRequest(`The XML is nested more than ${MAX_XML_DEPTH} elements deep`));
+    // Narrative (XHTML) elements may have more attributes; the walk bounds them at MAX_XHTML_ATTRIBUTES.
+    if (tag.uri !== XHTML_NAMESPACE && Object.keys(tag.attributes).length > MAX_XML_ATTRIBUTES) {
+      stop(problems.badRequest(`The XML element <${tag.name.slice(0, 60)}> has more than ${MAX_XML_ATTRIBUTES} attributes`));
+    }
 
     const parent = stack.at(-1);
     const name = tag.local;
     if (!parent || parent.resourceSlot) {
-      // A resource's root: the document's, or one inside <contained>/<resource>.
+      // A resource's root: the document's, or one inside <contained>/<resource>, which holds one.
+      if (parent) {
+        const resources = (parent.seen.get('') ?? 0) + 1;
+        parent.seen.set('', resources);
+        if (resources === 2) reading.badPrimitives.push({ expression: parent.expression, message: 'must hold one resource, not several' });
+      }
       stack.push({ properties: propertiesOfType(name), path: parent?.path ?? [], expression: parent?.expression ?? name, seen: new Map() });
       return;
     }
@@ -132,6 +169,8 @@ function readXml(xml: string): XmlReading {
     parent.seen.set(name, index + 1);
     const path = property?._multiple ? [...parent.path, name, index] : [...parent.path, name];
     const expression = property?._multiple ? `${parent.expression}.${name}[${index}]` : `${parent.expression}.${name}`;
+    // In JSON, an array where one value belongs: 422, as validation answers that.
+    if (property && !property._multiple && index === 1) reading.badPrimitives.push({ expression, message: 'must be a single value, not repeated (maximum cardinality 1)' });
     // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
     if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), path, expression });
     if (!property || tag.uri !== FHIR_NAMESPACE) {
@@ -148,11 +187,21 @@ function readXml(xml: string): XmlReading {
     depth--;
     stack.pop();
   };
+  // FHIR elements have values in attributes, never text: text is only the narrative's (or in an element FHIR ignores).
+  const onText = (text: string) => {
+    const frame = stack.at(-1);
+    if ((frame?.properties || frame?.resourceSlot) && /\S/.test(text)) {
+      stop(problems.notWellFormed(`The body is not well-formed FHIR XML: text in ${frame.expression}, where FHIR has only elements and value attributes`));
+    }
+  };
+  parser.ontext = onText;
+  parser.oncdata = onText;
   parser.onerror = (error) => stop(problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`));
   try {
-    parser.write(xml).close();
+    write(xml);
   } catch (error) {
-    reading.problem ??= problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`);
+    const bound = error instanceof StopXml ? problems.badRequest(`The XML is refused: ${error.reason}`) : undefined;
+    reading.problem ??= bound ?? problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`);
   }
   if (!reading.problem && roots === 0) reading.problem = problems.notWellFormed('The body has no XML root element');
   return reading;

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { QualifiedTag } from 'sax';
 import type { Checked } from './booking-request.js';
 import { childProperties, type Property, propertiesOfType, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
-import { MAX_XHTML_ATTRIBUTES, XHTML_NAMESPACE } from './validation/xhtml.js';
+import { MAX_XHTML_ATTRIBUTES, XHTML_NAMESPACE, xhtmlProblem } from './validation/xhtml.js';
 import { boundedSax, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
 
 /**
@@ -23,27 +24,45 @@ export const MAX_XML_ATTRIBUTES = 16;
 
 /**
  * A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. Always well-formed:
- * characters XML 1.0 cannot carry (PAS text) become U+FFFD, numbers are in plain notation.
+ * characters XML 1.0 cannot carry (PAS text) become U+FFFD, numbers are in plain notation, and
+ * narrative goes in as it was checked. Throws for a narrative that is not FHIR XHTML.
  */
 export function toXml(resource: object): string {
-  const xml = stu3().fhir.objToXml(withPlainNumbers(resource)) as string | undefined;
+  const narratives: string[] = [];
+  const xml = stu3().fhir.objToXml(forXml(resource, narratives)) as string | undefined;
   if (typeof xml !== 'string') throw new Error('Cannot write XML for an object without a resourceType');
-  return xmlSafe(xml);
+  // Function replacements: a narrative's "$&" is text, not a pattern.
+  return xmlSafe(narratives.reduce((out, div, i) => out.replace(placeholder(i), () => div), xml));
 }
 
 /**
- * The resource with each number JavaScript writes in exponent form (1e21, 1e-7) as a plain
- * decimal string, which FHIR.js writes as it is; copied only where there is one.
+ * FHIR.js parses and rewrites each narrative, and gets attributes wrong (title="a&lt;b" comes out
+ * as title="a<b", not well-formed; "&amp;amp;" as "&amp;"). A narrative that passes the FHIR
+ * XHTML check is one <div> element declaring its own namespace, so it goes into the document
+ * verbatim: FHIR.js writes a placeholder, replaced afterwards.
  */
-function withPlainNumbers<T>(node: T): T {
+const placeholder = (i: number) => `<div xmlns="${XHTML_NAMESPACE}">${PLACEHOLDER_NONCE}-${i}</div>`;
+const PLACEHOLDER_NONCE = `narrative-${randomUUID()}`;
+
+/**
+ * The resource as FHIR.js should write it: each number JavaScript writes in exponent form (1e21,
+ * 1e-7) as a plain decimal string, which FHIR.js writes as it is; each narrative as a placeholder
+ * (its text kept in `narratives`). Copied only where something changes.
+ */
+function forXml<T>(node: T, narratives: string[], key?: string): T {
   if (typeof node === 'number') return (String(node).includes('e') ? plainNumber(node) : node) as T;
+  if (key === 'div' && typeof node === 'string') {
+    const why = xhtmlProblem(node);
+    if (why) throw new Error(`Cannot write a narrative that is not FHIR XHTML as XML: it ${why}`);
+    return placeholder(narratives.push(node) - 1) as T;
+  }
   if (typeof node !== 'object' || node === null) return node;
   let copy: Record<string, unknown> | undefined;
-  for (const [key, value] of Object.entries(node)) {
-    const plain = withPlainNumbers(value);
-    if (plain === value) continue;
+  for (const [name, value] of Object.entries(node)) {
+    const written = forXml(value, narratives, Array.isArray(node) ? key : name);
+    if (written === value) continue;
     copy ??= (Array.isArray(node) ? [...node] : { ...node }) as Record<string, unknown>;
-    copy[key] = plain;
+    copy[name] = written;
   }
   return (copy ?? node) as T;
 }

@@ -36,6 +36,7 @@ describe('narrative (text.div) is FHIR XHTML', () => {
     ['another root element', `<p ${XHTML}>x</p>`, /<div>/],
     ['two roots', `<div ${XHTML}>x</div><div ${XHTML}>y</div>`, /not well-formed|single/],
     ['text before the div', `x<div ${XHTML}>y</div>`, /not well-formed/],
+    ['a comment beside the div (FHIR.js drops the whole narrative)', `<div ${XHTML}>y</div><!-- c -->`, /nothing but whitespace/],
     ['a script', `<div ${XHTML}><script>alert(1)</script></div>`, /txt-1: <script>/],
     ['an event attribute', `<div ${XHTML}><p onclick="alert(1)">x</p></div>`, /txt-1: <p onclick> .*event/],
     ['a form', `<div ${XHTML}><form><input/></form>x</div>`, /txt-1: <form>/],

@@ -121,3 +121,21 @@ describe('writing: the XML is well-formed XML 1.0, with schema-valid decimals', 
     expect(patient.extension[0]?.valueDecimal).toBe(value); // the resource itself is left as it was
   });
 });
+
+describe('writing: narrative goes into the XML as it was checked (FHIR.js rewrites it, not always well-formed)', () => {
+  it.each([
+    ['an escaped < in an attribute (FHIR.js wrote it raw)', `<div ${XHTML} title="a&lt;b">x</div>`],
+    ['an escaped &amp; in an attribute (FHIR.js unescaped it once)', `<div ${XHTML} title="a&amp;amp;b">x</div>`],
+    ['a line feed reference in an attribute', `<div ${XHTML} title="a&#10;b">x</div>`],
+    ['CDATA, comments and an escaped entity', `<div ${XHTML}><![CDATA[a<b]]><!-- c --><p>&amp;lt;</p></div>`],
+  ])('%s', (_, div) => {
+    const patient = { resourceType: 'Patient', text: { status: 'generated', div } };
+    const xml = toXml(patient);
+    expect(xml).toContain(`<text><status value="generated"/>${div}</text>`);
+    expect(fromXml(xml)).toMatchObject({ ok: true, value: { text: { div: expect.stringContaining(div.slice(div.indexOf('>'))) } } });
+  });
+
+  it('refuses to write a narrative that is not FHIR XHTML (stored before the check): the caller answers another way', () => {
+    expect(() => toXml({ resourceType: 'Patient', text: { status: 'generated', div: `<div ${XHTML}>line1<br>line2</div>` } })).toThrow(/narrative/);
+  });
+});

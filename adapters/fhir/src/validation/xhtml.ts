@@ -67,6 +67,10 @@ export function xhtmlProblem(div: unknown): string | undefined {
   parser.onclosetag = () => {
     depth--;
   };
+  // FHIR.js drops a narrative with a comment beside its <div>; it is no part of the div anyway.
+  parser.oncomment = () => {
+    if (depth === 0) stop('must be a single <div> element, with nothing but whitespace around it');
+  };
   const onText = (text: string) => {
     if (/\S/.test(text)) content = true;
   };

@@ -79,12 +79,14 @@ export class StopXml extends Error {
  * new attribute against all earlier ones of its tag, so 40,000 of them on one element cost seconds
  * of CPU before the tag's event would come.
  */
-export function boundedSax(maxAttributes: number): { parser: SAXParser; write(text: string): void } {
+export function boundedSax(maxAttributes: number): { parser: SAXParser; write(text: string): void; tagText(): string } {
   const sax = requireCjs('sax') as typeof import('sax');
   const parser = sax.parser(true, { xmlns: true, strictEntities: true } as SAXOptions);
   // With xmlns, sax keeps the attributes of the tag being read here until the tag is complete.
   const pending = parser as unknown as { attribList?: unknown[] };
+  let whole = '';
   const write = (text: string) => {
+    whole = text;
     for (let at = 0; at < text.length; ) {
       let end = Math.min(at + SLICE, text.length);
       if (end < text.length && /[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end++; // keep a surrogate pair together
@@ -94,7 +96,17 @@ export function boundedSax(maxAttributes: number): { parser: SAXParser; write(te
     }
     parser.close();
   };
-  return { parser, write };
+  // The source of the tag just read (in onopentag): sax's positions count from the first write.
+  const tagText = () => whole.slice(parser.startTagPosition - 1, parser.position);
+  return { parser, write, tagText };
+}
+
+/**
+ * A '<' in an attribute value of a tag's source (`<p title="a<b">`): not well-formed XML, which
+ * sax does not check. Within one tag, the quoted strings are exactly the attribute values.
+ */
+export function ltInAttributeValue(tagText: string): boolean {
+  return /=\s*(?:"[^"]*<|'[^']*<)/.test(tagText);
 }
 /** Each slice can add at most ~SLICE/4 attributes past the bound before it is seen: a few hundred. */
 const SLICE = 2048;

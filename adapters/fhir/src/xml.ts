@@ -4,7 +4,7 @@ import type { Checked } from './booking-request.js';
 import { childProperties, type Property, propertiesOfType, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
 import { MAX_XHTML_ATTRIBUTES, XHTML_NAMESPACE, xhtmlProblem } from './validation/xhtml.js';
-import { boundedSax, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
+import { boundedSax, ltInAttributeValue, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
 
 /**
  * FHIR STU3 XML ⇄ JSON (spec §4) with FHIR.js (npm `fhir`), which does the conversion from the
@@ -94,6 +94,11 @@ export function fromXml(text: string): Checked<unknown> {
     return { ok: false, problem: problems.badRequest(`The body is not a readable FHIR STU3 resource: ${why}`) };
   }
   if (!resource) return { ok: false, problem: problems.badRequest('The body is not a FHIR STU3 resource') };
+  // FHIR.js rewrites narrative and gets it wrong (title="a&lt;b" becomes title="a<b"): each div as the body has it.
+  for (const { path, source } of read.narratives) {
+    const text = path.slice(0, -1).reduce<unknown>((node, step) => (node as Record<string | number, unknown> | undefined)?.[step], resource);
+    if (typeof text === 'object' && text !== null && !Array.isArray(text)) (text as Record<string, unknown>).div = source;
+  }
   decimalsToNumbers(resource, (definitions[String(resource.resourceType)] as { _properties?: Property[] } | undefined)?._properties);
   // FHIR.js drops elements it does not know; put each back, so validation refuses it as it would in JSON.
   for (const { path, name, expression } of read.unknown) {
@@ -114,6 +119,8 @@ interface XmlReading {
   /** Elements not in the STU3 definitions: where they sit in the JSON form, and their FHIRPath. */
   unknown: { path: (string | number)[]; name: string; expression: string }[];
   badPrimitives: { expression: string; message: string }[];
+  /** Each narrative div as the body has it, and where it sits in the JSON form. */
+  narratives: { path: (string | number)[]; source: string }[];
 }
 
 /** Where the SAX walk is: the element's properties (undefined: not checked below), JSON path, FHIRPath. */
@@ -144,8 +151,9 @@ const NUMBER_FORMS: Record<string, RegExp> = {
  */
 function readXml(xml: string): XmlReading {
   // Only the five XML entities (no HTML ones like &nbsp;, which XML does not define); attributes bounded while read.
-  const { parser, write } = boundedSax(Math.max(MAX_XML_ATTRIBUTES, MAX_XHTML_ATTRIBUTES));
-  const reading: XmlReading = { unknown: [], badPrimitives: [] };
+  const { parser, write, tagText } = boundedSax(Math.max(MAX_XML_ATTRIBUTES, MAX_XHTML_ATTRIBUTES));
+  const reading: XmlReading = { unknown: [], badPrimitives: [], narratives: [] };
+  let narrative: { path: (string | number)[]; start: number; depth: number } | undefined;
   const stack: Frame[] = [];
   let depth = 0;
   let roots = 0;
@@ -169,6 +177,7 @@ function readXml(xml: string): XmlReading {
     if (tag.uri !== XHTML_NAMESPACE && Object.keys(tag.attributes).length > MAX_XML_ATTRIBUTES) {
       stop(problems.badRequest(`The XML element <${tag.name.slice(0, 60)}> has more than ${MAX_XML_ATTRIBUTES} attributes`));
     }
+    if (ltInAttributeValue(tagText())) stop(problems.notWellFormed(`The body is not well-formed XML: <${tag.name.slice(0, 60)}> has a '<' in an attribute value`));
 
     const parent = stack.at(-1);
     const name = tag.local;
@@ -191,7 +200,10 @@ function readXml(xml: string): XmlReading {
     // In JSON, an array where one value belongs: 422, as validation answers that.
     if (property && !property._multiple && index === 1) reading.badPrimitives.push({ expression, message: 'must be a single value, not repeated (maximum cardinality 1)' });
     // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
-    if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), path, expression });
+    if (property?._type === 'xhtml') {
+      narrative = { path, start: parser.startTagPosition - 1, depth };
+      return void stack.push({ ...skip(parent), path, expression });
+    }
     if (!property || tag.uri !== FHIR_NAMESPACE) {
       reading.unknown.push({ path: parent.path, name, expression });
       return void stack.push(skip(parent));
@@ -203,6 +215,10 @@ function readXml(xml: string): XmlReading {
     stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map() });
   };
   parser.onclosetag = () => {
+    if (narrative?.depth === depth) {
+      reading.narratives.push({ path: narrative.path, source: xml.slice(narrative.start, parser.position) });
+      narrative = undefined;
+    }
     depth--;
     stack.pop();
   };

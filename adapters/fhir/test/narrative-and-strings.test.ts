@@ -32,6 +32,7 @@ describe('narrative (text.div) is FHIR XHTML', () => {
     ['HTML, not XML (<br> never closed)', `<div ${XHTML}>line1<br>line2</div>`, /not well-formed/],
     ['an unclosed element', `<div ${XHTML}><p>a</div>`, /not well-formed/],
     ['an HTML entity XML does not define', `<div ${XHTML}>a&nbsp;b</div>`, /not well-formed/],
+    ["a raw '<' in an attribute value", `<div ${XHTML}><p title="a<b">x</p></div>`, /'<' in an attribute value/],
     ['no XHTML namespace', '<div>x</div>', /XHTML namespace/],
     ['another root element', `<p ${XHTML}>x</p>`, /<div>/],
     ['two roots', `<div ${XHTML}>x</div><div ${XHTML}>y</div>`, /not well-formed|single/],

@@ -139,3 +139,27 @@ describe('writing: narrative goes into the XML as it was checked (FHIR.js rewrit
     expect(() => toXml({ resourceType: 'Patient', text: { status: 'generated', div: `<div ${XHTML}>line1<br>line2</div>` } })).toThrow(/narrative/);
   });
 });
+
+describe('reading: narrative is taken as the body has it (FHIR.js rewrites it, not always well-formed)', () => {
+  it.each([
+    ['an escaped < in an attribute (FHIR.js made it raw)', `<div ${XHTML} title="a&lt;b">x</div>`],
+    ['an escaped &amp; in text (FHIR.js unescaped it once)', `<div ${XHTML}>a &amp;amp; b</div>`],
+    ['a self-closing element and a comment', `<div ${XHTML}><!-- c --><img src="#a"/>x</div>`],
+  ])('%s', (_, div) => {
+    const read = fromXml(`<Patient ${NS}><text><status value="generated"/>${div}</text><active value="true"/></Patient>`);
+    expect(read).toEqual({ ok: true, value: { resourceType: 'Patient', text: { status: 'generated', div }, active: true } });
+  });
+
+  it('in contained resources too', () => {
+    const div = `<div ${XHTML} title="a&lt;b">x</div>`;
+    const read = fromXml(`<Bundle ${NS}><type value="collection"/><entry><resource><Patient><text><status value="generated"/>${div}</text></Patient></resource></entry></Bundle>`);
+    expect(read.ok && (read.value as any).entry[0].resource.text.div).toBe(div);
+  });
+
+  it.each([
+    ['in a FHIR element', `<Patient ${NS}><name><family value="a<b"/></name></Patient>`],
+    ['in narrative', `<Patient ${NS}><text><status value="generated"/><div ${XHTML} title="a<b">x</div></text></Patient>`],
+  ])("refuses 400 a raw '<' in an attribute value %s (not well-formed; sax lets it through)", (_, xml) => {
+    expect(problemOf(xml)).toMatchObject({ status: 400, spineCode: 'MESSAGE_NOT_WELL_FORMED', diagnostics: expect.stringContaining("'<' in an attribute value") });
+  });
+});

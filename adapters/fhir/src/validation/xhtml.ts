@@ -1,5 +1,5 @@
 import type { QualifiedAttribute, QualifiedTag } from 'sax';
-import { boundedSax, StopXml, xmlCharProblem } from '../xml-text.js';
+import { boundedSax, ltInAttributeValue, StopXml, xmlCharProblem } from '../xml-text.js';
 
 /**
  * Narrative (`text.div`) as FHIR STU3 allows it: one well-formed XHTML `<div>` in the XHTML
@@ -40,7 +40,7 @@ export function xhtmlProblem(div: unknown): string | undefined {
   if (chars) return `is not well-formed XHTML: ${chars}`;
   if (/<!(DOCTYPE|ENTITY)/i.test(div)) return 'must not hold a DTD or entity declarations';
 
-  const { parser, write } = boundedSax(MAX_XHTML_ATTRIBUTES);
+  const { parser, write, tagText } = boundedSax(MAX_XHTML_ATTRIBUTES);
   const stop = (reason: string): never => {
     throw new StopXml(reason);
   };
@@ -56,6 +56,7 @@ export function xhtmlProblem(div: unknown): string | undefined {
       if (tag.local !== 'div') stop(`must be a <div> element, not <${tag.name}>`);
     }
     if (depth > MAX_XHTML_DEPTH) stop(`is nested more than ${MAX_XHTML_DEPTH} elements deep`);
+    if (ltInAttributeValue(tagText())) stop(`is not well-formed XHTML: <${tag.name}> has a '<' in an attribute value (write &lt;)`);
     if (tag.uri !== XHTML_NAMESPACE || tag.prefix !== '') stop(`<${tag.name}> must be in the XHTML namespace xmlns="${XHTML_NAMESPACE}", unprefixed`);
     if (!ELEMENTS.has(tag.local)) stop(`txt-1: <${tag.local}> is not allowed in a narrative${tag.local === 'script' ? ' (no scripts)' : ''}`);
     for (const attribute of Object.values(tag.attributes) as QualifiedAttribute[]) {

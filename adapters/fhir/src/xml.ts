@@ -31,8 +31,9 @@ export function toXml(resource: object): string {
   const narratives: string[] = [];
   const xml = stu3().fhir.objToXml(forXml(resource, narratives)) as string | undefined;
   if (typeof xml !== 'string') throw new Error('Cannot write XML for an object without a resourceType');
+  // Narratives go in after xmlSafe: checked, they hold no character to replace, and a tab in their markup must stay one.
   // Function replacements: a narrative's "$&" is text, not a pattern.
-  return xmlSafe(narratives.reduce((out, div, i) => out.replace(placeholder(i), () => div), xml));
+  return narratives.reduce((out, div, i) => out.replace(placeholder(i), () => div), xmlSafe(xml));
 }
 
 /**

@@ -128,6 +128,7 @@ describe('writing: narrative goes into the XML as it was checked (FHIR.js rewrit
     ['an escaped &amp; in an attribute (FHIR.js unescaped it once)', `<div ${XHTML} title="a&amp;amp;b">x</div>`],
     ['a line feed reference in an attribute', `<div ${XHTML} title="a&#10;b">x</div>`],
     ['CDATA, comments and an escaped entity', `<div ${XHTML}><![CDATA[a<b]]><!-- c --><p>&amp;lt;</p></div>`],
+    ['tabs and line breaks between attributes (markup, not text)', `<div\t${XHTML}\r\n\tclass="x">a\tb</div>`],
   ])('%s', (_, div) => {
     const patient = { resourceType: 'Patient', text: { status: 'generated', div } };
     const xml = toXml(patient);

@@ -108,5 +108,18 @@ export function boundedSax(maxAttributes: number): { parser: SAXParser; write(te
 export function ltInAttributeValue(tagText: string): boolean {
   return /=\s*(?:"[^"]*<|'[^']*<)/.test(tagText);
 }
+
+/** How many attributes a tag's source has (its '=' outside quoted values): sax silently drops a repeated one. */
+export function attributesInSource(tagText: string): number {
+  return tagText.replace(/"[^"]*"|'[^']*'/g, '').split('=').length - 1;
+}
+
+/**
+ * "]]>" in character data, not well-formed and not checked by sax: the text once comments, CDATA
+ * sections and tags (quoted values and all) are taken out. For a document sax has read without error.
+ */
+export function cdataEndInText(xml: string): boolean {
+  return xml.includes(']]>') && xml.replace(/<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>|<(?:[^>"']|"[^"]*"|'[^']*')*>/g, '').includes(']]>');
+}
 /** Each slice can add at most ~SLICE/4 attributes past the bound before it is seen: a few hundred. */
 const SLICE = 2048;

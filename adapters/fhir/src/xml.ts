@@ -4,7 +4,7 @@ import type { Checked } from './booking-request.js';
 import { childProperties, type Property, propertiesOfType, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
 import { MAX_XHTML_ATTRIBUTES, XHTML_NAMESPACE, xhtmlProblem } from './validation/xhtml.js';
-import { boundedSax, ltInAttributeValue, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
+import { attributesInSource, boundedSax, ltInAttributeValue, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
 
 /**
  * FHIR STU3 XML ⇄ JSON (spec §4) with FHIR.js (npm `fhir`), which does the conversion from the
@@ -178,7 +178,10 @@ function readXml(xml: string): XmlReading {
     if (tag.uri !== XHTML_NAMESPACE && Object.keys(tag.attributes).length > MAX_XML_ATTRIBUTES) {
       stop(problems.badRequest(`The XML element <${tag.name.slice(0, 60)}> has more than ${MAX_XML_ATTRIBUTES} attributes`));
     }
-    if (ltInAttributeValue(tagText())) stop(problems.notWellFormed(`The body is not well-formed XML: <${tag.name.slice(0, 60)}> has a '<' in an attribute value`));
+    // What sax does not check: a '<' in an attribute value, an attribute given twice (sax keeps the first).
+    const source = tagText();
+    if (ltInAttributeValue(source)) stop(problems.notWellFormed(`The body is not well-formed XML: <${tag.name.slice(0, 60)}> has a '<' in an attribute value`));
+    if (attributesInSource(source) !== Object.keys(tag.attributes).length) stop(problems.notWellFormed(`The body is not well-formed XML: <${tag.name.slice(0, 60)}> has an attribute twice`));
 
     const parent = stack.at(-1);
     const name = tag.local;

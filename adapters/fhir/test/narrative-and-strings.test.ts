@@ -21,6 +21,7 @@ describe('narrative (text.div) is FHIR XHTML', () => {
     ['plain text', `<div ${XHTML}>Booked by 111</div>`],
     ['formatting, a table and a link', `<div ${XHTML}><p class="x" style="color:red">a &amp; <b>b</b><br/>c</p><table border="1"><tr><td colspan="2">1</td></tr></table><a href="https://example.org">x</a></div>`],
     ['xml:lang, a character reference and a comment', `<div ${XHTML} xml:lang="en-GB"><!-- note --><p lang="en">&#160;caf&#xE9;</p></div>`],
+    ['"]]>" where XML allows it (attribute, comment, CDATA, escaped)', `<div ${XHTML}><p title="]]>" class='a>b'><!-- ]]> --><![CDATA[ ]] ]]>]]&gt;</p></div>`],
     ['only an image with a source (txt-2)', `<div ${XHTML}><img src="#pic" alt=""/></div>`],
   ])('accepts %s, and the XML writer can write it', (_, div) => {
     const body = withNarrative(div);
@@ -33,6 +34,8 @@ describe('narrative (text.div) is FHIR XHTML', () => {
     ['an unclosed element', `<div ${XHTML}><p>a</div>`, /not well-formed/],
     ['an HTML entity XML does not define', `<div ${XHTML}>a&nbsp;b</div>`, /not well-formed/],
     ["a raw '<' in an attribute value", `<div ${XHTML}><p title="a<b">x</p></div>`, /'<' in an attribute value/],
+    ['an attribute given twice', `<div ${XHTML}><p title="a" class="c" title="b">x</p></div>`, /attribute twice/],
+    ['"]]>" in text', `<div ${XHTML}><p title="]]>">a]]>b</p></div>`, /"\]\]>" in text/],
     ['no XHTML namespace', '<div>x</div>', /XHTML namespace/],
     ['another root element', `<p ${XHTML}>x</p>`, /<div>/],
     ['two roots', `<div ${XHTML}>x</div><div ${XHTML}>y</div>`, /not well-formed|single/],

@@ -163,4 +163,12 @@ describe('reading: narrative is taken as the body has it (FHIR.js rewrites it, n
   ])("refuses 400 a raw '<' in an attribute value %s (not well-formed; sax lets it through)", (_, xml) => {
     expect(problemOf(xml)).toMatchObject({ status: 400, spineCode: 'MESSAGE_NOT_WELL_FORMED', diagnostics: expect.stringContaining("'<' in an attribute value") });
   });
+
+  it('refuses 400 an attribute given twice (sax kept the first)', () => {
+    expect(problemOf(bookingXml().replace('<status value="booked"/>', '<status value="booked" value="cancelled"/>'))).toMatchObject({
+      status: 400,
+      spineCode: 'MESSAGE_NOT_WELL_FORMED',
+      diagnostics: expect.stringContaining('<status> has an attribute twice'),
+    });
+  });
 });

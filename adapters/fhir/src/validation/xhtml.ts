@@ -1,5 +1,5 @@
 import type { QualifiedAttribute, QualifiedTag } from 'sax';
-import { boundedSax, ltInAttributeValue, StopXml, xmlCharProblem } from '../xml-text.js';
+import { attributesInSource, boundedSax, cdataEndInText, ltInAttributeValue, StopXml, xmlCharProblem } from '../xml-text.js';
 
 /**
  * Narrative (`text.div`) as FHIR STU3 allows it: one well-formed XHTML `<div>` in the XHTML
@@ -56,7 +56,10 @@ export function xhtmlProblem(div: unknown): string | undefined {
       if (tag.local !== 'div') stop(`must be a <div> element, not <${tag.name}>`);
     }
     if (depth > MAX_XHTML_DEPTH) stop(`is nested more than ${MAX_XHTML_DEPTH} elements deep`);
-    if (ltInAttributeValue(tagText())) stop(`is not well-formed XHTML: <${tag.name}> has a '<' in an attribute value (write &lt;)`);
+    // What sax does not check, and the XML writer would copy into a document.
+    const source = tagText();
+    if (ltInAttributeValue(source)) stop(`is not well-formed XHTML: <${tag.name}> has a '<' in an attribute value (write &lt;)`);
+    if (attributesInSource(source) !== Object.keys(tag.attributes).length) stop(`is not well-formed XHTML: <${tag.name}> has an attribute twice`);
     if (tag.uri !== XHTML_NAMESPACE || tag.prefix !== '') stop(`<${tag.name}> must be in the XHTML namespace xmlns="${XHTML_NAMESPACE}", unprefixed`);
     if (!ELEMENTS.has(tag.local)) stop(`txt-1: <${tag.local}> is not allowed in a narrative${tag.local === 'script' ? ' (no scripts)' : ''}`);
     for (const attribute of Object.values(tag.attributes) as QualifiedAttribute[]) {
@@ -85,6 +88,7 @@ export function xhtmlProblem(div: unknown): string | undefined {
     throw error;
   }
   if (roots === 0) return 'must be a <div> element';
+  if (cdataEndInText(div)) return 'is not well-formed XHTML: "]]>" in text (write ]]&gt;)';
   if (!content) return 'txt-2: the narrative must have some non-whitespace content';
   return undefined;
 }

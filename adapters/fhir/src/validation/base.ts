@@ -2,6 +2,8 @@ import fhirpath from 'fhirpath';
 import stu3Model from 'fhirpath/fhir-context/stu3/index.js';
 import { childProperties, type Property, propertiesOfType, stu3Validation } from '../definitions.js';
 import { NATIVE_INVARIANTS } from './native-invariants.js';
+import { codeOf, nonXmlChar } from '../xml-text.js';
+import { xhtmlProblem } from './xhtml.js';
 
 /**
  * Structural validation of a resource against the official FHIR STU3 base definitions, once the
@@ -20,18 +22,19 @@ export interface Finding {
   message: string;
 }
 
-// Primitive formats, from the STU3 datatypes page (regexes anchored here).
-const PRIMITIVE: Record<string, (v: unknown) => boolean> = {
+// Primitive formats, from the STU3 datatypes page (regexes anchored here). A check answers true,
+// false ("is not a valid <type>") or why the value is not valid.
+const PRIMITIVE: Record<string, (v: unknown) => boolean | string> = {
   boolean: (v) => typeof v === 'boolean',
   integer: (v) => Number.isInteger(v) && Math.abs(v as number) <= 2147483647,
   unsignedInt: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2147483647,
   positiveInt: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2147483647,
   decimal: (v) => typeof v === 'number' && Number.isFinite(v),
-  string: (v) => typeof v === 'string' && /\S/.test(v),
-  markdown: (v) => typeof v === 'string' && /\S/.test(v),
-  code: (v) => typeof v === 'string' && /^[^\s]+( [^\s]+)*$/.test(v),
+  string: (v) => fhirString(v, /\S/),
+  markdown: (v) => fhirString(v, /\S/),
+  code: (v) => fhirString(v, /^[^\s]+( [^\s]+)*$/),
   id: (v) => typeof v === 'string' && /^[A-Za-z0-9\-.]{1,64}$/.test(v),
-  uri: (v) => typeof v === 'string' && /^\S+$/.test(v),
+  uri: (v) => fhirString(v, /^\S+$/),
   oid: (v) => typeof v === 'string' && /^urn:oid:[0-2](\.(0|[1-9]\d*))+$/.test(v),
   uuid: (v) => typeof v === 'string' && /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v),
   base64Binary: (v) => typeof v === 'string' && /^(\s*([0-9a-zA-Z+/=]){4}\s*)+$/.test(v),
@@ -45,8 +48,21 @@ const PRIMITIVE: Record<string, (v: unknown) => boolean> = {
     /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/.test(v) &&
     validCalendar(v),
   time: (v) => typeof v === 'string' && /^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?$/.test(v),
-  xhtml: (v) => typeof v === 'string' && /^\s*<div[\s>]/.test(v),
+  // Narrative: well-formed XHTML within FHIR's rules (txt-1, txt-2), so it can be written as XML.
+  xhtml: (v) => xhtmlProblem(v) ?? true,
 };
+
+/**
+ * A string-based primitive of its form, without the characters FHIR strings may not hold (Unicode
+ * points below 32 but tab, CR and LF) nor the few others XML 1.0 cannot carry: a stored value must
+ * be writable in both formats.
+ */
+function fhirString(v: unknown, form: RegExp): boolean | string {
+  if (typeof v !== 'string') return false;
+  const bad = nonXmlChar(v);
+  if (bad !== undefined) return `must not hold the character ${codeOf(bad)} (FHIR strings allow no control characters but tab, CR and LF)`;
+  return form.test(v);
+}
 
 /** 2019-02-30 matches the pattern but is no date. */
 function validCalendar(v: string): boolean {
@@ -204,7 +220,8 @@ class Walker {
     }
     const primitive = PRIMITIVE[type];
     if (primitive) {
-      if (!primitive(value)) this.add(at, `is not a valid ${type}: ${JSON.stringify(value).slice(0, 60)}`);
+      const valid = primitive(value);
+      if (valid !== true) this.add(at, typeof valid === 'string' ? valid : `is not a valid ${type}: ${JSON.stringify(value).slice(0, 60)}`);
       else this.binding(value, property, at);
       return;
     }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { BOOKING_QUEUE, bundleReply, encodeReply, Keyring, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
 import { type QueueEvents, Worker } from 'bullmq';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { JobError, PasQueueClient } from '../apps/facade/src/queue-client.js';
+import { startRedis } from './support/redis.js';
 
 /** The facade's queue client against a real Redis and an in-process BullMQ worker. */
 
@@ -73,5 +75,56 @@ describe('PasQueueClient', () => {
       // busy: nothing else runs
     }
     expect(await reply).toEqual({ type: 'empty' });
+  });
+});
+
+/** A wait limit for something that must happen: what it resolves to when it does not (not a timing claim). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+  return Promise.race([promise, sleep(ms).then(() => 'still waiting' as const)]);
+}
+
+describe('PasQueueClient with Redis unreachable or unresponsive', () => {
+  it('refuses a request as "queue unavailable" when Redis has been down since the client started, sends nothing later, and closes', async () => {
+    const redis = await startRedis();
+    await redis.stop();
+    const prefix = `qc${randomUUID().slice(0, 8)}`;
+    const client = new PasQueueClient({ redis: redis.url, prefix, keyring, retentionSeconds: 60 });
+    cleanup.push(() => redis.stop());
+    const refused = await within(
+      client.run({ kind: 'noop', traceRequestId: randomUUID() }, 500).catch((e: unknown) => e),
+      10_000,
+    );
+    expect(refused).toBeInstanceOf(JobError);
+    expect(refused).toMatchObject({ reason: 'queue-unavailable' });
+    // Redis comes back: the refused request does not turn into a job behind its caller's back.
+    await redis.restart();
+    expect(await within(client.ready(), 10_000)).not.toBe('still waiting');
+    expect(await client.queue.getJobCounts('waiting', 'active', 'completed')).toMatchObject({ waiting: 0, active: 0, completed: 0 });
+    await client.close();
+  });
+
+  it('closes while Redis has never been reachable', async () => {
+    const redis = await startRedis();
+    await redis.stop();
+    const client = new PasQueueClient({ redis: redis.url, prefix: `qc${randomUUID().slice(0, 8)}`, keyring, retentionSeconds: 60 });
+    expect(await within(client.close().then(() => 'closed'), 10_000)).toBe('closed');
+  });
+
+  it('answers "timeout" (outcome unknown) when Redis stops answering after taking the job, and closes', async () => {
+    const redis = await startRedis();
+    cleanup.push(async () => {
+      redis.process.kill('SIGCONT');
+      await redis.stop();
+    });
+    const client = new PasQueueClient({ redis: redis.url, prefix: `qc${randomUUID().slice(0, 8)}`, keyring, retentionSeconds: 60 });
+    await client.ready();
+    // No worker: the job waits in the queue once Redis has confirmed it.
+    const pending = client.run({ kind: 'noop', traceRequestId: randomUUID() }, 1000).catch((e: unknown) => e);
+    await sleep(300);
+    redis.process.kill('SIGSTOP'); // frozen: the sockets stay open, nothing answers
+    const outcome = await within(pending, 15_000);
+    expect(outcome).toBeInstanceOf(JobError);
+    expect(outcome).toMatchObject({ reason: 'timeout' });
+    expect(await within(client.close().then(() => 'closed'), 10_000)).toBe('closed');
   });
 });

@@ -8,6 +8,7 @@ import { consumer } from './support/pas-truth.js';
 import { metricValue, scrape } from './support/prometheus.js';
 import { type ManagedProcess, REPO_ROOT, spawnTs, Stack } from './support/stack.js';
 import { stopProcess } from './support/redis.js';
+import { type SentinelCluster, startSentinelCluster } from './support/sentinel.js';
 
 /**
  * The background reconciler with real worker processes, Redis and the SQLite demo PAS: a change
@@ -129,6 +130,27 @@ describe('two workers', () => {
     let skipped = 0;
     for (const w of stack.workers) skipped += metricValue(await scrape(w.adminUrl as string), 'booking_reconcile_sweeps_total', { outcome: 'skipped' });
     expect(skipped).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('with Redis Sentinel', () => {
+  let cluster: SentinelCluster;
+  let stack: Stack;
+  beforeAll(async () => {
+    cluster = await startSentinelCluster();
+    // REDIS_URL's host is not used with Sentinels: the reconciler must find the primary as the worker does.
+    const env = { REDIS_URL: 'redis://sentinel-mode.invalid', REDIS_SENTINELS: cluster.sentinelList, REDIS_SENTINEL_MASTER: cluster.masterName, RECONCILE_INTERVAL_SECONDS: '1', LOG_LEVEL: 'info' };
+    stack = await Stack.start({ redisUrl: env.REDIS_URL, workers: 1, facades: 0, env });
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.stop();
+    await cluster?.stop();
+  });
+
+  it('schedules and runs sweeps on the primary the Sentinels name', async () => {
+    const worker = stack.workers[0] as ManagedProcess;
+    await until(stack, 'a reconcile sweep', () => sweeps(worker).length >= 1);
+    expect(worker.output.join('')).not.toContain('reconcile worker error');
   });
 });
 

@@ -19,7 +19,9 @@ export type RedisRole = 'producer' | 'worker' | 'events';
  *
  * With Sentinels, ioredis asks them for the primary, and when the primary's connection drops it
  * asks again (until they name the promoted replica) and reconnects: no restart. A node answering
- * READONLY (a primary demoted to replica) is left the same way.
+ * READONLY (a primary demoted to replica) is left the same way. A primary that stops answering
+ * without closing its sockets (frozen, paused VM, network cut) drops nothing: the connections made
+ * by `redisConnection` are therefore cut when the Sentinels announce a new primary (FailoverWatch).
  */
 export function redisOptions(target: RedisTarget | string, role: RedisRole): RedisOptions {
   const settings = typeof target === 'string' ? { REDIS_URL: target } : target;
@@ -52,16 +54,107 @@ export function redisOptions(target: RedisTarget | string, role: RedisRole): Red
     ...(settings.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: settings.REDIS_SENTINEL_PASSWORD } : {}),
     // Not ioredis' failoverDetector: a +switch-master arriving while a reconnect is under way makes
     // that attempt fail for good (status "end", never reconnecting), which the failover test caught.
-    // A dead primary's socket errors at once; a demoted one answers READONLY (reconnectOnError).
+    // FailoverWatch below follows +switch-master without touching a reconnect in progress.
     failoverDetector: false,
     sentinelRetryStrategy: (times) => Math.min(times * 200, 2000),
   };
 }
 
-/** A Redis connection for BullMQ: one server (REDIS_URL) or the primary the Sentinels name. */
+/**
+ * A Redis connection for BullMQ: one server (REDIS_URL) or the primary the Sentinels name. With
+ * Sentinels it follows their failover announcements, and so do its duplicates (BullMQ's workers
+ * and QueueEvents read on a duplicate of the connection they are given).
+ */
 export function redisConnection(target: RedisTarget | string, role: RedisRole): Redis {
   const settings = typeof target === 'string' ? { REDIS_URL: target } : target;
-  return settings.REDIS_SENTINELS ? new Redis(redisOptions(settings, role)) : new Redis(settings.REDIS_URL, redisOptions(settings, role));
+  if (!settings.REDIS_SENTINELS) return new Redis(settings.REDIS_URL, redisOptions(settings, role));
+  const watch = failoverWatch({ ...settings, REDIS_SENTINELS: settings.REDIS_SENTINELS });
+  const follow = (redis: Redis): Redis => {
+    watch.follow(redis);
+    const duplicate = redis.duplicate.bind(redis);
+    redis.duplicate = (override) => follow(duplicate(override));
+    return redis;
+  };
+  return follow(new Redis(redisOptions(settings, role)));
+}
+
+type SentinelTarget = RedisTarget & { REDIS_SENTINELS: { host: string; port: number }[] };
+
+/**
+ * Cuts this process's connections to a primary the Sentinels have replaced. Subscribed to every
+ * Sentinel's `+switch-master` ("<name> <old-ip> <old-port> <new-ip> <new-port>"), it destroys the
+ * socket of each followed connection not already on the new primary: ioredis then reconnects as
+ * after any lost connection, asking the Sentinels, and resends what was pending (BullMQ's blocking
+ * reads included). Without it a connection to a frozen or cut-off primary waits for ever, since
+ * such a primary never closes its sockets. A connection between sockets is left alone: its
+ * reconnect asks the Sentinels anyway (ioredis' own failoverDetector interrupts that reconnect,
+ * and ends the connection for good). One watch per process and Sentinel target, open while any
+ * connection it follows is.
+ */
+class FailoverWatch {
+  private readonly followed = new Set<Redis>();
+  private subscribers: Redis[] = [];
+  /** The last announcement acted on: each Sentinel publishes the same one. */
+  private lastSwitch = '';
+
+  constructor(private readonly target: SentinelTarget) {}
+
+  follow(redis: Redis): void {
+    if (this.followed.size === 0) this.subscribe();
+    this.followed.add(redis);
+    redis.once('end', () => {
+      this.followed.delete(redis);
+      if (this.followed.size === 0) this.unsubscribe();
+    });
+  }
+
+  private subscribe(): void {
+    const url = new URL(this.target.REDIS_URL);
+    const tls = (this.target.REDIS_SENTINEL_TLS ?? url.protocol === 'rediss:') ? { tls: this.target.REDIS_TLS_CA ? { ca: this.target.REDIS_TLS_CA } : {} } : {};
+    this.subscribers = this.target.REDIS_SENTINELS.map(({ host, port }) => {
+      const sentinel = new Redis({
+        host,
+        port,
+        ...tls,
+        ...(this.target.REDIS_SENTINEL_USERNAME ? { username: this.target.REDIS_SENTINEL_USERNAME } : {}),
+        ...(this.target.REDIS_SENTINEL_PASSWORD ? { password: this.target.REDIS_SENTINEL_PASSWORD } : {}),
+        connectTimeout: 2000,
+        maxRetriesPerRequest: null,
+        retryStrategy: (times) => Math.min(times * 200, 2000),
+      });
+      // A Sentinel down is the others' job; ioredis subscribes again when it is back.
+      sentinel.on('error', () => {});
+      sentinel.on('message', (_channel: string, message: string) => this.switched(message));
+      sentinel.subscribe('+switch-master').catch(() => {});
+      return sentinel;
+    });
+  }
+
+  private unsubscribe(): void {
+    for (const sentinel of this.subscribers) sentinel.disconnect();
+    this.subscribers = [];
+  }
+
+  private switched(message: string): void {
+    const [name, , , host, port] = message.split(' ');
+    if (name !== (this.target.REDIS_SENTINEL_MASTER ?? 'mymaster') || !host || !port || message === this.lastSwitch) return;
+    this.lastSwitch = message;
+    for (const redis of this.followed) {
+      const socket = redis.stream;
+      if (!socket || socket.destroyed) continue;
+      if (socket.remotePort === Number(port) && socket.remoteAddress?.replace(/^::ffff:/, '') === host) continue;
+      socket.destroy();
+    }
+  }
+}
+
+const watches = new Map<string, FailoverWatch>();
+
+function failoverWatch(target: SentinelTarget): FailoverWatch {
+  const key = JSON.stringify([target.REDIS_SENTINELS, target.REDIS_SENTINEL_MASTER, target.REDIS_SENTINEL_USERNAME, target.REDIS_SENTINEL_PASSWORD, target.REDIS_SENTINEL_TLS, target.REDIS_TLS_CA, new URL(target.REDIS_URL).protocol]);
+  const watch = watches.get(key) ?? new FailoverWatch(target);
+  watches.set(key, watch);
+  return watch;
 }
 
 /** What a log line or a report may say about the target: never a password. */

@@ -33,6 +33,8 @@ export interface Sealed {
 const DEFLATE_ABOVE_BYTES = 16 * 1024;
 /** A sealed value never inflates beyond this (a bound for tampered or corrupt data). */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+/** The GCM tag length sealed and required on opening. */
+const TAG_BYTES = 16;
 const deflatedAad = (aad: string) => `${aad}\u0000deflate`;
 
 export class Keyring {
@@ -69,7 +71,7 @@ export class Keyring {
     const json = Buffer.from(JSON.stringify(value), 'utf8');
     const deflate = compressible && json.byteLength > DEFLATE_ABOVE_BYTES;
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(deflate ? deflatedAad(aad) : aad, 'utf8'));
     const data = Buffer.concat([cipher.update(deflate ? deflateRawSync(json, { level: 1 }) : json), cipher.final()]);
     return { k: this.activeKeyId, iv: iv.toString('base64'), t: cipher.getAuthTag().toString('base64'), d: data.toString('base64'), ...(deflate ? { z: 'deflate' as const } : {}) };
@@ -80,9 +82,13 @@ export class Keyring {
     const key = this.keys.get(sealed?.k);
     if (!key) throw new Error(`sealed with unknown key "${String(sealed?.k)}"`);
     if (sealed.z !== undefined && sealed.z !== 'deflate') throw new Error(`unknown compression "${String(sealed.z)}"`);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+    // GCM verifies a tag as short as 4 bytes when told nothing else: one forged with ~2^32 tries
+    // would then open. Ours are always the full 16.
+    const tag = Buffer.from(sealed.t ?? '', 'base64');
+    if (tag.length !== TAG_BYTES) throw new Error(`sealed with a ${tag.length}-byte tag; only ${TAG_BYTES}-byte tags are accepted`);
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(sealed.z ? deflatedAad(aad) : aad, 'utf8'));
-    decipher.setAuthTag(Buffer.from(sealed.t, 'base64'));
+    decipher.setAuthTag(tag);
     const plain = Buffer.concat([decipher.update(Buffer.from(sealed.d, 'base64')), decipher.final()]);
     const json = sealed.z ? inflateRawSync(plain, { maxOutputLength: MAX_INFLATED_BYTES }) : plain;
     return JSON.parse(json.toString('utf8')) as T;

@@ -23,6 +23,21 @@ describe('Keyring', () => {
     expect(() => new Keyring(k2, 'k2').open(sealed)).toThrow(/unknown key/);
   });
 
+  it('refuses a truncated GCM tag: only the full 16 bytes open (a 4-byte tag would be forged in ~2^32 tries)', () => {
+    const ring = new Keyring(k1, 'k1');
+    const sealed = ring.seal({ a: 1 }, 'reply');
+    const tag = Buffer.from(sealed.t, 'base64');
+    for (const length of [4, 8, 12, 15]) {
+      expect(() => ring.open({ ...sealed, t: tag.subarray(0, length).toString('base64') }, 'reply'), `${length}-byte tag`).toThrow(/tag/);
+    }
+    expect(() => ring.open({ ...sealed, t: Buffer.concat([tag, Buffer.from([0])]).toString('base64') }, 'reply')).toThrow();
+    expect(ring.open(sealed, 'reply')).toEqual({ a: 1 });
+    // The same through the reply codec: a reply with a short tag is refused.
+    const reply = encodeReply({ type: 'empty' }, 'job-1', ring);
+    const short = { ...reply, sealed: { ...reply.sealed, t: Buffer.from(reply.sealed.t, 'base64').subarray(0, 4).toString('base64') } };
+    expect(() => decodeReply(short, 'job-1', ring)).toThrow();
+  });
+
   it('deflates large values before sealing (a 1,000-slot search answer), not small ones, and binds the choice', () => {
     const ring = new Keyring(k1, 'k1');
     const bundle = { resourceType: 'Bundle', entry: Array.from({ length: 1000 }, (_, i) => ({ fullUrl: `https://x/Slot/${i}`, resource: { resourceType: 'Slot', id: String(i), status: 'free' } })) };

@@ -44,21 +44,35 @@ export class PasQueueClient implements JobRunner {
   /** Requests waiting for their job's reply, by job id. */
   private readonly waiting = new Map<string, Waiter>();
   private readonly eventsReady: Promise<unknown>;
+  private eventsAreReady = false;
   /** Outcomes to hand to their requests, one per turn of the event loop (see settle). */
   private readonly handOver: (() => void)[] = [];
 
   constructor({ redis, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
-    this.connections = [redisConnection(redis, 'producer'), redisConnection(redis, 'events')];
+    const eventsConnection = redisConnection(redis, 'events');
+    // QueueEvents reads the event stream on a duplicate of the connection it is given, and closes
+    // that duplicate only once it has connected: one that never did (Redis down since start) would
+    // keep reconnecting after close(), and the connection given would sit idle. Handed this one as
+    // its own duplicate, the events connection stays one, and ours to close.
+    eventsConnection.duplicate = () => eventsConnection;
+    this.connections = [redisConnection(redis, 'producer'), eventsConnection];
+    // BullMQ stops listening when it closes; a connection still retrying then must not throw.
+    for (const connection of this.connections) connection.on('error', () => {});
     this.queue = new Queue<StoredJob, StoredReply>(BOOKING_QUEUE, { connection: this.connections[0], prefix, telemetry });
-    this.events = new QueueEvents(BOOKING_QUEUE, { connection: this.connections[1], prefix });
+    this.events = new QueueEvents(BOOKING_QUEUE, { connection: eventsConnection, prefix });
     // Errors surface per request; without listeners the emitters would throw on connection loss.
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
     this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { reply: returnvalue as unknown as StoredReply }));
     this.events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
-    this.eventsReady = this.events.waitUntilReady().catch(() => {});
+    this.eventsReady = this.events.waitUntilReady().then(
+      () => {
+        this.eventsAreReady = true;
+      },
+      () => {},
+    );
   }
 
   async ready(): Promise<void> {
@@ -68,19 +82,31 @@ export class PasQueueClient implements JobRunner {
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
     // Chosen here, not by BullMQ, so that the seal can bind the job and its reply to it.
     const jobId = randomUUID();
-    await this.eventsReady;
+    // The job's deadline is the request's: the worker does nothing after it (processor.ts).
+    const deadline = Date.now() + timeoutMs;
+    const sendLimitMs = Math.min(timeoutMs, SEND_LIMIT_MS);
+    // Until the event stream is first read, a completion could pass unseen. Waited for with the
+    // same limit as the add: with Redis down since this process started, a request must not park
+    // here and become a job (with a fresh deadline) long after its caller gave up.
+    if (!this.eventsAreReady) {
+      try {
+        await withTimeout(this.eventsReady, sendLimitMs);
+      } catch {
+        throw new JobError('queue-unavailable', `the queue is unavailable: no connection to Redis within ${sendLimitMs} ms`);
+      }
+    }
     // Waiting before the job exists: its completion cannot come before we listen.
-    const finished = this.waitFor(jobId, timeoutMs);
+    const finished = this.waitFor(jobId, Math.max(0, deadline - Date.now()));
     try {
       await withTimeout(
-        this.queue.add(data.kind, encodeJob(data, jobId, Date.now() + timeoutMs, this.keyring), {
+        this.queue.add(data.kind, encodeJob(data, jobId, deadline, this.keyring), {
           jobId,
           attempts: 1,
           // Finished jobs stay a while for the dashboard, then expire (they are sealed anyway).
           removeOnComplete: { age: this.retentionSeconds },
           removeOnFail: { age: this.retentionSeconds },
         }),
-        Math.min(timeoutMs, 1000),
+        sendLimitMs,
       );
     } catch (error) {
       this.settle(jobId, undefined);
@@ -105,8 +131,9 @@ export class PasQueueClient implements JobRunner {
   private waitFor(jobId: string, timeoutMs: number): Promise<Outcome | 'timeout'> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        // The event may have been missed (e.g. the events connection dropped): ask the job itself.
-        void this.lookUp(jobId).then((outcome) => this.settle(jobId, outcome ?? 'timeout'));
+        // The event may have been missed (e.g. the events connection dropped): ask the job itself,
+        // briefly — a frozen or cut-off Redis never answers, and the request must be answered.
+        void this.lookUp(jobId, Math.min(timeoutMs, SEND_LIMIT_MS)).then((outcome) => this.settle(jobId, outcome ?? 'timeout'));
       }, timeoutMs);
       this.waiting.set(jobId, { resolve, timer });
     });
@@ -130,9 +157,9 @@ export class PasQueueClient implements JobRunner {
     if (this.handOver.length > 0) setImmediate(() => this.handOverNext());
   }
 
-  private async lookUp(jobId: string): Promise<Outcome | undefined> {
+  private async lookUp(jobId: string, limitMs: number): Promise<Outcome | undefined> {
     try {
-      const job = await this.queue.getJob(jobId);
+      const job = await withTimeout(this.queue.getJob(jobId), limitMs);
       if (job?.finishedOn === undefined) return undefined;
       return job.failedReason ? { failedReason: job.failedReason } : { reply: job.returnvalue };
     } catch {
@@ -142,7 +169,9 @@ export class PasQueueClient implements JobRunner {
 
   async close(): Promise<void> {
     for (const jobId of [...this.waiting.keys()]) this.settle(jobId, { failedReason: 'the facade is shutting down' });
-    await Promise.allSettled([this.queue.close(), this.events.close()]);
+    // QueueEvents' close first waits for its connection to be ready, which with Redis down since
+    // start never comes: give BullMQ a moment, then cut the connections regardless.
+    await withTimeout(Promise.allSettled([this.queue.close(), this.events.close()]), CLOSE_LIMIT_MS).catch(() => {});
     // BullMQ leaves connections it was handed open: they are ours to close.
     for (const connection of this.connections) connection.disconnect();
   }
@@ -151,6 +180,10 @@ export class PasQueueClient implements JobRunner {
 /** ioredis' refusal of a command it never sent (offline, with the offline queue off). */
 const NOT_SENT = /Stream isn't writeable/;
 
+/** How long Redis may take to take a job, or to answer the last look at one, before the request gives up. */
+const SEND_LIMIT_MS = 1000;
+/** How long close() lets BullMQ close gracefully before cutting the connections. */
+const CLOSE_LIMIT_MS = 1000;
 
 type Outcome = { reply: StoredReply } | { failedReason: string };
 

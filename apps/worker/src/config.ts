@@ -23,7 +23,7 @@ export const workerSchema = z.object({
   SCHEDULE_ID_SYSTEM: setting.url('the identifier system URI of Schedule.identifier, whose value is the PAS clinic code (an absolute URI the trust owns)').default(DEFAULT_SCHEDULE_ID_SYSTEM),
   WORKER_CONCURRENCY: setting.int('jobs run at once per worker process', 1, 256).default(8),
   PAS_MAX_RETRIES: setting.int('at most this many retries of a transient PAS failure (deadlock, busy, failover) per job, within the retry budgets', 0, 100).default(30),
-  PAS_WRITE_RETRY_BUDGET_MS: setting.int('how long a booking or cancel keeps retrying a transient PAS failure, in ms (Azure SQL failovers take up to a minute); a stopping worker exits at the latest 5 s after it', 0, 300000).default(60000),
+  PAS_WRITE_RETRY_BUDGET_MS: setting.int('how long a booking or cancel keeps retrying a transient PAS failure, in ms (Azure SQL failovers take up to a minute), never past the job deadline (JOB_TIMEOUT_MS); a stopping worker exits at the latest 5 s after it', 0, 300000).default(60000),
   PAS_READ_RETRY_BUDGET_MS: setting.int('how long a read or search keeps retrying a transient PAS failure, in ms', 0, 300000).default(10000),
   QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
   QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) replies are sealed with').default('k1'),

@@ -64,7 +64,7 @@ async function main() {
 
   const reconciler = startReconciler({
     pas,
-    redisUrl: config.REDIS_URL,
+    redis: config,
     prefix: config.QUEUE_PREFIX,
     settings: { intervalSeconds: config.RECONCILE_INTERVAL_SECONDS, maxPerSweep: config.RECONCILE_MAX_PER_SWEEP, pageSize: config.RECONCILE_PAGE_SIZE, pauseMs: config.RECONCILE_PAUSE_MS },
     logger: logger.child({ component: 'reconciler' }),

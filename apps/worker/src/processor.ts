@@ -8,7 +8,7 @@ import { handleRead } from './handlers/read.js';
 import { handleSearchAppointment } from './handlers/search-appointment.js';
 import { handleSearchSlot } from './handlers/search-slot.js';
 import type { Logger } from './logger.js';
-import { createPasRetry, isWriteJob } from './retry.js';
+import { createPasRetry, DeadlinePassedError, isWriteJob } from './retry.js';
 
 export interface ProcessorDeps {
   pas: PasPort;
@@ -30,7 +30,9 @@ export interface ProcessorDeps {
  * Runs one job. Business outcomes (422, 409, 404 …) are replies, not failures, so BullMQ never
  * retries them; only an unexpected error fails the job and the facade answers 500. A job that
  * cannot be decoded, or whose caller stopped waiting (its deadline passed — e.g. a stalled job
- * picked up again after a worker died), is answered without touching the PAS.
+ * picked up again after a worker died), is answered without touching the PAS. Retries of transient
+ * PAS failures stop at that deadline too: past it the consumer was told "outcome unknown" and may
+ * have booked elsewhere, so a late attempt could make a second appointment (retry.ts).
  */
 export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<StoredJob, StoredReply>): Promise<StoredReply> => {
@@ -49,7 +51,7 @@ export function createProcessor(deps: ProcessorDeps) {
       return seal({ type: 'problem', problem: problems.outcomeUnknown('The job expired before a worker could run it; nothing was done') });
     }
     const budgetMs = isWriteJob(data?.kind) ? deps.writeRetryBudgetMs : deps.readRetryBudgetMs;
-    const retry = createPasRetry({ maxRetries: deps.maxRetries, budgetMs }, (attempt, error, waitMs) => {
+    const retry = createPasRetry({ maxRetries: deps.maxRetries, budgetMs, deadline: stored.deadline }, (attempt, error, waitMs) => {
       deps.onPasRetry?.();
       log.warn({ attempt, waitMs, err: error.message }, 'transient PAS failure, retrying');
     });
@@ -60,6 +62,10 @@ export function createProcessor(deps: ProcessorDeps) {
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
       return seal(reply);
     } catch (error) {
+      if (error instanceof DeadlinePassedError) {
+        log.warn({ err: error.message }, 'job reached its deadline: no further PAS attempt');
+        return seal({ type: 'problem', problem: problems.outcomeUnknown(`The PAS kept failing transiently until the request's time ran out; the worker stopped trying (${error.lastError?.message ?? 'no detail'})`) });
+      }
       log.error({ err: (error as Error).message }, 'job failed');
       throw error;
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PasPort } from '@booking/pas';
-import { redisConnection } from '@booking/queue';
+import { type RedisTarget, redisConnection } from '@booking/queue';
 import { Queue, type Telemetry, Worker } from 'bullmq';
 import type { Logger } from './logger.js';
 import type { SweepOutcome, WorkerMetrics } from './observability/metrics.js';
@@ -38,7 +38,8 @@ export interface ReconcilerSettings {
 
 export interface ReconcilerDeps {
   pas: Pick<PasPort, 'reconcile'>;
-  redisUrl: string;
+  /** The worker's whole Redis target (Sentinels, master name, credentials, TLS CA), not only REDIS_URL. */
+  redis: RedisTarget | string;
   prefix: string;
   settings: ReconcilerSettings;
   logger: Logger;
@@ -65,7 +66,7 @@ if ARGV[2] == '' then redis.call('del', KEYS[2]) else redis.call('set', KEYS[2],
 return 1`;
 
 /** One sweep, run under the cross-worker lock; separate from BullMQ so it can be tested on its own. */
-export function createSweeper(deps: Omit<ReconcilerDeps, 'redisUrl' | 'telemetry'> & { redis: ReturnType<typeof redisConnection> }) {
+export function createSweeper(deps: Omit<ReconcilerDeps, 'redis' | 'telemetry'> & { redis: ReturnType<typeof redisConnection> }) {
   const { redis, pas, settings, logger } = deps;
   const lockKey = `${deps.prefix}:${RECONCILE_QUEUE}:lock`;
   const cursorKey = `${deps.prefix}:${RECONCILE_QUEUE}:cursor`;
@@ -139,8 +140,8 @@ export function startReconciler(deps: ReconcilerDeps): { close(): Promise<void> 
     logger.info('reconciler off in this worker (RECONCILE_INTERVAL_SECONDS=0)');
     return { close: async () => undefined };
   }
-  const redis = redisConnection(deps.redisUrl, 'worker');
-  const workerConnection = redisConnection(deps.redisUrl, 'worker');
+  const redis = redisConnection(deps.redis, 'worker');
+  const workerConnection = redisConnection(deps.redis, 'worker');
   const queue = new Queue(RECONCILE_QUEUE, { connection: redis, prefix: deps.prefix, telemetry: deps.telemetry });
   // A Redis outage is logged once per attempt by the workers; the queue's copy of it would only repeat it.
   queue.on('error', () => undefined);

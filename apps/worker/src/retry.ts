@@ -8,6 +8,10 @@ import { TransientPasError } from '@booking/pas';
  * reconfigurations take up to about a minute) and that is safe: every write is one transaction
  * that either committed, and the next attempt's replay check finds its X-Request-ID, or rolled
  * back wholly. Reads get a short one: an answer is worth less the longer it takes.
+ *
+ * Both are cut short by the job's deadline: once it has passed the facade has answered "outcome
+ * unknown", the consumer may well have booked elsewhere under a new X-Request-ID, and an attempt
+ * that landed now would make a second appointment. So no attempt starts after it.
  */
 
 export interface RetryPolicy {
@@ -15,6 +19,8 @@ export interface RetryPolicy {
   maxRetries: number;
   /** No retry starts once this long has passed since the job's first PAS call, in ms. */
   budgetMs: number;
+  /** The job's deadline (epoch ms): no attempt starts at or after it, whatever budget is left. */
+  deadline?: number;
   /** The first wait (before jitter); each further wait doubles, up to maxDelayMs. */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -32,6 +38,14 @@ export const systemClock: RetryClock = { now: () => Date.now(), sleep: (ms) => s
 
 export type PasRetry = <T>(run: () => Promise<T>) => Promise<T>;
 
+/** Thrown instead of starting a PAS attempt once the job's deadline has passed; carries the last transient error if any. */
+export class DeadlinePassedError extends Error {
+  constructor(readonly lastError?: Error) {
+    super(`the job's deadline passed${lastError ? ` while the PAS was failing transiently (${lastError.message})` : ''}; no further PAS attempt was made`);
+    this.name = 'DeadlinePassedError';
+  }
+}
+
 const BASE_DELAY_MS = 50;
 const MAX_DELAY_MS = 5000;
 
@@ -44,22 +58,29 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random: number):
 /**
  * One job's retry wrapper. The budget starts at the first call and is shared by all calls, so a
  * cancel (read, replay look-up, write) cannot spend three budgets. The last wait is shortened to
- * end on the budget, so a fault that clears within it is still met by one more attempt.
+ * end on the budget, so a fault that clears within it is still met by one more attempt. Every
+ * attempt, the first of each call included, is checked against the deadline before it starts.
  */
 export function createPasRetry(policy: RetryPolicy, onRetry?: (attempt: number, error: Error, waitMs: number) => void, clock: RetryClock = systemClock): PasRetry {
   let started: number | undefined;
   let retries = 0;
   return async <T>(run: () => Promise<T>): Promise<T> => {
     started ??= clock.now();
+    let lastError: Error | undefined;
     for (;;) {
+      if (policy.deadline !== undefined && clock.now() >= policy.deadline) throw new DeadlinePassedError(lastError);
       try {
         return await run();
       } catch (error) {
         if (!(error instanceof TransientPasError) || retries >= policy.maxRetries) throw error;
-        const left = started + policy.budgetMs - clock.now();
+        lastError = error;
+        const now = clock.now();
+        const left = started + policy.budgetMs - now;
         if (left <= 0) throw error;
+        const wait = Math.min(backoffMs(retries + 1, policy, clock.random()), left);
+        // No point waiting for an attempt that could not start: give up now, so the reply comes at once.
+        if (policy.deadline !== undefined && now + wait >= policy.deadline) throw new DeadlinePassedError(error);
         retries++;
-        const wait = Math.min(backoffMs(retries, policy, clock.random()), left);
         onRetry?.(retries, error, wait);
         await clock.sleep(wait);
       }

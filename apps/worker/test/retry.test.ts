@@ -1,7 +1,7 @@
 import { TransientPasError } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { workerSchema } from '../src/config.js';
-import { backoffMs, createPasRetry, isWriteJob, type RetryClock } from '../src/retry.js';
+import { backoffMs, createPasRetry, DeadlinePassedError, isWriteJob, type RetryClock } from '../src/retry.js';
 
 /** A clock that only moves when the code under test sleeps: no real waiting. */
 function fakeClock(random = 0.5): RetryClock & { waits: number[]; elapsed: () => number } {
@@ -58,6 +58,41 @@ describe('PAS retries', () => {
     // The second call of the same job has only the ~2 s left.
     await expect(retry(outage(clock, 60_000).run)).rejects.toBeInstanceOf(TransientPasError);
     expect(clock.elapsed()).toBe(10_000);
+  });
+
+  it("never starts an attempt at or after the job's deadline, whatever budget is left", async () => {
+    const clock = fakeClock();
+    const fault = outage(clock, 50_000);
+    const started: number[] = [];
+    const deadline = clock.now() + 10_000; // the facade's job timeout, far inside the 60 s write budget
+    const retry = createPasRetry({ maxRetries: 30, budgetMs: 60_000, deadline }, undefined, clock);
+    const run = () => {
+      started.push(clock.now());
+      return fault.run();
+    };
+    const error = await retry(run).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeadlinePassedError);
+    expect((error as DeadlinePassedError).lastError?.message).toMatch(/40501/);
+    expect(started.length).toBeGreaterThan(1);
+    expect(Math.max(...started)).toBeLessThan(deadline);
+    // It gives up as soon as the next attempt could not start in time, rather than sleeping to the deadline.
+    expect(clock.now()).toBeLessThan(deadline);
+  });
+
+  it("refuses a later PAS call of the same job once the deadline has passed, without running it", async () => {
+    const clock = fakeClock();
+    const deadline = clock.now() + 1_000;
+    const retry = createPasRetry({ maxRetries: 30, budgetMs: 60_000, deadline }, undefined, clock);
+    await expect(retry(async () => 'read')).resolves.toBe('read');
+    await clock.sleep(1_000); // the first call took the job past its deadline
+    let ran = false;
+    await expect(
+      retry(async () => {
+        ran = true;
+        return 'written';
+      }),
+    ).rejects.toBeInstanceOf(DeadlinePassedError);
+    expect(ran).toBe(false);
   });
 
   it('backs off exponentially with jitter, capped', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_SCHEDULE_ID_SYSTEM } from '@booking/fhir';
 import { generateDemoData, LocalClock, type PasPort, TransientPasError } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import { decodeReply, encodeJob, Keyring } from '@booking/queue';
@@ -52,7 +53,7 @@ describe("a write job's PAS retries stop at its deadline", () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const processor = createProcessor({ pas: failingOver, logger: pino({ level: 'silent' }) as never, keyring, localPatientIdSystem: LOCAL, maxRetries: 30, writeRetryBudgetMs: 60_000, readRetryBudgetMs: 10_000 });
+    const processor = createProcessor({ pas: failingOver, logger: pino({ level: 'silent' }) as never, keyring, localPatientIdSystem: LOCAL, scheduleIdSystem: DEFAULT_SCHEDULE_ID_SYSTEM, maxRetries: 30, writeRetryBudgetMs: 60_000, readRetryBudgetMs: 10_000 });
     const jobId = randomUUID();
     const job = { id: jobId, data: encodeJob({ kind: 'book', traceRequestId: randomUUID(), requestId: randomUUID(), appointment: bookingBody(slot) as never }, jobId, deadline, keyring) } as unknown as Job;
     const reply = decodeReply(await processor(job as never), jobId, keyring);

@@ -5,6 +5,7 @@ import { redactSecrets, shownValue } from '@booking/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '../apps/worker/src/config.js';
 import { loadFacadeConfig } from '../apps/facade/src/config.js';
+import { configErrorOf } from './support/config-errors.js';
 
 /** Start-up errors name the setting and what is wrong, never a secret's value (issue 14, item 2). */
 
@@ -12,18 +13,9 @@ const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 const dir = mkdtempSync(join(tmpdir(), 'config-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function messageOf(load: () => unknown): string {
-  try {
-    load();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected a configuration error');
-}
-
 describe('configuration errors never echo a secret', () => {
   it('facade: a too-short ADMIN_PASSWORD is named, its value is not shown', () => {
-    const message = messageOf(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, ADMIN_PASSWORD: 'Real-Pass11' }));
+    const message = configErrorOf(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, ADMIN_PASSWORD: 'Real-Pass11' }));
     expect(message).toMatch(/^ADMIN_PASSWORD: must be at least 12 characters/);
     expect(message).toContain('(hidden)');
     expect(message).not.toContain('Real-Pass11');
@@ -33,31 +25,31 @@ describe('configuration errors never echo a secret', () => {
     const file = join(dir, 'token');
     writeFileSync(file, 'tok-Secret-9');
     for (const env of [{ METRICS_TOKEN: 'tok-Secret-9' }, { METRICS_TOKEN_FILE: file }]) {
-      const message = messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, ...env }));
+      const message = configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, ...env }));
       expect(message).toMatch(/^METRICS_TOKEN: must be at least 16 characters/);
       expect(message).not.toContain('tok-Secret-9');
     }
   });
 
   it('keys and connection strings: a malformed QUEUE_ENCRYPTION_KEYS and a password in a bad REDIS_URL', () => {
-    const shortKey = messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: 'k1:c2hvcnQtc2VjcmV0' }));
+    const shortKey = configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: 'k1:c2hvcnQtc2VjcmV0' }));
     expect(shortKey).toMatch(/^QUEUE_ENCRYPTION_KEYS: key "k1" must be 32 bytes/);
     expect(shortKey).not.toContain('c2hvcnQtc2VjcmV0');
-    const redis = messageOf(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, REDIS_URL: 'redis://facade:Redis-Secret-1@bad host:6379' }));
+    const redis = configErrorOf(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, REDIS_URL: 'redis://facade:Redis-Secret-1@bad host:6379' }));
     expect(redis).toMatch(/^REDIS_URL: /);
     expect(redis).not.toContain('Redis-Secret-1');
     expect(redis).toContain('facade:***@');
   });
 
   it('a temporary hospital number wider than PATIENT.HOSP_NO (CHAR(10)) is refused at start-up', () => {
-    expect(messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '12' }))).toMatch(/^PAS_TEMP_HOSPITAL_NUMBER_WIDTH: /);
+    expect(configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '12' }))).toMatch(/^PAS_TEMP_HOSPITAL_NUMBER_WIDTH: /);
     expect(loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '10' }).PAS_TEMP_HOSPITAL_NUMBER_WIDTH).toBe(10);
   });
 
   it('a CONFIG_FILE that is not JSON is reported without quoting its text', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, '{"ADMIN_PASSWORD": Real-Pass-Word-11}');
-    const message = messageOf(() => loadFacadeConfig({ CONFIG_FILE: file, QUEUE_ENCRYPTION_KEYS: keys }));
+    const message = configErrorOf(() => loadFacadeConfig({ CONFIG_FILE: file, QUEUE_ENCRYPTION_KEYS: keys }));
     expect(message).toMatch(/^CONFIG_FILE: cannot read .* as JSON/);
     expect(message).not.toContain('Real-Pass-Word-11');
   });

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalClock } from '@booking/pas';
 import { consumerHeaders, makeJwt, SCOPES } from './support/consumer.js';
+import { expectHarnessRules as harnessRules, idsOf, type Json, profile, resources } from './support/slot-bundle.js';
 import { Stack } from './support/stack.js';
 
 /** GET /Slot end to end: facade → queue → worker → SQLite PAS, checked as the assurance harness does (spec §8). */
-
-type Json = Record<string, any>;
 
 const SERVICE = '999999999';
 const ALL_INCLUDES = [
@@ -47,73 +46,13 @@ async function bundleFor(query: string): Promise<Json> {
   return json;
 }
 
-const resources = (bundle: Json, type?: string): Json[] => (bundle.entry ?? []).map((e: Json) => e.resource).filter((r: Json) => !type || r.resourceType === type);
-const idsOf = (bundle: Json, type: string) => resources(bundle, type).map((r) => r.id as string);
-const profile = (name: string) => [`https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-${name}-1`];
+/** The §8.3 harness checks (support/slot-bundle.ts), against this stack's base URL. */
+const expectHarnessRules = (bundle: Json, window: { ge?: string; le?: string; statuses?: string[] }) => harnessRules(bundle, { baseUrl: stack.baseUrl, ...window });
 
 function expectOperationOutcome(json: Json, status: number, res: Response, code: string) {
   expect(res.status).toBe(status);
   expect(json.resourceType).toBe('OperationOutcome');
   expect(json.issue[0].details.coding[0].code).toBe(code);
-}
-
-/** The §8.3 harness/validator checks on a searchset Bundle. */
-function expectHarnessRules(bundle: Json, window: { ge?: string; le?: string; statuses?: string[] }) {
-  expect(bundle).toMatchObject({ resourceType: 'Bundle', type: 'searchset' });
-  expect(bundle.id).toMatch(/^[0-9a-f-]{36}$/);
-  expect(Date.parse(bundle.meta.lastUpdated)).toBeGreaterThan(Date.now() - 60_000);
-  expect(bundle.link).toEqual([{ relation: 'self', url: expect.stringMatching(new RegExp(`^${stack.baseUrl}/Slot\\?`)) }]);
-
-  const slots = resources(bundle, 'Slot');
-  expect(bundle.total).toBe(slots.length);
-  for (const e of bundle.entry ?? []) expect(e.fullUrl).toBe(`${stack.baseUrl}/${e.resource.resourceType}/${e.resource.id}`);
-  // Distinct ids per type, so each resource appears once.
-  for (const type of new Set(resources(bundle).map((r) => r.resourceType))) {
-    const ids = idsOf(bundle, type);
-    expect(new Set(ids).size, `${type} ids`).toBe(ids.length);
-  }
-
-  for (const s of slots) {
-    expect(s.meta.profile).toEqual(profile('Slot'));
-    expect(s.identifier).toEqual([{ system: 'https://tools.ietf.org/html/rfc4122', value: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/) }]);
-    expect(s.schedule.reference).toMatch(/^Schedule\/[^/]+$/);
-    if (window.statuses) expect(window.statuses).toContain(s.status);
-    expect(Date.parse(s.start)).toBeLessThanOrEqual(Date.parse(s.end));
-    if (window.ge) expect(Date.parse(s.start)).toBeGreaterThanOrEqual(Date.parse(window.ge));
-    if (window.le) expect(Date.parse(s.start)).toBeLessThanOrEqual(Date.parse(window.le));
-  }
-
-  const schedules = resources(bundle, 'Schedule');
-  const included = (ref: string) => resources(bundle).some((r) => `${r.resourceType}/${r.id}` === ref);
-  for (const s of schedules) {
-    expect(s.meta.profile).toEqual(profile('Schedule'));
-    expect(s.identifier).toHaveLength(1);
-    const refs: string[] = s.actor.map((a: Json) => a.reference);
-    expect(refs.length).toBeGreaterThanOrEqual(1);
-    expect(refs.length).toBeLessThanOrEqual(3);
-    expect(refs.filter((r) => r.startsWith('HealthcareService/'))).toHaveLength(1);
-    expect(refs.filter((r) => r.startsWith('Practitioner/')).length).toBeLessThanOrEqual(1);
-    expect(refs.filter((r) => r.startsWith('PractitionerRole/')).length).toBeLessThanOrEqual(1);
-    // Every referenced Practitioner / HealthcareService is included.
-    for (const r of refs.filter((r) => /^(Practitioner|HealthcareService)\//.test(r))) expect(included(r), r).toBe(true);
-  }
-  // Only resources related to the returned slots.
-  if (schedules.length > 0) expect(new Set(slots.map((s) => s.schedule.reference))).toEqual(new Set(schedules.map((s) => `Schedule/${s.id}`)));
-
-  const services = resources(bundle, 'HealthcareService');
-  for (const hs of services) {
-    expect(hs.meta.profile).toEqual(profile('HealthcareService'));
-    expect(hs.identifier).toEqual([{ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: hs.id }]);
-    expect((hs.location ?? []).length).toBeLessThanOrEqual(1);
-  }
-  const providers = new Set(services.map((hs) => hs.providedBy?.reference));
-  for (const o of resources(bundle, 'Organization')) expect(providers.has(`Organization/${o.id}`)).toBe(true);
-
-  const roleIds = idsOf(bundle, 'PractitionerRole');
-  for (const p of resources(bundle, 'Practitioner')) {
-    const roleProfile = p.identifier.find((i: Json) => i.system === 'https://fhir.nhs.uk/Id/sds-role-profile-id');
-    expect(roleIds).toContain(roleProfile?.value);
-  }
 }
 
 describe('GET /Slot', () => {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '../src/config.js';
+import { configErrorOf } from '../../../test/support/config-errors.js';
 
 /** Worker settings that shape what consumers see. */
 
 const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
-
-function messageOf(load: () => unknown): string {
-  try {
-    load();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected a configuration error');
-}
 
 describe('SCHEDULE_ID_SYSTEM', () => {
   it('defaults to the placeholder system, takes a trust\'s own absolute URI, and refuses anything else', () => {
@@ -21,7 +13,7 @@ describe('SCHEDULE_ID_SYSTEM', () => {
       expect(loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, SCHEDULE_ID_SYSTEM: system }).SCHEDULE_ID_SYSTEM).toBe(system);
     }
     for (const bad of ['clinic-code', '/Id/clinic-code', 'https://a trust/Id']) {
-      expect(messageOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, SCHEDULE_ID_SYSTEM: bad }))).toMatch(/^SCHEDULE_ID_SYSTEM: /);
+      expect(configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, SCHEDULE_ID_SYSTEM: bad }))).toMatch(/^SCHEDULE_ID_SYSTEM: /);
     }
   });
 });

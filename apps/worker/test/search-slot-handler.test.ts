@@ -7,6 +7,7 @@ import { generateDemoData } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import type { SearchSlotJob, WorkerReply } from '@booking/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectHarnessRules, type Json, resources } from '../../../test/support/slot-bundle.js';
 import { handleSearchSlot } from '../src/handlers/search-slot.js';
 
 /**
@@ -16,7 +17,6 @@ import { handleSearchSlot } from '../src/handlers/search-slot.js';
  * the slot is really at (spec §8.3, §19 #16).
  */
 
-type Json = Record<string, any>;
 const SERVICE = '999999999';
 const ALL = ['Schedule', 'Practitioner', 'PractitionerRole', 'HealthcareService', 'Organization', 'Location'] as const;
 
@@ -24,7 +24,6 @@ const bundleOf = (reply: WorkerReply): Json => {
   if (reply.type !== 'bundle') throw new Error(`expected a bundle, got ${JSON.stringify(reply)}`);
   return JSON.parse(gunzipSync(Buffer.from((reply as unknown as { gzip: string }).gzip, 'base64')).toString());
 };
-const resources = (bundle: Json, type?: string): Json[] => (bundle.entry ?? []).map((e: Json) => e.resource).filter((r: Json) => !type || r.resourceType === type);
 const key = (r: Json) => `${r.resourceType}/${r.id}`;
 
 /** Every `reference` anywhere in the bundle's resources. */
@@ -51,28 +50,6 @@ function siteOf(bundle: Json, slot: Json): string | undefined {
   if (onSchedule) return onSchedule;
   const service = byKey.get(actors.find((r) => r.startsWith('HealthcareService/')) as string) as Json;
   return service.location?.[0]?.reference;
-}
-
-/** The §8.3 harness checks that concern included resources. */
-function expectHarnessRules(bundle: Json) {
-  const included = new Set(resources(bundle).map(key));
-  for (const s of resources(bundle, 'Schedule')) {
-    const refs: string[] = s.actor.map((a: Json) => a.reference);
-    expect(refs.length).toBeGreaterThanOrEqual(1);
-    expect(refs.length).toBeLessThanOrEqual(3);
-    expect(refs.filter((r) => r.startsWith('HealthcareService/'))).toHaveLength(1);
-    expect(refs.filter((r) => r.startsWith('Practitioner/')).length).toBeLessThanOrEqual(1);
-    expect(refs.filter((r) => r.startsWith('PractitionerRole/')).length).toBeLessThanOrEqual(1);
-    for (const r of refs.filter((r) => /^(Practitioner|HealthcareService)\//.test(r))) expect(included.has(r), r).toBe(true);
-  }
-  const services = resources(bundle, 'HealthcareService');
-  for (const hs of services) expect((hs.location ?? []).length).toBeLessThanOrEqual(1);
-  const providers = new Set(services.map((hs) => hs.providedBy?.reference));
-  for (const o of resources(bundle, 'Organization')) expect(providers.has(key(o)), key(o)).toBe(true);
-  const roleIds = resources(bundle, 'PractitionerRole').map((r) => r.id);
-  for (const p of resources(bundle, 'Practitioner')) {
-    expect(roleIds).toContain(p.identifier.find((i: Json) => i.system === 'https://fhir.nhs.uk/Id/sds-role-profile-id')?.value);
-  }
 }
 
 describe('slot search over a service with clinics at several sites', () => {
@@ -109,7 +86,7 @@ describe('slot search over a service with clinics at several sites', () => {
     const bundle = await search();
     const slots = resources(bundle, 'Slot');
     expect(slots).toHaveLength(5);
-    expectHarnessRules(bundle);
+    expectHarnessRules(bundle, { baseUrl: 'https://provider.example/STU3/1' });
 
     for (const slot of slots) {
       expect(siteOf(bundle, slot), slot.identifier[0].value).toBe(slot.identifier[0].value === secondGuid ? 'Location/RDM30' : 'Location/RDM10');

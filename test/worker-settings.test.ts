@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadWorkerConfig } from '../src/config.js';
-import { configErrorOf } from '../../../test/support/config-errors.js';
+import { loadWorkerConfig } from '../apps/worker/src/config.js';
+import { configErrorOf } from './support/config-errors.js';
 
 /** Worker settings that shape what consumers see. */
 

@@ -7,8 +7,8 @@ import { generateDemoData } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import type { SearchSlotJob, WorkerReply } from '@booking/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectHarnessRules, type Json, resources } from '../../../test/support/slot-bundle.js';
-import { handleSearchSlot } from '../src/handlers/search-slot.js';
+import { expectHarnessRules, type Json, resources } from './support/slot-bundle.js';
+import { handleSearchSlot } from '../apps/worker/src/handlers/search-slot.js';
 
 /**
  * The slot search handler over a real SQLite PAS where one directory service runs clinics at two

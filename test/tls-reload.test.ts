@@ -96,14 +96,17 @@ describe('TLS material reloads without a restart', () => {
     expect(signalled.child.exitCode).toBeNull(); // SIGHUP no longer ends the process
   });
 
-  it('a new server certificate, key and CA bundle are served on the next handshake', async () => {
+  it('a new server certificate, key, CA bundle and CRLs are served on the next handshake', async () => {
     writeFileSync(allowFile, 'ssp.test.nhs.uk');
+    // With CRLs checked, a CA without its list in FACADE_TLS_CRL has every client refused: the new CA's list comes with it.
+    writeFileSync(pki.files.crl, `${pki.crl.trim()}\n${next.crl.trim()}\n`);
     writeFileSync(pki.files.ca, trustedCas);
     writeFileSync(pki.files.key, next.server.key);
     writeFileSync(pki.files.cert, next.server.cert);
     expect(await eventually(() => serverFingerprint(polling), next.server.fingerprint)).toBe(next.server.fingerprint);
     expect(await metadata(polling, next.ssp)).toBe(200); // a client of the newly trusted CA
     expect(await metadata(polling, pki.ssp)).toBe(200); // and of the old one, still in the bundle
+    expect(await metadata(polling, next.revoked)).not.toBe(200); // and the new CA's revocations apply
   });
 
   it('a bad new file (not PEM, or a key that does not match) keeps the previous set in use and logs an error', async () => {

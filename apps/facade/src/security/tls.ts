@@ -76,9 +76,13 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       throw new ConfigError(`${name}: not a PEM certificate`);
     }
   }
+  // One list per PEM block: OpenSSL reads only the first CRL of a string, so a file holding the
+  // root's and the issuing CA's lists is passed as an array.
+  const crls = settings.FACADE_TLS_CRL ? (settings.FACADE_TLS_CRL.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? []) : [];
   if (settings.FACADE_TLS_CRL) {
     try {
-      createSecureContext({ ca: settings.FACADE_TLS_CA, crl: settings.FACADE_TLS_CRL });
+      if (crls.length === 0) throw new Error('no "X509 CRL" PEM block');
+      createSecureContext({ ca: settings.FACADE_TLS_CA, crl: crls });
     } catch (error) {
       throw new ConfigError(`FACADE_TLS_CRL: not a PEM certificate revocation list (${(error as Error).message})`);
     }
@@ -91,7 +95,7 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
       ca: settings.FACADE_TLS_CA,
       // With CRLs OpenSSL checks every certificate of the chain against its issuer's list (Node sets CRL_CHECK_ALL).
-      ...(settings.FACADE_TLS_CRL ? { crl: settings.FACADE_TLS_CRL } : {}),
+      ...(crls.length > 0 ? { crl: crls } : {}),
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: settings.FACADE_TLS_MIN_VERSION,

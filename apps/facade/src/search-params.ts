@@ -40,8 +40,8 @@ const INCLUDES: Record<string, IncludableType> = {
 };
 
 const SERVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
-/** What a PAS datetime can hold, with a day's margin for time zones at the top. */
-const PAS_EARLIEST = Date.UTC(1753, 0, 1);
+/** What a PAS datetime can hold, with a day's margin for time zones at each end (London was UTC-00:01:15 in 1753). */
+const PAS_EARLIEST = Date.UTC(1753, 0, 2);
 const PAS_LATEST = Date.UTC(9999, 11, 31);
 // An unencoded "+" in an offset arrives as a space (§8.1), so " hh:mm" is read as "+hh:mm".
 const START =

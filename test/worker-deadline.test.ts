@@ -35,7 +35,7 @@ describe("a write job's PAS retries stop at its deadline", () => {
   it('leaves the slot free and replies "outcome unknown" when the PAS recovers only after the deadline, within the write budget', async () => {
     const row = pas.db.prepare(`SELECT SLOT_ID, SLOT_GUID, START_DTTM, END_DTTM, CLINIC_CODE FROM CLINIC_SLOT WHERE SLOT_STATUS='F' AND START_DTTM > datetime('now','+1 hour') ORDER BY SLOT_ID LIMIT 1`).get() as { SLOT_ID: number; SLOT_GUID: string; START_DTTM: string; END_DTTM: string; CLINIC_CODE: string };
     const slot = { id: String(row.SLOT_ID), identifier: row.SLOT_GUID, schedule: `Schedule/${row.CLINIC_CODE}`, start: clock.toInstant(row.START_DTTM), end: clock.toInstant(row.END_DTTM) };
-    const deadline = Date.now() + 300; // the facade's JOB_TIMEOUT_MS (10 s by default; short here)
+    const deadline = Date.now() + 1500; // the facade's JOB_TIMEOUT_MS (10 s by default; short here)
     let attempts = 0;
     let lateAttempts = 0;
     // The PAS answers "reconfiguring" until a second after the deadline, well inside the 60 s write budget.

@@ -46,6 +46,8 @@ export class DeadlinePassedError extends Error {
   }
 }
 
+/** A retry starts at least this long before the job's deadline: the attempt and its reply need time too. */
+export const DEADLINE_MARGIN_MS = 500;
 const BASE_DELAY_MS = 50;
 const MAX_DELAY_MS = 5000;
 
@@ -77,9 +79,12 @@ export function createPasRetry(policy: RetryPolicy, onRetry?: (attempt: number, 
         const now = clock.now();
         const left = started + policy.budgetMs - now;
         if (left <= 0) throw error;
-        const wait = Math.min(backoffMs(retries + 1, policy, clock.random()), left);
-        // No point waiting for an attempt that could not start: give up now, so the reply comes at once.
-        if (policy.deadline !== undefined && now + wait >= policy.deadline) throw new DeadlinePassedError(error);
+        // The last wait before the deadline is shortened, as the budget's is, so that a fault that
+        // clears in time is met by one more attempt, started far enough ahead of the deadline to
+        // finish and reply; when there is no such time left, give up now, so the reply comes at once.
+        const latestStart = policy.deadline === undefined ? Number.POSITIVE_INFINITY : policy.deadline - DEADLINE_MARGIN_MS;
+        const wait = Math.min(backoffMs(retries + 1, policy, clock.random()), left, latestStart - now);
+        if (wait <= 0) throw new DeadlinePassedError(error);
         retries++;
         onRetry?.(retries, error, wait);
         await clock.sleep(wait);

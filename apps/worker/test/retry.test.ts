@@ -1,7 +1,7 @@
 import { TransientPasError } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { workerSchema } from '../src/config.js';
-import { backoffMs, createPasRetry, DeadlinePassedError, isWriteJob, type RetryClock } from '../src/retry.js';
+import { backoffMs, createPasRetry, DEADLINE_MARGIN_MS, DeadlinePassedError, isWriteJob, type RetryClock } from '../src/retry.js';
 
 /** A clock that only moves when the code under test sleeps: no real waiting. */
 function fakeClock(random = 0.5): RetryClock & { waits: number[]; elapsed: () => number } {
@@ -77,6 +77,19 @@ describe('PAS retries', () => {
     expect(Math.max(...started)).toBeLessThan(deadline);
     // It gives up as soon as the next attempt could not start in time, rather than sleeping to the deadline.
     expect(clock.now()).toBeLessThan(deadline);
+  });
+
+  it('meets a fault that clears before the deadline with one more attempt, however the back-off falls', async () => {
+    // Deadline 10 s (the default job timeout), the PAS back at 7 s: the back-off at median jitter
+    // would next try at ~9.7 s, past the last start the margin allows; the wait is shortened instead.
+    for (const jitter of [0, 0.5, 0.99]) {
+      const clock = fakeClock(jitter);
+      const fault = outage(clock, 7_000);
+      const deadline = clock.now() + 10_000;
+      const retry = createPasRetry({ maxRetries: 30, budgetMs: 60_000, deadline }, undefined, clock);
+      await expect(retry(fault.run), `jitter ${jitter}`).resolves.toBe('booked');
+      expect(clock.now()).toBeLessThanOrEqual(deadline - DEADLINE_MARGIN_MS);
+    }
   });
 
   it("refuses a later PAS call of the same job once the deadline has passed, without running it", async () => {

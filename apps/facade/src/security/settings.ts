@@ -17,7 +17,7 @@ export const securitySettings = {
   FACADE_TLS_KEY_PASSPHRASE: setting.string('the passphrase of an encrypted FACADE_TLS_KEY').optional(),
   FACADE_TLS_CA: setting.string('the CA bundle client certificates must chain to, PEM (usually FACADE_TLS_CA_FILE=/path)').optional(),
   FACADE_TLS_CRL: setting
-    .string('certificate revocation lists, PEM (usually FACADE_TLS_CRL_FILE=/path): a revoked client certificate fails the handshake. Give a current CRL of every CA in FACADE_TLS_CA and replace the file before its next update: an expired CRL fails every handshake')
+    .string('certificate revocation lists, PEM (usually FACADE_TLS_CRL_FILE=/path): a revoked client certificate fails the handshake. Give a current CRL of every CA in FACADE_TLS_CA (checked at start-up) and replace the file before its next update: an expired CRL fails every handshake')
     .optional(),
   FACADE_TLS_ALLOWED_CLIENTS: setting
     .string('a comma-separated allow-list of client certificates: subject CN or SAN DNS names, or SHA-256 fingerprints (64 hex digits, colons optional)')

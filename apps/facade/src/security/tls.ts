@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { ServerOptions } from 'node:https';
 import { createSecureContext, type PeerCertificate, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '@booking/config';
+import { X509Certificate as PemCertificate, X509Crl } from '@peculiar/x509';
 import { listSetting, type SecuritySettings } from './settings.js';
 
 /**
@@ -86,6 +87,12 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
     } catch (error) {
       throw new ConfigError(`FACADE_TLS_CRL: not a PEM certificate revocation list (${(error as Error).message})`);
     }
+    const uncovered = casWithoutCrl(settings.FACADE_TLS_CA as string, crls);
+    if (uncovered.length > 0) {
+      throw new ConfigError(
+        `FACADE_TLS_CRL: no revocation list for ${uncovered.map((ca) => `"${ca}"`).join(', ')} of FACADE_TLS_CA; with CRLs OpenSSL checks every CA of a chain and refuses every certificate under one without its list: add its CRL (or leave FACADE_TLS_CRL unset)`,
+      );
+    }
   }
   return {
     allowList,
@@ -103,6 +110,13 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       honorCipherOrder: true,
     },
   };
+}
+
+/** The subjects of the CA certificates in `caPem` that no CRL in `crls` is issued by. */
+export function casWithoutCrl(caPem: string, crls: string[]): string[] {
+  const issuers = new Set(crls.map((crl) => new X509Crl(crl).issuer));
+  const cas = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return cas.map((ca) => new PemCertificate(ca).subject).filter((subject) => !issuers.has(subject));
 }
 
 /** Identities of the sockets that passed the allow-list (for the audit trail). */

@@ -192,7 +192,7 @@ class Walker {
       this.findings.push({ expression: at, message: `the resource has more than ${MAX_ELEMENTS} elements, more than this server validates` });
       throw new Enough();
     }
-    // Unknown members are gone (dropUnknownElements): an object that held only those is empty.
+    // Unknown members are gone (dropUnknownElements), with any object that held only those: one empty here was empty in the body.
     const members = Object.keys(obj).filter((key) => !(isResource && key === 'resourceType')).length;
     if (members === 0) this.add(at, 'must not be empty (an element has a value or children)');
     const choices = new Map<string, string[]>();

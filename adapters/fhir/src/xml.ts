@@ -104,12 +104,17 @@ export function fromXml(text: string): Checked<unknown> {
   return { ok: true, value: resource };
 }
 
-/** The text without the given [start, end) ranges (in document order, not overlapping). */
+/**
+ * The text without the given [start, end) ranges, which nest or are apart (never overlap partly):
+ * recorded as elements and comments close, so sorted here, and a range inside an earlier one is
+ * already gone with it.
+ */
 function withoutRanges(text: string, ranges: [number, number][]): string {
   if (ranges.length === 0) return text;
   let kept = '';
   let from = 0;
-  for (const [start, end] of ranges) {
+  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (start < from) continue;
     kept += text.slice(from, start);
     from = end;
   }
@@ -122,6 +127,8 @@ interface XmlReading {
    * Where the elements that are not FHIR STU3's sit in the text ([start, end) of each, tags and
    * content): ignored (spec §4), so cut before FHIR.js reads it. FHIR.js would drop an unknown
    * name itself, but it reads an unprefixed element of any namespace by its name alone.
+   * Comments outside narrative are cut too: FHIR.js turns them into fhir_comments (on `_status`,
+   * which the drop of unknown elements would leave empty) or throws on one beside a narrative div.
    */
   ignored: [number, number][];
   badPrimitives: { expression: string; message: string }[];
@@ -245,6 +252,11 @@ function readXml(xml: string): XmlReading {
   };
   parser.ontext = onText;
   parser.oncdata = onText;
+  // sax reports a comment at the second '-' of its "-->" (an empty one not at all: FHIR.js ignores those).
+  // Inside a narrative it stays: the div is copied as the body has it.
+  parser.oncomment = (comment) => {
+    if (!narrative) reading.ignored.push([parser.position - comment.length - '<!----'.length, parser.position + 1]);
+  };
   parser.onerror = (error) => stop(problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`));
   try {
     write(xml);

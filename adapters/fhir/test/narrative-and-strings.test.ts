@@ -23,6 +23,7 @@ describe('narrative (text.div) is FHIR XHTML', () => {
     ['xml:lang, a character reference and a comment', `<div ${XHTML} xml:lang="en-GB"><!-- note --><p lang="en">&#160;caf&#xE9;</p></div>`],
     ['"]]>" where XML allows it (attribute, comment, CDATA, escaped)', `<div ${XHTML}><p title="]]>" class='a>b'><!-- ]]> --><![CDATA[ ]] ]]>]]&gt;</p></div>`],
     ['only an image with a source (txt-2)', `<div ${XHTML}><img src="#pic" alt=""/></div>`],
+    ['xml:space="preserve" on <pre>, blocks in div, li, td and blockquote', `<div ${XHTML}><pre xml:space="preserve"> a <b>b</b></pre><ul><li><p>x</p></li></ul><table><tr><td><div>y</div></td></tr></table><blockquote><p>q</p></blockquote></div>`],
   ])('accepts %s, and the XML writer can write it', (_, div) => {
     const body = withNarrative(div);
     expect(validateResource(body)).toBeUndefined();
@@ -50,6 +51,16 @@ describe('narrative (text.div) is FHIR XHTML', () => {
     ['a processing instruction', `<div ${XHTML}><?php echo 1 ?>x</div>`, /processing instructions/],
     ['a DTD', `<!DOCTYPE div><div ${XHTML}>x</div>`, /DTD/],
     ['no content (txt-2)', `<div ${XHTML}> <p> </p></div>`, /txt-2/],
+    ['xml:space on the div (the schema has it on <pre> only)', `<div ${XHTML} xml:space="preserve">x</div>`, /xml:space="preserve" on <pre> only/],
+    ['xml:space="default" on <pre> (fixed "preserve")', `<div ${XHTML}><pre xml:space="default">x</pre></div>`, /xml:space="preserve" on <pre> only/],
+    ['<img> without alt', `<div ${XHTML}>x<img src="a.png"/></div>`, /<img> must have both src and alt/],
+    ['<img> without src', `<div ${XHTML}>x<img alt="a"/></div>`, /<img> must have both src and alt/],
+    ['<p> inside <span>', `<div ${XHTML}><span><p>x</p></span></div>`, /<p> must not be inside <span>/],
+    ['<div> inside <p>', `<div ${XHTML}><p><div>x</div></p></div>`, /<div> must not be inside <p>/],
+    ['<p> inside <p>', `<div ${XHTML}><p>a<p>x</p></p></div>`, /<p> must not be inside <p>/],
+    ['a table inside <b>', `<div ${XHTML}><b><table><tr><td>x</td></tr></table></b></div>`, /<table> must not be inside <b>/],
+    ['an image inside <pre>', `<div ${XHTML}><pre>x<img src="a.png" alt="a"/></pre></div>`, /<img> must not be inside <pre>/],
+    ['a list inside <a>', `<div ${XHTML}><a href="#x"><ul><li>x</li></ul></a></div>`, /<ul> must not be inside <a>/],
     ['a control character', `<div ${XHTML}>a\u0001b</div>`, /U\+0001/],
     ['a character reference to a control character', `<div ${XHTML}>a&#1;b</div>`, /&#1;/],
   ])('refuses %s with 422 naming Appointment.text.div, before any job', (_, div, why) => {

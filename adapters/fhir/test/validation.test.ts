@@ -158,11 +158,67 @@ describe('unknown elements are ignored (spec §4: "SHALL ignore unknown elements
     expect(checked.ok).toBe(true);
   });
 
-  it('still refuses what is malformed in known elements, and an element left empty once its unknown content is gone', () => {
+  it('still refuses what is malformed in known elements (an element left empty by the drop goes: see below)', () => {
     const body = withUnknowns();
     body.contained[1].gender = { colour: 'blue' };
-    body.contained[1].address[0] = { colour: 'blue' };
-    expect(validateResource(body)?.location).toEqual(['Appointment.contained[1].gender', 'Appointment.contained[1].address[0]']);
+    body.contained[1].address[0].period = 'blue';
+    expect(validateResource(body)?.location).toEqual(['Appointment.contained[1].gender', 'Appointment.contained[1].address[0].period']);
+  });
+});
+
+describe('an element that held only unknown content is ignored with it, not refused as empty (spec §4)', () => {
+  it('a contained Slot whose meta holds only R4 meta.source: meta goes, the booking is valid', () => {
+    const body = booking();
+    body.contained[2].meta = { source: 'urn:uuid:0b5f3c1e-1111-4a4a-9b9b-222233334444' };
+    expect(validateResource(body)).toBeUndefined();
+    expect(body.contained[2]).not.toHaveProperty('meta');
+  });
+
+  it('a primitive extension holding only fhir_comments (_family, _status) goes', () => {
+    const body = booking();
+    body.contained[1].name[0]._family = { fhir_comments: ['from XML'] };
+    body._status = { fhir_comments: ['a new booking'] };
+    expect(validateResource(body)).toBeUndefined();
+    expect(body.contained[1].name[0]).not.toHaveProperty('_family');
+    expect(body).not.toHaveProperty('_status');
+  });
+
+  it('an array item emptied goes, and an array left empty goes; upwards as far as the drop empties', () => {
+    const expected = booking();
+    const body = structuredClone(expected);
+    body.contained[1].telecom.push({ vendorChannel: 'pager' });
+    body.contained[1].address.push({ period: { colour: 'blue' } });
+    body.contained[1].name[0].extension = [{ colour: 'blue' }];
+    expect(validateResource(body)).toBeUndefined();
+    expect(body).toEqual(expected);
+  });
+
+  it('an emptied item of a _given array becomes null, so _given still lines up with given', () => {
+    const body = booking();
+    const name = body.contained[1].name[0];
+    name.given = ['Jane', 'Ann', 'Mary'];
+    name._given = [null, { fhir_comments: ['second'] }, { id: 'g3', colour: 'blue' }];
+    expect(validateResource(body)).toBeUndefined();
+    expect(name._given).toEqual([null, null, { id: 'g3' }]);
+    name._given = [{ fhir_comments: ['x'] }, null];
+    name.given = ['Jane', 'Ann'];
+    expect(validateResource(body)).toBeUndefined();
+    expect(name).not.toHaveProperty('_given');
+  });
+
+  it('an element empty in the body itself is still refused, as is an empty array', () => {
+    const body = booking();
+    body.contained[2].meta = {};
+    body.contained[1].name[0]._family = {};
+    body.contained[1].telecom.push({});
+    expect(validateResource(body)?.location).toEqual([
+      'Appointment.contained[1].name[0]._family',
+      'Appointment.contained[1].telecom[1]',
+      'Appointment.contained[2].meta',
+    ]);
+    const empty = booking();
+    empty.contained[1].address = [];
+    expect(validateResource(empty)?.location).toEqual(['Appointment.contained[1].address']);
   });
 });
 

@@ -287,3 +287,48 @@ describe('reading XML: what FHIR.js would silently accept is refused first', () 
     expect(() => toXml({ id: 'x' })).toThrow();
   });
 });
+
+describe('reading XML: comments are no part of the resource (FHIR.js would make fhir_comments of them)', () => {
+  const read = (xml: string) => {
+    const result = fromXml(xml);
+    if (!result.ok) throw new Error(result.problem.diagnostics);
+    return result.value as Record<string, any>;
+  };
+
+  it('a comment before a primitive element (<status>, <given>) leaves no _status or _given: the booking is valid', () => {
+    const xml = toXml(bookingRequest());
+    const commented = xml
+      .replace('<status value="booked"/>', '<!-- a new booking --><status value="booked"/>')
+      .replace('<given value="Jane"/>', '<!-- first name --><given value="Jane"/>');
+    expect(commented).not.toBe(xml);
+    const body = read(commented);
+    expect(body).toEqual(read(xml));
+    expect(validateResource(body)).toBeUndefined();
+  });
+
+  it('a comment beside a narrative div is cut; one inside the div stays, as the body has it', () => {
+    const div = '<div xmlns="http://www.w3.org/1999/xhtml"><p>a<!-- kept --></p></div>';
+    const body = read(`<Patient ${NS}><text><status value="generated"/><!-- n -->${div}<!-- m --></text><active value="true"/></Patient>`);
+    expect(body).toEqual({ resourceType: 'Patient', text: { status: 'generated', div }, active: true });
+  });
+
+  it('each comment is cut exactly, with CRLF, multi-byte characters, comments inside unknown elements and across the 2 KB slices sax reads', () => {
+    const document = (pad: number, comments: boolean) => {
+      const c = (text: string) => (comments ? `<!--${text}-->` : '');
+      return [
+        `<?xml version="1.0" encoding="UTF-8"?>\r\n${c(' before the root ')}\r\n<Patient ${NS}>\r\n`,
+        `<text><status value="generated"/>${c('é')}<div xmlns="http://www.w3.org/1999/xhtml">Zoë 😀<!-- in the narrative, kept --></div></text>\r\n`,
+        ' '.repeat(pad),
+        `${c(' 😀 née\r\n second line ')}<active value="true"/>\r\n`,
+        `<vendorFlag ${NS}>${c(' inside an unknown element ')}<x value="1"/>${c('')}</vendorFlag>${c('<name> in a comment')}\r\n`,
+        `<name>${c('ß')}<family value="Ñoño 😀"/>${c('\r\n')}<given value="Zoë"/>${c(' given ')}<given value="Ann"/></name>${c(' after ')}\r\n`,
+        `</Patient>${c(' after the root ')}\r\n`,
+      ].join('');
+    };
+    const expected = read(document(0, false));
+    expect(expected).toMatchObject({ active: true, name: [{ family: 'Ñoño 😀', given: ['Zoë', 'Ann'] }] });
+    expect(expected.text.div).toContain('<!-- in the narrative, kept -->');
+    // Pads that put each comment, and the characters around it, on both sides of the slice boundaries.
+    for (let pad = 1800; pad < 2100; pad++) expect(read(document(pad, true)), `pad ${pad}`).toEqual(expected);
+  });
+});

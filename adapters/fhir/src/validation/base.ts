@@ -95,6 +95,10 @@ export function validateBase(resource: unknown, at?: string): Finding[] {
  * have (an R4 element, a vendor's, a resourceType inside an element), so what is validated next
  * is what is stored and echoed. Returns their FHIRPaths. Walks as the Walker does and only where
  * it would look inside: a member of the wrong JSON type is left for the Walker to refuse.
+ * An element that held only unknown content (meta: { source }, _status: { fhir_comments }) goes
+ * too, and so on upwards: ignoring its content must not leave an empty element the Walker refuses.
+ * An array left empty goes; an emptied item of a `_given`-style array becomes null, so the array
+ * still lines up with `given`. An element empty in the body itself stays, for the Walker to refuse.
  */
 export function dropUnknownElements(resource: unknown, at = 'Resource'): string[] {
   const dropped: string[] = [];
@@ -102,26 +106,44 @@ export function dropUnknownElements(resource: unknown, at = 'Resource'): string[
     const properties = isRecord(value) && typeof value.resourceType === 'string' ? propertiesOfType(value.resourceType) : undefined;
     if (properties) inObject(value as Record<string, unknown>, properties, at, true);
   };
-  const inObject = (obj: Record<string, unknown>, properties: Property[], at: string, isResource: boolean) => {
+  /** Drops in obj; true when obj had members and the drop left none (a resource is never dropped). */
+  const inObject = (obj: Record<string, unknown>, properties: Property[], at: string, isResource: boolean): boolean => {
     const names = namesOf(properties);
+    const before = Object.keys(obj).length;
     for (const key of Object.keys(obj)) {
       if (names.has(key) || (isResource && key === 'resourceType')) continue;
       delete obj[key];
       dropped.push(`${at}.${key}`);
     }
     for (const property of properties) {
-      const value = obj[property._name];
+      const name = property._name;
+      const value = obj[name];
       if (value === undefined || PRIMITIVE[property._type ?? '']) continue;
-      const items = Array.isArray(value) ? value : [value];
-      for (const [i, item] of items.entries()) {
-        const itemAt = Array.isArray(value) ? `${at}.${property._name}[${i}]` : `${at}.${property._name}`;
-        if (property._type === 'Resource') inResource(item, itemAt);
-        else if (isRecord(item)) {
-          const children = childProperties(property, item);
-          if (children) inObject(item, children, itemAt, false);
+      const emptied = (item: unknown, itemAt: string): boolean => {
+        if (property._type === 'Resource') {
+          inResource(item, itemAt);
+          return false;
         }
+        const children = isRecord(item) ? childProperties(property, item) : undefined;
+        return children ? inObject(item as Record<string, unknown>, children, itemAt, false) : false;
+      };
+      if (!Array.isArray(value)) {
+        if (emptied(value, `${at}.${name}`)) delete obj[name];
+        continue;
       }
+      // _given: [null, {...}] lines up with given: ["a", "b"]: an emptied item becomes null there, else it goes.
+      const aligned = name.startsWith('_');
+      let changed = false;
+      const kept = value.flatMap((item, i) => {
+        if (!emptied(item, `${at}.${name}[${i}]`)) return [item];
+        changed = true;
+        return aligned ? [null] : [];
+      });
+      if (!changed) continue;
+      if (kept.length === 0 || kept.every((item) => item === null)) delete obj[name];
+      else obj[name] = kept;
     }
+    return !isResource && before > 0 && Object.keys(obj).length === 0;
   };
   inResource(resource, at);
   return dropped;
@@ -170,7 +192,7 @@ class Walker {
       this.findings.push({ expression: at, message: `the resource has more than ${MAX_ELEMENTS} elements, more than this server validates` });
       throw new Enough();
     }
-    // Unknown members are gone (dropUnknownElements): an object that held only those is empty.
+    // Unknown members are gone (dropUnknownElements), with any object that held only those: one empty here was empty in the body.
     const members = Object.keys(obj).filter((key) => !(isResource && key === 'resourceType')).length;
     if (members === 0) this.add(at, 'must not be empty (an element has a value or children)');
     const choices = new Map<string, string[]>();

@@ -7,8 +7,12 @@ import { attributesInSource, boundedSax, cdataEndInText, ltInAttributeValue, Sto
  * (their XPath, from the core definitions):
  *  - txt-1: only the basic HTML formatting elements and attributes (the two lists below), so no
  *    scripts, forms, objects, frames or event attributes (onclick...);
- *  - txt-2: some non-whitespace content (text, or an image with a source).
- * A narrative that passes is one the XML writer can put into a FHIR XML document.
+ *  - txt-2: some non-whitespace content (text, or an image with a source);
+ * and, from the FHIR XHTML schema (fhir-xhtml.xsd), that <img> has src and alt (and is not in
+ * <pre>), xml:space is only on <pre>, and no block element is inside an element of inline
+ * content. Not yet checked against the schema: which attributes each element may have, which
+ * children lists and tables take (an empty <ul>, a <caption> after the rows), text in <blockquote>.
+ * A narrative that passes is one the XML writer can put into a well-formed FHIR XML document.
  */
 
 export const XHTML_NAMESPACE = 'http://www.w3.org/1999/xhtml';
@@ -18,11 +22,23 @@ const XML_NAMESPACE = 'http://www.w3.org/XML/1998/namespace';
 const ELEMENTS = new Set(
   'a abbr acronym b big blockquote br caption cite code col colgroup dd dfn div dl dt em h1 h2 h3 h4 h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody td tfoot th thead tr tt ul var'.split(' '),
 );
-/** txt-1's attributes (plus xml:lang and xml:space, which the FHIR XHTML schema allows). */
+/** txt-1's attributes (plus xml:lang, which the FHIR XHTML schema allows on all of them, and xml:space on <pre>). */
 const ATTRIBUTES = new Set(
   'abbr accesskey align alt axis bgcolor border cellhalign cellpadding cellspacing cellvalign char charoff charset cite class colspan compact coords dir frame headers height href hreflang hspace id lang longdesc name nowrap rel rev rowspan rules scope shape span src start style summary tabindex title type valign value vspace width'.split(
     ' ',
   ),
+);
+
+/**
+ * The FHIR XHTML schema's (fhir-xhtml.xsd) content models, as far as they bear on txt-1's elements:
+ * block elements go where its "Flow" or "Block" content is (div, li, dd, td, th, blockquote), never
+ * into elements of "Inline" content: p, headings, dt, caption, span, a, pre and the phrase and font
+ * elements (<span><p>, <p><div> are not XHTML, and an XML answer holding them fails the schema).
+ * <pre> takes no <img> either.
+ */
+const BLOCK = new Set('p h1 h2 h3 h4 h5 h6 div ul ol dl pre hr blockquote table'.split(' '));
+const INLINE_CONTENT = new Set(
+  'p h1 h2 h3 h4 h5 h6 dt caption span a pre em strong dfn code samp var cite abbr acronym q sub sup tt i b big small'.split(' '),
 );
 
 /**
@@ -47,6 +63,7 @@ export function xhtmlProblem(div: unknown): string | undefined {
   let depth = 0;
   let roots = 0;
   let content = false;
+  const open: string[] = [];
   parser.onprocessinginstruction = (pi) => stop(`must not hold processing instructions (<?${pi.name}?>)`);
   parser.ondoctype = () => stop('must not hold a DTD');
   parser.onopentag = (node) => {
@@ -65,11 +82,25 @@ export function xhtmlProblem(div: unknown): string | undefined {
     for (const attribute of Object.values(tag.attributes) as QualifiedAttribute[]) {
       const why = attributeProblem(attribute);
       if (why) stop(`txt-1: <${tag.local} ${attribute.name}> ${why}`);
+      // The schema has xml:space on <pre> only, fixed "preserve".
+      if (attribute.uri === XML_NAMESPACE && attribute.local === 'space' && (tag.local !== 'pre' || attribute.value !== 'preserve')) {
+        stop(`<${tag.local} ${attribute.name}="${attribute.value.slice(0, 20)}"> is not allowed: the FHIR XHTML schema has xml:space="preserve" on <pre> only`);
+      }
     }
-    if (tag.local === 'img' && tag.attributes.src) content = true;
+    const parent = open.at(-1);
+    if (parent && BLOCK.has(tag.local) && INLINE_CONTENT.has(parent)) {
+      stop(`<${tag.local}> must not be inside <${parent}>: the FHIR XHTML schema allows only text and inline elements there`);
+    }
+    if (tag.local === 'img') {
+      if (tag.attributes.src === undefined || tag.attributes.alt === undefined) stop('<img> must have both src and alt (the FHIR XHTML schema requires them)');
+      if (parent === 'pre') stop('<img> must not be inside <pre> (the FHIR XHTML schema has no images there)');
+      content = true;
+    }
+    open.push(tag.local);
   };
   parser.onclosetag = () => {
     depth--;
+    open.pop();
   };
   // FHIR.js drops a narrative with a comment beside its <div>; it is no part of the div anyway.
   parser.oncomment = () => {

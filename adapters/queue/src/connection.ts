@@ -82,14 +82,19 @@ type SentinelTarget = RedisTarget & { REDIS_SENTINELS: { host: string; port: num
 
 /**
  * Cuts this process's connections to a primary the Sentinels have replaced. Subscribed to every
- * Sentinel's `+switch-master` ("<name> <old-ip> <old-port> <new-ip> <new-port>"), it destroys the
- * socket of each followed connection not already on the new primary: ioredis then reconnects as
- * after any lost connection, asking the Sentinels, and resends what was pending (BullMQ's blocking
- * reads included). Without it a connection to a frozen or cut-off primary waits for ever, since
- * such a primary never closes its sockets. A connection between sockets is left alone: its
- * reconnect asks the Sentinels anyway (ioredis' own failoverDetector interrupts that reconnect,
- * and ends the connection for good). One watch per process and Sentinel target, open while any
- * connection it follows is.
+ * Sentinel's `+switch-master` ("<name> <old-ip> <old-port> <new-ip> <new-port>"), it destroys
+ * the socket of each followed connection not already on the new primary, ready or still waiting
+ * for its ready check: ioredis then reconnects as after any lost connection, asking the Sentinels,
+ * and resends what was pending (BullMQ's blocking reads included). Without it a connection to a
+ * frozen or cut-off primary waits for ever, since such a primary never closes its sockets (and
+ * its kernel still accepts new ones, whose ready check then never answers). A connection between
+ * sockets is left alone: its reconnect asks the Sentinels anyway (ioredis' own failoverDetector
+ * interrupts that reconnect, and ends the connection for good).
+ *
+ * A connection is followed from its creation until it ends, and again once it connects again:
+ * BullMQ's Worker ends and reconnects its blocking connection itself (bzpopmin watchdog, pause,
+ * resume). One watch per process and Sentinel target, subscribed while any connection it follows
+ * is open.
  */
 class FailoverWatch {
   private readonly followed = new Set<Redis>();
@@ -100,12 +105,20 @@ class FailoverWatch {
   constructor(private readonly target: SentinelTarget) {}
 
   follow(redis: Redis): void {
-    if (this.followed.size === 0) this.subscribe();
-    this.followed.add(redis);
-    redis.once('end', () => {
-      this.followed.delete(redis);
+    this.add(redis);
+    // ioredis emits each status as an event; 'connecting' starts every (re)connection, an ended
+    // client's connect() included.
+    redis.on('connecting', () => this.add(redis));
+    redis.on('end', () => {
+      if (redis.status !== 'end' || !this.followed.delete(redis)) return;
       if (this.followed.size === 0) this.unsubscribe();
     });
+  }
+
+  private add(redis: Redis): void {
+    if (this.followed.has(redis)) return;
+    if (this.followed.size === 0) this.subscribe();
+    this.followed.add(redis);
   }
 
   private subscribe(): void {

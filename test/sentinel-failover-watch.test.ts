@@ -17,6 +17,8 @@ import { type FakeSentinel, startFakeSentinel } from './support/sentinel.js';
  *   moved to the promoted primary, above all when it reconnected to a frozen primary that the
  *   Sentinels still named (its kernel accepts the socket, its ready check never answers): else the
  *   worker takes no job again until restarted.
+ * - Sentinels may announce host names (`announce-hostnames yes`): a connection already on the
+ *   announced primary is left alone, the others are moved.
  *
  * Only generous wait limits, no timing.
  */
@@ -114,5 +116,43 @@ describe('a BullMQ worker whose blocking connection BullMQ reconnected follows t
     // other connection would still take a job after each empty read).
     await until('the blocking connection on the promoted primary', () => blocking.status === 'ready' && blocking.stream?.remotePort === b.port);
     expect(await takes(b, 'on-b')).toBe(true);
+  });
+});
+
+describe('Sentinels announcing host names', () => {
+  it('leave a connection already on the announced primary alone and move the others', async () => {
+    const a = await redisServer();
+    const b = await redisServer();
+    const sentinel = await fakeSentinel({ host: '127.0.0.1', port: b.port });
+    const connect = async (): Promise<Redis> => {
+      const redis = redisConnection(target(sentinel), 'worker');
+      redis.on('error', () => {});
+      cleanups.push(() => redis.disconnect());
+      expect(await redis.ping()).toBe('PONG');
+      return redis;
+    };
+    // One connection on B, then (the Sentinel naming A by host name now) one on A.
+    const onB = await connect();
+    sentinel.master.host = 'localhost';
+    sentinel.master.port = a.port;
+    const onA = await connect();
+    expect([onB.stream.remotePort, onA.stream.remotePort]).toEqual([b.port, a.port]);
+    await until('the watch subscribed to the Sentinel', () => sentinel.subscribers() > 0);
+    let onAClosed = 0;
+    onA.on('close', () => onAClosed++);
+
+    const onBClosed = once(onB, 'close');
+    sentinel.announce(`${MASTER} 127.0.0.1 ${b.port} localhost ${a.port}`);
+    await onBClosed;
+    // Both were judged on that one announcement: A is where "localhost" points.
+    expect(onAClosed).toBe(0);
+    expect(await onB.ping()).toBe('PONG');
+    expect(onB.stream.remotePort).toBe(a.port);
+
+    // A name that does not resolve cannot be compared: every connection is moved (it reconnects).
+    const onAClosedNow = once(onA, 'close');
+    sentinel.announce(`${MASTER} 127.0.0.1 ${a.port} no-such-host.invalid ${a.port}`);
+    await onAClosedNow;
+    expect(await onA.ping()).toBe('PONG');
   });
 });

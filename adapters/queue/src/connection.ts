@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** Where Redis is: the settings of @booking/config's `redisSettings` (structurally, to keep this package free of zod). */
@@ -82,7 +83,7 @@ type SentinelTarget = RedisTarget & { REDIS_SENTINELS: { host: string; port: num
 
 /**
  * Cuts this process's connections to a primary the Sentinels have replaced. Subscribed to every
- * Sentinel's `+switch-master` ("<name> <old-ip> <old-port> <new-ip> <new-port>"), it destroys
+ * Sentinel's `+switch-master` ("<name> <old-host> <old-port> <new-host> <new-port>"), it destroys
  * the socket of each followed connection not already on the new primary, ready or still waiting
  * for its ready check: ioredis then reconnects as after any lost connection, asking the Sentinels,
  * and resends what was pending (BullMQ's blocking reads included). Without it a connection to a
@@ -93,14 +94,16 @@ type SentinelTarget = RedisTarget & { REDIS_SENTINELS: { host: string; port: num
  *
  * A connection is followed from its creation until it ends, and again once it connects again:
  * BullMQ's Worker ends and reconnects its blocking connection itself (bzpopmin watchdog, pause,
- * resume). One watch per process and Sentinel target, subscribed while any connection it follows
- * is open.
+ * resume). Sentinels that announce host names (`announce-hostnames yes`) are resolved before the
+ * comparison; a name that does not resolve cuts every connection (they reconnect, no harm). One
+ * watch per process and Sentinel target, subscribed while any connection it follows is open.
  */
 class FailoverWatch {
   private readonly followed = new Set<Redis>();
   private subscribers: Redis[] = [];
   /** The last announcement acted on: each Sentinel publishes the same one. */
   private lastSwitch = '';
+  private cutting = Promise.resolve();
 
   constructor(private readonly target: SentinelTarget) {}
 
@@ -152,10 +155,20 @@ class FailoverWatch {
     const [name, , , host, port] = message.split(' ');
     if (name !== (this.target.REDIS_SENTINEL_MASTER ?? 'mymaster') || !host || !port || message === this.lastSwitch) return;
     this.lastSwitch = message;
+    // In order: a quick failover and failback must end on the last primary named.
+    this.cutting = this.cutting.then(() => this.cut(host, Number(port)));
+  }
+
+  /** Cuts every followed connection not on host:port (a name is resolved; if it cannot be, all are cut). */
+  private async cut(host: string, port: number): Promise<void> {
+    const addresses = await lookup(host, { all: true }).then(
+      (found) => new Set(found.map((a) => a.address)),
+      () => new Set<string>(),
+    );
     for (const redis of this.followed) {
       const socket = redis.stream;
       if (!socket || socket.destroyed) continue;
-      if (socket.remotePort === Number(port) && socket.remoteAddress?.replace(/^::ffff:/, '') === host) continue;
+      if (socket.remotePort === port && addresses.has(socket.remoteAddress?.replace(/^::ffff:/, '') ?? '')) continue;
       socket.destroy();
     }
   }

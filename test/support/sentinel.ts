@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ export interface SentinelClusterOptions {
   user?: { name: string; password: string };
   /** The Sentinels' own password (requirepass). */
   sentinelPassword?: string;
+  /** `down-after-milliseconds`: how long the primary may not answer before it counts as down (default 1000). */
+  downAfterMs?: number;
 }
 
 export async function startSentinelCluster(options: SentinelClusterOptions = {}): Promise<SentinelCluster> {
@@ -89,7 +92,7 @@ export async function startSentinelCluster(options: SentinelClusterOptions = {})
         `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
         ...(user ? [`sentinel auth-user ${MASTER_NAME} ${user.name}`, `sentinel auth-pass ${MASTER_NAME} ${user.password}`] : []),
         ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
-        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} ${options.downAfterMs ?? 1000}`,
         `sentinel failover-timeout ${MASTER_NAME} 10000`,
         `sentinel parallel-syncs ${MASTER_NAME} 1`,
         '',
@@ -135,4 +138,76 @@ export async function startSentinelCluster(options: SentinelClusterOptions = {})
     }
     await sleep(200);
   }
+}
+
+/**
+ * A stand-in Sentinel that answers `SENTINEL get-master-addr-by-name` with `master` (changeable)
+ * and publishes `+switch-master` when a test says so: real Sentinels choose the moment themselves.
+ * It speaks just enough RESP for ioredis' Sentinel lookups and subscriptions.
+ */
+export interface FakeSentinel {
+  port: number;
+  /** What it names as the primary (host may be a name, as with `announce-hostnames yes`). */
+  master: { host: string; port: number };
+  /** How many connections are subscribed to its announcements. */
+  subscribers(): number;
+  /** Sends `+switch-master <message>` to every subscriber. */
+  announce(message: string): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeSentinel(master: { host: string; port: number }): Promise<FakeSentinel> {
+  const encode = (value: unknown): string =>
+    Array.isArray(value) ? `*${value.length}\r\n${value.map(encode).join('')}` : typeof value === 'number' ? `:${value}\r\n` : `$${Buffer.byteLength(String(value))}\r\n${value}\r\n`;
+  const sockets = new Set<Socket>();
+  const subscribers = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      subscribers.delete(socket);
+    });
+    socket.on('error', () => {});
+    let buffer = '';
+    socket.on('data', (data) => {
+      buffer += data.toString();
+      for (;;) {
+        // One complete RESP array of bulk strings, or wait for more data.
+        const head = /^\*(\d+)\r\n/.exec(buffer);
+        if (!head) return;
+        let at = head[0].length;
+        const args: string[] = [];
+        for (let i = 0; i < Number(head[1]); i++) {
+          const bulk = /^\$(\d+)\r\n/.exec(buffer.slice(at));
+          if (!bulk) return;
+          const start = at + bulk[0].length;
+          if (buffer.length < start + Number(bulk[1]) + 2) return;
+          args.push(buffer.slice(start, start + Number(bulk[1])));
+          at = start + Number(bulk[1]) + 2;
+        }
+        buffer = buffer.slice(at);
+        const [command, sub] = args.map((a) => a.toLowerCase());
+        if (command === 'sentinel' && sub === 'get-master-addr-by-name') socket.write(encode([fake.master.host, String(fake.master.port)]));
+        else if (command === 'sentinel') socket.write('*0\r\n');
+        else if (command === 'subscribe') {
+          subscribers.add(socket);
+          socket.write(encode(['subscribe', args[1], 1]));
+        } else socket.write('+OK\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const fake: FakeSentinel = {
+    port: (server.address() as { port: number }).port,
+    master: { ...master },
+    subscribers: () => subscribers.size,
+    announce(message) {
+      for (const socket of subscribers) socket.write(encode(['message', '+switch-master', message]));
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return fake;
 }

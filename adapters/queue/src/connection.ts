@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** Where Redis is: the settings of @booking/config's `redisSettings` (structurally, to keep this package free of zod). */
@@ -82,30 +83,45 @@ type SentinelTarget = RedisTarget & { REDIS_SENTINELS: { host: string; port: num
 
 /**
  * Cuts this process's connections to a primary the Sentinels have replaced. Subscribed to every
- * Sentinel's `+switch-master` ("<name> <old-ip> <old-port> <new-ip> <new-port>"), it destroys the
- * socket of each followed connection not already on the new primary: ioredis then reconnects as
- * after any lost connection, asking the Sentinels, and resends what was pending (BullMQ's blocking
- * reads included). Without it a connection to a frozen or cut-off primary waits for ever, since
- * such a primary never closes its sockets. A connection between sockets is left alone: its
- * reconnect asks the Sentinels anyway (ioredis' own failoverDetector interrupts that reconnect,
- * and ends the connection for good). One watch per process and Sentinel target, open while any
- * connection it follows is.
+ * Sentinel's `+switch-master` ("<name> <old-host> <old-port> <new-host> <new-port>"), it destroys
+ * the socket of each followed connection not already on the new primary, ready or still waiting
+ * for its ready check: ioredis then reconnects as after any lost connection, asking the Sentinels,
+ * and resends what was pending (BullMQ's blocking reads included). Without it a connection to a
+ * frozen or cut-off primary waits for ever, since such a primary never closes its sockets (and
+ * its kernel still accepts new ones, whose ready check then never answers). A connection between
+ * sockets is left alone: its reconnect asks the Sentinels anyway (ioredis' own failoverDetector
+ * interrupts that reconnect, and ends the connection for good).
+ *
+ * A connection is followed from its creation until it ends, and again once it connects again:
+ * BullMQ's Worker ends and reconnects its blocking connection itself (bzpopmin watchdog, pause,
+ * resume). Sentinels that announce host names (`announce-hostnames yes`) are resolved before the
+ * comparison; a name that does not resolve cuts every connection (they reconnect, no harm). One
+ * watch per process and Sentinel target, subscribed while any connection it follows is open.
  */
 class FailoverWatch {
   private readonly followed = new Set<Redis>();
   private subscribers: Redis[] = [];
   /** The last announcement acted on: each Sentinel publishes the same one. */
   private lastSwitch = '';
+  private cutting = Promise.resolve();
 
   constructor(private readonly target: SentinelTarget) {}
 
   follow(redis: Redis): void {
-    if (this.followed.size === 0) this.subscribe();
-    this.followed.add(redis);
-    redis.once('end', () => {
-      this.followed.delete(redis);
+    this.add(redis);
+    // ioredis emits each status as an event; 'connecting' starts every (re)connection, an ended
+    // client's connect() included.
+    redis.on('connecting', () => this.add(redis));
+    redis.on('end', () => {
+      if (redis.status !== 'end' || !this.followed.delete(redis)) return;
       if (this.followed.size === 0) this.unsubscribe();
     });
+  }
+
+  private add(redis: Redis): void {
+    if (this.followed.has(redis)) return;
+    if (this.followed.size === 0) this.subscribe();
+    this.followed.add(redis);
   }
 
   private subscribe(): void {
@@ -139,10 +155,20 @@ class FailoverWatch {
     const [name, , , host, port] = message.split(' ');
     if (name !== (this.target.REDIS_SENTINEL_MASTER ?? 'mymaster') || !host || !port || message === this.lastSwitch) return;
     this.lastSwitch = message;
+    // In order: a quick failover and failback must end on the last primary named.
+    this.cutting = this.cutting.then(() => this.cut(host, Number(port)));
+  }
+
+  /** Cuts every followed connection not on host:port (a name is resolved; if it cannot be, all are cut). */
+  private async cut(host: string, port: number): Promise<void> {
+    const addresses = await lookup(host, { all: true }).then(
+      (found) => new Set(found.map((a) => a.address)),
+      () => new Set<string>(),
+    );
     for (const redis of this.followed) {
       const socket = redis.stream;
       if (!socket || socket.destroyed) continue;
-      if (socket.remotePort === Number(port) && socket.remoteAddress?.replace(/^::ffff:/, '') === host) continue;
+      if (socket.remotePort === port && addresses.has(socket.remoteAddress?.replace(/^::ffff:/, '') ?? '')) continue;
       socket.destroy();
     }
   }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AddressInfo, createServer } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -207,6 +208,23 @@ describe('mutual TLS on the consumer listener', () => {
   it('does not speak plain HTTP on the TLS port', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/STU3/1/metadata`).catch((error: Error) => error);
     expect(res).toBeInstanceOf(Error);
+  });
+});
+
+describe('a port already taken', () => {
+  it.each(['FACADE_PORT', 'ADMIN_PORT'] as const)('stops the facade with one line naming %s', async (setting) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const env = { ...stack.commonEnv(), ...tlsEnv(pki), FACADE_HOST: '127.0.0.1', ADMIN_HOST: '127.0.0.1', FACADE_PORT: '0', ADMIN_PORT: '0', [setting]: port } as Record<string, string>;
+      const child = spawnTs('apps/facade/src/main.ts', env, `facade-${setting}-taken`);
+      const code = await new Promise<number | null>((resolve) => child.child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(child.output.join('')).toMatch(new RegExp(`"level":60.*listener cannot start: set ${setting} to a free port`));
+    } finally {
+      taken.close();
+    }
   });
 });
 

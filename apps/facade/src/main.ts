@@ -90,6 +90,14 @@ async function main() {
     logger.info({ host: info.address, port: info.port, dashboard: config.ADMIN_PASSWORD ? '/dashboard' : 'off (no ADMIN_PASSWORD)', tracing: tracing !== undefined }, 'admin listener ready');
   });
 
+  // A taken port is a deployment mistake worth stopping for, with a line saying which setting.
+  const cannotListen = (setting: 'FACADE_PORT' | 'ADMIN_PORT', port: number) => (error: Error) => {
+    logger.fatal({ err: error.message, port }, `${setting === 'FACADE_PORT' ? 'consumer' : 'admin'} listener cannot start: set ${setting} to a free port`);
+    process.exit(1);
+  };
+  server.on('error', cannotListen('FACADE_PORT', config.FACADE_PORT));
+  admin.on('error', cannotListen('ADMIN_PORT', config.ADMIN_PORT));
+
   if (tlsMaterial) {
     tlsMaterial.attach(server as unknown as import('node:tls').Server).watch(tlsSourceFiles(process.env), config.FACADE_TLS_RELOAD_POLL_MS);
     process.on('SIGHUP', () => tlsMaterial.reload('SIGHUP'));

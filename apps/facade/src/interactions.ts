@@ -5,7 +5,7 @@ import { parseAppointmentSearch } from './appointment-search-params.js';
 import type { AppEnv } from './env.js';
 import { refuse } from './problem-error.js';
 import { readFhirBody } from './request-body.js';
-import { requestHeader } from './request-headers.js';
+import { requestHeader, UUID } from './request-headers.js';
 import { parseSlotSearch } from './search-params.js';
 
 /**
@@ -144,8 +144,6 @@ export function allowedMethods(path: string): string[] {
 export function supportedInteractions(type: 'Appointment' | 'Slot'): string[] {
   return INTERACTIONS.flatMap((i) => (i.fhirCode?.type === type ? [i.fhirCode.code] : []));
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The consumer's X-Request-ID as the PAS request log keys it. It is a UUID (spec §3.1), and a UUID

@@ -8,6 +8,9 @@ import type { Context } from 'hono';
  * that `Headers` object would give: repeated headers joined with ", ". Without a Node request (an
  * in-process `app.request()` in tests) the web headers are used.
  */
+/** A UUID in any case (Ssp-TraceID, X-Request-ID: spec §3.1). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function requestHeader(c: Context, name: string): string | undefined {
   const incoming = nodeRequest(c);
   if (!incoming) return c.req.header(name);

@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
 import { refuse } from '../problem-error.js';
 import { allowedMethods, resolveInteraction } from '../interactions.js';
-import { requestHeader } from '../request-headers.js';
+import { requestHeader, UUID } from '../request-headers.js';
 import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 
 /** The request checks, in the order the NHS assurance harness expects (spec §18); each throws its refusal to onError. */
@@ -34,7 +34,6 @@ export function jwtCheck(options: { audience: string; clockSkewSeconds: number; 
   });
 }
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const ASID = /^\d{12}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 

@@ -243,11 +243,16 @@ export function checkClaims(payload: Record<string, unknown>, policy: JwtPolicy)
  * identifiers, each bounded, never names. Undefined when the token does not even decode.
  */
 export function peekProvenance(authorization: string | undefined): Partial<BookingClaims> | undefined {
+  const payload = peekPayload(authorization);
+  return payload && provenance(payload);
+}
+
+/** The claims of a bearer token, unchecked (for the audit trail); undefined when it does not decode. */
+function peekPayload(authorization: string | undefined): Record<string, unknown> | undefined {
   const token = BEARER.exec(authorization ?? '')?.[1];
-  if (token && token.length > MAX_TOKEN_LENGTH) return undefined;
-  if (!token) return undefined;
+  if (!token || token.length > MAX_TOKEN_LENGTH) return undefined;
   try {
-    return provenance(decodeJwt(token));
+    return decodeJwt(token);
   } catch {
     return undefined;
   }
@@ -269,7 +274,7 @@ function provenance(payload: Record<string, unknown>): Partial<BookingClaims> {
     out.practitionerSdsUserId = bounded(identifierValue(practitioner, SDS_USER_SYSTEM));
     out.practitionerSdsRoleProfileId = bounded(identifierValue(practitioner, SDS_ROLE_SYSTEM));
   }
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as Partial<BookingClaims>;
+  return definedOnly(out);
 }
 
 /**
@@ -278,19 +283,18 @@ function provenance(payload: Record<string, unknown>): Partial<BookingClaims> {
  * Kept out of BookingClaims so that nothing else in the facade carries names.
  */
 export function peekAuthorNames(authorization: string | undefined): { practitionerName?: string; organisationName?: string } {
-  const token = BEARER.exec(authorization ?? '')?.[1];
-  if (!token || token.length > MAX_TOKEN_LENGTH) return {};
-  try {
-    const payload = decodeJwt(token);
-    const org = isObject(payload.requesting_organization) ? payload.requesting_organization : {};
-    const practitioner = isObject(payload.requesting_practitioner) ? payload.requesting_practitioner : {};
-    const [name] = Array.isArray(practitioner.name) ? practitioner.name : [];
-    const parts = isObject(name) ? [name.prefix, name.given, name.family].flat().filter(nonEmptyString) : [];
-    const out = { practitionerName: bounded(parts.join(' ')), organisationName: bounded(org.name) };
-    return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
-  } catch {
-    return {};
-  }
+  const payload = peekPayload(authorization);
+  if (!payload) return {};
+  const org = isObject(payload.requesting_organization) ? payload.requesting_organization : {};
+  const practitioner = isObject(payload.requesting_practitioner) ? payload.requesting_practitioner : {};
+  const [name] = Array.isArray(practitioner.name) ? practitioner.name : [];
+  const parts = isObject(name) ? [name.prefix, name.given, name.family].flat().filter(nonEmptyString) : [];
+  return definedOnly({ practitionerName: bounded(parts.join(' ')), organisationName: bounded(org.name) });
+}
+
+/** The object without its undefined members (the audit record leaves them out). */
+function definedOnly<T extends object>(out: T): T {
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as T;
 }
 
 function bounded(value: unknown, max = 256): string | undefined {

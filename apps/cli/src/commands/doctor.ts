@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Env, loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
+import { crlBlocks } from '@booking/facade/security/setup';
 import { X509Crl } from '@peculiar/x509';
 import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
@@ -112,7 +113,7 @@ function facadeExtras(env: Env): CheckResult[] {
  * expired list stops all bookings; a day ahead is the time to make sure the refresh is running.
  */
 export function crlFindings(pem: string, now = Date.now()): CheckResult[] {
-  const blocks = pem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
+  const blocks = crlBlocks(pem);
   if (blocks.length === 0) return [{ status: 'fail', check: 'config', subject: 'FACADE_TLS_CRL', message: 'FACADE_TLS_CRL holds no "X509 CRL" PEM block', fix: 'give the CAs\u2019 revocation lists in PEM' }];
   return blocks.map((block): CheckResult => {
     let crl: X509Crl;

@@ -5,6 +5,8 @@ import { nodeRequest } from '../request-headers.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { listSetting, type SecuritySettings } from './settings.js';
 import { tlsServerOptions } from './tls.js';
+
+export { crlBlocks } from './tls.js';
 import type { TlsMaterial } from './tls-reload.js';
 
 /** Everything the facade's security settings turn into, checked at startup (ConfigError names the setting). */

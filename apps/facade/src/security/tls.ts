@@ -79,7 +79,7 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
   }
   // One list per PEM block: OpenSSL reads only the first CRL of a string, so a file holding the
   // root's and the issuing CA's lists is passed as an array.
-  const crls = settings.FACADE_TLS_CRL ? (settings.FACADE_TLS_CRL.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? []) : [];
+  const crls = crlBlocks(settings.FACADE_TLS_CRL ?? '');
   if (settings.FACADE_TLS_CRL) {
     try {
       if (crls.length === 0) throw new Error('no "X509 CRL" PEM block');
@@ -110,6 +110,11 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       honorCipherOrder: true,
     },
   };
+}
+
+/** Each "X509 CRL" PEM block of a FACADE_TLS_CRL, one list each. */
+export function crlBlocks(pem: string): string[] {
+  return pem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
 }
 
 /** The subjects of the CA certificates in `caPem` that no CRL in `crls` is issued by. */

@@ -207,6 +207,15 @@ class Walker {
       this.member(obj[property._name], property, `${at}.${property._name}`, `${path}.${property._choice ? `${property._choice}[x]` : property._name}`, obj);
     }
     for (const [choice, names] of choices) if (names.length > 1) this.add(`${at}.${choice}`, `only one of ${names.join(', ')} may be given (choice type)`);
+    // Every modifierExtension is refused: it changes the meaning of the element that carries it,
+    // FHIR forbids processing one the server does not understand, and this server understands none
+    // (the Booking Standard profiles define none). Ignoring it is not "ignoring an unknown
+    // extension" (spec §4) but acting on a resource that may mean something else.
+    const modifiers = obj.modifierExtension;
+    if (Array.isArray(modifiers) && modifiers.length > 0) {
+      const urls = modifiers.map((e) => (isRecord(e) && typeof e.url === 'string' ? e.url : '(no url)'));
+      this.add(`${at}.modifierExtension`, `modifier extension ${urls.join(', ')} is not understood by this server, so the resource cannot be processed`);
+    }
   }
 
   private member(value: unknown, property: Property, at: string, path: string, parent: Record<string, unknown>): void {

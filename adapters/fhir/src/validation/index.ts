@@ -30,32 +30,11 @@ export function resourceFindings(resource: unknown): Finding[] {
   if (base.length > 0 || typeof resource !== 'object' || resource === null) return base;
   const root = resource as Record<string, unknown>;
   const type = String(root.resourceType);
-  const findings = modifierExtensions(root, type);
-  findings.push(...validateProfile(root, type));
+  const findings = validateProfile(root, type);
   if (Array.isArray(root.contained)) {
     for (const [i, r] of root.contained.entries()) findings.push(...validateProfile(r as Record<string, unknown>, `${type}.contained[${i}]`));
   }
   return findings;
-}
-
-/**
- * Every modifierExtension, refused: it changes the meaning of the element that carries it, and
- * FHIR forbids processing an element with a modifier the server does not understand. This server
- * understands none (the Booking Standard profiles define none), and ignoring one is not "ignoring
- * an unknown extension" (spec §4) but acting on a resource that may mean something else.
- */
-function modifierExtensions(node: unknown, at: string, out: Finding[] = []): Finding[] {
-  if (Array.isArray(node)) {
-    for (const [i, item] of node.entries()) modifierExtensions(item, `${at}[${i}]`, out);
-  } else if (typeof node === 'object' && node !== null) {
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'modifierExtension' && Array.isArray(value) && value.length > 0) {
-        const urls = value.map((e) => (typeof e === 'object' && e !== null && typeof (e as { url?: unknown }).url === 'string' ? (e as { url: string }).url : '(no url)'));
-        out.push({ expression: `${at}.modifierExtension`, message: `modifier extension ${urls.join(', ')} is not understood by this server, so the resource cannot be processed` });
-      } else modifierExtensions(value, `${at}.${key}`, out);
-    }
-  }
-  return out;
 }
 
 /** Loads definitions and profile rules and compiles the invariants: call at startup, before serving. */

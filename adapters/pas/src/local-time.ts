@@ -120,8 +120,8 @@ export class LocalClock {
     let offset = this.offsets.get(day);
     if (offset === undefined) {
       // Equal ends mean one offset all day: no zone of the tz database changes and changes back within a day.
-      const first = DateTime.fromMillis(day * DAY_MS, { zone: this.zone }).offset;
-      const last = DateTime.fromMillis((day + 1) * DAY_MS - 1, { zone: this.zone }).offset;
+      const first = this.exactOffset(day * DAY_MS);
+      const last = this.exactOffset((day + 1) * DAY_MS - 1);
       offset = first === last ? first : null;
       if (this.offsets.size >= MAX_REMEMBERED) this.offsets.clear();
       this.offsets.set(day, offset);

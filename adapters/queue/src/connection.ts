@@ -125,15 +125,15 @@ class FailoverWatch {
   }
 
   private subscribe(): void {
-    const url = new URL(this.target.REDIS_URL);
-    const tls = (this.target.REDIS_SENTINEL_TLS ?? url.protocol === 'rediss:') ? { tls: this.target.REDIS_TLS_CA ? { ca: this.target.REDIS_TLS_CA } : {} } : {};
+    // The Sentinels' TLS and login, as the connections themselves reach them (redisOptions).
+    const { sentinelTLS, sentinelUsername, sentinelPassword } = redisOptions(this.target, 'events');
     this.subscribers = this.target.REDIS_SENTINELS.map(({ host, port }) => {
       const sentinel = new Redis({
         host,
         port,
-        ...tls,
-        ...(this.target.REDIS_SENTINEL_USERNAME ? { username: this.target.REDIS_SENTINEL_USERNAME } : {}),
-        ...(this.target.REDIS_SENTINEL_PASSWORD ? { password: this.target.REDIS_SENTINEL_PASSWORD } : {}),
+        ...(sentinelTLS ? { tls: sentinelTLS } : {}),
+        ...(sentinelUsername ? { username: sentinelUsername } : {}),
+        ...(sentinelPassword ? { password: sentinelPassword } : {}),
         connectTimeout: 2000,
         maxRetriesPerRequest: null,
         retryStrategy: (times) => Math.min(times * 200, 2000),

@@ -53,6 +53,21 @@ CREATE TABLE booking.REQUEST_LOG (
 );
 GO
 
+-- One row that new-patient registrations take in turn. Two bookings for one NHS number the PAS does
+-- not know yet would otherwise each register the patient: under RCSI (Azure SQL's default) and on
+-- Babelfish neither sees the other's uncommitted PATIENT row. Updating this row first makes the
+-- second wait for the first to commit, then find its patient. Held only by registrations.
+IF OBJECT_ID(N'booking.PATIENT_REGISTRATION', N'U') IS NULL
+CREATE TABLE booking.PATIENT_REGISTRATION (
+  LOCK_ID               INT          NOT NULL CONSTRAINT PK_PATIENT_REGISTRATION PRIMARY KEY,
+  LAST_REGISTERED_UTC   DATETIME2(3) NULL
+);
+GO
+
+IF NOT EXISTS (SELECT 1 FROM booking.PATIENT_REGISTRATION WHERE LOCK_ID = 1)
+  INSERT INTO booking.PATIENT_REGISTRATION (LOCK_ID, LAST_REGISTERED_UTC) VALUES (1, NULL);
+GO
+
 -- Earlier versions of this script made a foreign key from booking.FHIR_APPOINTMENT onto
 -- dbo.APPOINTMENT: drop it, found by what it links (constraint names are not stable on Babelfish).
 DECLARE @fk NVARCHAR(300);

@@ -132,3 +132,11 @@ CREATE TABLE IF NOT EXISTS booking_REQUEST_LOG (
   VERSION_ID        INTEGER      NOT NULL,
   CREATED_UTC       VARCHAR(24)  NOT NULL
 );
+
+-- The row new-patient registrations take in turn (see docker/pas/02-booking-schema.sql). SQLite's
+-- write lock already serialises them; the row keeps the one transaction the same on both engines.
+CREATE TABLE IF NOT EXISTS booking_PATIENT_REGISTRATION (
+  LOCK_ID               INTEGER      NOT NULL PRIMARY KEY,
+  LAST_REGISTERED_UTC   VARCHAR(24)  NULL
+);
+INSERT OR IGNORE INTO booking_PATIENT_REGISTRATION (LOCK_ID, LAST_REGISTERED_UTC) VALUES (1, NULL);

@@ -85,6 +85,8 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
   constructor(
     private readonly inner: PasDatabase,
     private clerk: (() => Promise<void>) | undefined,
+    /** The read the clerk's change comes right after (by default the compose SELECT). */
+    private readonly after: (sql: string) => boolean = (sql) => sql.includes('LEFT JOIN APPOINTMENT p'),
   ) {}
   get dialect() {
     return this.inner.dialect;
@@ -98,7 +100,7 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
         query: async <R,>(sql: string, p?: Parameters<PasSession['query']>[1]) => {
           const rows = await s.query<R>(sql, p);
           const clerk = this.clerk;
-          if (clerk && sql.includes('LEFT JOIN APPOINTMENT p')) {
+          if (clerk && this.after(sql)) {
             this.clerk = undefined;
             await clerk();
           }
@@ -723,6 +725,23 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(delta(before, await subject.counts())).not.toHaveProperty('PATIENT');
         expect(built.get(second.cmd.appointmentId)?.localNumber).toBe(built.get(first.cmd.appointmentId)?.localNumber);
         expect(await subject.legacyRows(second.cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber });
+      });
+
+      it('finds the patient a concurrent booking registered after this one looked, instead of registering them twice', async () => {
+        // Another worker's booking for the same new NHS number registers the patient, uncommitted
+        // when this booking looks (so unseen under RCSI or on Babelfish), committed right after.
+        const nhsNumber = randomNhsNumber();
+        const hospitalNumber = `R${nhsNumber.slice(1)}`;
+        const otherWorker = () =>
+          subject.exec(`INSERT INTO PATIENT (HOSP_NO, NHS_NO, SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM)
+                        VALUES ('${hospitalNumber}', '${nhsNumber}', 'EXAMPLE', 'F', '1980-02-29', 'T', '2026-01-01 09:00:00')`);
+        const afterPatientLookUp = (sql: string) => sql.includes('FROM PATIENT') && sql.includes('NHS_NO = @nhs');
+        const repository = new PasRepository(new ClerkBetweenReadAndWrite(subject.database, otherWorker, afterPatientLookUp), { clock, localPatientIdSystem: LOCAL_SYSTEM });
+        const before = await subject.counts();
+        const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
+        expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
+        expect(delta(before, await subject.counts())).toMatchObject({ PATIENT: 1, APPOINTMENT: 1 });
+        expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ HOSP_NO: hospitalNumber, NHS_NO: nhsNumber });
       });
 
       it('books one slot once when ten requests race for it', async () => {

@@ -72,6 +72,7 @@ export const TABLES: TableRequirement[] = [
   { name: 'booking.FHIR_APPOINTMENT', product: true, reads: BOOKING_APPOINTMENT, inserts: BOOKING_APPOINTMENT, updates: ['CURRENT_VERSION', 'STATUS', 'LAST_UPDATED_UTC'] },
   { name: 'booking.FHIR_APPOINTMENT_VERSION', product: true, reads: BOOKING_VERSION, inserts: BOOKING_VERSION, updates: [] },
   { name: 'booking.REQUEST_LOG', product: true, reads: BOOKING_REQUEST, inserts: BOOKING_REQUEST, updates: [] },
+  { name: 'booking.PATIENT_REGISTRATION', product: true, reads: ['LOCK_ID', 'LAST_REGISTERED_UTC'], inserts: [], updates: ['LAST_REGISTERED_UTC'] },
 ];
 
 export const INDEXES: IndexRequirement[] = [
@@ -89,6 +90,7 @@ export const INDEXES: IndexRequirement[] = [
   { table: 'booking.FHIR_APPOINTMENT', columns: ['PAS_APPT_ID'], unique: true, why: 'one FHIR appointment per legacy appointment' },
   { table: 'booking.FHIR_APPOINTMENT_VERSION', columns: ['APPOINTMENT_ID', 'VERSION_ID'], unique: true, why: 'each version is stored once (primary key)' },
   { table: 'booking.REQUEST_LOG', columns: ['REQUEST_ID'], unique: true, why: 'the X-Request-ID idempotency guard (primary key)' },
+  { table: 'booking.PATIENT_REGISTRATION', columns: ['LOCK_ID'], unique: true, why: 'new-patient registrations take turns on its one row (primary key)' },
 ];
 
 /** What the database holds for one reference table. */

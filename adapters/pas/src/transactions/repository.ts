@@ -210,13 +210,18 @@ export class PasRepository {
   private async findOrRegisterPatient(s: PasSession, cmd: BookCommand, nowLocal: string): Promise<{ id: number; hospitalNumber: string }> {
     const p = cmd.patient;
     if (p.nhsNumber) {
-      const [known] = await s.query<{ PATIENT_ID: number; HOSP_NO: string | null }>(
-        `SELECT ${this.db.dialect.top('1')} PATIENT_ID, HOSP_NO FROM PATIENT
-          WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${legacyCode('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
-        { nhs: sqlp.key(p.nhsNumber, 10) },
-      );
-      const hospitalNumber = known?.HOSP_NO?.trim();
-      if (known && hospitalNumber) return { id: known.PATIENT_ID, hospitalNumber };
+      const known = await this.patientByNhsNumber(s, p.nhsNumber);
+      if (known) return known;
+      // Registrations take turns on one row, then look again: a concurrent booking for the same
+      // new NHS number may have registered the patient, uncommitted and so unseen until now.
+      const taken = await s.execute(`UPDATE ${this.b('PATIENT_REGISTRATION')} SET LAST_REGISTERED_UTC = @now WHERE LOCK_ID = 1`, {
+        now: sqlp.utc(new Date().toISOString()),
+      });
+      if (taken !== 1) {
+        throw new Error(`${this.b('PATIENT_REGISTRATION')} has ${taken} rows with LOCK_ID 1, not one: run docker/pas/02-booking-schema.sql (idempotent) to add it`);
+      }
+      const registered = await this.patientByNhsNumber(s, p.nhsNumber);
+      if (registered) return registered;
     }
     const values = patientValues(p);
     const params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, k === 'DOB' ? sqlp.local(v) : sqlp.text(v)]));
@@ -237,6 +242,17 @@ export class PasRepository {
     throw new Error(
       `no free temporary hospital number for a new patient: ${offered.join(', ')} are all held by other patients; set PAS_TEMP_HOSPITAL_NUMBER_PREFIX to a prefix the trust does not use`,
     );
+  }
+
+  /** The patient with this NHS number and a hospital number (the lowest id if the PAS holds several). */
+  private async patientByNhsNumber(s: PasSession, nhsNumber: string): Promise<{ id: number; hospitalNumber: string } | undefined> {
+    const [known] = await s.query<{ PATIENT_ID: number; HOSP_NO: string | null }>(
+      `SELECT ${this.db.dialect.top('1')} PATIENT_ID, HOSP_NO FROM PATIENT
+        WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${legacyCode('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
+      { nhs: sqlp.key(nhsNumber, 10) },
+    );
+    const hospitalNumber = known?.HOSP_NO?.trim();
+    return known && hospitalNumber ? { id: known.PATIENT_ID, hospitalNumber } : undefined;
   }
 
   // ---------------------------------------------------------------- cancel

@@ -69,7 +69,7 @@ export const TABLES: TableRequirement[] = [
     inserts: ['SLOT_ID', 'PATIENT_ID', 'APPT_STATUS', 'START_DTTM', 'END_DTTM', 'REASON', 'SOURCE_CODE', 'BOOKED_DTTM'],
     updates: ['APPT_STATUS', 'CANCELLED_DTTM'],
   },
-  { name: 'booking.FHIR_APPOINTMENT', product: true, reads: BOOKING_APPOINTMENT, inserts: BOOKING_APPOINTMENT, updates: ['CURRENT_VERSION', 'STATUS', 'LAST_UPDATED_UTC'] },
+  { name: 'booking.FHIR_APPOINTMENT', product: true, reads: BOOKING_APPOINTMENT, inserts: BOOKING_APPOINTMENT, updates: ['CURRENT_VERSION', 'STATUS', 'SLOT_ID', 'LAST_UPDATED_UTC'] },
   { name: 'booking.FHIR_APPOINTMENT_VERSION', product: true, reads: BOOKING_VERSION, inserts: BOOKING_VERSION, updates: [] },
   { name: 'booking.REQUEST_LOG', product: true, reads: BOOKING_REQUEST, inserts: BOOKING_REQUEST, updates: [] },
   { name: 'booking.PATIENT_REGISTRATION', product: true, reads: ['LOCK_ID', 'LAST_REGISTERED_UTC'], inserts: [], updates: ['LAST_REGISTERED_UTC'] },

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DEFAULT_STATUS_MAPPING } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { README, readmeWithTable } from '../scripts/settings-doc.js';
 
@@ -16,5 +17,23 @@ describe('README', () => {
 
   it.each(['GET [base]/metadata', 'GET [base]/Slot', 'POST [base]/Appointment', 'PUT [base]/Appointment/{id}', 'GET [base]/Appointment/{id}'])('documents %s', (interaction) => {
     expect(readme).toContain(interaction);
+  });
+});
+
+describe('docs/install.md', () => {
+  const install = readFileSync(new URL('../docs/install.md', import.meta.url), 'utf8');
+  const bookingSchema = readFileSync(new URL('../docker/pas/02-booking-schema.sql', import.meta.url), 'utf8');
+
+  it('says a cancel writes the code the status mapping gives cancelled:patient, and where that is configured', () => {
+    const row = install.split('\n').find((line) => line.startsWith('| `APPOINTMENT` |')) ?? '';
+    const updated = row.split('|')[4] ?? '';
+    expect(updated).toContain('PAS_APPOINTMENT_STATUS_MAP');
+    expect(updated).toContain(`\`${DEFAULT_STATUS_MAPPING.patientCancelCode}\` by default`);
+    for (const [, code] of updated.matchAll(/→`(\w+)`/g)) expect(code).toBe(DEFAULT_STATUS_MAPPING.patientCancelCode);
+  });
+
+  it('names no constraint of 02-booking-schema.sql the script does not create, and the script makes no foreign key onto the legacy tables', () => {
+    for (const [, name] of install.matchAll(/CONSTRAINT (\w+)/g)) expect(bookingSchema).toContain(`CONSTRAINT ${name} `);
+    expect(bookingSchema).not.toMatch(/REFERENCES\s+(dbo\.)?APPOINTMENT\b/i);
   });
 });

@@ -172,6 +172,33 @@ describe('docker/compose.yaml', () => {
     probe('worker', 'WORKER_ADMIN_PORT', 'apps/worker/src/admin.ts');
   });
 
+  it('the cli receives every setting and secret the worker and the facade receive, with the same value (what doctor and consistency check is what runs)', () => {
+    const cli = services.cli?.environment as Record<string, unknown>;
+    for (const service of ['worker', 'facade']) {
+      for (const [name, value] of Object.entries(services[service]?.environment as Record<string, unknown>)) expect(cli[name], `cli: ${name} (as the ${service} has it)`).toBe(value);
+      for (const secret of services[service]?.secrets as string[]) expect(services.cli?.secrets, `cli: secret ${secret}`).toContain(secret);
+    }
+  });
+
+  it('stopping facade or worker waits as long as the app may take to stop by its own deadline, whatever .env sets', () => {
+    /** A Compose duration (1m30s, 130s, 500ms) in ms. */
+    const ms = (duration: string) =>
+      [...duration.matchAll(/(\d+(?:\.\d+)?)(ms|us|h|m|s)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * { h: 3600000, m: 60000, s: 1000, ms: 1, us: 0.001 }[unit as 'h'], 0);
+    for (const [service, schema] of [['facade', facadeSchema], ['worker', workerSchema]] as const) {
+      // main.ts: on SIGTERM the app exits by itself at the latest after config.<SETTING> + <n> ms.
+      const deadline = /setTimeout\([\s\S]*?\}, config\.([A-Z_]+) \+ (\d+)\)\.unref\(\)/.exec(source(`apps/${service}/src/main.ts`));
+      expect(deadline, `apps/${service}/src/main.ts: the shutdown deadline`).not.toBeNull();
+      const [, setting, extra] = deadline as unknown as [string, string, string];
+      const field = (schema.shape as Json)[setting];
+      const given = (services[service]?.environment as Record<string, string>)[setting];
+      // From .env the trust may set any valid value; fixed in compose.yaml, that value; else the default.
+      const longest = given === undefined ? Number(field.parse(undefined)) : /\$\{/.test(given) ? Number(field.unwrap().maxValue) : Number(given);
+      expect(ms(String(services[service]?.stop_grace_period ?? '10s')), `${service}: stop_grace_period covers ${setting} (up to ${longest} ms) + ${extra} ms`).toBeGreaterThan(longest + Number(extra));
+    }
+    // docs/install.md advises raising JOB_TIMEOUT_MS: compose hands the facade the value in .env.
+    expect(services.facade?.environment?.JOB_TIMEOUT_MS).toMatch(/^\$\{JOB_TIMEOUT_MS:-\d+\}$/);
+  });
+
   it('every ${VAR} compose interpolates is documented in .env.example, and .env.example names nothing else', () => {
     const interpolated = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1] as string));
     // COMPOSE_* variables configure Compose itself (COMPOSE_PROFILES turns the demo PAS on).

@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
+import { mssqlConfig } from '@booking/pas/mssql';
 import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -386,6 +388,57 @@ describe('docker/compose.sentinel.yaml over docker/compose.yaml', () => {
       const secret = /\/run\/secrets\/([\w-]+)/.exec(test)?.[1];
       expect(redisLogins(s.command).users.get(user), `${name}: healthcheck as "${user}"`).toMatchObject({ on: true, secret });
     }
+  });
+});
+
+describe('docs/install.md, 4.1: the generated SQL Server passwords', () => {
+  /** The sh lines of 4.1 that write these secret files (continuations joined). */
+  const install = source('docs/install.md');
+  const section = install.slice(install.indexOf('### 4.1'), install.indexOf('### 4.2'));
+  const lines = section.replace(/\\\n\s*/g, '').split('\n').filter((l) => /> secrets\/(pas_worker_password|mssql_sa_password|pas_mssql_url)\b/.test(l));
+  /** SQL Server's CHECK_POLICY: at least 8 characters from at least 3 of upper case, lower case, digits, symbols. */
+  const classes = (pw: string) => [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(pw)).length;
+
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'booking-install-secrets-'));
+    // An openssl whose `rand -hex N` / `rand -base64 N` output is as unlucky as it can be: only the
+    // characters of one class (FAKE_OPENSSL) that the encoding can produce.
+    writeFileSync(
+      join(dir, 'openssl'),
+      `#!${process.execPath}
+const [format, n] = process.argv.slice(3);
+const alphabet = format === '-hex' ? '0123456789abcdef' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const wanted = { digits: /[0-9]/, lower: /[a-z]/, upper: /[A-Z]/, symbols: /[+/]/ }[process.env.FAKE_OPENSSL];
+const chars = [...alphabet].filter((c) => wanted.test(c));
+const length = format === '-hex' ? 2 * n : 4 * Math.ceil(n / 3);
+const pad = format === '-hex' ? 0 : (3 - (n % 3)) % 3;
+const out = Array.from({ length: length - pad }, (_, i) => chars[i % Math.max(chars.length, 1)] ?? '0').join('') + '='.repeat(pad);
+process.stdout.write(out + '\\n');
+`,
+      { mode: 0o755 },
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('4.1 writes the worker password, the sa password and the URL holding the worker password', () => {
+    expect(lines.map((l) => /> (secrets\/\w+)/.exec(l)?.[1])).toEqual(['secrets/pas_worker_password', 'secrets/mssql_sa_password', 'secrets/pas_mssql_url']);
+  });
+
+  it.each(['digits', 'lower', 'upper', 'symbols'])('meet CHECK_POLICY even when openssl rand gives only %s; the URL carries the worker password unchanged', (unlucky) => {
+    const work = mkdtempSync(join(dir, `${unlucky}-`));
+    mkdirSync(join(work, 'secrets'));
+    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', lines.join('\n')], { cwd: work, env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_OPENSSL: unlucky }, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const read = (name: string) => readFileSync(join(work, 'secrets', name), 'utf8');
+    for (const name of ['pas_worker_password', 'mssql_sa_password']) {
+      const password = read(name);
+      expect(password.length, name).toBeGreaterThanOrEqual(8);
+      expect(classes(password), `${name} ${JSON.stringify(password)}: character classes`).toBeGreaterThanOrEqual(3);
+    }
+    // Put into the URL as it is (printf, no percent-encoding): only characters a URL keeps as they are.
+    expect(read('pas_worker_password')).toMatch(/^[A-Za-z0-9._~-]+$/);
+    expect(mssqlConfig(read('pas_mssql_url')).password).toBe(read('pas_worker_password'));
   });
 });
 

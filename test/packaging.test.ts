@@ -391,6 +391,15 @@ describe('docker/compose.sentinel.yaml over docker/compose.yaml', () => {
   });
 });
 
+describe('docs/install.md', () => {
+  it('its shell commands use no variable only docker/.env sets (the shell running `docker compose` never reads .env; only Compose does)', () => {
+    const blocks = [...source('docs/install.md').matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(3);
+    const used = blocks.flatMap((b) => [...b.matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)].map((m) => m[1] as string));
+    expect(used.filter((name) => name in envExample)).toEqual([]);
+  });
+});
+
 describe('docs/install.md, 4.1: the generated SQL Server passwords', () => {
   /** The sh lines of 4.1 that write these secret files (continuations joined). */
   const install = source('docs/install.md');

@@ -55,6 +55,13 @@ describe('usage', () => {
     expect(runs[1]?.stderr).toContain("unknown option '--nope'");
     expect(runs[3]?.stderr).toContain('--base-url');
   });
+
+  it('token refuses an empty --audience (exit 2) instead of printing a token no facade accepts', async () => {
+    const r = await cli(['token', 'organization/slot.read', '--audience', '']);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('--audience');
+  });
 });
 
 describe('demo-data, consistency and doctor on a SQLite PAS', () => {
@@ -201,6 +208,12 @@ describe('smoke against a running stack', () => {
     const report = JSON.parse(r.stdout) as { ok: boolean; steps: { step: string; ok: boolean; status: number }[] };
     expect(report.ok).toBe(true);
     expect(report.steps.map((s) => s.step)).toEqual(['metadata', 'search-slots', 'book', 'read', 'cancel', 'slot-free-again']);
+  });
+
+  it('an empty --audience is no audience: the JWT aud is --base-url (a shell variable that is not set passes "")', async () => {
+    const r = await cli(['smoke', '--base-url', stack.baseUrl, '--audience', '']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PASS {2}metadata +200/);
   });
 
   it('fails (exit 1) on a rejected step: a wrong JWT audience', async () => {

@@ -1,9 +1,13 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
-import { workerSchema } from '@booking/worker/config';
+import { mssqlConfig } from '@booking/pas/mssql';
+import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../apps/cli/src/pas-schema.js';
 import { REPO_ROOT } from './support/stack.js';
 
@@ -170,6 +174,33 @@ describe('docker/compose.yaml', () => {
     probe('worker', 'WORKER_ADMIN_PORT', 'apps/worker/src/admin.ts');
   });
 
+  it('the cli receives every setting and secret the worker and the facade receive, with the same value (what doctor and consistency check is what runs)', () => {
+    const cli = services.cli?.environment as Record<string, unknown>;
+    for (const service of ['worker', 'facade']) {
+      for (const [name, value] of Object.entries(services[service]?.environment as Record<string, unknown>)) expect(cli[name], `cli: ${name} (as the ${service} has it)`).toBe(value);
+      for (const secret of services[service]?.secrets as string[]) expect(services.cli?.secrets, `cli: secret ${secret}`).toContain(secret);
+    }
+  });
+
+  it('stopping facade or worker waits as long as the app may take to stop by its own deadline, whatever .env sets', () => {
+    /** A Compose duration (1m30s, 130s, 500ms) in ms. */
+    const ms = (duration: string) =>
+      [...duration.matchAll(/(\d+(?:\.\d+)?)(ms|us|h|m|s)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * { h: 3600000, m: 60000, s: 1000, ms: 1, us: 0.001 }[unit as 'h'], 0);
+    for (const [service, schema] of [['facade', facadeSchema], ['worker', workerSchema]] as const) {
+      // main.ts: on SIGTERM the app exits by itself at the latest after config.<SETTING> + <n> ms.
+      const deadline = /setTimeout\([\s\S]*?\}, config\.([A-Z_]+) \+ (\d+)\)\.unref\(\)/.exec(source(`apps/${service}/src/main.ts`));
+      expect(deadline, `apps/${service}/src/main.ts: the shutdown deadline`).not.toBeNull();
+      const [, setting, extra] = deadline as unknown as [string, string, string];
+      const field = (schema.shape as Json)[setting];
+      const given = (services[service]?.environment as Record<string, string>)[setting];
+      // From .env the trust may set any valid value; fixed in compose.yaml, that value; else the default.
+      const longest = given === undefined ? Number(field.parse(undefined)) : /\$\{/.test(given) ? Number(field.unwrap().maxValue) : Number(given);
+      expect(ms(String(services[service]?.stop_grace_period ?? '10s')), `${service}: stop_grace_period covers ${setting} (up to ${longest} ms) + ${extra} ms`).toBeGreaterThan(longest + Number(extra));
+    }
+    // docs/install.md advises raising JOB_TIMEOUT_MS: compose hands the facade the value in .env.
+    expect(services.facade?.environment?.JOB_TIMEOUT_MS).toMatch(/^\$\{JOB_TIMEOUT_MS:-\d+\}$/);
+  });
+
   it('every ${VAR} compose interpolates is documented in .env.example, and .env.example names nothing else', () => {
     const interpolated = new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1] as string));
     // COMPOSE_* variables configure Compose itself (COMPOSE_PROFILES turns the demo PAS on).
@@ -180,6 +211,243 @@ describe('docker/compose.yaml', () => {
     expect(services['pas-init']?.profiles).toEqual(['demo-pas']);
     // Without the profile (a trust's own PAS) the worker must not wait for pas-init.
     expect(services.worker?.depends_on['pas-init'].required).toBe(false);
+  });
+});
+
+/**
+ * Compose files merged as `docker compose -f a -f b` merges them (the Compose specification's merge
+ * rules): mappings key by key, the later file winning; sequences appended, except command,
+ * entrypoint and healthcheck.test (replaced) and the services' secrets, configs and volumes (one
+ * entry per source or target).
+ */
+function composeMerge(base: unknown, over: unknown, path: string[] = []): unknown {
+  if (over === undefined) return base;
+  const key = path.at(-1) ?? '';
+  if (Array.isArray(base) && Array.isArray(over)) {
+    if (['command', 'entrypoint'].includes(key) || (key === 'test' && path.at(-2) === 'healthcheck')) return over;
+    const unique = path.length === 3 && path[0] === 'services' ? { secrets: sourceOf, configs: sourceOf, volumes: targetOf }[key] : undefined;
+    if (!unique) return [...base, ...over];
+    return [...new Map([...base, ...over].map((v) => [unique(v), v])).values()];
+  }
+  if (isMapping(base) && isMapping(over)) {
+    const merged: Json = { ...base };
+    for (const [k, v] of Object.entries(over)) merged[k] = k in base ? composeMerge(base[k], v, [...path, k]) : v;
+    return merged;
+  }
+  return over;
+}
+const isMapping = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const sourceOf = (v: unknown) => (typeof v === 'string' ? v : String((v as Json).source));
+const targetOf = (v: unknown) => (typeof v === 'string' ? (v.split(':')[1] ?? v) : String((v as Json).target));
+
+/** The shell script a `sh -c` command runs, with compose's `$$` unescaped. */
+function shellScript(command: unknown): string {
+  const argv = (typeof command === 'string' ? ['sh', '-c', command] : command) as string[];
+  expect(argv.slice(0, 2).join(' ')).toMatch(/^(\/bin\/)?sh -c$/);
+  return (argv[2] as string).replaceAll('$$', '$');
+}
+
+interface RedisUser {
+  on: boolean;
+  /** The secret file the password comes from; undefined = nopass. */
+  secret?: string;
+  rules: string[];
+}
+
+/**
+ * Who a Redis server or Sentinel started by a compose command lets in, read from the script as
+ * Redis would read it: the lines its `printf … > file` and here-documents write (each
+ * `$(cat /run/secrets/NAME)` standing for that secret) and the redis-server options.
+ */
+function redisLogins(command: unknown) {
+  const script = shellScript(command).replace(/"?\$\(cat \/run\/secrets\/([\w-]+)\)"?/g, '<secret:$1>');
+  const directives: string[] = [];
+  for (const m of script.matchAll(/printf '([^']*)'((?: <secret:[\w-]+>)*)/g)) {
+    const secrets = [...(m[2] as string).matchAll(/<secret:[\w-]+>/g)].map((s) => s[0]);
+    directives.push(...(m[1] as string).replace(/%s/g, () => secrets.shift() as string).split('\\n'));
+  }
+  for (const m of script.matchAll(/<<(\w+)\n([\s\S]*?)\n\s*\1\n/g)) directives.push(...(m[2] as string).split('\n'));
+  const server = /exec redis-server (.*)$/m.exec(script)?.[1] ?? '';
+  for (const m of server.matchAll(/--([\w-]+) (\S+)/g)) directives.push(`${m[1]} ${m[2]}`);
+  const users = new Map<string, RedisUser>([['default', { on: true, rules: ['+@all'] }]]);
+  const login = { masteruser: 'default', masterauth: undefined as string | undefined, sentinelUser: 'default', sentinelPass: undefined as string | undefined };
+  const secretIn = (word: string | undefined) => /^<secret:([\w-]+)>$/.exec(word ?? '')?.[1];
+  for (const line of directives.map((l) => l.trim()).filter(Boolean)) {
+    const [word, ...rest] = line.split(/\s+/) as [string, ...string[]];
+    if (word === 'user') {
+      const [name, ...rules] = rest as [string, ...string[]];
+      const password = rules.find((r) => r.startsWith('>'));
+      users.set(name, { on: rules.includes('on'), secret: secretIn(password?.slice(1)), rules: rules.filter((r) => r !== password && r !== 'on' && r !== 'off') });
+    } else if (word === 'requirepass') users.set('default', { ...(users.get('default') as RedisUser), secret: secretIn(rest[0]) });
+    else if (word === 'masteruser') login.masteruser = rest[0] as string;
+    else if (word === 'masterauth') login.masterauth = secretIn(rest[0]);
+    else if (word === 'sentinel' && rest[0] === 'auth-user') login.sentinelUser = rest[2] as string;
+    else if (word === 'sentinel' && rest[0] === 'auth-pass') login.sentinelPass = secretIn(rest[2]);
+  }
+  return { users, ...login, sentinel: /--sentinel\b/.test(script) };
+}
+
+/** Whether ACL rules (left to right) allow a command; @admin holds the replication and Sentinel commands checked here. */
+function aclAllows(rules: string[], command: string): boolean {
+  const ADMIN = new Set(['psync', 'replconf', 'sync', 'slaveof', 'replicaof', 'config|rewrite', 'client|kill', 'role']);
+  let allowed = false;
+  for (const rule of rules) {
+    if (rule === '+@all' || rule === 'allcommands') allowed = true;
+    else if (rule === '-@all' || rule === 'nocommands') allowed = false;
+    else if (rule === '-@admin' && ADMIN.has(command)) allowed = false;
+    else if (rule === `+${command}` || rule === `+${command.split('|')[0]}`) allowed = true;
+    else if (rule === `-${command}`) allowed = false;
+  }
+  return allowed;
+}
+
+describe('docker/compose.sentinel.yaml over docker/compose.yaml', () => {
+  const override = parse(readFileSync(join(DOCKER, 'compose.sentinel.yaml'), 'utf8'), { merge: true }) as Json;
+  const merged = composeMerge(compose, override) as Json;
+  const servers = Object.entries(merged.services as Record<string, Json>).filter(([, s]) => String(s.image).startsWith('redis:'));
+  const redisServers = servers.filter(([, s]) => !redisLogins(s.command).sentinel);
+  const sentinels = servers.filter(([, s]) => redisLogins(s.command).sentinel);
+
+  /** Each secret file holds a distinct value, so a password read back names the secret it came from. */
+  let secretsDir: string;
+  const secretValue = (name: string): string => {
+    if (name === 'queue_encryption_keys') return `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+    if (name === 'pas_mssql_url') return 'mssql://booking_worker:pw@mssql:1433/PAS';
+    if (name.endsWith('_url')) return `redis://default:${secretValue('redis_password')}@redis:6379/0`; // as documented for a Redis URL secret
+    return `value-of-${name}-0123456789`;
+  };
+  const secretNamed = (value: string | undefined) => (value === undefined ? undefined : Object.keys(merged.secrets).find((name) => secretValue(name) === value));
+  beforeAll(() => {
+    secretsDir = mkdtempSync(join(tmpdir(), 'booking-compose-secrets-'));
+    for (const name of Object.keys(merged.secrets)) writeFileSync(join(secretsDir, name), secretValue(name));
+  });
+  afterAll(() => rmSync(secretsDir, { recursive: true, force: true }));
+
+  /** A service's merged environment as the container sees it: .env.example interpolated, /run/secrets here. */
+  const containerEnv = (service: string) =>
+    Object.fromEntries(Object.entries(merged.services[service].environment as Record<string, unknown>).map(([k, v]) => [k, interpolate(String(v)).replace('/run/secrets', secretsDir)]));
+
+  it('has a primary, a replica and three Sentinels', () => {
+    expect(redisServers.map(([name]) => name).sort()).toEqual(['redis', 'redis-replica']);
+    expect(sentinels).toHaveLength(3);
+  });
+
+  it.each(['worker', 'facade', 'cli'])('%s logs in to every Redis server and every Sentinel with a user and password they have', (service) => {
+    const env = containerEnv(service);
+    // The worker through its own loader; facade and cli through the same Redis settings and login step.
+    const config = service === 'worker' ? loadWorkerConfig(env) : withRedisLogin(loadConfig(z.object(redisSettings), env));
+    expect(config.REDIS_SENTINELS, 'Sentinel mode').toBeDefined();
+    const url = new URL(config.REDIS_URL);
+    const user = decodeURIComponent(url.username) || 'default';
+    const secret = secretNamed(decodeURIComponent(url.password));
+    expect(secret, `${service}: its Redis password is one of the secrets`).toBeDefined();
+    for (const needed of [secret, secretNamed(config.REDIS_SENTINEL_PASSWORD)]) expect(merged.services[service].secrets, service).toContain(needed);
+    for (const [name, s] of redisServers) {
+      expect(redisLogins(s.command).users.get(user), `${name} has the ACL user "${user}" ${service} logs in as`).toMatchObject({ on: true, secret });
+      expect(s.secrets, name).toContain(secret);
+    }
+    for (const [name, s] of sentinels) {
+      expect(redisLogins(s.command).users.get(config.REDIS_SENTINEL_USERNAME ?? 'default'), `${name}: ${service}'s Sentinel login`).toMatchObject({ on: true, secret: secretNamed(config.REDIS_SENTINEL_PASSWORD) });
+    }
+  });
+
+  it('the apps\u2019 user is compose.yaml\u2019s "booking", with the same rights (no admin commands)', () => {
+    const single = redisLogins(services.redis?.command).users.get('booking');
+    expect(single).toMatchObject({ on: true, secret: 'redis_password' });
+    for (const [name, s] of redisServers) expect(redisLogins(s.command).users.get('booking'), name).toEqual(single);
+    expect(redisLogins(services.redis?.command).users.get('default')?.on).toBe(false);
+    for (const [name, s] of redisServers) expect(redisLogins(s.command).users.get('default')?.on, `${name}: default user off`).toBe(false);
+  });
+
+  it('each server can replicate from the other, and the Sentinels can reconfigure both', () => {
+    for (const [name, s] of redisServers) {
+      const me = redisLogins(s.command);
+      for (const [otherName, other] of redisServers) {
+        const them = redisLogins(other.command).users.get(me.masteruser);
+        expect(them, `${name} logs in to ${otherName} as "${me.masteruser}"`).toMatchObject({ on: true, secret: me.masterauth });
+        for (const command of ['psync', 'replconf', 'ping']) expect(aclAllows(them?.rules ?? [], command), `${me.masteruser}: ${command}`).toBe(true);
+        expect(s.secrets, name).toContain(me.masterauth);
+      }
+    }
+    for (const [name, s] of sentinels) {
+      const sentinel = redisLogins(s.command);
+      for (const [serverName, server] of redisServers) {
+        const them = redisLogins(server.command).users.get(sentinel.sentinelUser);
+        expect(them, `${name} logs in to ${serverName} as "${sentinel.sentinelUser}"`).toMatchObject({ on: true, secret: sentinel.sentinelPass });
+        for (const command of ['ping', 'info', 'role', 'slaveof', 'config|rewrite', 'client|kill', 'subscribe', 'publish', 'multi', 'exec']) expect(aclAllows(them?.rules ?? [], command), `${sentinel.sentinelUser}: ${command}`).toBe(true);
+      }
+      expect(s.secrets, name).toContain(sentinel.sentinelPass);
+    }
+  });
+
+  it('every secret a service names is defined, and the healthchecks log in as the servers allow', () => {
+    for (const [name, s] of Object.entries(merged.services as Record<string, Json>)) for (const secret of (s.secrets ?? []) as string[]) expect(merged.secrets, `${name}: ${secret}`).toHaveProperty(secret);
+    for (const [name, s] of redisServers) {
+      const test = (s.healthcheck.test as string[]).join(' ');
+      const user = /--user (\S+)/.exec(test)?.[1] ?? 'default';
+      const secret = /\/run\/secrets\/([\w-]+)/.exec(test)?.[1];
+      expect(redisLogins(s.command).users.get(user), `${name}: healthcheck as "${user}"`).toMatchObject({ on: true, secret });
+    }
+  });
+});
+
+describe('docs/install.md', () => {
+  it('its shell commands use no variable only docker/.env sets (the shell running `docker compose` never reads .env; only Compose does)', () => {
+    const blocks = [...source('docs/install.md').matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(3);
+    const used = blocks.flatMap((b) => [...b.matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)].map((m) => m[1] as string));
+    expect(used.filter((name) => name in envExample)).toEqual([]);
+  });
+});
+
+describe('docs/install.md, 4.1: the generated SQL Server passwords', () => {
+  /** The sh lines of 4.1 that write these secret files (continuations joined). */
+  const install = source('docs/install.md');
+  const section = install.slice(install.indexOf('### 4.1'), install.indexOf('### 4.2'));
+  const lines = section.replace(/\\\n\s*/g, '').split('\n').filter((l) => /> secrets\/(pas_worker_password|mssql_sa_password|pas_mssql_url)\b/.test(l));
+  /** SQL Server's CHECK_POLICY: at least 8 characters from at least 3 of upper case, lower case, digits, symbols. */
+  const classes = (pw: string) => [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(pw)).length;
+
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'booking-install-secrets-'));
+    // An openssl whose `rand -hex N` / `rand -base64 N` output is as unlucky as it can be: only the
+    // characters of one class (FAKE_OPENSSL) that the encoding can produce.
+    writeFileSync(
+      join(dir, 'openssl'),
+      `#!${process.execPath}
+const [format, n] = process.argv.slice(3);
+const alphabet = format === '-hex' ? '0123456789abcdef' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const wanted = { digits: /[0-9]/, lower: /[a-z]/, upper: /[A-Z]/, symbols: /[+/]/ }[process.env.FAKE_OPENSSL];
+const chars = [...alphabet].filter((c) => wanted.test(c));
+const length = format === '-hex' ? 2 * n : 4 * Math.ceil(n / 3);
+const pad = format === '-hex' ? 0 : (3 - (n % 3)) % 3;
+const out = Array.from({ length: length - pad }, (_, i) => chars[i % Math.max(chars.length, 1)] ?? '0').join('') + '='.repeat(pad);
+process.stdout.write(out + '\\n');
+`,
+      { mode: 0o755 },
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('4.1 writes the worker password, the sa password and the URL holding the worker password', () => {
+    expect(lines.map((l) => /> (secrets\/\w+)/.exec(l)?.[1])).toEqual(['secrets/pas_worker_password', 'secrets/mssql_sa_password', 'secrets/pas_mssql_url']);
+  });
+
+  it.each(['digits', 'lower', 'upper', 'symbols'])('meet CHECK_POLICY even when openssl rand gives only %s; the URL carries the worker password unchanged', (unlucky) => {
+    const work = mkdtempSync(join(dir, `${unlucky}-`));
+    mkdirSync(join(work, 'secrets'));
+    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', lines.join('\n')], { cwd: work, env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_OPENSSL: unlucky }, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const read = (name: string) => readFileSync(join(work, 'secrets', name), 'utf8');
+    for (const name of ['pas_worker_password', 'mssql_sa_password']) {
+      const password = read(name);
+      expect(password.length, name).toBeGreaterThanOrEqual(8);
+      expect(classes(password), `${name} ${JSON.stringify(password)}: character classes`).toBeGreaterThanOrEqual(3);
+    }
+    // Put into the URL as it is (printf, no percent-encoding): only characters a URL keeps as they are.
+    expect(read('pas_worker_password')).toMatch(/^[A-Za-z0-9._~-]+$/);
+    expect(mssqlConfig(read('pas_mssql_url')).password).toBe(read('pas_worker_password'));
   });
 });
 

@@ -21,6 +21,12 @@ const DEMO_CONSUMER = {
 /** apps/cli/package.json, one level up from both src/ and dist/. */
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
+/** --audience of `token`: an empty value (a shell variable that is not set) would make a token no facade accepts. */
+function audience(value: string): string {
+  if (!value.trim()) throw new InvalidArgumentError('expected the facade service root (FACADE_BASE_URL), got an empty value');
+  return value;
+}
+
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number above 0');
   return Number(value);
@@ -50,7 +56,7 @@ configure(program.command('doctor'))
 configure(program.command('smoke'))
   .description('run the consumer journey against a deployed facade: metadata, slot search, book a SMOKETEST patient, read, cancel (always cleans up)')
   .requiredOption('--base-url <url>', 'the facade service root, e.g. https://booking.trust.nhs.uk/STU3/1')
-  .option('--audience <url>', 'JWT aud if it differs from --base-url (the root published in SDS)')
+  .option('--audience <url>', 'JWT aud if it differs from --base-url (the root published in SDS); empty = --base-url')
   .option('--asid <asid>', 'Ssp-To: the provider ASID (PROVIDER_ASID)', '200000000359')
   .option('--from-asid <asid>', 'Ssp-From: the consumer ASID', '200000000115')
   .option('--service <id>', 'the DoS service id to search', '999999999')
@@ -144,7 +150,7 @@ pasScreenCommand('withdraw-slot', 'withdraw a slot (SLOT_STATUS U: no longer boo
 configure(program.command('token'))
   .description('print a fresh unsigned SSP-style JWT (valid 5 minutes) for trying the API by hand, e.g. with curl')
   .argument('<scope>', 'organization/slot.read, patient/appointment.read or patient/appointment.write')
-  .requiredOption('--audience <url>', 'the facade service root (the JWT aud)')
+  .requiredOption('--audience <url>', 'the facade service root (the JWT aud)', audience)
   .action(async (scope: string, o: { audience: string }) => {
     const { unsignedJwt } = await import('./consumer.js');
     process.stdout.write(unsignedJwt(o.audience, scope, DEMO_CONSUMER));

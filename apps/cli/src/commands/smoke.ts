@@ -15,7 +15,7 @@ import { isValidNhsNumber, smokeTestNhsNumber } from '../nhs-number.js';
 
 export interface SmokeOptions {
   baseUrl: string;
-  /** The JWT aud: the service root as published in SDS (defaults to --base-url). */
+  /** The JWT aud: the service root as published in SDS (unset or empty: --base-url). */
   audience?: string;
   /** Ssp-To: the provider's ASID. */
   asid: string;
@@ -79,7 +79,8 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
   if (!isValidNhsNumber(nhsNumber)) throw new CliError(EXIT.USAGE, `--nhs-number: ${nhsNumber} fails the modulus-11 check`);
   if (options.cert || options.key || options.ca) useClientTls(options);
 
-  const audience = options.audience ?? baseUrl;
+  // An empty --audience (a shell variable that is not set, e.g. one only docker/.env defines) is none.
+  const audience = options.audience?.trim() || baseUrl;
   const client = new Client({ baseUrl });
   const steps: Step[] = [];
   const log = (s: Step) => {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyring } from '@booking/queue';
@@ -165,6 +165,24 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     const bad = await cli(['consistency'], { PAS_ADAPTER: 'oracle' });
     expect(bad.code).toBe(78);
     expect(bad.stderr).toContain('PAS_ADAPTER');
+  });
+});
+
+describe('audit', () => {
+  it('prints every record of a busy day from several processes\u2019 files, in time order, to a pipe', async () => {
+    const auditDir = join(dir, 'audit-busy');
+    mkdirSync(auditDir);
+    // Two processes' files (each in time order), a few MB of JSON lines together: more than a pipe holds.
+    const per = 12000;
+    const line = (i: number, proc: number) => `${JSON.stringify({ time: new Date(Date.UTC(2026, 10, 30) + i * 5000 + proc * 2500).toISOString(), event: 'request', interaction: 'read', status: 200, outcome: 'ok', requestId: `${proc}-${i}`, path: '/STU3/1/Appointment/x'.padEnd(120, 'x') })}\n`;
+    for (const proc of [1, 2]) writeFileSync(join(auditDir, `audit-2026-11-30.host-${proc}.jsonl`), Array.from({ length: per }, (_, i) => line(i, proc)).join(''));
+    const r = await cli(['audit', '--from', '2026-11-30T00:00:00Z', '--to', '2026-11-30T23:59:59.999Z', '--dir', auditDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`audit: ${2 * per} record(s)`);
+    const ids = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    expect(ids).toHaveLength(2 * per);
+    expect(ids.slice(0, 4)).toEqual(['1-0', '2-0', '1-1', '2-1']);
+    expect(ids.at(-1)).toBe(`2-${per - 1}`);
   });
 });
 

@@ -1,7 +1,7 @@
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redactSecrets, shownValue } from '@booking/config';
+import { ConfigError, redactSecrets, shownValue } from '@booking/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '../apps/worker/src/config.js';
 import { loadFacadeConfig } from '../apps/facade/src/config.js';
@@ -44,6 +44,32 @@ describe('configuration errors never echo a secret', () => {
   it('a temporary hospital number wider than PATIENT.HOSP_NO (CHAR(10)) is refused at start-up', () => {
     expect(configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '12' }))).toMatch(/^PAS_TEMP_HOSPITAL_NUMBER_WIDTH: /);
     expect(loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TEMP_HOSPITAL_NUMBER_WIDTH: '10' }).PAS_TEMP_HOSPITAL_NUMBER_WIDTH).toBe(10);
+  });
+
+  it('worker: a PAS_MSSQL_URL the adapter could not parse is a ConfigError naming it, the password not shown', () => {
+    const bad = [
+      'mssql://w:Sekr%t9@pas-host/PAS', // a literal % in the password (URL form: percent-encoded)
+      'Server=pas-host;Database=PAS;User Id=w;Password={Sekr;t9', // an unbalanced brace (ADO form)
+      'Server=pas-host;Database=PAS;User Id=w;Password={Sekr}t9}', // a lone } inside braces
+    ];
+    for (const url of bad) {
+      let error: unknown;
+      try {
+        loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_ADAPTER: 'mssql', PAS_MSSQL_URL: url });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message, url).toMatch(/^PAS_MSSQL_URL: /);
+      expect(message, url).not.toContain('Sekr');
+      expect(message, url).not.toContain('\n');
+    }
+    expect(configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_ADAPTER: 'mssql', PAS_MSSQL_URL: 'mssql://w:Sekr%t9@pas-host/PAS' }))).toContain('%25');
+    // Well-formed strings still load, both forms.
+    for (const url of ['mssql://w:Sekr%25t9@pas-host/PAS', 'Server=pas-host;Database=PAS;User Id=w;Password={Sekr;t}}9}']) {
+      expect(loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_ADAPTER: 'mssql', PAS_MSSQL_URL: url }).PAS_MSSQL_URL).toBe(url);
+    }
   });
 
   it('a CONFIG_FILE that is not JSON is reported without quoting its text', () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkConsistency, generateDemoData, LocalClock, parseStatusMapping, SQLITE_TABLES, type StatusMapping } from '@booking/pas';
+import { checkConsistency, generateDemoData, LocalClock, MSSQL_TABLES, parseStatusMapping, SQLITE_TABLES, type StatusMapping } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import Database from 'better-sqlite3';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -135,5 +135,51 @@ describe('the consistency check', () => {
     expect(await findings(mapping)).toEqual({});
     appointment(b.SLOT_ID, 'BK');
     expect(await findings(mapping)).toEqual({ 'double-booked-slots': [String(b.SLOT_ID)] });
+  });
+
+  it('reads the stored versions in pages by appointment id, with the same findings across page boundaries', async () => {
+    // Seven FHIR appointments (ids sort as named); pages of two put findings on every boundary.
+    const slots = [0, 1, 2, 3, 4, 5, 6].map(freeSlot);
+    const ids = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'];
+    ids.forEach((id, i) => {
+      const slot = slots[i] as ReturnType<typeof freeSlot>;
+      // p2, p3, p6 disagree (cancelled in the PAS); p5 and p7 point at no contained Slot.
+      const status = ['p2', 'p3', 'p6'].includes(id) ? 'H' : 'B';
+      fhirAppointment(id, appointment(slot.SLOT_ID, status), slot, ['p5', 'p7'].includes(id) ? { slot: [{ reference: '#elsewhere' }] } : {});
+      setSlot(slot.SLOT_ID, status === 'H' ? 'F' : 'B');
+    });
+    const versionReads: number[] = [];
+    const recording = async (sql: string) => {
+      const rows = db.prepare(sql).all() as Record<string, unknown>[];
+      if (sql.includes('RESOURCE_JSON')) versionReads.push(rows.length);
+      return rows;
+    };
+    const report = await checkConsistency(recording, SQLITE_TABLES, { pageSize: 2 });
+    expect(versionReads).toEqual([2, 2, 2, 1]);
+    const byCheck = Object.fromEntries(report.findings.map((f) => [f.check, f.keys]));
+    expect(byCheck['versions-disagreeing-with-pas']).toEqual(['p2', 'p3', 'p6']);
+    expect(byCheck['versions-with-dangling-slot-reference']).toEqual(['p5', 'p7']);
+    // The default page is the same report as pages of two.
+    expect(await check()).toEqual(report);
+  });
+
+  it('pages with TOP on SQL Server (no LIMIT there), keyed on the last id read', async () => {
+    const sent: string[] = [];
+    const ids = ['a', 'b', "c'd"];
+    const mssql = async (sql: string) => {
+      sent.push(sql);
+      if (sql.includes('COUNT(*)')) return [{ n: 0 }];
+      if (!sql.includes('RESOURCE_JSON')) return [];
+      const after = /APPOINTMENT_ID > '((?:[^']|'')*)'/.exec(sql)?.[1]?.replace(/''/g, "'");
+      return ids.filter((id) => after === undefined || id > after).slice(0, 2).map((id) => ({ id, json: '{}', pasId: null }));
+    };
+    await checkConsistency(mssql, MSSQL_TABLES, { pageSize: 2 });
+    const pages = sent.filter((sql) => sql.includes('RESOURCE_JSON'));
+    expect(pages).toHaveLength(2);
+    for (const sql of pages) {
+      expect(sql).toMatch(/^SELECT TOP \(2\) /);
+      expect(sql).not.toMatch(/LIMIT/);
+    }
+    expect(pages[1]).toContain("WHERE a.APPOINTMENT_ID > 'b'");
   });
 });

@@ -46,7 +46,12 @@ export function redactSecrets(message: string, settings: Env): string {
   return out;
 }
 
-/** Reads the raw settings: CONFIG_FILE JSON, then the environment; `NAME_FILE` supplies NAME. */
+/**
+ * Reads the raw settings. The environment wins over CONFIG_FILE: a setting given there, as `NAME`
+ * or as `NAME_FILE`, is taken from there whatever CONFIG_FILE says; only a setting the environment
+ * does not give is looked up in CONFIG_FILE. Within one source `NAME_FILE` (a secret file) wins
+ * over `NAME`. An empty `NAME` in the environment still counts as given (it unsets the file's value).
+ */
 export function rawSettings(names: string[], env: Env = process.env): Env {
   const fromFile: Env = {};
   if (env.CONFIG_FILE) {
@@ -61,10 +66,11 @@ export function rawSettings(names: string[], env: Env = process.env): Env {
     }
     for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) fromFile[k] = v === null ? undefined : String(v);
   }
-  const merged: Env = { ...fromFile, ...env };
   const settings: Env = {};
   for (const name of names) {
-    const secretFile = merged[`${name}_FILE`];
+    const given = (source: Env) => Boolean(source[`${name}_FILE`]) || source[name] !== undefined;
+    const source = given(env) ? env : fromFile;
+    const secretFile = source[`${name}_FILE`];
     if (secretFile) {
       try {
         settings[name] = readFileSync(secretFile, 'utf8').trim();
@@ -72,7 +78,7 @@ export function rawSettings(names: string[], env: Env = process.env): Env {
         throw new ConfigError(`${name}_FILE: cannot read secret file ${secretFile}`);
       }
     } else {
-      settings[name] = merged[name] === '' ? undefined : merged[name];
+      settings[name] = source[name] === '' ? undefined : source[name];
     }
   }
   return settings;

@@ -1,6 +1,6 @@
 import { DEFAULT_STATUS_MAPPING, legacyStatus, type StatusMapping } from './appointment-status.js';
 import { LocalClock } from './local-time.js';
-import { legacyCode } from './session.js';
+import { type Dialect, legacyCode, mssqlDialect, sqliteDialect } from './session.js';
 import { sameSecond } from './transactions/compose.js';
 
 /**
@@ -33,10 +33,15 @@ export interface ProductTables {
   appointment: string;
   version: string;
   requestLog: string;
+  /** Row limits for the paged reads (TOP on SQL Server, LIMIT in SQLite). */
+  dialect: Pick<Dialect, 'top' | 'limit'>;
 }
 
-export const SQLITE_TABLES: ProductTables = { appointment: 'booking_FHIR_APPOINTMENT', version: 'booking_FHIR_APPOINTMENT_VERSION', requestLog: 'booking_REQUEST_LOG' };
-export const MSSQL_TABLES: ProductTables = { appointment: 'booking.FHIR_APPOINTMENT', version: 'booking.FHIR_APPOINTMENT_VERSION', requestLog: 'booking.REQUEST_LOG' };
+export const SQLITE_TABLES: ProductTables = { appointment: 'booking_FHIR_APPOINTMENT', version: 'booking_FHIR_APPOINTMENT_VERSION', requestLog: 'booking_REQUEST_LOG', dialect: sqliteDialect };
+export const MSSQL_TABLES: ProductTables = { appointment: 'booking.FHIR_APPOINTMENT', version: 'booking.FHIR_APPOINTMENT_VERSION', requestLog: 'booking.REQUEST_LOG', dialect: mssqlDialect };
+
+/** Stored versions read per query: a few MB of JSON at most, whatever the number of appointments. */
+export const CONSISTENCY_PAGE_SIZE = 500;
 
 export interface ConsistencyOptions {
   /** The PAS local time zone (PAS_TIMEZONE). */
@@ -47,6 +52,8 @@ export interface ConsistencyOptions {
    * adapter reads it in its documented safe way, which this check does not second-guess.
    */
   statusMapping?: StatusMapping;
+  /** Stored versions compared per query (default CONSISTENCY_PAGE_SIZE). */
+  pageSize?: number;
 }
 
 /** A legacy code as a SQL literal (the mapping allows letters and digits only; anything else is refused, not quoted). */
@@ -111,7 +118,9 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables, optio
     found(c.check, c.description, rows.map((r) => String(r.k).trim()));
   }
 
-  const versions = await compareVersionsWithPas(run, t, mapping, new LocalClock(options.timeZone ?? 'Europe/London'));
+  const pageSize = options.pageSize ?? CONSISTENCY_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new Error(`consistency: page size must be a positive integer, not ${pageSize}`);
+  const versions = await compareVersionsWithPas(run, t, mapping, new LocalClock(options.timeZone ?? 'Europe/London'), pageSize);
   found('versions-disagreeing-with-pas', 'FHIR appointments whose latest version disagrees with the PAS rows (status, start, end or slot): the next read or reconciler sweep records the change', versions.disagreeing);
   found('versions-with-dangling-slot-reference', 'FHIR appointments whose latest version has an Appointment.slot reference that resolves to no contained Slot (an invalid resource)', versions.dangling);
 
@@ -124,43 +133,64 @@ export async function checkConsistency(run: QueryRunner, t: ProductTables, optio
   };
 }
 
-/** Latest stored version vs the legacy appointment row it came from (a missing row disagrees too). */
-async function compareVersionsWithPas(run: QueryRunner, t: ProductTables, mapping: StatusMapping, clock: LocalClock): Promise<{ disagreeing: string[]; dangling: string[] }> {
-  const rows = await run(
-    `SELECT a.APPOINTMENT_ID AS id, v.RESOURCE_JSON AS json, p.APPT_ID AS pasId, p.APPT_STATUS AS code, p.SLOT_ID AS slotId, p.START_DTTM AS startLocal, p.END_DTTM AS endLocal, s.SLOT_GUID AS slotGuid
-       FROM ${t.appointment} a
-       JOIN ${t.version} v ON v.APPOINTMENT_ID = a.APPOINTMENT_ID AND v.VERSION_ID = a.CURRENT_VERSION
-       LEFT JOIN APPOINTMENT p ON p.APPT_ID = a.PAS_APPT_ID
-       LEFT JOIN CLINIC_SLOT s ON s.SLOT_ID = p.SLOT_ID
-      ORDER BY a.APPOINTMENT_ID`,
-  );
+/** An appointment id as a SQL string literal (ids are the product's own UUIDs; quotes doubled all the same). */
+const keyLiteral = (id: string) => `'${id.replace(/'/g, "''")}'`;
+
+/**
+ * Latest stored version vs the legacy appointment row it came from (a missing row disagrees too).
+ * Read in pages by appointment id (keyset, as the reconciler pages): each stored version is a few KB
+ * of JSON and a busy trust has tens of thousands, more than a small heap holds at once.
+ */
+async function compareVersionsWithPas(run: QueryRunner, t: ProductTables, mapping: StatusMapping, clock: LocalClock, pageSize: number): Promise<{ disagreeing: string[]; dangling: string[] }> {
   const keys: string[] = [];
   const dangling: string[] = [];
-  for (const row of rows) {
-    const id = String(row.id).trim();
-    if (row.pasId === null || row.pasId === undefined) {
-      keys.push(id);
-      continue;
+  // Only the first 100 keys of a finding are reported: keep no more.
+  const note = (list: string[], id: string) => {
+    if (list.length < 100) list.push(id);
+  };
+  let after: string | undefined;
+  for (;;) {
+    const rows = await run(
+      `SELECT ${t.dialect.top(String(pageSize))} a.APPOINTMENT_ID AS id, v.RESOURCE_JSON AS json, p.APPT_ID AS pasId, p.APPT_STATUS AS code, p.SLOT_ID AS slotId, p.START_DTTM AS startLocal, p.END_DTTM AS endLocal, s.SLOT_GUID AS slotGuid
+         FROM ${t.appointment} a
+         JOIN ${t.version} v ON v.APPOINTMENT_ID = a.APPOINTMENT_ID AND v.VERSION_ID = a.CURRENT_VERSION
+         LEFT JOIN APPOINTMENT p ON p.APPT_ID = a.PAS_APPT_ID
+         LEFT JOIN CLINIC_SLOT s ON s.SLOT_ID = p.SLOT_ID
+        ${after === undefined ? '' : `WHERE a.APPOINTMENT_ID > ${keyLiteral(after)}`}
+        ORDER BY a.APPOINTMENT_ID ${t.dialect.limit(String(pageSize))}`,
+    );
+    for (const row of rows) {
+      const id = String(row.id).trim();
+      const verdict = compareRow(row, mapping, clock);
+      if (verdict.disagrees) note(keys, id);
+      if (verdict.dangling) note(dangling, id);
     }
-    let resource: StoredAppointment;
-    try {
-      resource = JSON.parse(String(row.json));
-    } catch {
-      keys.push(id);
-      continue;
-    }
-    const expectedStatus = legacyStatus(mapping, String(row.code))?.status;
-    // To the second, as compose compares: a booking's milliseconds never make a version.
-    const sameInstant = (stored: string | undefined, local: unknown) => sameSecond(stored, clock.toInstant(local as string | Date));
-    const disagrees =
-      (expectedStatus !== undefined && resource.status !== expectedStatus) ||
-      !sameInstant(resource.start, row.startLocal) ||
-      !sameInstant(resource.end, row.endLocal) ||
-      !sameSlot(resource, String(row.slotId).trim(), String(row.slotGuid ?? '').trim().toLowerCase());
-    if (disagrees) keys.push(id);
-    if (danglingSlotReference(resource)) dangling.push(id);
+    if (rows.length < pageSize) break;
+    // The next page starts after this one's last id, exactly as the engine stored and ordered it.
+    const last = String(rows[rows.length - 1]?.id);
+    if (last === after) break;
+    after = last;
   }
   return { disagreeing: keys, dangling };
+}
+
+function compareRow(row: Record<string, unknown>, mapping: StatusMapping, clock: LocalClock): { disagrees: boolean; dangling: boolean } {
+  if (row.pasId === null || row.pasId === undefined) return { disagrees: true, dangling: false };
+  let resource: StoredAppointment;
+  try {
+    resource = JSON.parse(String(row.json));
+  } catch {
+    return { disagrees: true, dangling: false };
+  }
+  const expectedStatus = legacyStatus(mapping, String(row.code))?.status;
+  // To the second, as compose compares: a booking's milliseconds never make a version.
+  const sameInstant = (stored: string | undefined, local: unknown) => sameSecond(stored, clock.toInstant(local as string | Date));
+  const disagrees =
+    (expectedStatus !== undefined && resource.status !== expectedStatus) ||
+    !sameInstant(resource.start, row.startLocal) ||
+    !sameInstant(resource.end, row.endLocal) ||
+    !sameSlot(resource, String(row.slotId).trim(), String(row.slotGuid ?? '').trim().toLowerCase());
+  return { disagrees, dangling: danglingSlotReference(resource) };
 }
 
 interface StoredAppointment {

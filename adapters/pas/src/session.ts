@@ -62,6 +62,20 @@ export interface Dialect {
   limit(n: string): string;
 }
 
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  booking: (table) => `booking_${table}`,
+  top: () => '',
+  limit: (n) => `LIMIT ${n}`,
+};
+
+export const mssqlDialect: Dialect = {
+  name: 'mssql',
+  booking: (table) => `booking.${table}`,
+  top: (n) => `TOP (${n})`,
+  limit: () => '',
+};
+
 /**
  * A legacy code column compared trimmed and case-insensitively. LTRIM/RTRIM and UPPER mean the same
  * in every dialect (SQLite, SQL Server, Babelfish), so the consistency check's raw SQL uses it too.

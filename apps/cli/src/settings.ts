@@ -2,7 +2,6 @@ import { ConfigError, type Env, loadConfig, rawSettings, shownValue, type z } fr
 import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
 import { securitySetup } from '@booking/facade/security/setup';
 import { LocalClock, parseStatusMapping, type StatusMapping } from '@booking/pas';
-import { mssqlConfig } from '@booking/pas/mssql';
 import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -12,13 +11,14 @@ import { CliError, EXIT } from './exit-codes.js';
  */
 
 export interface SettingProblem {
-  setting: string;
+  /** The setting at fault; absent when the message names none (then the message is all there is). */
+  setting?: string;
   message: string;
 }
 
-/** The setting a "NAME: message" error names (the config package's convention). */
-function settingOf(message: string): string {
-  return /^([A-Z][A-Z0-9_]*):/.exec(message)?.[1] ?? 'configuration';
+/** The setting a "NAME: message" error names (the config package's convention), if it names one. */
+function settingOf(message: string): string | undefined {
+  return /^([A-Z][A-Z0-9_]*):/.exec(message)?.[1];
 }
 
 /** A setting's description, looking through .default() and .optional(), which hide it. */
@@ -40,7 +40,7 @@ export function settingProblems<S extends z.ZodObject>(schema: S, env: Env, cros
   try {
     rawSettings([], env); // CONFIG_FILE readable at all?
   } catch (error) {
-    return [{ setting: settingOf((error as Error).message), message: (error as Error).message }];
+    return [problemOf((error as Error).message)];
   }
   const problems: SettingProblem[] = [];
   for (const name of Object.keys(schema.shape)) {
@@ -64,10 +64,14 @@ export function settingProblems<S extends z.ZodObject>(schema: S, env: Env, cros
   try {
     crossChecks();
   } catch (error) {
-    const message = (error as Error).message;
-    problems.push({ setting: settingOf(message), message });
+    problems.push(problemOf((error as Error).message));
   }
   return problems;
+}
+
+function problemOf(message: string): SettingProblem {
+  const setting = settingOf(message);
+  return setting ? { setting, message } : { message };
 }
 
 export function facadeProblems(env: Env): SettingProblem[] {
@@ -78,9 +82,12 @@ export function facadeProblems(env: Env): SettingProblem[] {
 
 export function workerProblems(env: Env): SettingProblem[] {
   return settingProblems(workerSchema, env, () => {
-    const config = loadWorkerConfig(env);
-    new LocalClock(config.PAS_TIMEZONE); // throws on an unknown zone, as the worker would later
-    if (config.PAS_ADAPTER === 'mssql') mssqlConfig(config.PAS_MSSQL_URL as string);
+    const config = loadWorkerConfig(env); // PAS_MSSQL_URL parsed there, as the adapter parses it
+    try {
+      new LocalClock(config.PAS_TIMEZONE); // throws on an unknown zone, as the worker would later
+    } catch (error) {
+      throw new ConfigError(`PAS_TIMEZONE: ${(error as Error).message}`);
+    }
   });
 }
 

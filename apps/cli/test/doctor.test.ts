@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
-import { crlFindings } from '../src/commands/doctor.js';
+import { configFix, crlFindings } from '../src/commands/doctor.js';
+import { workerProblems } from '../src/settings.js';
 import {
   columnTypeFindings,
   columnTypeVerdict,
@@ -187,5 +188,24 @@ describe('doctor: certificate revocation lists', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('configuration problems', () => {
+  const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('names the setting of a value only the worker’s own checks refuse: an unknown time zone, an unparsable PAS_MSSQL_URL', () => {
+    expect(workerProblems({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TIMEZONE: 'Mars/Olympus_Mons' })).toEqual([{ setting: 'PAS_TIMEZONE', message: expect.stringMatching(/^PAS_TIMEZONE: unknown time zone/) }]);
+    const [problem, ...more] = workerProblems({ QUEUE_ENCRYPTION_KEYS: keys, PAS_ADAPTER: 'mssql', PAS_MSSQL_URL: 'mssql://w:Sekr%t9@pas-host/PAS' });
+    expect(more).toEqual([]);
+    expect(problem?.setting).toBe('PAS_MSSQL_URL');
+    expect(problem?.message).not.toContain('Sekr');
+    expect(configFix(problem?.setting)).toBe('set PAS_MSSQL_URL (environment, CONFIG_FILE or PAS_MSSQL_URL_FILE)');
+  });
+
+  it('gives advice that fits when a message names no setting, and for CONFIG_FILE itself', () => {
+    expect(configFix(undefined)).toBe('correct the setting the message describes (in the environment or CONFIG_FILE), then run doctor again');
+    expect(configFix('CONFIG_FILE')).toBe('make CONFIG_FILE name a readable JSON file of settings');
+    expect(configFix('REDIS_PASSWORD_FILE')).toBe('make the file REDIS_PASSWORD_FILE names readable by this user');
   });
 });

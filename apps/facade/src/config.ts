@@ -42,9 +42,18 @@ export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeC
   if (!isLoopback(config.ADMIN_HOST) && !config.METRICS_TOKEN) {
     throw new ConfigError(`METRICS_TOKEN: required when the admin listener is not on loopback (ADMIN_HOST=${config.ADMIN_HOST})`);
   }
-  const baseUrl = (config.FACADE_BASE_URL ?? `${config.FACADE_TLS === 'off' ? 'http' : 'https'}://${config.FACADE_HOST}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
+  // An IPv6 listen address (::, ::1) goes in brackets in a URL.
+  const host = config.FACADE_HOST.includes(':') && !config.FACADE_HOST.startsWith('[') ? `[${config.FACADE_HOST}]` : config.FACADE_HOST;
+  const baseUrl = (config.FACADE_BASE_URL ?? `${config.FACADE_TLS === 'off' ? 'http' : 'https'}://${host}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
   const keyring = keyringFromSettings(config.QUEUE_ENCRYPTION_KEYS, config.QUEUE_ENCRYPTION_KEY_ID);
-  return { ...withRedisLogin(config), baseUrl, basePath: new URL(baseUrl).pathname.replace(/\/+$/, ''), keyring };
+  let basePath: string;
+  try {
+    basePath = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  } catch {
+    // FACADE_BASE_URL is a checked URL: only a listen address can make the default one invalid.
+    throw new ConfigError(`FACADE_HOST: ${JSON.stringify(config.FACADE_HOST)} gives no valid default base URL (expected a host name or an IP address; or set FACADE_BASE_URL)`);
+  }
+  return { ...withRedisLogin(config), baseUrl, basePath, keyring };
 }
 
 /** True for an address only this machine can reach. */

@@ -123,4 +123,32 @@ describe('queryAudit', () => {
     for await (const r of queryAudit(join(dir, 'nope'))) out.push(r);
     expect(out).toEqual([]);
   });
+
+  it('merges a day\u2019s files as it reads them, one record ahead per file, in the order a stable sort by time gives', async () => {
+    // Three processes' files for one day, each in time order, interleaved, with ties across files.
+    const times = (offset: number) => Array.from({ length: 40 }, (_, i) => `2025-03-05T10:00:${String(Math.floor((i * 3 + offset) / 2)).padStart(2, '0')}.000Z`);
+    const files = ['audit-2025-03-05.a-1.jsonl', 'audit-2025-03-05.b-2.jsonl', 'audit-2025-03-05.c-3.jsonl'];
+    const written = files.flatMap((name, f) => times(f).map((time, i) => rec(time, { requestId: `${name}#${i}` })));
+    for (const name of files) writeFileSync(join(dir, name), written.filter((r) => r.requestId?.startsWith(name)).map((r) => `${JSON.stringify(r)}\n`).join(''));
+    let linesRead = 0;
+    const counting = async function* (file: string) {
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        linesRead++;
+        yield line;
+      }
+    };
+    const out: AuditRecord[] = [];
+    const readWhenYielded: number[] = [];
+    for await (const r of queryAudit(dir, { from: new Date('2025-03-05T00:00:00Z') }, counting)) {
+      out.push(r);
+      readWhenYielded.push(linesRead);
+    }
+    // Same output as before: every record, by time, ties in file order then line order.
+    const sorted = [...written].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    expect(out.map((r) => r.requestId)).toEqual(sorted.map((r) => r.requestId));
+    // Bounded: when the k-th record comes out, at most one line per file beyond it has been read.
+    expect(readWhenYielded).toHaveLength(written.length);
+    expect(readWhenYielded[0]).toBe(files.length);
+    for (const [k, read] of readWhenYielded.entries()) expect(read).toBeLessThanOrEqual(k + 1 + files.length);
+  });
 });

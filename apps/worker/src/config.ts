@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, redisSettings, setting, withRedisLogin, z } from '@booking/config';
 import { DEFAULT_SCHEDULE_ID_SYSTEM } from '@booking/fhir';
 import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, parseStatusMapping, type StatusMapping } from '@booking/pas';
+import { mssqlConfig } from '@booking/pas/mssql/connection';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
 /** Worker settings: the only process with PAS credentials. */
@@ -49,6 +50,15 @@ export function loadWorkerConfig(env = process.env): WorkerConfig {
   }
   if (config.PAS_ADAPTER === 'mssql' && !config.PAS_MSSQL_URL) {
     throw new Error('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql (expected a SQL Server connection string)');
+  }
+  if (config.PAS_ADAPTER === 'mssql' && config.PAS_MSSQL_URL) {
+    // Parsed now, as the adapter will parse it, so a bad string is a configuration error at startup.
+    try {
+      mssqlConfig(config.PAS_MSSQL_URL);
+    } catch (error) {
+      const message = (error as Error).message;
+      throw new ConfigError(message.startsWith('PAS_MSSQL_URL: ') ? message : 'PAS_MSSQL_URL: not a valid SQL Server connection string (expected mssql://user:password@host:1433/database or the ADO form)');
+    }
   }
   let statusMapping: StatusMapping;
   try {

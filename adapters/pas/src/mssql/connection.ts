@@ -1,4 +1,12 @@
-import sql, { type config as MssqlConfig } from 'mssql';
+import { createRequire } from 'node:module';
+import type { config as MssqlConfig } from 'mssql';
+
+/**
+ * mssql (and tedious under it) loaded only to parse the ADO form: the worker checks PAS_MSSQL_URL
+ * while loading its configuration, and a worker on the SQLite PAS should not carry SQL Server's
+ * driver (~15 MB of heap) for that.
+ */
+const mssqlModule = () => createRequire(import.meta.url)('mssql') as typeof import('mssql');
 
 /**
  * PAS_MSSQL_URL → mssql pool configuration. Two forms are accepted:
@@ -17,7 +25,13 @@ export function mssqlConfig(connectionString: string): MssqlConfig {
 }
 
 function fromAdo(text: string): MssqlConfig {
-  const config = sql.ConnectionPool.parseConnectionString(text);
+  let config: MssqlConfig;
+  try {
+    config = mssqlModule().ConnectionPool.parseConnectionString(text);
+  } catch {
+    // The parser's own message may quote the text, password and all: say what to fix instead.
+    throw new Error('PAS_MSSQL_URL: not a valid connection string (ADO form: Server=host,1433;Database=PAS;User Id=…;Password=…; a value containing ; { or } is written in braces, with each } inside doubled: Password={pa;ss}}word})');
+  }
   if (!config.server) throw new Error('PAS_MSSQL_URL: no Server= in the connection string (expected mssql://… or Server=…;Database=…)');
   return config;
 }
@@ -34,9 +48,9 @@ function fromUrl(text: string): MssqlConfig {
   const options: NonNullable<MssqlConfig['options']> = {};
   const config: MssqlConfig = { server, options };
   if (url.port) config.port = Number(url.port);
-  if (url.username) config.user = decodeURIComponent(url.username);
-  if (url.password) config.password = decodeURIComponent(url.password);
-  const database = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
+  if (url.username) config.user = decoded('the user name', url.username);
+  if (url.password) config.password = decoded('the password', url.password);
+  const database = decoded('the database name', url.pathname.replace(/^\/+/, ''));
   if (database) config.database = database;
 
   for (const [key, value] of url.searchParams) {
@@ -68,6 +82,15 @@ function fromUrl(text: string): MssqlConfig {
     }
   }
   return config;
+}
+
+/** A percent-encoded URL part; a stray % (a password's literal %) is a configuration error, never echoed. */
+function decoded(what: string, value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new Error(`PAS_MSSQL_URL: ${what} is not percent-encoded (write a literal % as %25, @ as %40, : as %3A, / as %2F)`);
+  }
 }
 
 function flag(key: string, value: string): boolean {

@@ -1,15 +1,10 @@
 import sql, { type ConnectionPool, type Request, type Transaction } from 'mssql';
 import { TransientPasError } from '../port.js';
-import { type Dialect, type Params, type PasDatabase, type PasSession, type TxOutcome, upperKeys } from '../session.js';
+import { mssqlDialect, type Params, type PasDatabase, type PasSession, type TxOutcome, upperKeys } from '../session.js';
 import { isTransientMssqlError } from './errors.js';
 import { wallClock } from './values.js';
 
-export const mssqlDialect: Dialect = {
-  name: 'mssql',
-  booking: (table) => `booking.${table}`,
-  top: (n) => `TOP (${n})`,
-  limit: () => '',
-};
+export { mssqlDialect };
 
 /** Names of the output parameters that carry row counts and new ids (never a caller's name). */
 export const ROWCOUNT_PARAM = 'pas_rowcount';

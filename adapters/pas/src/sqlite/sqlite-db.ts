@@ -1,14 +1,9 @@
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { TransientPasError } from '../port.js';
-import { type Dialect, type Params, type PasDatabase, type PasSession, type TxOutcome, upperKeys } from '../session.js';
+import { type Params, type PasDatabase, type PasSession, sqliteDialect, type TxOutcome, upperKeys } from '../session.js';
 
-export const sqliteDialect: Dialect = {
-  name: 'sqlite',
-  booking: (table) => `booking_${table}`,
-  top: () => '',
-  limit: (n) => `LIMIT ${n}`,
-};
+export { sqliteDialect };
 
 /**
  * The SQLite side of the session interface. One connection per process; its statements are

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { loadConfig } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
 import { queryAudit } from '@booking/facade/audit/query';
@@ -33,9 +34,12 @@ export async function audit(options: AuditOptions): Promise<ExitCode> {
   }
   let n = 0;
   for await (const record of queryAudit(dir, { from, to, requestId: options.requestId })) {
-    process.stdout.write(`${JSON.stringify(record)}\n`);
+    // As the records come: wait when the reader is slower (a pipe), so nothing piles up in memory.
+    if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await once(process.stdout, 'drain');
     n++;
   }
+  // main exits the process on return: everything written must be out first.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   console.error(`audit: ${n} record(s) from ${dir}`);
   return EXIT.OK;
 }

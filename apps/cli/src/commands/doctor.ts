@@ -24,6 +24,14 @@ export interface DoctorOptions {
 /** Redis and PAS connections give up after this long: doctor should answer, not hang. */
 const CONNECT_TIMEOUT_MS = 5000;
 
+/** What to do about a bad setting; a problem that names none gets advice that fits any. */
+export function configFix(setting: string | undefined): string {
+  if (setting === undefined) return 'correct the setting the message describes (in the environment or CONFIG_FILE), then run doctor again';
+  if (setting === 'CONFIG_FILE') return 'make CONFIG_FILE name a readable JSON file of settings';
+  if (setting.endsWith('_FILE')) return `make the file ${setting} names readable by this user`;
+  return `set ${setting} (environment, CONFIG_FILE or ${setting}_FILE)`;
+}
+
 export async function doctor(options: DoctorOptions, env: Env = process.env): Promise<ExitCode> {
   const results: CheckResult[] = [];
   const apps: ('facade' | 'worker')[] = options.app === 'all' ? ['facade', 'worker'] : [options.app];
@@ -35,8 +43,7 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
     if (problems.length === 0) results.push({ status: 'ok', check: 'config', subject: app, message: `${app} settings valid` });
     for (const p of problems) {
       configOk = false;
-      const fix = p.setting.endsWith('_FILE') ? `make the file ${p.setting} names readable by this user` : `set ${p.setting} (environment, CONFIG_FILE or ${p.setting}_FILE)`;
-      results.push({ status: 'fail', check: 'config', subject: p.setting, message: `${app}: ${p.message}`, fix });
+      results.push({ status: 'fail', check: 'config', subject: p.setting ?? `${app} settings`, message: `${app}: ${p.message}`, fix: configFix(p.setting) });
     }
   }
   if (apps.includes('facade')) results.push(...facadeExtras(env));

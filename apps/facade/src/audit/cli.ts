@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { loadConfig, setting, z } from '@booking/config';
 import { queryAudit } from './query.js';
@@ -30,7 +31,7 @@ async function main() {
   if (!from && !to && !values['request-id']) throw new Error(`give a time range, a request id or both\n${USAGE}`);
   const dir = values.dir ?? loadConfig(z.object({ AUDIT_DIR: setting.string('the audit directory').default('data/audit') })).AUDIT_DIR;
   for await (const record of queryAudit(dir, { from, to, requestId: values['request-id'] })) {
-    process.stdout.write(`${JSON.stringify(record)}\n`);
+    if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await once(process.stdout, 'drain');
   }
 }
 

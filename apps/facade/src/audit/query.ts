@@ -7,6 +7,11 @@ import { AUDIT_FILE, type AuditRecord } from './log.js';
  * Reading the audit trail back: records in a time range (inclusive), optionally only those of one
  * request id (ours, the consumer's X-Request-ID or the X-Correlation-ID). Only the day files the
  * range covers are opened; a torn line left by a crash is skipped.
+ *
+ * Streamed, so a busy day (hundreds of thousands of records) needs no more memory than a quiet one:
+ * each process appends its own file in time order (AuditLog stamps a record and queues it in the
+ * same tick, and writes its queue in order), so the files of a day are merged as they are read,
+ * holding one record per file. Equal times come file by file in name order, then line order.
  */
 
 export interface AuditQuery {
@@ -15,7 +20,10 @@ export interface AuditQuery {
   requestId?: string;
 }
 
-export async function* queryAudit(dir: string, query: AuditQuery = {}): AsyncGenerator<AuditRecord> {
+/** The lines of one audit file (a parameter so tests can watch how far each file has been read). */
+export type LineReader = (file: string) => AsyncIterable<string>;
+
+export async function* queryAudit(dir: string, query: AuditQuery = {}, lines: LineReader = fileLines): AsyncGenerator<AuditRecord> {
   const from = query.from?.toISOString() ?? '';
   const to = query.to?.toISOString() ?? '\uffff';
   const byDay = new Map<string, string[]>();
@@ -24,17 +32,43 @@ export async function* queryAudit(dir: string, query: AuditQuery = {}): AsyncGen
     if (!day || day < from.slice(0, 10) || day > to.slice(0, 10)) continue;
     byDay.set(day, [...(byDay.get(day) ?? []), join(dir, name)]);
   }
+  const wanted = (record: AuditRecord) => record.time >= from && record.time <= to && matches(record, query.requestId);
   for (const day of [...byDay.keys()].sort()) {
     // Several processes write a day each in its own file: merge them by time.
-    const records: AuditRecord[] = [];
-    for (const file of byDay.get(day) ?? []) {
-      for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
-        const record = parse(line);
-        if (record && record.time >= from && record.time <= to && matches(record, query.requestId)) records.push(record);
+    const sources = (byDay.get(day) ?? []).map((file) => records(lines(file), wanted)[Symbol.asyncIterator]());
+    try {
+      const heads = await Promise.all(sources.map((s) => s.next()));
+      for (;;) {
+        // The earliest head; on a tie the first file's (strict <), as a stable sort would order them.
+        let at = -1;
+        for (let i = 0; i < heads.length; i++) {
+          const head = heads[i] as IteratorResult<AuditRecord>;
+          if (!head.done && (at < 0 || head.value.time < (heads[at] as IteratorYieldResult<AuditRecord>).value.time)) at = i;
+        }
+        if (at < 0) break;
+        yield (heads[at] as IteratorYieldResult<AuditRecord>).value;
+        heads[at] = await (sources[at] as AsyncIterator<AuditRecord>).next();
       }
+    } finally {
+      // Also when the caller stops early: close every file of the day.
+      await Promise.all(sources.map((s) => s.return?.(undefined)));
     }
-    records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    yield* records;
+  }
+}
+
+async function* fileLines(file: string): AsyncGenerator<string> {
+  const input = createReadStream(file, 'utf8');
+  try {
+    yield* createInterface({ input, crlfDelay: Infinity });
+  } finally {
+    input.destroy();
+  }
+}
+
+async function* records(lines: AsyncIterable<string>, wanted: (record: AuditRecord) => boolean): AsyncGenerator<AuditRecord> {
+  for await (const line of lines) {
+    const record = parse(line);
+    if (record && wanted(record)) yield record;
   }
 }
 

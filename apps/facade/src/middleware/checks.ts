@@ -27,7 +27,7 @@ export function interactionCheck(basePath: string) {
 export function jwtCheck(options: { audience: string; clockSkewSeconds: number; issuers?: readonly string[]; verify?: JwtVerifier }) {
   const { verify = unsignedJwtVerifier, ...policy } = options;
   return createMiddleware<AppEnv>(async (c, next) => {
-    const result = await verify(requestHeader(c, 'Authorization'), { ...policy, scope: c.get('interaction').scope });
+    const result = await verify(requestHeader(c, 'Authorization'), { ...policy, scopes: c.get('interaction').scopes });
     if (!result.ok) refuse(problems.forbidden(`JWT rejected: ${result.reason}`));
     c.set('claims', result.claims);
     await next();

@@ -28,6 +28,13 @@ export interface Interaction {
   interactionId: string;
   /** The JWT `requested_scope` values this interaction accepts, any one of them (spec §5.2). */
   scopes: readonly string[];
+  /**
+   * The query's own rules, judged before the JWT (middleware/checks.ts `queryCheck`); what they find
+   * is kept on the context for `job`. Only for GET /Slot, whose bad query the assurance harness sends
+   * with a bad token and answers 400 (SFFSWithInvalidQuery). Nothing here may need the PAS: an
+   * unknown service is the worker's 404, after authentication.
+   */
+  checkQuery?: (c: Context<AppEnv>) => void;
   /** The job for this request, once the request's own input is checked (throws a ProblemError if not). */
   job?: (c: Context<AppEnv>, baseUrl: string) => Promise<JobRequest> | JobRequest;
 }
@@ -52,12 +59,13 @@ export const INTERACTIONS: readonly Interaction[] = [
     fhirCode: { type: 'Slot', code: 'search-type' },
     interactionId: `${URN}:search:slot`,
     scopes: SLOT_READ,
-    job: (c, baseUrl) => {
+    checkQuery: (c) => {
       // searchParams decodes names and values; an unencoded "+" arrives as a space (§8.1).
-      const url = new URL(c.req.url);
-      const search = checked(parseSlotSearch(url.searchParams, new Date()));
+      c.set('slotSearch', checked(parseSlotSearch(new URL(c.req.url).searchParams, new Date())));
+    },
+    job: (c, baseUrl) => {
       // The self link keeps the query exactly as the consumer encoded it, under our public base URL.
-      return { kind: 'search-slot', search, baseUrl, selfLink: `${baseUrl}/Slot${url.search}` };
+      return { kind: 'search-slot', search: c.get('slotSearch'), baseUrl, selfLink: `${baseUrl}/Slot${new URL(c.req.url).search}` };
     },
   },
   {

@@ -5,6 +5,7 @@ import { toXml } from '@booking/fhir';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { queryAudit } from '../apps/facade/src/audit/query.js';
+import { INTERACTIONS } from '../apps/facade/src/interactions.js';
 import { bookingBody, consumerHeaders, INTERACTION_IDS, type InteractionName, makeJwt, SCOPES, type SlotForBooking } from './support/consumer.js';
 import { pasCounts } from './support/pas.js';
 import { PROVIDER_ASID, Stack } from './support/stack.js';
@@ -100,6 +101,8 @@ function brokenHeader(t: Template): fc.Arbitrary<[string, string | undefined, st
 /** An Authorization header the JWT check must refuse, each case a different check. */
 function brokenAuthorization(t: Template): fc.Arbitrary<[string, string]> {
   const scope = SCOPES[t.interaction];
+  // Every scope the facade accepts here (older ones too, spec §5.2): none of them breaks the token.
+  const accepted: readonly string[] = INTERACTIONS.find((i) => i.interactionId === INTERACTION_IDS[t.interaction])?.scopes ?? [scope];
   const now = Math.floor(Date.now() / 1000);
   const claim = (name: string, value: fc.Arbitrary<unknown>) => value.map((v): [string, string] => [`Bearer ${makeJwt(base, scope, { [name]: v })}`, `jwt ${name}=${JSON.stringify(v)?.slice(0, 40)}`]);
   const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -110,7 +113,7 @@ function brokenAuthorization(t: Template): fc.Arbitrary<[string, string]> {
     claim('sub', notString),
     claim('aud', anyJson.filter((v) => v !== base)),
     claim('reason_for_request', anyJson.filter((v) => v !== 'directcare')),
-    claim('requested_scope', fc.oneof(anyJson, fc.constantFrom(...Object.values(SCOPES))).filter((v) => v !== scope)),
+    claim('requested_scope', fc.oneof(anyJson, fc.constantFrom(...Object.values(SCOPES), 'organization/*.read')).filter((v) => !accepted.includes(v as string))),
     claim('iat', fc.oneof(fc.integer({ min: now + 120, max: now + 10 ** 6 }), fc.double({ noInteger: true }), notString)),
     claim('exp', fc.oneof(fc.integer({ min: 0, max: now - 120 }), fc.integer({ min: now + 400, max: now + 10 ** 6 }), fc.double({ noInteger: true }), notString)),
     claim('requesting_device', fc.oneof(anyJson, fc.record({ resourceType: fc.constant('Device'), model: anyJson }), fc.record({ resourceType: fc.string().filter((r) => r !== 'Device'), identifier: anyJson, model: fc.string(), version: fc.string() }))),

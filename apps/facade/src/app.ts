@@ -12,7 +12,7 @@ import { ProblemError } from './problem-error.js';
 import { INTERACTIONS } from './interactions.js';
 import type { JobRunner } from './job-runner.js';
 import { metadataStatement } from './metadata.js';
-import { interactionCheck, jwtCheck, sspHeaderCheck } from './middleware/checks.js';
+import { interactionCheck, jwtCheck, queryCheck, sspHeaderCheck } from './middleware/checks.js';
 import { requestIds } from './middleware/request-ids.js';
 import { bodySizeCheck, bodyTypeCheck } from './request-body.js';
 import type { JwtVerifier } from './security/jwt.js';
@@ -44,8 +44,9 @@ export interface AppOptions {
 }
 
 /**
- * The consumer-facing API: the checks of spec §18 in order, then the interactions of
- * interactions.ts. Every refusal is a thrown ProblemError, rendered once, in onError.
+ * The consumer-facing API: the checks of spec §18 in order (route and verb, GET /Slot's query,
+ * JWT, SSP headers, format, body), then the interactions of interactions.ts. Every refusal is a
+ * thrown ProblemError, rendered once, in onError.
  */
 export function createApp(options: AppOptions) {
   const app = new Hono<AppEnv>();
@@ -57,6 +58,8 @@ export function createApp(options: AppOptions) {
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', gzipAnswers);
   app.use('*', interactionCheck(options.basePath));
+  // GET /Slot's query before the token: the harness answers a bad query 400 even with a bad token.
+  app.use('*', queryCheck);
   app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
   app.use('*', fhirFormat());

@@ -1,3 +1,4 @@
+import type { SlotSearch } from '@booking/fhir';
 import type { Logger } from 'pino';
 import type { BookingClaims } from './security/jwt.js';
 import type { Interaction } from './interactions.js';
@@ -11,5 +12,7 @@ export type AppEnv = {
     log: Logger;
     interaction: Interaction;
     claims: BookingClaims;
+    /** GET /Slot: the checked query (interactions.ts `checkQuery`, before the JWT). */
+    slotSearch: SlotSearch;
   };
 };

@@ -26,29 +26,46 @@ export interface Interaction {
   /** Path below the service root, Hono style (`:id` is one segment). */
   path: string;
   interactionId: string;
-  scope: string;
+  /** The JWT `requested_scope` values this interaction accepts, any one of them (spec §5.2). */
+  scopes: readonly string[];
+  /**
+   * The query's own rules, judged before the JWT (middleware/checks.ts `queryCheck`); what they find
+   * is kept on the context for `job`. Only for GET /Slot, whose bad query the assurance harness sends
+   * with a bad token and answers 400 (SFFSWithInvalidQuery). Nothing here may need the PAS: an
+   * unknown service is the worker's 404, after authentication.
+   */
+  checkQuery?: (c: Context<AppEnv>) => void;
   /** The job for this request, once the request's own input is checked (throws a ProblemError if not). */
   job?: (c: Context<AppEnv>, baseUrl: string) => Promise<JobRequest> | JobRequest;
 }
 
 const URN = 'urn:nhs:names:services:careconnect:fhir:rest';
 
+// The scopes of spec §5.2, with its scope history "for tolerance": consumers still send older ones.
+/** Metadata and slot search. The harness's metadata token and the Postman sample send organization/*.read. */
+const SLOT_READ = ['organization/slot.read', 'organization/*.read'];
+/** Reads. Before 0.2.0-beta (Feb 2021) get-by-id was made with the write scope. */
+const APPOINTMENT_READ = ['patient/appointment.read', 'patient/appointment.write'];
+/** Book and cancel: the write scope only (a read token never changes a booking). */
+const APPOINTMENT_WRITE = ['patient/appointment.write'];
+
 export const INTERACTIONS: readonly Interaction[] = [
   // Answered by the facade itself (metadata.ts): the statement describes this software, not PAS data.
-  { name: 'metadata', method: 'GET', path: '/metadata', interactionId: `${URN}:read:metadata`, scope: 'organization/slot.read' },
+  { name: 'metadata', method: 'GET', path: '/metadata', interactionId: `${URN}:read:metadata`, scopes: SLOT_READ },
   {
     name: 'search-slot',
     method: 'GET',
     path: '/Slot',
     fhirCode: { type: 'Slot', code: 'search-type' },
     interactionId: `${URN}:search:slot`,
-    scope: 'organization/slot.read',
-    job: (c, baseUrl) => {
+    scopes: SLOT_READ,
+    checkQuery: (c) => {
       // searchParams decodes names and values; an unencoded "+" arrives as a space (§8.1).
-      const url = new URL(c.req.url);
-      const search = checked(parseSlotSearch(url.searchParams, new Date()));
+      c.set('slotSearch', checked(parseSlotSearch(new URL(c.req.url).searchParams, new Date())));
+    },
+    job: (c, baseUrl) => {
       // The self link keeps the query exactly as the consumer encoded it, under our public base URL.
-      return { kind: 'search-slot', search, baseUrl, selfLink: `${baseUrl}/Slot${url.search}` };
+      return { kind: 'search-slot', search: c.get('slotSearch'), baseUrl, selfLink: `${baseUrl}/Slot${new URL(c.req.url).search}` };
     },
   },
   {
@@ -57,21 +74,21 @@ export const INTERACTIONS: readonly Interaction[] = [
     path: '/Appointment',
     fhirCode: { type: 'Appointment', code: 'create' },
     interactionId: `${URN}:create:appointment`,
-    scope: 'patient/appointment.write',
+    scopes: APPOINTMENT_WRITE,
     job: async (c) => {
       const appointment = await fhirBody(c);
       checked(checkBookingRequest(appointment)); // the ordered rules of adapters/fhir booking-request.ts
       return { kind: 'book', requestId: requestKey(c), appointment: appointment as JsonObject };
     },
   },
-  // Registry-era search (spec §12); the scope is unspecified there, so the read scope applies.
+  // Registry-era search (spec §12); the scope is unspecified there, so the read scopes apply.
   {
     name: 'search-appointment',
     method: 'GET',
     path: '/Appointment',
     fhirCode: { type: 'Appointment', code: 'search-type' },
     interactionId: `${URN}:search:appointment`,
-    scope: 'patient/appointment.read',
+    scopes: APPOINTMENT_READ,
     job: (c, baseUrl) => {
       const url = new URL(c.req.url);
       return { kind: 'search-appointment', ...checked(parseAppointmentSearch(url.searchParams)), baseUrl, selfLink: `${baseUrl}/Appointment${url.search}` };
@@ -83,7 +100,7 @@ export const INTERACTIONS: readonly Interaction[] = [
     path: '/Appointment/:id',
     fhirCode: { type: 'Appointment', code: 'read' },
     interactionId: `${URN}:read:appointment`,
-    scope: 'patient/appointment.read',
+    scopes: APPOINTMENT_READ,
     job: (c) => ({ kind: 'read', appointmentId: c.req.param('id') as string }),
   },
   {
@@ -92,7 +109,7 @@ export const INTERACTIONS: readonly Interaction[] = [
     path: '/Appointment/:id/_history/:vid',
     fhirCode: { type: 'Appointment', code: 'vread' },
     interactionId: `${URN}:read:appointment`,
-    scope: 'patient/appointment.read',
+    scopes: APPOINTMENT_READ,
     job: (c) => ({ kind: 'read', appointmentId: c.req.param('id') as string, versionId: c.req.param('vid') as string }),
   },
   {
@@ -101,7 +118,7 @@ export const INTERACTIONS: readonly Interaction[] = [
     path: '/Appointment/:id',
     fhirCode: { type: 'Appointment', code: 'update' },
     interactionId: `${URN}:update:appointment`,
-    scope: 'patient/appointment.write',
+    scopes: APPOINTMENT_WRITE,
     // The body is checked as FHIR here; existence, If-Match and the changes are the worker's, in that order (§18).
     job: async (c) => {
       const appointment = await fhirBody(c);

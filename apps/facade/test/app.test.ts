@@ -1,10 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { problems, toXml } from '@booking/fhir';
 import { bundleReply } from '@booking/queue';
 import { describe, expect, it } from 'vitest';
 import { preferredReturn } from '../src/answer.js';
+import { AuditLog, type AuditRecord } from '../src/audit/log.js';
+import { queryAudit } from '../src/audit/query.js';
 import { INTERACTIONS } from '../src/interactions.js';
-import { BASE, booking, headersFor, inProcessApp, resourceReply, stored } from './support.js';
+import { BASE, bearerWith, booking, headersFor, inProcessApp, resourceReply, stored } from './support.js';
 
 /**
  * The consumer API in process (createApp with a scripted JobRunner): the request ladder of spec §18,
@@ -377,5 +382,121 @@ describe('the interaction table', () => {
     const res = await call('GET', '/Patient?_format=xml', 'read');
     expect(res.status).toBe(404);
     expect(await res.text()).toContain(toXml({ resourceType: 'OperationOutcome' }).slice(0, 20));
+  });
+});
+
+describe('JWT scopes per interaction (spec §5.2, with the scope history "for tolerance")', () => {
+  // Written out here rather than read from the interaction table, so that a change there must be meant.
+  const SLOT_READ = ['organization/slot.read', 'organization/*.read']; // the harness's metadata token and the Postman sample use organization/*.read
+  const APPOINTMENT_READ = ['patient/appointment.read', 'patient/appointment.write']; // before 0.2.0-beta get-by-id used the write scope
+  const APPOINTMENT_WRITE = ['patient/appointment.write'];
+  const future = encodeURIComponent('ge2030-01-01T00:00:00+00:00');
+  const cancelBody = JSON.stringify({ ...stored(booking()), status: 'cancelled' });
+  const CASES = {
+    metadata: { method: 'GET', path: '/metadata', as: 'metadata', accepts: SLOT_READ },
+    'search-slot': { method: 'GET', path: `/Slot?service=999999999&start=${future}`, as: 'searchSlot', accepts: SLOT_READ },
+    'search-appointment': { method: 'GET', path: '/Appointment?identifier=9658218873', as: 'searchAppointment', accepts: APPOINTMENT_READ },
+    read: { method: 'GET', path: '/Appointment/a1', as: 'read', accepts: APPOINTMENT_READ },
+    vread: { method: 'GET', path: '/Appointment/a1/_history/1', as: 'read', accepts: APPOINTMENT_READ },
+    book: { method: 'POST', path: '/Appointment', as: 'book', body: JSON.stringify(booking()), accepts: APPOINTMENT_WRITE },
+    cancel: { method: 'PUT', path: '/Appointment/a1', as: 'cancel', body: cancelBody, headers: { 'If-Match': 'W/"1"' }, accepts: APPOINTMENT_WRITE },
+  } as const;
+  const SCOPES = ['organization/slot.read', 'organization/*.read', 'patient/appointment.read', 'patient/appointment.write', 'patient/*.read', 'patient/*.write', 'organization/*.write'];
+
+  it('covers every interaction of the table', () => {
+    expect(Object.keys(CASES).sort()).toEqual(INTERACTIONS.map((i) => i.name).sort());
+  });
+
+  for (const [name, t] of Object.entries(CASES)) {
+    it.each(SCOPES)(`${name}: %s`, async (scope) => {
+      const { call, jobs } = inProcessApp(() => ({ type: 'empty' }));
+      const res = await call(t.method, t.path, t.as, 'body' in t ? t.body : undefined, { ...('headers' in t ? t.headers : {}), Authorization: bearerWith(scope) });
+      if ((t.accepts as readonly string[]).includes(scope)) {
+        expect(res.status, await res.clone().text()).not.toBe(403);
+        if (name === 'metadata') expect(res.status).toBe(200);
+        else expect(jobs).toHaveLength(1); // authorised, and through to the worker
+      } else {
+        expect(res.status).toBe(403);
+        expect((await outcome(res)).issue[0].diagnostics).toMatch(/requested_scope/);
+        expect(jobs).toHaveLength(0);
+      }
+    });
+  }
+
+  it('the harness\u2019s own tokens: the metadata token (organization/*.read) gets the CapabilityStatement; the book/cancel token on slot search is 403 (SFFSWithInvalidJWTScope)', async () => {
+    const { call } = inProcessApp();
+    // As jwt_templates/111_uec_jwt_template_metadata.fhir3.txt has it, its sds-user-id system without "/Id" included.
+    const practitioner = { resourceType: 'Practitioner', id: '10019', identifier: [{ system: 'https://fhir.nhs.uk/sds-user-id', value: '111222333444' }], name: [{ family: 'AssurancePractitioner', given: ['AssuranceTest'], prefix: ['Mr'] }] };
+    const metadata = await call('GET', '/metadata', 'metadata', undefined, { Authorization: bearerWith('organization/*.read', { requesting_practitioner: practitioner }), Accept: 'application/fhir+xml' });
+    expect(metadata.status).toBe(200);
+    expect(await metadata.text()).toMatch(/<CapabilityStatement xmlns="http:\/\/hl7.org\/fhir">/);
+    const slots = await call('GET', `/Slot?schedule.actor%3Ahealthcareservice=999999996&start=${future}`, 'searchSlot', undefined, { Authorization: bearerWith('patient/appointment.write') });
+    expect(slots.status).toBe(403);
+    expect((await outcome(slots)).issue[0].diagnostics).toBe('JWT rejected: claim "requested_scope" must be "organization/slot.read" or "organization/*.read" for this interaction');
+  });
+});
+
+describe('GET /Slot: the query is judged before the token (harness SFFSWithInvalidQuery / SFFSWithInvalidJWTaud)', () => {
+  const day = (n: number) => encodeURIComponent(new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10) + 'T00:00:00+00:00');
+  const badAud = () => bearerWith('organization/slot.read', { aud: 'notanendpoint' });
+  const slots = (query: string, headers: Record<string, string | undefined> = {}) => {
+    const app = inProcessApp(() => ({ type: 'empty' }));
+    return { ...app, res: app.call('GET', `/Slot?${query}`, 'searchSlot', undefined, { Accept: 'application/fhir+xml', Authorization: badAud(), ...headers }) };
+  };
+
+  it('a bogus parameter with a bad aud is 400 INVALID_PARAMETER (as the harness sends it), the same query with valid parameters 403', async () => {
+    const bogus = slots(`schedule.actor%3Ahealthcareservice=999999997&startXXXXXXX=ge${day(1)}&start=le${day(4)}&status=free&_include=Slot%3Aschedule`);
+    const res = await bogus.res;
+    expect(res.status).toBe(400);
+    const xml = await res.text();
+    expect(xml).toMatch(/<details><coding><system value="https:\/\/fhir.nhs.uk\/STU3\/CodeSystem\/Spine-ErrorOrWarningCode-1"\/><code value="INVALID_PARAMETER"\/>/);
+    expect(xml).toContain('startXXXXXXX');
+    expect(bogus.jobs).toHaveLength(0);
+    const valid = slots(`schedule.actor%3Ahealthcareservice=999999996&start=ge${day(1)}&start=le${day(4)}&status=free`);
+    expect((await valid.res).status).toBe(403);
+    expect(valid.jobs).toHaveLength(0);
+  });
+
+  it.each([
+    ['no service', `start=ge${day(1)}`],
+    ['a malformed start', 'service=999999999&start=ge2030-13-01'],
+    ['a time without an offset', 'service=999999999&start=ge2030-01-01T10:00:00'],
+    ['both bounds in the past', `service=999999999&start=ge${day(-4)}&start=le${day(-1)}`],
+    ['a bad _count', 'service=999999999&_count=0'],
+    ['an unknown status', 'service=999999999&status=nope'],
+  ])('%s: 400 before the token, and before the SSP headers too', async (_name, query) => {
+    const { res, jobs } = slots(query, { Authorization: undefined, 'Ssp-TraceID': 'nope', Accept: undefined });
+    const answer = await res;
+    expect(answer.status).toBe(400);
+    expect((await outcome(answer)).issue[0].details.coding[0].code).toBe('INVALID_PARAMETER');
+    expect(jobs).toHaveLength(0);
+  });
+
+  it('everything else keeps the §18 order: 405 first, then the token, then the SSP headers', async () => {
+    const { app, call } = inProcessApp();
+    const post = await app.request(`${BASE}/Slot?startXXXXXXX=1`, { method: 'POST', headers: headersFor('searchSlot', { Authorization: badAud() }) });
+    expect(post.status).toBe(405);
+    // The registry search keeps its query checks after the token.
+    expect((await call('GET', '/Appointment?bogus=1', 'searchAppointment', undefined, { Authorization: badAud() })).status).toBe(403);
+    // A good query with a good token and a bad SSP header: 400 for the header.
+    const header = await call('GET', `/Slot?service=999999999&start=ge${day(1)}`, 'searchSlot', undefined, { 'Ssp-TraceID': 'nope' });
+    expect(header.status).toBe(400);
+    expect((await outcome(header)).issue[0].details.coding[0].code).toBe('MISSING_OR_INVALID_HEADER');
+  });
+
+  it('the audit trail records the 400, with the token\u2019s provenance marked as not accepted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-query-'));
+    try {
+      const audit = new AuditLog(dir);
+      const { call } = inProcessApp(undefined, { audit });
+      const res = await call('GET', `/Slot?service=999999997&startXXXXXXX=ge${day(1)}`, 'searchSlot', undefined, { Authorization: badAud() });
+      expect(res.status).toBe(400);
+      await audit.close();
+      const records: AuditRecord[] = [];
+      for await (const r of queryAudit(dir)) records.push(r);
+      expect(records).toMatchObject([{ interaction: 'search-slot', method: 'GET', status: 400, outcome: 'INVALID_PARAMETER', jwtAccepted: false, organisationOds: 'RYA' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

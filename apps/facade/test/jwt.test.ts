@@ -19,7 +19,7 @@ const AUD = 'https://provider.example.nhs.uk/STU3/1';
 const NOW = 1_750_000_000_000; // fixed clock, ms
 const IAT = NOW / 1000;
 const WRITE = 'patient/appointment.write';
-const policy: JwtPolicy = { audience: AUD, scope: WRITE, clockSkewSeconds: 60, now: () => NOW };
+const policy: JwtPolicy = { audience: AUD, scopes: [WRITE], clockSkewSeconds: 60, now: () => NOW };
 
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const payload: Record<string, unknown> = {
@@ -171,6 +171,15 @@ describe('claim checks (unsigned mode)', () => {
       },
     });
     expect(JSON.stringify(result)).not.toContain('Tester');
+  });
+
+  it('accepts any one of the interaction\u2019s scopes, and names them all when refusing another', () => {
+    const reads = { ...policy, scopes: ['organization/slot.read', 'organization/*.read'] };
+    for (const scope of reads.scopes) expect(checkBookingJwt(bearer(unsigned(claims({ requested_scope: scope }))), reads)).toMatchObject({ ok: true, claims: { requestedScope: scope } });
+    expect(checkBookingJwt(bearer(unsigned(claims())), reads)).toEqual({ ok: false, reason: 'claim "requested_scope" must be "organization/slot.read" or "organization/*.read" for this interaction' });
+    // Exact strings: no wildcard matching of our own (organization/*.read is a value in the list, not a pattern).
+    expect(checkBookingJwt(bearer(unsigned(claims({ requested_scope: 'organization/*.write' }))), reads).ok).toBe(false);
+    expect(checkBookingJwt(bearer(unsigned(claims({ requested_scope: 'organization/slot.read ' }))), reads).ok).toBe(false);
   });
 
   it('checks iss against JWT_ISSUERS when configured', () => {

@@ -1,7 +1,7 @@
-import { bookingAppointment, type ConsumerIdentity, type InteractionName, sspHeaders } from '@booking/cli/consumer';
+import { bookingAppointment, type ConsumerIdentity, type InteractionName, sspHeaders, unsignedJwt } from '@booking/cli/consumer';
 import { problems, toXml } from '@booking/fhir';
 import type { PasJob, WorkerReply } from '@booking/queue';
-import { createApp } from '../src/app.js';
+import { type AppOptions, createApp } from '../src/app.js';
 import type { JobRunner } from '../src/job-runner.js';
 
 /** The consumer API in process, with a JobRunner that records each job and answers from a script. */
@@ -18,6 +18,11 @@ const WHO: ConsumerIdentity = {
 export function headersFor(interaction: InteractionName, overrides: Record<string, string | undefined> = {}): Record<string, string> {
   const all: Record<string, string | undefined> = { ...sspHeaders({ audience: BASE, interaction, toAsid: PROVIDER_ASID, fromAsid: '200000000115', who: WHO }), ...overrides };
   return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** `Authorization` for the test consumer's token with another scope or claims (e.g. a bogus `aud`). */
+export function bearerWith(scope: string, claims: Record<string, unknown> = {}): string {
+  return `Bearer ${unsignedJwt(BASE, scope, WHO, claims)}`;
 }
 
 export const SLOT = { id: '1001', identifier: '0d0c9b0e-8e6d-4b63-9a6c-2f1e4f6f5b1a', schedule: 'Schedule/1', start: '2030-01-01T10:00:00.000Z', end: '2030-01-01T10:30:00.000Z' };
@@ -45,7 +50,7 @@ export function stored(body: Record<string, any>, versionId = '1', status = 'boo
   return { ...body, id: 'a1', meta: { ...body.meta, versionId, lastUpdated: '2030-01-01T09:00:00.000Z' }, status };
 }
 
-export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type: 'problem', problem: problems.referenceNotFound('no such slot') })) {
+export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type: 'problem', problem: problems.referenceNotFound('no such slot') }), extra: Partial<AppOptions> = {}) {
   const jobs: PasJob[] = [];
   const runner: JobRunner = {
     run: async (job) => {
@@ -63,6 +68,7 @@ export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type
     publisher: 'test',
     softwareName: 'test',
     jobs: runner,
+    ...extra,
   });
   const call = (method: string, path: string, interaction: InteractionName, body?: string, headers: Record<string, string | undefined> = {}) =>
     app.request(`${BASE}${path}`, { method, ...(body !== undefined ? { body } : {}), headers: headersFor(interaction, { ...(body !== undefined ? { 'Content-Type': 'application/fhir+json' } : {}), ...headers }) });

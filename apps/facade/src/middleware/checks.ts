@@ -6,7 +6,10 @@ import { allowedMethods, resolveInteraction } from '../interactions.js';
 import { requestHeader, UUID } from '../request-headers.js';
 import { type JwtVerifier, unsignedJwtVerifier } from '../security/jwt.js';
 
-/** The request checks, in the order the NHS assurance harness expects (spec §18); each throws its refusal to onError. */
+/**
+ * The request checks, in the order the NHS assurance harness expects (spec §18), with one addition
+ * its cases show: a GET /Slot query is judged before the JWT. Each throws its refusal to onError.
+ */
 
 /** 1. Route and verb: unknown path → 404, wrong verb → 405. */
 export function interactionCheck(basePath: string) {
@@ -23,11 +26,21 @@ export function interactionCheck(basePath: string) {
   });
 }
 
-/** 2. JWT → 403; unsigned (SSP) unless a signed-token verifier is given (security/jwt.ts). */
+/**
+ * 2. GET /Slot only: the query's own rules → 400 INVALID_PARAMETER, before the JWT. The harness's
+ * SFFSWithInvalidQuery sends a bogus parameter with a bad `aud` and expects 400 (SFFSWithInvalidJWTaud,
+ * the same token with a valid query, expects 403). The interaction table says which interaction has one.
+ */
+export const queryCheck = createMiddleware<AppEnv>(async (c, next) => {
+  c.get('interaction').checkQuery?.(c);
+  await next();
+});
+
+/** 3. JWT → 403; unsigned (SSP) unless a signed-token verifier is given (security/jwt.ts). */
 export function jwtCheck(options: { audience: string; clockSkewSeconds: number; issuers?: readonly string[]; verify?: JwtVerifier }) {
   const { verify = unsignedJwtVerifier, ...policy } = options;
   return createMiddleware<AppEnv>(async (c, next) => {
-    const result = await verify(requestHeader(c, 'Authorization'), { ...policy, scope: c.get('interaction').scope });
+    const result = await verify(requestHeader(c, 'Authorization'), { ...policy, scopes: c.get('interaction').scopes });
     if (!result.ok) refuse(problems.forbidden(`JWT rejected: ${result.reason}`));
     c.set('claims', result.claims);
     await next();
@@ -37,7 +50,7 @@ export function jwtCheck(options: { audience: string; clockSkewSeconds: number; 
 const ASID = /^\d{12}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
-/** 3. SSP headers and X-Request-ID → 400 (spec §3.1, §6). */
+/** 4. SSP headers and X-Request-ID → 400 (spec §3.1, §6). */
 export function sspHeaderCheck(options: { providerAsid: string }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const interaction = c.get('interaction');

@@ -13,8 +13,8 @@ import { compactVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, er
 export interface JwtPolicy {
   /** The service root; `aud` must equal it. */
   audience: string;
-  /** The scope the interaction needs. */
-  scope: string;
+  /** The scopes the interaction accepts; `requested_scope` must be one of them. */
+  scopes: readonly string[];
   clockSkewSeconds: number;
   /** When set, `iss` must be one of these. */
   issuers?: readonly string[];
@@ -218,7 +218,9 @@ export function checkClaims(payload: Record<string, unknown>, policy: JwtPolicy)
   if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + skew)) return fail('claim "nbf" is not an integer or is in the future');
 
   if (payload.reason_for_request !== 'directcare') return fail('claim "reason_for_request" must be "directcare"');
-  if (payload.requested_scope !== policy.scope) return fail(`claim "requested_scope" must be "${policy.scope}" for this interaction`);
+  if (!policy.scopes.includes(payload.requested_scope as string)) {
+    return fail(`claim "requested_scope" must be ${policy.scopes.map((s) => `"${s}"`).join(' or ')} for this interaction`);
+  }
 
   const device = payload.requesting_device as Record<string, unknown>;
   if (device.resourceType !== 'Device' || !hasIdentifier(device) || !nonEmptyString(device.model) || !nonEmptyString(device.version)) {

@@ -40,10 +40,21 @@ export const systemClock: RetryClock = { now: () => Date.now(), sleep: (ms) => s
 
 export type PasRetry = <T>(run: () => Promise<T>) => Promise<T>;
 
-/** Thrown instead of starting a PAS attempt once the job's deadline has passed; carries the last transient error if any. */
+/**
+ * Thrown instead of starting a PAS attempt once the job's deadline has passed, or when the PAS
+ * rolled a write back for it (`rolledBack`); carries the last transient error if any.
+ */
 export class DeadlinePassedError extends Error {
-  constructor(readonly lastError?: Error) {
-    super(`the job's deadline passed${lastError ? ` while the PAS was failing transiently (${lastError.message})` : ''}; no further PAS attempt was made`);
+  constructor(
+    readonly lastError?: Error,
+    readonly rolledBack = false,
+  ) {
+    const transient = lastError ? ` (the PAS had been failing transiently: ${lastError.message})` : '';
+    super(
+      rolledBack
+        ? `the job's deadline passed before the write's PAS transaction began or could commit; it was rolled back${transient}`
+        : `the job's deadline passed${lastError ? ` while the PAS was failing transiently (${lastError.message})` : ''}; no further PAS attempt was made`,
+    );
     this.name = 'DeadlinePassedError';
   }
 }
@@ -77,7 +88,7 @@ export function createPasRetry(policy: RetryPolicy, onRetry?: (attempt: number, 
         return await run();
       } catch (error) {
         // The write's transaction began (or was ready to commit) past the deadline and rolled back.
-        if (error instanceof WriteDeadlinePassedError) throw new DeadlinePassedError(lastError);
+        if (error instanceof WriteDeadlinePassedError) throw new DeadlinePassedError(lastError, true);
         if (!(error instanceof TransientPasError) || retries >= policy.maxRetries) throw error;
         lastError = error;
         const now = clock.now();

@@ -118,6 +118,7 @@ describe('PAS retries', () => {
       throw new WriteDeadlinePassedError(clock.now());
     });
     await expect(late).rejects.toBeInstanceOf(DeadlinePassedError);
+    await expect(late).rejects.toThrow(/rolled back/);
     expect(calls).toBe(1);
     expect(clock.waits).toEqual([]);
   });

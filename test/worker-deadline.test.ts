@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SCHEDULE_ID_SYSTEM } from '@booking/fhir';
 import { generateDemoData, LocalClock, type PasPort, TransientPasError } from '@booking/pas';
 import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
@@ -9,8 +10,10 @@ import { decodeReply, encodeJob, Keyring } from '@booking/queue';
 import type { Job } from 'bullmq';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createProcessor } from '../apps/worker/src/processor.js';
+import { createWorkerMetrics } from '../apps/worker/src/observability/metrics.js';
+import { createProcessor, type ProcessorDeps, timeRanOut } from '../apps/worker/src/processor.js';
 import { bookingBody } from './support/consumer.js';
+import { metricValue } from './support/prometheus.js';
 
 /**
  * A booking whose PAS fails transiently (an Azure SQL failover) must not be retried past the job's
@@ -23,6 +26,13 @@ const clock = new LocalClock();
 const LOCAL = 'https://trust.example/hospital-number';
 const keyring = new Keyring(Keyring.generate('k1'), 'k1');
 
+/** A logger whose lines the test can read. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
 describe("a write job's PAS retries stop at its deadline", () => {
   const dir = mkdtempSync(join(tmpdir(), 'worker-deadline-'));
   const pas = new SqlitePas({ path: join(dir, 'pas.db'), localPatientIdSystem: LOCAL });
@@ -32,9 +42,22 @@ describe("a write job's PAS retries stop at its deadline", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  let slotsTaken = 0;
+  /** A free future slot no other case of this file uses, as a booking body's contained Slot wants it. */
+  const freeSlot = () => {
+    const row = pas.db.prepare(`SELECT SLOT_ID, SLOT_GUID, START_DTTM, END_DTTM, CLINIC_CODE FROM CLINIC_SLOT WHERE SLOT_STATUS='F' AND START_DTTM > datetime('now','+1 hour') ORDER BY SLOT_ID LIMIT 1 OFFSET ?`).get(slotsTaken++) as { SLOT_ID: number; SLOT_GUID: string; START_DTTM: string; END_DTTM: string; CLINIC_CODE: string };
+    return { row, slot: { id: String(row.SLOT_ID), identifier: row.SLOT_GUID, schedule: `Schedule/${row.CLINIC_CODE}`, start: clock.toInstant(row.START_DTTM), end: clock.toInstant(row.END_DTTM) } };
+  };
+  const slotStatus = (slotId: number) => (pas.db.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').get(slotId) as { SLOT_STATUS: string }).SLOT_STATUS;
+  const processorOver = (port: PasPort, logger: unknown = pino({ level: 'silent' }), onReply?: ProcessorDeps['onReply']) =>
+    createProcessor({ pas: port, logger: logger as never, keyring, localPatientIdSystem: LOCAL, scheduleIdSystem: DEFAULT_SCHEDULE_ID_SYSTEM, maxRetries: 30, writeRetryBudgetMs: 60_000, readRetryBudgetMs: 10_000, ...(onReply ? { onReply } : {}) });
+  const bookJob = (slot: ReturnType<typeof freeSlot>['slot'], deadline: number, fields: Record<string, unknown> = {}) => {
+    const jobId = randomUUID();
+    return { id: jobId, attemptsStarted: 1, stalledCounter: 0, ...fields, data: encodeJob({ kind: 'book', traceRequestId: randomUUID(), requestId: randomUUID(), appointment: bookingBody(slot) as never }, jobId, deadline, keyring) } as unknown as Job & { id: string };
+  };
+
   it('leaves the slot free and replies "outcome unknown" when the PAS recovers only after the deadline, within the write budget', async () => {
-    const row = pas.db.prepare(`SELECT SLOT_ID, SLOT_GUID, START_DTTM, END_DTTM, CLINIC_CODE FROM CLINIC_SLOT WHERE SLOT_STATUS='F' AND START_DTTM > datetime('now','+1 hour') ORDER BY SLOT_ID LIMIT 1`).get() as { SLOT_ID: number; SLOT_GUID: string; START_DTTM: string; END_DTTM: string; CLINIC_CODE: string };
-    const slot = { id: String(row.SLOT_ID), identifier: row.SLOT_GUID, schedule: `Schedule/${row.CLINIC_CODE}`, start: clock.toInstant(row.START_DTTM), end: clock.toInstant(row.END_DTTM) };
+    const { row, slot } = freeSlot();
     const deadline = Date.now() + 1500; // the facade's JOB_TIMEOUT_MS (10 s by default; short here)
     let attempts = 0;
     let lateAttempts = 0;
@@ -53,15 +76,86 @@ describe("a write job's PAS retries stop at its deadline", () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const processor = createProcessor({ pas: failingOver, logger: pino({ level: 'silent' }) as never, keyring, localPatientIdSystem: LOCAL, scheduleIdSystem: DEFAULT_SCHEDULE_ID_SYSTEM, maxRetries: 30, writeRetryBudgetMs: 60_000, readRetryBudgetMs: 10_000 });
-    const jobId = randomUUID();
-    const job = { id: jobId, data: encodeJob({ kind: 'book', traceRequestId: randomUUID(), requestId: randomUUID(), appointment: bookingBody(slot) as never }, jobId, deadline, keyring) } as unknown as Job;
-    const reply = decodeReply(await processor(job as never), jobId, keyring);
+    const { logger, lines } = capturingLogger();
+    const job = bookJob(slot, deadline);
+    const reply = decodeReply(await processorOver(failingOver, logger)(job as never), job.id, keyring);
 
     expect(attempts).toBeGreaterThan(1); // it did retry inside the deadline
     expect(lateAttempts).toBe(0);
     expect(reply).toMatchObject({ type: 'problem', problem: { status: 500 } });
-    const status = (pas.db.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').get(row.SLOT_ID) as { SLOT_STATUS: string }).SLOT_STATUS;
-    expect(status).toBe('F');
+    expect(slotStatus(row.SLOT_ID)).toBe('F');
+    // The driver's words stay in the worker's log (with the job's ids); the consumer, reached
+    // through the SSP, is told a fixed text (SQL Server's would name hosts, ports, databases).
+    expect(JSON.stringify(reply)).not.toMatch(/40197|reconfiguring/);
+    expect(JSON.stringify(reply)).toMatch(/same X-Request-ID/);
+    expect(lines.find((l) => l.msg === 'job reached its deadline: no further PAS attempt')).toMatchObject({ jobId: job.id, kind: 'book', err: expect.stringMatching(/40197/) });
+  });
+
+  it('writes nothing when the booking\'s PAS transaction begins after the deadline (queued behind other work or a lock), and gives the deadline answer', async () => {
+    const { row, slot } = freeSlot();
+    const deadline = Date.now() + 200;
+    // The PAS call starts in time; its transaction begins only once the deadline has passed.
+    const queued: PasPort = new Proxy(pas as unknown as PasPort, {
+      get(target, prop, receiver) {
+        if (prop === 'book') {
+          return async (command: Parameters<PasPort['book']>[0]) => {
+            while (Date.now() <= deadline) await sleep(deadline - Date.now() + 1);
+            return target.book(command);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const job = bookJob(slot, deadline);
+    const reply = decodeReply(await processorOver(queued)(job as never), job.id, keyring);
+    expect(slotStatus(row.SLOT_ID)).toBe('F');
+    expect(pas.db.prepare('SELECT COUNT(*) AS n FROM booking_REQUEST_LOG').get()).toEqual({ n: 0 });
+    expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: timeRanOut('book') } });
+  });
+
+  it("does not call the outcome of a job re-run after its worker stopped \"nothing was done\": the first run may have booked", async () => {
+    const { slot } = freeSlot();
+    const { logger, lines } = capturingLogger();
+    // BullMQ handed the job on after its first worker was killed (perhaps after COMMIT); its time has run out.
+    const rerun = bookJob(slot, Date.now() - 1, { attemptsStarted: 2, stalledCounter: 1 });
+    const reply = decodeReply(await processorOver(pas as unknown as PasPort, logger)(rerun as never), rerun.id, keyring);
+    expect(reply).toMatchObject({ type: 'problem', problem: { status: 500 } });
+    const diagnostics = (reply as { problem: { diagnostics: string } }).problem.diagnostics;
+    expect(diagnostics).not.toMatch(/nothing was done/);
+    expect(diagnostics).toMatch(/not run again.*first run's outcome is unknown.*same X-Request-ID/);
+    expect(lines.find((l) => l.jobId === rerun.id && l.level === 40)?.msg).toMatch(/not run again; the first run's outcome is unknown/);
+
+    // A job no worker ever started did nothing, and says so.
+    const fresh = bookJob(freeSlot().slot, Date.now() - 1);
+    const freshReply = decodeReply(await processorOver(pas as unknown as PasPort)(fresh as never), fresh.id, keyring);
+    expect((freshReply as { problem: { diagnostics: string } }).problem.diagnostics).toMatch(/nothing was done/);
+  });
+
+  it('counts every book reply in booking_outcomes_total and booking_jobs_processed_total, those of jobs not run included', async () => {
+    const metrics = createWorkerMetrics();
+    const processor = processorOver(pas as unknown as PasPort, undefined, metrics.reply);
+    const expired = bookJob(freeSlot().slot, Date.now() - 1);
+    await processor(expired as never);
+    const undecodable = bookJob(freeSlot().slot, Date.now() + 60_000);
+    (undecodable.data as { sealed: unknown }).sealed = encodeJob({ kind: 'noop', traceRequestId: 'x' } as never, 'another-job', Date.now(), keyring).sealed;
+    await processor(undecodable as never);
+    const deadline = Date.now() + 100;
+    const gaveUp = bookJob(freeSlot().slot, deadline);
+    const failing: PasPort = new Proxy(pas as unknown as PasPort, {
+      get(target, prop, receiver) {
+        if (prop === 'book') return async () => {
+          throw new TransientPasError('SQLite PAS is busy (SQLITE_BUSY)');
+        };
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await processorOver(failing, undefined, metrics.reply)(gaveUp as never);
+    const text = await metrics.registry.metrics();
+    expect(metricValue(text, 'booking_outcomes_total', { outcome: 'expired' })).toBe(2);
+    expect(metricValue(text, 'booking_outcomes_total', { outcome: 'undecodable' })).toBe(1);
+    expect(metricValue(text, 'booking_outcomes_total')).toBe(3);
+    expect(metricValue(text, 'booking_jobs_processed_total', { kind: 'book', result: 'problem' })).toBe(3);
   });
 });

@@ -312,6 +312,7 @@ function checkPatient(patient: JsonObject): BookingPatient {
   const officialName = name as JsonObject;
   if (!GENDERS.includes(patient.gender as (typeof GENDERS)[number])) invalid('Patient.gender must be male, female, other or unknown', `${at}.gender`);
   if (typeof patient.birthDate !== 'string' || !DATE.test(patient.birthDate)) invalid('Patient.birthDate must be a full date (YYYY-MM-DD)', `${at}.birthDate`);
+  checkBirthDate(patient.birthDate as string, `${at}.birthDate`);
   const addresses = asArray(patient.address);
   const address = addresses.find((a) => isObject(a) && a.use === 'home') ?? addresses[0];
   if (!isObject(address)) invalid('Patient.address is required', `${at}.address`);
@@ -334,6 +335,20 @@ function checkPatient(patient: JsonObject): BookingPatient {
     ...(typeof addr.postalCode === 'string' ? { postalCode: addr.postalCode } : {}),
     ...(phone && typeof phone.value === 'string' ? { phone: phone.value } : {}),
   };
+}
+
+/**
+ * The earliest birth date a PAS can store: SQL Server's DATETIME (PATIENT.DOB) starts on
+ * 1753-01-01. An earlier one (a typo: 0197 for 1970) would fail the booking in the PAS on every
+ * retry; refused here instead, naming the element.
+ */
+export const EARLIEST_BIRTH_DATE = '1753-01-01';
+
+/** A birth date the PAS can hold and that is not in the future (later than today anywhere on earth, UTC+14). */
+function checkBirthDate(birthDate: string, location: string): void {
+  if (birthDate < EARLIEST_BIRTH_DATE) invalid(`Patient.birthDate ${birthDate} is before ${EARLIEST_BIRTH_DATE}, the earliest date the PAS can record`, location);
+  const latestToday = new Date(Date.now() + 14 * 3600_000).toISOString().slice(0, 10);
+  if (birthDate > latestToday) invalid(`Patient.birthDate ${birthDate} is in the future`, location);
 }
 
 /** fs_patientcontact: every contact point ranked, rank 1 exactly once across patient and contacts. */

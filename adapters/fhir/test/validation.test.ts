@@ -63,6 +63,23 @@ describe('the Booking Standard rule table', () => {
     expect(checked).toMatchObject({ ok: true, value: { slotId: '1001', slotGuid: 'f3a0c1de-0000-4000-8000-000000001001', patient: { family: 'Bloggs', nhsNumber: '9658218873' } } });
   });
 
+  it('refuses a birth date the PAS cannot record (before 1753-01-01: SQL Server DATETIME) or in the future, naming the element', () => {
+    const tomorrowAnywhere = new Date(Date.now() + 38 * 3600_000).toISOString().slice(0, 10);
+    for (const birthDate of ['0197-05-12', '1752-12-31', tomorrowAnywhere, '2999-01-01']) {
+      const body = booking();
+      body.contained[1].birthDate = birthDate;
+      // The facade's check and the worker's (fhirValidated) alike: no job reaches the PAS.
+      for (const checked of [checkBookingRequest(body), checkBookingRequest(body, { fhirValidated: true })]) {
+        expect(checked, birthDate).toMatchObject({ ok: false, problem: { status: 422, spineCode: 'INVALID_RESOURCE', location: ['Appointment.contained.Patient.birthDate'] } });
+      }
+    }
+    for (const birthDate of ['1753-01-01', '1900-02-28', new Date().toISOString().slice(0, 10)]) {
+      const body = booking();
+      body.contained[1].birthDate = birthDate;
+      expect(checkBookingRequest(body).ok, birthDate).toBe(true);
+    }
+  });
+
   it('refuses a participant NHS number that contradicts the contained Patient\u2019s (the PAS would file one, reads show the other)', () => {
     const body = booking();
     body.participant[0].actor.identifier.value = '9000000009'; // a valid NHS number, not the Patient's 9658218873

@@ -138,6 +138,16 @@ export interface WriteContext {
   jobId: string;
 }
 
+/**
+ * When a write may still happen. Past `deadline` (epoch ms) the consumer has been answered "outcome
+ * unknown" and may have booked elsewhere under a new X-Request-ID: the transaction checks it once
+ * it has begun (a wait for the connection or a lock can be long) and again before COMMIT, and rolls
+ * back with WriteDeadlinePassedError. Absent: no deadline (tools, demos, tests).
+ */
+export interface WriteDeadline {
+  deadline?: number;
+}
+
 export interface AppointmentQuery {
   nhsNumber?: string;
   appointmentId?: string;
@@ -146,7 +156,7 @@ export interface AppointmentQuery {
   limit: number;
 }
 
-export interface BookCommand extends WriteContext {
+export interface BookCommand extends WriteContext, WriteDeadline {
   appointmentId: string;
   /** The slot: found by its identifier (UUID) when given, else by its logical id; both must agree. */
   slotGuid?: string;
@@ -180,7 +190,7 @@ export type BookResult =
   | { outcome: 'slot-mismatch'; reason: string }
   | ReplayedWrite;
 
-export interface CancelCommand extends WriteContext {
+export interface CancelCommand extends WriteContext, WriteDeadline {
   appointmentId: string;
   /** The version the consumer read (If-Match); the cancel only applies on top of it. */
   expectedVersionId: string;
@@ -257,5 +267,16 @@ export class TransientPasError extends Error {
   override readonly name = 'TransientPasError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/**
+ * A write whose deadline (WriteDeadline) had passed by the time its transaction began, or by the
+ * time it was ready to commit: rolled back, nothing written. Not transient: no retry may follow.
+ */
+export class WriteDeadlinePassedError extends Error {
+  override readonly name = 'WriteDeadlinePassedError';
+  constructor(readonly deadline: number) {
+    super(`the write's deadline (${new Date(deadline).toISOString()}) had passed inside its PAS transaction; it was rolled back, nothing was written`);
   }
 }

@@ -111,10 +111,22 @@ export interface TxOutcome<T> {
 export const commit = <T>(value: T): TxOutcome<T> => ({ commit: true, value });
 export const rollback = <T>(value: T): TxOutcome<T> => ({ commit: false, value });
 
+/** How one transaction may wait. */
+export interface TxOptions {
+  /** Epoch ms: lock waits (SQLite's busy wait, SQL Server's LOCK_TIMEOUT) end by then at the latest. */
+  deadline?: number;
+}
+
+/** A lock wait of at most `limitMs`, cut to the whole ms left before `deadline` (0 when none: try once, do not wait). */
+export function lockWaitMs(limitMs: number, deadline: number | undefined, now = Date.now()): number {
+  if (deadline === undefined) return limitMs;
+  return Math.max(0, Math.min(limitMs, Math.floor(deadline - now)));
+}
+
 export interface PasDatabase {
   readonly dialect: Dialect;
   /** One write transaction; committed only when `work` says so, rolled back on anything else. */
-  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T>;
+  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options?: TxOptions): Promise<T>;
   /** Reads outside a transaction (each statement sees committed rows). */
   read<T>(work: (s: PasSession) => Promise<T>): Promise<T>;
   /** A primary-key or unique violation (a concurrent twin of a write committed first). */

@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoData, generateDemoData } from '../src/demo-data.js';
 import { LocalClock } from '../src/local-time.js';
 import { createMssqlSchema, loadDemoDataMssql, MssqlPas } from '../src/mssql/index.js';
 import { openPasScreens, type PasScreens } from '../src/pas-screens.js';
-import type { AppointmentVersion, BookCommand, CancelCommand, PasChangeKind, PasObserver, PasPort, PatientDetails, SlotQuery, SlotStatus } from '../src/port.js';
-import type { PasDatabase, PasSession, TxOutcome } from '../src/session.js';
+import { type AppointmentVersion, type BookCommand, type CancelCommand, type PasChangeKind, type PasObserver, type PasPort, type PatientDetails, type SlotQuery, type SlotStatus, TransientPasError, WriteDeadlinePassedError } from '../src/port.js';
+import { type PasDatabase, type PasSession, rollback, type TxOptions, type TxOutcome } from '../src/session.js';
 import { loadDemoDataSqlite, SqlitePas } from '../src/sqlite/index.js';
 import { SqliteDatabase } from '../src/sqlite/sqlite-db.js';
 import { MssqlDatabase } from '../src/mssql/mssql-db.js';
@@ -91,7 +92,7 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
   get dialect() {
     return this.inner.dialect;
   }
-  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T> {
+  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options?: TxOptions): Promise<T> {
     return this.inner.transaction((s) =>
       work({
         dialect: s.dialect,
@@ -107,6 +108,7 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
           return rows;
         },
       }),
+      options,
     );
   }
   read<T>(work: (s: PasSession) => Promise<T>): Promise<T> {
@@ -118,6 +120,38 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
   close() {
     return Promise.resolve();
   }
+}
+
+/**
+ * The adapter's database, whose transactions begin only once `until` resolves: what a write
+ * queued behind the connection's other work, the pool, or another session's lock lives through.
+ */
+class LateBegin implements PasDatabase {
+  constructor(
+    private readonly inner: PasDatabase,
+    private readonly until: () => Promise<void>,
+  ) {}
+  get dialect() {
+    return this.inner.dialect;
+  }
+  async transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options?: TxOptions): Promise<T> {
+    await this.until();
+    return this.inner.transaction(work, options);
+  }
+  read<T>(work: (s: PasSession) => Promise<T>): Promise<T> {
+    return this.inner.read(work);
+  }
+  isDuplicateKey(error: unknown) {
+    return this.inner.isDuplicateKey(error);
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+/** Resolves once the clock has moved past `deadline` (a wait, never a timing assertion). */
+async function pastDeadline(deadline: number): Promise<void> {
+  while (Date.now() <= deadline) await new Promise((r) => setTimeout(r, deadline - Date.now() + 1));
 }
 
 interface Observed {
@@ -829,6 +863,57 @@ export function describePasContract(name: string, open: OpenPas): void {
       });
     });
 
+    describe('the write deadline: no PAS write after the consumer was answered "outcome unknown"', () => {
+      const repositoryOver = (database: PasDatabase) => new PasRepository(database, { clock, localPatientIdSystem: LOCAL_SYSTEM });
+
+      it('rolls back a booking whose deadline has passed when its transaction begins, writing nothing', async () => {
+        const slot = takeSlot();
+        const before = await subject.counts();
+        await expect(pas.book(bookCommand(slot, { deadline: Date.now() - 1 }))).rejects.toBeInstanceOf(WriteDeadlinePassedError);
+        expect(await subject.counts()).toEqual(before);
+        expect(await slotRow(slot)).toMatchObject({ status: 'free' });
+      });
+
+      it('checks the deadline inside the transaction: a booking asked for in time whose transaction began after it writes nothing', async () => {
+        const slot = takeSlot();
+        const before = await subject.counts();
+        const deadline = Date.now() + 50;
+        const late = repositoryOver(new LateBegin(subject.database, () => pastDeadline(deadline)));
+        await expect(late.book(bookCommand(slot, { deadline }))).rejects.toBeInstanceOf(WriteDeadlinePassedError);
+        expect(await subject.counts()).toEqual(before);
+        expect(await slotRow(slot)).toMatchObject({ status: 'free' });
+      });
+
+      it('rolls back, before COMMIT, a booking whose statements waited until past its deadline', async () => {
+        const slot = takeSlot();
+        const before = await subject.counts();
+        const deadline = Date.now() + 50;
+        // A lock wait on the slot's row, after the transaction began in time.
+        const afterSlotLookUp = (sql: string) => sql.includes('FROM CLINIC_SLOT s');
+        const waited = repositoryOver(new ClerkBetweenReadAndWrite(subject.database, () => pastDeadline(deadline), afterSlotLookUp));
+        await expect(waited.book(bookCommand(slot, { deadline }))).rejects.toBeInstanceOf(WriteDeadlinePassedError);
+        expect(await subject.counts()).toEqual(before);
+        expect(await slotRow(slot)).toMatchObject({ status: 'free' });
+        // The same request, in time, books.
+        expect((await pas.book(bookCommand(slot, { deadline: Date.now() + 60_000 }))).outcome).toBe('booked');
+      });
+
+      it('rolls back a cancel whose deadline has passed, or passes while it waits, writing nothing', async () => {
+        const { cmd: booking, slot, version } = await book();
+        const before = await subject.counts();
+        await expect(pas.cancel(cancelCommand(version, version.versionId, { deadline: Date.now() - 1 }))).rejects.toBeInstanceOf(WriteDeadlinePassedError);
+        const deadline = Date.now() + 50;
+        const waited = repositoryOver(new ClerkBetweenReadAndWrite(subject.database, () => pastDeadline(deadline)));
+        await expect(waited.cancel(cancelCommand(version, version.versionId, { deadline }))).rejects.toBeInstanceOf(WriteDeadlinePassedError);
+        expect(await subject.counts()).toEqual(before);
+        expect(await subject.legacyRows(booking.appointmentId)).toMatchObject({ APPT_STATUS: 'B', SLOT_STATUS: 'B' });
+        expect(await pas.readAppointment(booking.appointmentId)).toEqual(version);
+        expect(await slotRow(slot)).toMatchObject({ status: 'busy' });
+        // In time, it cancels.
+        expect((await pas.cancel(cancelCommand(version, version.versionId, { deadline: Date.now() + 60_000 }))).outcome).toBe('cancelled');
+      });
+    });
+
     describe('searchAppointments', () => {
       it("finds a patient's upcoming appointments by NHS number, and one by id, as their current versions", async () => {
         const nhsNumber = randomNhsNumber();
@@ -1165,6 +1250,53 @@ function delta(before: Counts, after: Counts): Partial<Counts> {
 }
 
 describePasContract('SQLite', openSqlite);
+
+describe('SQLite: a write that waits for the connection or the file lock past its deadline', () => {
+  const data = contractData();
+  const slots = slotsOf(data, 'DEMOCL04').filter((s) => s.status === 'F');
+  let subject: PasUnderTest;
+  beforeAll(async () => {
+    subject = await openSqlite(data);
+  });
+  afterAll(async () => {
+    await subject?.close();
+  });
+  const sqlite = () => (subject.pas as SqlitePas).db;
+
+  it("writes nothing when queued behind the connection's other work until past its deadline", async () => {
+    // The worker's one connection serialises its jobs: this booking waits for another job's transaction.
+    const database = new SqliteDatabase(sqlite(), 5000);
+    const repository = new PasRepository(database, { clock, localPatientIdSystem: LOCAL_SYSTEM });
+    let release = () => {};
+    const otherJob = database.transaction(() => new Promise<TxOutcome<undefined>>((resolve) => (release = () => resolve(rollback(undefined)))));
+    const before = await subject.counts();
+    const deadline = Date.now() + 50;
+    const booking = repository.book(bookCommand(slots[0] as DemoSlot, { deadline }));
+    await pastDeadline(deadline);
+    release();
+    await otherJob;
+    await expect(booking).rejects.toBeInstanceOf(WriteDeadlinePassedError);
+    expect(await subject.counts()).toEqual(before);
+  });
+
+  it("stops waiting for another process's write lock at the deadline, not at the busy timeout", { timeout: 30_000 }, async () => {
+    // A busy timeout far beyond the test's own: only the deadline can end the wait in time.
+    const database = new SqliteDatabase(sqlite(), 600_000);
+    const repository = new PasRepository(database, { clock, localPatientIdSystem: LOCAL_SYSTEM });
+    const before = await subject.counts();
+    const clerk = new Database(sqlite().name);
+    clerk.exec('BEGIN EXCLUSIVE'); // a PAS screen, a report or a backup holds the file's write lock
+    try {
+      // Busy (transient): the worker's retry then stops at the deadline, as it already does.
+      await expect(repository.book(bookCommand(slots[1] as DemoSlot, { deadline: Date.now() + 100 }))).rejects.toBeInstanceOf(TransientPasError);
+    } finally {
+      clerk.exec('ROLLBACK');
+      clerk.close();
+      sqlite().pragma('busy_timeout = 5000');
+    }
+    expect(await subject.counts()).toEqual(before);
+  });
+});
 
 const mssqlUrl = process.env.PAS_MSSQL_URL;
 if (mssqlUrl) {

@@ -171,6 +171,19 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     expect(events).toEqual(['begin', 'commit']);
   });
 
+  it("cut the lock timeout to the time left before the write's deadline", async () => {
+    const lockTimeout = async (deadline: number) => {
+      const { pool, sent } = fakePool(preambleAnswer(1));
+      await new MssqlDatabase(pool, 2500).transaction(async () => commit(undefined), { deadline });
+      return Number(/SET LOCK_TIMEOUT (\d+);/.exec(sent[0]?.text ?? '')?.[1]);
+    };
+    expect(await lockTimeout(Date.now() + 600_000)).toBe(2500);
+    const near = await lockTimeout(Date.now() + 1000);
+    expect(near).toBeGreaterThanOrEqual(0);
+    expect(near).toBeLessThanOrEqual(1000);
+    expect(await lockTimeout(Date.now() - 1)).toBe(0); // past it: no wait at all (the repository then rolls back)
+  });
+
   it('discard a pooled connection that was still in a transaction, roll back, and fail transiently', async () => {
     const { pool, sent, events, connection } = fakePool(preambleAnswer(2));
     const db = new MssqlDatabase(pool, 5000);

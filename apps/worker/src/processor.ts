@@ -1,4 +1,4 @@
-import { problems } from '@booking/fhir';
+import { type Problem, problems } from '@booking/fhir';
 import type { PasPort } from '@booking/pas';
 import { decodeJob, encodeReply, type Keyring, type PasJob, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import type { Job } from 'bullmq';
@@ -21,9 +21,28 @@ export interface ProcessorDeps {
   /** Retry budgets (ms) of one job's PAS calls: bookings and cancels, and reads (retry.ts). */
   writeRetryBudgetMs: number;
   readRetryBudgetMs: number;
-  /** Observability hooks (observability/metrics.ts): each plain reply, each PAS retry. */
-  onReply?: (job: PasJob, reply: WorkerReply) => void;
+  /**
+   * Observability hooks (observability/metrics.ts): each reply the worker gives, with why the job
+   * was not (wholly) run when it was not (its deadline passed; it could not be decoded), and each
+   * PAS retry. `kind` is the job's clear kind, as Redis holds it.
+   */
+  onReply?: (kind: string, reply: WorkerReply, unrun?: UnrunReason) => void;
   onPasRetry?: () => void;
+}
+
+/** Why a job got an answer without being run to its end. */
+export type UnrunReason = 'expired' | 'undecodable';
+
+/** What the consumer is told when the job's time ran out: fixed text (the cause is in the worker's log, never sent out through the SSP). */
+export function timeRanOut(kind: string | undefined): string {
+  return isWriteJob(kind)
+    ? "The PAS could not complete the request before its time ran out, and nothing is written after that; the outcome is unknown. Retry with the same X-Request-ID to learn it."
+    : "The PAS could not answer before the request's time ran out. Retry the request.";
+}
+
+/** A job BullMQ has moved to active before: a worker took it and stopped (killed, or stalled) without finishing. */
+function startedBefore(job: Job): boolean {
+  return (job.attemptsStarted ?? 0) > 1 || (job.stalledCounter ?? 0) > 0;
 }
 
 /**
@@ -31,24 +50,37 @@ export interface ProcessorDeps {
  * retries them; only an unexpected error fails the job and the facade answers 500. A job that
  * cannot be decoded, or whose caller stopped waiting (its deadline passed — e.g. a stalled job
  * picked up again after a worker died), is answered without touching the PAS. Retries of transient
- * PAS failures stop at that deadline too: past it the consumer was told "outcome unknown" and may
- * have booked elsewhere, so a late attempt could make a second appointment (retry.ts).
+ * PAS failures stop at that deadline too, and a write whose transaction begins (or is ready to
+ * commit) after it rolls back: past it the consumer was told "outcome unknown" and may have booked
+ * elsewhere, so a late write could make a second appointment (retry.ts, WriteDeadline).
  */
 export function createProcessor(deps: ProcessorDeps) {
   return async (job: Job<StoredJob, StoredReply>): Promise<StoredReply> => {
     const stored = job.data;
-    const log = deps.logger.child({ jobId: job.id, kind: stored?.kind, requestId: stored?.traceRequestId });
+    const kind = stored?.kind;
+    const log = deps.logger.child({ jobId: job.id, kind, requestId: stored?.traceRequestId });
     const seal = (reply: WorkerReply) => encodeReply(reply, String(job.id), deps.keyring);
+    const unrun = (reason: UnrunReason, problem: Problem) => {
+      const reply: WorkerReply = { type: 'problem', problem };
+      deps.onReply?.(kind, reply, reason);
+      return seal(reply);
+    };
     let data: PasJob;
     try {
       data = decodeJob(stored, String(job.id), deps.keyring); // bound to this job id, kind and deadline
     } catch (error) {
       log.error({ err: (error as Error).message }, 'job cannot be decoded');
-      return seal({ type: 'problem', problem: problems.internal('The job could not be decoded by the worker; nothing was done') });
+      return unrun('undecodable', problems.internal('The job could not be decoded by the worker; nothing was done'));
     }
     if (Date.now() > stored.deadline) {
+      if (startedBefore(job)) {
+        // A worker ran it before and stopped (SIGKILL, a stall) perhaps after its COMMIT.
+        log.warn({ attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter }, "job past its deadline on a re-run after its worker stopped: not run again; the first run's outcome is unknown");
+        const advice = isWriteJob(kind) ? 'retry with the same X-Request-ID to learn it' : 'retry the request';
+        return unrun('expired', problems.outcomeUnknown(`The job was not run again after its worker stopped, as its time had run out; the first run's outcome is unknown: ${advice}`));
+      }
       log.warn('job past its deadline: nobody waits for it, nothing done');
-      return seal({ type: 'problem', problem: problems.outcomeUnknown('The job expired before a worker could run it; nothing was done') });
+      return unrun('expired', problems.outcomeUnknown('The job expired before a worker could run it; nothing was done'));
     }
     const budgetMs = isWriteJob(data?.kind) ? deps.writeRetryBudgetMs : deps.readRetryBudgetMs;
     const retry = createPasRetry({ maxRetries: deps.maxRetries, budgetMs, deadline: stored.deadline }, (attempt, error, waitMs) => {
@@ -57,14 +89,15 @@ export function createProcessor(deps: ProcessorDeps) {
     });
     const started = performance.now();
     try {
-      const reply = await dispatch(data, String(job.id), { ...deps, retry });
-      deps.onReply?.(data, reply);
+      const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline });
+      deps.onReply?.(kind, reply);
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
       return seal(reply);
     } catch (error) {
       if (error instanceof DeadlinePassedError) {
-        log.warn({ err: error.message }, 'job reached its deadline: no further PAS attempt');
-        return seal({ type: 'problem', problem: problems.outcomeUnknown(`The PAS kept failing transiently until the request's time ran out; the worker stopped trying (${error.lastError?.message ?? 'no detail'})`) });
+        // The driver's words (host, port, database, lock details) stay here; the consumer gets fixed text.
+        log.warn({ err: error.message, ms: Math.round(performance.now() - started) }, 'job reached its deadline: no further PAS attempt');
+        return unrun('expired', problems.outcomeUnknown(timeRanOut(kind)));
       }
       log.error({ err: (error as Error).message }, 'job failed');
       throw error;
@@ -72,7 +105,7 @@ export function createProcessor(deps: ProcessorDeps) {
   };
 }
 
-type Deps = ProcessorDeps & { retry: <T>(run: () => Promise<T>) => Promise<T> };
+type Deps = ProcessorDeps & { retry: <T>(run: () => Promise<T>) => Promise<T>; deadline: number };
 
 async function dispatch(data: PasJob, jobId: string, deps: Deps): Promise<WorkerReply> {
   switch (data?.kind) {

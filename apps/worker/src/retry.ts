@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TransientPasError } from '@booking/pas';
+import { TransientPasError, WriteDeadlinePassedError } from '@booking/pas';
 
 /**
  * Retries PAS calls that failed for a transient reason (deadlock victim, lock timeout, busy file,
@@ -11,7 +11,9 @@ import { TransientPasError } from '@booking/pas';
  *
  * Both are cut short by the job's deadline: once it has passed the facade has answered "outcome
  * unknown", the consumer may well have booked elsewhere under a new X-Request-ID, and an attempt
- * that landed now would make a second appointment. So no attempt starts after it.
+ * that landed now would make a second appointment. So no attempt starts after it; and since an
+ * attempt's transaction may begin much later than the call (queued behind the connection, the
+ * pool or a lock), the PAS checks the deadline again inside it (WriteDeadline) and rolls back.
  */
 
 export interface RetryPolicy {
@@ -38,10 +40,21 @@ export const systemClock: RetryClock = { now: () => Date.now(), sleep: (ms) => s
 
 export type PasRetry = <T>(run: () => Promise<T>) => Promise<T>;
 
-/** Thrown instead of starting a PAS attempt once the job's deadline has passed; carries the last transient error if any. */
+/**
+ * Thrown instead of starting a PAS attempt once the job's deadline has passed, or when the PAS
+ * rolled a write back for it (`rolledBack`); carries the last transient error if any.
+ */
 export class DeadlinePassedError extends Error {
-  constructor(readonly lastError?: Error) {
-    super(`the job's deadline passed${lastError ? ` while the PAS was failing transiently (${lastError.message})` : ''}; no further PAS attempt was made`);
+  constructor(
+    readonly lastError?: Error,
+    readonly rolledBack = false,
+  ) {
+    const transient = lastError ? ` (the PAS had been failing transiently: ${lastError.message})` : '';
+    super(
+      rolledBack
+        ? `the job's deadline passed before the write's PAS transaction began or could commit; it was rolled back${transient}`
+        : `the job's deadline passed${lastError ? ` while the PAS was failing transiently (${lastError.message})` : ''}; no further PAS attempt was made`,
+    );
     this.name = 'DeadlinePassedError';
   }
 }
@@ -74,6 +87,8 @@ export function createPasRetry(policy: RetryPolicy, onRetry?: (attempt: number, 
       try {
         return await run();
       } catch (error) {
+        // The write's transaction began (or was ready to commit) past the deadline and rolled back.
+        if (error instanceof WriteDeadlinePassedError) throw new DeadlinePassedError(lastError, true);
         if (!(error instanceof TransientPasError) || retries >= policy.maxRetries) throw error;
         lastError = error;
         const now = clock.now();

@@ -1,4 +1,4 @@
-import { TransientPasError } from '@booking/pas';
+import { TransientPasError, WriteDeadlinePassedError } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { workerSchema } from '../src/config.js';
 import { backoffMs, createPasRetry, DEADLINE_MARGIN_MS, DeadlinePassedError, isWriteJob, type RetryClock } from '../src/retry.js';
@@ -106,6 +106,21 @@ describe('PAS retries', () => {
       }),
     ).rejects.toBeInstanceOf(DeadlinePassedError);
     expect(ran).toBe(false);
+  });
+
+  it('answers a write the PAS rolled back for its deadline as the deadline, with no further attempt', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const retry = createPasRetry({ maxRetries: 30, budgetMs: 60_000, deadline: clock.now() + 10_000 }, undefined, clock);
+    const late = retry(async () => {
+      calls++;
+      // Its transaction began only after the deadline (queued behind the connection or a lock).
+      throw new WriteDeadlinePassedError(clock.now());
+    });
+    await expect(late).rejects.toBeInstanceOf(DeadlinePassedError);
+    await expect(late).rejects.toThrow(/rolled back/);
+    expect(calls).toBe(1);
+    expect(clock.waits).toEqual([]);
   });
 
   it('backs off exponentially with jitter, capped', () => {

@@ -1,6 +1,6 @@
 import sql, { type ConnectionPool, type Request, type Transaction } from 'mssql';
 import { TransientPasError } from '../port.js';
-import { mssqlDialect, type Params, type PasDatabase, type PasSession, type TxOutcome, upperKeys } from '../session.js';
+import { lockWaitMs, mssqlDialect, type Params, type PasDatabase, type PasSession, type TxOptions, type TxOutcome, upperKeys } from '../session.js';
 import { isTransientMssqlError } from './errors.js';
 import { wallClock } from './values.js';
 
@@ -134,7 +134,7 @@ export class MssqlDatabase implements PasDatabase {
     return guard(() => work(session(this.pool)));
   }
 
-  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T> {
+  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options: TxOptions = {}): Promise<T> {
     return guard(async () => {
       const tx = this.pool.transaction();
       await tx.begin(sql.ISOLATION_LEVEL.READ_COMMITTED);
@@ -144,7 +144,8 @@ export class MssqlDatabase implements PasDatabase {
         // A plain batch (tedious execSqlBatch), never query(): that is sp_executesql, and SET options
         // set inside it are restored when it returns. Set here, they hold for the rest of the
         // connection's session, every statement of this transaction included.
-        const preamble = await tx.request().batch(transactionPreamble(this.lockTimeoutMs));
+        // Lock waits end by the write's deadline too (the repository checks it again before COMMIT).
+        const preamble = await tx.request().batch(transactionPreamble(lockWaitMs(this.lockTimeoutMs, options.deadline)));
         const state = preamble.recordset?.[0] ? upperKeys<{ TRANCOUNT: number }>(preamble.recordset[0]) : undefined;
         if (state?.TRANCOUNT !== 1) {
           discard(connection);

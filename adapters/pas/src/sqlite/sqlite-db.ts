@@ -1,7 +1,7 @@
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { TransientPasError } from '../port.js';
-import { type Params, type PasDatabase, type PasSession, sqliteDialect, type TxOutcome, upperKeys } from '../session.js';
+import { lockWaitMs, type Params, type PasDatabase, type PasSession, sqliteDialect, type TxOptions, type TxOutcome, upperKeys } from '../session.js';
 
 export { sqliteDialect };
 
@@ -56,9 +56,9 @@ export class SqliteDatabase implements PasDatabase {
     });
   }
 
-  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T> {
+  transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options: TxOptions = {}): Promise<T> {
     return this.serial(async () => {
-      await this.beginImmediate();
+      await this.beginImmediate(options.deadline);
       let outcome: TxOutcome<T>;
       try {
         outcome = await work(this.session);
@@ -80,10 +80,10 @@ export class SqliteDatabase implements PasDatabase {
   /**
    * SQLite's own busy handler sleeps inside the call, stalling every other job of this worker; so
    * the lock is tried without waiting and, while taken, tried again after yielding to the event
-   * loop, within the busy timeout.
+   * loop, within the busy timeout, cut to the write's deadline: no point waiting past it.
    */
-  private async beginImmediate(): Promise<void> {
-    const giveUp = Date.now() + this.busyTimeoutMs;
+  private async beginImmediate(deadline?: number): Promise<void> {
+    const giveUp = Date.now() + lockWaitMs(this.busyTimeoutMs, deadline);
     for (let attempt = 1; ; attempt++) {
       this.prepare('PRAGMA busy_timeout = 0').get();
       try {

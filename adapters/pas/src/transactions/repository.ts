@@ -15,9 +15,11 @@ import type {
   ReconcileResult,
   ReplayedWrite,
   WriteContext,
+  WriteDeadline,
 } from '../port.js';
+import { WriteDeadlinePassedError } from '../port.js';
 import { type RawVersion, toAppointmentVersion, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
-import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, UnexpectedRowCount } from '../session.js';
+import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
 import { asVersion, type ComposeRow, compose, composeSelect } from './compose.js';
 
@@ -481,10 +483,31 @@ export class PasRepository {
    * X-Request-ID committed first (REQUEST_LOG's primary key): answer with its result when one is
    * found. Any other duplicate stands as the error it is (no write of ours repeats a key it did not
    * check first: the hospital number is given only while no patient holds it).
+   *
+   * The deadline is checked inside the transaction: first, before any statement (the transaction
+   * may begin long after the call, behind the connection's other work, the pool or a lock), and
+   * again before COMMIT (the statements' lock waits); past it, everything rolls back.
    */
-  private async write<T>(ctx: WriteContext, work: (s: PasSession) => Promise<{ commit: boolean; value: T }>): Promise<T | ReplayedWrite> {
+  private async write<T>(ctx: WriteContext & WriteDeadline, work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T | ReplayedWrite> {
+    const { deadline } = ctx;
+    const late = () => deadline !== undefined && Date.now() >= deadline;
+    let tooLate = false;
+    const guarded = async (s: PasSession): Promise<TxOutcome<T | undefined>> => {
+      if (late()) {
+        tooLate = true;
+        return rollback(undefined);
+      }
+      const outcome = await work(s);
+      if (outcome.commit && late()) {
+        tooLate = true;
+        return rollback(undefined);
+      }
+      return outcome;
+    };
     try {
-      return await this.db.transaction(work);
+      const value = await this.db.transaction(guarded, deadline === undefined ? {} : { deadline });
+      if (tooLate) throw new WriteDeadlinePassedError(deadline as number);
+      return value as T;
     } catch (error) {
       if (this.db.isDuplicateKey(error)) {
         const twin = await this.db.read((s) => this.findReplay(s, ctx));

@@ -7,6 +7,8 @@ export interface BookDeps {
   pas: PasPort;
   localPatientIdSystem: string;
   retry: <T>(run: () => Promise<T>) => Promise<T>;
+  /** The job's deadline (epoch ms): the PAS transaction rolls back if it begins or ends past it. */
+  deadline?: number;
 }
 
 /** A stored version as the facade's single-resource reply. */
@@ -52,6 +54,7 @@ export function bookCommand(job: Pick<BookJob, 'appointment' | 'requestId'>, job
 export async function handleBook(job: BookJob, jobId: string, deps: BookDeps): Promise<WorkerReply> {
   const command = bookCommand(job, jobId, deps.localPatientIdSystem);
   if (!('requestId' in command)) return { type: 'problem', problem: command };
+  if (deps.deadline !== undefined) command.deadline = deps.deadline;
   const result = await deps.retry(() => deps.pas.book(command));
 
   switch (result.outcome) {

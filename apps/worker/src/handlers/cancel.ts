@@ -7,6 +7,8 @@ export interface CancelDeps {
   pas: PasPort;
   localPatientIdSystem: string;
   retry: <T>(run: () => Promise<T>) => Promise<T>;
+  /** The job's deadline (epoch ms): the PAS transaction rolls back if it begins or ends past it. */
+  deadline?: number;
 }
 
 const IF_MATCH = /^W\/"(\d{1,9})"$/;
@@ -57,6 +59,7 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
       expectedVersionId: current.versionId,
       lastUpdated,
       resource: cancelledAppointment(current.resource as never, submitted, { id: job.appointmentId, versionId: nextVersion, lastUpdated }),
+      ...(deps.deadline !== undefined ? { deadline: deps.deadline } : {}),
     }),
   );
   switch (result.outcome) {

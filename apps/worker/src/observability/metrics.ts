@@ -9,11 +9,15 @@ const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const PAS_CHANGE_KINDS: readonly PasChangeKind[] = ['status', 'time', 'slot', 'patient'];
 const PAS_CHANGE_VIAS = ['read', 'search', 'cancel', 'reconcile'] as const;
 export type SweepOutcome = 'complete' | 'partial' | 'skipped' | 'failed';
-export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled' | 'other';
+export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled' | 'other' | 'expired' | 'undecodable' | 'failed';
+const BOOKING_OUTCOMES: readonly BookingOutcome[] = ['booked', 'slot_taken', 'duplicate', 'cancelled', 'other', 'expired', 'undecodable', 'failed'];
+/** Job kinds as metric labels; a kind Redis holds that is none of them (a tampered job) is counted as `unknown`. */
+const JOB_KINDS: readonly string[] = ['book', 'cancel', 'read', 'search-slot', 'search-appointment', 'noop'] satisfies readonly PasJob['kind'][];
+const kindLabel = (kind: string | undefined) => (kind !== undefined && JOB_KINDS.includes(kind) ? kind : 'unknown');
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
 /** What a book or cancel reply means for the business, as the on-call dashboard counts it. */
-export function bookingOutcome(kind: PasJob['kind'], reply: WorkerReply): BookingOutcome {
+export function bookingOutcome(kind: string, reply: WorkerReply): BookingOutcome {
   if (reply.type === 'resource') {
     if (kind === 'book' && reply.status === 201) return 'booked';
     if (kind === 'cancel') return 'cancelled';
@@ -71,12 +75,12 @@ export function createWorkerMetrics() {
   });
   const outcomes = new Counter({
     name: 'booking_outcomes_total',
-    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, other',
+    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, other, expired (deadline passed: outcome unknown to the consumer), undecodable, failed',
     labelNames: ['outcome'] as const,
     registers,
   });
   // Zero series from the start, so rate() and the dashboard see every outcome before it happens.
-  for (const outcome of ['booked', 'slot_taken', 'duplicate', 'cancelled', 'other'] as const) outcomes.inc({ outcome }, 0);
+  for (const outcome of BOOKING_OUTCOMES) outcomes.inc({ outcome }, 0);
   pasRetries.inc(0);
 
   // The PAS as the truth: changes its own screens made, found by a read, search, cancel or sweep.
@@ -138,15 +142,19 @@ export function createWorkerMetrics() {
     pasRetry() {
       pasRetries.inc();
     },
-    /** A reply the processor produced (before it is sealed for Redis). */
-    reply(job: PasJob, reply: WorkerReply) {
-      jobsProcessed.inc({ kind: job.kind, result: reply.type });
-      if (job.kind === 'book' || job.kind === 'cancel') outcomes.inc({ outcome: bookingOutcome(job.kind, reply) });
+    /**
+     * A reply the processor produced (before it is sealed for Redis), every one: those of jobs it
+     * did not run (deadline passed, undecodable: `unrun`) too.
+     */
+    reply(kind: string, reply: WorkerReply, unrun?: 'expired' | 'undecodable') {
+      jobsProcessed.inc({ kind: kindLabel(kind), result: reply.type });
+      if (kind === 'book' || kind === 'cancel') outcomes.inc({ outcome: unrun ?? bookingOutcome(kind, reply) });
     },
     /** A job BullMQ moved to completed or failed: timings from its own timestamps. */
     finished(job: Job, failed: boolean) {
-      const kind = job.name;
+      const kind = kindLabel(job.name);
       if (failed) jobsProcessed.inc({ kind, result: 'failed' });
+      if (failed && (kind === 'book' || kind === 'cancel')) outcomes.inc({ outcome: 'failed' });
       if (job.processedOn) {
         jobWait.observe({ kind }, Math.max(0, job.processedOn - job.timestamp) / 1000);
         if (job.finishedOn) jobRun.observe({ kind }, Math.max(0, job.finishedOn - job.processedOn) / 1000);

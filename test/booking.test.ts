@@ -89,11 +89,11 @@ describe('booking an appointment', () => {
     expect(again.json?.issue[0]).toMatchObject({
       severity: 'error',
       code: 'processing',
-      // The Spine coding first (every error carries one), the harness's issue-type coding second.
+      // The harness's issue-type coding first (its XPath reads the first coding), the Spine coding second.
       details: {
         coding: [
-          { system: 'https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1', code: 'INVALID_REQUEST_STATE' },
           { system: 'http://hl7.org/fhir/issue-type', code: 'processing', display: 'Processing Failure' },
+          { system: 'https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1', code: 'INVALID_REQUEST_STATE' },
         ],
       },
       diagnostics: 'Slot no longer available',

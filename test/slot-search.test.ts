@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalClock } from '@booking/pas';
 import { consumerHeaders, makeJwt, SCOPES } from './support/consumer.js';
-import { expectHarnessRules as harnessRules, idsOf, type Json, profile, resources } from './support/slot-bundle.js';
+import { directoryOrganization, expectHarnessRules as harnessRules, idsOf, type Json, orgsReturned, profile, resources } from './support/slot-bundle.js';
 import { Stack } from './support/stack.js';
 
 /** GET /Slot end to end: facade → queue → worker → SQLite PAS, checked as the assurance harness does (spec §8). */
@@ -74,13 +74,15 @@ describe('GET /Slot', () => {
     expect(service.id).toBe(SERVICE);
     // The demo schedule has all four actors: Location makes way (max 3) and stays on the service.
     expect(schedule.actor).toEqual([{ reference: `HealthcareService/${SERVICE}` }, { reference: `Practitioner/${practitioner.id}` }, { reference: `PractitionerRole/${role.id}` }]);
-    expect(service).toMatchObject({ providedBy: { reference: `Organization/${organization.id}` }, location: [{ reference: `Location/${location.id}` }], name: expect.any(String) });
+    expect(service).toMatchObject({ providedBy: { reference: directoryOrganization(organization.id) }, location: [{ reference: `Location/${location.id}` }], name: expect.any(String) });
+    // The harness's SFFSOrgsReturned: the Organization found from character 58 of providedBy, one per Schedule.
+    expect(orgsReturned(bundle)).toEqual({ found: 1, schedules: 1 });
     expect(practitioner).toMatchObject({ meta: { profile: profile('Practitioner') }, name: [{ family: expect.any(String) }] });
     expect(practitioner.identifier.map((i: Json) => i.system)).toEqual(['https://fhir.nhs.uk/Id/sds-user-id', 'https://fhir.nhs.uk/Id/sds-role-profile-id']);
     expect(role).toMatchObject({
       meta: { profile: profile('PractitionerRole') },
       practitioner: { reference: `Practitioner/${practitioner.id}` },
-      organization: { reference: `Organization/${organization.id}` },
+      organization: { reference: directoryOrganization(organization.id) },
       code: [{ coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1', code: 'R0260', display: 'General Medical Practitioner' }] }],
     });
     expect(organization).toMatchObject({
@@ -93,7 +95,7 @@ describe('GET /Slot', () => {
     expect(location).toMatchObject({
       meta: { profile: profile('Location') },
       identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-site-code', value: location.id }],
-      managingOrganization: { reference: `Organization/${organization.id}` },
+      managingOrganization: { reference: directoryOrganization(organization.id) },
       telecom: [{ system: 'phone' }],
     });
   });

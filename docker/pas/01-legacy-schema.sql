@@ -83,9 +83,11 @@ GO
 -- SLOT_STATUS: F free, B booked, U unavailable, T tentative, X entered in error.
 -- CONTACT_TYPE: F face to face, T telephone, V video, NULL not recorded.
 -- START_DTTM / END_DTTM / LAST_UPD_DTTM: local wall-clock time, no offset.
+-- SLOT_ID from 1001: the Booking API's example booking body (the assurance harness's) names its
+-- contained DocumentReference "123", and the contained Slot takes the slot's id (docs/pas.md).
 IF OBJECT_ID(N'dbo.CLINIC_SLOT', N'U') IS NULL
 CREATE TABLE dbo.CLINIC_SLOT (
-  SLOT_ID        INT IDENTITY(1, 1) NOT NULL CONSTRAINT PK_CLINIC_SLOT PRIMARY KEY,
+  SLOT_ID        INT IDENTITY(1001, 1) NOT NULL CONSTRAINT PK_CLINIC_SLOT PRIMARY KEY,
   CLINIC_CODE    CHAR(8)          NOT NULL CONSTRAINT FK_CLINIC_SLOT_CLINIC REFERENCES dbo.CLINIC (CLINIC_CODE),
   SLOT_GUID      UNIQUEIDENTIFIER NOT NULL DEFAULT NEWID(),
   START_DTTM     DATETIME         NOT NULL,

@@ -1,4 +1,5 @@
 import { Client, type FhirResource } from 'fhir-kit-client';
+import { spineCodeOf } from '@booking/fhir';
 import { bookingBody, consumerHeaders, type InteractionName, type SlotForBooking } from './consumer.js';
 
 /**
@@ -44,8 +45,7 @@ export function consumer(baseUrl: string) {
 
 /** The Spine error code (or FHIR issue type) of an OperationOutcome, and its diagnostics. */
 export function outcome(body: Json): { code?: string; diagnostics?: string } {
-  const issue = body?.issue?.[0];
-  return { code: issue?.details?.coding?.[0]?.code, diagnostics: issue?.diagnostics };
+  return { code: spineCodeOf(body), diagnostics: body?.issue?.[0]?.diagnostics };
 }
 
 /**

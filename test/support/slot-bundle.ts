@@ -7,6 +7,8 @@ export type Json = Record<string, any>;
 export const resources = (bundle: Json, type?: string): Json[] => (bundle.entry ?? []).map((e: Json) => e.resource).filter((r: Json) => !type || r.resourceType === type);
 export const idsOf = (bundle: Json, type: string) => resources(bundle, type).map((r) => r.id as string);
 export const profile = (name: string) => [`https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-${name}-1`];
+/** An Organization (by ODS code) as the national directory names it: its references and its entry's fullUrl. */
+export const directoryOrganization = (odsCode: string) => `https://directory.spineservices.nhs.uk/STU3/Organization/${odsCode}`;
 
 /** The §8.3 harness/validator checks on a searchset Bundle. */
 export function expectHarnessRules(bundle: Json, window: { baseUrl: string; ge?: string; le?: string; statuses?: string[] }) {
@@ -17,7 +19,10 @@ export function expectHarnessRules(bundle: Json, window: { baseUrl: string; ge?:
 
   const slots = resources(bundle, 'Slot');
   expect(bundle.total).toBe(slots.length);
-  for (const e of bundle.entry ?? []) expect(e.fullUrl).toBe(`${window.baseUrl}/${e.resource.resourceType}/${e.resource.id}`);
+  for (const e of bundle.entry ?? []) {
+    const local = `${window.baseUrl}/${e.resource.resourceType}/${e.resource.id}`;
+    expect(e.fullUrl).toBe(e.resource.resourceType === 'Organization' ? directoryOrganization(e.resource.id) : local);
+  }
   // Distinct ids per type, so each resource appears once.
   for (const type of new Set(resources(bundle).map((r) => r.resourceType))) {
     const ids = idsOf(bundle, type);
@@ -57,12 +62,27 @@ export function expectHarnessRules(bundle: Json, window: { baseUrl: string; ge?:
     expect(hs.identifier).toEqual([{ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: hs.id }]);
     expect((hs.location ?? []).length).toBeLessThanOrEqual(1);
   }
+  // Every included Organization is one a HealthcareService is providedBy, by its directory URL (= its fullUrl).
   const providers = new Set(services.map((hs) => hs.providedBy?.reference));
-  for (const o of resources(bundle, 'Organization')) expect(providers.has(`Organization/${o.id}`)).toBe(true);
+  for (const o of resources(bundle, 'Organization')) expect(providers.has(directoryOrganization(o.id))).toBe(true);
 
   const roleIds = idsOf(bundle, 'PractitionerRole');
   for (const p of resources(bundle, 'Practitioner')) {
     const roleProfile = p.identifier.find((i: Json) => i.system === 'https://fhir.nhs.uk/Id/sds-role-profile-id');
     expect(roleIds).toContain(roleProfile?.value);
   }
+}
+
+/**
+ * The harness's SFFSOrgsReturned (SCAL P21, EB_SearchForFreeSlots.tstp `orgs_returned`), as it is written:
+ * count(for $r in HealthcareService/providedBy/reference/@value return Organization[id = substring($r,58)])
+ * = count(Schedule). XPath's substring is 1-based: from character 58, after a 57-character prefix.
+ */
+export function orgsReturned(bundle: Json): { found: number; schedules: number } {
+  const orgIds = idsOf(bundle, 'Organization');
+  const found = resources(bundle, 'HealthcareService')
+    .map((hs) => hs.providedBy?.reference as string | undefined)
+    .filter((r): r is string => r !== undefined)
+    .reduce((n, r) => n + orgIds.filter((id) => id === r.substring(57)).length, 0);
+  return { found, schedules: resources(bundle, 'Schedule').length };
 }

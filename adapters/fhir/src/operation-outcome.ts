@@ -53,9 +53,9 @@ export type IssueType =
 export interface Problem {
   status: number;
   code: IssueType;
-  /** Spine-ErrorOrWarningCode-1 code: always the first coding of details (spec §14.1). */
+  /** Spine-ErrorOrWarningCode-1 code: a coding of every issue's details (spec §14.1), the first one unless issueTypeDisplay is set. */
   spineCode: SpineCode;
-  /** A second coding from FHIR's issue-type system (the harness's "Processing Failure" shape, §9.4). */
+  /** A coding from FHIR's issue-type system put before the Spine one (the harness's "Processing Failure" shape, §9.4). */
   issueTypeDisplay?: string;
   diagnostics: string;
   /** The offending elements (as FHIRPath) or parameters: issue `location` (the profile has no `expression`). */
@@ -82,13 +82,16 @@ export interface OperationOutcome {
 }
 
 export function operationOutcome(p: Problem, id: string): OperationOutcome {
-  const coding: { system: string; code: string; display: string }[] = [{ system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] }];
+  const spine = { system: SPINE_ERROR_CODE_SYSTEM, code: p.spineCode, display: SPINE_CODES[p.spineCode] };
   // KNOWN DEVIATION from Spine-OperationOutcome-1, which allows one coding, system fixed to Spine's:
   // for "Slot no longer available" spec §19 #1 decides for §9.4's issue, whose details carry the
-  // issue-type coding (code processing, "Processing Failure") the assurance script looks for. The
-  // Spine coding stays first, so a consumer reading Spine codes finds its code. Only slotUnavailable
-  // sets issueTypeDisplay (test/operation-outcome.test.ts holds every other outcome to the profile).
-  if (p.issueTypeDisplay) coding.push({ system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.issueTypeDisplay });
+  // issue-type coding (code processing, "Processing Failure"). That coding comes FIRST: the
+  // assurance script (EB_BookAppointment.tstp) matches `issue/details/coding/system/@value` (and
+  // code, display) as one string, which is the first coding's. The Spine coding follows, so a
+  // consumer looking for Spine codes by system still finds its code (spineCodeOf). Only
+  // slotUnavailable sets issueTypeDisplay (test/operation-outcome.test.ts holds every other outcome
+  // to the profile).
+  const coding: { system: string; code: string; display: string }[] = p.issueTypeDisplay ? [{ system: FHIR_ISSUE_TYPE_SYSTEM, code: p.code, display: p.issueTypeDisplay }, spine] : [spine];
   return {
     resourceType: 'OperationOutcome',
     id,
@@ -112,6 +115,17 @@ export function operationOutcome(p: Problem, id: string): OperationOutcome {
       })),
     ],
   };
+}
+
+/**
+ * The Spine code of an OperationOutcome's first issue, found by its system (the slot-taken 422 puts
+ * the issue-type coding first), else that issue's first coding, else its issue type.
+ */
+export function spineCodeOf(outcome: unknown): string | undefined {
+  const issue = (outcome as { issue?: { code?: unknown; details?: { coding?: { system?: unknown; code?: unknown }[] } }[] } | null)?.issue?.[0];
+  const coding = Array.isArray(issue?.details?.coding) ? issue.details.coding : [];
+  const code = (coding.find((c) => c?.system === SPINE_ERROR_CODE_SYSTEM) ?? coding[0])?.code ?? issue?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /**
@@ -156,7 +170,7 @@ export const problems = {
   unsupportedMediaType: (diagnostics: string) => problem(415, 'not-supported', 'UNSUPPORTED_MEDIA_TYPE', diagnostics),
   invalidResource: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_RESOURCE', diagnostics, location),
   invalidNhsNumber: (diagnostics: string, location?: string[]) => problem(422, 'invalid', 'INVALID_NHS_NUMBER', diagnostics, location),
-  // The slot exists but is no longer free: "not in an appropriate state", plus the harness's coding.
+  // The slot exists but is no longer free: the harness's issue-type coding, then "not in an appropriate state".
   slotUnavailable: (): Problem => ({ ...problem(422, 'processing', 'INVALID_REQUEST_STATE', 'Slot no longer available'), issueTypeDisplay: 'Processing Failure' }),
   referenceNotFound: (diagnostics: string) => problem(422, 'invalid', 'REFERENCE_NOT_FOUND', diagnostics),
   invalidState: (diagnostics: string) => problem(422, 'business-rule', 'INVALID_REQUEST_STATE', diagnostics),

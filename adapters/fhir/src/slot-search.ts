@@ -41,6 +41,15 @@ export interface SlotSearch {
 export const DEFAULT_SCHEDULE_ID_SYSTEM = 'https://fhir.example-trust.nhs.uk/Id/clinic-code';
 /** The directory (DoS) service id system, HealthcareService.identifier (§19 #17). */
 export const DOS_SERVICE_ID_SYSTEM = 'https://fhir.nhs.uk/Id/dos-service-id';
+/**
+ * Organisations are identified by ODS code, and the national directory names each at this URL plus
+ * its ODS code. References to an Organization (HealthcareService.providedBy, PractitionerRole.organization,
+ * Location.managingOrganization) use that absolute URL, and an included Organization has it as its
+ * entry's fullUrl, so the reference still resolves inside the Bundle. The assurance harness's
+ * SFFSOrgsReturned check (SCAL P21) reads the Organization id from character 58 of providedBy,
+ * i.e. after exactly this 57-character prefix.
+ */
+export const ODS_DIRECTORY_ORGANIZATION_URL = 'https://directory.spineservices.nhs.uk/STU3/Organization/';
 
 /**
  * What the mapping reads from a PAS search: structurally the PAS port's SlotSearchResult, which
@@ -99,7 +108,7 @@ export function slotSearchBundle(rows: SlotSearchRows, include: readonly Includa
   const practitionerRefs = new Set([...actors, ...roles.map((r) => `Practitioner/${r.practitionerId}`)]);
   const practitioners = fromSchedule('Practitioner') ? rows.practitioners.filter((p) => practitionerRefs.has(`Practitioner/${p.practitionerId}`)) : [];
   const serviceRefs = new Set(services.flatMap((s) => [(s.providedBy as { reference: string } | undefined)?.reference, ...((s.location as { reference: string }[] | undefined) ?? []).map((l) => l.reference)]));
-  const organizations = fromService('Organization') ? rows.organizations.filter((o) => serviceRefs.has(`Organization/${o.organizationId}`)) : [];
+  const organizations = fromService('Organization') ? rows.organizations.filter((o) => serviceRefs.has(organizationRef(o.organizationId).reference)) : [];
   const locations = fromService('Location') ? rows.locations.filter((l) => serviceRefs.has(`Location/${l.locationId}`) || actors.has(`Location/${l.locationId}`)) : [];
 
   const included: JsonObject[] = [
@@ -111,7 +120,8 @@ export function slotSearchBundle(rows: SlotSearchRows, include: readonly Includa
     ...locations.map(locationResource),
   ];
   const entry = (resource: JsonObject, mode: 'match' | 'include'): JsonObject => ({
-    fullUrl: `${ctx.baseUrl}/${resource.resourceType as string}/${resource.id as string}`,
+    // An Organization is the directory's, at its directory URL (ODS_DIRECTORY_ORGANIZATION_URL).
+    fullUrl: resource.resourceType === 'Organization' ? organizationRef(resource.id as string).reference : `${ctx.baseUrl}/${resource.resourceType as string}/${resource.id as string}`,
     resource,
     search: { mode },
   });
@@ -129,6 +139,8 @@ export function slotSearchBundle(rows: SlotSearchRows, include: readonly Includa
 }
 
 const ref = (type: string, id: string) => ({ reference: `${type}/${id}` });
+/** An Organization by ODS code, at the national directory's URL. */
+const organizationRef = (odsCode: string) => ({ reference: `${ODS_DIRECTORY_ORGANIZATION_URL}${odsCode}` });
 
 function slotResource(s: SlotSearchRows['slots'][number]): JsonObject {
   return {
@@ -183,7 +195,7 @@ function healthcareServiceResource(s: SlotSearchRows['services'][number]): JsonO
     id: s.serviceId,
     meta: { profile: [PROFILES.HealthcareService] },
     identifier: [{ system: DOS_SERVICE_ID_SYSTEM, value: s.serviceId }],
-    ...(s.organizationId ? { providedBy: ref('Organization', s.organizationId) } : {}),
+    ...(s.organizationId ? { providedBy: organizationRef(s.organizationId) } : {}),
     ...(s.locationId ? { location: [ref('Location', s.locationId)] } : {}),
     name: s.name,
   };
@@ -212,7 +224,7 @@ function practitionerRoleResource(r: SlotSearchRows['practitionerRoles'][number]
     meta: { profile: [PROFILES.PractitionerRole] },
     identifier: [{ system: SYSTEMS.sdsRoleProfileId, value: r.roleId }],
     practitioner: ref('Practitioner', r.practitionerId),
-    ...(r.organizationId ? { organization: ref('Organization', r.organizationId) } : {}),
+    ...(r.organizationId ? { organization: organizationRef(r.organizationId) } : {}),
     // The profile needs a display with the code; the code stands in when the PAS has no text.
     ...(r.jobRoleCode ? { code: [{ coding: [{ system: SYSTEMS.sdsJobRoleName, code: r.jobRoleCode, display: r.jobRoleName ?? r.jobRoleCode }] }] } : {}),
   };
@@ -239,7 +251,7 @@ function locationResource(l: SlotSearchRows['locations'][number]): JsonObject {
     name: l.name,
     // STU3 Location.address is a single Address (Organization.address is a list).
     ...contactDetails(l, 'single'),
-    ...(l.organizationId ? { managingOrganization: ref('Organization', l.organizationId) } : {}),
+    ...(l.organizationId ? { managingOrganization: organizationRef(l.organizationId) } : {}),
   };
 }
 

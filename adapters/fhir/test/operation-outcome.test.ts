@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sampleBooking } from './booking-sample.js';
-import { checkProfile, informationOutcome, type OperationOutcome, operationOutcome, type Problem, problems, validateResource } from '../src/index.js';
+import { checkProfile, informationOutcome, type OperationOutcome, operationOutcome, type Problem, problems, spineCodeOf, toXml, validateResource } from '../src/index.js';
 
 /**
  * Every OperationOutcome the product sends declares Spine-OperationOutcome-1 (spec §14.1): held to
@@ -36,8 +36,8 @@ describe.skipIf(!existsSync(profiles))('OperationOutcomes against Spine-Operatio
     for (const [name, oo] of all) {
       const findings = checkProfile(oo as never, 'OperationOutcome', spine).map((f) => `${f.expression}: ${f.message}`);
       if (name !== 'slotUnavailable') expect(findings, name).toEqual([]);
-      // Known deviation (operation-outcome.ts): the harness's issue-type coding second, beside the Spine one.
-      else expect(findings).toEqual([expect.stringMatching(/^OperationOutcome\.issue\[0\]\.details\.coding: .* at most 1/), expect.stringMatching(/^OperationOutcome\.issue\[0\]\.details\.coding\[1\]\.system: .* must be "https:\/\/fhir\.nhs\.uk/)]);
+      // Known deviation (operation-outcome.ts): the harness's issue-type coding first, the Spine one after it.
+      else expect(findings).toEqual([expect.stringMatching(/^OperationOutcome\.issue\[0\]\.details\.coding: .* at most 1/), expect.stringMatching(/^OperationOutcome\.issue\[0\]\.details\.coding\[0\]\.system: .* must be "https:\/\/fhir\.nhs\.uk/)]);
     }
   });
 });
@@ -53,5 +53,33 @@ describe('where an issue points', () => {
     const several = operationOutcome(validateResource(invalid) as Problem, 'e2');
     expect(several.issue.map((i) => i.location)).toEqual([['Appointment.priority', 'Appointment.minutesDuration'], ['Appointment.priority'], ['Appointment.minutesDuration']]);
     for (const issue of several.issue) expect(issue).not.toHaveProperty('expression');
+  });
+});
+
+describe('the slot-taken 422, as the assurance script reads it (spec §9.4, §14.3)', () => {
+  // EB_BookAppointment.tstp (BookAppointment_SlotAlreadyBooked) matches each of
+  // /OperationOutcome/issue/details/coding/{system,code,display}/@value as one string: XPath takes
+  // the first in document order, so the first coding must be the issue-type one.
+  const harness = { system: 'http://hl7.org/fhir/issue-type', code: 'processing', display: 'Processing Failure' };
+  const spine = { system: 'https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1', code: 'INVALID_REQUEST_STATE', display: 'The request exists but is not in an appropriate state for the call to succeed' };
+
+  it('puts the issue-type coding first and keeps the Spine coding second, in JSON', () => {
+    const oo = operationOutcome(problems.slotUnavailable(), 'e1');
+    expect(oo.issue).toEqual([{ severity: 'error', code: 'processing', details: { coding: [harness, spine] }, diagnostics: 'Slot no longer available' }]);
+    expect(spineCodeOf(oo)).toBe('INVALID_REQUEST_STATE');
+  });
+
+  it('and in XML, where the first <coding> in document order is what the XPath yields', () => {
+    const xml = toXml(operationOutcome(problems.slotUnavailable(), 'e1'));
+    const first = (element: string) => new RegExp(`<issue>.*?<details>.*?<coding>.*?<${element} value="([^"]*)"`, 's').exec(xml)?.[1];
+    expect({ system: first('system'), code: first('code'), display: first('display') }).toEqual(harness);
+    expect(/<diagnostics value="([^"]*)"/.exec(xml)?.[1]).toBe('Slot no longer available');
+    expect(xml.indexOf(spine.system)).toBeGreaterThan(xml.indexOf(harness.system));
+  });
+
+  it('every other outcome keeps its one Spine coding first', () => {
+    const oo = operationOutcome(problems.invalidState('Appointment already cancelled'), 'e1');
+    expect(oo.issue[0]?.details.coding).toEqual([{ system: spine.system, code: 'INVALID_REQUEST_STATE', display: spine.display }]);
+    expect(spineCodeOf(oo)).toBe('INVALID_REQUEST_STATE');
   });
 });

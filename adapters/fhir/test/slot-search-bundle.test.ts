@@ -58,6 +58,27 @@ describe('slotSearchBundle', () => {
     expect(resources(b, 'Organization')).toEqual([]);
   });
 
+  it('references an Organization by its ODS code at the national directory, its entry at that fullUrl (harness SFFSOrgsReturned)', () => {
+    const directory = (ods: string) => `https://directory.spineservices.nhs.uk/STU3/Organization/${ods}`;
+    const b = slotSearchBundle(rows({ slots: rows().slots.slice(0, 1) }), ALL, ctx);
+    const entries = b.entry as Json[];
+    const [service] = resources(b, 'HealthcareService');
+    expect(service?.providedBy).toEqual({ reference: directory('O1') });
+    // The Organization keeps its ODS code as id; its entry's fullUrl is the reference, so it resolves in the Bundle.
+    const orgEntries = entries.filter((e) => e.resource.resourceType === 'Organization');
+    expect(orgEntries.map((e) => [e.fullUrl, e.resource.id])).toEqual([[directory('O1'), 'O1']]);
+    // Everything else keeps its fullUrl on the service root.
+    for (const e of entries.filter((e) => e.resource.resourceType !== 'Organization')) expect(e.fullUrl).toBe(`${ctx.baseUrl}/${e.resource.resourceType}/${e.resource.id}`);
+    // The other references to that Organization read the same.
+    expect(resources(b, 'PractitionerRole')[0]?.organization).toEqual({ reference: directory('O1') });
+    expect(resources(b, 'Location')[0]?.managingOrganization).toEqual({ reference: directory('O1') });
+    // EB_SearchForFreeSlots.tstp orgs_returned: count(for $r in HealthcareService/providedBy/reference/@value
+    // return Organization[id = substring($r,58)]) = count(Schedule); XPath's substring counts from 1.
+    const orgIds = resources(b, 'Organization').map((o) => o.id);
+    const found = resources(b, 'HealthcareService').flatMap((hs) => orgIds.filter((id) => id === (hs.providedBy?.reference as string).substring(57)));
+    expect(found.length).toBe(resources(b, 'Schedule').length);
+  });
+
   it('leaves out what no returned Slot leads to', () => {
     const b = slotSearchBundle(rows({ slots: rows().slots.slice(0, 1) }), ALL, ctx);
     expect(resources(b, 'Schedule').map((s) => s.id)).toEqual(['A']);

@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS CLINIC_SLOT (
   LAST_UPD_DTTM  DATETIME     NULL
 );
 CREATE INDEX IF NOT EXISTS IX_CLINIC_SLOT_CLINIC_START ON CLINIC_SLOT (CLINIC_CODE, START_DTTM);
+-- A new PAS numbers its slots from 1001: the Booking API's example booking body (the assurance
+-- harness's) names its contained DocumentReference "123", and the contained Slot takes the slot's id.
+INSERT INTO sqlite_sequence (name, seq) SELECT 'CLINIC_SLOT', 1000 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'CLINIC_SLOT');
 
 -- REG_TYPE: P permanent (registered by the trust), T temporary (created by a booking).
 CREATE TABLE IF NOT EXISTS PATIENT (

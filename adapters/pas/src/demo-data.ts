@@ -11,6 +11,9 @@ import { DateTime } from 'luxon';
  * - 999999996, 999999994, 999999993: small services used by assurance-style tests; 999999993 also
  *   has busy and tentative slots so status searches have something to find.
  * Each service has its own organisation, site (location), clinician (practitioner + role).
+ * SLOT_IDs are the PAS's own (IDENTITY / AUTOINCREMENT): from 1001 on a new PAS, so that none is
+ * 123, the id the Booking API's example booking body gives its contained DocumentReference
+ * (docs/pas.md, "Assurance data").
  */
 
 export interface DemoDataOptions {

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog, type AuditRecord, LAZY_FLUSH_MS } from '../src/audit/log.js';
 import { queryAudit } from '../src/audit/query.js';
+import { type AuditNotes, noteResource } from '../src/audit/middleware.js';
+import { operationOutcome, problems } from '@booking/fhir';
+import type { Context } from 'hono';
 
 /** The audit trail's file format, durability-related details and queries (spec §17). */
 
@@ -150,5 +153,18 @@ describe('queryAudit', () => {
     expect(readWhenYielded).toHaveLength(written.length);
     expect(readWhenYielded[0]).toBe(files.length);
     for (const [k, read] of readWhenYielded.entries()) expect(read).toBeLessThanOrEqual(k + 1 + files.length);
+  });
+});
+
+describe('the outcome an audit record notes', () => {
+  const noted = (resource: unknown) => {
+    const notes: AuditNotes = { appointmentIds: new Set(), slotIds: new Set() };
+    noteResource({ get: () => notes } as unknown as Context, resource);
+    return notes.outcome;
+  };
+
+  it('is the Spine code, also where the harness\u2019s issue-type coding comes first (slot taken)', () => {
+    expect(noted(operationOutcome(problems.slotUnavailable(), 'e1'))).toBe('INVALID_REQUEST_STATE');
+    expect(noted(operationOutcome(problems.duplicate('X-Request-ID used before'), 'e2'))).toBe('DUPLICATE_REJECTED');
   });
 });

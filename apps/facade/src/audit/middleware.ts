@@ -1,3 +1,4 @@
+import { spineCodeOf } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
@@ -35,7 +36,7 @@ export function noteResource(c: Context, resource: unknown): void {
   if (!notes || typeof resource !== 'object' || resource === null) return;
   const r = resource as Record<string, any>;
   if (r.resourceType === 'OperationOutcome') {
-    const code = r.issue?.[0]?.details?.coding?.[0]?.code ?? r.issue?.[0]?.code;
+    const code = spineCodeOf(r);
     if (typeof code === 'string') notes.outcome = code;
   } else if (r.resourceType === 'Appointment') {
     addId(notes.appointmentIds, r.id);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { BookingClaims } from './security/jwt.js';
 import type { Interaction } from './interactions.js';
+import type { JobFailure } from './job-runner.js';
 
 /** Per-request values the middleware chain hands to the routes. */
 export type AppEnv = {
@@ -11,5 +12,7 @@ export type AppEnv = {
     log: Logger;
     interaction: Interaction;
     claims: BookingClaims;
+    /** Set when a job gave no usable reply (answer.ts): counted by observability/request.ts. */
+    jobFailure: JobFailure;
   };
 };

@@ -43,6 +43,8 @@ export function observeRequests(deps: RequestObservability) {
         const status = c.res.status;
         const seconds = (performance.now() - started) / 1000;
         deps.metrics.request(interaction, status, seconds);
+        const jobFailure = c.get('jobFailure');
+        if (jobFailure) deps.metrics.jobFailure(interaction, jobFailure);
         if (span) {
           span.updateName(`${c.req.method} ${interaction}`);
           span.setAttributes({ 'http.route': interaction, 'http.response.status_code': status });

@@ -39,7 +39,12 @@ export function sendGzippedJson(c: Context, status: number, gzipped: Uint8Array)
     c.header('Content-Length', String(gzipped.byteLength));
     return c.body(gzipped, status as 200);
   }
-  return writeSerialised(c, status, gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8'), format);
+  return writeSerialised(c, status, inflateBundle(gzipped), format);
+}
+
+/** The JSON text of a Bundle the worker gzipped. */
+export function inflateBundle(gzipped: Uint8Array): string {
+  return gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8');
 }
 /** No Bundle the worker writes comes near this (1,000 slots with every include ≈ 540 KB). */
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;

@@ -1,14 +1,17 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { problems } from '@booking/fhir';
-import type { PasJob, WorkerReply } from '@booking/queue';
+import { bundleReply, type PasJob, type WorkerReply } from '@booking/queue';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import type { AuditLog } from '../src/audit/log.js';
+import { AuditLog, type AuditRecord } from '../src/audit/log.js';
 import { JobError } from '../src/job-runner.js';
 import { createFacadeMetrics } from '../src/observability/metrics.js';
 import { observeRequests } from '../src/observability/request.js';
-import { BASE, headersFor, PROVIDER_ASID } from './support.js';
+import { BASE, booking, headersFor, PROVIDER_ASID } from './support.js';
 
 /**
  * What the people running the facade see of a request, in process, with the app wired as main.ts
@@ -16,6 +19,12 @@ import { BASE, headersFor, PROVIDER_ASID } from './support.js';
  */
 
 type Audit = Pick<AuditLog, 'write' | 'append'>;
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
 
 function wired(options: { audit?: Audit; reply?: (job: PasJob) => Promise<WorkerReply> | WorkerReply } = {}) {
   const lines: Record<string, any>[] = [];
@@ -44,6 +53,17 @@ function wired(options: { audit?: Audit; reply?: (job: PasJob) => Promise<Worker
   return { app, lines, metrics };
 }
 
+function auditDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'facade-obs-'));
+  dirs.push(dir);
+  return dir;
+}
+const records = (dir: string): AuditRecord[] =>
+  readdirSync(dir)
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+
 const counted = async (metrics: ReturnType<typeof createFacadeMetrics>, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(await metrics.registry.metrics())?.[1] ?? 0);
 
 describe('a job that gives no usable reply', () => {
@@ -63,5 +83,35 @@ describe('a job that gives no usable reply', () => {
     const line = lines.find((l) => l.reason === reason);
     expect(line).toMatchObject({ level: 50, reason, err: message, kind: 'read', requestId: res.headers.get('x-request-id'), correlationId: 'consumer-1' });
     expect(await counted(metrics, 'booking_job_failures_total', `interaction="read",reason="${reason}"`)).toBe(1);
+  });
+});
+
+describe('an Appointment search by NHS number', () => {
+  const NHS = '9658218873';
+  const appointment = (id: string) => ({ ...booking(), id, meta: { versionId: '1', lastUpdated: '2030-01-01T09:00:00.000Z' } });
+
+  it.each([['gzip'], ['identity']])('its audit record names the appointments disclosed, never the NHS number (Accept-Encoding: %s)', async (encoding) => {
+    const dir = auditDir();
+    const audit = new AuditLog(dir);
+    const bundle = { resourceType: 'Bundle', type: 'searchset', total: 2, entry: [{ resource: appointment('a1') }, { resource: appointment('a2') }] };
+    const { app } = wired({ audit, reply: () => bundleReply(bundle) });
+    const res = await app.request(`${BASE}/Appointment?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${NHS}`)}`, {
+      headers: headersFor('searchAppointment', { 'Accept-Encoding': encoding }),
+    });
+    await audit.close();
+    expect(res.status).toBe(200);
+    const [record] = records(dir);
+    expect(record).toMatchObject({ interaction: 'search-appointment', status: 200, appointmentIds: ['a1', 'a2'], requestId: res.headers.get('x-request-id') });
+    expect(JSON.stringify(record)).not.toContain(NHS);
+  });
+
+  it('a slot search\u2019s Bundle is sent without being read', async () => {
+    const dir = auditDir();
+    const audit = new AuditLog(dir);
+    const { app } = wired({ audit, reply: () => ({ type: 'bundle', gzip: Buffer.from('not gzip').toString('base64') }) });
+    const res = await app.request(`${BASE}/Slot?service=999999999&start=${encodeURIComponent('ge2030-01-01T00:00:00+00:00')}`, { headers: headersFor('searchSlot', { 'Accept-Encoding': 'gzip' }) });
+    await audit.close();
+    expect(res.status).toBe(200);
+    expect(records(dir)[0]).not.toHaveProperty('appointmentIds');
   });
 });

@@ -49,6 +49,13 @@ export function noteResource(c: Context, resource: unknown): void {
   }
 }
 
+/** Records the ids of the Appointments a searchset Bundle (its JSON text) discloses. */
+export function noteBundle(c: Context, json: string): void {
+  if (!c.get('audit')) return;
+  const bundle = JSON.parse(json) as { entry?: { resource?: unknown }[] };
+  for (const entry of Array.isArray(bundle.entry) ? bundle.entry : []) noteResource(c, entry?.resource);
+}
+
 function addId(set: Set<string>, id: unknown) {
   if (typeof id === 'string' && FHIR_ID.test(id)) set.add(id);
 }

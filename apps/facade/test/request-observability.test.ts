@@ -86,6 +86,52 @@ describe('a job that gives no usable reply', () => {
   });
 });
 
+describe('the durable audit write', () => {
+  it('is inside the request\u2019s duration and log line: neither is recorded before the write is done', async () => {
+    let written: () => void = () => {};
+    let writing: (value?: unknown) => void = () => {};
+    const started = new Promise((resolve) => {
+      writing = resolve;
+    });
+    const audit: Audit = {
+      write: () => {
+        writing();
+        return new Promise<void>((resolve) => {
+          written = resolve;
+        });
+      },
+      append: () => {},
+    };
+    const { app, lines, metrics } = wired({ audit });
+    const answer = app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read') });
+    await started;
+    await new Promise((resolve) => setImmediate(resolve));
+    // The consumer is still waiting for the disk: nothing may say the request is answered yet.
+    expect(lines.filter((l) => l.msg === 'request')).toEqual([]);
+    expect(await counted(metrics, 'booking_http_request_duration_seconds_count', 'interaction="read",status="404"')).toBe(0);
+    written();
+    expect((await answer).status).toBe(404);
+    expect(lines.filter((l) => l.msg === 'request')).toHaveLength(1);
+    expect(await counted(metrics, 'booking_http_request_duration_seconds_count', 'interaction="read",status="404"')).toBe(1);
+  });
+
+  it('that fails is logged with the ids, interaction and status of the request left unaudited', async () => {
+    const { app, lines } = wired({ audit: { write: async () => Promise.reject(new Error('ENOSPC: no space left on device')), append: () => {} } });
+    const res = await app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read', { 'X-Request-ID': 'consumer-2' }) });
+    expect(res.status).toBe(404); // the answer still goes
+    const failure = lines.find((l) => String(l.err).includes('AUDIT WRITE FAILED'));
+    expect(failure).toMatchObject({
+      level: 50,
+      err: 'AUDIT WRITE FAILED: ENOSPC: no space left on device',
+      requestId: res.headers.get('x-request-id'),
+      correlationId: 'consumer-2',
+      sspTraceId: expect.any(String),
+      interaction: 'read',
+      status: 404,
+    });
+  });
+});
+
 describe('an Appointment search by NHS number', () => {
   const NHS = '9658218873';
   const appointment = (id: string) => ({ ...booking(), id, meta: { versionId: '1', lastUpdated: '2030-01-01T09:00:00.000Z' } });

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
+import { correlationIdOf } from '../middleware/request-ids.js';
 import { nodeRequest, requestHeader } from '../request-headers.js';
 import { type BookingClaims, peekAuthorNames, peekProvenance } from '../security/jwt.js';
 import { clientIdentityOf } from '../security/tls.js';
@@ -60,7 +61,8 @@ function addId(set: Set<string>, id: unknown) {
   if (typeof id === 'string' && FHIR_ID.test(id)) set.add(id);
 }
 
-export function auditTrail(options: { log: AuditLog; basePath: string; onError: (error: Error) => void }) {
+/** `onError` is told of a record that could not be written, with the request it records. */
+export function auditTrail(options: { log: AuditLog; basePath: string; onError: (error: Error, c: Context<AppEnv>, record: AuditRecord) => void }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now();
     const notes: AuditNotes = { appointmentIds: new Set(), slotIds: new Set() };
@@ -76,10 +78,10 @@ export function auditTrail(options: { log: AuditLog; basePath: string; onError: 
       // A served CapabilityStatement discloses no patient data and changes nothing: its record is
       // written with the next flush (within AuditLog's LAZY_FLUSH_MS) without holding the answer
       // for the disk, which was most of that call's latency (docs/performance.md).
-      if (record.interaction === 'metadata' && record.status === 200) options.log.append(record, (error) => options.onError(error as Error));
+      if (record.interaction === 'metadata' && record.status === 200) options.log.append(record, (error) => options.onError(error as Error, c, record));
       // Every other record is durable before the answer leaves; a failing disk is logged loudly but
       // does not turn an answered booking into an error the consumer would retry.
-      else await options.log.write(record).catch((error: Error) => options.onError(error));
+      else await options.log.write(record).catch((error: Error) => options.onError(error, c, record));
     }
   });
 }
@@ -107,9 +109,9 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
     status,
     outcome: notes.outcome ?? successOutcome(c.req.method, status),
     durationMs,
-    requestId: c.res.headers.get('X-Request-ID') ?? c.get('requestId'),
+    requestId: c.get('requestId'),
     consumerRequestId: header('X-Request-ID'),
-    correlationId: c.res.headers.get('X-Correlation-ID') ?? undefined,
+    correlationId: correlationIdOf(c),
     sspTraceId: header('Ssp-TraceID'),
     sspFrom: header('Ssp-From'),
     sspTo: header('Ssp-To'),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BookingClaims } from './security/jwt.js';
 import type { Interaction } from './interactions.js';
 import type { JobFailure } from './job-runner.js';
+import type { Refusal } from './problem-error.js';
 
 /** Per-request values the middleware chain hands to the routes. */
 export type AppEnv = {
@@ -12,6 +13,8 @@ export type AppEnv = {
     log: Logger;
     interaction: Interaction;
     claims: BookingClaims;
+    /** Set when the answer is a refusal (fhir-response.ts sendProblem): the log line and the audit record keep it. */
+    refusal: Refusal;
     /** Set when a job gave no usable reply (answer.ts): counted by observability/request.ts. */
     jobFailure: JobFailure;
   };

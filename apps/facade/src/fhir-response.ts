@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
 import { acceptsGzip, type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
-import { refuse } from './problem-error.js';
+import { refusalOf, refuse } from './problem-error.js';
 import { requestHeader } from './request-headers.js';
 
 /**
@@ -128,6 +128,7 @@ function frozenBody(resource: object, format: FhirFormat): FrozenBody {
 
 /** Renders a problem as an OperationOutcome; called by the app's onError (and its notFound). */
 export function sendProblem(c: Context, p: Problem): Response {
+  c.set('refusal', refusalOf(p)); // for the request's log line and its audit record
   return sendResource(c, p.status, operationOutcome(p, c.get('requestId') ?? crypto.randomUUID()));
 }
 

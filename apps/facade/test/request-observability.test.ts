@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { unsignedJwt } from '@booking/cli/consumer';
 import { problems } from '@booking/fhir';
 import { bundleReply, type PasJob, type WorkerReply } from '@booking/queue';
 import pino from 'pino';
@@ -83,6 +84,53 @@ describe('a job that gives no usable reply', () => {
     const line = lines.find((l) => l.reason === reason);
     expect(line).toMatchObject({ level: 50, reason, err: message, kind: 'read', requestId: res.headers.get('x-request-id'), correlationId: 'consumer-1' });
     expect(await counted(metrics, 'booking_job_failures_total', `interaction="read",reason="${reason}"`)).toBe(1);
+  });
+});
+
+describe('refusals', () => {
+  const who = { iss: 'https://consumer.example.nhs.uk/', sub: '10019', device: { system: 'https://consumer.example.nhs.uk/Id/device', value: 'd', model: 'm' }, organization: { name: 'Test 111', ods: 'RYA' } };
+
+  it('a 403 for a token issued "in the future" (a clock ahead): the reason is in the request\u2019s log line (info) and its audit record', async () => {
+    const dir = auditDir();
+    const audit = new AuditLog(dir);
+    const { app, lines } = wired({ audit });
+    const ahead = Math.floor(Date.now() / 1000) + 120;
+    const token = unsignedJwt(BASE, 'patient/appointment.read', who as never, { iat: ahead, exp: ahead + 300 });
+    const res = await app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read', { Authorization: `Bearer ${token}` }) });
+    await audit.close();
+    expect(res.status).toBe(403);
+    const line = lines.find((l) => l.msg === 'request');
+    expect(line).toMatchObject({ level: 30, status: 403, code: 'ACCESS DENIED', requestId: res.headers.get('x-request-id') });
+    expect(line?.reason).toMatch(/in the future/);
+    const [record] = records(dir);
+    expect(record).toMatchObject({ status: 403, outcome: 'ACCESS DENIED' });
+    expect(record?.reason).toMatch(/in the future/);
+  });
+
+  it('a 422 whose diagnostics quote the body: the log line and the audit record name the element, never its value', async () => {
+    const dir = auditDir();
+    const audit = new AuditLog(dir);
+    const { app, lines } = wired({ audit });
+    const body = booking();
+    body.contained.find((r: { resourceType: string }) => r.resourceType === 'Patient').birthDate = '1931-13-45';
+    const res = await app.request(`${BASE}/Appointment`, { method: 'POST', body: JSON.stringify(body), headers: headersFor('book', { 'Content-Type': 'application/fhir+json' }) });
+    await audit.close();
+    expect(res.status).toBe(422);
+    expect(await res.text()).toContain('1931-13-45'); // the consumer is told the value it sent
+    const line = lines.find((l) => l.msg === 'request');
+    expect(line).toMatchObject({ status: 422, code: 'INVALID_RESOURCE', elements: [expect.stringMatching(/birthDate$/)] });
+    expect(line?.reason).toBeUndefined();
+    const [record] = records(dir);
+    expect(record).toMatchObject({ outcome: 'INVALID_RESOURCE', elements: [expect.stringMatching(/birthDate$/)] });
+    expect(JSON.stringify(lines) + JSON.stringify(record)).not.toContain('1931-13-45');
+  });
+
+  it('a 400 for an NHS-number search that does not parse: the parameter, never the number', async () => {
+    const { app, lines } = wired();
+    const res = await app.request(`${BASE}/Appointment?identifier=9434765910`, { headers: headersFor('searchAppointment') });
+    expect(res.status).toBe(400);
+    expect(lines.find((l) => l.msg === 'request')).toMatchObject({ code: 'INVALID_PARAMETER', elements: ['identifier'] });
+    expect(JSON.stringify(lines)).not.toContain('9434765910');
   });
 });
 

@@ -97,6 +97,7 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
   const header = (name: string) => requestHeader(c, name)?.slice(0, MAX_HEADER_VALUE) || undefined;
   const claims = c.get('claims') as BookingClaims | undefined;
   const jwt = claims ?? peekProvenance(requestHeader(c, 'Authorization'));
+  const refusal = c.get('refusal');
   const incoming = nodeRequest(c);
   const client = clientIdentityOf(incoming?.socket);
 
@@ -108,6 +109,9 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
     path,
     status,
     outcome: notes.outcome ?? successOutcome(c.req.method, status),
+    // Why a refusal was refused, when that quotes nothing sent; else the elements at fault (problem-error.ts).
+    ...(refusal?.reason ? { reason: refusal.reason } : {}),
+    ...(refusal?.elements ? { elements: refusal.elements } : {}),
     durationMs,
     requestId: c.get('requestId'),
     consumerRequestId: header('X-Request-ID'),

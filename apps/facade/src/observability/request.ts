@@ -50,7 +50,8 @@ export function observeRequests(deps: RequestObservability) {
           span.setAttributes({ 'http.route': interaction, 'http.response.status_code': status });
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         }
-        log[status >= 500 ? 'error' : 'info']({ method: c.req.method, interaction, status, ms: Math.round(seconds * 1000) }, 'request');
+        // A refusal's code, and its reason or the elements at fault (problem-error.ts refusalOf: no values sent).
+        log[status >= 500 ? 'error' : 'info']({ method: c.req.method, interaction, status, ms: Math.round(seconds * 1000), ...c.get('refusal') }, 'request');
       }
     };
 

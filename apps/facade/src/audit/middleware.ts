@@ -8,9 +8,10 @@ import { clientIdentityOf } from '../security/tls.js';
 import type { AuditLog, AuditRecord } from './log.js';
 
 /**
- * One audit record per request, accepted or refused (spec §17). First in the middleware chain,
- * so 404/405/403/400/413/415 refusals are recorded too. What a response says (its error code, the
- * Appointment and Slot ids) is noted by `noteResource`, called where every FHIR body is written.
+ * One audit record per request, accepted or refused (spec §17). Mounted before every check (just
+ * inside requestIds and request logging), so 404/405/403/400/413/415 refusals are recorded too. What
+ * a response says (its error code, the Appointment and Slot ids) is noted by `noteResource`, called
+ * where every FHIR body is written, and `noteBundle` for an Appointment search.
  */
 
 /** What the request's handlers tell the audit trail. */

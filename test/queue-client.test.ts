@@ -62,6 +62,15 @@ describe('PasQueueClient', () => {
     expect(timedOut).toMatchObject({ reason: 'timeout' });
   });
 
+  it('reports a reply that does not open (a worker sealing with a key this facade lacks) as reply-unreadable, naming the key', async () => {
+    const rolledAhead = new Keyring(`${keys},${Keyring.generate('k2')}`, 'k2'); // a worker given the next key before the facades
+    const { client } = setUp(async (_job, jobId) => encodeReply({ type: 'empty' }, jobId, rolledAhead));
+    await client.ready();
+    const failure = await client.run({ kind: 'noop', traceRequestId: randomUUID() }, 5000).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(JobError);
+    expect(failure).toMatchObject({ reason: 'reply-unreadable', message: expect.stringMatching(/unknown key "k2".*QUEUE_ENCRYPTION_KEYS/) });
+  });
+
   it('does not take a reply that arrived during a long pause of the process for a missing one', async () => {
     const { client } = setUp(async (_job, jobId) => encodeReply({ type: 'empty' }, jobId, keyring));
     await client.ready();

@@ -1,9 +1,9 @@
 import { informationOutcome, problems } from '@booking/fhir';
 import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Context } from 'hono';
-import { noteResource } from './audit/middleware.js';
+import { noteBundle, noteResource } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
-import { httpDate, sendGzippedJson, sendResource, sendSerialised } from './fhir-response.js';
+import { httpDate, inflateBundle, sendGzippedJson, sendResource, sendSerialised } from './fhir-response.js';
 import { refuse } from './problem-error.js';
 import { JobError, type JobRunner } from './job-runner.js';
 import { requestHeader } from './request-headers.js';
@@ -21,6 +21,11 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
   try {
     reply = await deps.jobs.run(job, deps.jobTimeoutMs);
   } catch (error) {
+    // The consumer gets a generic 500; the trust's log gets why, with the request's ids (the
+    // request's logger carries them). Messages name queues, keys and workers, never patient data.
+    const reason = error instanceof JobError ? error.reason : 'unexpected';
+    c.get('log')?.error({ kind: job.kind, reason, err: String((error as Error)?.message ?? error).slice(0, 500) }, 'no usable reply from a worker');
+    if (error instanceof JobError) c.set('jobFailure', error.reason);
     if (error instanceof JobError && error.reason === 'timeout') {
       // A GET changes nothing, so only writes have an unknown outcome to learn by retrying.
       const advice = c.req.method === 'GET' ? 'Retry the request.' : 'Retry with the same X-Request-ID to learn it.';
@@ -52,11 +57,14 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
       return sendResource(c, reply.status, reply.resource);
     }
     case 'bundle': {
-      if (typeof reply.gzip === 'string') return sendGzippedJson(c, 200, Buffer.from(reply.gzip, 'base64'));
+      const gzipped = typeof reply.gzip === 'string' ? Buffer.from(reply.gzip, 'base64') : undefined;
       // The previous release's workers send the JSON text; older ones an object: refused, never an empty 200.
       const json = (reply as { json?: unknown }).json;
-      if (typeof json !== 'string') return refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
-      return sendSerialised(c, 200, json);
+      if (!gzipped && typeof json !== 'string') return refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
+      // An Appointment search discloses a patient's appointments: the audit trail names them (the
+      // NHS number asked for stays out). Slot searches disclose no patient data and are not read.
+      if (job.kind === 'search-appointment') noteBundle(c, gzipped ? inflateBundle(gzipped) : (json as string));
+      return gzipped ? sendGzippedJson(c, 200, gzipped) : sendSerialised(c, 200, json as string);
     }
     case 'problem':
       if (reply.contentLocation) c.header('Content-Location', `${deps.baseUrl}/${reply.contentLocation}`);

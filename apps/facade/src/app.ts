@@ -50,11 +50,12 @@ export interface AppOptions {
  */
 export function createApp(options: AppOptions) {
   const app = new Hono<AppEnv>();
-  // First, so that refusals by any later check are audited too.
-  if (options.audit) app.use('*', auditTrail({ log: options.audit, basePath: options.basePath, onError: (error) => options.onError?.(new Error(`AUDIT WRITE FAILED: ${error.message}`)) }));
   app.use('*', requestIds);
-  app.use('*', securityHeaders(options.tls ?? false));
+  // Outside the audit trail, so the request's log line and duration include the durable write the answer waits for.
   if (options.observe) app.use('*', options.observe);
+  // Before every check, so that refusals by any later check are audited too; a failed write is logged with the request's ids.
+  if (options.audit) app.use('*', auditTrail({ log: options.audit, basePath: options.basePath, onError: (error, c, record) => options.onError?.(new Error(`AUDIT WRITE FAILED: ${error.message}`), c.get('log')?.child({ interaction: record.interaction, status: record.status })) }));
+  app.use('*', securityHeaders(options.tls ?? false));
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', gzipAnswers);
   app.use('*', interactionCheck(options.basePath));

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createMiddleware } from 'hono/factory';
 import { noteResource } from './audit/middleware.js';
 import { acceptsGzip, type FhirFormat, MEDIA_TYPE, responseFormat, type ResponseFormat } from './content-negotiation.js';
-import { refuse } from './problem-error.js';
+import { refusalOf, refuse } from './problem-error.js';
 import { requestHeader } from './request-headers.js';
 
 /**
@@ -39,7 +39,12 @@ export function sendGzippedJson(c: Context, status: number, gzipped: Uint8Array)
     c.header('Content-Length', String(gzipped.byteLength));
     return c.body(gzipped, status as 200);
   }
-  return writeSerialised(c, status, gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8'), format);
+  return writeSerialised(c, status, inflateBundle(gzipped), format);
+}
+
+/** The JSON text of a Bundle the worker gzipped. */
+export function inflateBundle(gzipped: Uint8Array): string {
+  return gunzipSync(gzipped, { maxOutputLength: MAX_BUNDLE_BYTES }).toString('utf8');
 }
 /** No Bundle the worker writes comes near this (1,000 slots with every include ≈ 540 KB). */
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
@@ -123,6 +128,7 @@ function frozenBody(resource: object, format: FhirFormat): FrozenBody {
 
 /** Renders a problem as an OperationOutcome; called by the app's onError (and its notFound). */
 export function sendProblem(c: Context, p: Problem): Response {
+  c.set('refusal', refusalOf(p)); // for the request's log line and its audit record
   return sendResource(c, p.status, operationOutcome(p, c.get('requestId') ?? crypto.randomUUID()));
 }
 

@@ -8,10 +8,16 @@ export interface JobRunner {
   run(job: PasJob, timeoutMs: number): Promise<WorkerReply>;
 }
 
-/** Why a job gave no reply: the facade turns each into a 500 OperationOutcome. */
+/**
+ * Why a job gave no usable reply: the facade turns each into a 500 OperationOutcome. A reply that
+ * came but does not open (`reply-unreadable`: sealed with a key this facade lacks, or tampered
+ * with) means the worker did the job, a booking included.
+ */
+export type JobFailure = 'queue-unavailable' | 'timeout' | 'job-failed' | 'reply-unreadable';
+
 export class JobError extends Error {
   constructor(
-    readonly reason: 'queue-unavailable' | 'timeout' | 'job-failed',
+    readonly reason: JobFailure,
     message: string,
   ) {
     super(message);

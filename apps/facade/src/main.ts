@@ -77,6 +77,7 @@ async function main() {
     limits: { maxConnections: config.MAX_CONNECTIONS, maxPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS, maxHandshakesPerAddress: config.MAX_PENDING_HANDSHAKES_PER_ADDRESS },
     audit,
     logger,
+    metrics,
     onListening: () => logger.info({ baseUrl: config.baseUrl, asid: config.PROVIDER_ASID, jwt: security.jwt.mode, auditDir: config.AUDIT_DIR }, 'facade ready'),
   });
   const adminApp = createAdminApp(queue, {

@@ -14,3 +14,33 @@ export class ProblemError extends Error {
 export function refuse(p: Problem): never {
   throw new ProblemError(p);
 }
+
+/** What the log and the audit trail keep of a refusal (Refusal, below): never a value the consumer sent in a body or query. */
+export interface Refusal {
+  /** The Spine code. */
+  code: string;
+  /** The diagnostics, when they are made from the request's checks alone (REASON_IS_SAFE). */
+  reason?: string;
+  /** The offending elements or parameters (FHIRPath or names), never their values. */
+  elements?: string[];
+}
+
+/**
+ * Refusals whose diagnostics say why from the JWT, the SSP headers, the media type or the size
+ * alone, never quoting a body, a query or a path. Any other diagnostics may quote what was sent
+ * (a validation message quotes the birth date it could not read, a search one the identifier):
+ * for those only the code and the element paths are kept.
+ */
+const REASON_IS_SAFE = (p: Problem) => p.spineCode === 'ACCESS DENIED' || p.spineCode === 'MISSING_OR_INVALID_HEADER' || p.spineCode === 'UNSUPPORTED_MEDIA_TYPE' || p.status === 413;
+
+/** Header values quoted in a reason (an Accept, a Content-Type) are the consumer's: capped. */
+const MAX_REASON = 300;
+
+export function refusalOf(p: Problem): Refusal {
+  const elements = [...new Set([...(p.location ?? []), ...(p.findings ?? []).map((f) => f.expression)])];
+  return {
+    code: p.spineCode,
+    ...(REASON_IS_SAFE(p) ? { reason: p.diagnostics.slice(0, MAX_REASON) } : {}),
+    ...(elements.length ? { elements } : {}),
+  };
+}

@@ -123,7 +123,9 @@ export class PasQueueClient implements JobRunner {
     try {
       return decodeReply(outcome.reply, jobId, this.keyring);
     } catch (error) {
-      throw new JobError('job-failed', (error as Error).message);
+      // The worker did the job (a booking is made) but its reply does not open here: most often a
+      // worker sealing with a key this facade was not given yet (a rotation done out of order).
+      throw new JobError('reply-unreadable', `the worker's reply does not open: ${(error as Error).message}; does every facade have every key of QUEUE_ENCRYPTION_KEYS?`);
     }
   }
 

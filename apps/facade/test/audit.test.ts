@@ -96,6 +96,18 @@ describe('AuditLog', () => {
     await second.close();
     expect((await all()).map((r) => r.requestId)).toEqual(['before', 'after']);
   });
+
+  it('reopens the file after a failed write (a handle gone bad: stale NFS handle, remount), instead of losing every later record of the day', async () => {
+    const log = new AuditLog(dir);
+    await log.write(rec('2025-03-01T10:00:00.000Z', { requestId: 'before' }));
+    // The day's handle stops working under the log, as a stale NFS handle does.
+    const { handle } = (log as unknown as { file: { handle: { write: () => Promise<never> } } }).file;
+    handle.write = async () => Promise.reject(Object.assign(new Error('ESTALE: stale file handle, write'), { code: 'ESTALE' }));
+    await expect(log.write(rec('2025-03-01T10:00:01.000Z', { requestId: 'lost' }))).rejects.toThrow(); // reported, so the facade logs AUDIT WRITE FAILED
+    await log.write(rec('2025-03-01T10:00:02.000Z', { requestId: 'after' }));
+    await log.close();
+    expect((await all()).map((r) => r.requestId)).toEqual(['before', 'after']);
+  });
 });
 
 describe('queryAudit', () => {

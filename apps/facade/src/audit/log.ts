@@ -33,6 +33,10 @@ export interface AuditRecord {
   status: number | null;
   /** The Spine (or FHIR issue-type) code of an error; RESOURCE_CREATED / RESOURCE_UPDATED / ok on success. */
   outcome: string;
+  /** A refusal's diagnostics, when they quote nothing the consumer sent (JWT, SSP headers, media type, size). */
+  reason?: string;
+  /** A refusal's offending elements or parameters (FHIRPath or names, never their values). */
+  elements?: string[];
   durationMs?: number;
   /** Our X-Request-ID for this response. */
   requestId?: string;
@@ -137,15 +141,25 @@ export class AuditLog {
         if (!SYNC_ON_WRITE) await handle.datasync();
         for (const p of records) p.done();
       } catch (error) {
+        // Reported lost (audit/middleware.ts logs AUDIT WRITE FAILED with each request's ids), and
+        // the handle is dropped: one that went bad (a stale NFS handle, a remounted volume) would
+        // otherwise lose every record until the day changes. The next flush opens the file afresh.
+        await this.dropHandle();
         for (const p of records) p.failed(error);
       }
     }
   }
 
+  /** Closes the file before any other is opened, so no new file can be given the old descriptor's number first. */
+  private async dropHandle(): Promise<void> {
+    const handle = this.file?.handle;
+    this.file = undefined;
+    await handle?.close().catch(() => {}); // a bad handle may not even close
+  }
+
   private async handleFor(day: string): Promise<FileHandle> {
     if (this.file?.day === day) return this.file.handle;
-    await this.file?.handle.close();
-    this.file = undefined;
+    await this.dropHandle();
     const handle = await open(join(this.dir, `audit-${day}.${this.suffix}.jsonl`), OPEN_FLAGS, 0o640);
     // A process that died mid-write (same host and pid, e.g. pid 1 in a container) may have left
     // a torn last line: start on a fresh line so the next record stays readable.

@@ -2,15 +2,17 @@ import { spineCodeOf } from '@booking/fhir';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
+import { correlationIdOf } from '../middleware/request-ids.js';
 import { nodeRequest, requestHeader } from '../request-headers.js';
 import { type BookingClaims, peekAuthorNames, peekProvenance } from '../security/jwt.js';
 import { clientIdentityOf } from '../security/tls.js';
 import type { AuditLog, AuditRecord } from './log.js';
 
 /**
- * One audit record per request, accepted or refused (spec §17). First in the middleware chain,
- * so 404/405/403/400/413/415 refusals are recorded too. What a response says (its error code, the
- * Appointment and Slot ids) is noted by `noteResource`, called where every FHIR body is written.
+ * One audit record per request, accepted or refused (spec §17). Mounted before every check (just
+ * inside requestIds and request logging), so 404/405/403/400/413/415 refusals are recorded too. What
+ * a response says (its error code, the Appointment and Slot ids) is noted by `noteResource`, called
+ * where every FHIR body is written, and `noteBundle` for an Appointment search.
  */
 
 /** What the request's handlers tell the audit trail. */
@@ -50,11 +52,19 @@ export function noteResource(c: Context, resource: unknown): void {
   }
 }
 
+/** Records the ids of the Appointments a searchset Bundle (its JSON text) discloses. */
+export function noteBundle(c: Context, json: string): void {
+  if (!c.get('audit')) return;
+  const bundle = JSON.parse(json) as { entry?: { resource?: unknown }[] };
+  for (const entry of Array.isArray(bundle.entry) ? bundle.entry : []) noteResource(c, entry?.resource);
+}
+
 function addId(set: Set<string>, id: unknown) {
   if (typeof id === 'string' && FHIR_ID.test(id)) set.add(id);
 }
 
-export function auditTrail(options: { log: AuditLog; basePath: string; onError: (error: Error) => void }) {
+/** `onError` is told of a record that could not be written, with the request it records. */
+export function auditTrail(options: { log: AuditLog; basePath: string; onError: (error: Error, c: Context<AppEnv>, record: AuditRecord) => void }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now();
     const notes: AuditNotes = { appointmentIds: new Set(), slotIds: new Set() };
@@ -70,10 +80,10 @@ export function auditTrail(options: { log: AuditLog; basePath: string; onError: 
       // A served CapabilityStatement discloses no patient data and changes nothing: its record is
       // written with the next flush (within AuditLog's LAZY_FLUSH_MS) without holding the answer
       // for the disk, which was most of that call's latency (docs/performance.md).
-      if (record.interaction === 'metadata' && record.status === 200) options.log.append(record, (error) => options.onError(error as Error));
+      if (record.interaction === 'metadata' && record.status === 200) options.log.append(record, (error) => options.onError(error as Error, c, record));
       // Every other record is durable before the answer leaves; a failing disk is logged loudly but
       // does not turn an answered booking into an error the consumer would retry.
-      else await options.log.write(record).catch((error: Error) => options.onError(error));
+      else await options.log.write(record).catch((error: Error) => options.onError(error, c, record));
     }
   });
 }
@@ -89,6 +99,7 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
   const header = (name: string) => requestHeader(c, name)?.slice(0, MAX_HEADER_VALUE) || undefined;
   const claims = c.get('claims') as BookingClaims | undefined;
   const jwt = claims ?? peekProvenance(requestHeader(c, 'Authorization'));
+  const refusal = c.get('refusal');
   const incoming = nodeRequest(c);
   const client = clientIdentityOf(incoming?.socket);
 
@@ -100,10 +111,13 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
     path,
     status,
     outcome: notes.outcome ?? successOutcome(c.req.method, status),
+    // Why a refusal was refused, when that quotes nothing sent; else the elements at fault (problem-error.ts).
+    ...(refusal?.reason ? { reason: refusal.reason } : {}),
+    ...(refusal?.elements ? { elements: refusal.elements } : {}),
     durationMs,
-    requestId: c.res.headers.get('X-Request-ID') ?? c.get('requestId'),
+    requestId: c.get('requestId'),
     consumerRequestId: header('X-Request-ID'),
-    correlationId: c.res.headers.get('X-Correlation-ID') ?? undefined,
+    correlationId: correlationIdOf(c),
     sspTraceId: header('Ssp-TraceID'),
     sspFrom: header('Ssp-From'),
     sspTo: header('Ssp-To'),

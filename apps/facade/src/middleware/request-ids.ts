@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.js';
 import { requestHeader } from '../request-headers.js';
@@ -12,7 +13,13 @@ export const requestIds = createMiddleware<AppEnv>(async (c, next) => {
   c.set('requestId', requestId);
   await next();
   c.res.headers.set('X-Request-ID', requestId);
-  const consumerId = requestHeader(c, 'X-Request-ID');
-  if (consumerId && consumerId.length <= 200) c.res.headers.set('X-Correlation-ID', consumerId);
+  const correlationId = correlationIdOf(c);
+  if (correlationId) c.res.headers.set('X-Correlation-ID', correlationId);
   c.res.headers.set('Cache-Control', 'no-store');
 });
+
+/** The X-Correlation-ID this request is answered with: the consumer's X-Request-ID, unless absent or too long. */
+export function correlationIdOf(c: Context): string | undefined {
+  const consumerId = requestHeader(c, 'X-Request-ID');
+  return consumerId && consumerId.length <= 200 ? consumerId : undefined;
+}

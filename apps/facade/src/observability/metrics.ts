@@ -28,6 +28,12 @@ export function createFacadeMetrics(queues: Queue[]) {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  const jobFailures = new Counter({
+    name: 'booking_job_failures_total',
+    help: 'Consumer requests answered 500 because their job gave no usable reply, by interaction and reason',
+    labelNames: ['interaction', 'reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'booking_queue_jobs',
     help: 'Jobs in each state of each queue, read from Redis at scrape time',
@@ -53,6 +59,10 @@ export function createFacadeMetrics(queues: Queue[]) {
       const labels = { interaction, status: String(status) };
       httpRequests.inc(labels);
       httpDuration.observe(labels, seconds);
+    },
+    /** Records a job that gave no usable reply (job-runner.ts JobFailure: a bounded set). */
+    jobFailure(interaction: string, reason: string) {
+      jobFailures.inc({ interaction, reason });
     },
   };
 }

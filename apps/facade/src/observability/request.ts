@@ -43,12 +43,15 @@ export function observeRequests(deps: RequestObservability) {
         const status = c.res.status;
         const seconds = (performance.now() - started) / 1000;
         deps.metrics.request(interaction, status, seconds);
+        const jobFailure = c.get('jobFailure');
+        if (jobFailure) deps.metrics.jobFailure(interaction, jobFailure);
         if (span) {
           span.updateName(`${c.req.method} ${interaction}`);
           span.setAttributes({ 'http.route': interaction, 'http.response.status_code': status });
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         }
-        log[status >= 500 ? 'error' : 'info']({ method: c.req.method, interaction, status, ms: Math.round(seconds * 1000) }, 'request');
+        // A refusal's code, and its reason or the elements at fault (problem-error.ts refusalOf: no values sent).
+        log[status >= 500 ? 'error' : 'info']({ method: c.req.method, interaction, status, ms: Math.round(seconds * 1000), ...c.get('refusal') }, 'request');
       }
     };
 

@@ -7,6 +7,7 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import { type IssueType, operationOutcome, problem } from '@booking/fhir';
 import type { AuditLog } from '../audit/log.js';
+import type { FacadeMetrics } from '../observability/metrics.js';
 import { type ConnectionLimits, limitConnections, rawSocketOf, throttledLog } from './connection-limits.js';
 import { securityHeaderFields } from './setup.js';
 import { type AllowList, enforceAllowList } from './tls.js';
@@ -39,6 +40,8 @@ export interface ConsumerListenerOptions {
   limits: ConnectionLimits;
   audit: AuditLog;
   logger: ListenerLogger;
+  /** Counts the answers written here in booking_http_requests_total (interaction `none`), as observability/request.ts counts the rest. */
+  metrics?: Pick<FacadeMetrics, 'request'>;
   onListening?: (info: { address: string; port: number }) => void;
 }
 
@@ -49,17 +52,25 @@ export function serveConsumer(options: ConsumerListenerOptions) {
 
   // The hardening headers of every other answer, for the answers written below by hand.
   const hardening = securityHeaderFields(tls !== undefined);
+  // Logged and counted as observability/request.ts does every other answer: no route was reached, so interaction `none`.
+  const answered = (fields: { requestId: string; status: number; reason: string | undefined; err?: string }, started: number) => {
+    const seconds = (performance.now() - started) / 1000;
+    options.metrics?.request('none', fields.status, seconds);
+    logger[fields.status >= 500 ? 'error' : 'info']({ ...fields, interaction: 'none', ms: Math.round(seconds * 1000) }, 'request answered by the listener');
+  };
 
   // @hono/node-server's own listener (what serve() uses), given an errorHandler so that a request
   // it cannot turn into a Request (e.g. a backslash in the path, no Host) gets an OperationOutcome.
   const listener = getRequestListener(options.fetch, {
     hostname: options.hostname,
     errorHandler: async (error) => {
+      const started = performance.now();
       const malformed = error instanceof RequestError;
       const answer = outcomeResponse(malformed ? 400 : 500, malformed ? 'structure' : 'exception', malformed ? 'The request is not well-formed' : 'Unexpected error in the facade', await hardening);
       const requestId = answer.headers.get('X-Request-ID') as string;
       // Durable before the answer, as every other answer's record (audit/middleware.ts).
       await record('client-error', { status: answer.status, outcome: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR', requestId });
+      answered({ requestId, status: answer.status, reason: malformed ? 'MESSAGE_NOT_WELL_FORMED' : 'INTERNAL_SERVER_ERROR', ...(malformed ? {} : { err: String((error as Error)?.message ?? error).slice(0, 300) }) }, started);
       return answer;
     },
   });
@@ -115,6 +126,7 @@ export function serveConsumer(options: ConsumerListenerOptions) {
       socket.destroy();
       return;
     }
+    const started = performance.now();
     const [status, code, text] = clientErrorAnswer(error.code, options.maxHeaderBytes);
     const id = randomUUID();
     const body = JSON.stringify(operationOutcome(problem(status, code, 'BAD_REQUEST', text), id));
@@ -127,6 +139,7 @@ export function serveConsumer(options: ConsumerListenerOptions) {
         `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: application/fhir+json;charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
           `Cache-Control: no-store\r\n${extra}X-Request-ID: ${id}\r\nConnection: close\r\n\r\n${body}`,
       );
+      answered({ requestId: id, status, reason: error.code ?? 'BAD_REQUEST' }, started);
     });
   });
 

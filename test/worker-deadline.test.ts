@@ -12,6 +12,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createWorkerMetrics } from '../apps/worker/src/observability/metrics.js';
 import { createProcessor, type ProcessorDeps, timeRanOut } from '../apps/worker/src/processor.js';
+import { DEADLINE_MARGIN_MS } from '../apps/worker/src/retry.js';
 import { bookingBody } from './support/consumer.js';
 import { metricValue } from './support/prometheus.js';
 
@@ -109,6 +110,16 @@ describe("a write job's PAS retries stop at its deadline", () => {
     });
     const job = bookJob(slot, deadline);
     const reply = decodeReply(await processorOver(queued)(job as never), job.id, keyring);
+    expect(slotStatus(row.SLOT_ID)).toBe('F');
+    expect(pas.db.prepare('SELECT COUNT(*) AS n FROM booking_REQUEST_LOG').get()).toEqual({ n: 0 });
+    expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: timeRanOut('book') } });
+  });
+
+  it('writes nothing when less than the commit margin is left before the deadline, though the PAS is free: the COMMIT and the reply need that time', async () => {
+    const { row, slot } = freeSlot();
+    // The facade answers "outcome unknown" at the deadline; a COMMIT sent just before it could land after.
+    const job = bookJob(slot, Date.now() + DEADLINE_MARGIN_MS / 2);
+    const reply = decodeReply(await processorOver(pas)(job as never), job.id, keyring);
     expect(slotStatus(row.SLOT_ID)).toBe('F');
     expect(pas.db.prepare('SELECT COUNT(*) AS n FROM booking_REQUEST_LOG').get()).toEqual({ n: 0 });
     expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: timeRanOut('book') } });

@@ -139,10 +139,12 @@ export interface WriteContext {
 }
 
 /**
- * When a write may still happen. Past `deadline` (epoch ms) the consumer has been answered "outcome
- * unknown" and may have booked elsewhere under a new X-Request-ID: the transaction checks it once
- * it has begun (a wait for the connection or a lock can be long) and again before COMMIT, and rolls
- * back with WriteDeadlinePassedError. Absent: no deadline (tools, demos, tests).
+ * When a write may still happen. Soon after `deadline` (epoch ms) the consumer is answered "outcome
+ * unknown" and may book elsewhere under a new X-Request-ID, so the caller sets it early enough for
+ * the COMMIT's round trip and clock differences between hosts (the worker: the job's deadline less
+ * a margin). The transaction checks it once it has begun (a wait for the connection or a lock can
+ * be long) and again before COMMIT, and rolls back with WriteDeadlinePassedError. Absent: no
+ * deadline (tools, demos, tests).
  */
 export interface WriteDeadline {
   deadline?: number;

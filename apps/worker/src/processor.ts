@@ -8,7 +8,7 @@ import { handleRead } from './handlers/read.js';
 import { handleSearchAppointment } from './handlers/search-appointment.js';
 import { handleSearchSlot } from './handlers/search-slot.js';
 import type { Logger } from './logger.js';
-import { createPasRetry, DeadlinePassedError, isWriteJob } from './retry.js';
+import { createPasRetry, DEADLINE_MARGIN_MS, DeadlinePassedError, isWriteJob } from './retry.js';
 
 export interface ProcessorDeps {
   pas: PasPort;
@@ -89,7 +89,9 @@ export function createProcessor(deps: ProcessorDeps) {
     });
     const started = performance.now();
     try {
-      const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline });
+      // A write may commit only until DEADLINE_MARGIN_MS before the consumer's deadline: the COMMIT's
+      // round trip, the reply and the clocks of worker and facade hosts all take some of what is left.
+      const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline - DEADLINE_MARGIN_MS });
       deps.onReply?.(kind, reply);
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
       return seal(reply);

@@ -7,7 +7,7 @@ export interface CancelDeps {
   pas: PasPort;
   localPatientIdSystem: string;
   retry: <T>(run: () => Promise<T>) => Promise<T>;
-  /** The job's deadline (epoch ms): the PAS transaction rolls back if it begins or ends past it. */
+  /** The last moment the write may commit (epoch ms; the job's deadline less DEADLINE_MARGIN_MS): its PAS transaction rolls back if it begins or ends past it. */
   deadline?: number;
 }
 

@@ -184,6 +184,19 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     expect(await lockTimeout(Date.now() - 1)).toBe(0); // past it: no wait at all (the repository then rolls back)
   });
 
+  it('never lend out again a connection whose lock timeout was cut for a deadline: SET LOCK_TIMEOUT outlives the transaction', async () => {
+    const near = fakePool(preambleAnswer(1));
+    await new MssqlDatabase(near.pool, 2500).transaction(async () => commit(undefined), { deadline: Date.now() + 1000 });
+    expect(near.connection).toMatchObject({ closed: true, hasError: true });
+    const failing = fakePool(preambleAnswer(1));
+    await expect(new MssqlDatabase(failing.pool, 2500).transaction(async () => Promise.reject(new Error('statement failed')), { deadline: Date.now() + 1000 })).rejects.toThrow('statement failed');
+    expect(failing.connection).toMatchObject({ closed: true, hasError: true });
+    // With the whole configured wait, the connection goes back to the pool as usual.
+    const far = fakePool(preambleAnswer(1));
+    await new MssqlDatabase(far.pool, 2500).transaction(async () => commit(undefined), { deadline: Date.now() + 600_000 });
+    expect(far.connection).not.toMatchObject({ closed: true });
+  });
+
   it('discard a pooled connection that was still in a transaction, roll back, and fail transiently', async () => {
     const { pool, sent, events, connection } = fakePool(preambleAnswer(2));
     const db = new MssqlDatabase(pool, 5000);

@@ -140,12 +140,16 @@ export class MssqlDatabase implements PasDatabase {
       await tx.begin(sql.ISOLATION_LEVEL.READ_COMMITTED);
       const connection = heldConnection(tx);
       let outcome: TxOutcome<T>;
+      // Lock waits end by the write's deadline too (the repository checks it again before COMMIT).
+      const lockWait = lockWaitMs(this.lockTimeoutMs, options.deadline);
+      // SET LOCK_TIMEOUT holds for the connection's session: a connection whose wait was cut short
+      // for a write near its deadline is not lent out again, or later reads and writes would inherit it.
+      const shortened = lockWait < this.lockTimeoutMs;
       try {
         // A plain batch (tedious execSqlBatch), never query(): that is sp_executesql, and SET options
         // set inside it are restored when it returns. Set here, they hold for the rest of the
         // connection's session, every statement of this transaction included.
-        // Lock waits end by the write's deadline too (the repository checks it again before COMMIT).
-        const preamble = await tx.request().batch(transactionPreamble(lockWaitMs(this.lockTimeoutMs, options.deadline)));
+        const preamble = await tx.request().batch(transactionPreamble(lockWait));
         const state = preamble.recordset?.[0] ? upperKeys<{ TRANCOUNT: number }>(preamble.recordset[0]) : undefined;
         if (state?.TRANCOUNT !== 1) {
           discard(connection);
@@ -154,9 +158,14 @@ export class MssqlDatabase implements PasDatabase {
         outcome = await work(session(tx));
       } catch (error) {
         await endTransaction(tx, connection, 'rollback');
+        if (shortened) discard(connection);
         throw error;
       }
-      await endTransaction(tx, connection, outcome.commit ? 'commit' : 'rollback', outcome.commit);
+      try {
+        await endTransaction(tx, connection, outcome.commit ? 'commit' : 'rollback', outcome.commit);
+      } finally {
+        if (shortened) discard(connection);
+      }
       return outcome.value;
     });
   }

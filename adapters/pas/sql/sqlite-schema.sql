@@ -61,9 +61,9 @@ CREATE TABLE IF NOT EXISTS CLINIC_SLOT (
   LAST_UPD_DTTM  DATETIME     NULL
 );
 CREATE INDEX IF NOT EXISTS IX_CLINIC_SLOT_CLINIC_START ON CLINIC_SLOT (CLINIC_CODE, START_DTTM);
--- A new PAS numbers its slots from 1001: the Booking API's example booking body (the assurance
--- harness's) names its contained DocumentReference "123", and the contained Slot takes the slot's id.
-INSERT INTO sqlite_sequence (name, seq) SELECT 'CLINIC_SLOT', 1000 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'CLINIC_SLOT');
+-- A new PAS numbers its slots from 1001 (createSqliteSchema seeds sqlite_sequence): the Booking API's
+-- example booking body (the assurance harness's) names its contained DocumentReference "123", and
+-- the contained Slot takes the slot's id.
 
 -- REG_TYPE: P permanent (registered by the trust), T temporary (created by a booking).
 CREATE TABLE IF NOT EXISTS PATIENT (
@@ -142,4 +142,4 @@ CREATE TABLE IF NOT EXISTS booking_PATIENT_REGISTRATION (
   LOCK_ID               INTEGER      NOT NULL PRIMARY KEY,
   LAST_REGISTERED_UTC   VARCHAR(24)  NULL
 );
-INSERT OR IGNORE INTO booking_PATIENT_REGISTRATION (LOCK_ID, LAST_REGISTERED_UTC) VALUES (1, NULL);
+-- Its one row is written by createSqliteSchema (adapters/pas/src/sqlite/sqlite-pas.ts).

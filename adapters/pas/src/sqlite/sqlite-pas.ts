@@ -20,7 +20,15 @@ export interface SqlitePasOptions extends PasAdapterOptions {
 
 /** Creates the reference schema if it is missing (the demo PAS only; never run against a trust PAS). */
 export function createSqliteSchema(db: Database.Database): void {
-  db.exec(readFileSync(SCHEMA_SQL, 'utf8'));
+  db.exec(readFileSync(SCHEMA_SQL, 'utf8')); // CREATE … IF NOT EXISTS only: no write lock on a file that has them
+  // The rows the schema needs, written only when missing: an INSERT takes the file's write lock even
+  // when it inserts nothing, and a worker must start while a PAS screen, report or backup holds it.
+  if (!db.prepare('SELECT 1 FROM booking_PATIENT_REGISTRATION WHERE LOCK_ID = 1').get()) {
+    db.prepare('INSERT OR IGNORE INTO booking_PATIENT_REGISTRATION (LOCK_ID, LAST_REGISTERED_UTC) VALUES (1, NULL)').run();
+  }
+  if (!db.prepare(`SELECT 1 FROM sqlite_sequence WHERE name = 'CLINIC_SLOT'`).get()) {
+    db.prepare(`INSERT INTO sqlite_sequence (name, seq) SELECT 'CLINIC_SLOT', 1000 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'CLINIC_SLOT')`).run();
+  }
 }
 
 /**

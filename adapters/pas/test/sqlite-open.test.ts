@@ -1,0 +1,31 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqlitePas } from '../src/sqlite/sqlite-pas.js';
+
+describe('opening an existing SQLite PAS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-open-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('needs no write lock: a worker starts while a PAS screen, report or backup is writing to the file', async () => {
+    const path = join(dir, 'pas.db');
+    await new SqlitePas({ path }).close(); // an existing install's file
+    const clerk = new Database(path);
+    clerk.exec('BEGIN IMMEDIATE'); // another process holds the write lock (WAL: readers go on)
+    try {
+      const worker = new SqlitePas({ path, busyTimeoutMs: 100 });
+      expect(await worker.ping()).toBeUndefined();
+      await worker.close();
+    } finally {
+      clerk.exec('ROLLBACK');
+      clerk.close();
+    }
+    // The rows the schema needs were written the first time, and are there still.
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT LOCK_ID FROM booking_PATIENT_REGISTRATION').all()).toEqual([{ LOCK_ID: 1 }]);
+    expect(db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'CLINIC_SLOT'`).get()).toEqual({ seq: 1000 });
+    db.close();
+  });
+});

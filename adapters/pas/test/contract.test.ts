@@ -88,7 +88,16 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
     private clerk: (() => Promise<void>) | undefined,
     /** The read the clerk's change comes right after (by default the compose SELECT). */
     private readonly after: (sql: string) => boolean = (sql) => sql.includes('LEFT JOIN APPOINTMENT p'),
+    /** Or the write it comes right before (as a lock wait would let it commit first). */
+    private readonly before: (sql: string) => boolean = () => false,
   ) {}
+  private async clerkAt(at: (sql: string) => boolean, sql: string) {
+    const clerk = this.clerk;
+    if (clerk && at(sql)) {
+      this.clerk = undefined;
+      await clerk();
+    }
+  }
   get dialect() {
     return this.inner.dialect;
   }
@@ -96,15 +105,14 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
     return this.inner.transaction((s) =>
       work({
         dialect: s.dialect,
-        execute: (sql, p) => s.execute(sql, p),
+        execute: async (sql, p) => {
+          await this.clerkAt(this.before, sql);
+          return s.execute(sql, p);
+        },
         insertId: (sql, p) => s.insertId(sql, p),
         query: async <R,>(sql: string, p?: Parameters<PasSession['query']>[1]) => {
           const rows = await s.query<R>(sql, p);
-          const clerk = this.clerk;
-          if (clerk && this.after(sql)) {
-            this.clerk = undefined;
-            await clerk();
-          }
+          await this.clerkAt(this.after, sql);
           return rows;
         },
       }),
@@ -762,15 +770,16 @@ export function describePasContract(name: string, open: OpenPas): void {
       });
 
       it('finds the patient a concurrent booking registered after this one looked, instead of registering them twice', async () => {
-        // Another worker's booking for the same new NHS number registers the patient, uncommitted
-        // when this booking looks (so unseen under RCSI or on Babelfish), committed right after.
+        // Another worker's booking for the same new NHS number registers the patient: uncommitted
+        // when this booking looks (so unseen under RCSI or on Babelfish), it commits while this one
+        // waits for the registration row, so only a look taken after that row finds the patient.
         const nhsNumber = randomNhsNumber();
         const hospitalNumber = `R${nhsNumber.slice(1)}`;
         const otherWorker = () =>
           subject.exec(`INSERT INTO PATIENT (HOSP_NO, NHS_NO, SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM)
                         VALUES ('${hospitalNumber}', '${nhsNumber}', 'EXAMPLE', 'F', '1980-02-29', 'T', '2026-01-01 09:00:00')`);
-        const afterPatientLookUp = (sql: string) => sql.includes('FROM PATIENT') && sql.includes('NHS_NO = @nhs');
-        const repository = new PasRepository(new ClerkBetweenReadAndWrite(subject.database, otherWorker, afterPatientLookUp), { clock, localPatientIdSystem: LOCAL_SYSTEM });
+        const takingTheRow = (sql: string) => sql.includes('PATIENT_REGISTRATION');
+        const repository = new PasRepository(new ClerkBetweenReadAndWrite(subject.database, otherWorker, () => false, takingTheRow), { clock, localPatientIdSystem: LOCAL_SYSTEM });
         const before = await subject.counts();
         const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
         expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });

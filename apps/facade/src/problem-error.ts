@@ -26,18 +26,27 @@ export interface Refusal {
 }
 
 /**
- * Refusals whose diagnostics say why from the JWT, the SSP headers, the media type or the size
- * alone, never quoting a body, a query or a path. Any other diagnostics may quote what was sent
- * (a validation message quotes the birth date it could not read, a search one the identifier):
- * for those only the code and the element paths are kept.
+ * Refusals whose diagnostics say why from the JWT, the SSP headers or the size alone, never quoting
+ * a body, a query or a path. Any other diagnostics may quote what was sent (a validation message
+ * quotes the birth date it could not read, a search one the identifier, a 415 the `_format` asked
+ * for): for those only the code and the element paths are kept.
  */
-const REASON_IS_SAFE = (p: Problem) => p.spineCode === 'ACCESS DENIED' || p.spineCode === 'MISSING_OR_INVALID_HEADER' || p.spineCode === 'UNSUPPORTED_MEDIA_TYPE' || p.status === 413;
+const REASON_IS_SAFE = (p: Problem) => p.spineCode === 'ACCESS DENIED' || p.spineCode === 'MISSING_OR_INVALID_HEADER' || p.status === 413;
+
+/**
+ * An element path or parameter name as the checks write them (`Appointment.contained.Patient.birthDate`,
+ * `schedule.actor:healthcareservice`, `_include`). An unknown parameter's name is the consumer's own
+ * text and may be anything (a mis-encoded `identifier=…|<NHS number>`): not kept unless it looks like one.
+ */
+const ELEMENT = /^[A-Za-z_][\w.:\-[\]]{0,79}$/;
+const MAX_ELEMENTS = 10;
 
 /** Header values quoted in a reason (an Accept, a Content-Type) are the consumer's: capped. */
 const MAX_REASON = 300;
 
 export function refusalOf(p: Problem): Refusal {
-  const elements = [...new Set([...(p.location ?? []), ...(p.findings ?? []).map((f) => f.expression)])];
+  const named = [...(p.location ?? []), ...(p.findings ?? []).map((f) => f.expression)];
+  const elements = [...new Set(named.map((e) => (ELEMENT.test(e) ? e : '(not kept: not an element or parameter name)')))].slice(0, MAX_ELEMENTS);
   return {
     code: p.spineCode,
     ...(REASON_IS_SAFE(p) ? { reason: p.diagnostics.slice(0, MAX_REASON) } : {}),

@@ -68,6 +68,14 @@ const records = (dir: string): AuditRecord[] =>
 const counted = async (metrics: ReturnType<typeof createFacadeMetrics>, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(await metrics.registry.metrics())?.[1] ?? 0);
 
 describe('a job that gives no usable reply', () => {
+  it('a search answer in a format this facade does not read (a worker of another release): logged and counted as reply-unreadable', async () => {
+    const { app, lines, metrics } = wired({ reply: () => ({ type: 'bundle', bundle: { resourceType: 'Bundle' } }) as unknown as WorkerReply });
+    const res = await app.request(`${BASE}/Slot?service=999999999`, { headers: headersFor('searchSlot') });
+    expect(res.status).toBe(500);
+    expect(lines.find((l) => l.reason === 'reply-unreadable')).toMatchObject({ level: 50, kind: 'search-slot' });
+    expect(await counted(metrics, 'booking_job_failures_total', 'interaction="search-slot",reason="reply-unreadable"')).toBe(1);
+  });
+
   it.each([
     ['reply-unreadable', 'the worker\u2019s reply does not open: sealed with unknown key "k2"'],
     ['job-failed', 'the job threw in the worker'],
@@ -123,6 +131,23 @@ describe('refusals', () => {
     const [record] = records(dir);
     expect(record).toMatchObject({ outcome: 'INVALID_RESOURCE', elements: [expect.stringMatching(/birthDate$/)] });
     expect(JSON.stringify(lines) + JSON.stringify(record)).not.toContain('1931-13-45');
+  });
+
+  it('a mis-encoded search whose parameter name carries an NHS number, and a 415 for such a _format: neither the number nor the text is kept', async () => {
+    const dir = auditDir();
+    const audit = new AuditLog(dir);
+    const { app, lines } = wired({ audit });
+    const misEncoded = await app.request(`${BASE}/Appointment?identifier%3Dhttps%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9434765919=x`, { headers: headersFor('searchAppointment') });
+    expect(misEncoded.status).toBe(400);
+    const format = await app.request(`${BASE}/metadata?_format=json%26identifier%3D9434765919`, { headers: headersFor('metadata') });
+    expect(format.status).toBe(415);
+    const long = await app.request(`${BASE}/Slot?${'x'.repeat(5000)}=1`, { headers: headersFor('searchSlot') });
+    expect(long.status).toBe(400);
+    await audit.close();
+    const kept = JSON.stringify(lines) + JSON.stringify(records(dir));
+    expect(kept).not.toContain('9434765919');
+    expect(kept).not.toContain('x'.repeat(100));
+    expect(lines.filter((l) => l.msg === 'request').map((l) => l.code)).toEqual(['INVALID_PARAMETER', 'UNSUPPORTED_MEDIA_TYPE', 'INVALID_PARAMETER']);
   });
 
   it('a 400 for an NHS-number search that does not parse: the parameter, never the number', async () => {

@@ -46,6 +46,8 @@ const URN = 'urn:nhs:names:services:careconnect:fhir:rest';
 const SLOT_READ = ['organization/slot.read', 'organization/*.read'];
 /** Reads. Before 0.2.0-beta (Feb 2021) get-by-id was made with the write scope. */
 const APPOINTMENT_READ = ['patient/appointment.read', 'patient/appointment.write'];
+/** Listing a patient's appointments by NHS number discloses more than a read by id: the read scope alone (spec §6). */
+const APPOINTMENT_SEARCH = ['patient/appointment.read'];
 /** Book and cancel: the write scope only (a read token never changes a booking). */
 const APPOINTMENT_WRITE = ['patient/appointment.write'];
 
@@ -88,7 +90,7 @@ export const INTERACTIONS: readonly Interaction[] = [
     path: '/Appointment',
     fhirCode: { type: 'Appointment', code: 'search-type' },
     interactionId: `${URN}:search:appointment`,
-    scopes: APPOINTMENT_READ,
+    scopes: APPOINTMENT_SEARCH,
     job: (c, baseUrl) => {
       const url = new URL(c.req.url);
       return { kind: 'search-appointment', ...checked(parseAppointmentSearch(url.searchParams)), baseUrl, selfLink: `${baseUrl}/Appointment${url.search}` };

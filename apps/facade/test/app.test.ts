@@ -393,12 +393,13 @@ describe('JWT scopes per interaction (spec §5.2, with the scope history "for to
   const SLOT_READ = ['organization/slot.read', 'organization/*.read']; // the harness's metadata token and the Postman sample use organization/*.read
   const APPOINTMENT_READ = ['patient/appointment.read', 'patient/appointment.write']; // before 0.2.0-beta get-by-id used the write scope
   const APPOINTMENT_WRITE = ['patient/appointment.write'];
+  const APPOINTMENT_SEARCH = ['patient/appointment.read']; // listing a patient's appointments: never on a book/cancel token
   const future = encodeURIComponent('ge2030-01-01T00:00:00+00:00');
   const cancelBody = JSON.stringify({ ...stored(booking()), status: 'cancelled' });
   const CASES = {
     metadata: { method: 'GET', path: '/metadata', as: 'metadata', accepts: SLOT_READ },
     'search-slot': { method: 'GET', path: `/Slot?service=999999999&start=${future}`, as: 'searchSlot', accepts: SLOT_READ },
-    'search-appointment': { method: 'GET', path: '/Appointment?identifier=9658218873', as: 'searchAppointment', accepts: APPOINTMENT_READ },
+    'search-appointment': { method: 'GET', path: '/Appointment?identifier=9658218873', as: 'searchAppointment', accepts: APPOINTMENT_SEARCH },
     read: { method: 'GET', path: '/Appointment/a1', as: 'read', accepts: APPOINTMENT_READ },
     vread: { method: 'GET', path: '/Appointment/a1/_history/1', as: 'read', accepts: APPOINTMENT_READ },
     book: { method: 'POST', path: '/Appointment', as: 'book', body: JSON.stringify(booking()), accepts: APPOINTMENT_WRITE },

@@ -60,7 +60,11 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
       const gzipped = typeof reply.gzip === 'string' ? Buffer.from(reply.gzip, 'base64') : undefined;
       // The previous release's workers send the JSON text; older ones an object: refused, never an empty 200.
       const json = (reply as { json?: unknown }).json;
-      if (!gzipped && typeof json !== 'string') return refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
+      if (!gzipped && typeof json !== 'string') {
+        c.get('log')?.error({ kind: job.kind, reason: 'reply-unreadable' }, 'no usable reply from a worker: a search answer in a format this facade does not read (facade and workers of different releases)');
+        c.set('jobFailure', 'reply-unreadable');
+        return refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
+      }
       // An Appointment search discloses a patient's appointments: the audit trail names them (the
       // NHS number asked for stays out). Slot searches disclose no patient data and are not read.
       if (job.kind === 'search-appointment') noteBundle(c, gzipped ? inflateBundle(gzipped) : (json as string));

@@ -1,7 +1,7 @@
 import { bookingAppointment, type ConsumerIdentity, type InteractionName, sspHeaders } from '@booking/cli/consumer';
 import { problems, toXml } from '@booking/fhir';
 import type { PasJob, WorkerReply } from '@booking/queue';
-import { createApp } from '../src/app.js';
+import { type AppOptions, createApp } from '../src/app.js';
 import type { JobRunner } from '../src/job-runner.js';
 
 /** The consumer API in process, with a JobRunner that records each job and answers from a script. */
@@ -45,7 +45,7 @@ export function stored(body: Record<string, any>, versionId = '1', status = 'boo
   return { ...body, id: 'a1', meta: { ...body.meta, versionId, lastUpdated: '2030-01-01T09:00:00.000Z' }, status };
 }
 
-export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type: 'problem', problem: problems.referenceNotFound('no such slot') })) {
+export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type: 'problem', problem: problems.referenceNotFound('no such slot') }), options: Partial<AppOptions> = {}) {
   const jobs: PasJob[] = [];
   const runner: JobRunner = {
     run: async (job) => {
@@ -63,6 +63,7 @@ export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type
     publisher: 'test',
     softwareName: 'test',
     jobs: runner,
+    ...options,
   });
   const call = (method: string, path: string, interaction: InteractionName, body?: string, headers: Record<string, string | undefined> = {}) =>
     app.request(`${BASE}${path}`, { method, ...(body !== undefined ? { body } : {}), headers: headersFor(interaction, { ...(body !== undefined ? { 'Content-Type': 'application/fhir+json' } : {}), ...headers }) });

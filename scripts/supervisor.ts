@@ -4,7 +4,7 @@
  * child cleanly on request. Deliberately small: trusts run the product under systemd, Docker or
  * Kubernetes, which supervise it there.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 
 export interface RestartPolicy {
   /** Crashes counted within this window… */
@@ -36,6 +36,21 @@ export class CrashHistory {
 
 /** Exit codes that no restart can cure: the configuration is wrong (EX_CONFIG). */
 const PERMANENT_EXIT_CODES = new Set([78]);
+
+/**
+ * Whether children can be tied to the supervisor's life: Linux's parent-death signal, set by
+ * util-linux's `setpriv --pdeathsig` (2.33+, in every current distribution) before it execs the
+ * child, so the pid is the child's own. It survives the exec (neither Node nor redis-server is
+ * set-user-ID). Elsewhere the children are started directly, and the demo says they could outlive it.
+ */
+let setprivWorks: boolean | undefined;
+function canTieChildren(log: (line: string) => void): boolean {
+  if (setprivWorks === undefined) {
+    setprivWorks = process.platform === 'linux' && spawnSync('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'true'], { stdio: 'ignore' }).status === 0;
+    if (!setprivWorks) log('setpriv --pdeathsig is not available here: if this supervisor is killed (kill -9), stop its children yourself');
+  }
+  return setprivWorks;
+}
 
 export interface ChildSpec {
   name: string;
@@ -75,8 +90,11 @@ export class Supervisor {
 
   private launch(spec: ChildSpec): ChildProcess {
     // The supervisor's own process group: a closed terminal (SIGHUP) or Ctrl-C reaches the children
-    // too, so none is left behind holding a port even if the supervisor itself is killed.
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'inherit', 'inherit'] });
+    // too. A supervisor killed on its own (kill -9, OOM) would leave them running and holding their
+    // ports, so each child is started through setpriv with a parent-death signal: the kernel sends
+    // it SIGTERM (each stops as it does on SIGTERM) when the supervisor dies, however it dies.
+    const [command, args]: [string, string[]] = canTieChildren(this.log) ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', spec.command, ...spec.args]] : [spec.command, spec.args];
+    const child = spawn(command, args, { cwd: spec.cwd, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'inherit', 'inherit'] });
     this.log(`started ${spec.name} (pid ${child.pid})`);
     return child;
   }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -82,7 +82,7 @@ class Demo {
 
   /** `ctrlC`: the signal goes to the whole process group, as a terminal's Ctrl-C does. */
   async stop(signal: NodeJS.Signals = 'SIGINT', { ctrlC = false, timeoutMs = 60_000 } = {}): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
     const exited = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
     if (ctrlC) process.kill(-(this.child.pid as number), signal);
     else this.child.kill(signal);
@@ -94,6 +94,12 @@ class Demo {
 }
 
 const alive = (pid: number) => {
+  try {
+    // A child re-parented to an init that does not reap it lingers as a zombie: dead all the same.
+    if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return false;
+  } catch {
+    // no /proc (not Linux), or the process is gone: kill(0) decides
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -195,6 +201,21 @@ describe('npm start supervises its processes', () => {
     expect(await exited).toBe(1);
     expect(demo.text()).toMatch(/WORKER_CONCURRENCY/);
     expect(Object.values(demo.pids()).filter(alive)).toEqual([]);
+  });
+
+  it('takes its children with it when the supervisor itself is killed (kill -9): nothing is left holding a port', { timeout: 180_000 }, async () => {
+    await startDemo([]);
+    const children = Object.values(demo!.pids());
+    expect(children).toHaveLength(4); // redis-server, two workers, the facade
+    expect(children.filter(alive)).toHaveLength(4);
+    try {
+      expect(await demo!.stop('SIGKILL')).toBeNull();
+      // Each child stops as on SIGTERM (the facade drains, a worker finishes its jobs): a bounded wait.
+      for (let i = 0; i < 600 && children.some(alive); i++) await sleep(100);
+      expect(children.filter(alive), 'children still running after the supervisor was killed').toEqual([]);
+    } finally {
+      for (const pid of children.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('keeps the demo data for the next start, and replaces it with --fresh', { timeout: 300_000 }, async () => {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { queryAudit } from '../apps/facade/src/audit/query.js';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
 import { freeSlots } from './support/pas.js';
 import { freePort } from './support/ports.js';
 import { metricValue, scrape } from './support/prometheus.js';
 import { stopProcess } from './support/redis.js';
-import { type ManagedProcess, spawnTs, Stack } from './support/stack.js';
+import { ADMIN_CREDENTIALS, type ManagedProcess, spawnTs, Stack } from './support/stack.js';
 
 /** Operations (issue items 2, 3, 5): Prometheus metrics, health probes and request logs, on real processes. */
 
@@ -129,10 +130,10 @@ describe('health', () => {
     }
     const facadeReady = await fetch(`${facadeAdmin}/health/ready`);
     expect(facadeReady.status).toBe(200);
-    expect(await facadeReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', workers: 'ok (1)' } });
+    expect(await facadeReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', workers: 'ok (1)', queue: 'ok' } });
     const workerReady = await fetch(`${workerAdmin}/health/ready`);
     expect(workerReady.status).toBe(200);
-    expect(await workerReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', pas: 'ok' } });
+    expect(await workerReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', pas: 'ok', queue: 'ok' } });
   });
 
   it('worker readiness turns 503 when its Redis is unreachable, while liveness stays 200', async () => {
@@ -165,7 +166,7 @@ describe('health', () => {
     await eventually(async () => {
       const res = await fetch(`${facade.adminUrl}/health/ready`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: 'not ready', checks: { redis: 'ok', workers: 'none connected' } });
+      expect(await res.json()).toEqual({ status: 'not ready', checks: { redis: 'ok', workers: 'none connected', queue: 'ok' } });
     }, 30000);
     // Liveness does not follow: restarting the facade would not bring a worker back.
     expect((await fetch(`${facade.adminUrl}/health/live`)).status).toBe(200);
@@ -173,5 +174,50 @@ describe('health', () => {
     stack.startWorker(await freePort());
     await stack.waitReady(facade);
     expect((await fetch(`${facade.adminUrl}/health/ready`)).status).toBe(200);
+  });
+});
+
+describe('a booking queue paused on the queue dashboard', () => {
+  it('turns readiness 503 on facade and worker with the reason, shows the paused jobs in the depth gauge, and logs and audits who paused and resumed it', async () => {
+    const facade = stack.facades[0]!;
+    const workerAdmin = worker().adminUrl as string;
+    const auth = `Basic ${Buffer.from(`${ADMIN_CREDENTIALS.username}:${ADMIN_CREDENTIALS.password}`).toString('base64')}`;
+    const dashboard = (action: 'pause' | 'resume') => fetch(`${facade.adminUrl}/dashboard/api/queues/pas-requests/${action}`, { method: 'PUT', headers: { Authorization: auth } });
+    const started = new Date();
+
+    expect((await dashboard('pause')).status).toBe(200);
+    const booking = book();
+    try {
+      for (const url of [facade.adminUrl, workerAdmin]) {
+        const ready = await fetch(`${url}/health/ready`);
+        expect(ready.status).toBe(503);
+        const body = (await ready.json()) as { status: string; checks: Record<string, string> };
+        expect(body.status).toBe('not ready');
+        expect(body.checks.queue).toMatch(/^paused: .*resumed on the queue dashboard/);
+      }
+      // The booking sits among the paused jobs, which the gauge now shows.
+      await eventually(async () => expect(metricValue(await scrape(facade.adminUrl), 'booking_queue_jobs', { queue: 'pas-requests', state: 'paused' })).toBe(1));
+      expect(await scrape(facade.adminUrl)).toMatch(/booking_queue_jobs\{queue="pas-requests",state="prioritized"\} 0/);
+    } finally {
+      expect((await dashboard('resume')).status).toBe(200);
+      await booking;
+    }
+    expect((await fetch(`${facade.adminUrl}/health/ready`)).status).toBe(200);
+    expect((await fetch(`${workerAdmin}/health/ready`)).status).toBe(200);
+
+    const actions = logLines(facade).filter((l) => l.msg === 'queue dashboard action');
+    expect(actions).toEqual([
+      expect.objectContaining({ level: 40, dashboardUser: ADMIN_CREDENTIALS.username, action: 'queues/pas-requests/pause', method: 'PUT', status: 200 }),
+      expect.objectContaining({ level: 40, dashboardUser: ADMIN_CREDENTIALS.username, action: 'queues/pas-requests/resume', method: 'PUT', status: 200 }),
+    ]);
+    const audited = [];
+    for await (const r of queryAudit(stack.auditDir, { from: started })) if (r.event === 'admin-action') audited.push(r);
+    expect(audited).toEqual([
+      expect.objectContaining({ interaction: 'dashboard', adminUser: ADMIN_CREDENTIALS.username, outcome: 'queues/pas-requests/pause', status: 200 }),
+      expect.objectContaining({ interaction: 'dashboard', adminUser: ADMIN_CREDENTIALS.username, outcome: 'queues/pas-requests/resume', status: 200 }),
+    ]);
+    // Looking is not acting: the dashboard's reads are not recorded.
+    expect((await fetch(`${facade.adminUrl}/dashboard/api/queues`, { headers: { Authorization: auth } })).status).toBe(200);
+    expect(logLines(facade).filter((l) => l.msg === 'queue dashboard action')).toHaveLength(2);
   });
 });

@@ -7,7 +7,8 @@ import { freeSlots } from './support/pas.js';
 import { consumer } from './support/pas-truth.js';
 import { metricValue, scrape } from './support/prometheus.js';
 import { type ManagedProcess, REPO_ROOT, spawnTs, Stack } from './support/stack.js';
-import { stopProcess } from './support/redis.js';
+import { Redis } from 'ioredis';
+import { type RedisServer, startRedis, stopProcess } from './support/redis.js';
 import { type SentinelCluster, startSentinelCluster } from './support/sentinel.js';
 
 /**
@@ -130,6 +131,44 @@ describe('two workers', () => {
     let skipped = 0;
     for (const w of stack.workers) skipped += metricValue(await scrape(w.adminUrl as string), 'booking_reconcile_sweeps_total', { outcome: 'skipped' });
     expect(skipped).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('when Redis loses its keys', () => {
+  let redis: RedisServer;
+  let stack: Stack;
+  beforeAll(async () => {
+    // A Redis of its own: it is restarted empty and flushed (as the demo's, which runs without persistence).
+    redis = await startRedis();
+    stack = await Stack.start({ redisUrl: redis.url, workers: 1, facades: 0, env: { RECONCILE_INTERVAL_SECONDS: '1', LOG_LEVEL: 'info' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  it('the worker schedules the sweeps again, with a warning, after a restart of an empty Redis and after FLUSHALL', async () => {
+    const worker = stack.workers[0] as ManagedProcess;
+    const warnings = () => worker.output.join('').split('\n').filter((line) => line.includes('reconcile schedule was missing')).length;
+    await until(stack, 'a first sweep', () => sweeps(worker).length >= 1);
+
+    await redis.restart();
+    const atRestart = sweeps(worker).length;
+    await until(stack, 'sweeps after Redis restarted empty', () => sweeps(worker).length >= atRestart + 2);
+    expect(warnings()).toBeGreaterThanOrEqual(1);
+
+    // No reconnection this time: the keys vanish under a live connection.
+    const client = new Redis(redis.url);
+    try {
+      await until(stack, 'the schedule to exist again', async () => (await client.exists(`${stack.queuePrefix}:pas-reconcile:repeat`)) === 1);
+      await client.flushall();
+    } finally {
+      client.disconnect();
+    }
+    const warnedBefore = warnings();
+    await until(stack, 'a warning that the schedule was put back', () => warnings() > warnedBefore);
+    const atFlush = sweeps(worker).length;
+    await until(stack, 'sweeps after FLUSHALL', () => sweeps(worker).length >= atFlush + 2);
   });
 });
 

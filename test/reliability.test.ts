@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BOOKING_QUEUE, decodeReply, Keyring, type StoredReply } from '@booking/queue';
 import { Queue } from 'bullmq';
@@ -184,5 +186,67 @@ describe('graceful shutdown', () => {
     expect(answers.filter((a) => a.status === 'network')).toEqual([]);
     expect(answers.map((a) => a.status).filter((s) => s !== 201)).toEqual([]);
     expect(await exited).toBe(0);
+  });
+});
+
+describe('a facade draining (SIGTERM) with a kept-alive connection open', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1, env: { JOB_TIMEOUT_MS: '8000' } });
+  });
+  afterAll(async () => stack?.stop());
+
+  /** One request through `agent`; the socket it went over, or the connection error. */
+  function send(agent: Agent, method: string, path: string, headers: Record<string, string>, body?: string) {
+    return new Promise<{ status: number | string; socket?: Socket }>((resolve) => {
+      const req = request(`${stack.baseUrl}${path}`, { method, headers, agent }, (res) => {
+        const socket = res.socket as Socket; // the agent takes it back at the end
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, socket }));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ status: `error ${e.code ?? e.message}` }));
+      req.end(body);
+    });
+  }
+
+  it('closes the idle connection while a request is still in flight, so nothing can arrive on it late and be cut; the request in flight is answered and no job is queued after SIGTERM', { timeout: 90_000 }, async () => {
+    const base = stack.baseUrl;
+    const [a, b] = slotsOf(stack, 2) as [SlotForBooking, SlotForBooking];
+    const bookHeaders = () => ({ ...consumerHeaders(base, 'book', { 'X-Request-ID': randomUUID() }), 'content-type': 'application/fhir+json' });
+    const agentA = new Agent({ keepAlive: true, maxSockets: 1 });
+    const agentB = new Agent({ keepAlive: true, maxSockets: 1 });
+    // B: a pooled, idle connection (as a proxy keeps one).
+    const warm = await send(agentB, 'GET', '/metadata', consumerHeaders(base, 'metadata'));
+    expect(warm.status).toBe(200);
+    expect(warm.socket).toBeDefined();
+    const idleClosed = new Promise<void>((r) => warm.socket?.once('close', () => r()));
+
+    // No worker: the booking on A stays in flight until JOB_TIMEOUT_MS.
+    const w = stack.workers[0]!;
+    w.child.kill('SIGTERM');
+    await new Promise((r) => w.child.once('exit', r));
+    let firstSettled = false;
+    const first = send(agentA, 'POST', '/Appointment', bookHeaders(), JSON.stringify(bookingBody(a))).finally(() => (firstSettled = true));
+    const queue = new Queue(BOOKING_QUEUE, { connection: { url: inject('redisUrl') }, prefix: stack.queuePrefix });
+    try {
+      for (let i = 0; (await queue.getWaitingCount()) < 1 && i < 600; i++) await sleep(50);
+      const facade = stack.facades[0]!;
+      const exited = new Promise<number | null>((r) => facade.child.once('exit', (code) => r(code)));
+      facade.child.kill('SIGTERM');
+
+      await idleClosed;
+      expect(firstSettled, 'the idle connection was closed only once the request in flight was answered').toBe(false);
+      // What a proxy would do next: B's pooled connection is gone, so a new one, which the stopped listener refuses.
+      const late = await send(agentB, 'POST', '/Appointment', bookHeaders(), JSON.stringify(bookingBody(b)));
+      expect(late.status).toBe('error ECONNREFUSED');
+
+      expect((await first).status).toBe(500); // outcome unknown after JOB_TIMEOUT_MS, answered
+      expect(await exited).toBe(0);
+      expect(await queue.getWaitingCount()).toBe(1); // only the booking in flight at SIGTERM
+    } finally {
+      await queue.close();
+      agentA.destroy();
+      agentB.destroy();
+    }
   });
 });

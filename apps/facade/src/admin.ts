@@ -56,7 +56,7 @@ export const DASHBOARD_PATH = '/dashboard';
  * Docker probes carry no secrets, and the answers say only ready or not and which dependency is
  * missing. /metrics (counts and timings, no patient data) takes a bearer token when one is
  * configured. The queue dashboard shows and can act on jobs, so it always needs the admin
- * credentials. Readiness needs Redis and at least one live worker.
+ * credentials. Readiness needs Redis, at least one live worker and the booking queue not paused.
  */
 export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
   // Not strict: /dashboard/ and /dashboard are the same page, as a person types either.
@@ -70,12 +70,16 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
       const client = await withDeadline(queue.queue.client, 1000);
       await withDeadline((client as unknown as { ping(): Promise<string> }).ping(), 1000);
       checks.redis = 'ok';
-      const workers = await withDeadline(queue.queue.getWorkersCount(), 1000);
-      checks.workers = workers > 0 ? `ok (${workers})` : 'none connected';
     } catch (error) {
-      checks.redis ??= `unreachable: ${(error as Error).message}`;
+      checks.redis = `unreachable: ${(error as Error).message}`;
     }
-    const ready = checks.redis === 'ok' && checks.workers?.startsWith('ok');
+    if (checks.redis === 'ok') {
+      const [workers, paused] = await Promise.allSettled([withDeadline(queue.queue.getWorkersCount(), 1000), withDeadline(queue.queue.isPaused(), 1000)]);
+      checks.workers = workers.status === 'fulfilled' ? (workers.value > 0 ? `ok (${workers.value})` : 'none connected') : `cannot count: ${cannotCount(workers.reason)}`;
+      // A paused queue (queue dashboard) takes no job: every booking would wait JOB_TIMEOUT_MS, then 500.
+      checks.queue = paused.status === 'fulfilled' ? (paused.value ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok') : `cannot read: ${(paused.reason as Error).message}`;
+    }
+    const ready = checks.redis === 'ok' && checks.workers?.startsWith('ok') && checks.queue === 'ok';
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
   if (!options) return admin;
@@ -94,6 +98,7 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
     const login = dashboardLogin(dashboard, { throttle: options.loginThrottle ?? new LoginThrottle(), failures, logger: options.logger, audit: options.audit });
     admin.use(DASHBOARD_PATH, login);
     admin.use(`${DASHBOARD_PATH}/*`, login);
+    admin.use(`${DASHBOARD_PATH}/api/*`, recordDashboardActions(dashboard.username, { logger: options.logger, audit: options.audit }));
     admin.route(DASHBOARD_PATH, queueDashboard(options.queues ?? [queue.queue], dashboard.readOnly));
   } else {
     admin.all(`${DASHBOARD_PATH}/*`, (c) => c.text('The queue dashboard is off: set ADMIN_PASSWORD to turn it on.', 404));
@@ -144,6 +149,35 @@ function dashboardLogin(
   };
 }
 
+/** Bull Board reads with GET; every other method acts on a queue or a job. */
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Every dashboard request that acts (pause, resume, clean, empty, retry, remove, obliterate, ...)
+ * is logged at warn and audited (`admin-action`) with the dashboard user, the action (the path
+ * under /dashboard/api, e.g. `queues/pas-requests/pause`) and the answer's status: pausing the
+ * booking queue stops every booking, and the people on call must be able to see who did it.
+ * Runs after the login check, so the user is the one the credentials were checked for; refused
+ * actions (read-only dashboard) are recorded too.
+ */
+function recordDashboardActions(user: string, deps: { logger?: AdminOptions['logger']; audit?: AuditLog | undefined }): MiddlewareHandler {
+  return async (c, next) => {
+    if (READS.has(c.req.method)) return next();
+    const action = c.req.path.slice(`${DASHBOARD_PATH}/api/`.length);
+    let status: number | undefined;
+    try {
+      await next();
+      status = c.res.status;
+    } finally {
+      const clientAddress = clientOf(c);
+      deps.logger?.warn({ dashboardUser: user, action, method: c.req.method, status: status ?? null, clientAddress }, 'queue dashboard action');
+      await deps.audit
+        ?.write({ time: new Date().toISOString(), event: 'admin-action', interaction: 'dashboard', method: c.req.method, path: c.req.path, status: status ?? null, outcome: action, adminUser: user, clientAddress })
+        .catch((e: Error) => deps.logger?.error({ err: e.message }, 'AUDIT WRITE FAILED'));
+    }
+  };
+}
+
 /**
  * Bull Board for every queue of the product. Job payloads and replies hold patient demographics
  * (sealed in Redis, and still never worth showing), so the dashboard shows only each job's ids.
@@ -182,6 +216,12 @@ export function redactReply(reply: unknown): unknown {
     ...(r.resourceType ? { resource: `${r.resourceType}/${r.id}/_history/${r.versionId}` } : {}),
     ...(problem ? { problem: { status: problem.status, code: problem.code, spineCode: problem.spineCode } } : {}),
   };
+}
+
+/** Workers are counted with CLIENT LIST: a Redis ACL without it says NOPERM, and the answer names the rule to add. */
+function cannotCount(reason: unknown): string {
+  const message = reason instanceof Error ? reason.message : String(reason);
+  return /NOPERM/i.test(message) ? `${message} (the Redis user needs the ACL rule +client|list)` : message;
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

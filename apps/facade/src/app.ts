@@ -1,4 +1,4 @@
-import { problems } from '@booking/fhir';
+import { problem, problems } from '@booking/fhir';
 import type { PasJob } from '@booking/queue';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
@@ -41,6 +41,26 @@ export interface AppOptions {
   jwtIssuers?: readonly string[];
   /** True when served over TLS: adds HSTS. */
   tls?: boolean;
+  /** True once the facade is stopping (graceful.ts): requests that arrive then are answered 503 at once. */
+  draining?: () => boolean;
+}
+
+/** How soon a consumer refused during a drain should try again (another facade, or this one restarted). */
+const DRAIN_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * A request that arrives while the facade stops (on a connection kept alive from before) would
+ * otherwise queue a job and could be cut by the exit before its answer: it is answered 503 at once
+ * (transient, Retry-After, Connection: close), before any check and without a job, so sending it
+ * again is safe. Requests in flight when the drain began are answered as usual.
+ */
+function refuseWhileDraining(draining: () => boolean): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!draining()) return next();
+    c.header('Retry-After', String(DRAIN_RETRY_AFTER_SECONDS));
+    c.header('Connection', 'close');
+    return sendProblem(c, problem(503, 'transient', 'INTERNAL_SERVER_ERROR', 'The facade is shutting down and did not process this request: send it again'));
+  };
 }
 
 /**
@@ -58,6 +78,7 @@ export function createApp(options: AppOptions) {
   app.use('*', securityHeaders(options.tls ?? false));
   // gzip whenever Accept-Encoding allows it, however small the body (spec §3.2); inside requestIds, so its headers land on the compressed response.
   app.use('*', gzipAnswers);
+  if (options.draining) app.use('*', refuseWhileDraining(options.draining));
   app.use('*', interactionCheck(options.basePath));
   // GET /Slot's query before the token: the harness answers a bad query 400 even with a bad token.
   app.use('*', queryCheck);

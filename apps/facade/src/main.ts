@@ -47,6 +47,8 @@ async function main() {
   // Request bodies are validated from the first request on without a cold start (definitions, invariants).
   prepareValidation();
   const audit = new AuditLog(config.AUDIT_DIR);
+  // Set on SIGTERM/SIGINT: from then on the app answers new requests 503 at once (app.ts).
+  let stopping = false;
   const app = createApp({
     baseUrl: config.baseUrl,
     basePath: config.basePath,
@@ -63,6 +65,7 @@ async function main() {
     tls: security.tls !== undefined,
     onError: (error, log) => (log ?? logger).error({ err: error.message }, 'unhandled error'),
     observe: observeRequests({ logger, metrics, tracing: tracing !== undefined }),
+    draining: () => stopping,
   });
 
   // Certificates and allow-list reload on SIGHUP and when their files change (security/tls-reload.ts).
@@ -106,13 +109,13 @@ async function main() {
 
   // Installed before any request can arrive, so every connection and request is tracked.
   const closeConsumer = gracefulCloser(server as unknown as HttpServer);
-  let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping: no new connections, finishing requests in flight');
+    logger.info({ signal }, 'stopping: no new connections, finishing requests in flight, answering new ones 503');
     // Stop accepting, answer every request in flight (each waits at most JOB_TIMEOUT_MS for its job),
-    // then close the connections. A hard deadline guards against a hang.
+    // refuse new ones at once (503), close idle connections, then the rest. A hard deadline guards
+    // against a hang: no request queued after SIGTERM can be waiting on it.
     setTimeout(() => {
       logger.error('requests still in flight after the shutdown deadline; exiting');
       process.exit(1);

@@ -504,3 +504,23 @@ describe('GET /Slot: the query is judged before the token (harness SFFSWithInval
     }
   });
 });
+
+describe('while the facade stops (SIGTERM)', () => {
+  it('answers a new request 503 at once, transient, with Retry-After and Connection: close, and queues no job', async () => {
+    let draining = false;
+    const { book, call, jobs } = inProcessApp(undefined, { draining: () => draining });
+    expect((await book(booking())).status).toBe(422); // before: the job reached the (scripted) worker
+    expect(jobs).toHaveLength(1);
+
+    draining = true;
+    for (const res of [await book(booking()), await call('GET', '/metadata', 'metadata')]) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('Retry-After')).toBe('1');
+      expect(res.headers.get('Connection')).toBe('close');
+      const oo = await outcome(res);
+      expect(oo.issue[0].code).toBe('transient');
+      expect(oo.issue[0].diagnostics).toMatch(/shutting down and did not process this request/);
+    }
+    expect(jobs).toHaveLength(1);
+  });
+});

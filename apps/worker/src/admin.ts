@@ -13,8 +13,8 @@ export interface WorkerAdminOptions {
 }
 
 /**
- * The worker's small admin listener: liveness, readiness (Redis and the PAS both answer) and
- * Prometheus metrics. Health is unauthenticated for kubelet and Docker probes; it says only which
+ * The worker's small admin listener: liveness, readiness (Redis and the PAS both answer, the
+ * booking queue is not paused) and Prometheus metrics. Health is unauthenticated for kubelet and Docker probes; it says only which
  * dependency is missing.
  */
 export function createWorkerAdminApp({ worker, pas, registry, metricsToken }: WorkerAdminOptions) {
@@ -36,8 +36,18 @@ export function createWorkerAdminApp({ worker, pas, registry, metricsToken }: Wo
       }),
       check(() => pas.ping()),
     ]);
-    const checks = { redis, pas: pasCheck };
-    const ready = redis === 'ok' && pasCheck === 'ok';
+    const checks: Record<string, string> = { redis, pas: pasCheck };
+    if (redis === 'ok') {
+      // A queue paused on the dashboard gives this worker no job, however healthy it is (Queue.isPaused's test).
+      try {
+        const client = await worker.client;
+        const paused = (await withDeadline(client.hexists(worker.toKey('meta'), 'paused'), 2000)) === 1;
+        checks.queue = paused ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok';
+      } catch (error) {
+        checks.queue = `cannot read: ${(error as Error).message}`;
+      }
+    }
+    const ready = redis === 'ok' && pasCheck === 'ok' && checks.queue === 'ok';
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
   if (metricsToken) admin.use('/metrics', bearerAuth({ token: metricsToken }));

@@ -158,12 +158,36 @@ export function startReconciler(deps: ReconcilerDeps): { close(): Promise<void> 
   // The same scheduler id from every worker: one schedule; the last worker started sets its interval.
   // Not awaited: with Redis down at start-up the booking worker must not wait for it (the command
   // is queued until Redis is back).
-  queue
-    .upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: settings.intervalSeconds * 1000 }, { name: 'sweep', data: {}, opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 20 } } })
+  const schedule = () =>
+    queue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: settings.intervalSeconds * 1000 }, { name: 'sweep', data: {}, opts: { removeOnComplete: { count: 20 }, removeOnFail: { count: 20 } } });
+  const scheduledAtStart = schedule()
     .then(() => logger.info({ intervalSeconds: settings.intervalSeconds, maxPerSweep: settings.maxPerSweep, pageSize: settings.pageSize }, 'reconciler scheduled'))
     .catch((error: Error) => logger.error({ err: error.message }, 'reconciler could not be scheduled (other workers may still schedule it)'));
+  // Redis can lose the schedule while this worker runs (restarted without persistence, FLUSHALL, a
+  // new volume): then no sweep would ever run again. After every reconnection and once an interval,
+  // the schedule is put back if it is missing (only then: an existing one keeps its interval and
+  // its next run). Two workers putting it back at once write the same id: still one schedule.
+  let checking = false;
+  const ensureScheduled = async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      await scheduledAtStart;
+      if (await queue.getJobScheduler(RECONCILE_SCHEDULER_ID)) return;
+      await schedule();
+      logger.warn({ intervalSeconds: settings.intervalSeconds }, 'reconcile schedule was missing from Redis (restarted empty or flushed?): scheduled again');
+    } catch (error) {
+      logger.debug({ err: (error as Error).message }, 'reconcile schedule check failed (retried on the next check)');
+    } finally {
+      checking = false;
+    }
+  };
+  redis.on('ready', () => void ensureScheduled());
+  const scheduleCheck = setInterval(() => void ensureScheduled(), settings.intervalSeconds * 1000);
+  scheduleCheck.unref();
   return {
     async close() {
+      clearInterval(scheduleCheck);
       sweep.stop();
       await worker.close();
       await queue.close();

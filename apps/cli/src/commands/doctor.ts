@@ -218,6 +218,7 @@ export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: n
     if (info.aof_enabled === '0') {
       results.push({ status: 'warn', check: 'redis', subject: 'appendonly', message: 'appendonly is off: jobs in the queue are lost if Redis restarts', fix: 'set appendonly yes (docker/compose.yaml does)' });
     }
+    results.push(await checkRedisCommands(redis));
     const t1 = Date.now();
     const [seconds, micros] = (await redis.time()) as [string | number, string | number];
     const t2 = Date.now();
@@ -228,6 +229,38 @@ export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: n
     redis.disconnect();
   }
   return results;
+}
+
+/**
+ * The CLIENT subcommands facade and workers run besides queue commands (a Redis ACL of
+ * `+@all -@admin` refuses them): BullMQ names each worker's connection (SETNAME), and facade
+ * readiness counts the workers by those names (LIST) — without it readiness is 503 for good.
+ */
+const CLIENT_COMMANDS = [
+  { args: ['SETNAME', 'booking-doctor'], rule: '+client|setname' },
+  { args: ['GETNAME'], rule: '+client|getname' },
+  { args: ['LIST', 'TYPE', 'pubsub'], rule: '+client|list' },
+] as const;
+
+async function checkRedisCommands(redis: Redis): Promise<CheckResult> {
+  const refused: string[] = [];
+  for (const { args, rule } of CLIENT_COMMANDS) {
+    try {
+      await redis.call('CLIENT', ...args);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (!/NOPERM/i.test(message)) return { status: 'warn', check: 'redis', subject: 'ACL', message: `CLIENT ${args[0]} failed: ${message}`, fix: `make sure the Redis user may run CLIENT ${args[0]} (${rule})` };
+      refused.push(rule);
+    }
+  }
+  if (refused.length === 0) return { status: 'ok', check: 'redis', subject: 'ACL', message: 'the Redis user may run CLIENT SETNAME, GETNAME and LIST' };
+  return {
+    status: 'fail',
+    check: 'redis',
+    subject: 'ACL',
+    message: `the Redis user may not run ${refused.map((r) => r.slice(1).replace('|', ' ').toUpperCase()).join(', ')}: BullMQ names worker connections and facade readiness counts workers with them (readiness stays 503)`,
+    fix: `add ${refused.join(' ')} to the user's ACL rule (ACL SETUSER <user> ${refused.join(' ')}, or the ACL file; docs/install.md)`,
+  };
 }
 
 function parseInfo(text: string): Record<string, string> {

@@ -23,8 +23,8 @@ const SYNC_ON_WRITE = constants.O_DSYNC !== undefined;
 export interface AuditRecord {
   /** When the answer was decided, ISO 8601 UTC. */
   time: string;
-  /** `request`, a connection refused before HTTP (`tls-refused`, `client-error`), or a failed queue dashboard login (`admin-login-failed`, admin listener). */
-  event: 'request' | 'tls-refused' | 'client-error' | 'admin-login-failed';
+  /** `request`, a connection refused before HTTP (`tls-refused`, `client-error`), a failed queue dashboard login (`admin-login-failed`) or an action taken on the queue dashboard (`admin-action`, admin listener). */
+  event: 'request' | 'tls-refused' | 'client-error' | 'admin-login-failed' | 'admin-action';
   /** metadata | search-slot | book | read | vread | cancel, or `unknown` (no such route). */
   interaction: string;
   method?: string;
@@ -63,6 +63,8 @@ export interface AuditRecord {
   appointmentIds?: string[];
   slotIds?: string[];
   clientAddress?: string;
+  /** `admin-action`: the queue dashboard user who acted. */
+  adminUser?: string;
   /** The client certificate (TLS): subject CN and SHA-256 fingerprint. */
   clientCertCn?: string;
   clientCertSha256?: string;

@@ -3,7 +3,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /** Seconds buckets from a quick metadata read to a booking that waited on a slow PAS. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+/** `paused`: jobs waiting in a queue paused from the dashboard; `prioritized`: waiting jobs that carry a priority. */
+const JOB_STATES = ['waiting', 'paused', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
 
 export type FacadeMetrics = ReturnType<typeof createFacadeMetrics>;
 

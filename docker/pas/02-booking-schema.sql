@@ -24,8 +24,16 @@ CREATE TABLE booking.FHIR_APPOINTMENT (
   SLOT_ID           INT          NOT NULL,
   CURRENT_VERSION   INT          NOT NULL,
   STATUS            VARCHAR(20)  NOT NULL,
-  LAST_UPDATED_UTC  DATETIME2(3) NOT NULL
+  LAST_UPDATED_UTC  DATETIME2(3) NOT NULL,
+  PAS_PATIENT_ID    INT          NULL
 );
+GO
+
+-- The PAS patient each appointment's current version was composed for, so a clerk's relink to
+-- another patient is seen even when no identifier differs. Added to a database made before it
+-- existed; NULL on those rows (they fall back to comparing identifiers until their next version).
+IF COL_LENGTH('booking.FHIR_APPOINTMENT', 'PAS_PATIENT_ID') IS NULL
+  ALTER TABLE booking.FHIR_APPOINTMENT ADD PAS_PATIENT_ID INT NULL;
 GO
 
 -- Every version the product ever wrote, unchanged (the spec requires previous versions be kept).

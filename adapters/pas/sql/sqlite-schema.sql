@@ -113,7 +113,9 @@ CREATE TABLE IF NOT EXISTS booking_FHIR_APPOINTMENT (
   SLOT_ID           INTEGER      NOT NULL,
   CURRENT_VERSION   INTEGER      NOT NULL,
   STATUS            VARCHAR(20)  NOT NULL,
-  LAST_UPDATED_UTC  VARCHAR(24)  NOT NULL
+  LAST_UPDATED_UTC  VARCHAR(24)  NOT NULL,
+  -- The PAS patient the current version was composed for (NULL: made before this column existed).
+  PAS_PATIENT_ID    INTEGER      NULL
 );
 
 -- Every version the product ever wrote, unchanged.

@@ -34,6 +34,12 @@ export function sexCode(gender: keyof typeof SEX_BY_GENDER): string {
   return SEX_BY_GENDER[gender];
 }
 
+/** PATIENT.SEX read back as a FHIR gender (the booking's mapping reversed); anything else is unknown. */
+export function genderFromSex(code: string | null | undefined): keyof typeof SEX_BY_GENDER {
+  const entry = Object.entries(SEX_BY_GENDER).find(([, c]) => c === (code ?? '').trim().toUpperCase());
+  return entry ? (entry[0] as keyof typeof SEX_BY_GENDER) : 'unknown';
+}
+
 /** Trims CHAR padding; empty becomes undefined. */
 export function trimmed(value: string | null | undefined): string | undefined {
   const t = value?.trim();

@@ -83,14 +83,40 @@ describe('compose', () => {
     expect((c.resource.contained as { id: string }[])[2]?.id).toBe('slot-1');
   });
 
-  it('follows the patient link: NHS number and local hospital number, no other identifier', () => {
-    const c = compose(row({ NHS_NO: '9000000017', HOSP_NO: 'H123      ' }), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+  it('follows the same patient\'s NHS number and local hospital number, no other identifier', () => {
+    const c = compose(row({ STORED_PATIENT_ID: 5, NHS_NO: '9000000017', HOSP_NO: 'H123      ' }), DEFAULT_STATUS_MAPPING, clock, LOCAL);
     expect(c.kinds).toEqual(['patient']);
     expect((c.resource.contained as { identifier?: unknown }[])[1]?.identifier).toEqual([
       { system: NHS, value: '9000000017' },
       { system: LOCAL, value: 'H123' },
       { system: 'other', value: 'x' },
     ]);
+  });
+
+  it('drops an NHS number the PAS no longer holds (NULL or blank): a change, not kept', () => {
+    for (const NHS_NO of [null, '          ']) {
+      const c = compose(row({ STORED_PATIENT_ID: 5, NHS_NO }), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+      expect(c.kinds).toEqual(['patient']);
+      expect((c.resource.contained as { identifier?: unknown }[])[1]?.identifier).toEqual([{ system: LOCAL, value: 'T000000001' }, { system: 'other', value: 'x' }]);
+    }
+  });
+
+  it('composes another patient wholly from the PATIENT row: by PATIENT_ID, or (a row recorded before that was kept) by identifiers', () => {
+    const demographics = { NHS_NO: null, HOSP_NO: 'W1', SURNAME: 'WALKIN', FORENAMES: 'Pat', SEX: 'F', DOB: new Date('1960-01-01T00:00:00Z') };
+    for (const over of [{ STORED_PATIENT_ID: 4 }, { STORED_PATIENT_ID: null }]) {
+      const c = compose(row({ ...over, ...demographics }), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+      expect(c.kinds).toEqual(['patient']);
+      expect((c.resource.contained as unknown[])[1]).toEqual({
+        resourceType: 'Patient',
+        id: 'P1',
+        identifier: [{ system: LOCAL, value: 'W1' }],
+        name: [{ use: 'official', family: 'WALKIN', given: ['Pat'] }],
+        gender: 'female',
+        birthDate: '1960-01-01',
+      });
+    }
+    // The same patient as recorded: nothing to compose.
+    expect(compose(row({ STORED_PATIENT_ID: 5 }), DEFAULT_STATUS_MAPPING, clock, LOCAL).kinds).toEqual([]);
   });
 
   it('adds who cancelled as the CareConnect cancellation reason, unless one is there', () => {

@@ -405,9 +405,16 @@ const randomNhsNumber = () => String(Math.floor(Math.random() * 9e9) + 1e9);
 /** What buildResource produced, per appointment id, and the local patient number it was given. */
 const built = new Map<string, { localNumber: string; resource: Record<string, unknown> }>();
 
+const NHS_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+const NHS_VERIFIED = {
+  url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1',
+  valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code: '01', display: 'Number present and verified' }] },
+};
+
 function bookCommand(slot: { guid?: string; id?: string; start: string; end: string }, overrides: Partial<BookCommand> = {}): BookCommand {
   const appointmentId = randomUUID();
   const lastUpdated = new Date().toISOString();
+  const details = overrides.patient ?? patient();
   return {
     requestId: randomUUID(),
     jobId: `job-${randomUUID()}`,
@@ -435,10 +442,23 @@ function bookCommand(slot: { guid?: string; id?: string; start: string; end: str
         flag: true,
         nothing: null,
         contained: [
-          { resourceType: 'Patient', id: 'P1', identifier: [{ system: LOCAL_SYSTEM, value: localNumber }] },
+          // As production stores it (bookedAppointment): the consumer's NHS number when sent, else the hospital number.
+          {
+            resourceType: 'Patient',
+            id: 'P1',
+            identifier: [details.nhsNumber ? { extension: [NHS_VERIFIED], system: NHS_SYSTEM, value: details.nhsNumber } : { system: LOCAL_SYSTEM, value: localNumber }],
+            name: [{ use: 'official', family: details.family, given: [details.given] }],
+            gender: details.gender,
+            birthDate: details.birthDate,
+          },
           ...(slot.id ? [{ resourceType: 'Slot', id: slot.id, identifier: [{ system: 'https://example.org/slot', value: slot.guid ?? '' }], start: slot.start, end: slot.end, schedule: { reference: 'Schedule/X' } }] : []),
         ],
-        participant: [{ actor: { reference: '#P1' }, status: 'accepted' }],
+        participant: [
+          {
+            actor: { reference: '#P1', ...(details.nhsNumber ? { identifier: { system: NHS_SYSTEM, value: details.nhsNumber } } : {}), display: `${details.given} ${details.family}` },
+            status: 'accepted',
+          },
+        ],
       };
       built.set(appointmentId, { localNumber, resource });
       return resource;
@@ -968,7 +988,7 @@ export function describePasContract(name: string, open: OpenPas): void {
       describe("never overwrites a clerk's change committed between the cancel's read and its write", () => {
         const pasApptId = async (appointmentId: string) =>
           Number((await subject.rows<{ ID: number }>(`SELECT PAS_APPT_ID AS ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${appointmentId}'`))[0]?.ID);
-        const clerkChanges: [string, (apptId: number) => string, Partial<LegacyRows>][] = [
+        const clerkChanges: [string, (apptId: number) => string, Partial<LegacyRows>, PatientDetails?][] = [
           ['an arrival (B -> A)', (id) => `UPDATE APPOINTMENT SET APPT_STATUS = 'A' WHERE APPT_ID = ${id}`, { APPT_STATUS: 'A', SLOT_STATUS: 'B' }],
           [
             'a new start time',
@@ -987,13 +1007,17 @@ export function describePasContract(name: string, open: OpenPas): void {
             { APPT_STATUS: 'B', SLOT_STATUS: 'B' },
           ],
           [
+            // Booked with an NHS number (the contained Patient then holds only that), given to a
+            // patient without one: no identifier of the stored version differs.
             'the appointment relinked to another patient',
-            (id) => `UPDATE APPOINTMENT SET PATIENT_ID = (SELECT MIN(PATIENT_ID) FROM PATIENT WHERE HOSP_NO IS NOT NULL) WHERE APPT_ID = ${id}`,
-            { APPT_STATUS: 'B', SLOT_STATUS: 'B' },
+            (id) => `UPDATE APPOINTMENT SET PATIENT_ID = (SELECT MIN(PATIENT_ID) FROM PATIENT WHERE NHS_NO IS NULL) WHERE APPT_ID = ${id}`,
+            { APPT_STATUS: 'B', SLOT_STATUS: 'B', NHS_NO: null },
+            patient(randomNhsNumber()),
           ],
         ];
-        it.each(clerkChanges)('%s: the write finds nothing to change, and the retry answers version-conflict', async (_what, clerkSql, legacy) => {
-          const { cmd, version } = await bookWithSlot();
+        it.each(clerkChanges)('%s: the write finds nothing to change, and the retry answers version-conflict', async (_what, clerkSql, legacy, bookedFor) => {
+          if (bookedFor) await book(); // a patient without an NHS number, for the clerk to relink to
+          const { cmd, version } = await bookWithSlot(takeSlot(), bookedFor ? { patient: bookedFor } : {});
           const apptId = await pasApptId(cmd.appointmentId);
           const repository = new PasRepository(new ClerkBetweenReadAndWrite(subject.database, () => subject.exec(clerkSql(apptId))), { clock, localPatientIdSystem: LOCAL_SYSTEM });
           const cancel = cancelCommand(version);
@@ -1027,6 +1051,95 @@ export function describePasContract(name: string, open: OpenPas): void {
         // Read again: nothing new.
         expect(await pas.readAppointment(cmd.appointmentId)).toEqual(read);
         expect(changesSince(seen)).toHaveLength(1);
+      });
+
+      describe('a patient changed on the PAS screens', () => {
+        const fhirAppointment = () => `${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT`;
+        const pasAppt = (appointmentId: string) => `(SELECT PAS_APPT_ID FROM ${fhirAppointment()} WHERE APPOINTMENT_ID = '${appointmentId}')`;
+        const relink = (appointmentId: string, hospitalNumber: string) =>
+          subject.exec(`UPDATE APPOINTMENT SET PATIENT_ID = (SELECT PATIENT_ID FROM PATIENT WHERE HOSP_NO = '${hospitalNumber}') WHERE APPT_ID = ${pasAppt(appointmentId)}`);
+        const registered = async (nhsNumber: string | null, surname: string, forenames: string, sex: string) => {
+          const hospitalNumber = `H${randomNhsNumber().slice(1)}`;
+          await subject.exec(`INSERT INTO PATIENT (HOSP_NO, NHS_NO, NHS_NO_STATUS, TITLE, FORENAMES, SURNAME, SEX, DOB, ADDR_LINE1, TOWN, POSTCODE, PHONE_NO, REG_TYPE, CREATED_DTTM)
+            VALUES ('${hospitalNumber}', ${nhsNumber ? `'${nhsNumber}', '01'` : 'NULL, NULL'}, 'Mr', '${forenames}', '${surname}', '${sex}', '1950-01-01',
+                    '2 Other Road', 'York', 'YO1 7HH', '01904 000000', 'P', '2020-01-01 09:00:00')`);
+          return hospitalNumber;
+        };
+        const patientOf = (v: AppointmentVersion | null) => (v?.resource.contained as Record<string, unknown>[]).find((r) => r.resourceType === 'Patient');
+        const storedPatientId = async (appointmentId: string) =>
+          (await subject.rows<{ ID: number | null }>(`SELECT PAS_PATIENT_ID AS ID FROM ${fhirAppointment()} WHERE APPOINTMENT_ID = '${appointmentId}'`))[0]?.ID;
+        const legacyPatientId = async (appointmentId: string) =>
+          (await subject.rows<{ ID: number }>(`SELECT PATIENT_ID AS ID FROM APPOINTMENT WHERE APPT_ID = ${pasAppt(appointmentId)}`))[0]?.ID;
+        const now = () => new Date().toISOString();
+
+        it('given to another patient, it reads wholly as that patient (never one name with another NHS number), and the first If-Match is stale', async () => {
+          const first = randomNhsNumber();
+          const { cmd, version } = await bookWithSlot(takeSlot(), { patient: patient(first) });
+          expect(await storedPatientId(cmd.appointmentId)).toBe(await legacyPatientId(cmd.appointmentId));
+          const other = randomNhsNumber();
+          await relink(cmd.appointmentId, await registered(other, 'OTHER', 'Bob James', 'M'));
+          const seen = subject.observed.changes.length;
+          const read = await pas.readAppointment(cmd.appointmentId);
+          expect(read).toMatchObject({ versionId: '2', status: 'booked' });
+          expect(patientOf(read)).toEqual({
+            resourceType: 'Patient',
+            id: 'P1',
+            identifier: [{ extension: [NHS_VERIFIED], system: NHS_SYSTEM, value: other }],
+            name: [{ use: 'official', family: 'OTHER', given: ['Bob', 'James'], prefix: ['Mr'] }],
+            telecom: [{ system: 'phone', value: '01904 000000' }],
+            gender: 'male',
+            birthDate: '1950-01-01',
+            address: [{ use: 'home', line: ['2 Other Road'], city: 'York', postalCode: 'YO1 7HH' }],
+          });
+          expect(read?.resource.participant).toEqual([{ actor: { reference: '#P1', identifier: { system: NHS_SYSTEM, value: other }, display: 'Bob James OTHER' }, status: 'accepted' }]);
+          expect(read?.resource.description).toBe(version.resource.description);
+          expect(changesSince(seen)).toEqual([{ kinds: ['patient'], via: 'read' }]);
+          expect(await storedPatientId(cmd.appointmentId)).toBe(await legacyPatientId(cmd.appointmentId));
+          expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'B', NHS_NO: other });
+          expect(await pas.searchAppointments({ nhsNumber: first, endedBefore: now(), limit: 10 })).toEqual([]);
+          expect(await pas.searchAppointments({ nhsNumber: other, endedBefore: now(), limit: 10 })).toEqual([read]);
+        });
+
+        it('given to a patient without an NHS number: the first patient\'s If-Match 1 cancels nothing, and the read shows the new patient\'s hospital number', async () => {
+          const { cmd, version } = await bookWithSlot(takeSlot(), { patient: patient(randomNhsNumber()) });
+          const walkIn = await registered(null, 'WALKIN', 'Pat', 'U');
+          await relink(cmd.appointmentId, walkIn);
+          expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ APPT_STATUS: 'B', HOSP_NO: walkIn, NHS_NO: null });
+          const read = await pas.readAppointment(cmd.appointmentId);
+          expect(read).toMatchObject({ versionId: '2', status: 'booked' });
+          expect(patientOf(read)).toMatchObject({ identifier: [{ system: LOCAL_SYSTEM, value: walkIn }], name: [{ family: 'WALKIN', given: ['Pat'] }], gender: 'unknown' });
+          expect(read?.resource.participant).toEqual([{ actor: { reference: '#P1', identifier: { system: LOCAL_SYSTEM, value: walkIn }, display: 'Pat WALKIN' }, status: 'accepted' }]);
+        });
+
+        it.each([
+          ['removed (NULL)', 'NULL'],
+          ['blanked', "''"],
+        ])('an NHS number a clerk %s is gone from version 2: the hospital number takes its place, the consumer\'s name stays', async (_what, blank) => {
+          const nhsNumber = randomNhsNumber();
+          const { cmd, version } = await bookWithSlot(takeSlot(), { patient: patient(nhsNumber) });
+          await subject.exec(`UPDATE PATIENT SET NHS_NO = ${blank} WHERE PATIENT_ID = (SELECT PATIENT_ID FROM APPOINTMENT WHERE APPT_ID = ${pasAppt(cmd.appointmentId)})`);
+          const hospitalNumber = (await subject.legacyRows(cmd.appointmentId))?.HOSP_NO as string;
+          const read = await pas.readAppointment(cmd.appointmentId);
+          expect(read).toMatchObject({ versionId: '2', status: 'booked' });
+          expect(patientOf(read)).toEqual({ ...patientOf(version), identifier: [{ system: LOCAL_SYSTEM, value: hospitalNumber }] });
+          expect(read?.resource.participant).toEqual([{ actor: { reference: '#P1', identifier: { system: LOCAL_SYSTEM, value: hospitalNumber }, display: 'Zoë Example' }, status: 'accepted' }]);
+          expect(await pas.searchAppointments({ nhsNumber, endedBefore: now(), limit: 10 })).toEqual([]);
+          expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+        });
+
+        it('an appointment recorded before the product kept its PAS patient compares identifiers, and keeps the patient from its next version on', async () => {
+          const { cmd } = await bookWithSlot(takeSlot(), { patient: patient(randomNhsNumber()) });
+          await subject.exec(`UPDATE ${fhirAppointment()} SET PAS_PATIENT_ID = NULL WHERE APPOINTMENT_ID = '${cmd.appointmentId}'`);
+          expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '1' });
+          const other = randomNhsNumber();
+          await relink(cmd.appointmentId, await registered(other, 'OTHER', 'Bob', 'M'));
+          const read = await pas.readAppointment(cmd.appointmentId);
+          expect(read).toMatchObject({ versionId: '2' });
+          expect(patientOf(read)).toMatchObject({ identifier: [{ value: other }], name: [{ family: 'OTHER', given: ['Bob'] }], gender: 'male' });
+          expect(await storedPatientId(cmd.appointmentId)).toBe(await legacyPatientId(cmd.appointmentId));
+        });
       });
 
       it('2. an appointment moved in the PAS reads with its new start, end and slot, version 2 (search too)', async () => {

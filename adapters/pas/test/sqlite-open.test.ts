@@ -28,4 +28,20 @@ describe('opening an existing SQLite PAS', () => {
     expect(db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'CLINIC_SLOT'`).get()).toEqual({ seq: 1000 });
     db.close();
   });
+
+  it("adds booking_FHIR_APPOINTMENT.PAS_PATIENT_ID to a file made before it existed, keeping the product's rows", async () => {
+    const path = join(dir, 'old.db');
+    await new SqlitePas({ path }).close();
+    const old = new Database(path);
+    old.exec(`INSERT INTO booking_FHIR_APPOINTMENT (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC)
+              VALUES ('00000000-0000-4000-8000-000000000001', 1, 1001, 1, 'booked', '2026-01-01T00:00:00.000Z')`);
+    old.exec('ALTER TABLE booking_FHIR_APPOINTMENT DROP COLUMN PAS_PATIENT_ID'); // as the earlier schema made it
+    old.close();
+    await new SqlitePas({ path }).close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT APPOINTMENT_ID, PAS_PATIENT_ID FROM booking_FHIR_APPOINTMENT').all()).toEqual([
+      { APPOINTMENT_ID: '00000000-0000-4000-8000-000000000001', PAS_PATIENT_ID: null },
+    ]);
+    db.close();
+  });
 });

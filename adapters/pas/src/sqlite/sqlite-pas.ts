@@ -26,6 +26,9 @@ export function createSqliteSchema(db: Database.Database): void {
   if (!db.prepare('SELECT 1 FROM booking_PATIENT_REGISTRATION WHERE LOCK_ID = 1').get()) {
     db.prepare('INSERT OR IGNORE INTO booking_PATIENT_REGISTRATION (LOCK_ID, LAST_REGISTERED_UTC) VALUES (1, NULL)').run();
   }
+  // A file made before booking_FHIR_APPOINTMENT.PAS_PATIENT_ID existed gets it (ALTER only when missing).
+  const columns = db.pragma('table_info(booking_FHIR_APPOINTMENT)') as { name: string }[];
+  if (!columns.some((c) => c.name === 'PAS_PATIENT_ID')) db.exec('ALTER TABLE booking_FHIR_APPOINTMENT ADD COLUMN PAS_PATIENT_ID INTEGER NULL');
   if (!db.prepare(`SELECT 1 FROM sqlite_sequence WHERE name = 'CLINIC_SLOT'`).get()) {
     db.prepare(`INSERT INTO sqlite_sequence (name, seq) SELECT 'CLINIC_SLOT', 1000 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'CLINIC_SLOT')`).run();
   }

@@ -1,4 +1,5 @@
 import { type AppointmentStatus, legacyStatus, type StatusMapping } from '../appointment-status.js';
+import { genderFromSex } from '../legacy-codes.js';
 import type { LocalClock } from '../local-time.js';
 import type { PasChangeKind } from '../port.js';
 
@@ -10,6 +11,8 @@ import type { PasChangeKind } from '../port.js';
  */
 
 const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+const NHS_VERIFICATION_URL = 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1';
+const NHS_VERIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1';
 export const CANCELLATION_REASON_URL = 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1';
 const CANCELLED_BY_TEXT = { patient: 'Cancelled by the patient', hospital: 'Cancelled by the hospital' } as const;
 
@@ -32,14 +35,30 @@ export interface ComposeRow {
   SLOT_START: string | Date | null;
   SLOT_END: string | Date | null;
   CLINIC_CODE: string | null;
+  /** The PAS patient the current version was composed for (null: recorded before the product kept it). */
+  STORED_PATIENT_ID?: number | null;
   HOSP_NO: string | null;
   NHS_NO: string | null;
+  /** The PATIENT row's demographics: the contained Patient when the appointment was relinked. */
+  NHS_NO_STATUS?: string | null;
+  TITLE?: string | null;
+  FORENAMES?: string | null;
+  SURNAME?: string | null;
+  SEX?: string | null;
+  DOB?: string | Date | null;
+  ADDR_LINE1?: string | null;
+  ADDR_LINE2?: string | null;
+  TOWN?: string | null;
+  POSTCODE?: string | null;
+  PHONE_NO?: string | null;
 }
 
 /** The SELECT list and joins that produce a ComposeRow; callers add WHERE / ORDER BY. */
 export function composeSelect(booking: (t: string) => string): string {
   return `f.APPOINTMENT_ID, f.PAS_APPT_ID, f.SLOT_ID AS STORED_SLOT_ID, f.CURRENT_VERSION, f.STATUS AS STORED_STATUS, v.LAST_UPDATED_UTC, v.RESOURCE_JSON,
-       p.APPT_STATUS, p.SLOT_ID, p.PATIENT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE, pt.HOSP_NO, pt.NHS_NO
+       p.APPT_STATUS, p.SLOT_ID, p.PATIENT_ID, p.START_DTTM, p.END_DTTM, s.SLOT_GUID, s.START_DTTM AS SLOT_START, s.END_DTTM AS SLOT_END, s.CLINIC_CODE,
+       f.PAS_PATIENT_ID AS STORED_PATIENT_ID, pt.HOSP_NO, pt.NHS_NO, pt.NHS_NO_STATUS, pt.TITLE, pt.FORENAMES, pt.SURNAME, pt.SEX, pt.DOB,
+       pt.ADDR_LINE1, pt.ADDR_LINE2, pt.TOWN, pt.POSTCODE, pt.PHONE_NO
   FROM ${booking('FHIR_APPOINTMENT')} f
   JOIN ${booking('FHIR_APPOINTMENT_VERSION')} v ON v.APPOINTMENT_ID = f.APPOINTMENT_ID AND v.VERSION_ID = f.CURRENT_VERSION
   LEFT JOIN APPOINTMENT p ON p.APPT_ID = f.PAS_APPT_ID
@@ -118,19 +137,24 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   const storedSlot = contained.find((r): r is Json => isObj(r) && r.resourceType === 'Slot');
   if (row.SLOT_ID !== row.STORED_SLOT_ID) kinds.push('slot');
 
-  // Patient link: the contained Patient's NHS number and local hospital number (by its system).
-  const nhs = trim(row.NHS_NO);
-  const hosp = trim(row.HOSP_NO);
+  // Patient link. Another PAS patient (PATIENT_ID differs from the one the version was made for; a
+  // row from before that was recorded falls back to its identifiers differing) gets a contained
+  // Patient and participant composed wholly from the PATIENT row: never one person's name with
+  // another's NHS number. The same patient keeps the consumer's text; only identifiers follow.
   const storedPatient = contained.find((r): r is Json => isObj(r) && r.resourceType === 'Patient');
   const patientIdentifiers = storedPatient ? arr(storedPatient.identifier) : [];
-  const relinked = patientIdentifiers.map((i) => {
-    if (!isObj(i) || typeof i.value !== 'string') return i;
-    if (i.system !== NHS_NUMBER_SYSTEM && (!localPatientIdSystem || i.system !== localPatientIdSystem)) return i;
-    const now = i.system === NHS_NUMBER_SYSTEM ? nhs : hosp;
-    return now && now !== i.value ? { ...i, value: now } : i;
-  });
-  const patientChanged = relinked.some((i, n) => i !== patientIdentifiers[n]);
+  const identifiersNow = identifiersFromPas(patientIdentifiers, row, localPatientIdSystem);
+  const identifiersChanged = identifiersNow.length !== patientIdentifiers.length || identifiersNow.some((i, n) => i !== patientIdentifiers[n]);
+  const storedPatientId = row.STORED_PATIENT_ID ?? null;
+  const relinked = row.PATIENT_ID !== null && (storedPatientId !== null ? Number(row.PATIENT_ID) !== Number(storedPatientId) : identifiersChanged);
+  const patientChanged = relinked || identifiersChanged;
   if (patientChanged) kinds.push('patient');
+  let patientNow: Json | undefined;
+  if (storedPatient && patientChanged) {
+    patientNow = relinked ? patientFromPas(storedPatient, row, localPatientIdSystem) : { ...storedPatient, identifier: identifiersNow };
+    resource.participant = participantsFor(arr(stored.participant), storedPatient, patientNow, relinked, localPatientIdSystem);
+    if (!relinked && identifiersNow.length === 0) delete patientNow.identifier;
+  }
 
   if (kinds.includes('slot') || patientChanged) {
     resource.contained = contained.map((r) => {
@@ -148,7 +172,7 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
           ...(row.SLOT_START && row.SLOT_END ? { start: clock.toInstant(row.SLOT_START), end: clock.toInstant(row.SLOT_END) } : {}),
         };
       }
-      if (r === storedPatient && patientChanged) return { ...r, identifier: relinked };
+      if (r === storedPatient && patientNow) return patientNow;
       return r;
     });
   }
@@ -159,6 +183,94 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   }
   if (kinds.length === 0) resource = stored;
   return { resource, status, kinds, ...(legacy ? { legacy } : { unknownCode: trim(row.APPT_STATUS) }) };
+}
+
+const trimmed = (v: string | null | undefined) => trim(v) || undefined;
+const isPatientSystem = (system: unknown, local?: string) => system === NHS_NUMBER_SYSTEM || (local !== undefined && system === local);
+
+/**
+ * The stored Patient's identifiers as the PAS has them now: the NHS number and hospital number follow
+ * their columns; an NHS number the PAS no longer holds (blanked, or another patient without one) is
+ * removed and the hospital number takes its place, as a booking without NHS number has it.
+ */
+function identifiersFromPas(identifiers: unknown[], row: ComposeRow, local: string | undefined): unknown[] {
+  const nhs = trim(row.NHS_NO);
+  const hosp = trim(row.HOSP_NO);
+  const now = identifiers.flatMap((i) => {
+    if (!isObj(i) || typeof i.value !== 'string' || !isPatientSystem(i.system, local)) return [i];
+    if (i.system === NHS_NUMBER_SYSTEM) return !nhs ? [] : nhs !== i.value ? [{ ...i, value: nhs }] : [i];
+    return hosp && hosp !== i.value ? [{ ...i, value: hosp }] : [i];
+  });
+  const hasLocal = now.some((i) => isObj(i) && local !== undefined && i.system === local);
+  if (!nhs && local && hosp && !hasLocal) now.push({ system: local, value: hosp });
+  return now;
+}
+
+/** The identifiers of a PATIENT row: its NHS number (verified status stated only when '01'), else its hospital number. */
+function patientRowIdentifiers(row: ComposeRow, local: string | undefined): Json[] {
+  const nhs = trim(row.NHS_NO);
+  if (nhs) {
+    const verified = trim(row.NHS_NO_STATUS) === '01';
+    const extension = [
+      {
+        url: NHS_VERIFICATION_URL,
+        valueCodeableConcept: { coding: [{ system: NHS_VERIFICATION_SYSTEM, code: '01', display: 'Number present and verified' }] },
+      },
+    ];
+    return [{ ...(verified ? { extension } : {}), system: NHS_NUMBER_SYSTEM, value: nhs }];
+  }
+  const hosp = trim(row.HOSP_NO);
+  return local && hosp ? [{ system: local, value: hosp }] : [];
+}
+
+/** The contained Patient as the PATIENT row has it (CareConnect-Patient-1), under the stored id and meta. */
+function patientFromPas(stored: Json, row: ComposeRow, local: string | undefined): Json {
+  const given = trim(row.FORENAMES).split(/\s+/).filter(Boolean);
+  const title = trimmed(row.TITLE);
+  const dob = row.DOB instanceof Date ? row.DOB.toISOString().slice(0, 10) : trim(row.DOB).slice(0, 10);
+  const lines = [trimmed(row.ADDR_LINE1), trimmed(row.ADDR_LINE2)].filter((l): l is string => l !== undefined);
+  const town = trimmed(row.TOWN);
+  const postcode = trimmed(row.POSTCODE);
+  const phone = trimmed(row.PHONE_NO);
+  const identifier = patientRowIdentifiers(row, local);
+  return {
+    resourceType: 'Patient',
+    ...(stored.id !== undefined ? { id: stored.id } : {}),
+    ...(stored.meta !== undefined ? { meta: stored.meta } : {}),
+    ...(identifier.length > 0 ? { identifier } : {}),
+    name: [{ use: 'official', family: trim(row.SURNAME), ...(given.length > 0 ? { given } : {}), ...(title ? { prefix: [title] } : {}) }],
+    ...(phone ? { telecom: [{ system: 'phone', value: phone }] } : {}),
+    gender: genderFromSex(row.SEX),
+    ...(/^\d{4}-\d{2}-\d{2}$/.test(dob) ? { birthDate: dob } : {}),
+    ...(lines.length > 0 || town || postcode
+      ? { address: [{ use: 'home', ...(lines.length > 0 ? { line: lines } : {}), ...(town ? { city: town } : {}), ...(postcode ? { postalCode: postcode } : {}) }] }
+      : {}),
+  };
+}
+
+/**
+ * The participants with the patient's actor (the one referencing the contained Patient, or naming a
+ * patient identifier) following the patient now: identifier always; display only for another patient.
+ */
+function participantsFor(participants: unknown[], stored: Json, now: Json, relinked: boolean, local: string | undefined): unknown[] {
+  const ref = stored.id !== undefined ? `#${String(stored.id)}` : undefined;
+  const first = arr(now.identifier).find(isObj);
+  const identifier = first ? { system: first.system, value: first.value } : undefined;
+  const names = arr(now.name).find(isObj);
+  const display = names ? [...arr(names.given), names.family].filter((n) => typeof n === 'string' && n !== '').join(' ') : '';
+  return participants.map((p) => {
+    if (!isObj(p) || !isObj(p.actor)) return p;
+    const actor = p.actor;
+    const isPatient = (ref !== undefined && actor.reference === ref) || (isObj(actor.identifier) && isPatientSystem(actor.identifier.system, local));
+    if (!isPatient) return p;
+    const { identifier: _old, display: oldDisplay, ...rest } = actor;
+    const next: Json = { ...rest, ...(identifier ? { identifier } : {}) };
+    if (relinked) {
+      if (display) next.display = display;
+    } else if (oldDisplay !== undefined) next.display = oldDisplay;
+    if (!relinked && _old === undefined) delete next.identifier;
+    return { ...p, actor: next };
+  });
 }
 
 /** The composed resource as the next version. */

@@ -177,9 +177,9 @@ export class PasRepository {
       s,
       1,
       'recording the appointment',
-      `INSERT INTO ${this.b('FHIR_APPOINTMENT')} (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC)
-       VALUES (@id, @pasAppt, @slot, 1, 'booked', @lastUpdated)`,
-      { id: sqlp.text(cmd.appointmentId), pasAppt: sqlp.int(pasApptId), slot: sqlp.int(slot.SLOT_ID), lastUpdated: sqlp.utc(cmd.lastUpdated) },
+      `INSERT INTO ${this.b('FHIR_APPOINTMENT')} (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC, PAS_PATIENT_ID)
+       VALUES (@id, @pasAppt, @slot, 1, 'booked', @lastUpdated, @patient)`,
+      { id: sqlp.text(cmd.appointmentId), pasAppt: sqlp.int(pasApptId), slot: sqlp.int(slot.SLOT_ID), lastUpdated: sqlp.utc(cmd.lastUpdated), patient: sqlp.int(patient.id) },
     );
     await this.insertVersion(s, cmd.appointmentId, 1, 'booked', cmd.lastUpdated, resource);
     await this.insertRequest(s, cmd, 'book', cmd.appointmentId, 1);
@@ -282,7 +282,7 @@ export class PasRepository {
       // The PAS changed it since the consumer read it: recorded as the newer version it is, which
       // makes the consumer's If-Match stale.
       const detected = new Date().toISOString();
-      current = await this.moveVersion(s, cmd.appointmentId, current, composed.status, row.SLOT_ID, detected);
+      current = await this.moveVersion(s, cmd.appointmentId, current, composed.status, row.SLOT_ID, row.PATIENT_ID, detected);
       await this.insertVersion(s, cmd.appointmentId, current, composed.status, detected, asVersion(composed.resource, current, detected));
       this.options.observer?.pasChange(composed.kinds, 'cancel');
       return commit<CancelResult>({ outcome: 'version-conflict', currentVersionId: String(current) });
@@ -338,7 +338,7 @@ export class PasRepository {
     );
     // 0: another live appointment holds the slot, or the PAS has it withdrawn; both stay as they are.
     if (freed > 1) throw new UnexpectedRowCount('freeing the slot', 1, freed);
-    current = await this.moveVersion(s, cmd.appointmentId, current, 'cancelled', row.SLOT_ID, cmd.lastUpdated);
+    current = await this.moveVersion(s, cmd.appointmentId, current, 'cancelled', row.SLOT_ID, row.PATIENT_ID, cmd.lastUpdated);
     await this.insertVersion(s, cmd.appointmentId, current, 'cancelled', cmd.lastUpdated, cmd.resource);
     await this.insertRequest(s, cmd, 'cancel', cmd.appointmentId, current);
     return commit<CancelResult>({
@@ -427,7 +427,7 @@ export class PasRepository {
         if (!fresh) return rollback(undefined);
         const again = compose(fresh, this.mapping, this.clock, this.options.localPatientIdSystem);
         if (again.kinds.length === 0) return rollback({ row: fresh });
-        const next = await this.moveVersion(s, fresh.APPOINTMENT_ID.trim(), fresh.CURRENT_VERSION, again.status, fresh.SLOT_ID, detected, true);
+        const next = await this.moveVersion(s, fresh.APPOINTMENT_ID.trim(), fresh.CURRENT_VERSION, again.status, fresh.SLOT_ID, fresh.PATIENT_ID, detected, true);
         if (next === 0) return rollback({ row: fresh });
         const resource = asVersion(again.resource, next, detected);
         await this.insertVersion(s, fresh.APPOINTMENT_ID.trim(), next, again.status, detected, resource);
@@ -463,13 +463,32 @@ export class PasRepository {
   /**
    * Moves CURRENT_VERSION on from `read` by one, only if it is still `read`. Returns the new
    * version; 0 when `mayLose` and another transaction moved it first (otherwise that rolls back).
+   * Records the slot and the PAS patient the new version was composed for (kept when the legacy row is gone).
    */
-  private async moveVersion(s: PasSession, appointmentId: string, read: number, status: string, slotId: number | null, lastUpdated: string, mayLose = false): Promise<number> {
+  private async moveVersion(
+    s: PasSession,
+    appointmentId: string,
+    read: number,
+    status: string,
+    slotId: number | null,
+    patientId: number | null,
+    lastUpdated: string,
+    mayLose = false,
+  ): Promise<number> {
     const next = read + 1;
     const moved = await s.execute(
-      `UPDATE ${this.b('FHIR_APPOINTMENT')} SET CURRENT_VERSION = @next, STATUS = @status, SLOT_ID = COALESCE(@slot, SLOT_ID), LAST_UPDATED_UTC = @lastUpdated
+      `UPDATE ${this.b('FHIR_APPOINTMENT')} SET CURRENT_VERSION = @next, STATUS = @status, SLOT_ID = COALESCE(@slot, SLOT_ID),
+              PAS_PATIENT_ID = COALESCE(@patient, PAS_PATIENT_ID), LAST_UPDATED_UTC = @lastUpdated
         WHERE APPOINTMENT_ID = @id AND CURRENT_VERSION = @read`,
-      { next: sqlp.int(next), status: sqlp.text(status), slot: sqlp.int(slotId), lastUpdated: sqlp.utc(lastUpdated), id: sqlp.key(appointmentId, 36), read: sqlp.int(read) },
+      {
+        next: sqlp.int(next),
+        status: sqlp.text(status),
+        slot: sqlp.int(slotId),
+        patient: sqlp.int(patientId),
+        lastUpdated: sqlp.utc(lastUpdated),
+        id: sqlp.key(appointmentId, 36),
+        read: sqlp.int(read),
+      },
     );
     if (moved === 1) return next;
     if (mayLose && moved === 0) return 0;

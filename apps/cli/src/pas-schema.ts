@@ -27,7 +27,7 @@ export interface IndexRequirement {
   why: string;
 }
 
-const BOOKING_APPOINTMENT = ['APPOINTMENT_ID', 'PAS_APPT_ID', 'SLOT_ID', 'CURRENT_VERSION', 'STATUS', 'LAST_UPDATED_UTC'];
+const BOOKING_APPOINTMENT = ['APPOINTMENT_ID', 'PAS_APPT_ID', 'SLOT_ID', 'CURRENT_VERSION', 'STATUS', 'LAST_UPDATED_UTC', 'PAS_PATIENT_ID'];
 const BOOKING_VERSION = ['APPOINTMENT_ID', 'VERSION_ID', 'STATUS', 'LAST_UPDATED_UTC', 'RESOURCE_JSON'];
 const BOOKING_REQUEST = ['REQUEST_ID', 'INTERACTION', 'JOB_ID', 'APPOINTMENT_ID', 'VERSION_ID', 'CREATED_UTC'];
 
@@ -58,7 +58,8 @@ export const TABLES: TableRequirement[] = [
   {
     name: 'PATIENT',
     product: false,
-    reads: ['PATIENT_ID', 'HOSP_NO', 'NHS_NO'],
+    // Demographics: a relinked appointment's contained Patient is composed from the PATIENT row.
+    reads: ['PATIENT_ID', 'HOSP_NO', 'NHS_NO', 'NHS_NO_STATUS', 'TITLE', 'FORENAMES', 'SURNAME', 'SEX', 'DOB', 'ADDR_LINE1', 'ADDR_LINE2', 'TOWN', 'POSTCODE', 'PHONE_NO'],
     inserts: ['NHS_NO', 'NHS_NO_STATUS', 'TITLE', 'FORENAMES', 'SURNAME', 'SEX', 'DOB', 'ADDR_LINE1', 'ADDR_LINE2', 'POSTCODE', 'PHONE_NO', 'REG_TYPE', 'CREATED_DTTM'],
     updates: ['HOSP_NO'],
   },
@@ -69,7 +70,7 @@ export const TABLES: TableRequirement[] = [
     inserts: ['SLOT_ID', 'PATIENT_ID', 'APPT_STATUS', 'START_DTTM', 'END_DTTM', 'REASON', 'SOURCE_CODE', 'BOOKED_DTTM'],
     updates: ['APPT_STATUS', 'CANCELLED_DTTM'],
   },
-  { name: 'booking.FHIR_APPOINTMENT', product: true, reads: BOOKING_APPOINTMENT, inserts: BOOKING_APPOINTMENT, updates: ['CURRENT_VERSION', 'STATUS', 'SLOT_ID', 'LAST_UPDATED_UTC'] },
+  { name: 'booking.FHIR_APPOINTMENT', product: true, reads: BOOKING_APPOINTMENT, inserts: BOOKING_APPOINTMENT, updates: ['CURRENT_VERSION', 'STATUS', 'SLOT_ID', 'LAST_UPDATED_UTC', 'PAS_PATIENT_ID'] },
   { name: 'booking.FHIR_APPOINTMENT_VERSION', product: true, reads: BOOKING_VERSION, inserts: BOOKING_VERSION, updates: [] },
   { name: 'booking.REQUEST_LOG', product: true, reads: BOOKING_REQUEST, inserts: BOOKING_REQUEST, updates: [] },
   { name: 'booking.PATIENT_REGISTRATION', product: true, reads: ['LOCK_ID', 'LAST_REGISTERED_UTC'], inserts: [], updates: ['LAST_REGISTERED_UTC'] },

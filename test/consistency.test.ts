@@ -58,7 +58,7 @@ function fhirAppointment(id: string, pasId: number, slot: ReturnType<typeof free
     slot: [{ reference: `#${slot.SLOT_ID}` }],
     ...resource,
   };
-  db.prepare(`INSERT INTO booking_FHIR_APPOINTMENT VALUES (?, ?, ?, 1, 'booked', '2026-01-01T00:00:00.000Z')`).run(id, pasId, slot.SLOT_ID);
+  db.prepare(`INSERT INTO booking_FHIR_APPOINTMENT (APPOINTMENT_ID, PAS_APPT_ID, SLOT_ID, CURRENT_VERSION, STATUS, LAST_UPDATED_UTC) VALUES (?, ?, ?, 1, 'booked', '2026-01-01T00:00:00.000Z')`).run(id, pasId, slot.SLOT_ID);
   db.prepare(`INSERT INTO booking_FHIR_APPOINTMENT_VERSION VALUES (?, 1, 'booked', '2026-01-01T00:00:00.000Z', ?)`).run(id, JSON.stringify(body));
   db.prepare(`INSERT INTO booking_REQUEST_LOG VALUES (?, 'book', 'job', ?, 1, '2026-01-01T00:00:00.000Z')`).run(`req-${id}`, id);
 }

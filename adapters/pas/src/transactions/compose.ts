@@ -152,7 +152,7 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   let patientNow: Json | undefined;
   if (storedPatient && patientChanged) {
     patientNow = relinked ? patientFromPas(storedPatient, row, localPatientIdSystem) : { ...storedPatient, identifier: identifiersNow };
-    resource.participant = participantsFor(arr(stored.participant), storedPatient, patientNow, relinked, localPatientIdSystem);
+    if (Array.isArray(stored.participant)) resource.participant = participantsFor(stored.participant, storedPatient, patientNow, relinked, localPatientIdSystem);
     if (!relinked && identifiersNow.length === 0) delete patientNow.identifier;
   }
 
@@ -263,12 +263,11 @@ function participantsFor(participants: unknown[], stored: Json, now: Json, relin
     const actor = p.actor;
     const isPatient = (ref !== undefined && actor.reference === ref) || (isObj(actor.identifier) && isPatientSystem(actor.identifier.system, local));
     if (!isPatient) return p;
-    const { identifier: _old, display: oldDisplay, ...rest } = actor;
-    const next: Json = { ...rest, ...(identifier ? { identifier } : {}) };
-    if (relinked) {
-      if (display) next.display = display;
-    } else if (oldDisplay !== undefined) next.display = oldDisplay;
-    if (!relinked && _old === undefined) delete next.identifier;
+    const { identifier: before, display: shown, ...rest } = actor;
+    const next: Json = { ...rest };
+    // The same patient: an identifier only where the consumer gave one, and their display kept.
+    if (identifier && (relinked || before !== undefined)) next.identifier = identifier;
+    if (relinked ? display : shown !== undefined) next.display = relinked ? display : (shown as Json);
     return { ...p, actor: next };
   });
 }

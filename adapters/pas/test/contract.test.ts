@@ -372,6 +372,7 @@ function contractData(): DemoData {
 
 interface DemoSlot {
   serviceId: string;
+  clinicCode: string;
   guid: string;
   local: string;
   start: string;
@@ -383,7 +384,7 @@ function slotsOf(data: DemoData, clinicCode: string): DemoSlot[] {
   const serviceId = data.clinics.find((c) => c.CLINIC_CODE === clinicCode)?.DOS_SERVICE_ID as string;
   return data.slots
     .filter((s) => s.CLINIC_CODE === clinicCode)
-    .map((s) => ({ serviceId, guid: s.SLOT_GUID, local: s.START_DTTM.slice(11, 16), start: clock.toInstant(s.START_DTTM), end: clock.toInstant(s.END_DTTM), status: s.SLOT_STATUS }));
+    .map((s) => ({ serviceId, clinicCode, guid: s.SLOT_GUID, local: s.START_DTTM.slice(11, 16), start: clock.toInstant(s.START_DTTM), end: clock.toInstant(s.END_DTTM), status: s.SLOT_STATUS }));
 }
 
 function patient(nhsNumber?: string): PatientDetails {
@@ -405,7 +406,7 @@ const randomNhsNumber = () => String(Math.floor(Math.random() * 9e9) + 1e9);
 /** What buildResource produced, per appointment id, and the local patient number it was given. */
 const built = new Map<string, { localNumber: string; resource: Record<string, unknown> }>();
 
-function bookCommand(slot: { guid?: string; id?: string; start: string; end: string }, overrides: Partial<BookCommand> = {}): BookCommand {
+function bookCommand(slot: { guid?: string; id?: string; start: string; end: string; clinicCode?: string }, overrides: Partial<BookCommand> = {}): BookCommand {
   const appointmentId = randomUUID();
   const lastUpdated = new Date().toISOString();
   return {
@@ -436,7 +437,7 @@ function bookCommand(slot: { guid?: string; id?: string; start: string; end: str
         nothing: null,
         contained: [
           { resourceType: 'Patient', id: 'P1', identifier: [{ system: LOCAL_SYSTEM, value: localNumber }] },
-          ...(slot.id ? [{ resourceType: 'Slot', id: slot.id, identifier: [{ system: 'https://example.org/slot', value: slot.guid ?? '' }], start: slot.start, end: slot.end, schedule: { reference: 'Schedule/X' } }] : []),
+          ...(slot.id ? [{ resourceType: 'Slot', id: slot.id, identifier: [{ system: 'https://example.org/slot', value: slot.guid ?? '' }], start: slot.start, end: slot.end, schedule: { reference: `Schedule/${slot.clinicCode ?? 'X'}` } }] : []),
         ],
         participant: [{ actor: { reference: '#P1' }, status: 'accepted' }],
       };
@@ -1221,6 +1222,65 @@ export function describePasContract(name: string, open: OpenPas): void {
         const again = await pas.reconcile({ limit: 10_000, now });
         expect(again.versioned).toBe(0);
         expect(again.next).toBeUndefined();
+      });
+
+      const pasApptIdOf = async (appointmentId: string) =>
+        Number((await subject.rows<{ ID: number }>(`SELECT PAS_APPT_ID AS ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${appointmentId}'`))[0]?.ID);
+      const containedSlot = (v: AppointmentVersion | null) => (v?.resource.contained as Record<string, unknown>[]).find((r) => r.resourceType === 'Slot');
+      const hourLater = (column: string) => (pas.kind === 'mssql' ? `DATEADD(hour, 1, ${column})` : `datetime(${column}, '+1 hours')`);
+
+      it('a slot re-timed on the PAS, or moved to another clinic, changes the contained Slot as a new version', async () => {
+        const { cmd, slot, slotId } = await bookWithSlot();
+        const seen = subject.observed.changes.length;
+        const later = (t: string) => new Date(Date.parse(t) + 3_600_000).toISOString();
+        // Only the CLINIC_SLOT row: the appointment keeps its times, its slot does not.
+        await subject.exec(`UPDATE CLINIC_SLOT SET START_DTTM = ${hourLater('START_DTTM')}, END_DTTM = ${hourLater('END_DTTM')} WHERE SLOT_ID = ${Number(slotId)}`);
+        const v2 = await pas.readAppointment(cmd.appointmentId);
+        expect(v2).toMatchObject({ versionId: '2', resource: { start: slot.start, end: slot.end } });
+        expect(containedSlot(v2)).toMatchObject({ id: slotId, start: later(slot.start), end: later(slot.end), schedule: { reference: `Schedule/${slot.clinicCode}` } });
+        expect(changesSince(seen)).toEqual([{ kinds: ['slot'], via: 'read' }]);
+        // The slot moved to another clinic (diary): the contained Slot's schedule follows.
+        await subject.exec(`UPDATE CLINIC_SLOT SET CLINIC_CODE = 'INACTV01' WHERE SLOT_ID = ${Number(slotId)}`);
+        const v3 = await pas.readAppointment(cmd.appointmentId);
+        expect(v3).toMatchObject({ versionId: '3' });
+        expect(containedSlot(v3)).toMatchObject({ id: slotId, start: later(slot.start), schedule: { reference: 'Schedule/INACTV01' } });
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v3);
+      });
+
+      it('a clerk re-coding who cancelled (patient <-> hospital) is a new version with the new reason', async () => {
+        const { cmd } = await bookWithSlot();
+        await subject.screens.cancel(cmd.appointmentId, 'patient');
+        expect((await pas.readAppointment(cmd.appointmentId))?.resource).toMatchObject({ extension: [{ valueString: 'Cancelled by the patient' }] });
+        await subject.exec(`UPDATE APPOINTMENT SET APPT_STATUS = 'H' WHERE APPT_ID = ${await pasApptIdOf(cmd.appointmentId)}`);
+        const v3 = await pas.readAppointment(cmd.appointmentId);
+        expect(v3).toMatchObject({ versionId: '3', status: 'cancelled' });
+        expect(v3?.resource.extension).toEqual([{ url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1', valueString: 'Cancelled by the hospital' }]);
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v3);
+      });
+
+      it('an appointment deleted on the PAS before it happened reads entered-in-error; cancel, search and sweep agree, and its freed slot is booked again', async () => {
+        const { cmd, slot, slotId, version } = await bookWithSlot();
+        const other = await bookWithSlot();
+        // A booking made in error: the clerk deletes both appointments and frees their slots.
+        for (const c of [cmd, other.cmd]) await subject.exec(`DELETE FROM APPOINTMENT WHERE APPT_ID = ${await pasApptIdOf(c.appointmentId)}`);
+        await subject.exec(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F' WHERE SLOT_ID IN (${Number(slotId)}, ${Number(other.slotId)})`);
+        // Found inside the cancel's own transaction: recorded as version 2, so W/"1" is stale.
+        expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+        const v2 = (await pas.readAppointment(cmd.appointmentId)) as AppointmentVersion;
+        expect(v2).toMatchObject({ versionId: '2', status: 'entered-in-error', resource: { status: 'entered-in-error', meta: { versionId: '2' } } });
+        const before = await subject.counts();
+        expect(await pas.cancel(cancelCommand(v2))).toEqual({ outcome: 'invalid-state', status: 'entered-in-error' });
+        expect(await subject.counts()).toEqual(before);
+        expect(await pas.searchAppointments({ appointmentId: cmd.appointmentId, endedBefore: new Date().toISOString(), limit: 10 })).toEqual([v2]);
+        // The sweep finds the other one, records it once, and then leaves both alone (a final state).
+        const now = new Date().toISOString();
+        const first = await pas.reconcile({ limit: 10_000, now });
+        expect(await pas.readAppointment(other.cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'entered-in-error' });
+        const second = await pas.reconcile({ limit: 10_000, now });
+        expect(second).toEqual({ checked: first.checked - 1, versioned: 0 });
+        // The freed slot is someone else's now; the deleted appointment still says entered-in-error.
+        expect((await pas.book(bookCommand({ ...slot, id: slotId }))).outcome).toBe('booked');
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v2);
       });
 
       it('reads row counts and ids right past legacy triggers that audit (and, on SQL Server, return rows)', async () => {

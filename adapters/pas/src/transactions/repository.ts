@@ -21,7 +21,7 @@ import { WriteDeadlinePassedError } from '../port.js';
 import { type RawVersion, toAppointmentVersion, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
 import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
-import { asVersion, type ComposeRow, compose, composeSelect } from './compose.js';
+import { asVersion, type ComposeRow, compose, composeSelect, FINAL_STATUSES } from './compose.js';
 
 /** The temporary hospital number given to a patient registered by a booking: prefix + zero-padded id. */
 export interface HospitalNumberFormat {
@@ -390,7 +390,7 @@ export class PasRepository {
     const rows = await this.db.read((s) =>
       s.query<ComposeRow>(
         `SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))}
-          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN ('cancelled', 'fulfilled', 'noshow'))
+          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN (${FINAL_STATUSES.map((f) => `'${f}'`).join(', ')}))
           ORDER BY f.APPOINTMENT_ID ${d.limit('@limit')}`,
         { limit: sqlp.int(query.limit), after: sqlp.key(query.after ?? '', 36), now: sqlp.local(this.clock.toLocal(query.now)) },
       ),

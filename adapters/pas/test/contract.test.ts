@@ -165,15 +165,17 @@ async function pastDeadline(deadline: number): Promise<void> {
 interface Observed {
   changes: { kinds: PasChangeKind[]; via: string }[];
   unknown: { column: string; code: string }[];
+  unreadable: { table: string; id: string; reason: string }[];
 }
 
 function recordingObserver(): { observer: PasObserver; observed: Observed } {
-  const observed: Observed = { changes: [], unknown: [] };
+  const observed: Observed = { changes: [], unknown: [], unreadable: [] };
   return {
     observed,
     observer: {
       pasChange: (kinds, via) => observed.changes.push({ kinds, via }),
       unknownCode: (column, code) => observed.unknown.push({ column, code }),
+      unreadableRow: (table, id, reason) => observed.unreadable.push({ table, id, reason }),
     },
   };
 }
@@ -1277,10 +1279,40 @@ export function describePasContract(name: string, open: OpenPas): void {
         const first = await pas.reconcile({ limit: 10_000, now });
         expect(await pas.readAppointment(other.cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'entered-in-error' });
         const second = await pas.reconcile({ limit: 10_000, now });
-        expect(second).toEqual({ checked: first.checked - 1, versioned: 0 });
+        expect(second).toEqual({ checked: first.checked - 1, versioned: 0, unreadable: 0 });
         // The freed slot is someone else's now; the deleted appointment still says entered-in-error.
         expect((await pas.book(bookCommand({ ...slot, id: slotId }))).outcome).toBe('booked');
         expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v2);
+      });
+
+      // Text datetimes exist only in the SQLite PAS (a SQL Server DATETIME holds no text).
+      it.skipIf(name !== 'SQLite')('a legacy datetime the clock cannot read leaves out only its own row: the NHS-number search, slot searches and the sweep go on', async () => {
+        const nhsNumber = randomNhsNumber();
+        const bad = await bookWithSlot(takeSlot(), { patient: patient(nhsNumber) });
+        const good = await bookWithSlot(takeSlot(), { patient: patient(nhsNumber) });
+        await subject.exec(`UPDATE APPOINTMENT SET START_DTTM = '2026-02-30 09:00:00' WHERE APPT_ID = ${await pasApptIdOf(bad.cmd.appointmentId)}`);
+        // Written without seconds (as SQLite's date functions allow): read as the same time.
+        await subject.exec(`UPDATE APPOINTMENT SET END_DTTM = substr(END_DTTM, 1, 16) WHERE APPT_ID = ${await pasApptIdOf(good.cmd.appointmentId)}`);
+        await subject.screens.cancel(good.cmd.appointmentId, 'hospital');
+        const found = await pas.searchAppointments({ nhsNumber, endedBefore: new Date().toISOString(), limit: 10 });
+        expect(found.map((v) => [v.appointmentId, v.versionId, v.status, v.resource.end])).toEqual([[good.cmd.appointmentId, '2', 'cancelled', good.slot.end]]);
+        const unreadable = { table: 'APPOINTMENT', id: bad.cmd.appointmentId, reason: 'invalid PAS datetime "2026-02-30 09:00:00"' };
+        expect(subject.observed.unreadable).toContainEqual(unreadable);
+        await expect(pas.readAppointment(bad.cmd.appointmentId)).rejects.toThrow(/invalid PAS datetime/);
+        // The sweep passes over it, counted, and reaches the end.
+        const swept = await pas.reconcile({ limit: 10_000, now: new Date().toISOString() });
+        expect(swept).toMatchObject({ unreadable: 1 });
+        expect(swept.next).toBeUndefined();
+        // Slots: one unreadable row is left out of the search, one without seconds is read.
+        const [odd, noSeconds] = [takeSlot(), takeSlot()];
+        const [oddId, noSecondsId] = [await slotIdOf(odd), await slotIdOf(noSeconds)];
+        await subject.exec(`UPDATE CLINIC_SLOT SET END_DTTM = '2026-13-01 09:00:00' WHERE SLOT_ID = ${Number(oddId)}`);
+        await subject.exec(`UPDATE CLINIC_SLOT SET START_DTTM = substr(START_DTTM, 1, 16) WHERE SLOT_ID = ${Number(noSecondsId)}`);
+        const slots = (await search({ serviceId: odd.serviceId })).slots;
+        expect(slots.find((s) => s.slotId === noSecondsId)).toMatchObject({ start: noSeconds.start, status: 'free' });
+        expect(slots.find((s) => s.slotId === oddId)).toBeUndefined();
+        expect(slots.length).toBeGreaterThan(1);
+        expect(subject.observed.unreadable).toContainEqual({ table: 'CLINIC_SLOT', id: oddId, reason: 'invalid PAS datetime "2026-13-01 09:00:00"' });
       });
 
       it('reads row counts and ids right past legacy triggers that audit (and, on SQL Server, return rows)', async () => {

@@ -7,7 +7,7 @@ import {
   type SlotSearchResult,
   TransientPasError,
 } from '../port.js';
-import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, toSlotRow, withinBounds } from '../row-mapping.js';
+import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, readableSlotRows, withinBounds } from '../row-mapping.js';
 import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
 import { mssqlConfig } from './connection.js';
 import { isTransientMssqlError } from './errors.js';
@@ -62,8 +62,7 @@ export class MssqlPas extends RepositoryPas {
       const cancelledCodes = (this.options.statusMapping ?? DEFAULT_STATUS_MAPPING).cancelledCodes;
       const search = slotSearchSql(slotSearchInput(query, clinics.map((c) => c.CLINIC_CODE), query.statuses.map(slotStatusCode), this.clock, cancelledCodes));
       const raw = (await bindSlotSearch(this.pool.request(), search.params).query<RawSlot>(search.text)).recordset;
-      const slots = raw
-        .map((r) => toSlotRow(r, this.clock, (column, code) => this.options.observer?.unknownCode(column, code)))
+      const slots = readableSlotRows(raw, this.clock, this.options.observer)
         .filter((s) => withinBounds(s, query))
         .slice(0, query.limit);
       return { serviceKnown: true, ...assembleSearch(slots, clinics) };

@@ -5,7 +5,7 @@ import { searchedSlotStatus } from '../booking-rules.js';
 import { slotStatusCode } from '../legacy-codes.js';
 import { LocalClock } from '../local-time.js';
 import type { PasObserver, SlotQuery, SlotSearchResult } from '../port.js';
-import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, slotColumnsWithStatus, toSlotRow, withinBounds } from '../row-mapping.js';
+import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, readableSlotRows, slotColumnsWithStatus, withinBounds } from '../row-mapping.js';
 import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
 import { SqliteDatabase } from './sqlite-db.js';
 
@@ -95,8 +95,7 @@ export class SqlitePas extends RepositoryPas {
       const raw = this
         .prepare(`SELECT * FROM (SELECT ${columns} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')}) ${statusFilter} ORDER BY START_DTTM, SLOT_ID LIMIT ?`)
         .all(...params) as RawSlot[];
-      const slots = raw
-        .map((r) => toSlotRow(r, this.clock, (column, code) => this.observer?.unknownCode(column, code)))
+      const slots = readableSlotRows(raw, this.clock, this.observer)
         .filter((s) => withinBounds(s, query))
         .slice(0, query.limit);
       return { serviceKnown: true, ...assembleSearch(slots, clinics) };

@@ -317,6 +317,7 @@ const clock = new LocalClock('Europe/London');
 const CLOCK_CHANGE_SERVICE = '999999990';
 const INACTIVE_SERVICE = '999999991';
 const PAST_SERVICE = '999999989';
+const PADDED_SERVICE = '999999988';
 const LOCAL_SYSTEM = 'https://example.org/local';
 
 /** The last Sunday of October after `from`, when Europe/London goes back from 02:00 BST to 01:00 GMT. */
@@ -344,6 +345,8 @@ function contractData(): DemoData {
     clinic('INACTV01', INACTIVE_SERVICE, 'N'),
     { ...clinic('NODOS001', '', 'Y'), DOS_SERVICE_ID: null },
     clinic('PASTCL01', PAST_SERVICE, 'Y'),
+    // Typed on the PAS screens: a lower-case flag, a blank-padded directory id (the booking reads both).
+    { ...clinic('PADDED01', `${PADDED_SERVICE}  `, 'Y'), ACTIVE_FLAG: 'y' },
   );
   // Every 15 minutes from 00:00 to 03:45 local: 01:00–01:59 happens twice that night.
   for (let i = 0; i < 16; i++) {
@@ -359,6 +362,15 @@ function contractData(): DemoData {
   }
   const last = data.slots.at(-1) as DemoData['slots'][number];
   data.slots.push({ ...last, CLINIC_CODE: 'INACTV01', SLOT_GUID: randomUUID() }, { ...last, CLINIC_CODE: 'NODOS001', SLOT_GUID: randomUUID() });
+  const tomorrow = DateTime.now().setZone(clock.zone).plus({ days: 1 }).set({ hour: 9, minute: 0, second: 0, millisecond: 0 });
+  data.slots.push({
+    CLINIC_CODE: 'PADDED01',
+    SLOT_GUID: randomUUID(),
+    START_DTTM: tomorrow.toFormat('yyyy-MM-dd HH:mm:ss'),
+    END_DTTM: tomorrow.plus({ minutes: 15 }).toFormat('yyyy-MM-dd HH:mm:ss'),
+    SLOT_STATUS: 'F',
+    CONTACT_TYPE: null,
+  });
   // A free slot that started an hour ago.
   const past = DateTime.now().setZone(clock.zone).minus({ hours: 1 }).startOf('minute');
   data.slots.push({
@@ -506,6 +518,17 @@ export function describePasContract(name: string, open: OpenPas): void {
     };
 
     describe('searchSlots', () => {
+      it('finds a service whose clinic has a lower-case active flag and a blank-padded directory id, as the booking does', async () => {
+        const [slot] = slotsOf(data, 'PADDED01');
+        const found = await search({ serviceId: PADDED_SERVICE, statuses: ['free'] });
+        expect(found.serviceKnown).toBe(true);
+        expect(found.slots.map((s) => [s.slotGuid, s.scheduleId, s.status])).toEqual([[slot?.guid, 'PADDED01', 'free']]);
+        expect(found.services.map((s) => s.serviceId)).toEqual([PADDED_SERVICE]);
+        const booked = await pas.book(bookCommand({ guid: slot?.guid as string, start: slot?.start as string, end: slot?.end as string }));
+        expect(booked.outcome).toBe('booked');
+        expect((await search({ serviceId: PADDED_SERVICE, statuses: ['free'] })).slots).toEqual([]);
+      });
+
       it("returns only the service's slots inside the UTC window, honouring exclusive and inclusive bounds", async () => {
         const exclusiveFrom = await search({ serviceId: '999999999', startFrom: { instant: DEMO01[2]!.start, inclusive: false }, startTo: { instant: DEMO01[6]!.start, inclusive: true } });
         expect(exclusiveFrom.serviceKnown).toBe(true);

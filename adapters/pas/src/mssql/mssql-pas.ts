@@ -9,6 +9,7 @@ import {
 } from '../port.js';
 import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, readableSlotRows, withinBounds } from '../row-mapping.js';
 import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
+import { legacyCode } from '../session.js';
 import { mssqlConfig } from './connection.js';
 import { isTransientMssqlError } from './errors.js';
 import { MssqlDatabase } from './mssql-db.js';
@@ -54,8 +55,10 @@ export class MssqlPas extends RepositoryPas {
       const clinics = (
         await this.pool
           .request()
-          .input('serviceId', ...varchar(20, query.serviceId))
-          .query<RawClinic>(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = @serviceId AND c.ACTIVE_FLAG = 'Y'`)
+          // DOS_SERVICE_ID bare (a key: an index seek; blank padding and the collation compare it as
+          // the booking does), the parameter trimmed; ACTIVE_FLAG as the booking guard reads it.
+          .input('serviceId', ...varchar(20, query.serviceId.trim()))
+          .query<RawClinic>(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = @serviceId AND ${legacyCode('c.ACTIVE_FLAG')} = 'Y'`)
       ).recordset;
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 

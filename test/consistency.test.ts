@@ -111,7 +111,8 @@ describe('the consistency check', () => {
   it('reports an appointment whose legacy row is gone until a version says so (entered-in-error) or it was final', async () => {
     const slots = [0, 1, 2].map(freeSlot) as ReturnType<typeof freeSlot>[];
     const ids = ['deleted', 'recorded', 'archived'];
-    ids.forEach((id, i) => fhirAppointment(id, appointment(slots[i]!.SLOT_ID, 'B'), slots[i]!, i === 1 ? { status: 'entered-in-error' } : i === 2 ? { status: 'fulfilled' } : {}));
+    const statuses = [{}, { status: 'entered-in-error' }, { status: 'fulfilled' }];
+    for (const [i, id] of ids.entries()) fhirAppointment(id, appointment(slots[i]!.SLOT_ID, 'B'), slots[i]!, statuses[i]);
     db.prepare('DELETE FROM APPOINTMENT').run();
     expect(await findings()).toEqual({ 'versions-disagreeing-with-pas': ['deleted'] });
   });

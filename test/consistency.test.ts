@@ -108,6 +108,15 @@ describe('the consistency check', () => {
     expect(await findings()).toEqual({ 'versions-disagreeing-with-pas': ['cancelled', 'moved', 'retimed'] });
   });
 
+  it('reports an appointment whose legacy row is gone until a version says so (entered-in-error) or it was final', async () => {
+    const slots = [0, 1, 2].map(freeSlot) as ReturnType<typeof freeSlot>[];
+    const ids = ['deleted', 'recorded', 'archived'];
+    const statuses = [{}, { status: 'entered-in-error' }, { status: 'fulfilled' }];
+    for (const [i, id] of ids.entries()) fhirAppointment(id, appointment(slots[i]!.SLOT_ID, 'B'), slots[i]!, statuses[i]);
+    db.prepare('DELETE FROM APPOINTMENT').run();
+    expect(await findings()).toEqual({ 'versions-disagreeing-with-pas': ['deleted'] });
+  });
+
   it('compares times to the second, as the PAS holds them: a consumer\'s milliseconds are no disagreement', async () => {
     const slot = freeSlot();
     const start = clock.toInstant(slot.START_DTTM).replace('.000Z', '.500Z');

@@ -27,7 +27,9 @@ function fakePas(n: number, gate?: Promise<void>) {
       const from = query.after === undefined ? 1 : Number(query.after) + 1;
       const to = Math.min(n, from + query.limit - 1);
       const checked = Math.max(0, to - from + 1);
-      return { checked, versioned: checked > 0 ? 1 : 0, ...(to < n ? { next: String(to) } : {}) };
+      // Appointment 7 cannot be composed: the PAS passes over it and says so.
+      const unreadable = from <= 7 && 7 <= to ? 1 : 0;
+      return { checked, versioned: checked > 0 ? 1 : 0, unreadable, ...(to < n ? { next: String(to) } : {}) };
     },
   };
 }
@@ -40,7 +42,7 @@ describe('a reconciler sweep', () => {
   it('pages by keyset until the end when the bound allows', async () => {
     const pas = fakePas(25);
     const report = await sweeper(pas, { maxPerSweep: 1000, pageSize: 10 })();
-    expect(report).toMatchObject({ outcome: 'complete', checked: 25, versioned: 3 });
+    expect(report).toMatchObject({ outcome: 'complete', checked: 25, versioned: 3, unreadable: 1 });
     expect(pas.queries.map((q) => [q.after, q.limit])).toEqual([
       [undefined, 10],
       ['10', 10],

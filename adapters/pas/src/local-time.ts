@@ -6,7 +6,18 @@ import { DateTime } from 'luxon';
  */
 
 const LEGACY_FORMAT = 'yyyy-MM-dd HH:mm:ss';
-const LEGACY_PATTERN = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+/**
+ * A stored wall-clock time in the unambiguous forms SQLite's own date functions read (a text
+ * column holds whatever the PAS screens wrote): 'T' or space between date and time, seconds
+ * optional (':00'), fractional seconds dropped (as a DATETIME's milliseconds are). No offset.
+ */
+const LEGACY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*$/;
+
+/** The fields of a stored wall-clock time, seconds '00' when not written, or null. */
+function legacyFields(local: string): string[] | null {
+  const m = LEGACY_PATTERN.exec(local);
+  return m ? [m[0], m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6] ?? '00'] : null;
+}
 /** Bound on remembered conversions (a few MB at most); the cache is simply emptied when full. */
 const MAX_REMEMBERED = 50_000;
 const DAY_MS = 86_400_000;
@@ -52,7 +63,7 @@ export class LocalClock {
   /** '2026-11-26 09:30:00' (local) → '2026-11-26T09:30:00.000Z'. */
   toInstant(local: string | Date): string {
     if (local instanceof Date) return this.convert(local);
-    const key = local.slice(0, 19);
+    const key = local;
     const known = this.instants.get(key);
     if (known !== undefined) return known;
     const instant = this.convert(local);
@@ -62,7 +73,7 @@ export class LocalClock {
   }
 
   private convert(local: string | Date): string {
-    const fields = typeof local === 'string' ? LEGACY_PATTERN.exec(local.slice(0, 19)) : null;
+    const fields = typeof local === 'string' ? legacyFields(local) : null;
     // mssql hands DATETIME back as a Date whose UTC fields hold the wall-clock time (milliseconds dropped, as below).
     const wall = local instanceof Date ? (Number.isNaN(local.getTime()) ? undefined : local.getTime() - local.getUTCMilliseconds()) : fields ? wallOf(fields) : undefined;
     if (wall !== undefined) return new Date(wall - this.offsetOfWall(wall) * 60_000).toISOString();
@@ -70,7 +81,7 @@ export class LocalClock {
     // decides, which refuses the impossible ones; no such value falls in a zone's clock change.
     const dt = fields
       ? DateTime.fromObject({ year: +fields[1]!, month: +fields[2]!, day: +fields[3]!, hour: +fields[4]!, minute: +fields[5]!, second: +fields[6]! }, { zone: this.zone })
-      : DateTime.fromFormat(String(local).slice(0, 19), LEGACY_FORMAT, { zone: this.zone });
+      : DateTime.invalid('not a legacy datetime');
     if (!dt.isValid) throw new Error(`invalid PAS datetime "${String(local)}"`);
     return dt.toUTC().toISO() as string;
   }

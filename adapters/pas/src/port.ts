@@ -221,6 +221,12 @@ export interface PasObserver {
   pasChange(kinds: PasChangeKind[], via: 'read' | 'search' | 'cancel' | 'reconcile'): void;
   /** A legacy code with no configured mapping was read. */
   unknownCode(column: string, code: string): void;
+  /**
+   * A row that could not be read (a datetime the clock cannot parse) was left out of a slot search,
+   * an appointment search by NHS number or a reconcile step, which went on without it. `id` is the
+   * row's key (SLOT_ID, or the FHIR Appointment id); `reason` never quotes patient data.
+   */
+  unreadableRow(table: 'CLINIC_SLOT' | 'APPOINTMENT', id: string, reason: string): void;
 }
 
 /** One bounded step of a reconcile sweep: keyset paging on the product's APPOINTMENT_ID (FHIR id). */
@@ -235,6 +241,8 @@ export interface ReconcileQuery {
 export interface ReconcileResult {
   checked: number;
   versioned: number;
+  /** Rows that could not be composed (reported to `PasObserver.unreadableRow`) and were passed over; absent = 0. */
+  unreadable?: number;
   /** Pass as `after` to continue; undefined = the sweep is done. */
   next?: string;
 }

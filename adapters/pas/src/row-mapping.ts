@@ -6,6 +6,7 @@ import type {
   HealthcareServiceRow,
   LocationRow,
   OrganizationRow,
+  PasObserver,
   PractitionerRoleRow,
   PractitionerRow,
   ScheduleRow,
@@ -96,6 +97,33 @@ export function toSlotRow(raw: RawSlot, clock: LocalClock, onUnknownCode?: (colu
     status: slotStatus(raw.SLOT_STATUS, onUnknownCode),
     ...(deliveryChannel ? { deliveryChannel } : {}),
   };
+}
+
+/**
+ * Why a row could not be read, without its content: the clock's own message (it quotes only the
+ * datetime text), else the error's class name (a JSON parser's message may quote patient data).
+ */
+export function unreadableReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  if (/^invalid PAS datetime "[^"]{0,40}"$/.test(message)) return message;
+  return error instanceof Error ? error.name : 'unknown error';
+}
+
+/**
+ * The slot rows in port terms, each row that cannot be read (a datetime the clock cannot parse)
+ * reported and left out: one bad row must not fail every search of the service. A slot left out
+ * is never offered, so never booked through the API.
+ */
+export function readableSlotRows(raw: RawSlot[], clock: LocalClock, observer: PasObserver | undefined): SlotRow[] {
+  const rows: SlotRow[] = [];
+  for (const r of raw) {
+    try {
+      rows.push(toSlotRow(r, clock, (column, code) => observer?.unknownCode(column, code)));
+    } catch (error) {
+      observer?.unreadableRow('CLINIC_SLOT', String(r.SLOT_ID), unreadableReason(error));
+    }
+  }
+  return rows;
 }
 
 function slotStatus(code: string, onUnknownCode?: (column: string, code: string) => void): SlotStatus {

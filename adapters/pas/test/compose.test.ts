@@ -140,9 +140,13 @@ describe('compose', () => {
     expect(cancelled.extension).toHaveLength(2);
   });
 
-  it('keeps the last known status for an unknown code, and the stored version when the legacy row is gone', () => {
+  it('keeps the last known status for an unknown code; a legacy row gone reads entered-in-error, unless already final', () => {
     expect(compose(row({ APPT_STATUS: 'Q' }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: 'booked', unknownCode: 'Q' });
-    expect(compose(row({ APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], resource: stored });
+    const gone = { APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null };
+    expect(compose(row(gone), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toEqual({ kinds: ['status'], status: 'entered-in-error', resource: { ...stored, status: 'entered-in-error' } });
+    for (const final of ['cancelled', 'fulfilled', 'noshow', 'entered-in-error']) {
+      expect(compose(row({ ...gone, STORED_STATUS: final }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: final, resource: stored });
+    }
   });
 });
 

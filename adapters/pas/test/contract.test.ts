@@ -165,15 +165,17 @@ async function pastDeadline(deadline: number): Promise<void> {
 interface Observed {
   changes: { kinds: PasChangeKind[]; via: string }[];
   unknown: { column: string; code: string }[];
+  unreadable: { table: string; id: string; reason: string }[];
 }
 
 function recordingObserver(): { observer: PasObserver; observed: Observed } {
-  const observed: Observed = { changes: [], unknown: [] };
+  const observed: Observed = { changes: [], unknown: [], unreadable: [] };
   return {
     observed,
     observer: {
       pasChange: (kinds, via) => observed.changes.push({ kinds, via }),
       unknownCode: (column, code) => observed.unknown.push({ column, code }),
+      unreadableRow: (table, id, reason) => observed.unreadable.push({ table, id, reason }),
     },
   };
 }
@@ -315,6 +317,7 @@ const clock = new LocalClock('Europe/London');
 const CLOCK_CHANGE_SERVICE = '999999990';
 const INACTIVE_SERVICE = '999999991';
 const PAST_SERVICE = '999999989';
+const PADDED_SERVICE = '999999988';
 const LOCAL_SYSTEM = 'https://example.org/local';
 
 /** The last Sunday of October after `from`, when Europe/London goes back from 02:00 BST to 01:00 GMT. */
@@ -342,6 +345,8 @@ function contractData(): DemoData {
     clinic('INACTV01', INACTIVE_SERVICE, 'N'),
     { ...clinic('NODOS001', '', 'Y'), DOS_SERVICE_ID: null },
     clinic('PASTCL01', PAST_SERVICE, 'Y'),
+    // Typed on the PAS screens: a lower-case flag, a blank-padded directory id (the booking reads both).
+    { ...clinic('PADDED01', `${PADDED_SERVICE}  `, 'Y'), ACTIVE_FLAG: 'y' },
   );
   // Every 15 minutes from 00:00 to 03:45 local: 01:00–01:59 happens twice that night.
   for (let i = 0; i < 16; i++) {
@@ -357,6 +362,15 @@ function contractData(): DemoData {
   }
   const last = data.slots.at(-1) as DemoData['slots'][number];
   data.slots.push({ ...last, CLINIC_CODE: 'INACTV01', SLOT_GUID: randomUUID() }, { ...last, CLINIC_CODE: 'NODOS001', SLOT_GUID: randomUUID() });
+  const tomorrow = DateTime.now().setZone(clock.zone).plus({ days: 1 }).set({ hour: 9, minute: 0, second: 0, millisecond: 0 });
+  data.slots.push({
+    CLINIC_CODE: 'PADDED01',
+    SLOT_GUID: randomUUID(),
+    START_DTTM: tomorrow.toFormat('yyyy-MM-dd HH:mm:ss'),
+    END_DTTM: tomorrow.plus({ minutes: 15 }).toFormat('yyyy-MM-dd HH:mm:ss'),
+    SLOT_STATUS: 'F',
+    CONTACT_TYPE: null,
+  });
   // A free slot that started an hour ago.
   const past = DateTime.now().setZone(clock.zone).minus({ hours: 1 }).startOf('minute');
   data.slots.push({
@@ -372,6 +386,7 @@ function contractData(): DemoData {
 
 interface DemoSlot {
   serviceId: string;
+  clinicCode: string;
   guid: string;
   local: string;
   start: string;
@@ -383,7 +398,7 @@ function slotsOf(data: DemoData, clinicCode: string): DemoSlot[] {
   const serviceId = data.clinics.find((c) => c.CLINIC_CODE === clinicCode)?.DOS_SERVICE_ID as string;
   return data.slots
     .filter((s) => s.CLINIC_CODE === clinicCode)
-    .map((s) => ({ serviceId, guid: s.SLOT_GUID, local: s.START_DTTM.slice(11, 16), start: clock.toInstant(s.START_DTTM), end: clock.toInstant(s.END_DTTM), status: s.SLOT_STATUS }));
+    .map((s) => ({ serviceId, clinicCode, guid: s.SLOT_GUID, local: s.START_DTTM.slice(11, 16), start: clock.toInstant(s.START_DTTM), end: clock.toInstant(s.END_DTTM), status: s.SLOT_STATUS }));
 }
 
 function patient(nhsNumber?: string): PatientDetails {
@@ -411,7 +426,7 @@ const NHS_VERIFIED = {
   valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code: '01', display: 'Number present and verified' }] },
 };
 
-function bookCommand(slot: { guid?: string; id?: string; start: string; end: string }, overrides: Partial<BookCommand> = {}): BookCommand {
+function bookCommand(slot: { guid?: string; id?: string; start: string; end: string; clinicCode?: string }, overrides: Partial<BookCommand> = {}): BookCommand {
   const appointmentId = randomUUID();
   const lastUpdated = new Date().toISOString();
   const details = overrides.patient ?? patient();
@@ -451,7 +466,7 @@ function bookCommand(slot: { guid?: string; id?: string; start: string; end: str
             gender: details.gender,
             birthDate: details.birthDate,
           },
-          ...(slot.id ? [{ resourceType: 'Slot', id: slot.id, identifier: [{ system: 'https://example.org/slot', value: slot.guid ?? '' }], start: slot.start, end: slot.end, schedule: { reference: 'Schedule/X' } }] : []),
+          ...(slot.id ? [{ resourceType: 'Slot', id: slot.id, identifier: [{ system: 'https://example.org/slot', value: slot.guid ?? '' }], start: slot.start, end: slot.end, schedule: { reference: `Schedule/${slot.clinicCode ?? 'X'}` } }] : []),
         ],
         participant: [
           {
@@ -523,6 +538,17 @@ export function describePasContract(name: string, open: OpenPas): void {
     };
 
     describe('searchSlots', () => {
+      it('finds a service whose clinic has a lower-case active flag and a blank-padded directory id, as the booking does', async () => {
+        const [slot] = slotsOf(data, 'PADDED01');
+        const found = await search({ serviceId: PADDED_SERVICE, statuses: ['free'] });
+        expect(found.serviceKnown).toBe(true);
+        expect(found.slots.map((s) => [s.slotGuid, s.scheduleId, s.status])).toEqual([[slot?.guid, 'PADDED01', 'free']]);
+        expect(found.services.map((s) => s.serviceId)).toEqual([PADDED_SERVICE]);
+        const booked = await pas.book(bookCommand({ guid: slot?.guid as string, start: slot?.start as string, end: slot?.end as string }));
+        expect(booked.outcome).toBe('booked');
+        expect((await search({ serviceId: PADDED_SERVICE, statuses: ['free'] })).slots).toEqual([]);
+      });
+
       it("returns only the service's slots inside the UTC window, honouring exclusive and inclusive bounds", async () => {
         const exclusiveFrom = await search({ serviceId: '999999999', startFrom: { instant: DEMO01[2]!.start, inclusive: false }, startTo: { instant: DEMO01[6]!.start, inclusive: true } });
         expect(exclusiveFrom.serviceKnown).toBe(true);
@@ -1334,6 +1360,95 @@ export function describePasContract(name: string, open: OpenPas): void {
         const again = await pas.reconcile({ limit: 10_000, now });
         expect(again.versioned).toBe(0);
         expect(again.next).toBeUndefined();
+      });
+
+      const pasApptIdOf = async (appointmentId: string) =>
+        Number((await subject.rows<{ ID: number }>(`SELECT PAS_APPT_ID AS ID FROM ${pas.kind === 'mssql' ? 'booking.' : 'booking_'}FHIR_APPOINTMENT WHERE APPOINTMENT_ID = '${appointmentId}'`))[0]?.ID);
+      const containedSlot = (v: AppointmentVersion | null) => (v?.resource.contained as Record<string, unknown>[]).find((r) => r.resourceType === 'Slot');
+      const hourLater = (column: string) => (pas.kind === 'mssql' ? `DATEADD(hour, 1, ${column})` : `datetime(${column}, '+1 hours')`);
+
+      it('a slot re-timed on the PAS, or moved to another clinic, changes the contained Slot as a new version', async () => {
+        const { cmd, slot, slotId } = await bookWithSlot();
+        const seen = subject.observed.changes.length;
+        const later = (t: string) => new Date(Date.parse(t) + 3_600_000).toISOString();
+        // Only the CLINIC_SLOT row: the appointment keeps its times, its slot does not.
+        await subject.exec(`UPDATE CLINIC_SLOT SET START_DTTM = ${hourLater('START_DTTM')}, END_DTTM = ${hourLater('END_DTTM')} WHERE SLOT_ID = ${Number(slotId)}`);
+        const v2 = await pas.readAppointment(cmd.appointmentId);
+        expect(v2).toMatchObject({ versionId: '2', resource: { start: slot.start, end: slot.end } });
+        expect(containedSlot(v2)).toMatchObject({ id: slotId, start: later(slot.start), end: later(slot.end), schedule: { reference: `Schedule/${slot.clinicCode}` } });
+        expect(changesSince(seen)).toEqual([{ kinds: ['slot'], via: 'read' }]);
+        // The slot moved to another clinic (diary): the contained Slot's schedule follows.
+        await subject.exec(`UPDATE CLINIC_SLOT SET CLINIC_CODE = 'INACTV01' WHERE SLOT_ID = ${Number(slotId)}`);
+        const v3 = await pas.readAppointment(cmd.appointmentId);
+        expect(v3).toMatchObject({ versionId: '3' });
+        expect(containedSlot(v3)).toMatchObject({ id: slotId, start: later(slot.start), schedule: { reference: 'Schedule/INACTV01' } });
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v3);
+      });
+
+      it('a clerk re-coding who cancelled (patient <-> hospital) is a new version with the new reason', async () => {
+        const { cmd } = await bookWithSlot();
+        await subject.screens.cancel(cmd.appointmentId, 'patient');
+        expect((await pas.readAppointment(cmd.appointmentId))?.resource).toMatchObject({ extension: [{ valueString: 'Cancelled by the patient' }] });
+        await subject.exec(`UPDATE APPOINTMENT SET APPT_STATUS = 'H' WHERE APPT_ID = ${await pasApptIdOf(cmd.appointmentId)}`);
+        const v3 = await pas.readAppointment(cmd.appointmentId);
+        expect(v3).toMatchObject({ versionId: '3', status: 'cancelled' });
+        expect(v3?.resource.extension).toEqual([{ url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1', valueString: 'Cancelled by the hospital' }]);
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v3);
+      });
+
+      it('an appointment deleted on the PAS before it happened reads entered-in-error; cancel, search and sweep agree, and its freed slot is booked again', async () => {
+        const { cmd, slot, slotId, version } = await bookWithSlot();
+        const other = await bookWithSlot();
+        // A booking made in error: the clerk deletes both appointments and frees their slots.
+        for (const c of [cmd, other.cmd]) await subject.exec(`DELETE FROM APPOINTMENT WHERE APPT_ID = ${await pasApptIdOf(c.appointmentId)}`);
+        await subject.exec(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'F' WHERE SLOT_ID IN (${Number(slotId)}, ${Number(other.slotId)})`);
+        // Found inside the cancel's own transaction: recorded as version 2, so W/"1" is stale.
+        expect(await pas.cancel(cancelCommand(version, '1'))).toEqual({ outcome: 'version-conflict', currentVersionId: '2' });
+        const v2 = (await pas.readAppointment(cmd.appointmentId)) as AppointmentVersion;
+        expect(v2).toMatchObject({ versionId: '2', status: 'entered-in-error', resource: { status: 'entered-in-error', meta: { versionId: '2' } } });
+        const before = await subject.counts();
+        expect(await pas.cancel(cancelCommand(v2))).toEqual({ outcome: 'invalid-state', status: 'entered-in-error' });
+        expect(await subject.counts()).toEqual(before);
+        expect(await pas.searchAppointments({ appointmentId: cmd.appointmentId, endedBefore: new Date().toISOString(), limit: 10 })).toEqual([v2]);
+        // The sweep finds the other one, records it once, and then leaves both alone (a final state).
+        const now = new Date().toISOString();
+        const first = await pas.reconcile({ limit: 10_000, now });
+        expect(await pas.readAppointment(other.cmd.appointmentId)).toMatchObject({ versionId: '2', status: 'entered-in-error' });
+        const second = await pas.reconcile({ limit: 10_000, now });
+        expect(second).toEqual({ checked: first.checked - 1, versioned: 0, unreadable: 0 });
+        // The freed slot is someone else's now; the deleted appointment still says entered-in-error.
+        expect((await pas.book(bookCommand({ ...slot, id: slotId }))).outcome).toBe('booked');
+        expect(await pas.readAppointment(cmd.appointmentId)).toEqual(v2);
+      });
+
+      // Text datetimes exist only in the SQLite PAS (a SQL Server DATETIME holds no text).
+      it.skipIf(name !== 'SQLite')('a legacy datetime the clock cannot read leaves out only its own row: the NHS-number search, slot searches and the sweep go on', async () => {
+        const nhsNumber = randomNhsNumber();
+        const bad = await bookWithSlot(takeSlot(), { patient: patient(nhsNumber) });
+        const good = await bookWithSlot(takeSlot(), { patient: patient(nhsNumber) });
+        await subject.exec(`UPDATE APPOINTMENT SET START_DTTM = '2026-02-30 09:00:00' WHERE APPT_ID = ${await pasApptIdOf(bad.cmd.appointmentId)}`);
+        // Written without seconds (as SQLite's date functions allow): read as the same time.
+        await subject.exec(`UPDATE APPOINTMENT SET END_DTTM = substr(END_DTTM, 1, 16) WHERE APPT_ID = ${await pasApptIdOf(good.cmd.appointmentId)}`);
+        await subject.screens.cancel(good.cmd.appointmentId, 'hospital');
+        const found = await pas.searchAppointments({ nhsNumber, endedBefore: new Date().toISOString(), limit: 10 });
+        expect(found.map((v) => [v.appointmentId, v.versionId, v.status, v.resource.end])).toEqual([[good.cmd.appointmentId, '2', 'cancelled', good.slot.end]]);
+        const unreadable = { table: 'APPOINTMENT', id: bad.cmd.appointmentId, reason: 'invalid PAS datetime "2026-02-30 09:00:00"' };
+        expect(subject.observed.unreadable).toContainEqual(unreadable);
+        await expect(pas.readAppointment(bad.cmd.appointmentId)).rejects.toThrow(/invalid PAS datetime/);
+        // The sweep passes over it, counted, and reaches the end.
+        const swept = await pas.reconcile({ limit: 10_000, now: new Date().toISOString() });
+        expect(swept).toMatchObject({ unreadable: 1 });
+        expect(swept.next).toBeUndefined();
+        // Slots: one unreadable row is left out of the search, one without seconds is read.
+        const [odd, noSeconds] = [takeSlot(), takeSlot()];
+        const [oddId, noSecondsId] = [await slotIdOf(odd), await slotIdOf(noSeconds)];
+        await subject.exec(`UPDATE CLINIC_SLOT SET END_DTTM = '2026-13-01 09:00:00' WHERE SLOT_ID = ${Number(oddId)}`);
+        await subject.exec(`UPDATE CLINIC_SLOT SET START_DTTM = substr(START_DTTM, 1, 16) WHERE SLOT_ID = ${Number(noSecondsId)}`);
+        const slots = (await search({ serviceId: odd.serviceId })).slots;
+        expect(slots.find((s) => s.slotId === noSecondsId)).toMatchObject({ start: noSeconds.start, status: 'free' });
+        expect(slots.find((s) => s.slotId === oddId)).toBeUndefined();
+        expect(slots.length).toBeGreaterThan(1);
+        expect(subject.observed.unreadable).toContainEqual({ table: 'CLINIC_SLOT', id: oddId, reason: 'invalid PAS datetime "2026-13-01 09:00:00"' });
       });
 
       it('reads row counts and ids right past legacy triggers that audit (and, on SQL Server, return rows)', async () => {

@@ -53,6 +53,8 @@ export interface SweepReport {
   outcome: SweepOutcome;
   checked: number;
   versioned: number;
+  /** Appointments that could not be composed (logged by the PAS observer with their id) and were passed over. */
+  unreadable?: number;
   /** Epoch ms when the lock was taken and when the sweep ended (before the lock was released). */
   startedAt?: number;
   finishedAt?: number;
@@ -85,6 +87,7 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redis' | 'telemetry'> 
     }, LOCK_TTL_MS / 3);
     let checked = 0;
     let versioned = 0;
+    let unreadable = 0;
     try {
       const now = new Date(startedAt).toISOString();
       let after = (await redis.get(cursorKey)) ?? undefined;
@@ -98,6 +101,7 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redis' | 'telemetry'> 
         const page = await retry(() => pas.reconcile({ limit, now, ...(after !== undefined ? { after } : {}) }));
         checked += page.checked;
         versioned += page.versioned;
+        unreadable += page.unreadable ?? 0;
         // A page that did not move on would loop for ever: treat it as the end.
         const next = page.next !== undefined && page.next !== after ? page.next : undefined;
         await redis.eval(SET_CURSOR, 2, lockKey, cursorKey, token, next ?? '');
@@ -110,8 +114,8 @@ export function createSweeper(deps: Omit<ReconcilerDeps, 'redis' | 'telemetry'> 
       const finishedAt = Date.now();
       deps.metrics?.sweep(outcome, (finishedAt - startedAt) / 1000, checked);
       // Ids only (no patient data); startedAt/finishedAt let a test prove sweeps never overlap.
-      logger.info({ outcome, checked, versioned, ms: finishedAt - startedAt, startedAt, finishedAt, resumedAfter: from }, 'reconcile sweep done');
-      return { outcome, checked, versioned, startedAt, finishedAt };
+      logger.info({ outcome, checked, versioned, unreadable, ms: finishedAt - startedAt, startedAt, finishedAt, resumedAfter: from }, 'reconcile sweep done');
+      return { outcome, checked, versioned, unreadable, startedAt, finishedAt };
     } catch (error) {
       deps.metrics?.sweep('failed');
       logger.error({ err: (error as Error).message, checked, versioned }, 'reconcile sweep failed (the next one carries on from the last page done)');

@@ -7,8 +7,9 @@ import {
   type SlotSearchResult,
   TransientPasError,
 } from '../port.js';
-import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, toSlotRow, withinBounds } from '../row-mapping.js';
+import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, readableSlotRows, withinBounds } from '../row-mapping.js';
 import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
+import { legacyCode } from '../session.js';
 import { mssqlConfig } from './connection.js';
 import { isTransientMssqlError } from './errors.js';
 import { MssqlDatabase } from './mssql-db.js';
@@ -54,16 +55,17 @@ export class MssqlPas extends RepositoryPas {
       const clinics = (
         await this.pool
           .request()
-          .input('serviceId', ...varchar(20, query.serviceId))
-          .query<RawClinic>(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = @serviceId AND c.ACTIVE_FLAG = 'Y'`)
+          // DOS_SERVICE_ID bare (a key: an index seek; blank padding and the collation compare it as
+          // the booking does), the parameter trimmed; ACTIVE_FLAG as the booking guard reads it.
+          .input('serviceId', ...varchar(20, query.serviceId.trim()))
+          .query<RawClinic>(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = @serviceId AND ${legacyCode('c.ACTIVE_FLAG')} = 'Y'`)
       ).recordset;
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 
       const cancelledCodes = (this.options.statusMapping ?? DEFAULT_STATUS_MAPPING).cancelledCodes;
       const search = slotSearchSql(slotSearchInput(query, clinics.map((c) => c.CLINIC_CODE), query.statuses.map(slotStatusCode), this.clock, cancelledCodes));
       const raw = (await bindSlotSearch(this.pool.request(), search.params).query<RawSlot>(search.text)).recordset;
-      const slots = raw
-        .map((r) => toSlotRow(r, this.clock, (column, code) => this.options.observer?.unknownCode(column, code)))
+      const slots = readableSlotRows(raw, this.clock, this.options.observer)
         .filter((s) => withinBounds(s, query))
         .slice(0, query.limit);
       return { serviceKnown: true, ...assembleSearch(slots, clinics) };

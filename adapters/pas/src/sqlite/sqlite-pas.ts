@@ -5,8 +5,9 @@ import { searchedSlotStatus } from '../booking-rules.js';
 import { slotStatusCode } from '../legacy-codes.js';
 import { LocalClock } from '../local-time.js';
 import type { PasObserver, SlotQuery, SlotSearchResult } from '../port.js';
-import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, slotColumnsWithStatus, toSlotRow, withinBounds } from '../row-mapping.js';
+import { assembleSearch, CLINIC_SELECT, type RawClinic, type RawSlot, readableSlotRows, slotColumnsWithStatus, withinBounds } from '../row-mapping.js';
 import { type PasAdapterOptions, RepositoryPas } from '../repository-pas.js';
+import { legacyCode } from '../session.js';
 import { SqliteDatabase } from './sqlite-db.js';
 
 const SCHEMA_SQL = new URL('../../sql/sqlite-schema.sql', import.meta.url);
@@ -69,9 +70,15 @@ export class SqlitePas extends RepositoryPas {
   searchSlots(query: SlotQuery): Promise<SlotSearchResult> {
     // Through the connection's queue, so a search never reads inside another job's open transaction.
     return this.database.read(async () => {
+      // The clinics the booking guard takes slots of (ACTIVE_FLAG as legacyCode reads it), and
+      // DOS_SERVICE_ID blank-padded or not, as SQL Server's comparison reads it: an index range
+      // (the id, then anything below '!') narrowed to trailing blanks by RTRIM.
+      const serviceId = query.serviceId.trim();
       const clinics = this
-        .prepare(`${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID = ? AND c.ACTIVE_FLAG = 'Y'`)
-        .all(query.serviceId) as RawClinic[];
+        .prepare(
+          `${CLINIC_SELECT} WHERE c.DOS_SERVICE_ID >= ? AND c.DOS_SERVICE_ID < ? AND RTRIM(c.DOS_SERVICE_ID) = ? AND ${legacyCode('c.ACTIVE_FLAG')} = 'Y'`,
+        )
+        .all(serviceId, `${serviceId}!`, serviceId) as RawClinic[];
       if (clinics.length === 0) return { serviceKnown: false, ...assembleSearch([], []) };
 
       // The status as the booking's guard sees it (booking-rules.ts); its first parameter is now.
@@ -98,8 +105,7 @@ export class SqlitePas extends RepositoryPas {
       const raw = this
         .prepare(`SELECT * FROM (SELECT ${columns} FROM CLINIC_SLOT s WHERE ${where.join(' AND ')}) ${statusFilter} ORDER BY START_DTTM, SLOT_ID LIMIT ?`)
         .all(...params) as RawSlot[];
-      const slots = raw
-        .map((r) => toSlotRow(r, this.clock, (column, code) => this.observer?.unknownCode(column, code)))
+      const slots = readableSlotRows(raw, this.clock, this.observer)
         .filter((s) => withinBounds(s, query))
         .slice(0, query.limit);
       return { serviceKnown: true, ...assembleSearch(slots, clinics) };

@@ -15,6 +15,11 @@ const NHS_VERIFICATION_URL = 'https://fhir.hl7.org.uk/STU3/StructureDefinition/E
 const NHS_VERIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1';
 export const CANCELLATION_REASON_URL = 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1';
 const CANCELLED_BY_TEXT = { patient: 'Cancelled by the patient', hospital: 'Cancelled by the hospital' } as const;
+const OUR_REASONS: readonly unknown[] = Object.values(CANCELLED_BY_TEXT);
+/** FHIR STU3 Appointment.status for an appointment that should never have existed (the PAS deleted it). */
+export const ENTERED_IN_ERROR = 'entered-in-error';
+/** Product statuses after which nothing the PAS does is followed any more. */
+export const FINAL_STATUSES: readonly string[] = ['cancelled', 'fulfilled', 'noshow', ENTERED_IN_ERROR];
 
 /** The product's current version with the legacy rows it points at (legacy columns null when the row is gone). */
 export interface ComposeRow {
@@ -94,9 +99,12 @@ export function sameSecond(a: unknown, b: unknown): boolean {
 export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClock, localPatientIdSystem?: string): Composed {
   const stored = JSON.parse(row.RESOURCE_JSON) as Json;
   const storedStatus = trim(row.STORED_STATUS);
-  // The legacy appointment is gone (archived, purged): nothing to compare; the stored version stands.
+  // The legacy appointment is gone. After a final state (archived, purged) the stored version
+  // stands; before one, the PAS deleted a booking made in error (its slot may be someone else's
+  // now): entered-in-error, a final state, never booked again, never cancellable.
   if (row.APPT_STATUS === null || row.SLOT_ID === null || row.START_DTTM === null || row.END_DTTM === null) {
-    return { resource: stored, status: storedStatus, kinds: [] };
+    if (FINAL_STATUSES.includes(storedStatus)) return { resource: stored, status: storedStatus, kinds: [] };
+    return { resource: { ...stored, status: ENTERED_IN_ERROR }, status: ENTERED_IN_ERROR, kinds: ['status'] };
   }
   const kinds: PasChangeKind[] = [];
   let resource: Json = { ...stored };
@@ -104,16 +112,19 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   // Status. An unknown code keeps the last known FHIR status (never read as free or cancellable).
   const legacy = legacyStatus(mapping, row.APPT_STATUS);
   let status = storedStatus;
-  if (legacy && legacy.status !== storedStatus) {
+  const extensions = arr(stored.extension);
+  const isReason = (e: unknown) => isObj(e) && e.url === CANCELLATION_REASON_URL;
+  // A clerk re-coding who cancelled (P <-> H) changes the reason we wrote (never the consumer's own).
+  const ours = extensions.find((e): e is Json => isReason(e) && isObj(e) && OUR_REASONS.includes(e.valueString as string));
+  const recoded = legacy?.status === 'cancelled' && legacy.cancelledBy && storedStatus === 'cancelled' && ours && ours.valueString !== CANCELLED_BY_TEXT[legacy.cancelledBy];
+  if (legacy && (legacy.status !== storedStatus || recoded)) {
     status = legacy.status;
     kinds.push('status');
     resource.status = status;
-    const extensions = arr(stored.extension);
-    const isReason = (e: unknown) => isObj(e) && e.url === CANCELLATION_REASON_URL;
     if (status === 'cancelled' && legacy.cancelledBy) {
-      if (!extensions.some(isReason)) {
-        resource.extension = [...extensions, { url: CANCELLATION_REASON_URL, valueString: CANCELLED_BY_TEXT[legacy.cancelledBy] }];
-      }
+      const reason = { url: CANCELLATION_REASON_URL, valueString: CANCELLED_BY_TEXT[legacy.cancelledBy] };
+      if (recoded) resource.extension = extensions.map((e) => (e === ours ? { ...ours, ...reason } : e));
+      else if (!extensions.some(isReason)) resource.extension = [...extensions, reason];
     } else if (status !== 'cancelled' && extensions.some(isReason)) {
       // Reinstated by a clerk (H/P back to B): a cancellation reason would contradict the status.
       const kept = extensions.filter((e) => !isReason(e));
@@ -135,7 +146,8 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   const slotId = String(row.SLOT_ID);
   const contained = arr(stored.contained);
   const storedSlot = contained.find((r): r is Json => isObj(r) && r.resourceType === 'Slot');
-  if (row.SLOT_ID !== row.STORED_SLOT_ID) kinds.push('slot');
+  // A slot re-timed or moved to another clinic on the PAS is a change of the contained Slot too.
+  if (row.SLOT_ID !== row.STORED_SLOT_ID || (storedSlot && slotDiffers(storedSlot, row, clock))) kinds.push('slot');
 
   // Patient link. Another PAS patient (PATIENT_ID differs from the one the version was made for; a
   // row from before that was recorded falls back to its identifiers differing) gets a contained
@@ -270,6 +282,15 @@ function participantsFor(participants: unknown[], stored: Json, now: Json, relin
     if (relinked ? display : shown !== undefined) next.display = relinked ? display : (shown as Json);
     return { ...p, actor: next };
   });
+}
+
+/** The contained Slot's start, end or schedule (clinic) disagrees with the legacy slot row. */
+function slotDiffers(slot: Json, row: ComposeRow, clock: LocalClock): boolean {
+  if (row.SLOT_START && row.SLOT_END && (!sameSecond(slot.start, clock.toInstant(row.SLOT_START)) || !sameSecond(slot.end, clock.toInstant(row.SLOT_END)))) return true;
+  const reference = isObj(slot.schedule) && typeof slot.schedule.reference === 'string' ? slot.schedule.reference : '';
+  const scheduleId = /Schedule\/([^/]*)$/.exec(reference)?.[1];
+  const clinic = trim(row.CLINIC_CODE);
+  return scheduleId !== undefined && clinic !== '' && scheduleId !== clinic;
 }
 
 /** The composed resource as the next version. */

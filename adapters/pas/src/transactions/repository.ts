@@ -18,10 +18,10 @@ import type {
   WriteDeadline,
 } from '../port.js';
 import { WriteDeadlinePassedError } from '../port.js';
-import { type RawVersion, toAppointmentVersion, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
+import { type RawVersion, toAppointmentVersion, unreadableReason, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
 import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
-import { asVersion, type ComposeRow, compose, composeSelect } from './compose.js';
+import { asVersion, type ComposeRow, compose, composeSelect, FINAL_STATUSES } from './compose.js';
 
 /** The temporary hospital number given to a patient registered by a booking: prefix + zero-padded id. */
 export interface HospitalNumberFormat {
@@ -377,7 +377,12 @@ export class PasRepository {
       s.query<ComposeRow>(`SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))} WHERE ${where.join(' AND ')} ORDER BY p.START_DTTM ${d.limit('@limit')}`, params),
     );
     const versions: AppointmentVersion[] = [];
-    for (const row of rows) if (query.appointmentId === undefined || sameId(row, query.appointmentId)) versions.push(await this.follow(row, 'search'));
+    for (const row of rows) {
+      if (query.appointmentId !== undefined && !sameId(row, query.appointmentId)) continue;
+      // One unreadable appointment must not hide the patient's others; asked for by id, it fails as a read does.
+      if (query.appointmentId === undefined && !this.composable(row)) continue;
+      versions.push(await this.follow(row, 'search'));
+    }
     return versions;
   }
 
@@ -390,19 +395,36 @@ export class PasRepository {
     const rows = await this.db.read((s) =>
       s.query<ComposeRow>(
         `SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))}
-          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN ('cancelled', 'fulfilled', 'noshow'))
+          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN (${FINAL_STATUSES.map((f) => `'${f}'`).join(', ')}))
           ORDER BY f.APPOINTMENT_ID ${d.limit('@limit')}`,
         { limit: sqlp.int(query.limit), after: sqlp.key(query.after ?? '', 36), now: sqlp.local(this.clock.toLocal(query.now)) },
       ),
     );
     let versioned = 0;
+    let unreadable = 0;
     for (const row of rows) {
+      // One unreadable row must not stop every sweep at this page for good: reported, passed over.
+      if (!this.composable(row)) {
+        unreadable++;
+        continue;
+      }
       const before = row.CURRENT_VERSION;
       const after = await this.follow(row, 'reconcile');
       if (Number(after.versionId) !== before) versioned++;
     }
     const last = rows.at(-1);
-    return { checked: rows.length, versioned, ...(rows.length === query.limit && last ? { next: last.APPOINTMENT_ID.trim() } : {}) };
+    return { checked: rows.length, versioned, unreadable, ...(rows.length === query.limit && last ? { next: last.APPOINTMENT_ID.trim() } : {}) };
+  }
+
+  /** Whether the row can be composed (its datetimes read); if not, it is reported by its appointment id. */
+  private composable(row: ComposeRow): boolean {
+    try {
+      compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
+      return true;
+    } catch (error) {
+      this.options.observer?.unreadableRow('APPOINTMENT', row.APPOINTMENT_ID.trim(), unreadableReason(error));
+      return false;
+    }
   }
 
   async findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {

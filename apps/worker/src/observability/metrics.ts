@@ -96,6 +96,12 @@ export function createWorkerMetrics() {
     labelNames: ['column', 'code'] as const,
     registers,
   });
+  const unreadableRows = new Counter({
+    name: 'booking_pas_unreadable_rows_total',
+    help: 'Legacy rows left out of a slot search, an appointment search by NHS number or a reconcile step because they could not be read (a datetime the clock cannot parse), by table',
+    labelNames: ['table'] as const,
+    registers,
+  });
   const sweeps = new Counter({
     name: 'booking_reconcile_sweeps_total',
     help: 'Reconciler sweeps by outcome: complete (reached the end), partial (bounded; the next sweep carries on), skipped (another worker was sweeping), failed',
@@ -113,6 +119,7 @@ export function createWorkerMetrics() {
   for (const kind of PAS_CHANGE_KINDS) for (const via of PAS_CHANGE_VIAS) pasChanges.inc({ kind, via }, 0);
   for (const outcome of ['complete', 'partial', 'skipped', 'failed'] as const) sweeps.inc({ outcome }, 0);
   sweepChecked.inc(0);
+  for (const table of ['CLINIC_SLOT', 'APPOINTMENT'] as const) unreadableRows.inc({ table }, 0);
 
   /** The adapter's observer (PasObserver): one counter per change kind. */
   const pasObserver: PasObserver = {
@@ -121,6 +128,9 @@ export function createWorkerMetrics() {
     },
     unknownCode(column, code) {
       unknownCodes.inc({ column, code: code.slice(0, 16) });
+    },
+    unreadableRow(table) {
+      unreadableRows.inc({ table });
     },
   };
 

@@ -21,5 +21,12 @@ export function createPasObserver(metrics: Pick<WorkerMetrics, 'pasObserver'>, l
       warned.add(key);
       logger.warn({ column, code: code.slice(0, 16) }, 'legacy code with no mapping read in its safe way (add it to PAS_APPOINTMENT_STATUS_MAP); logged once per code, counted in booking_pas_unknown_codes_total');
     },
+    unreadableRow(table, id, reason) {
+      metrics.pasObserver.unreadableRow(table, id, reason);
+      const key = `${table}=${id}`;
+      if (warned.has(key) || warned.size >= 100) return;
+      warned.add(key);
+      logger.warn({ table, id, reason }, 'legacy row left out because it cannot be read (correct it on the PAS); logged once per row, counted in booking_pas_unreadable_rows_total');
+    },
   };
 }

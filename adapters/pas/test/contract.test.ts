@@ -1367,6 +1367,14 @@ export function describePasContract(name: string, open: OpenPas): void {
       const containedSlot = (v: AppointmentVersion | null) => (v?.resource.contained as Record<string, unknown>[]).find((r) => r.resourceType === 'Slot');
       const hourLater = (column: string) => (pas.kind === 'mssql' ? `DATEADD(hour, 1, ${column})` : `datetime(${column}, '+1 hours')`);
 
+      it("books a consumer's contained Slot as the PAS has the slot (its Schedule id), so nothing changed reads as version 1 and a cancel with If-Match 1 works", async () => {
+        const slot = takeSlot();
+        const { cmd, version } = await bookWithSlot({ ...slot, clinicCode: 'ELSEWHERE' });
+        expect(containedSlot(version)).toMatchObject({ schedule: { reference: `Schedule/${slot.clinicCode}` }, start: slot.start, end: slot.end });
+        expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '1' });
+        expect((await pas.cancel(cancelCommand(version))).outcome).toBe('cancelled');
+      });
+
       it('a slot re-timed on the PAS, or moved to another clinic, changes the contained Slot as a new version', async () => {
         const { cmd, slot, slotId } = await bookWithSlot();
         const seen = subject.observed.changes.length;

@@ -284,6 +284,24 @@ function participantsFor(participants: unknown[], stored: Json, now: Json, relin
   });
 }
 
+/**
+ * A booked resource with its contained Slot's times and Schedule id as the PAS has the slot (the
+ * consumer's copy may differ: another clinic's Schedule id, a typed time). Booked so, the first
+ * version agrees with the PAS, and slotDiffers later finds only what the PAS changed.
+ */
+export function withSlotAsPas<T extends object>(resource: T, pas: { start: string; end: string; clinic: string }): T {
+  const r = resource as Json;
+  if (!Array.isArray(r.contained)) return resource;
+  let done = false;
+  const contained = r.contained.map((c) => {
+    if (done || !isObj(c) || c.resourceType !== 'Slot') return c;
+    done = true;
+    const schedule = isObj(c.schedule) && typeof c.schedule.reference === 'string' && pas.clinic ? { schedule: { ...c.schedule, reference: c.schedule.reference.replace(/Schedule\/[^/]*$/, `Schedule/${pas.clinic}`) } } : {};
+    return { ...c, start: pas.start, end: pas.end, ...schedule };
+  });
+  return { ...r, contained } as T;
+}
+
 /** The contained Slot's start, end or schedule (clinic) disagrees with the legacy slot row. */
 function slotDiffers(slot: Json, row: ComposeRow, clock: LocalClock): boolean {
   if (row.SLOT_START && row.SLOT_END && (!sameSecond(slot.start, clock.toInstant(row.SLOT_START)) || !sameSecond(slot.end, clock.toInstant(row.SLOT_END)))) return true;

@@ -21,7 +21,7 @@ import { WriteDeadlinePassedError } from '../port.js';
 import { type RawVersion, toAppointmentVersion, unreadableReason, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
 import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
-import { asVersion, type ComposeRow, compose, composeSelect, FINAL_STATUSES } from './compose.js';
+import { asVersion, type ComposeRow, compose, composeSelect, FINAL_STATUSES, withSlotAsPas } from './compose.js';
 
 /** The temporary hospital number given to a patient registered by a booking: prefix + zero-padded id. */
 export interface HospitalNumberFormat {
@@ -172,7 +172,12 @@ export class PasRepository {
         now: sqlp.local(nowLocal),
       },
     );
-    const resource = cmd.buildResource(patient.hospitalNumber);
+    // The first version's contained Slot as the PAS has the slot, so that a later difference is a change the PAS made.
+    const resource = withSlotAsPas(cmd.buildResource(patient.hospitalNumber), {
+      start: this.clock.toInstant(slot.START_DTTM),
+      end: this.clock.toInstant(slot.END_DTTM),
+      clinic: slot.CLINIC_CODE?.trim() ?? '',
+    });
     await exactly(
       s,
       1,
@@ -191,8 +196,8 @@ export class PasRepository {
 
   /** The slot by its identifier (UUID) when given, else by its logical id, with its clinic's publication. */
   private async findSlot(s: PasSession, cmd: BookCommand) {
-    type Row = { SLOT_ID: number; SLOT_GUID: string; START_DTTM: string | Date; END_DTTM: string | Date; ACTIVE_FLAG: string | null; DOS_SERVICE_ID: string | null };
-    const select = `SELECT s.SLOT_ID, s.SLOT_GUID, s.START_DTTM, s.END_DTTM, c.ACTIVE_FLAG, c.DOS_SERVICE_ID
+    type Row = { SLOT_ID: number; SLOT_GUID: string; CLINIC_CODE: string | null; START_DTTM: string | Date; END_DTTM: string | Date; ACTIVE_FLAG: string | null; DOS_SERVICE_ID: string | null };
+    const select = `SELECT s.SLOT_ID, s.SLOT_GUID, s.CLINIC_CODE, s.START_DTTM, s.END_DTTM, c.ACTIVE_FLAG, c.DOS_SERVICE_ID
                       FROM CLINIC_SLOT s LEFT JOIN CLINIC c ON c.CLINIC_CODE = s.CLINIC_CODE`;
     if (cmd.slotGuid && GUID.test(cmd.slotGuid)) {
       const [row] = await s.query<Row>(`${select} WHERE s.SLOT_GUID = @guid`, { guid: sqlp.guid(cmd.slotGuid.toLowerCase()) });

@@ -1,6 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
+import { failureClass, readinessLog } from '@booking/observability';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
@@ -64,20 +65,26 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
   // Plain HTTP on an internal address: no HSTS, which would mean nothing here.
   admin.use('*', secureHeaders({ xFrameOptions: 'DENY', contentSecurityPolicy: ADMIN_CSP, strictTransportSecurity: false }));
   admin.get('/health/live', (c) => c.json({ status: 'ok' }));
+  // Failures are answered by their class only (health.ts in @booking/observability); the message is logged on change.
+  const logCheck = readinessLog(options?.logger);
   admin.get('/health/ready', async (c) => {
     const checks: Record<string, string> = {};
     try {
       const client = await withDeadline(queue.queue.client, 1000);
       await withDeadline((client as unknown as { ping(): Promise<string> }).ping(), 1000);
       checks.redis = 'ok';
+      logCheck('redis', 'ok');
     } catch (error) {
-      checks.redis = `unreachable: ${(error as Error).message}`;
+      checks.redis = `unreachable: ${failureClass(error)}`;
+      logCheck('redis', checks.redis, error);
     }
     if (checks.redis === 'ok') {
       const [workers, paused] = await Promise.allSettled([withDeadline(queue.queue.getWorkersCount(), 1000), withDeadline(queue.queue.isPaused(), 1000)]);
       checks.workers = workers.status === 'fulfilled' ? (workers.value > 0 ? `ok (${workers.value})` : 'none connected') : `cannot count: ${cannotCount(workers.reason)}`;
+      logCheck('workers', checks.workers, workers.status === 'rejected' ? workers.reason : undefined);
       // A paused queue (queue dashboard) takes no job: every booking would wait JOB_TIMEOUT_MS, then 500.
-      checks.queue = paused.status === 'fulfilled' ? (paused.value ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok') : `cannot read: ${(paused.reason as Error).message}`;
+      checks.queue = paused.status === 'fulfilled' ? (paused.value ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok') : `cannot read: ${failureClass(paused.reason)}`;
+      logCheck('queue', checks.queue, paused.status === 'rejected' ? paused.reason : undefined);
     }
     const ready = checks.redis === 'ok' && checks.workers?.startsWith('ok') && checks.queue === 'ok';
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
@@ -270,10 +277,10 @@ export function redactReply(reply: unknown): unknown {
   };
 }
 
-/** Workers are counted with CLIENT LIST: a Redis ACL without it says NOPERM, and the answer names the rule to add. */
+/** Workers are counted with CLIENT LIST: a Redis ACL without it says NOPERM, and the answer names the rule to add (not the user). */
 function cannotCount(reason: unknown): string {
-  const message = reason instanceof Error ? reason.message : String(reason);
-  return /NOPERM/i.test(message) ? `${message} (the Redis user needs the ACL rule +client|list)` : message;
+  const kind = failureClass(reason);
+  return kind === 'NOPERM' ? 'NOPERM (the Redis user needs the ACL rule +client|list)' : kind;
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

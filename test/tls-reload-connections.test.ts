@@ -14,7 +14,8 @@ import { makeTestPki, revocationList, type TestPki } from './support/certs.js';
 /**
  * A reload ends the TLS connections opened before it (real TLS, in-process listener): a client
  * certificate revoked or taken off the allow-list keeps no access through a keep-alive connection
- * it already holds; a request in flight during the reload is still answered.
+ * it already holds; a request in flight during the reload is still answered. A connection past
+ * FACADE_TLS_MAX_CONNECTION_AGE_MS is ended the same way.
  */
 
 let dir: string;
@@ -32,7 +33,7 @@ afterEach(() => {
 });
 
 /** A listener answering `served` (or waiting on `hold` first), with a reloadable TLS set read from `settings`. */
-async function listen(settings: Record<string, string>, hold?: Promise<void>) {
+async function listen(settings: Record<string, string>, hold?: Promise<void>, maxConnectionAgeMs?: number) {
   const load = () => tlsServerOptions(settings as unknown as SecuritySettings);
   const material = load();
   const reloadable = new ReloadableTls(material, load, quiet);
@@ -50,7 +51,7 @@ async function listen(settings: Record<string, string>, hold?: Promise<void>) {
     audit: { write: async () => {} } as unknown as AuditLog,
     logger: quiet,
   });
-  reloadable.attach(server as unknown as import('node:tls').Server);
+  reloadable.attach(server as unknown as import('node:tls').Server, maxConnectionAgeMs ? { maxConnectionAgeMs } : {});
   await new Promise((resolve) => server.once('listening', resolve));
   cleanups.push(() => {
     reloadable.close();
@@ -156,5 +157,21 @@ describe('a TLS reload ends the connections opened before it', () => {
     settings.FACADE_TLS_CERT = 'not a certificate';
     expect(reloadable.reload('test')).toBe(false);
     expect(await open.get()).toMatch(/^HTTP\/1.1 200/);
+  });
+});
+
+describe('FACADE_TLS_MAX_CONNECTION_AGE_MS', () => {
+  it('a connection past its age is ended (after the answer under way), and its client reconnects with a new handshake', async () => {
+    let release = () => {};
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    const { port } = await listen(baseSettings(), hold, 300);
+    const open = await sspConnection(port);
+    const answer = open.get(); // in flight when the connection comes of age
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(open.socket.destroyed).toBe(false);
+    release();
+    expect(await answer).toMatch(/\r\nConnection: close\r\n/i);
+    await open.closed; // before the age limit, keep-alive held it open for as long as the client used it
+    expect(await freshRequest(port)).toMatch(/^HTTP\/1.1 200/);
   });
 });

@@ -45,12 +45,22 @@ export class ReloadableTls {
     return this.current.allowList;
   }
 
-  attach(server: TlsServer): this {
+  /**
+   * `maxConnectionAgeMs`: a connection older than this is ended as after a reload, so its client
+   * re-handshakes: a certificate that has expired, or a CRL past its next update, since the
+   * connection was made takes effect within that time (keep-alive would hold it open for ever).
+   */
+  attach(server: TlsServer, options: { maxConnectionAgeMs?: number } = {}): this {
     this.server = server;
     server.on('secureConnection', (socket: TLSSocket) => {
       if (socket.destroyed) return; // refused by the allow-list
-      this.open.set(socket, { active: 0, retired: false });
-      socket.once('close', () => this.open.delete(socket));
+      const state = { active: 0, retired: false };
+      this.open.set(socket, state);
+      const aged = options.maxConnectionAgeMs ? setTimeout(() => this.retire([[socket, state]]), options.maxConnectionAgeMs).unref() : undefined;
+      socket.once('close', () => {
+        clearTimeout(aged);
+        this.open.delete(socket);
+      });
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const state = this.open.get(req.socket as TLSSocket);
@@ -73,6 +83,14 @@ export class ReloadableTls {
    */
   private retireOpenConnections(): void {
     const retiring = [...this.open];
+    this.retire(retiring, (idle) => {
+      if (retiring.length > 0) {
+        this.logger.info({ closedIdle: idle, closingAfterAnswer: retiring.length - idle }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
+      }
+    });
+  }
+
+  private retire(retiring: [TLSSocket, { active: number; retired: boolean }][], done?: (idle: number) => void): void {
     for (const [, state] of retiring) state.retired = true;
     setImmediate(() => {
       let idle = 0;
@@ -85,9 +103,7 @@ export class ReloadableTls {
         idle++;
         socket.destroySoon(); // close_notify, then closed
       }
-      if (retiring.length > 0) {
-        this.logger.info({ closedIdle: idle, closingAfterAnswer: retiring.length - idle }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
-      }
+      done?.(idle);
     });
   }
 

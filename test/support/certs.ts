@@ -100,7 +100,7 @@ export async function makeTestPki(dir: string, caName = 'Test Spine CA'): Promis
 }
 
 /** A CRL signed by `ca` (valid for 30 days) revoking `revoked`, PEM. */
-async function revocationList(ca: Pem, revoked: Pem[]): Promise<string> {
+export async function revocationList(ca: Pem, revoked: Pem[]): Promise<string> {
   x509.cryptoProvider.set(webcrypto as Crypto);
   const der = Buffer.from(ca.key.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   const signingKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);

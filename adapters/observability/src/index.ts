@@ -1,2 +1,3 @@
 export * from './tracing.js';
 export * from './log.js';
+export * from './health.js';

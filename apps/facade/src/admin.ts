@@ -1,6 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
+import { failureClass, readinessLog } from '@booking/observability';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
@@ -64,20 +65,26 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
   // Plain HTTP on an internal address: no HSTS, which would mean nothing here.
   admin.use('*', secureHeaders({ xFrameOptions: 'DENY', contentSecurityPolicy: ADMIN_CSP, strictTransportSecurity: false }));
   admin.get('/health/live', (c) => c.json({ status: 'ok' }));
+  // Failures are answered by their class only (health.ts in @booking/observability); the message is logged on change.
+  const logCheck = readinessLog(options?.logger);
   admin.get('/health/ready', async (c) => {
     const checks: Record<string, string> = {};
     try {
       const client = await withDeadline(queue.queue.client, 1000);
       await withDeadline((client as unknown as { ping(): Promise<string> }).ping(), 1000);
       checks.redis = 'ok';
+      logCheck('redis', 'ok');
     } catch (error) {
-      checks.redis = `unreachable: ${(error as Error).message}`;
+      checks.redis = `unreachable: ${failureClass(error)}`;
+      logCheck('redis', checks.redis, error);
     }
     if (checks.redis === 'ok') {
       const [workers, paused] = await Promise.allSettled([withDeadline(queue.queue.getWorkersCount(), 1000), withDeadline(queue.queue.isPaused(), 1000)]);
       checks.workers = workers.status === 'fulfilled' ? (workers.value > 0 ? `ok (${workers.value})` : 'none connected') : `cannot count: ${cannotCount(workers.reason)}`;
+      logCheck('workers', checks.workers, workers.status === 'rejected' ? workers.reason : undefined);
       // A paused queue (queue dashboard) takes no job: every booking would wait JOB_TIMEOUT_MS, then 500.
-      checks.queue = paused.status === 'fulfilled' ? (paused.value ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok') : `cannot read: ${(paused.reason as Error).message}`;
+      checks.queue = paused.status === 'fulfilled' ? (paused.value ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok') : `cannot read: ${failureClass(paused.reason)}`;
+      logCheck('queue', checks.queue, paused.status === 'rejected' ? paused.reason : undefined);
     }
     const ready = checks.redis === 'ok' && checks.workers?.startsWith('ok') && checks.queue === 'ok';
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
@@ -98,7 +105,9 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
     const login = dashboardLogin(dashboard, { throttle: options.loginThrottle ?? new LoginThrottle(), failures, logger: options.logger, audit: options.audit });
     admin.use(DASHBOARD_PATH, login);
     admin.use(`${DASHBOARD_PATH}/*`, login);
-    admin.use(`${DASHBOARD_PATH}/api/*`, recordDashboardActions(dashboard.username, { logger: options.logger, audit: options.audit }));
+    const record = recordDashboardActions(dashboard.username, { logger: options.logger, audit: options.audit });
+    admin.use(DASHBOARD_PATH, record);
+    admin.use(`${DASHBOARD_PATH}/*`, record);
     admin.route(DASHBOARD_PATH, queueDashboard(options.queues ?? [queue.queue], dashboard.readOnly));
   } else {
     admin.all(`${DASHBOARD_PATH}/*`, (c) => c.text('The queue dashboard is off: set ADMIN_PASSWORD to turn it on.', 404));
@@ -158,24 +167,74 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * under /dashboard/api, e.g. `queues/pas-requests/pause`) and the answer's status: pausing the
  * booking queue stops every booking, and the people on call must be able to see who did it.
  * Runs after the login check, so the user is the one the credentials were checked for; refused
- * actions (read-only dashboard) are recorded too.
+ * actions (read-only dashboard, cross-site) are recorded too.
+ *
+ * A browser resends HTTP Basic credentials on its own, to any site's request, and Bull Board
+ * reads a body as JSON whatever its Content-Type: a page elsewhere could post a form (enctype
+ * text/plain) to `…/add` and queue jobs with the admin's credentials. So an action is refused 403
+ * unless it is plainly the dashboard's own (crossSiteRefusal).
  */
 function recordDashboardActions(user: string, deps: { logger?: AdminOptions['logger']; audit?: AuditLog | undefined }): MiddlewareHandler {
   return async (c, next) => {
     if (READS.has(c.req.method)) return next();
-    const action = c.req.path.slice(`${DASHBOARD_PATH}/api/`.length);
+    const action = c.req.path.startsWith(`${DASHBOARD_PATH}/api/`) ? c.req.path.slice(`${DASHBOARD_PATH}/api/`.length) : c.req.path.slice(DASHBOARD_PATH.length + 1);
+    const refusal = crossSiteRefusal(c);
     let status: number | undefined;
     try {
+      if (refusal) {
+        status = 403;
+        return c.text(`Refused: ${refusal}. Dashboard actions are taken from the dashboard's own page.`, 403);
+      }
       await next();
       status = c.res.status;
     } finally {
       const clientAddress = clientOf(c);
-      deps.logger?.warn({ dashboardUser: user, action, method: c.req.method, status: status ?? null, clientAddress }, 'queue dashboard action');
+      deps.logger?.warn({ dashboardUser: user, action, method: c.req.method, status: status ?? null, clientAddress, ...(refusal ? { refused: refusal } : {}) }, 'queue dashboard action');
       await deps.audit
-        ?.write({ time: new Date().toISOString(), event: 'admin-action', interaction: 'dashboard', method: c.req.method, path: c.req.path, status: status ?? null, outcome: action, adminUser: user, clientAddress })
+        ?.write({
+          time: new Date().toISOString(),
+          event: 'admin-action',
+          interaction: 'dashboard',
+          method: c.req.method,
+          path: c.req.path,
+          status: status ?? null,
+          outcome: action,
+          ...(refusal ? { reason: `CROSS_SITE_REFUSED: ${refusal}` } : {}),
+          adminUser: user,
+          clientAddress,
+        })
         .catch((e: Error) => deps.logger?.error({ err: e.message }, 'AUDIT WRITE FAILED'));
     }
   };
+}
+
+/**
+ * Why an action on the dashboard is not its own page's (undefined when it is). The page sends
+ * `fetch` with a JSON body (or none) from the same origin, so a browser marks it with an Origin
+ * naming this host (or Sec-Fetch-Site: same-origin). A body of another type (a form's), an Origin of
+ * another host (or "null"), or a browser's Sec-Fetch-Site other than same-origin is refused.
+ * A request with neither Origin nor Sec-Fetch-Site does not come from a browser page (curl, a
+ * script): it is let through, its credentials being its own. Behind a proxy, the host the browser
+ * saw may be in X-Forwarded-Host, which no page elsewhere can set on a browser's request.
+ */
+export function crossSiteRefusal(c: Context): string | undefined {
+  const type = c.req.header('Content-Type');
+  const hasBody = Number(c.req.header('Content-Length') ?? 0) > 0 || c.req.header('Transfer-Encoding') !== undefined;
+  const mediaType = type?.split(';')[0]?.trim().toLowerCase();
+  if ((type !== undefined || hasBody) && mediaType !== 'application/json') return `a body of type "${(mediaType ?? 'none').slice(0, 60)}", not application/json`;
+  const origin = c.req.header('Origin');
+  const fetchSite = c.req.header('Sec-Fetch-Site')?.toLowerCase();
+  if (origin === undefined) {
+    return fetchSite === undefined || fetchSite === 'same-origin' ? undefined : `Sec-Fetch-Site: ${fetchSite} without Origin`;
+  }
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    return 'an Origin that is not a URL';
+  }
+  const hosts = [c.req.header('Host'), c.req.header('X-Forwarded-Host')?.split(',')[0]?.trim()].filter((h): h is string => !!h).map((h) => h.toLowerCase());
+  return hosts.includes(originHost) ? undefined : 'a request from another origin';
 }
 
 /**
@@ -218,10 +277,10 @@ export function redactReply(reply: unknown): unknown {
   };
 }
 
-/** Workers are counted with CLIENT LIST: a Redis ACL without it says NOPERM, and the answer names the rule to add. */
+/** Workers are counted with CLIENT LIST: a Redis ACL without it says NOPERM, and the answer names the rule to add (not the user). */
 function cannotCount(reason: unknown): string {
-  const message = reason instanceof Error ? reason.message : String(reason);
-  return /NOPERM/i.test(message) ? `${message} (the Redis user needs the ACL rule +client|list)` : message;
+  const kind = failureClass(reason);
+  return kind === 'NOPERM' ? 'NOPERM (the Redis user needs the ACL rule +client|list)' : kind;
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

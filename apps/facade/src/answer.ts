@@ -22,14 +22,15 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
     reply = await deps.jobs.run(job, deps.jobTimeoutMs);
   } catch (error) {
     // The consumer gets a generic 500; the trust's log gets why, with the request's ids (the
-    // request's logger carries them). Messages name queues, keys and workers, never patient data.
+    // request's logger carries them). Messages name queues, keys and workers, never patient data,
+    // but may quote Redis (OOM, READONLY, NOPERM naming the ACL user): none of it goes to the consumer.
     const reason = error instanceof JobError ? error.reason : 'unexpected';
     c.get('log')?.error({ kind: job.kind, reason, err: String((error as Error)?.message ?? error).slice(0, 500) }, 'no usable reply from a worker');
     if (error instanceof JobError) c.set('jobFailure', error.reason);
     if (error instanceof JobError && error.reason === 'timeout') {
       // A GET changes nothing, so only writes have an unknown outcome to learn by retrying.
       const advice = c.req.method === 'GET' ? 'Retry the request.' : 'Retry with the same X-Request-ID to learn it.';
-      refuse(problems.outcomeUnknown(`The outcome is unknown: ${error.message}. ${advice}`));
+      refuse(problems.outcomeUnknown(`The outcome is unknown: the provider's booking service did not answer in time. ${advice}`));
     }
     if (error instanceof JobError && error.reason === 'queue-unavailable') {
       refuse(problems.internal('The booking service is temporarily unavailable; nothing was done. Retry later.'));

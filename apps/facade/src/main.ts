@@ -103,7 +103,7 @@ async function main() {
   admin.on('error', cannotListen('ADMIN_PORT', config.ADMIN_PORT));
 
   if (tlsMaterial) {
-    tlsMaterial.attach(server as unknown as import('node:tls').Server).watch(tlsSourceFiles(process.env), config.FACADE_TLS_RELOAD_POLL_MS);
+    tlsMaterial.attach(server as unknown as import('node:tls').Server, { maxConnectionAgeMs: config.FACADE_TLS_MAX_CONNECTION_AGE_MS }).watch(tlsSourceFiles(process.env), config.FACADE_TLS_RELOAD_POLL_MS);
     process.on('SIGHUP', () => tlsMaterial.reload('SIGHUP'));
   }
 

@@ -95,6 +95,28 @@ describe('a job that gives no usable reply', () => {
   });
 });
 
+describe('what the consumer is told of a job without a reply', () => {
+  const redisRefusal = "the queue did not confirm the job (NOPERM User booking has no permissions to run the 'evalsha' command; OOM command not allowed when used memory > 'maxmemory'.), so it may still run";
+
+  it.each([
+    ['a read', 'GET', `${BASE}/Appointment/abc`, 'read', undefined, /Retry the request\.$/],
+    ['a booking', 'POST', `${BASE}/Appointment`, 'book', JSON.stringify(booking()), /Retry with the same X-Request-ID to learn it\.$/],
+  ] as const)('%s: a fixed text with its advice, never Redis\u2019s words; the log keeps them', async (_what, method, url, interaction, body, advice) => {
+    const { app, lines } = wired({
+      reply: () => {
+        throw new JobError('timeout', redisRefusal);
+      },
+    });
+    const res = await app.request(url, { method, headers: headersFor(interaction), ...(body ? { body } : {}) });
+    expect(res.status).toBe(500);
+    const diagnostics = ((await res.json()) as { issue: { diagnostics: string }[] }).issue[0]?.diagnostics;
+    expect(diagnostics).toMatch(/^The outcome is unknown: /);
+    expect(diagnostics).toMatch(advice);
+    expect(diagnostics).not.toMatch(/NOPERM|OOM|maxmemory|evalsha|booking has|queue did not confirm/);
+    expect(lines.find((l) => l.reason === 'timeout')?.err).toBe(redisRefusal);
+  });
+});
+
 describe('refusals', () => {
   const who = { iss: 'https://consumer.example.nhs.uk/', sub: '10019', device: { system: 'https://consumer.example.nhs.uk/Id/device', value: 'd', model: 'm' }, organization: { name: 'Test 111', ods: 'RYA' } };
 

@@ -1,3 +1,4 @@
+import { failureClass, type ReadinessLogger, readinessLog } from '@booking/observability';
 import type { PasPort } from '@booking/pas';
 import type { Worker } from 'bullmq';
 import { Hono } from 'hono';
@@ -10,31 +11,38 @@ export interface WorkerAdminOptions {
   registry: Registry;
   /** When set, /metrics asks for `Authorization: Bearer <token>`. */
   metricsToken?: string | undefined;
+  /** Where a readiness check's failure is logged with its detail, when its state changes. */
+  logger?: ReadinessLogger;
 }
 
 /**
  * The worker's small admin listener: liveness, readiness (Redis and the PAS both answer, the
  * booking queue is not paused) and Prometheus metrics. Health is unauthenticated for kubelet and Docker probes; it says only which
- * dependency is missing.
+ * dependency is missing and the class of its failure (never a driver's message: it names the server and the login).
  */
-export function createWorkerAdminApp({ worker, pas, registry, metricsToken }: WorkerAdminOptions) {
+export function createWorkerAdminApp({ worker, pas, registry, metricsToken, logger }: WorkerAdminOptions) {
   const admin = new Hono();
+  // Failures are answered by their class only (no server, port or login); the message is logged on change.
+  const logCheck = readinessLog(logger);
   admin.get('/health/live', (c) => c.json({ status: 'ok' }));
   admin.get('/health/ready', async (c) => {
-    const check = async (run: () => Promise<unknown>) => {
+    const check = async (name: string, run: () => Promise<unknown>) => {
       try {
         await withDeadline(run(), 2000);
+        logCheck(name, 'ok');
         return 'ok';
       } catch (error) {
-        return `unreachable: ${(error as Error).message}`;
+        const status = `unreachable: ${failureClass(error)}`;
+        logCheck(name, status, error);
+        return status;
       }
     };
     const [redis, pasCheck] = await Promise.all([
-      check(async () => {
+      check('redis', async () => {
         const client = await worker.client;
         await (client as unknown as { ping(): Promise<string> }).ping();
       }),
-      check(() => pas.ping()),
+      check('pas', () => pas.ping()),
     ]);
     const checks: Record<string, string> = { redis, pas: pasCheck };
     if (redis === 'ok') {
@@ -43,8 +51,10 @@ export function createWorkerAdminApp({ worker, pas, registry, metricsToken }: Wo
         const client = await worker.client;
         const paused = (await withDeadline(client.hexists(worker.toKey('meta'), 'paused'), 2000)) === 1;
         checks.queue = paused ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok';
+        logCheck('queue', checks.queue);
       } catch (error) {
-        checks.queue = `cannot read: ${(error as Error).message}`;
+        checks.queue = `cannot read: ${failureClass(error)}`;
+        logCheck('queue', checks.queue, error);
       }
     }
     const ready = redis === 'ok' && pasCheck === 'ok' && checks.queue === 'ok';

@@ -1,15 +1,19 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, type StatWatcher, unwatchFile, watchFile } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerOptions } from 'node:https';
-import { createSecureContext, type Server as TlsServer } from 'node:tls';
+import { createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AllowList } from './tls.js';
 
 /**
  * Certificates rotate yearly or sooner: the server certificate, its key, the CA bundle and the
  * client allow-list are reloaded without a restart, on SIGHUP and when their files change. A new
  * set is loaded and checked whole (settings valid, key matches certificate) before it replaces
- * the old one: a bad or half-written file keeps the old set in use and logs an error. Connections
- * already open keep the context they were made with; new handshakes get the new one.
+ * the old one: a bad or half-written file keeps the old set in use and logs an error. A connection
+ * keeps the context it was made with, and keep-alive could hold it open for ever: so after a reload
+ * every connection opened before it is ended (an idle one at once, a busy one once its answer is
+ * written, with `Connection: close`), and its client reconnects under the new CA, CRLs and
+ * allow-list. A certificate just revoked or taken off the list keeps no access.
  */
 
 export interface TlsMaterial {
@@ -26,6 +30,8 @@ export class ReloadableTls {
   private server: TlsServer | undefined;
   private readonly watched: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Open TLS connections that passed the handshake, with the requests under way on each. */
+  private readonly open = new Map<TLSSocket, { active: number; retired: boolean }>();
 
   constructor(
     private current: TlsMaterial,
@@ -39,9 +45,66 @@ export class ReloadableTls {
     return this.current.allowList;
   }
 
-  attach(server: TlsServer): this {
+  /**
+   * `maxConnectionAgeMs`: a connection older than this is ended as after a reload, so its client
+   * re-handshakes: a certificate that has expired, or a CRL past its next update, since the
+   * connection was made takes effect within that time (keep-alive would hold it open for ever).
+   */
+  attach(server: TlsServer, options: { maxConnectionAgeMs?: number } = {}): this {
     this.server = server;
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.destroyed) return; // refused by the allow-list
+      const state = { active: 0, retired: false };
+      this.open.set(socket, state);
+      const aged = options.maxConnectionAgeMs ? setTimeout(() => this.retire([[socket, state]]), options.maxConnectionAgeMs).unref() : undefined;
+      socket.once('close', () => {
+        clearTimeout(aged);
+        this.open.delete(socket);
+      });
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const state = this.open.get(req.socket as TLSSocket);
+      if (!state) return;
+      state.active++;
+      // A request that arrives on a retired connection (pipelined, or read after the reload) is answered, and the connection ends with it.
+      if (state.retired) res.shouldKeepAlive = false;
+      res.once('close', () => {
+        state.active--;
+        if (state.retired && state.active === 0) (req.socket as TLSSocket).destroySoon();
+      });
+    });
     return this;
+  }
+
+  /**
+   * Ends every connection open now: idle ones at once, busy ones once their answer is written.
+   * Run after the poll phase (setImmediate), so a request already in a socket's buffer is read and
+   * counted as under way rather than cut off.
+   */
+  private retireOpenConnections(): void {
+    const retiring = [...this.open];
+    this.retire(retiring, (idle) => {
+      if (retiring.length > 0) {
+        this.logger.info({ closedIdle: idle, closingAfterAnswer: retiring.length - idle }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
+      }
+    });
+  }
+
+  private retire(retiring: [TLSSocket, { active: number; retired: boolean }][], done?: (idle: number) => void): void {
+    for (const [, state] of retiring) state.retired = true;
+    setImmediate(() => {
+      let idle = 0;
+      for (const [socket, state] of retiring) {
+        if (state.active > 0) {
+          const res = (socket as unknown as { _httpMessage?: ServerResponse })._httpMessage;
+          if (res && !res.headersSent) res.shouldKeepAlive = false;
+          continue;
+        }
+        idle++;
+        socket.destroySoon(); // close_notify, then closed
+      }
+      done?.(idle);
+    });
   }
 
   /** Loads the material again; true when the new set is in use, false when the old one stays. */
@@ -58,6 +121,7 @@ export class ReloadableTls {
       return false;
     }
     this.current = next;
+    this.retireOpenConnections();
     const cert = new X509Certificate(next.serverOptions.cert as string);
     this.logger.info(
       { trigger, serverCertSha256: cert.fingerprint256.replace(/:/g, ''), serverCertValidTo: cert.validTo, allowListNames: next.allowList.names.size, allowListFingerprints: next.allowList.fingerprints.size },

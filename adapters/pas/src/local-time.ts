@@ -7,11 +7,14 @@ import { DateTime } from 'luxon';
 
 const LEGACY_FORMAT = 'yyyy-MM-dd HH:mm:ss';
 /**
- * A stored wall-clock time in the unambiguous forms SQLite's own date functions read (a text
- * column holds whatever the PAS screens wrote): 'T' or space between date and time, seconds
- * optional (':00'), fractional seconds dropped (as a DATETIME's milliseconds are). No offset.
+ * A stored wall-clock time in the forms a SQLite text column may hold that still sort as the
+ * legacy format does (the SQLite guards compare START_DTTM as text, with the index): seconds
+ * optional (':00'), fractional seconds dropped (as a DATETIME's milliseconds are). No offset, and
+ * no 'T' between date and time: 'T' sorts after ' ', so a guard would read such a time as later
+ * than any other that day (a started slot booked, a begun appointment cancelled). Such a row is
+ * unreadable, and left out where rows are read in bulk.
  */
-const LEGACY_PATTERN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*$/;
+const LEGACY_PATTERN = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*$/;
 
 /** The fields of a stored wall-clock time, seconds '00' when not written, or null. */
 function legacyFields(local: string): string[] | null {

@@ -108,10 +108,10 @@ describe('the consistency check', () => {
     expect(await findings()).toEqual({ 'versions-disagreeing-with-pas': ['cancelled', 'moved', 'retimed'] });
   });
 
-  it('reports an appointment whose legacy row is gone until a version says so (entered-in-error) or it was final', async () => {
-    const slots = [0, 1, 2].map(freeSlot) as ReturnType<typeof freeSlot>[];
-    const ids = ['deleted', 'recorded', 'archived'];
-    const statuses = [{}, { status: 'entered-in-error' }, { status: 'fulfilled' }];
+  it('reports an appointment whose legacy row is gone until a version says so (entered-in-error), unless it was final or had begun (archived)', async () => {
+    const slots = [0, 1, 2, 3].map(freeSlot) as ReturnType<typeof freeSlot>[];
+    const ids = ['deleted', 'recorded', 'archived', 'purged-after-it-took-place'];
+    const statuses = [{}, { status: 'entered-in-error' }, { status: 'fulfilled' }, { start: '2020-01-01T09:00:00.000Z', end: '2020-01-01T09:15:00.000Z' }];
     for (const [i, id] of ids.entries()) fhirAppointment(id, appointment(slots[i]!.SLOT_ID, 'B'), slots[i]!, statuses[i]);
     db.prepare('DELETE FROM APPOINTMENT').run();
     expect(await findings()).toEqual({ 'versions-disagreeing-with-pas': ['deleted'] });

@@ -1,7 +1,7 @@
 import { DEFAULT_STATUS_MAPPING, legacyStatus, type StatusMapping } from './appointment-status.js';
 import { LocalClock } from './local-time.js';
 import { type Dialect, legacyCode, mssqlDialect, sqliteDialect } from './session.js';
-import { FINAL_STATUSES, sameSecond } from './transactions/compose.js';
+import { goneRowLeavesVersion, sameSecond } from './transactions/compose.js';
 
 /**
  * The consistency check: what a double booking, a partial write, a lost version or a write that
@@ -181,9 +181,9 @@ function compareRow(row: Record<string, unknown>, mapping: StatusMapping, clock:
   } catch {
     return { disagrees: true, dangling: false };
   }
-  // The legacy row gone: agreed once the version is final (entered-in-error after a deletion, or
-  // archived after an outcome), as compose leaves it; before that, a read would record it.
-  if (row.pasId === null || row.pasId === undefined) return { disagrees: !FINAL_STATUSES.includes(String(resource.status)), dangling: false };
+  // The legacy row gone: agreed when compose leaves the version standing (final, or begun and since
+  // archived); before that, a read would record entered-in-error.
+  if (row.pasId === null || row.pasId === undefined) return { disagrees: !goneRowLeavesVersion(String(resource.status), resource.start), dangling: false };
   const expectedStatus = legacyStatus(mapping, String(row.code))?.status;
   // To the second, as compose compares: a booking's milliseconds never make a version.
   const sameInstant = (stored: string | undefined, local: unknown) => sameSecond(stored, clock.toInstant(local as string | Date));

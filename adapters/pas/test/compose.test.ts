@@ -140,12 +140,21 @@ describe('compose', () => {
     expect(cancelled.extension).toHaveLength(2);
   });
 
-  it('keeps the last known status for an unknown code; a legacy row gone reads entered-in-error, unless already final', () => {
+  it('keeps the last known status for an unknown code; a legacy row gone before the appointment began reads entered-in-error, unless already final', () => {
     expect(compose(row({ APPT_STATUS: 'Q' }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: 'booked', unknownCode: 'Q' });
     const gone = { APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null };
-    expect(compose(row(gone), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toEqual({ kinds: ['status'], status: 'entered-in-error', resource: { ...stored, status: 'entered-in-error' } });
+    const future = { ...stored, start: '2999-01-01T09:00:00.000Z', end: '2999-01-01T09:15:00.000Z' };
+    expect(compose(row(gone, future), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toEqual({ kinds: ['status'], status: 'entered-in-error', resource: { ...future, status: 'entered-in-error' } });
     for (const final of ['cancelled', 'fulfilled', 'noshow', 'entered-in-error']) {
-      expect(compose(row({ ...gone, STORED_STATUS: final }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: final, resource: stored });
+      expect(compose(row({ ...gone, STORED_STATUS: final }, future), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: final, resource: future });
+    }
+  });
+
+  it('leaves the stored version standing when the legacy row of an appointment that has begun is gone (a clinic archives or purges what took place, often still booked or arrived)', () => {
+    const gone = { APPT_STATUS: null, SLOT_ID: null, START_DTTM: null, END_DTTM: null };
+    const past = { ...stored, start: '2020-01-01T09:00:00.000Z', end: '2020-01-01T09:15:00.000Z' };
+    for (const status of ['booked', 'arrived']) {
+      expect(compose(row({ ...gone, STORED_STATUS: status }, { ...past, status }), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status });
     }
   });
 });

@@ -96,14 +96,24 @@ export function sameSecond(a: unknown, b: unknown): boolean {
   return typeof a === 'string' && typeof b === 'string' && seconds(a) === seconds(b);
 }
 
+/**
+ * The legacy appointment is gone: does the stored version stand? After a final state, or once the
+ * appointment has begun (a clinic's archive or purge of one that took place, often still 'B' or
+ * 'A'), yes. Before it began, the PAS deleted a booking made in error (its slot may be someone
+ * else's now): the caller records entered-in-error, a final state, never booked again, never
+ * cancellable. compose and the consistency check both ask this.
+ */
+export function goneRowLeavesVersion(storedStatus: string, storedStart: unknown, now = Date.now()): boolean {
+  if (FINAL_STATUSES.includes(storedStatus)) return true;
+  const start = Date.parse(String(storedStart));
+  return !(start > now);
+}
+
 export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClock, localPatientIdSystem?: string): Composed {
   const stored = JSON.parse(row.RESOURCE_JSON) as Json;
   const storedStatus = trim(row.STORED_STATUS);
-  // The legacy appointment is gone. After a final state (archived, purged) the stored version
-  // stands; before one, the PAS deleted a booking made in error (its slot may be someone else's
-  // now): entered-in-error, a final state, never booked again, never cancellable.
   if (row.APPT_STATUS === null || row.SLOT_ID === null || row.START_DTTM === null || row.END_DTTM === null) {
-    if (FINAL_STATUSES.includes(storedStatus)) return { resource: stored, status: storedStatus, kinds: [] };
+    if (goneRowLeavesVersion(storedStatus, stored.start)) return { resource: stored, status: storedStatus, kinds: [] };
     return { resource: { ...stored, status: ENTERED_IN_ERROR }, status: ENTERED_IN_ERROR, kinds: ['status'] };
   }
   const kinds: PasChangeKind[] = [];

@@ -32,7 +32,7 @@ GO
 -- The PAS patient each appointment's current version was composed for, so a clerk's relink to
 -- another patient is seen even when no identifier differs. Added to a database made before it
 -- existed; NULL on those rows (they fall back to comparing identifiers until their next version).
-IF COL_LENGTH('booking.FHIR_APPOINTMENT', 'PAS_PATIENT_ID') IS NULL
+IF NOT EXISTS (SELECT 1 FROM sys.columns WHERE object_id = OBJECT_ID(N'booking.FHIR_APPOINTMENT') AND name = N'PAS_PATIENT_ID')
   ALTER TABLE booking.FHIR_APPOINTMENT ADD PAS_PATIENT_ID INT NULL;
 GO
 

@@ -48,6 +48,19 @@ const row = (over: Partial<ComposeRow> = {}, resource: object = stored): Compose
 });
 
 describe('compose', () => {
+  it("compares the contained Slot with the PAS only when the product wrote it (PAS_PATIENT_ID set): a version from before holds the consumer's copy, which is no change; its next version takes the PAS's slot", () => {
+    const copy = { ...stored, contained: stored.contained.map((r) => (r.resourceType === 'Slot' ? { ...r, schedule: { reference: 'Schedule/1' }, end: '2026-12-02T08:10:00.000Z' } : r)) };
+    const slotOf = (c: { resource: Record<string, unknown> }) => (c.resource.contained as Record<string, unknown>[]).find((r) => r.resourceType === 'Slot');
+    // Booked before the upgrade: the PAS changed nothing, so version 1 stands.
+    expect(compose(row({ STORED_PATIENT_ID: null }, copy), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [] });
+    // A clerk's arrival makes the next version, whose contained Slot is the PAS's.
+    const arrived = compose(row({ STORED_PATIENT_ID: null, APPT_STATUS: 'A' }, copy), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+    expect(arrived.kinds).toEqual(['status']);
+    expect(slotOf(arrived)).toMatchObject({ schedule: { reference: 'Schedule/DEMOCL01' }, end: '2026-12-02T08:15:00.000Z' });
+    // Written by the product as the PAS had it: a difference now is the PAS's change.
+    expect(compose(row({ STORED_PATIENT_ID: 5 }, copy), DEFAULT_STATUS_MAPPING, clock, LOCAL).kinds).toEqual(['slot']);
+  });
+
   it('finds no change when the PAS agrees (milliseconds the legacy columns cannot hold are no change)', () => {
     expect(compose(row(), DEFAULT_STATUS_MAPPING, clock, LOCAL)).toMatchObject({ kinds: [], status: 'booked', resource: stored });
     const withMs = { ...stored, start: '2026-12-02T08:00:00.400Z' };

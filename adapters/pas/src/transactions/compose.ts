@@ -157,7 +157,11 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
   const contained = arr(stored.contained);
   const storedSlot = contained.find((r): r is Json => isObj(r) && r.resourceType === 'Slot');
   // A slot re-timed or moved to another clinic on the PAS is a change of the contained Slot too.
-  if (row.SLOT_ID !== row.STORED_SLOT_ID || (storedSlot && slotDiffers(storedSlot, row, clock))) kinds.push('slot');
+  // Only a contained Slot the product wrote as the PAS had it is compared: a version from before that
+  // (no PAS_PATIENT_ID yet) holds the consumer's copy, which may differ though the PAS changed nothing.
+  // Its next version, made for any other change, takes the PAS's slot.
+  const slotAsPas = row.STORED_PATIENT_ID !== null && row.STORED_PATIENT_ID !== undefined;
+  if (row.SLOT_ID !== row.STORED_SLOT_ID || (slotAsPas && storedSlot && slotDiffers(storedSlot, row, clock))) kinds.push('slot');
 
   // Patient link. Another PAS patient (PATIENT_ID differs from the one the version was made for; a
   // row from before that was recorded falls back to its identifiers differing) gets a contained
@@ -178,10 +182,11 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
     if (!relinked && identifiersNow.length === 0) delete patientNow.identifier;
   }
 
-  if (kinds.includes('slot') || patientChanged) {
+  const rewriteSlot = kinds.includes('slot') || (!slotAsPas && kinds.length > 0);
+  if (rewriteSlot || patientChanged) {
     resource.contained = contained.map((r) => {
       if (!isObj(r)) return r;
-      if (r === storedSlot && kinds.includes('slot')) {
+      if (r === storedSlot && rewriteSlot) {
         // The consumer's own contained Slot id is kept when it was not the legacy id.
         const id = String(r.id) === String(row.STORED_SLOT_ID) ? slotId : r.id;
         const schedule = isObj(r.schedule) && typeof r.schedule.reference === 'string' ? r.schedule.reference : undefined;

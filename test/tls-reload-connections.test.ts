@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
@@ -33,13 +33,16 @@ afterEach(() => {
 });
 
 /** A listener answering `served` (or waiting on `hold` first), with a reloadable TLS set read from `settings`. */
-async function listen(settings: Record<string, string>, hold?: Promise<void>, maxConnectionAgeMs?: number) {
+async function listen(settings: Record<string, string>, hold?: Promise<void>, maxConnectionAgeMs?: number, seen?: string[]) {
   const load = () => tlsServerOptions(settings as unknown as SecuritySettings);
   const material = load();
   const reloadable = new ReloadableTls(material, load, quiet);
   const server = serveConsumer({
-    fetch: async () => {
-      await hold;
+    fetch: async (req: Request) => {
+      const path = new URL(req.url).pathname;
+      seen?.push(path);
+      // A pipelined second request is not held: only the first (or any non-pipelined one).
+      if (path !== '/second') await hold;
       return new Response('served');
     },
     hostname: '127.0.0.1',
@@ -149,6 +152,44 @@ describe('a TLS reload ends the connections opened before it', () => {
     await open.closed;
   });
 
+  it('a connection accepted before the reload but handshaking after it (its hello held back) is ended before any request: it was verified under the old CRL', async () => {
+    const settings = baseSettings();
+    const { reloadable, port } = await listen(settings);
+    const raw = tcpConnect({ host: '127.0.0.1', port });
+    raw.on('error', () => {});
+    cleanups.push(() => raw.destroy());
+    await new Promise((resolve) => raw.once('connect', resolve));
+    settings.FACADE_TLS_CRL = await revocationList(pki.ca, [pki.revoked, pki.ssp]);
+    expect(reloadable.reload('test')).toBe(true);
+    const socket: TLSSocket = connect({ socket: raw, ca: pki.ca.cert, servername: 'localhost', cert: pki.ssp.cert, key: pki.ssp.key });
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.once('secureConnect', () => socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    const served = new Promise<void>((resolve) => socket.on('data', () => received.includes('served') && resolve()));
+    await Promise.race([closed, served]); // before the fix it was served, under the CRL of before the reload
+    expect(received).not.toMatch(/200/);
+  });
+
+  it('two pipelined requests on a connection retired by a reload are both answered, then the connection ends', async () => {
+    let release = () => {};
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    const seen: string[] = [];
+    const { reloadable, port } = await listen(baseSettings(), hold, undefined, seen);
+    const open = await sspConnection(port);
+    let received = '';
+    open.socket.on('data', (chunk) => (received += chunk));
+    open.socket.write('POST /first HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}POST /second HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}');
+    while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 20)); // both read: the second's job would be queued
+    expect(reloadable.reload('test')).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the reload has retired the connection, the first answer still held
+    release();
+    await open.closed;
+    const answers = received.split(/(?=HTTP\/1\.1 )/);
+    expect(answers.map((a) => a.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']); // before: the second answer was dropped
+  });
+
   it('a reload that fails keeps open connections', async () => {
     const settings = baseSettings();
     const { reloadable, port } = await listen(settings);
@@ -173,5 +214,14 @@ describe('FACADE_TLS_MAX_CONNECTION_AGE_MS', () => {
     expect(await answer).toMatch(/\r\nConnection: close\r\n/i);
     await open.closed; // before the age limit, keep-alive held it open for as long as the client used it
     expect(await freshRequest(port)).toMatch(/^HTTP\/1.1 200/);
+  });
+
+  it('an idle connection past its age is not closed unannounced (a proxy may be sending on it): its next answer says Connection: close, then it ends', async () => {
+    const { port } = await listen(baseSettings(), undefined, 300);
+    const open = await sspConnection(port);
+    await new Promise((resolve) => setTimeout(resolve, 800)); // idle from its handshake, past its age
+    expect(open.socket.destroyed).toBe(false); // before: closed while idle, racing a request on the wire
+    expect(await open.get()).toMatch(/\r\nConnection: close\r\n/i);
+    await open.closed;
   });
 });

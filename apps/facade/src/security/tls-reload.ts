@@ -26,12 +26,23 @@ export interface ReloadLogger {
   error(obj: object, msg: string): void;
 }
 
+interface ConnectionState {
+  active: number;
+  retired: boolean;
+  /** The answer to the latest request read on the connection. */
+  latest?: ServerResponse;
+}
+
 export class ReloadableTls {
   private server: TlsServer | undefined;
   private readonly watched: string[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** Open TLS connections that passed the handshake, with the requests under way on each. */
-  private readonly open = new Map<TLSSocket, { active: number; retired: boolean }>();
+  /** Open TLS connections that passed the handshake, with the requests under way on each and the latest answer. */
+  private readonly open = new Map<TLSSocket, ConnectionState>();
+  /** Successful reloads so far; a TCP connection takes its TLS context when it is accepted. */
+  private generation = 0;
+  /** The reload generation each TCP connection was accepted under. */
+  private readonly acceptedUnder = new WeakMap<object, number>();
 
   constructor(
     private current: TlsMaterial,
@@ -52,11 +63,25 @@ export class ReloadableTls {
    */
   attach(server: TlsServer, options: { maxConnectionAgeMs?: number } = {}): this {
     this.server = server;
+    server.on('connection', (raw: object) => this.acceptedUnder.set(raw, this.generation));
     server.on('secureConnection', (socket: TLSSocket) => {
       if (socket.destroyed) return; // refused by the allow-list
-      const state = { active: 0, retired: false };
+      // Accepted before the latest reload, its handshake ran under the old CA and CRLs (a client can
+      // hold back its hello across a reload): ended before any request, so it reconnects under the new set.
+      // (Node keeps the accepted TCP socket as `_parent`; the straddle test fails should that change.)
+      const raw = (socket as unknown as { _parent?: object })._parent;
+      const accepted = raw === undefined ? undefined : this.acceptedUnder.get(raw);
+      if (accepted !== undefined && accepted < this.generation) {
+        this.logger.info({}, 'TLS connection accepted before the reload and verified under the old certificates ended: its client reconnects');
+        socket.destroy();
+        return;
+      }
+      const state: ConnectionState = { active: 0, retired: false };
       this.open.set(socket, state);
-      const aged = options.maxConnectionAgeMs ? setTimeout(() => this.retire([[socket, state]]), options.maxConnectionAgeMs).unref() : undefined;
+      // Past the age limit, a connection is ended after its next answer (`Connection: close`), or by
+      // the keep-alive timeout the facade announces: never closed idle unannounced, where a proxy
+      // reusing it at that moment would lose a request already sent.
+      const aged = options.maxConnectionAgeMs ? setTimeout(() => this.retire([[socket, state]], { closeIdle: false }), options.maxConnectionAgeMs).unref() : undefined;
       socket.once('close', () => {
         clearTimeout(aged);
         this.open.delete(socket);
@@ -66,6 +91,7 @@ export class ReloadableTls {
       const state = this.open.get(req.socket as TLSSocket);
       if (!state) return;
       state.active++;
+      state.latest = res;
       // A request that arrives on a retired connection (pipelined, or read after the reload) is answered, and the connection ends with it.
       if (state.retired) res.shouldKeepAlive = false;
       res.once('close', () => {
@@ -83,27 +109,34 @@ export class ReloadableTls {
    */
   private retireOpenConnections(): void {
     const retiring = [...this.open];
-    this.retire(retiring, (idle) => {
-      if (retiring.length > 0) {
-        this.logger.info({ closedIdle: idle, closingAfterAnswer: retiring.length - idle }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
-      }
+    this.retire(retiring, {
+      closeIdle: true,
+      done: (idle) => {
+        if (retiring.length > 0) {
+          this.logger.info({ closedIdle: idle, closingAfterAnswer: retiring.length - idle }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
+        }
+      },
     });
   }
 
-  private retire(retiring: [TLSSocket, { active: number; retired: boolean }][], done?: (idle: number) => void): void {
+  /**
+   * Marks connections retired: each ends after the answer to its last request under way (the latest
+   * answer, not the first of a pipeline, says `Connection: close`). An idle one is closed at once
+   * only when `closeIdle` (a reload: access must end now), else at its next answer.
+   */
+  private retire(retiring: [TLSSocket, ConnectionState][], how: { closeIdle: boolean; done?: (idle: number) => void }): void {
     for (const [, state] of retiring) state.retired = true;
     setImmediate(() => {
       let idle = 0;
       for (const [socket, state] of retiring) {
         if (state.active > 0) {
-          const res = (socket as unknown as { _httpMessage?: ServerResponse })._httpMessage;
-          if (res && !res.headersSent) res.shouldKeepAlive = false;
+          if (state.latest && !state.latest.headersSent) state.latest.shouldKeepAlive = false;
           continue;
         }
         idle++;
-        socket.destroySoon(); // close_notify, then closed
+        if (how.closeIdle) socket.destroySoon(); // close_notify, then closed
       }
-      done?.(idle);
+      how.done?.(idle);
     });
   }
 
@@ -121,6 +154,7 @@ export class ReloadableTls {
       return false;
     }
     this.current = next;
+    this.generation++;
     this.retireOpenConnections();
     const cert = new X509Certificate(next.serverOptions.cert as string);
     this.logger.info(

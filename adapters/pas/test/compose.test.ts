@@ -126,10 +126,45 @@ describe('compose', () => {
         name: [{ use: 'official', family: 'WALKIN', given: ['Pat'] }],
         gender: 'female',
         birthDate: '1960-01-01',
+        address: [{ use: 'home', text: 'Not recorded' }],
       });
     }
     // The same patient as recorded: nothing to compose.
     expect(compose(row({ STORED_PATIENT_ID: 5 }), DEFAULT_STATUS_MAPPING, clock, LOCAL).kinds).toEqual([]);
+  });
+
+  it("states the PATIENT row's NHS number verification status always (an unknown one as '02'), and what the row lacks as not recorded", () => {
+    const patientOf = (over: Partial<ComposeRow>) => {
+      const withParticipant = { ...stored, participant: [{ actor: { reference: '#P1', display: 'First Patient' }, status: 'accepted' }] };
+      const c = compose(row({ STORED_PATIENT_ID: 4, SURNAME: 'OTHER', SEX: 'M', DOB: '1950-01-01 00:00:00', ...over }, withParticipant), DEFAULT_STATUS_MAPPING, clock, LOCAL);
+      const contained = c.resource.contained as Record<string, unknown>[];
+      const participant = (c.resource.participant as { actor: Record<string, unknown> }[])[0]?.actor;
+      return { patient: contained.find((r) => r.resourceType === 'Patient') as Record<string, unknown>, display: participant?.display };
+    };
+    const status = (code: string, display: string) => [
+      { url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1', valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code, display }] } },
+    ];
+    const cases: [string | null, string, string][] = [
+      ['01', '01', 'Number present and verified'],
+      ['02', '02', 'Number present but not traced'],
+      ['04 ', '04', 'Trace attempted - No match or multiple match found'],
+      ['08', '08', 'Trace postponed (baby under six weeks old)'],
+      [null, '02', 'Number present but not traced'],
+      ['', '02', 'Number present but not traced'],
+      ['99', '02', 'Number present but not traced'],
+    ];
+    for (const [column, code, display] of cases) {
+      expect(patientOf({ NHS_NO_STATUS: column }).patient.identifier, String(column)).toEqual([{ extension: status(code, display), system: NHS, value: '9000000009' }]);
+    }
+    // A blank surname: family "Not recorded", the forenames the row has as the name's text and the display.
+    expect(patientOf({ SURNAME: ' ', FORENAMES: 'Pat Q' })).toMatchObject({ patient: { name: [{ use: 'official', text: 'Pat Q', family: 'Not recorded', given: ['Pat', 'Q'] }] }, display: 'Pat Q' });
+    expect(patientOf({ SURNAME: '', FORENAMES: null })).toMatchObject({ patient: { name: [{ use: 'official', text: 'Not recorded', family: 'Not recorded' }] }, display: 'Not recorded' });
+    expect(patientOf({ FORENAMES: 'Bob' }).display).toBe('Bob OTHER');
+    // No address columns: an address saying so; a town alone is the address's text; a phone is rank 1.
+    expect(patientOf({}).patient.address).toEqual([{ use: 'home', text: 'Not recorded' }]);
+    expect(patientOf({ TOWN: 'York ' }).patient.address).toEqual([{ use: 'home', text: 'York', city: 'York' }]);
+    expect(patientOf({ ADDR_LINE2: '2 Road', POSTCODE: 'YO1 7HH' }).patient.address).toEqual([{ use: 'home', line: ['2 Road'], postalCode: 'YO1 7HH' }]);
+    expect(patientOf({ PHONE_NO: ' 01904 000000 ' }).patient.telecom).toEqual([{ system: 'phone', value: '01904 000000', rank: 1 }]);
   });
 
   it('adds who cancelled as the CareConnect cancellation reason, unless one is there', () => {

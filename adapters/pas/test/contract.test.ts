@@ -1112,7 +1112,7 @@ export function describePasContract(name: string, open: OpenPas): void {
             id: 'P1',
             identifier: [{ extension: [NHS_VERIFIED], system: NHS_SYSTEM, value: other }],
             name: [{ use: 'official', family: 'OTHER', given: ['Bob', 'James'], prefix: ['Mr'] }],
-            telecom: [{ system: 'phone', value: '01904 000000' }],
+            telecom: [{ system: 'phone', value: '01904 000000', rank: 1 }],
             gender: 'male',
             birthDate: '1950-01-01',
             address: [{ use: 'home', line: ['2 Other Road'], city: 'York', postalCode: 'YO1 7HH' }],

@@ -233,58 +233,114 @@ function identifiersFromPas(identifiers: unknown[], row: ComposeRow, local: stri
   return now;
 }
 
-/** The identifiers of a PATIENT row: its NHS number (verified status stated only when '01'), else its hospital number. */
+/**
+ * The CareConnect NHSNumberVerificationStatus codes with their display texts, as
+ * CodeSystem-CareConnect-NHSNumberVerificationStatus-1 has them. PATIENT.NHS_NO_STATUS holds these
+ * codes; any other value (NULL, blank, a local code) is written as UNKNOWN_NHS_STATUS.
+ */
+const NHS_NUMBER_STATUSES: Readonly<Record<string, string>> = {
+  '01': 'Number present and verified',
+  '02': 'Number present but not traced',
+  '03': 'Trace required',
+  '04': 'Trace attempted - No match or multiple match found',
+  '05': 'Trace needs to be resolved - (NHS number or patient detail conflict)',
+  '06': 'Trace in progress',
+  '07': 'Number not present and trace not required',
+  '08': 'Trace postponed (baby under six weeks old)',
+};
+/**
+ * The status written for an NHS number whose NHS_NO_STATUS is none of the codes: '02' "Number present
+ * but not traced" claims no more than that the PAS holds a number (never that it was verified).
+ * CareConnect-Patient-1 requires the extension on every NHS-number identifier.
+ */
+const UNKNOWN_NHS_STATUS = '02';
+/**
+ * What a composed Patient says where its PATIENT row lacks an element the Booking API requires
+ * (spec §9.1: name with a family name, address): stated as missing, never taken from anyone else.
+ */
+export const NOT_RECORDED = 'Not recorded';
+
+/** The identifiers of a PATIENT row: its NHS number (with its verification status, always), else its hospital number. */
 function patientRowIdentifiers(row: ComposeRow, local: string | undefined): Json[] {
   const nhs = trim(row.NHS_NO);
   if (nhs) {
-    const verified = trim(row.NHS_NO_STATUS) === '01';
+    const stated = trim(row.NHS_NO_STATUS);
+    const code = Object.hasOwn(NHS_NUMBER_STATUSES, stated) ? stated : UNKNOWN_NHS_STATUS;
     const extension = [
       {
         url: NHS_VERIFICATION_URL,
-        valueCodeableConcept: { coding: [{ system: NHS_VERIFICATION_SYSTEM, code: '01', display: 'Number present and verified' }] },
+        valueCodeableConcept: { coding: [{ system: NHS_VERIFICATION_SYSTEM, code, display: NHS_NUMBER_STATUSES[code] }] },
       },
     ];
-    return [{ ...(verified ? { extension } : {}), system: NHS_NUMBER_SYSTEM, value: nhs }];
+    return [{ extension, system: NHS_NUMBER_SYSTEM, value: nhs }];
   }
   const hosp = trim(row.HOSP_NO);
   return local && hosp ? [{ system: local, value: hosp }] : [];
 }
 
-/** The contained Patient as the PATIENT row has it (CareConnect-Patient-1), under the stored id and meta. */
+/**
+ * The contained Patient as the PATIENT row has it (CareConnect-Patient-1, spec §9.1), under the stored
+ * id and meta. Valid as the facade validates a cancel's body whatever the row lacks: a blank SURNAME
+ * is family "Not recorded" (with name.text the names the row has), no address columns an address
+ * with text "Not recorded" (one with only a town gets that town as its text), the phone rank 1.
+ */
 function patientFromPas(stored: Json, row: ComposeRow, local: string | undefined): Json {
   const given = trim(row.FORENAMES).split(/\s+/).filter(Boolean);
   const title = trimmed(row.TITLE);
+  const surname = trimmed(row.SURNAME);
   const dob = row.DOB instanceof Date ? row.DOB.toISOString().slice(0, 10) : trim(row.DOB).slice(0, 10);
   const lines = [trimmed(row.ADDR_LINE1), trimmed(row.ADDR_LINE2)].filter((l): l is string => l !== undefined);
   const town = trimmed(row.TOWN);
   const postcode = trimmed(row.POSTCODE);
   const phone = trimmed(row.PHONE_NO);
   const identifier = patientRowIdentifiers(row, local);
+  const name: Json = {
+    use: 'official',
+    ...(surname ? {} : { text: given.length > 0 ? given.join(' ') : NOT_RECORDED }),
+    family: surname ?? NOT_RECORDED,
+    ...(given.length > 0 ? { given } : {}),
+    ...(title ? { prefix: [title] } : {}),
+  };
+  // Lines, a postcode or text: an address the booking rules accept (a town alone is also its text).
+  const address: Json = {
+    use: 'home',
+    ...(lines.length === 0 && !postcode ? { text: town ?? NOT_RECORDED } : {}),
+    ...(lines.length > 0 ? { line: lines } : {}),
+    ...(town ? { city: town } : {}),
+    ...(postcode ? { postalCode: postcode } : {}),
+  };
   return {
     resourceType: 'Patient',
     ...(stored.id !== undefined ? { id: stored.id } : {}),
     ...(stored.meta !== undefined ? { meta: stored.meta } : {}),
     ...(identifier.length > 0 ? { identifier } : {}),
-    name: [{ use: 'official', family: trim(row.SURNAME), ...(given.length > 0 ? { given } : {}), ...(title ? { prefix: [title] } : {}) }],
-    ...(phone ? { telecom: [{ system: 'phone', value: phone }] } : {}),
+    name: [name],
+    // The patient's one contact point is the primary one (fs_patientcontact: every contact point ranked).
+    ...(phone ? { telecom: [{ system: 'phone', value: phone, rank: 1 }] } : {}),
     gender: genderFromSex(row.SEX),
     ...(/^\d{4}-\d{2}-\d{2}$/.test(dob) ? { birthDate: dob } : {}),
-    ...(lines.length > 0 || town || postcode
-      ? { address: [{ use: 'home', ...(lines.length > 0 ? { line: lines } : {}), ...(town ? { city: town } : {}), ...(postcode ? { postalCode: postcode } : {}) }] }
-      : {}),
+    address: [address],
   };
+}
+
+/** A contained Patient's name for a participant's display: its name.text, else given names and family. */
+function displayName(patient: Json): string {
+  const name = arr(patient.name).find(isObj);
+  if (!name) return '';
+  if (typeof name.text === 'string' && name.text.trim() !== '') return name.text;
+  return [...arr(name.given), name.family].filter((n) => typeof n === 'string' && n !== '').join(' ');
 }
 
 /**
  * The participants with the patient's actor (the one referencing the contained Patient, or naming a
- * patient identifier) following the patient now: identifier always; display only for another patient.
+ * patient identifier) following the patient now: identifier always; display only for another patient
+ * (always present then: the names the PATIENT row has, or "Not recorded").
  */
 function participantsFor(participants: unknown[], stored: Json, now: Json, relinked: boolean, local: string | undefined): unknown[] {
   const ref = stored.id !== undefined ? `#${String(stored.id)}` : undefined;
   const first = arr(now.identifier).find(isObj);
   const identifier = first ? { system: first.system, value: first.value } : undefined;
-  const names = arr(now.name).find(isObj);
-  const display = names ? [...arr(names.given), names.family].filter((n) => typeof n === 'string' && n !== '').join(' ') : '';
+  const display = displayName(now) || NOT_RECORDED;
   return participants.map((p) => {
     if (!isObj(p) || !isObj(p.actor)) return p;
     const actor = p.actor;
@@ -294,7 +350,7 @@ function participantsFor(participants: unknown[], stored: Json, now: Json, relin
     const next: Json = { ...rest };
     // The same patient: an identifier only where the consumer gave one, and their display kept.
     if (identifier && (relinked || before !== undefined)) next.identifier = identifier;
-    if (relinked ? display : shown !== undefined) next.display = relinked ? display : (shown as Json);
+    if (relinked || shown !== undefined) next.display = relinked ? display : (shown as Json);
     return { ...p, actor: next };
   });
 }

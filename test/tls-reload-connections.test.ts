@@ -154,7 +154,8 @@ describe('a TLS reload ends the connections opened before it', () => {
 
   it('a connection accepted before the reload but handshaking after it (its hello held back) is ended before any request: it was verified under the old CRL', async () => {
     const settings = baseSettings();
-    const { reloadable, port } = await listen(settings);
+    const seen: string[] = [];
+    const { reloadable, port } = await listen(settings, undefined, undefined, seen);
     const raw = tcpConnect({ host: '127.0.0.1', port });
     raw.on('error', () => {});
     cleanups.push(() => raw.destroy());
@@ -166,10 +167,11 @@ describe('a TLS reload ends the connections opened before it', () => {
     let received = '';
     socket.on('data', (chunk) => (received += chunk));
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.once('secureConnect', () => socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    socket.once('secureConnect', () => socket.write('POST /Appointment HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}'));
     const served = new Promise<void>((resolve) => socket.on('data', () => received.includes('served') && resolve()));
     await Promise.race([closed, served]); // before the fix it was served, under the CRL of before the reload
     expect(received).not.toMatch(/200/);
+    expect(seen).toEqual([]); // and never reached the app: no job was queued for it
   });
 
   it('two pipelined requests on a connection retired by a reload are both answered, then the connection ends', async () => {

@@ -1375,6 +1375,21 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect((await pas.cancel(cancelCommand(version))).outcome).toBe('cancelled');
       });
 
+      it("a booking stored before PAS_PATIENT_ID was recorded keeps its consumer's copy of the Slot uncompared, and its cancel stores the PAS's slot: no version follows that the PAS did not make", async () => {
+        const slot = takeSlot();
+        const { cmd, version } = await bookWithSlot(slot);
+        const [fhir, versions] = pas.kind === 'mssql' ? ['booking.FHIR_APPOINTMENT', 'booking.FHIR_APPOINTMENT_VERSION'] : ['booking_FHIR_APPOINTMENT', 'booking_FHIR_APPOINTMENT_VERSION'];
+        // As an older release left it: no PAS_PATIENT_ID, and the consumer's own Schedule id in the Slot.
+        await subject.exec(`UPDATE ${fhir} SET PAS_PATIENT_ID = NULL WHERE APPOINTMENT_ID = '${cmd.appointmentId}'`);
+        await subject.exec(`UPDATE ${versions} SET RESOURCE_JSON = REPLACE(RESOURCE_JSON, 'Schedule/${slot.clinicCode}', 'Schedule/ELSEWHERE') WHERE APPOINTMENT_ID = '${cmd.appointmentId}'`);
+        const read = await pas.readAppointment(cmd.appointmentId);
+        expect(read).toMatchObject({ versionId: '1' });
+        expect(containedSlot(read)).toMatchObject({ schedule: { reference: 'Schedule/ELSEWHERE' } });
+        const cancelled = await pas.cancel(cancelCommand(read ?? version));
+        expect(cancelled).toMatchObject({ outcome: 'cancelled', version: { versionId: '2' } });
+        expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '2' }); // before: 3, a 'slot' change the PAS never made
+      });
+
       it('a slot re-timed on the PAS, or moved to another clinic, changes the contained Slot as a new version', async () => {
         const { cmd, slot, slotId } = await bookWithSlot();
         const seen = subject.observed.changes.length;

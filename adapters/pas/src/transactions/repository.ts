@@ -344,11 +344,17 @@ export class PasRepository {
     // 0: another live appointment holds the slot, or the PAS has it withdrawn; both stay as they are.
     if (freed > 1) throw new UnexpectedRowCount('freeing the slot', 1, freed);
     current = await this.moveVersion(s, cmd.appointmentId, current, 'cancelled', row.SLOT_ID, row.PATIENT_ID, cmd.lastUpdated);
-    await this.insertVersion(s, cmd.appointmentId, current, 'cancelled', cmd.lastUpdated, cmd.resource);
+    // Recorded with PAS_PATIENT_ID from now on, so its contained Slot is compared with the PAS: stored
+    // as the PAS has the slot (a version from before held the consumer's copy, and read as changed).
+    const resource =
+      row.SLOT_START && row.SLOT_END
+        ? withSlotAsPas(cmd.resource, { start: this.clock.toInstant(row.SLOT_START), end: this.clock.toInstant(row.SLOT_END), clinic: row.CLINIC_CODE?.trim() ?? '' })
+        : cmd.resource;
+    await this.insertVersion(s, cmd.appointmentId, current, 'cancelled', cmd.lastUpdated, resource);
     await this.insertRequest(s, cmd, 'cancel', cmd.appointmentId, current);
     return commit<CancelResult>({
       outcome: 'cancelled',
-      version: { appointmentId: cmd.appointmentId, versionId: String(current), lastUpdated: cmd.lastUpdated, status: 'cancelled', resource: cmd.resource, current: true },
+      version: { appointmentId: cmd.appointmentId, versionId: String(current), lastUpdated: cmd.lastUpdated, status: 'cancelled', resource, current: true },
     });
   }
 

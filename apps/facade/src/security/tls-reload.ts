@@ -64,8 +64,10 @@ export class ReloadableTls {
   attach(server: TlsServer, options: { maxConnectionAgeMs?: number } = {}): this {
     this.server = server;
     server.on('connection', (raw: object) => this.acceptedUnder.set(raw, this.generation));
-    server.on('secureConnection', (socket: TLSSocket) => {
-      if (socket.destroyed) return; // refused by the allow-list
+    // Prepended, as the allow-list check is: the HTTP parser, fitted to each connection by the https
+    // server's own earlier listener, must never read a request from a connection ended here.
+    server.prependListener('secureConnection', (socket: TLSSocket) => {
+      if (socket.destroyed) return; // refused already
       // Accepted before the latest reload, its handshake ran under the old CA and CRLs (a client can
       // hold back its hello across a reload): ended before any request, so it reconnects under the new set.
       // (Node keeps the accepted TCP socket as `_parent`; the straddle test fails should that change.)

@@ -18,6 +18,7 @@ import { loadDemoDataSqlite, SqlitePas } from '@booking/pas/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slotSearchInput, slotSearchSql } from '../adapters/pas/src/mssql/slot-search-sql.js';
 import { TABLES } from '../apps/cli/src/pas-schema.js';
+import { grantsIn, grantsNeeded } from './support/grants.js';
 import { type ColumnAccess, columnAccess, type SchemaColumns } from './support/sql-access.js';
 import { REPO_ROOT } from './support/stack.js';
 
@@ -244,20 +245,7 @@ describe('the worker login holds a grant for every column the worker SQL uses', 
   it('docs/install.md grants (3.2) and lists as updated (3.3) exactly what TABLES says', () => {
     const install = readFileSync(join(REPO_ROOT, 'docs/install.md'), 'utf8');
     const section = install.slice(install.indexOf('### 3.2 '), install.indexOf('### 3.3 '));
-    const grants = new Map<string, string[]>();
-    for (const m of section.matchAll(/^GRANT ([A-Z, ]+) ON (\w+)\.(\w+)(?: \(([^)]*)\))? TO booking_worker;$/gm)) {
-      const [, perms, schemaName, table, columns] = m as unknown as [string, string, string, string, string | undefined];
-      for (const perm of perms.split(',').map((p) => p.trim())) {
-        grants.set(`${perm} ${schemaName === 'booking' ? 'booking.' : ''}${table}`, (columns ? columns.split(',').map((c) => c.trim()) : ['*']).sort());
-      }
-    }
-    const expected = new Map<string, string[]>();
-    for (const t of TABLES) {
-      expected.set(`SELECT ${t.name}`, (t.product ? ['*'] : [...t.reads]).sort());
-      if (t.inserts.length) expected.set(`INSERT ${t.name}`, ['*']);
-      if (t.updates.length) expected.set(`UPDATE ${t.name}`, [...t.updates].sort());
-    }
-    expect(Object.fromEntries(grants)).toEqual(Object.fromEntries(expected));
+    expect(grantsIn(section, 'booking_worker')).toEqual(grantsNeeded());
 
     // The table of columns: its "updated" cell names the columns (what follows in brackets explains).
     for (const t of TABLES) {

@@ -189,14 +189,11 @@ export function compose(row: ComposeRow, mapping: StatusMapping, clock: LocalClo
       if (r === storedSlot && rewriteSlot) {
         // The consumer's own contained Slot id is kept when it was not the legacy id.
         const id = String(r.id) === String(row.STORED_SLOT_ID) ? slotId : r.id;
-        const schedule = isObj(r.schedule) && typeof r.schedule.reference === 'string' ? r.schedule.reference : undefined;
-        const clinic = trim(row.CLINIC_CODE);
+        const times = row.SLOT_START && row.SLOT_END ? { start: clock.toInstant(row.SLOT_START), end: clock.toInstant(row.SLOT_END) } : {};
         return {
-          ...r,
+          ...slotAsPasHas(r, { ...times, clinic: trim(row.CLINIC_CODE) }),
           id,
           ...(row.SLOT_GUID ? { identifier: arr(r.identifier).map((i) => (isObj(i) ? { ...i, value: trim(row.SLOT_GUID).toLowerCase() } : i)) } : {}),
-          ...(schedule && clinic ? { schedule: { ...(r.schedule as Json), reference: schedule.replace(/Schedule\/[^/]*$/, `Schedule/${clinic}`) } } : {}),
-          ...(row.SLOT_START && row.SLOT_END ? { start: clock.toInstant(row.SLOT_START), end: clock.toInstant(row.SLOT_END) } : {}),
         };
       }
       if (r === storedPatient && patientNow) return patientNow;
@@ -367,10 +364,19 @@ export function withSlotAsPas<T extends object>(resource: T, pas: { start: strin
   const contained = r.contained.map((c) => {
     if (done || !isObj(c) || c.resourceType !== 'Slot') return c;
     done = true;
-    const schedule = isObj(c.schedule) && typeof c.schedule.reference === 'string' && pas.clinic ? { schedule: { ...c.schedule, reference: c.schedule.reference.replace(/Schedule\/[^/]*$/, `Schedule/${pas.clinic}`) } } : {};
-    return { ...c, start: pas.start, end: pas.end, ...schedule };
+    return slotAsPasHas(c, pas);
   });
   return { ...r, contained } as T;
+}
+
+/** One contained Slot with the PAS slot's times (when known) and its clinic as the Schedule id (when it names one). */
+function slotAsPasHas(slot: Json, pas: { start?: string; end?: string; clinic: string }): Json {
+  const reference = isObj(slot.schedule) && typeof slot.schedule.reference === 'string' ? slot.schedule.reference : undefined;
+  return {
+    ...slot,
+    ...(pas.start !== undefined && pas.end !== undefined ? { start: pas.start, end: pas.end } : {}),
+    ...(reference && pas.clinic ? { schedule: { ...(slot.schedule as Json), reference: reference.replace(/Schedule\/[^/]*$/, `Schedule/${pas.clinic}`) } } : {}),
+  };
 }
 
 /** The contained Slot's start, end or schedule (clinic) disagrees with the legacy slot row. */

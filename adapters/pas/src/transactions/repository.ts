@@ -21,7 +21,7 @@ import { WriteDeadlinePassedError } from '../port.js';
 import { type RawVersion, toAppointmentVersion, unreadableReason, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
 import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
-import { asVersion, type ComposeRow, compose, composeSelect, FINAL_STATUSES, withSlotAsPas } from './compose.js';
+import { asVersion, type ComposeRow, type Composed, compose, composeSelect, FINAL_STATUSES, withSlotAsPas } from './compose.js';
 
 /** The temporary hospital number given to a patient registered by a booking: prefix + zero-padded id. */
 export interface HospitalNumberFormat {
@@ -391,8 +391,9 @@ export class PasRepository {
     for (const row of rows) {
       if (query.appointmentId !== undefined && !sameId(row, query.appointmentId)) continue;
       // One unreadable appointment must not hide the patient's others; asked for by id, it fails as a read does.
-      if (query.appointmentId === undefined && !this.composable(row)) continue;
-      versions.push(await this.follow(row, 'search'));
+      const composed = query.appointmentId === undefined ? this.composedOrReported(row) : undefined;
+      if (query.appointmentId === undefined && !composed) continue;
+      versions.push(await this.follow(row, 'search', composed));
     }
     return versions;
   }
@@ -406,7 +407,7 @@ export class PasRepository {
     const rows = await this.db.read((s) =>
       s.query<ComposeRow>(
         `SELECT ${d.top('@limit')} ${composeSelect((t) => this.b(t))}
-          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN (${FINAL_STATUSES.map((f) => `'${f}'`).join(', ')}))
+          WHERE f.APPOINTMENT_ID > @after AND (p.END_DTTM >= @now OR f.STATUS NOT IN (${codeList(FINAL_STATUSES)}))
           ORDER BY f.APPOINTMENT_ID ${d.limit('@limit')}`,
         { limit: sqlp.int(query.limit), after: sqlp.key(query.after ?? '', 36), now: sqlp.local(this.clock.toLocal(query.now)) },
       ),
@@ -415,26 +416,26 @@ export class PasRepository {
     let unreadable = 0;
     for (const row of rows) {
       // One unreadable row must not stop every sweep at this page for good: reported, passed over.
-      if (!this.composable(row)) {
+      const composed = this.composedOrReported(row);
+      if (!composed) {
         unreadable++;
         continue;
       }
       const before = row.CURRENT_VERSION;
-      const after = await this.follow(row, 'reconcile');
+      const after = await this.follow(row, 'reconcile', composed);
       if (Number(after.versionId) !== before) versioned++;
     }
     const last = rows.at(-1);
     return { checked: rows.length, versioned, unreadable, ...(rows.length === query.limit && last ? { next: last.APPOINTMENT_ID.trim() } : {}) };
   }
 
-  /** Whether the row can be composed (its datetimes read); if not, it is reported by its appointment id. */
-  private composable(row: ComposeRow): boolean {
+  /** The row composed, or undefined when it cannot be (its datetimes unread): then reported by its appointment id. */
+  private composedOrReported(row: ComposeRow): Composed | undefined {
     try {
-      compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
-      return true;
+      return compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
     } catch (error) {
       this.options.observer?.unreadableRow('APPOINTMENT', row.APPOINTMENT_ID.trim(), unreadableReason(error));
-      return false;
+      return undefined;
     }
   }
 
@@ -448,9 +449,9 @@ export class PasRepository {
    * CURRENT_VERSION: two readers detecting the same change cannot both record version n+1; the
    * loser composes again on top of the winner's version.
    */
-  private async follow(row: ComposeRow, via: Via): Promise<AppointmentVersion> {
+  private async follow(row: ComposeRow, via: Via, composedFirst?: Composed): Promise<AppointmentVersion> {
     for (let attempt = 0; ; attempt++) {
-      const composed = compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
+      const composed = attempt === 0 && composedFirst ? composedFirst : compose(row, this.mapping, this.clock, this.options.localPatientIdSystem);
       if (composed.unknownCode !== undefined) this.options.observer?.unknownCode('APPOINTMENT.APPT_STATUS', composed.unknownCode);
       if (composed.kinds.length === 0) return this.storedCurrent(row);
       const detected = new Date().toISOString();

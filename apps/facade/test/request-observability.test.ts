@@ -7,12 +7,11 @@ import { problems } from '@booking/fhir';
 import { bundleReply, type PasJob, type WorkerReply } from '@booking/queue';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
 import { AuditLog, type AuditRecord } from '../src/audit/log.js';
 import { JobError } from '../src/job-runner.js';
 import { createFacadeMetrics } from '../src/observability/metrics.js';
 import { observeRequests } from '../src/observability/request.js';
-import { BASE, booking, headersFor, PROVIDER_ASID } from './support.js';
+import { BASE, booking, headersFor, inProcessApp } from './support.js';
 
 /**
  * What the people running the facade see of a request, in process, with the app wired as main.ts
@@ -37,16 +36,7 @@ function wired(options: { audit?: Audit; reply?: (job: PasJob) => Promise<Worker
   });
   const logger = pino({ level: 'trace' }, stream);
   const metrics = createFacadeMetrics([]);
-  const app = createApp({
-    baseUrl: BASE,
-    basePath: '/STU3/1',
-    providerAsid: PROVIDER_ASID,
-    clockSkewSeconds: 60,
-    maxBodyBytes: 64 * 1024,
-    jobTimeoutMs: 1000,
-    publisher: 'test',
-    softwareName: 'test',
-    jobs: { run: async (job) => (options.reply ?? (() => ({ type: 'problem', problem: problems.notFound('Appointment/abc is not known to this provider') })))(job) },
+  const { app } = inProcessApp(options.reply ?? (() => ({ type: 'problem', problem: problems.notFound('Appointment/abc is not known to this provider') })), {
     ...(options.audit ? { audit: options.audit as AuditLog } : {}),
     onError: (error, log) => (log ?? logger).error({ err: error.message }, 'unhandled error'), // main.ts's
     observe: observeRequests({ logger, metrics, tracing: false }),

@@ -50,7 +50,7 @@ export function stored(body: Record<string, any>, versionId = '1', status = 'boo
   return { ...body, id: 'a1', meta: { ...body.meta, versionId, lastUpdated: '2030-01-01T09:00:00.000Z' }, status };
 }
 
-export function inProcessApp(reply: (job: PasJob) => WorkerReply = () => ({ type: 'problem', problem: problems.referenceNotFound('no such slot') }), extra: Partial<AppOptions> = {}) {
+export function inProcessApp(reply: (job: PasJob) => WorkerReply | Promise<WorkerReply> = () => ({ type: 'problem', problem: problems.referenceNotFound('no such slot') }), extra: Partial<AppOptions> = {}) {
   const jobs: PasJob[] = [];
   const runner: JobRunner = {
     run: async (job) => {

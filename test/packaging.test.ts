@@ -142,7 +142,7 @@ describe('docker/compose.yaml', () => {
     expect(services.worker?.depends_on['pas-init'].condition).toBe('service_completed_successfully');
   });
 
-  it('the worker login is granted exactly the columns the adapter reads and writes (apps/cli pas-schema)', () => {
+  it('the worker login is granted exactly the columns the adapter reads and writes (@booking/pas TABLES)', () => {
     const sql = String(compose.configs['worker-login.sql'].content);
     expect(grantsIn(sql, 'booking_worker')).toEqual(grantsNeeded());
     expect(sql).not.toMatch(/DELETE|ALTER ON|CONTROL|db_owner/);

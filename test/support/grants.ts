@@ -1,4 +1,4 @@
-import { TABLES } from '../../apps/cli/src/pas-schema.js';
+import { TABLES } from '@booking/pas';
 
 /**
  * The worker's grants in a T-SQL text (`GRANT SELECT, INSERT ON booking.T (A, B) TO <grantee>;`),
@@ -16,7 +16,7 @@ export function grantsIn(text: string, grantee: string): Record<string, string[]
   return grants;
 }
 
-/** The grants the adapter needs (apps/cli pas-schema TABLES): columns read and updated, whole tables inserted into; the product's own tables read whole. */
+/** The grants the adapter needs (@booking/pas TABLES): columns read and updated, whole tables inserted into; the product's own tables read whole. */
 export function grantsNeeded(): Record<string, string[]> {
   const needed: Record<string, string[]> = {};
   for (const t of TABLES) {

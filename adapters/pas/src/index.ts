@@ -5,3 +5,4 @@ export * from './consistency.js';
 export { openPasScreens, pasScreens, type PasScreens, type PasScreensOptions } from './pas-screens.js';
 export * from './appointment-status.js';
 export { checkHospitalNumberFormat, DEFAULT_HOSPITAL_NUMBER, type HospitalNumberFormat } from './transactions/repository.js';
+export * from './requirements.js';

@@ -269,6 +269,12 @@ export interface PasPort {
   reconcile(query: ReconcileQuery): Promise<ReconcileResult>;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;
+  /**
+   * What the PAS lacks of the tables, columns and grants the adapter's SQL uses, one line each
+   * (empty when nothing): checked once at the worker's start. Throws TransientPasError when the PAS
+   * cannot be asked now.
+   */
+  checkSchema(): Promise<string[]>;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,7 @@ import type {
 } from './port.js';
 import type { PasDatabase } from './session.js';
 import { type HospitalNumberFormat, PasRepository, type RepositoryOptions } from './transactions/repository.js';
+import { probeSchema } from './transactions/schema-probe.js';
 
 /** The options every adapter takes for the shared transactions. */
 export interface PasAdapterOptions {
@@ -39,13 +40,17 @@ export abstract class RepositoryPas implements PasPort {
   abstract readonly kind: string;
   protected readonly repository: PasRepository;
 
-  protected constructor(database: PasDatabase, clock: LocalClock, options: PasAdapterOptions) {
+  protected constructor(
+    private readonly pasDatabase: PasDatabase,
+    clock: LocalClock,
+    options: PasAdapterOptions,
+  ) {
     const repositoryOptions: RepositoryOptions = { clock };
     if (options.statusMapping) repositoryOptions.statusMapping = options.statusMapping;
     if (options.observer) repositoryOptions.observer = options.observer;
     if (options.hospitalNumber) repositoryOptions.hospitalNumber = options.hospitalNumber;
     if (options.localPatientIdSystem) repositoryOptions.localPatientIdSystem = options.localPatientIdSystem;
-    this.repository = new PasRepository(database, repositoryOptions);
+    this.repository = new PasRepository(pasDatabase, repositoryOptions);
   }
 
   abstract searchSlots(query: SlotQuery): Promise<SlotSearchResult>;
@@ -74,5 +79,9 @@ export abstract class RepositoryPas implements PasPort {
 
   findWrite(ctx: WriteContext): Promise<ReplayedWrite | null> {
     return this.repository.findWrite(ctx);
+  }
+
+  checkSchema(): Promise<string[]> {
+    return probeSchema(this.pasDatabase);
   }
 }

@@ -537,6 +537,24 @@ export function describePasContract(name: string, open: OpenPas): void {
       return { cmd, slot, version: result.version };
     };
 
+    describe('checkSchema (run at the worker start)', () => {
+      it('finds nothing lacking in the schema the install scripts make', async () => {
+        expect(await pas.checkSchema()).toEqual([]);
+      });
+
+      it('names a product column the schema script was not re-run to add, for each access, and leaves the connections usable', async () => {
+        const table = subject.database.dialect.booking('FHIR_APPOINTMENT');
+        await subject.exec(`ALTER TABLE ${table} DROP COLUMN PAS_PATIENT_ID`);
+        try {
+          const lacking = await pas.checkSchema();
+          expect(lacking).toEqual(['read', 'insert', 'update'].map((access) => expect.stringMatching(new RegExp(`^${table.replace('.', '\\.')} \\(${access}\\): .*PAS_PATIENT_ID`))));
+        } finally {
+          await subject.exec(subject.database.dialect.name === 'mssql' ? `ALTER TABLE ${table} ADD PAS_PATIENT_ID INT NULL` : `ALTER TABLE ${table} ADD COLUMN PAS_PATIENT_ID INTEGER NULL`);
+        }
+        expect(await pas.checkSchema()).toEqual([]);
+      });
+    });
+
     describe('searchSlots', () => {
       it('finds a service whose clinic has a lower-case active flag and a blank-padded directory id, as the booking does', async () => {
         const [slot] = slotsOf(data, 'PADDED01');

@@ -44,4 +44,30 @@ describe('opening an existing SQLite PAS', () => {
     ]);
     db.close();
   });
+
+  it('checkSchema finds nothing lacking in the schema it creates', async () => {
+    const pas = new SqlitePas({ path: join(dir, 'complete.db') });
+    expect(await pas.checkSchema()).toEqual([]);
+    await pas.close();
+  });
+
+  it('checkSchema names each table and access the SQL needs and cannot have, and changes no row', async () => {
+    const path = join(dir, 'incomplete.db');
+    const pas = new SqlitePas({ path });
+    // A legacy column the adapter reads, and a product column as an upgrade without its schema script leaves it.
+    pas.db.exec('ALTER TABLE PATIENT DROP COLUMN PHONE_NO');
+    pas.db.exec('ALTER TABLE booking_FHIR_APPOINTMENT DROP COLUMN PAS_PATIENT_ID');
+    const counts = () => pas.db.prepare(`SELECT (SELECT COUNT(*) FROM booking_FHIR_APPOINTMENT) AS a, (SELECT COUNT(*) FROM booking_PATIENT_REGISTRATION) AS r, (SELECT COUNT(*) FROM PATIENT) AS p`).get();
+    const before = counts();
+    const lacking = await pas.checkSchema();
+    expect(lacking).toEqual([
+      expect.stringMatching(/^PATIENT \(read\): .*PHONE_NO/),
+      expect.stringMatching(/^booking_FHIR_APPOINTMENT \(read\): .*PAS_PATIENT_ID/),
+      expect.stringMatching(/^booking_FHIR_APPOINTMENT \(insert\): .*PAS_PATIENT_ID/),
+      expect.stringMatching(/^booking_FHIR_APPOINTMENT \(update\): .*PAS_PATIENT_ID/),
+    ]);
+    expect(counts()).toEqual(before);
+    expect(pas.db.inTransaction).toBe(false);
+    await pas.close();
+  });
 });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TABLES } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
 import { configFix, crlFindings } from '../src/commands/doctor.js';
@@ -14,7 +15,7 @@ import {
   statusCodeFindings,
   triggerFindings,
 } from '../src/pas-mapping-checks.js';
-import { type Catalog, type CatalogEntry, type ColumnType, TABLES } from '../src/pas-schema.js';
+import type { Catalog, CatalogEntry, ColumnType } from '../src/pas-schema.js';
 
 /**
  * doctor's decisions about a trust's mapping, over fake catalogue rows (no SQL Server here): what a

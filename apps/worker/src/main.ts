@@ -1,8 +1,9 @@
+import { type PasPort, TransientPasError } from '@booking/pas';
 import { BOOKING_QUEUE, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
 import { serve } from '@hono/node-server';
 import { Worker } from 'bullmq';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { openPas } from './pas-factory.js';
 import { createProcessor } from './processor.js';
 import { createWorkerAdminApp } from './admin.js';
@@ -30,6 +31,7 @@ async function main() {
   // The adapter reports PAS-side changes and unknown legacy codes to the metrics and logs (PasObserver).
   const pas = instrumentPas(await openPas(config, createPasObserver(metrics, logger)), metrics, tracing !== undefined);
   await pas.ping();
+  await refuseAnIncompleteSchema(pas, logger);
 
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
@@ -97,6 +99,26 @@ async function main() {
 
   logger.info({ pas: pas.kind, concurrency: config.WORKER_CONCURRENCY, queue: BOOKING_QUEUE }, 'worker ready');
   await worker.run();
+}
+
+/**
+ * A release started before its schema script or grants were applied (docs/install.md §6) would
+ * take jobs and answer each one 500; it stops instead, naming what is missing. A PAS that cannot
+ * be asked right now (busy, failing over) is not a reason to stay down: that is logged and the
+ * worker starts, as it would have before this check.
+ */
+async function refuseAnIncompleteSchema(pas: PasPort, logger: Logger): Promise<void> {
+  let lacking: string[];
+  try {
+    lacking = await pas.checkSchema();
+  } catch (error) {
+    if (!(error instanceof TransientPasError)) throw error;
+    logger.warn({ err: error.message }, 'could not check the PAS schema now; starting anyway');
+    return;
+  }
+  if (lacking.length === 0) return;
+  logger.fatal({ lacking }, 'the PAS lacks tables, columns or grants this worker uses: run docker/pas/02-booking-schema.sql and apply the grants of docs/install.md (§6 when upgrading); `doctor` lists them');
+  process.exit(78); // EX_CONFIG: restarting will not help until the PAS is changed
 }
 
 main().catch((error) => {

@@ -5,12 +5,13 @@ import { type Env, loadConfig, redisSettings, withRedisLogin, z } from '@booking
 import { facadeSchema } from '@booking/facade/config';
 import { crlBlocks } from '@booking/facade/security/setup';
 import { X509Crl } from '@peculiar/x509';
+import { TABLES } from '@booking/pas';
 import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas, type PasConnection } from '../pas-access.js';
 import { columnTypeFindings, configuredStatusCodes, type StatusCodes, slotSearchIndexFindings, statusCodeFindings, storedStatusCodes, triggerFindings } from '../pas-mapping-checks.js';
-import { type Catalog, checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog, TABLES } from '../pas-schema.js';
+import { type Catalog, checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog } from '../pas-schema.js';
 import { type CheckResult, printResults, summary } from '../report.js';
 import { facadeProblems, pasTarget, settingValue, workerProblems } from '../settings.js';
 

@@ -1,0 +1,43 @@
+import { TransientPasError } from '../port.js';
+import { TABLES, type TableRequirement } from '../requirements.js';
+import { type PasDatabase, rollback } from '../session.js';
+
+/**
+ * What the worker's SQL needs of this PAS and cannot have, one line per table and kind of access;
+ * empty when everything is there. Run once at start, so that a release installed before its schema
+ * script or grants (docs/install.md §6) stops with one line naming what is missing, instead of
+ * answering every booking 500 with "Invalid column name" or "permission denied".
+ *
+ * Each probe is a statement over exactly the columns the adapter uses that touches no row: the
+ * engine still resolves every name and checks every permission. Columns read are probed on every
+ * table. Writes are probed on the product's own tables only, inside a transaction that is always
+ * rolled back: a zero-row UPDATE or INSERT still fires the PAS's own triggers on a legacy table, so
+ * those grants are left to `doctor`, which reads them from the catalogue instead.
+ */
+export async function probeSchema(db: PasDatabase): Promise<string[]> {
+  const lacking: string[] = [];
+  for (const table of TABLES) {
+    const name = table.product ? db.dialect.booking(table.name.replace(/^booking\./, '')) : table.name;
+    for (const [access, sql] of probes(table, name)) {
+      try {
+        if (access === 'read') await db.read((s) => s.query(sql));
+        else await db.transaction(async (s) => rollback(await s.execute(sql)));
+      } catch (error) {
+        if (error instanceof TransientPasError) throw error; // the PAS is unreachable or busy: not a finding
+        lacking.push(`${name} (${access}): ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+  return lacking;
+}
+
+function probes(table: TableRequirement, name: string): ['read' | 'insert' | 'update', string][] {
+  const list: ['read' | 'insert' | 'update', string][] = [['read', `SELECT ${table.reads.join(', ')} FROM ${name} WHERE 1 = 0`]];
+  if (!table.product) return list;
+  if (table.inserts.length > 0) {
+    const columns = table.inserts.join(', ');
+    list.push(['insert', `INSERT INTO ${name} (${columns}) SELECT ${columns} FROM ${name} WHERE 1 = 0`]);
+  }
+  if (table.updates.length > 0) list.push(['update', `UPDATE ${name} SET ${table.updates.map((c) => `${c} = ${c}`).join(', ')} WHERE 1 = 0`]);
+  return list;
+}

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { Agent as TlsAgent, request as tlsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BOOKING_QUEUE, decodeReply, Keyring, type StoredReply } from '@booking/queue';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeTestPki, type TestPki, tlsEnv } from './support/certs.js';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
 import { freeSlots } from './support/pas.js';
 import { type RedisServer, startRedis } from './support/redis.js';
@@ -189,17 +194,33 @@ describe('graceful shutdown', () => {
   });
 });
 
-describe('a facade draining (SIGTERM) with a kept-alive connection open', () => {
+// Over plain HTTP and over mutual TLS (the default), where the drain tracks the TLS sockets.
+describe.each([
+  { transport: 'plain HTTP', tls: false },
+  { transport: 'mutual TLS', tls: true },
+])('a facade draining (SIGTERM) with a kept-alive connection open, over $transport', ({ tls }) => {
   let stack: Stack;
+  let pki: TestPki | undefined;
+  let dir: string | undefined;
   beforeAll(async () => {
-    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1, env: { JOB_TIMEOUT_MS: '8000' } });
+    if (tls) {
+      dir = mkdtempSync(join(tmpdir(), 'drain-tls-'));
+      pki = await makeTestPki(dir);
+    }
+    stack = await Stack.start({ redisUrl: inject('redisUrl'), workers: 1, env: { JOB_TIMEOUT_MS: '8000', ...(pki ? tlsEnv(pki) : {}) } });
   });
-  afterAll(async () => stack?.stop());
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A keep-alive agent of one connection, presenting the SSP's client certificate over TLS. */
+  const newAgent = () => (pki ? new TlsAgent({ keepAlive: true, maxSockets: 1, ca: pki.ca.cert, cert: pki.ssp.cert, key: pki.ssp.key }) : new Agent({ keepAlive: true, maxSockets: 1 }));
 
   /** One request through `agent`; the socket it went over, or the connection error. */
   function send(agent: Agent, method: string, path: string, headers: Record<string, string>, body?: string) {
     return new Promise<{ status: number | string; socket?: Socket }>((resolve) => {
-      const req = request(`${stack.baseUrl}${path}`, { method, headers, agent }, (res) => {
+      const req = (pki ? tlsRequest : request)(`${stack.baseUrl}${path}`, { method, headers, agent }, (res) => {
         const socket = res.socket as Socket; // the agent takes it back at the end
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, socket }));
@@ -213,8 +234,8 @@ describe('a facade draining (SIGTERM) with a kept-alive connection open', () => 
     const base = stack.baseUrl;
     const [a, b] = slotsOf(stack, 2) as [SlotForBooking, SlotForBooking];
     const bookHeaders = () => ({ ...consumerHeaders(base, 'book', { 'X-Request-ID': randomUUID() }), 'content-type': 'application/fhir+json' });
-    const agentA = new Agent({ keepAlive: true, maxSockets: 1 });
-    const agentB = new Agent({ keepAlive: true, maxSockets: 1 });
+    const agentA = newAgent();
+    const agentB = newAgent();
     // B: a pooled, idle connection (as a proxy keeps one).
     const warm = await send(agentB, 'GET', '/metadata', consumerHeaders(base, 'metadata'));
     expect(warm.status).toBe(200);

@@ -1,6 +1,6 @@
-import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
-import { Server as TlsServer } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import { connectionsOf } from './connections.js';
 
 /**
  * Graceful shutdown of an HTTP(S) server. Node's own `server.close()` also closes connections it
@@ -12,42 +12,10 @@ import { Server as TlsServer } from 'node:tls';
  * for a request to arrive on late in the drain; and once nothing is in flight every socket is closed.
  */
 export function gracefulCloser(server: HttpServer, graceMs = 500) {
-  const sockets = new Set<Socket>();
-  /** Sockets that carry HTTP (TLS sockets on a TLS server): requests under way and when one last moved. */
-  const http = new Map<Socket, { active: number; lastMs: number }>();
-  let inFlight = 0;
+  const connections = connectionsOf(server);
   let draining = false;
-
-  const carriesHttp = (socket: Socket) => {
-    http.set(socket, { active: 0, lastMs: Date.now() });
-    socket.once('close', () => http.delete(socket));
-  };
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    if (!(server instanceof TlsServer)) carriesHttp(socket);
-  });
-  // TLS servers hand over the TLS socket on 'secureConnection'.
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    carriesHttp(socket);
-  });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    inFlight++;
-    const state = http.get(req.socket);
-    if (state) {
-      state.active++;
-      state.lastMs = Date.now();
-    }
+  connections.onRequest((res) => {
     if (draining) res.shouldKeepAlive = false;
-    res.once('close', () => {
-      inFlight--;
-      if (state) {
-        state.active--;
-        state.lastMs = Date.now();
-      }
-    });
   });
 
   /** Resolves once every request has been answered and every socket closed. */
@@ -64,10 +32,10 @@ export function gracefulCloser(server: HttpServer, graceMs = 500) {
         // request is counted before its socket could be taken for idle.
         setImmediate(() => {
           const now = Date.now();
-          for (const [socket, state] of http) if (state.active === 0 && now - state.lastMs >= graceMs) socket.destroy();
-          if (inFlight > 0) return;
+          for (const { socket, active, lastMs } of connections.http.values()) if (active === 0 && now - lastMs >= graceMs) socket.destroy();
+          if (connections.inFlight > 0) return;
           clearInterval(timer);
-          for (const socket of sockets) socket.destroy();
+          for (const socket of connections.sockets) socket.destroy();
         });
       }, 50);
     });

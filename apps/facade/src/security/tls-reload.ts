@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, type StatWatcher, unwatchFile, watchFile } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerOptions } from 'node:https';
+import type { Socket } from 'node:net';
 import { createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { type Connections, connectionsOf, type HttpConnection } from '../connections.js';
 import type { AllowList } from './tls.js';
 
 /**
@@ -26,19 +27,14 @@ export interface ReloadLogger {
   error(obj: object, msg: string): void;
 }
 
-interface ConnectionState {
-  active: number;
-  retired: boolean;
-  /** The answer to the latest request read on the connection. */
-  latest?: ServerResponse;
-}
-
 export class ReloadableTls {
   private server: TlsServer | undefined;
   private readonly watched: string[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** Open TLS connections that passed the handshake, with the requests under way on each and the latest answer. */
-  private readonly open = new Map<TLSSocket, ConnectionState>();
+  /** The server's open connections (TLS sockets past the handshake) and the requests under way on each. */
+  private connections: Connections | undefined;
+  /** Connections to end after their answers under way: opened before a reload, or past the age limit. */
+  private readonly retired = new WeakSet<Socket>();
   /** Successful reloads so far; a TCP connection takes its TLS context when it is accepted. */
   private generation = 0;
   /** The reload generation each TCP connection was accepted under. */
@@ -63,6 +59,8 @@ export class ReloadableTls {
    */
   attach(server: TlsServer, options: { maxConnectionAgeMs?: number } = {}): this {
     this.server = server;
+    const connections = connectionsOf(server);
+    this.connections = connections;
     server.on('connection', (raw: object) => this.acceptedUnder.set(raw, this.generation));
     // Prepended, as the allow-list check is: the HTTP parser, fitted to each connection by the https
     // server's own earlier listener, must never read a request from a connection ended here.
@@ -78,28 +76,23 @@ export class ReloadableTls {
         socket.destroy();
         return;
       }
-      const state: ConnectionState = { active: 0, retired: false };
-      this.open.set(socket, state);
       // Past the age limit, a connection is ended after its next answer (`Connection: close`), or by
       // the keep-alive timeout the facade announces: never closed idle unannounced, where a proxy
       // reusing it at that moment would lose a request already sent.
-      const aged = options.maxConnectionAgeMs ? setTimeout(() => this.retire([[socket, state]], { closeIdle: false }), options.maxConnectionAgeMs).unref() : undefined;
-      socket.once('close', () => {
-        clearTimeout(aged);
-        this.open.delete(socket);
-      });
+      if (options.maxConnectionAgeMs) {
+        const aged = setTimeout(() => {
+          const connection = connections.http.get(socket);
+          if (connection) this.retire([connection], { closeIdle: false });
+        }, options.maxConnectionAgeMs).unref();
+        socket.once('close', () => clearTimeout(aged));
+      }
     });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const state = this.open.get(req.socket as TLSSocket);
-      if (!state) return;
-      state.active++;
-      state.latest = res;
-      // A request that arrives on a retired connection (pipelined, or read after the reload) is answered, and the connection ends with it.
-      if (state.retired) res.shouldKeepAlive = false;
-      res.once('close', () => {
-        state.active--;
-        if (state.retired && state.active === 0) (req.socket as TLSSocket).destroySoon();
-      });
+    // A request that arrives on a retired connection (pipelined, or read after the reload) is answered, and the connection ends with it.
+    connections.onRequest((res, connection) => {
+      if (connection && this.retired.has(connection.socket)) res.shouldKeepAlive = false;
+    });
+    connections.onAnswered((connection) => {
+      if (this.retired.has(connection.socket) && connection.active === 0) (connection.socket as TLSSocket).destroySoon();
     });
     return this;
   }
@@ -110,7 +103,7 @@ export class ReloadableTls {
    * counted as under way rather than cut off.
    */
   private retireOpenConnections(): void {
-    const retiring = [...this.open];
+    const retiring = [...(this.connections?.http.values() ?? [])];
     this.retire(retiring, {
       closeIdle: true,
       done: (idle) => {
@@ -126,17 +119,17 @@ export class ReloadableTls {
    * answer, not the first of a pipeline, says `Connection: close`). An idle one is closed at once
    * only when `closeIdle` (a reload: access must end now), else at its next answer.
    */
-  private retire(retiring: [TLSSocket, ConnectionState][], how: { closeIdle: boolean; done?: (idle: number) => void }): void {
-    for (const [, state] of retiring) state.retired = true;
+  private retire(retiring: HttpConnection[], how: { closeIdle: boolean; done?: (idle: number) => void }): void {
+    for (const { socket } of retiring) this.retired.add(socket);
     setImmediate(() => {
       let idle = 0;
-      for (const [socket, state] of retiring) {
-        if (state.active > 0) {
-          if (state.latest && !state.latest.headersSent) state.latest.shouldKeepAlive = false;
+      for (const { socket, active, latest } of retiring) {
+        if (active > 0) {
+          if (latest && !latest.headersSent) latest.shouldKeepAlive = false;
           continue;
         }
         idle++;
-        if (how.closeIdle) socket.destroySoon(); // close_notify, then closed
+        if (how.closeIdle) (socket as TLSSocket).destroySoon(); // close_notify, then closed
       }
       how.done?.(idle);
     });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATUS_MAPPING } from '../src/appointment-status.js';
 import { LocalClock } from '../src/local-time.js';
-import { CANCELLATION_REASON_URL, type ComposeRow, compose } from '../src/transactions/compose.js';
+import { EXTENSIONS } from '@booking/fhir/types';
+import { type ComposeRow, compose } from '../src/transactions/compose.js';
+
+const CANCELLATION_REASON_URL = EXTENSIONS.cancellationReason;
 
 /** Composition rules in-process: what the PAS rows change in a stored Appointment, and what they never touch. */
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EXTENSIONS, PROFILES, SYSTEMS } from '@booking/fhir/types';
 
 /**
  * What a national consumer sends through the SSP (spec §3, §5, §6, §9.1): the interaction ids and
@@ -16,9 +17,6 @@ export const INTERACTIONS = {
   searchAppointment: { id: `${URN}:search:appointment`, scope: 'patient/appointment.read' },
 } as const;
 export type InteractionName = keyof typeof INTERACTIONS;
-
-export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
-export const RFC4122_SYSTEM = 'https://tools.ietf.org/html/rfc4122';
 
 /** Who the consumer says it is, in the JWT. */
 export interface ConsumerIdentity {
@@ -47,7 +45,7 @@ export function unsignedJwt(audience: string, scope: string, who: ConsumerIdenti
     reason_for_request: 'directcare',
     requested_scope: scope,
     requesting_device: { resourceType: 'Device', identifier: [{ system: who.device.system, value: who.device.value }], model: who.device.model, version: '1.0' },
-    requesting_organization: { resourceType: 'Organization', name: who.organization.name, identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: who.organization.ods }] },
+    requesting_organization: { resourceType: 'Organization', name: who.organization.name, identifier: [{ system: SYSTEMS.odsOrganization, value: who.organization.ods }] },
     ...(who.practitioner ? { requesting_practitioner: { resourceType: 'Practitioner', id: who.sub, name: [{ family: who.practitioner.family, given: [who.practitioner.given] }] } } : {}),
     ...claims,
   };
@@ -95,17 +93,17 @@ export interface PatientSketch {
 
 /** A Booking API Appointment for a slot, shaped like the assurance harness's request. */
 export function bookingAppointment(slot: SlotRef, patient: PatientSketch, description: string): Record<string, unknown> {
-  const nhs = patient.nhsNumber ? { use: 'official', system: NHS_NUMBER_SYSTEM, value: patient.nhsNumber } : undefined;
+  const nhs = patient.nhsNumber ? { use: 'official', system: SYSTEMS.nhsNumber, value: patient.nhsNumber } : undefined;
   return {
     resourceType: 'Appointment',
-    meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1'] },
+    meta: { profile: [PROFILES.Appointment] },
     language: 'en-GB',
     contained: [
       {
         resourceType: 'DocumentReference',
         id: 'doc1',
-        meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-DocumentReference-1'] },
-        identifier: [{ system: RFC4122_SYSTEM, value: randomUUID() }],
+        meta: { profile: [PROFILES.DocumentReference] },
+        identifier: [{ system: SYSTEMS.rfc4122, value: randomUUID() }],
         status: 'current',
         type: { coding: [{ system: 'urn:oid:2.16.840.1.113883.2.1.3.2.4.18.17', code: 'POCD_MT200001GB02', display: 'Integrated Urgent Care Report' }] },
         indexed: new Date().toISOString(),
@@ -114,15 +112,15 @@ export function bookingAppointment(slot: SlotRef, patient: PatientSketch, descri
       {
         resourceType: 'Patient',
         id: 'P1',
-        meta: { profile: ['https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Patient-1'] },
+        meta: { profile: [PROFILES.Patient] },
         ...(nhs
           ? {
               identifier: [
                 {
                   extension: [
                     {
-                      url: 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1',
-                      valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1', code: '01', display: 'Number present and verified' }] },
+                      url: EXTENSIONS.nhsNumberVerificationStatus,
+                      valueCodeableConcept: { coding: [{ system: SYSTEMS.nhsNumberVerificationStatus, code: '01', display: 'Number present and verified' }] },
                     },
                   ],
                   ...nhs,
@@ -139,7 +137,7 @@ export function bookingAppointment(slot: SlotRef, patient: PatientSketch, descri
       {
         resourceType: 'Slot',
         id: slot.id,
-        ...(slot.identifier ? { identifier: [{ system: RFC4122_SYSTEM, value: slot.identifier }] } : {}),
+        ...(slot.identifier ? { identifier: [{ system: SYSTEMS.rfc4122, value: slot.identifier }] } : {}),
         schedule: { reference: slot.schedule },
         status: 'busy',
         start: slot.start,

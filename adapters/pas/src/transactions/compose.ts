@@ -1,3 +1,4 @@
+import { EXTENSIONS, SYSTEMS } from '@booking/fhir/types';
 import { type AppointmentStatus, legacyStatus, type StatusMapping } from '../appointment-status.js';
 import { genderFromSex } from '../legacy-codes.js';
 import type { LocalClock } from '../local-time.js';
@@ -10,10 +11,8 @@ import type { PasChangeKind } from '../port.js';
  * from the product's current stored version.
  */
 
-const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
-const NHS_VERIFICATION_URL = 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1';
-const NHS_VERIFICATION_SYSTEM = 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1';
-export const CANCELLATION_REASON_URL = 'https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-AppointmentCancellationReason-1';
+const NHS_NUMBER_SYSTEM = SYSTEMS.nhsNumber;
+const CANCELLATION_REASON_URL = EXTENSIONS.cancellationReason;
 const CANCELLED_BY_TEXT = { patient: 'Cancelled by the patient', hospital: 'Cancelled by the hospital' } as const;
 const OUR_REASONS: readonly unknown[] = Object.values(CANCELLED_BY_TEXT);
 /** FHIR STU3 Appointment.status for an appointment that should never have existed (the PAS deleted it). */
@@ -265,8 +264,8 @@ function patientRowIdentifiers(row: ComposeRow, local: string | undefined): Json
     const code = Object.hasOwn(NHS_NUMBER_STATUSES, stated) ? stated : UNKNOWN_NHS_STATUS;
     const extension = [
       {
-        url: NHS_VERIFICATION_URL,
-        valueCodeableConcept: { coding: [{ system: NHS_VERIFICATION_SYSTEM, code, display: NHS_NUMBER_STATUSES[code] }] },
+        url: EXTENSIONS.nhsNumberVerificationStatus,
+        valueCodeableConcept: { coding: [{ system: SYSTEMS.nhsNumberVerificationStatus, code, display: NHS_NUMBER_STATUSES[code] }] },
       },
     ];
     return [{ extension, system: NHS_NUMBER_SYSTEM, value: nhs }];

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Client, type FhirResource, type RequestOptions } from 'fhir-kit-client';
 import { DateTime } from 'luxon';
 import { Agent, setGlobalDispatcher } from 'undici';
-import { bookingAppointment, type ConsumerIdentity, type InteractionName, NHS_NUMBER_SYSTEM, RFC4122_SYSTEM, sspHeaders, unsignedJwt } from '../consumer.js';
+import { SYSTEMS } from '@booking/fhir/types';
+import { bookingAppointment, type ConsumerIdentity, type InteractionName, sspHeaders, unsignedJwt } from '../consumer.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { isValidNhsNumber, smokeTestNhsNumber } from '../nhs-number.js';
 
@@ -181,7 +182,7 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
   // Clean-up: whatever failed above, leave no test booking behind.
   if (booked && !cancelled) log({ step: 'cleanup-cancel', ...(await cancelAppointment(booked)) });
   if (bookUncertain) {
-    const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${NHS_NUMBER_SYSTEM}|${nhsNumber}` }, options: headers('searchAppointment') }));
+    const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${SYSTEMS.nhsNumber}|${nhsNumber}` }, options: headers('searchAppointment') }));
     const leftovers: Json[] = (found.resource?.entry ?? [])
       .map((e: Json) => e.resource)
       .filter((a: Json) => a?.resourceType === 'Appointment' && a.status === 'booked' && (a.contained ?? []).some((c: Json) => c.resourceType === 'Patient' && c.name?.[0]?.family === SMOKE_FAMILY));
@@ -247,7 +248,7 @@ export function searchWindow(zone: string, now = new Date()): { from: string; to
 
 /** A Booking API Appointment for the slot, for a patient nobody could mistake for a real one. */
 export function bookingBody(slot: Json, nhsNumber: string): Json {
-  const guid = (slot.identifier ?? []).find((i: Json) => i.system === RFC4122_SYSTEM)?.value;
+  const guid = (slot.identifier ?? []).find((i: Json) => i.system === SYSTEMS.rfc4122)?.value;
   return bookingAppointment(
     { id: slot.id, ...(guid ? { identifier: guid } : {}), schedule: slot.schedule?.reference, start: slot.start, end: slot.end },
     {

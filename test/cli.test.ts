@@ -95,6 +95,24 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     expect(new Set(report.results.map((x) => x.check))).toEqual(new Set(['config', 'audit', 'redis', 'clock', 'pas']));
   });
 
+  it('doctor counts the bookable clinics as the booking guard does: a padded lower-case flag is active, a blank service id is none', async () => {
+    const padded = join(dir, 'padded-flags.sqlite');
+    copyFileSync(pasPath, padded);
+    let db = new Database(padded);
+    const active = (db.prepare(`SELECT COUNT(*) AS n FROM CLINIC WHERE ACTIVE_FLAG = 'Y' AND DOS_SERVICE_ID IS NOT NULL`).get() as { n: number }).n;
+    expect(active).toBeGreaterThan(0);
+    db.exec(`UPDATE CLINIC SET ACTIVE_FLAG = 'y ' WHERE ACTIVE_FLAG = 'Y'`);
+    db.close();
+    const r = await cli(['doctor', '--app', 'worker'], healthyEnv(padded));
+    expect(r.stdout).toMatch(new RegExp(`ok {4}pas {5}${active} active clinic\\(s\\) carry a DoS service id`));
+
+    db = new Database(padded);
+    db.exec(`UPDATE CLINIC SET DOS_SERVICE_ID = '   '`);
+    db.close();
+    const blank = await cli(['doctor', '--app', 'worker'], healthyEnv(padded));
+    expect(blank.stdout).toMatch(/WARN {2}pas {5}no active clinic carries a DoS service id/);
+  });
+
   it('doctor against a PAS missing an index and a table exits 1 naming both', async () => {
     const broken = join(dir, 'broken.sqlite');
     copyFileSync(pasPath, broken);

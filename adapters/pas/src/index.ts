@@ -6,3 +6,4 @@ export { openPasScreens, pasScreens, type PasScreens, type PasScreensOptions } f
 export * from './appointment-status.js';
 export { checkHospitalNumberFormat, DEFAULT_HOSPITAL_NUMBER, type HospitalNumberFormat } from './transactions/repository.js';
 export * from './requirements.js';
+export { legacyCode } from './session.js';

@@ -5,7 +5,7 @@ import { type Env, loadConfig, redisSettings, withRedisLogin, z } from '@booking
 import { facadeSchema } from '@booking/facade/config';
 import { crlBlocks } from '@booking/facade/security/setup';
 import { X509Crl } from '@peculiar/x509';
-import { TABLES } from '@booking/pas';
+import { legacyCode, TABLES } from '@booking/pas';
 import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -321,9 +321,9 @@ async function statusCodeResults(pas: PasConnection, catalog: Catalog, codes: St
   }
 }
 
-/** Nothing is bookable until some active clinic carries a DoS service id. */
+/** Nothing is bookable until some active clinic carries a DoS service id (both read as the booking guard reads them: trimmed, any case). */
 async function bookableClinics(pas: PasConnection): Promise<CheckResult> {
-  const n = Number((await pas.query(`SELECT COUNT(*) AS n FROM CLINIC WHERE ACTIVE_FLAG = 'Y' AND DOS_SERVICE_ID IS NOT NULL`))[0]?.n ?? 0);
+  const n = Number((await pas.query(`SELECT COUNT(*) AS n FROM CLINIC WHERE ${legacyCode('ACTIVE_FLAG')} = 'Y' AND ${legacyCode('DOS_SERVICE_ID')} <> ''`))[0]?.n ?? 0);
   return n > 0
     ? { status: 'ok', check: 'pas', subject: 'CLINIC', message: `${n} active clinic(s) carry a DoS service id` }
     : { status: 'warn', check: 'pas', subject: 'CLINIC', message: 'no active clinic carries a DoS service id: every slot search will find nothing', fix: 'set CLINIC.DOS_SERVICE_ID for the bookable clinics (or load demo data)' };

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeTestPki, type Pem, type TestPki, tlsEnv } from './support/certs.js';
 import { consumerHeaders } from './support/consumer.js';
+import { scrape } from './support/prometheus.js';
 import { type Facade, Stack } from './support/stack.js';
 
 /**
@@ -79,6 +81,15 @@ async function eventually<T>(probe: () => Promise<T>, expected: T, ms = 15000): 
 
 const logOf = (facade: Facade) => facade.output.join('');
 
+/** The facade's booking_tls_expiry_timestamp_seconds series: `kind subject` → epoch seconds. */
+async function tlsExpiries(facade: Facade): Promise<Record<string, number>> {
+  const text = await scrape(facade.adminUrl);
+  const series = [...text.matchAll(/^booking_tls_expiry_timestamp_seconds\{kind="([^"]+)",subject="([^"]+)"\} (\d+)$/gm)];
+  return Object.fromEntries(series.map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));
+}
+const notAfter = (pem: string) => Math.floor(new Date(new X509Certificate(pem).validTo).getTime() / 1000);
+const subjectOf = (pem: string) => new X509Certificate(pem).subject.split('\n').join(', ');
+
 describe('TLS material reloads without a restart', () => {
   it('a changed allow-list file applies to new connections; the facade that does not poll keeps the old list until SIGHUP', async () => {
     expect(await metadata(polling, pki.ssp)).toBe(200);
@@ -96,7 +107,13 @@ describe('TLS material reloads without a restart', () => {
     expect(signalled.child.exitCode).toBeNull(); // SIGHUP no longer ends the process
   });
 
-  it('a new server certificate, key, CA bundle and CRLs are served on the next handshake', async () => {
+  it('a new server certificate, key, CA bundle and CRLs are served on the next handshake, and their expiry dates are exported for alerts', async () => {
+    const before = await tlsExpiries(polling);
+    expect(Object.keys(before).sort()).toEqual([`client_ca ${subjectOf(pki.ca.cert)}`, `crl ${subjectOf(pki.ca.cert)}`, `server_certificate ${subjectOf(pki.server.cert)}`].sort());
+    expect(before[`server_certificate ${subjectOf(pki.server.cert)}`]).toBe(notAfter(pki.server.cert));
+    expect(before[`client_ca ${subjectOf(pki.ca.cert)}`]).toBe(notAfter(pki.ca.cert));
+    expect(before[`crl ${subjectOf(pki.ca.cert)}`]).toBeGreaterThan(Date.now() / 1000);
+
     writeFileSync(allowFile, 'ssp.test.nhs.uk');
     // With CRLs checked, a CA without its list in FACADE_TLS_CRL has every client refused: the new CA's list comes with it.
     writeFileSync(pki.files.crl, `${pki.crl.trim()}\n${next.crl.trim()}\n`);
@@ -107,6 +124,12 @@ describe('TLS material reloads without a restart', () => {
     expect(await metadata(polling, next.ssp)).toBe(200); // a client of the newly trusted CA
     expect(await metadata(polling, pki.ssp)).toBe(200); // and of the old one, still in the bundle
     expect(await metadata(polling, next.revoked)).not.toBe(200); // and the new CA's revocations apply
+
+    const after = await tlsExpiries(polling);
+    expect(Object.keys(after).sort()).toEqual(
+      [`client_ca ${subjectOf(pki.ca.cert)}`, `client_ca ${subjectOf(next.ca.cert)}`, `crl ${subjectOf(pki.ca.cert)}`, `crl ${subjectOf(next.ca.cert)}`, `server_certificate ${subjectOf(next.server.cert)}`].sort(),
+    );
+    expect(after[`server_certificate ${subjectOf(next.server.cert)}`]).toBe(notAfter(next.server.cert));
   });
 
   it('a bad new file (not PEM, or a key that does not match) keeps the previous set in use and logs an error', async () => {

@@ -15,7 +15,7 @@ import { PasQueueClient } from './queue-client.js';
 import { AuditLog } from './audit/log.js';
 import { serveConsumer } from './security/listener.js';
 import { type SecuritySetup, securitySetup } from './security/setup.js';
-import { tlsServerOptions } from './security/tls.js';
+import { tlsExpiries, tlsServerOptions } from './security/tls.js';
 import { ReloadableTls, tlsSourceFiles } from './security/tls-reload.js';
 
 async function main() {
@@ -42,7 +42,9 @@ async function main() {
     retentionSeconds: config.JOB_RETENTION_SECONDS,
     telemetry: tracing?.telemetry,
   });
-  const metrics = createFacadeMetrics([queue.queue]);
+  // Certificates and allow-list reload on SIGHUP and when their files change (security/tls-reload.ts).
+  const tlsMaterial = security.tls ? new ReloadableTls(security.tls, () => tlsServerOptions(loadFacadeConfig()), logger) : undefined;
+  const metrics = createFacadeMetrics([queue.queue], tlsMaterial ? { tlsExpiries: () => tlsExpiries(tlsMaterial.serverOptions) } : {});
 
   // Request bodies are validated from the first request on without a cold start (definitions, invariants).
   prepareValidation();
@@ -68,8 +70,6 @@ async function main() {
     draining: () => stopping,
   });
 
-  // Certificates and allow-list reload on SIGHUP and when their files change (security/tls-reload.ts).
-  const tlsMaterial = security.tls ? new ReloadableTls(security.tls, () => tlsServerOptions(loadFacadeConfig()), logger) : undefined;
   const server = serveConsumer({
     fetch: app.fetch,
     hostname: config.FACADE_HOST,

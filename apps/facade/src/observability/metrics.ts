@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TlsExpiry } from '../security/tls.js';
 
 /** Seconds buckets from a quick metadata read to a booking that waited on a slow PAS. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -12,7 +13,7 @@ export type FacadeMetrics = ReturnType<typeof createFacadeMetrics>;
  * The facade's Prometheus metrics. Queue depth is read from Redis on each scrape, not kept in
  * memory: every facade reports the same numbers, so dashboards take max(), not sum().
  */
-export function createFacadeMetrics(queues: Queue[]) {
+export function createFacadeMetrics(queues: Queue[], options: { tlsExpiries?: () => TlsExpiry[] } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -52,6 +53,20 @@ export function createFacadeMetrics(queues: Queue[]) {
       }
     },
   });
+
+  if (options.tlsExpiries) {
+    const expiries = options.tlsExpiries;
+    new Gauge({
+      name: 'booking_tls_expiry_timestamp_seconds',
+      help: 'When the TLS material in use stops working: the server certificate and each client CA certificate expire, each CRL passes its next update (then every client certificate of its CA is refused)',
+      labelNames: ['kind', 'subject'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const e of expiries()) this.set({ kind: e.kind, subject: e.subject }, Math.floor(e.at.getTime() / 1000));
+      },
+    });
+  }
 
   return {
     registry,

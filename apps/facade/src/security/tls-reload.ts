@@ -47,6 +47,11 @@ export class ReloadableTls {
     private readonly logger: ReloadLogger,
   ) {}
 
+  /** The certificates, key, CA and CRLs in force now. */
+  get serverOptions(): ServerOptions {
+    return this.current.serverOptions;
+  }
+
   /** The allow-list in force now (read by the listener at each handshake). */
   get allowList(): AllowList {
     return this.current.allowList;

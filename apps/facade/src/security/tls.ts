@@ -124,6 +124,36 @@ export function casWithoutCrl(caPem: string, crls: string[]): string[] {
   return cas.map((ca) => new PemCertificate(ca).subject).filter((subject) => !issuers.has(subject));
 }
 
+/** A date past which the TLS material stops working: a certificate's notAfter, or a CRL's nextUpdate. */
+export interface TlsExpiry {
+  /** `server_certificate` (consumers refuse it), `client_ca` (every client it issued is refused), `crl` (its CA's clients are all refused). */
+  kind: 'server_certificate' | 'client_ca' | 'crl';
+  /** The certificate's subject, or the CRL's issuer. */
+  subject: string;
+  at: Date;
+}
+
+const expiriesOf = new WeakMap<ServerOptions, TlsExpiry[]>();
+
+/** What in this material expires, and when (computed once per loaded set). A CRL without a next update never expires. */
+export function tlsExpiries(options: ServerOptions): TlsExpiry[] {
+  let found = expiriesOf.get(options);
+  if (found) return found;
+  const pems = (value: unknown): string[] => (Array.isArray(value) ? value : value ? [value] : []).map(String);
+  const certificates = (value: unknown) => pems(value).flatMap((pem) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []);
+  const server = certificates(options.cert).slice(0, 1); // the leaf; what follows is its chain
+  found = [
+    ...server.map((pem) => new PemCertificate(pem)).map((c) => ({ kind: 'server_certificate' as const, subject: c.subject, at: c.notAfter })),
+    ...certificates(options.ca).map((pem) => new PemCertificate(pem)).map((c) => ({ kind: 'client_ca' as const, subject: c.subject, at: c.notAfter })),
+    ...pems(options.crl)
+      .flatMap(crlBlocks)
+      .map((pem) => new X509Crl(pem))
+      .flatMap((crl) => (crl.nextUpdate ? [{ kind: 'crl' as const, subject: crl.issuer, at: crl.nextUpdate }] : [])),
+  ];
+  expiriesOf.set(options, found);
+  return found;
+}
+
 /** Identities of the sockets that passed the allow-list (for the audit trail). */
 const identities = new WeakMap<object, ClientIdentity>();
 

@@ -6,7 +6,9 @@ import type { SyntaxNode } from '@lezer/common';
 import type { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import type { Queue } from 'bullmq';
 import { createFacadeMetrics } from '../apps/facade/src/observability/metrics.js';
+import type { TlsExpiry } from '../apps/facade/src/security/tls.js';
 import { createWorkerMetrics } from '../apps/worker/src/observability/metrics.js';
 import { REPO_ROOT } from './support/stack.js';
 
@@ -32,12 +34,24 @@ interface Rule {
 }
 const rules = (parseYaml(readFileSync(RULES, 'utf8')) as { groups: { name: string; rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
 
-/** Every metric either process exports, with its label names; Prometheus adds `job` and `instance` to each series. */
+/**
+ * Every metric either process exports, with its label names (Prometheus adds `job` and `instance`
+ * to each series) and, for labels whose series exist from the start (zero counters, gauges set at
+ * scrape), the values the code gives them: a matcher on another value selects nothing.
+ */
 const exported = new Map<string, Set<string>>();
-for (const registry of [createFacadeMetrics([], { tlsExpiries: () => [] }).registry, createWorkerMetrics().registry] as Registry[]) {
+const knownValues = new Map<string, Map<string, Set<string>>>();
+const everyTlsKind: TlsExpiry[] = (['server_certificate', 'server_chain', 'client_ca', 'crl'] as const).map((kind) => ({ kind, subject: 'CN=x', id: '0', at: new Date() }));
+const oneQueue = { name: 'pas-requests', getJobCounts: async () => ({}) } as unknown as Queue;
+for (const registry of [createFacadeMetrics([oneQueue], { tlsExpiries: () => everyTlsKind }).registry, createWorkerMetrics().registry] as Registry[]) {
   for (const metric of registry.getMetricsAsArray()) {
     const { name, labelNames } = metric as unknown as { name: string; labelNames?: string[] };
     exported.set(name, new Set([...(labelNames ?? []), 'job', 'instance']));
+  }
+  for (const { name, values } of await registry.getMetricsAsJSON()) {
+    const labels = knownValues.get(name) ?? new Map<string, Set<string>>();
+    for (const { labels: series } of values) for (const [label, value] of Object.entries(series)) labels.set(label, (labels.get(label) ?? new Set()).add(String(value)));
+    knownValues.set(name, labels);
   }
 }
 const TARGET_LABELS = new Set(['job', 'instance']);
@@ -72,6 +86,11 @@ function problemsOf(expr: string): string[] {
         for (const matcher of ref.node.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? []) {
           const label = text(matcher.getChild('LabelName') as SyntaxNode);
           if (!labels.has(label)) problems.push(`${text(name)} has no label ${label}`);
+          const known = knownValues.get(text(name).replace(/_(bucket|sum|count)$/, ''))?.get(label);
+          const literal = JSON.parse(text(matcher.getChild('StringLiteral') as SyntaxNode)) as string;
+          // Plain values and alternations of plain values (a|b); other regexes are not checked.
+          const values = /^[\w-]+(\|[\w-]+)*$/.test(literal) ? literal.split('|') : [];
+          for (const value of values) if (known && !known.has(value)) problems.push(`${text(name)}{${label}} is never "${value}" (it is one of ${[...known].sort().join(', ')})`);
         }
       }
       if (ref.name === 'AggregateExpr') {
@@ -94,10 +113,14 @@ describe('alerting rules (docker/prometheus/booking-alerts.yml)', () => {
     expect(problemsOf('booking_outcomes_total{reason="x"} > 0')).toEqual(['booking_outcomes_total has no label reason']);
     expect(problemsOf('sum by (reason) (rate(booking_outcomes_total[5m]))')).toEqual(['grouping by reason, which some series under it lack']);
     expect(problemsOf('histogram_quantile(0.95, sum by (le) (rate(booking_job_wait_seconds_bucket[5m])))')).toEqual([]);
+    expect(problemsOf('booking_outcomes_total{outcome="undecoded"} > 0')).toEqual([expect.stringMatching(/^booking_outcomes_total\{outcome\} is never "undecoded"/)]);
+    expect(problemsOf('booking_pas_duration_seconds_bucket{operation=~"book|cancelling"} > 0')).toEqual([]); // no zero series for durations: values unknown
+    expect(problemsOf('booking_pas_errors_total{operation=~"book|cancelling"} > 0')).toEqual([expect.stringMatching(/is never "cancelling"/)]);
+    expect(problemsOf('booking_tls_expiry_timestamp_seconds{kind!="crls"} > 0')).toEqual([expect.stringMatching(/is never "crls"/)]);
   });
 
   it('cover what on-call must hear of: no workers, 5xx, unreadable replies, a paused queue, expired jobs, PAS errors, TLS running out', () => {
-    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['BookingNoWorkers', 'BookingServerErrors', 'BookingReplyUnreadable', 'BookingQueuePaused', 'BookingJobsExpired', 'BookingPasErrors', 'BookingTlsExpiresSoon', 'BookingReconcilerStale']));
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['BookingNoWorkers', 'BookingServerErrors', 'BookingReplyUnreadable', 'BookingQueuePaused', 'BookingJobsExpired', 'BookingPasErrors', 'BookingTlsCertificateExpiresSoon', 'BookingCrlNextUpdateSoon', 'BookingReconcilerStale']));
     expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
   });
 
@@ -109,6 +132,12 @@ describe('alerting rules (docker/prometheus/booking-alerts.yml)', () => {
     const runbook = /^docs\/operations\.md#(.+)$/.exec(rule.annotations?.runbook ?? '');
     expect(runbook, 'runbook: docs/operations.md#section').not.toBeNull();
     expect([...anchors]).toContain(runbook?.[1]);
+  });
+
+  it('every alert has a unit test in which it fires (booking-alerts.test.yml)', () => {
+    const cases = (parseYaml(readFileSync(RULE_TESTS, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }).tests.flatMap((t) => t.alert_rule_test ?? []);
+    const firing = new Set(cases.filter((c) => c.exp_alerts.length > 0).map((c) => c.alertname));
+    expect(rules.map((r) => r.alert).filter((name) => !firing.has(name))).toEqual([]);
   });
 
   const promtool = (() => {

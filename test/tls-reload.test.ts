@@ -84,7 +84,7 @@ const logOf = (facade: Facade) => facade.output.join('');
 /** The facade's booking_tls_expiry_timestamp_seconds series: `kind subject` → epoch seconds. */
 async function tlsExpiries(facade: Facade): Promise<Record<string, number>> {
   const text = await scrape(facade.adminUrl);
-  const series = [...text.matchAll(/^booking_tls_expiry_timestamp_seconds\{kind="([^"]+)",subject="([^"]+)"\} (\d+)$/gm)];
+  const series = [...text.matchAll(/^booking_tls_expiry_timestamp_seconds\{kind="([^"]+)",subject="([^"]+)",id="[0-9a-f]{16}"\} (\d+)$/gm)];
   return Object.fromEntries(series.map((m) => [`${m[1]} ${m[2]}`, Number(m[3])]));
 }
 const notAfter = (pem: string) => Math.floor(new Date(new X509Certificate(pem).validTo).getTime() / 1000);

@@ -143,7 +143,7 @@ describe("a write job's PAS retries stop at its deadline", () => {
     expect((freshReply as { problem: { diagnostics: string } }).problem.diagnostics).toMatch(/nothing was done/);
   });
 
-  it('counts every book reply in booking_outcomes_total and booking_jobs_processed_total, those of jobs not run included', async () => {
+  it('counts every book reply in booking_outcomes_total, booking_jobs_processed_total and booking_jobs_not_run_total, those of jobs not run included', async () => {
     const metrics = createWorkerMetrics();
     const processor = processorOver(pas as unknown as PasPort, undefined, metrics.reply);
     const expired = bookJob(freeSlot().slot, Date.now() - 1);
@@ -168,5 +168,9 @@ describe("a write job's PAS retries stop at its deadline", () => {
     expect(metricValue(text, 'booking_outcomes_total', { outcome: 'undecodable' })).toBe(1);
     expect(metricValue(text, 'booking_outcomes_total')).toBe(3);
     expect(metricValue(text, 'booking_jobs_processed_total', { kind: 'book', result: 'problem' })).toBe(3);
+    // The same, for on-call's alerts, by kind: every job answered without being run.
+    expect(metricValue(text, 'booking_jobs_not_run_total', { kind: 'book', reason: 'expired' })).toBe(2);
+    expect(metricValue(text, 'booking_jobs_not_run_total', { kind: 'book', reason: 'undecodable' })).toBe(1);
+    expect(text).toContain('booking_jobs_not_run_total{kind="read",reason="undecodable"} 0');
   });
 });

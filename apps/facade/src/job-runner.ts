@@ -13,7 +13,8 @@ export interface JobRunner {
  * came but does not open (`reply-unreadable`: sealed with a key this facade lacks, or tampered
  * with) means the worker did the job, a booking included.
  */
-export type JobFailure = 'queue-unavailable' | 'timeout' | 'job-failed' | 'reply-unreadable';
+export const JOB_FAILURES = ['queue-unavailable', 'timeout', 'job-failed', 'reply-unreadable'] as const;
+export type JobFailure = (typeof JOB_FAILURES)[number];
 
 export class JobError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { type PasPort, TransientPasError } from '@booking/pas';
+import { type PasPort, TransientPasError, WriteDeadlinePassedError } from '@booking/pas';
 import type { WorkerMetrics } from './observability/metrics.js';
 
 /**
@@ -18,7 +18,9 @@ export function instrumentPas<P extends PasPort>(pas: P, metrics: WorkerMetrics,
         metrics.pasCall(operation, (performance.now() - started) / 1000);
         return result;
       } catch (error) {
-        const transient = error instanceof TransientPasError;
+        // A write that reached its deadline while waiting (locks, a slow PAS) is the PAS being slow,
+        // not broken: it counts with the transient failures, not with those a person must fix.
+        const transient = error instanceof TransientPasError || error instanceof WriteDeadlinePassedError;
         metrics.pasCall(operation, (performance.now() - started) / 1000, error, transient);
         span?.recordException(error as Error);
         span?.setStatus({ code: SpanStatusCode.ERROR, message: transient ? 'transient PAS failure' : 'PAS failure' });

@@ -27,7 +27,7 @@ async function main() {
   // A Redis command rejected during an outage, deep inside a library, must not take the process
   // down with every request it holds; it is logged and the process carries on reconnecting.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ reconcileIntervalSeconds: config.RECONCILE_INTERVAL_SECONDS });
   // The adapter reports PAS-side changes and unknown legacy codes to the metrics and logs (PasObserver).
   const pas = instrumentPas(await openPas(config, createPasObserver(metrics, logger)), metrics, tracing !== undefined);
   await pas.ping();

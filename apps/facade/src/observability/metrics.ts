@@ -1,5 +1,7 @@
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { INTERACTIONS } from '../interactions.js';
+import { JOB_FAILURES } from '../job-runner.js';
 import type { TlsExpiry } from '../security/tls.js';
 
 /** Seconds buckets from a quick metadata read to a booking that waited on a slow PAS. */
@@ -36,6 +38,9 @@ export function createFacadeMetrics(queues: Queue[], options: { tlsExpiries?: ()
     labelNames: ['interaction', 'reason'] as const,
     registers: [registry],
   });
+  // Zero series from the start: increase() over a series that first appears at 1 is 0, so the
+  // first unreadable reply after a restart (a key rotation restarts everything) would raise no alert.
+  for (const { name, job } of INTERACTIONS) if (job) for (const reason of JOB_FAILURES) jobFailures.inc({ interaction: name, reason }, 0);
   new Gauge({
     name: 'booking_queue_jobs',
     help: 'Jobs in each state of each queue, read from Redis at scrape time',
@@ -58,12 +63,12 @@ export function createFacadeMetrics(queues: Queue[], options: { tlsExpiries?: ()
     const expiries = options.tlsExpiries;
     new Gauge({
       name: 'booking_tls_expiry_timestamp_seconds',
-      help: 'When the TLS material in use stops working: the server certificate and each client CA certificate expire, each CRL passes its next update (then every client certificate of its CA is refused)',
-      labelNames: ['kind', 'subject'] as const,
+      help: 'When the TLS material in use stops working: the server certificate, its chain and each client CA certificate expire, each CRL passes its next update (then every client certificate of its CA is refused)',
+      labelNames: ['kind', 'subject', 'id'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        for (const e of expiries()) this.set({ kind: e.kind, subject: e.subject }, Math.floor(e.at.getTime() / 1000));
+        for (const e of expiries()) this.set({ kind: e.kind, subject: e.subject, id: e.id }, Math.floor(e.at.getTime() / 1000));
       },
     });
   }

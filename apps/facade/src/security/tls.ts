@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { ServerOptions } from 'node:https';
 import { createSecureContext, type PeerCertificate, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '@booking/config';
@@ -126,33 +126,57 @@ export function casWithoutCrl(caPem: string, crls: string[]): string[] {
 
 /** A date past which the TLS material stops working: a certificate's notAfter, or a CRL's nextUpdate. */
 export interface TlsExpiry {
-  /** `server_certificate` (consumers refuse it), `client_ca` (every client it issued is refused), `crl` (its CA's clients are all refused). */
-  kind: 'server_certificate' | 'client_ca' | 'crl';
+  /**
+   * `server_certificate` (consumers refuse it after), `server_chain` (an intermediate sent with it),
+   * `client_ca` (every client it issued is refused after), `crl` (every client certificate of its CA is refused after).
+   */
+  kind: 'server_certificate' | 'server_chain' | 'client_ca' | 'crl';
   /** The certificate's subject, or the CRL's issuer. */
   subject: string;
+  /** The first 16 hex digits of the SHA-256 of the block: tells apart two with one subject (a re-keyed CA, an old and a new CRL). */
+  id: string;
   at: Date;
 }
 
 const expiriesOf = new WeakMap<ServerOptions, TlsExpiry[]>();
 
-/** What in this material expires, and when (computed once per loaded set). A CRL without a next update never expires. */
+/**
+ * What in this material expires, and when (computed once per loaded set). A CRL without a next
+ * update never expires. A block that does not parse is left out (OpenSSL skips it too): it must not
+ * cost the metrics scrape, and with it every other alert.
+ */
 export function tlsExpiries(options: ServerOptions): TlsExpiry[] {
   let found = expiriesOf.get(options);
   if (found) return found;
   const pems = (value: unknown): string[] => (Array.isArray(value) ? value : value ? [value] : []).map(String);
   const certificates = (value: unknown) => pems(value).flatMap((pem) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []);
-  const server = certificates(options.cert).slice(0, 1); // the leaf; what follows is its chain
+  const parsed = <T>(parse: () => T): T[] => {
+    try {
+      return [parse()];
+    } catch {
+      return [];
+    }
+  };
+  const certificate = (kind: TlsExpiry['kind'], pem: string) =>
+    parsed(() => {
+      const c = new PemCertificate(pem);
+      return { kind, subject: c.subject, id: shortId(c.rawData), at: c.notAfter };
+    });
+  const [leaf, ...chain] = certificates(options.cert);
   found = [
-    ...server.map((pem) => new PemCertificate(pem)).map((c) => ({ kind: 'server_certificate' as const, subject: c.subject, at: c.notAfter })),
-    ...certificates(options.ca).map((pem) => new PemCertificate(pem)).map((c) => ({ kind: 'client_ca' as const, subject: c.subject, at: c.notAfter })),
+    ...(leaf ? certificate('server_certificate', leaf) : []),
+    ...chain.flatMap((pem) => certificate('server_chain', pem)),
+    ...certificates(options.ca).flatMap((pem) => certificate('client_ca', pem)),
     ...pems(options.crl)
       .flatMap(crlBlocks)
-      .map((pem) => new X509Crl(pem))
-      .flatMap((crl) => (crl.nextUpdate ? [{ kind: 'crl' as const, subject: crl.issuer, at: crl.nextUpdate }] : [])),
+      .flatMap((pem) => parsed(() => new X509Crl(pem)))
+      .flatMap((crl) => (crl.nextUpdate ? [{ kind: 'crl' as const, subject: crl.issuer, id: shortId(crl.rawData), at: crl.nextUpdate }] : [])),
   ];
   expiriesOf.set(options, found);
   return found;
 }
+
+const shortId = (der: ArrayBuffer) => createHash('sha256').update(Buffer.from(der)).digest('hex').slice(0, 16);
 
 /** Identities of the sockets that passed the allow-list (for the audit trail). */
 const identities = new WeakMap<object, ClientIdentity>();

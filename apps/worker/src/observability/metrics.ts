@@ -1,6 +1,6 @@
 import type { PasJob, WorkerReply } from '@booking/queue';
 import type { Job } from 'bullmq';
-import type { PasChangeKind, PasObserver } from '@booking/pas';
+import type { PasChangeKind, PasObserver, PasPort } from '@booking/pas';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Seconds buckets from a cached SQLite read to a PAS transaction stuck behind locks. */
@@ -13,6 +13,8 @@ export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled'
 const BOOKING_OUTCOMES: readonly BookingOutcome[] = ['booked', 'slot_taken', 'duplicate', 'cancelled', 'other', 'expired', 'undecodable', 'failed'];
 /** Job kinds as metric labels; a kind Redis holds that is none of them (a tampered job) is counted as `unknown`. */
 const JOB_KINDS: readonly string[] = ['book', 'cancel', 'read', 'search-slot', 'search-appointment', 'noop'] satisfies readonly PasJob['kind'][];
+/** The PAS port's operations, as instrumentPas names them in booking_pas_* labels. */
+const PAS_OPERATIONS = ['searchSlots', 'book', 'searchAppointments', 'readAppointment', 'cancel', 'findWrite', 'reconcile', 'ping', 'checkSchema'] as const satisfies readonly (keyof PasPort)[];
 const kindLabel = (kind: string | undefined) => (kind !== undefined && JOB_KINDS.includes(kind) ? kind : 'unknown');
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
@@ -34,7 +36,7 @@ export function bookingOutcome(kind: string, reply: WorkerReply): BookingOutcome
  * job and its plain reply are in hand: no extra Redis read, and still right when completed jobs are
  * removed at once or replies are stored encrypted.
  */
-export function createWorkerMetrics() {
+export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: number } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -79,8 +81,17 @@ export function createWorkerMetrics() {
     labelNames: ['outcome'] as const,
     registers,
   });
-  // Zero series from the start, so rate() and the dashboard see every outcome before it happens.
+  const notRun = new Counter({
+    name: 'booking_jobs_not_run_total',
+    help: 'Jobs of every kind this worker answered without running them: expired (deadline passed: 500, outcome unknown to the consumer) or undecodable (could not be opened: a queue key missing, or tampering)',
+    labelNames: ['kind', 'reason'] as const,
+    registers,
+  });
+  // Zero series from the start, so rate() and the dashboard see every outcome before it happens,
+  // and increase() sees the first event after a restart (a series that first appears at 1 shows none).
   for (const outcome of BOOKING_OUTCOMES) outcomes.inc({ outcome }, 0);
+  for (const kind of JOB_KINDS) for (const reason of ['expired', 'undecodable'] as const) notRun.inc({ kind, reason }, 0);
+  for (const operation of PAS_OPERATIONS) for (const transient of ['true', 'false']) pasErrors.inc({ operation, transient }, 0);
   pasRetries.inc(0);
 
   // The PAS as the truth: changes its own screens made, found by a read, search, cancel or sweep.
@@ -115,7 +126,10 @@ export function createWorkerMetrics() {
     registers,
   });
   const sweepChecked = new Counter({ name: 'booking_reconcile_checked_total', help: 'Appointments the reconciler composed from the PAS and compared', registers });
-  const lastSweep = new Gauge({ name: 'booking_reconcile_last_sweep_timestamp_seconds', help: 'Unix time this worker last finished a reconciler sweep (complete or partial)', registers });
+  const lastSweep = new Gauge({ name: 'booking_reconcile_last_sweep_timestamp_seconds', help: 'Unix time this worker last finished a reconciler sweep (complete or partial); 0 until its first', registers });
+  // So an alert can tell a reconciler switched off (0 on every worker) from one that stopped sweeping.
+  const sweepInterval = new Gauge({ name: 'booking_reconcile_interval_seconds', help: 'RECONCILE_INTERVAL_SECONDS of this worker (0: it runs no sweeps)', registers });
+  sweepInterval.set(settings.reconcileIntervalSeconds ?? 0);
   for (const kind of PAS_CHANGE_KINDS) for (const via of PAS_CHANGE_VIAS) pasChanges.inc({ kind, via }, 0);
   for (const outcome of ['complete', 'partial', 'skipped', 'failed'] as const) sweeps.inc({ outcome }, 0);
   sweepChecked.inc(0);
@@ -158,6 +172,7 @@ export function createWorkerMetrics() {
      */
     reply(kind: string, reply: WorkerReply, unrun?: 'expired' | 'undecodable') {
       jobsProcessed.inc({ kind: kindLabel(kind), result: reply.type });
+      if (unrun) notRun.inc({ kind: kindLabel(kind), reason: unrun });
       if (kind === 'book' || kind === 'cancel') outcomes.inc({ outcome: unrun ?? bookingOutcome(kind, reply) });
     },
     /** A job BullMQ moved to completed or failed: timings from its own timestamps. */

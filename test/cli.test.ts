@@ -95,16 +95,21 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     expect(new Set(report.results.map((x) => x.check))).toEqual(new Set(['config', 'audit', 'redis', 'clock', 'pas']));
   });
 
-  it('doctor counts the bookable clinics as the booking guard does: a padded lower-case flag is active, a blank service id is none', async () => {
+  it('doctor counts the bookable clinics as the slot search finds them: a padded lower-case flag is active, a service id with trailing blanks counts, one with a leading blank or blank throughout does not', async () => {
     const padded = join(dir, 'padded-flags.sqlite');
     copyFileSync(pasPath, padded);
     let db = new Database(padded);
     const active = (db.prepare(`SELECT COUNT(*) AS n FROM CLINIC WHERE ACTIVE_FLAG = 'Y' AND DOS_SERVICE_ID IS NOT NULL`).get() as { n: number }).n;
-    expect(active).toBeGreaterThan(0);
+    expect(active).toBeGreaterThan(1);
     db.exec(`UPDATE CLINIC SET ACTIVE_FLAG = 'y ' WHERE ACTIVE_FLAG = 'Y'`);
+    // The search matches the id with trailing blanks ignored (SQL Server's =, RTRIM in SQLite) but
+    // not leading ones: ' 999999999' is found by no search, so it is not bookable.
+    const [leading, trailing] = db.prepare(`SELECT CLINIC_CODE FROM CLINIC WHERE ACTIVE_FLAG = 'y ' AND DOS_SERVICE_ID IS NOT NULL ORDER BY CLINIC_CODE LIMIT 2`).pluck().all() as string[];
+    db.prepare(`UPDATE CLINIC SET DOS_SERVICE_ID = ' ' || DOS_SERVICE_ID WHERE CLINIC_CODE = ?`).run(leading);
+    db.prepare(`UPDATE CLINIC SET DOS_SERVICE_ID = DOS_SERVICE_ID || '  ' WHERE CLINIC_CODE = ?`).run(trailing);
     db.close();
     const r = await cli(['doctor', '--app', 'worker'], healthyEnv(padded));
-    expect(r.stdout).toMatch(new RegExp(`ok {4}pas {5}${active} active clinic\\(s\\) carry a DoS service id`));
+    expect(r.stdout).toMatch(new RegExp(`ok {4}pas {5}${active - 1} active clinic\\(s\\) carry a DoS service id`));
 
     db = new Database(padded);
     db.exec(`UPDATE CLINIC SET DOS_SERVICE_ID = '   '`);

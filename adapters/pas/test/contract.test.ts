@@ -547,7 +547,10 @@ export function describePasContract(name: string, open: OpenPas): void {
         await subject.exec(`ALTER TABLE ${table} DROP COLUMN PAS_PATIENT_ID`);
         try {
           const lacking = await pas.checkSchema();
-          expect(lacking).toEqual(['read', 'insert', 'update'].map((access) => expect.stringMatching(new RegExp(`^${table.replace('.', '\\.')} \\(${access}\\): .*PAS_PATIENT_ID`))));
+          // SQLite has no grants, so its write probes are not run (schema-probe.ts). Any case:
+          // Babelfish reports names lower-cased (column "pas_patient_id" does not exist).
+          const accesses = subject.database.dialect.name === 'mssql' ? ['read', 'insert', 'update'] : ['read'];
+          expect(lacking).toEqual(accesses.map((access) => expect.stringMatching(new RegExp(`^${table.replace('.', '\\.')} \\(${access}\\): .*PAS_PATIENT_ID`, 'i'))));
         } finally {
           await subject.exec(subject.database.dialect.name === 'mssql' ? `ALTER TABLE ${table} ADD PAS_PATIENT_ID INT NULL` : `ALTER TABLE ${table} ADD COLUMN PAS_PATIENT_ID INTEGER NULL`);
         }

@@ -135,6 +135,13 @@ describe('SQL Server error mapping', () => {
     expect(isTransientMssqlError(Object.assign(new Error('failed'), { code: 'ESOCKET', originalError: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }))).toBe(true);
   });
 
+  it('treats a write refused by a read-only database as transient: an old primary mid-failover (AG, Azure SQL failover group) becomes writable elsewhere', () => {
+    expect(isTransientMssqlError(requestError(3906))).toBe(true);
+    expect(isTransientMssqlError(Object.assign(new Error('Transaction has been aborted.'), { code: 'EABORT', originalError: requestError(3906) }))).toBe(true);
+    // Babelfish says the same under its generic number with PostgreSQL's message.
+    expect(isTransientMssqlError(Object.assign(requestError(33557097), { message: 'cannot execute INSERT in a read-only transaction' }))).toBe(true);
+  });
+
   it('leaves everything else alone', () => {
     expect(isTransientMssqlError(requestError(2627))).toBe(false); // duplicate key
     expect(isTransientMssqlError(requestError(208))).toBe(false); // invalid object name

@@ -21,6 +21,9 @@ export function gracefulCloser(server: HttpServer, graceMs = 500) {
   /** Resolves once every request has been answered and every socket closed. */
   return function close(): Promise<void> {
     draining = true;
+    // An answer under way since before the drain says `Connection: close` too: else its client may
+    // reuse the connection for a request sent just as the socket is closed, and lose it.
+    for (const { active, latest } of connections.http.values()) if (active > 0 && latest && !latest.headersSent) latest.shouldKeepAlive = false;
     const started = Date.now();
     return new Promise((resolve) => {
       // Stop accepting without Node's eager closing of "idle" connections.

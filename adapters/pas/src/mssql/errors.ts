@@ -16,6 +16,7 @@ export const TRANSIENT_ERROR_NUMBERS: ReadonlySet<number> = new Set([
   1204, // the instance ran out of locks
   1205, // deadlock victim
   1222, // lock request timeout (SET LOCK_TIMEOUT)
+  3906, // database is read-only: an old primary during an AG or failover-group switch (as Babelfish's read-only message below)
   4060, // cannot open database (Azure SQL: database moving or failing over)
   4221, // login to a read-secondary failed: replica still starting (Azure SQL)
   40143, // the service encountered an error processing the request (Azure SQL)
@@ -54,7 +55,7 @@ const BABELFISH_TRANSIENT_MESSAGES = [
   /canceling statement due to conflict with recovery/i,
   /the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)/i,
   /remaining connection slots are reserved|too many clients already/i,
-  /cannot execute \w+ in a read-only transaction/i, // a writer that became a reader in a failover
+  /cannot execute \w+ in a read-only transaction/i, // a writer that became a reader in a failover (SQL Server: 3906)
 ];
 
 /** The error and every error wrapped inside it (mssql keeps the driver's as originalError). */

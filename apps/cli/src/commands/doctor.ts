@@ -321,9 +321,13 @@ async function statusCodeResults(pas: PasConnection, catalog: Catalog, codes: St
   }
 }
 
-/** Nothing is bookable until some active clinic carries a DoS service id (both read as the booking guard reads them: trimmed, any case). */
+/**
+ * Nothing is bookable until some active clinic carries a DoS service id, counted as the slot search
+ * finds them: the flag trimmed, any case; the id with trailing blanks ignored (SQL Server's `=`,
+ * RTRIM in SQLite) but not a leading one, which no search matches.
+ */
 async function bookableClinics(pas: PasConnection): Promise<CheckResult> {
-  const n = Number((await pas.query(`SELECT COUNT(*) AS n FROM CLINIC WHERE ${legacyCode('ACTIVE_FLAG')} = 'Y' AND ${legacyCode('DOS_SERVICE_ID')} <> ''`))[0]?.n ?? 0);
+  const n = Number((await pas.query(`SELECT COUNT(*) AS n FROM CLINIC WHERE ${legacyCode('ACTIVE_FLAG')} = 'Y' AND RTRIM(DOS_SERVICE_ID) <> '' AND DOS_SERVICE_ID NOT LIKE ' %'`))[0]?.n ?? 0);
   return n > 0
     ? { status: 'ok', check: 'pas', subject: 'CLINIC', message: `${n} active clinic(s) carry a DoS service id` }
     : { status: 'warn', check: 'pas', subject: 'CLINIC', message: 'no active clinic carries a DoS service id: every slot search will find nothing', fix: 'set CLINIC.DOS_SERVICE_ID for the bookable clinics (or load demo data)' };

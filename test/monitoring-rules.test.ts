@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Queue } from 'bullmq';
 import { createFacadeMetrics } from '../apps/facade/src/observability/metrics.js';
-import type { TlsExpiry } from '../apps/facade/src/security/tls.js';
+import { TLS_EXPIRY_KINDS, type TlsExpiry } from '../apps/facade/src/security/tls.js';
 import { createWorkerMetrics } from '../apps/worker/src/observability/metrics.js';
 import { REPO_ROOT } from './support/stack.js';
 
@@ -41,7 +41,7 @@ const rules = (parseYaml(readFileSync(RULES, 'utf8')) as { groups: { name: strin
  */
 const exported = new Map<string, Set<string>>();
 const knownValues = new Map<string, Map<string, Set<string>>>();
-const everyTlsKind: TlsExpiry[] = (['server_certificate', 'server_chain', 'client_ca', 'crl'] as const).map((kind) => ({ kind, subject: 'CN=x', id: '0', at: new Date() }));
+const everyTlsKind: TlsExpiry[] = TLS_EXPIRY_KINDS.map((kind) => ({ kind, subject: 'CN=x', id: '0', at: new Date() }));
 const oneQueue = { name: 'pas-requests', getJobCounts: async () => ({}) } as unknown as Queue;
 for (const registry of [createFacadeMetrics([oneQueue], { tlsExpiries: () => everyTlsKind }).registry, createWorkerMetrics().registry] as Registry[]) {
   for (const metric of registry.getMetricsAsArray()) {

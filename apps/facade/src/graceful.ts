@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { connectionsOf } from './connections.js';
 
@@ -14,8 +14,19 @@ import { connectionsOf } from './connections.js';
 export function gracefulCloser(server: HttpServer, graceMs = 500) {
   const connections = connectionsOf(server);
   let draining = false;
-  connections.onRequest((res) => {
-    if (draining) res.shouldKeepAlive = false;
+  /** The answer on each connection that says `Connection: close`: the latest, so none queued behind it is cut off. */
+  const closing = new WeakMap<object, ServerResponse>();
+  const closeAfter = (socket: object, res: ServerResponse) => {
+    const earlier = closing.get(socket);
+    // A request pipelined behind it moves the close to its own answer, while the earlier one is unsent.
+    if (earlier && earlier !== res && !earlier.headersSent) earlier.shouldKeepAlive = true;
+    res.shouldKeepAlive = false;
+    closing.set(socket, res);
+  };
+  connections.onRequest((res, connection) => {
+    if (!draining) return;
+    if (connection) closeAfter(connection.socket, res);
+    else res.shouldKeepAlive = false;
   });
 
   /** Resolves once every request has been answered and every socket closed. */
@@ -23,7 +34,7 @@ export function gracefulCloser(server: HttpServer, graceMs = 500) {
     draining = true;
     // An answer under way since before the drain says `Connection: close` too: else its client may
     // reuse the connection for a request sent just as the socket is closed, and lose it.
-    for (const { active, latest } of connections.http.values()) if (active > 0 && latest && !latest.headersSent) latest.shouldKeepAlive = false;
+    for (const { socket, active, latest } of connections.http.values()) if (active > 0 && latest && !latest.headersSent) closeAfter(socket, latest);
     const started = Date.now();
     return new Promise((resolve) => {
       // Stop accepting without Node's eager closing of "idle" connections.

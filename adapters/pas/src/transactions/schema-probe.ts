@@ -23,8 +23,12 @@ export async function probeSchema(db: PasDatabase): Promise<string[]> {
       if (access === 'read') await db.read((s) => s.query(sql));
       else await db.transaction(async (s) => rollback(await s.execute(sql)));
     } catch (error) {
-      if (error instanceof TransientPasError) throw error; // the PAS is unreachable or busy: not a finding
-      lacking.push(`${name} (${access}): ${(error as Error).message.split('\n')[0]}`);
+      const message = (error as Error).message.split('\n')[0] ?? '';
+      // A write refused as read-only is transient while a failover switches primaries, but at start
+      // it is far likelier a connection to a readable secondary (ApplicationIntent=ReadOnly) or a
+      // standby copy, where every booking would wait out its retries and answer 500 for good.
+      if (error instanceof TransientPasError && !(access !== 'read' && /read-only/i.test(message))) throw error; // unreachable or busy: not a finding
+      lacking.push(`${name} (${access}): ${message}`);
     }
   }
   return lacking;

@@ -124,13 +124,15 @@ export function casWithoutCrl(caPem: string, crls: string[]): string[] {
   return cas.map((ca) => new PemCertificate(ca).subject).filter((subject) => !issuers.has(subject));
 }
 
+export const TLS_EXPIRY_KINDS = ['server_certificate', 'server_chain', 'client_ca', 'crl'] as const;
+
 /** A date past which the TLS material stops working: a certificate's notAfter, or a CRL's nextUpdate. */
 export interface TlsExpiry {
   /**
    * `server_certificate` (consumers refuse it after), `server_chain` (an intermediate sent with it),
    * `client_ca` (every client it issued is refused after), `crl` (every client certificate of its CA is refused after).
    */
-  kind: 'server_certificate' | 'server_chain' | 'client_ca' | 'crl';
+  kind: (typeof TLS_EXPIRY_KINDS)[number];
   /** The certificate's subject, or the CRL's issuer. */
   subject: string;
   /** The first 16 hex digits of the SHA-256 of the block: tells apart two with one subject (a re-keyed CA, an old and a new CRL). */

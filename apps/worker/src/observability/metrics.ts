@@ -90,7 +90,8 @@ export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: numbe
   // Zero series from the start, so rate() and the dashboard see every outcome before it happens,
   // and increase() sees the first event after a restart (a series that first appears at 1 shows none).
   for (const outcome of BOOKING_OUTCOMES) outcomes.inc({ outcome }, 0);
-  for (const kind of JOB_KINDS) for (const reason of ['expired', 'undecodable'] as const) notRun.inc({ kind, reason }, 0);
+  // `unknown`: a kind no worker knows (a tampered job), the first of which must be seen too.
+  for (const kind of [...JOB_KINDS, 'unknown']) for (const reason of ['expired', 'undecodable'] as const) notRun.inc({ kind, reason }, 0);
   for (const operation of PAS_OPERATIONS) for (const transient of ['true', 'false']) pasErrors.inc({ operation, transient }, 0);
   pasRetries.inc(0);
 

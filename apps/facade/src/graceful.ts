@@ -14,14 +14,14 @@ import { connectionsOf } from './connections.js';
 export function gracefulCloser(server: HttpServer, graceMs = 500) {
   const connections = connectionsOf(server);
   let draining = false;
-  /** The answer on each connection that says `Connection: close`: the latest, so none queued behind it is cut off. */
-  const closing = new WeakMap<object, ServerResponse>();
+  /** The answer on each connection that says `Connection: close` (the latest, so none queued behind it is cut off), and what it said before. */
+  const closing = new WeakMap<object, { res: ServerResponse; keepAlive: boolean }>();
   const closeAfter = (socket: object, res: ServerResponse) => {
     const earlier = closing.get(socket);
     // A request pipelined behind it moves the close to its own answer, while the earlier one is unsent.
-    if (earlier && earlier !== res && !earlier.headersSent) earlier.shouldKeepAlive = true;
+    if (earlier && earlier.res !== res && !earlier.res.headersSent) earlier.res.shouldKeepAlive = earlier.keepAlive;
+    closing.set(socket, { res, keepAlive: res.shouldKeepAlive });
     res.shouldKeepAlive = false;
-    closing.set(socket, res);
   };
   connections.onRequest((res, connection) => {
     if (!draining) return;

@@ -65,5 +65,4 @@ describe('gracefulCloser: which answer closes the connection', () => {
     expect(await scene.answers()).toEqual(['200 keep-alive', '503 close']);
     await closed;
   });
-
 });

@@ -22,7 +22,8 @@ export type RedisRole = 'producer' | 'worker' | 'events';
  * asks again (until they name the promoted replica) and reconnects: no restart. A node answering
  * READONLY (a primary demoted to replica) is left the same way. A primary that stops answering
  * without closing its sockets (frozen, paused VM, network cut) drops nothing: the connections made
- * by `redisConnection` are therefore cut when the Sentinels announce a new primary (FailoverWatch).
+ * by `redisConnection` are therefore cut when the Sentinels announce a new primary, or name one when
+ * asked every few seconds (FailoverWatch).
  */
 export function redisOptions(target: RedisTarget | string, role: RedisRole): RedisOptions {
   const settings = typeof target === 'string' ? { REDIS_URL: target } : target;

@@ -17,6 +17,9 @@ import { type FakeSentinel, startFakeSentinel } from './support/sentinel.js';
  *   moved to the promoted primary, above all when it reconnected to a frozen primary that the
  *   Sentinels still named (its kernel accepts the socket, its ready check never answers): else the
  *   worker takes no job again until restarted.
+ * - A connection whose Sentinel lookup named the old primary just before the switch can land on
+ *   it after the announcement was handled: the watch's own periodic question to the Sentinels
+ *   must still move it.
  * - Sentinels may announce host names (`announce-hostnames yes`): a connection already on the
  *   announced primary is left alone, the others are moved.
  *
@@ -154,5 +157,32 @@ describe('Sentinels announcing host names', () => {
     sentinel.announce(`${MASTER} 127.0.0.1 ${a.port} no-such-host.invalid ${a.port}`);
     await onAClosedNow;
     expect(await onA.ping()).toBe('PONG');
+  });
+});
+
+describe('a connection that lands on the old primary after the announcement', () => {
+  it('is moved to the primary the Sentinels name, with no announcement left to come', { timeout: 120_000 }, async () => {
+    const a = await redisServer();
+    const b = await redisServer();
+    // B promoted and announced: the process's first connection is on B.
+    const sentinel = await fakeSentinel({ host: '127.0.0.1', port: b.port });
+    const onB = redisConnection(target(sentinel), 'worker');
+    onB.on('error', () => {});
+    cleanups.push(() => onB.disconnect());
+    expect(await onB.ping()).toBe('PONG');
+    await until('the watch subscribed to the Sentinel', () => sentinel.subscribers() > 0);
+    sentinel.announce(`${MASTER} 127.0.0.1 ${a.port} 127.0.0.1 ${b.port}`);
+    // A, the old primary, is frozen; a new connection's lookup got the answer from before the switch.
+    a.process.kill('SIGSTOP');
+    sentinel.master.port = a.port;
+    const late = onB.duplicate();
+    late.on('error', () => {});
+    cleanups.push(() => late.disconnect());
+    await until('the late connection on the frozen primary', () => late.status === 'connect' && late.stream?.remotePort === a.port);
+    sentinel.master.port = b.port;
+
+    const answer = await Promise.race([late.ping(), sleep(WAIT_LIMIT_MS).then(() => 'no answer')]);
+    expect(answer).toBe('PONG');
+    expect(late.stream.remotePort).toBe(b.port);
   });
 });

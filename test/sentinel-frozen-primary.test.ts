@@ -19,8 +19,9 @@ import { Stack } from './support/stack.js';
  * JOB_TIMEOUT_MS is long on purpose: a booking answered 201 within the per-request wait limit
  * came back through the facade's event stream, so the producer, the facade's event reader and the
  * worker's blocking reader all reached the new primary. Run plain, and with TLS, an ACL user and a
- * Sentinel password (the Sentinels' announcements then come over TLS, after AUTH). Only generous
- * wait limits, no timing.
+ * Sentinel password (the Sentinels' announcements then come over TLS, after AUTH), and with the
+ * announcement never reaching facade and worker (they learn of the promotion by asking the
+ * Sentinels every few seconds). Only generous wait limits, no timing.
  */
 
 /** How long anything here may take before it counts as never (a wait limit, not a measurement). */
@@ -42,6 +43,16 @@ const plain = async (): Promise<Setup> => ({ cluster: {}, env: { REDIS_URL: 'red
  */
 const slowSentinels = async (): Promise<Setup> => ({ ...(await plain()), cluster: { downAfterMs: 12_000 } });
 
+/**
+ * Facade and worker miss the announcement: the Sentinels' ACL user they log in with may ask for the
+ * primary but not subscribe (`-@pubsub`), as when every subscription is down at that moment. They
+ * must still find out from the Sentinels, by asking them.
+ */
+const noAnnouncements = async (): Promise<Setup> => ({
+  cluster: { sentinelAcl: ['user booking-watch on >watch-secret-0123 ~* &* +@all -@pubsub'] },
+  env: { REDIS_URL: 'redis://sentinel-mode.invalid', REDIS_SENTINEL_USERNAME: 'booking-watch', REDIS_SENTINEL_PASSWORD: 'watch-secret-0123' },
+});
+
 const tlsAndAcl = async (dir: string): Promise<Setup> => {
   const pki = await makeTestPki(dir);
   const user = { name: 'booking', password: 'booking-secret-0123' };
@@ -55,6 +66,7 @@ describe.each([
   ['plain', plain],
   ['TLS, ACL user and Sentinel password', tlsAndAcl],
   ['plain, promoted after the worker reconnected to it', slowSentinels],
+  ['plain, the announcement missed', noAnnouncements],
 ])('Redis Sentinel failover away from a frozen primary (%s)', (_name, setUp) => {
   const dir = mkdtempSync(join(tmpdir(), 'booking-frozen-primary-'));
   let cluster: SentinelCluster;

@@ -34,6 +34,8 @@ export interface SentinelClusterOptions {
   user?: { name: string; password: string };
   /** The Sentinels' own password (requirepass). */
   sentinelPassword?: string;
+  /** ACL rules (`user <name> …` lines) added to every Sentinel's configuration, its default user kept. */
+  sentinelAcl?: string[];
   /** `down-after-milliseconds`: how long the primary may not answer before it counts as down (default 1000). */
   downAfterMs?: number;
 }
@@ -92,6 +94,7 @@ export async function startSentinelCluster(options: SentinelClusterOptions = {})
         `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
         ...(user ? [`sentinel auth-user ${MASTER_NAME} ${user.name}`, `sentinel auth-pass ${MASTER_NAME} ${user.password}`] : []),
         ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
+        ...(options.sentinelAcl ?? []),
         `sentinel down-after-milliseconds ${MASTER_NAME} ${options.downAfterMs ?? 1000}`,
         `sentinel failover-timeout ${MASTER_NAME} 10000`,
         `sentinel parallel-syncs ${MASTER_NAME} 1`,

@@ -22,7 +22,8 @@ export type RedisRole = 'producer' | 'worker' | 'events';
  * asks again (until they name the promoted replica) and reconnects: no restart. A node answering
  * READONLY (a primary demoted to replica) is left the same way. A primary that stops answering
  * without closing its sockets (frozen, paused VM, network cut) drops nothing: the connections made
- * by `redisConnection` are therefore cut when the Sentinels announce a new primary (FailoverWatch).
+ * by `redisConnection` are therefore cut when the Sentinels announce a new primary, or name one when
+ * asked every few seconds (FailoverWatch).
  */
 export function redisOptions(target: RedisTarget | string, role: RedisRole): RedisOptions {
   const settings = typeof target === 'string' ? { REDIS_URL: target } : target;
@@ -92,15 +93,28 @@ type SentinelTarget = RedisTarget & { REDIS_SENTINELS: { host: string; port: num
  * sockets is left alone: its reconnect asks the Sentinels anyway (ioredis' own failoverDetector
  * interrupts that reconnect, and ends the connection for good).
  *
+ * An announcement is a single message: it is lost when every subscription is down (or refused) at
+ * that moment, and a connection whose Sentinel lookup named the old primary just before the switch
+ * may land there after it. So every CHECK_INTERVAL_MS the watch also asks each Sentinel for the
+ * primary (`SENTINEL get-master-addr-by-name`, on connections of its own: a subscribed one cannot
+ * send commands) and cuts the same way when more than half of all configured Sentinels name one
+ * address (`agreedPrimary`): never on one Sentinel's word, since during a failover they disagree
+ * for a moment. Checks and announcements are handled one after the other, in order.
+ *
  * A connection is followed from its creation until it ends, and again once it connects again:
  * BullMQ's Worker ends and reconnects its blocking connection itself (bzpopmin watchdog, pause,
  * resume). Sentinels that announce host names (`announce-hostnames yes`) are resolved before the
  * comparison; a name that does not resolve cuts every connection (they reconnect, no harm). One
- * watch per process and Sentinel target, subscribed while any connection it follows is open.
+ * watch per process and Sentinel target, subscribed and checking while any connection it follows
+ * is open (the timer never keeps a process alive).
  */
 class FailoverWatch {
   private readonly followed = new Set<Redis>();
   private subscribers: Redis[] = [];
+  /** Command connections to the Sentinels, for the periodic check. */
+  private askers: Redis[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
   /** The last announcement acted on: each Sentinel publishes the same one. */
   private lastSwitch = '';
   private cutting = Promise.resolve();
@@ -125,9 +139,20 @@ class FailoverWatch {
   }
 
   private subscribe(): void {
-    // The Sentinels' TLS and login, as the connections themselves reach them (redisOptions).
+    this.subscribers = this.sentinels();
+    for (const sentinel of this.subscribers) {
+      sentinel.on('message', (_channel: string, message: string) => this.switched(message));
+      sentinel.subscribe('+switch-master').catch(() => {});
+    }
+    // A question to a frozen Sentinel fails after 2 s instead of holding up the checks and announcements.
+    this.askers = this.sentinels({ commandTimeout: 2000 });
+    this.timer = setInterval(() => this.check(), CHECK_INTERVAL_MS).unref();
+  }
+
+  /** One connection to each Sentinel, with the TLS and login the connections themselves use (redisOptions). */
+  private sentinels(extra: RedisOptions = {}): Redis[] {
     const { sentinelTLS, sentinelUsername, sentinelPassword } = redisOptions(this.target, 'events');
-    this.subscribers = this.target.REDIS_SENTINELS.map(({ host, port }) => {
+    return this.target.REDIS_SENTINELS.map(({ host, port }) => {
       const sentinel = new Redis({
         host,
         port,
@@ -137,18 +162,43 @@ class FailoverWatch {
         connectTimeout: 2000,
         maxRetriesPerRequest: null,
         retryStrategy: (times) => Math.min(times * 200, 2000),
+        ...extra,
       });
-      // A Sentinel down is the others' job; ioredis subscribes again when it is back.
+      // A Sentinel down is the others' job; ioredis connects (and subscribes) again when it is back.
       sentinel.on('error', () => {});
-      sentinel.on('message', (_channel: string, message: string) => this.switched(message));
-      sentinel.subscribe('+switch-master').catch(() => {});
       return sentinel;
     });
   }
 
   private unsubscribe(): void {
-    for (const sentinel of this.subscribers) sentinel.disconnect();
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const sentinel of [...this.subscribers, ...this.askers]) sentinel.disconnect();
     this.subscribers = [];
+    this.askers = [];
+  }
+
+  /** Asks every Sentinel for the primary and cuts towards the one they agree on (in order with the announcements). */
+  private check(): void {
+    if (this.checking) return;
+    this.checking = true;
+    const askers = this.askers;
+    this.cutting = this.cutting
+      .then(async () => {
+        const answers = await Promise.all(
+          askers.map((sentinel) =>
+            sentinel.call('SENTINEL', 'get-master-addr-by-name', this.target.REDIS_SENTINEL_MASTER ?? 'mymaster').then(
+              (answer) => answer,
+              () => undefined,
+            ),
+          ),
+        );
+        const primary = agreedPrimary(answers, this.target.REDIS_SENTINELS.length);
+        if (primary) await this.cut(primary.host, primary.port);
+      })
+      .finally(() => {
+        this.checking = false;
+      });
   }
 
   private switched(message: string): void {
@@ -172,6 +222,29 @@ class FailoverWatch {
       socket.destroy();
     }
   }
+}
+
+/** How often FailoverWatch asks the Sentinels for the primary (they take seconds to elect one anyway). */
+const CHECK_INTERVAL_MS = 5000;
+
+/**
+ * The primary that more than half of all `configured` Sentinels name in `answers` (each a reply to
+ * `SENTINEL get-master-addr-by-name`: [host, port], or anything else for no answer), else
+ * undefined. Such an address also has a majority of the Sentinels that answered.
+ */
+export function agreedPrimary(answers: readonly unknown[], configured: number): { host: string; port: number } | undefined {
+  const votes = new Map<string, number>();
+  for (const answer of answers) {
+    if (!Array.isArray(answer) || typeof answer[0] !== 'string' || !/^\d+$/.test(String(answer[1]))) continue;
+    const address = `${answer[0]} ${String(answer[1])}`;
+    votes.set(address, (votes.get(address) ?? 0) + 1);
+  }
+  for (const [address, count] of votes) {
+    if (count * 2 <= configured) continue;
+    const [host, port] = address.split(' ') as [string, string];
+    return { host, port: Number(port) };
+  }
+  return undefined;
 }
 
 const watches = new Map<string, FailoverWatch>();

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, redisSettings, z } from '@booking/config';
 import { describe, expect, it } from 'vitest';
-import { describeRedisTarget, redisOptions } from '../src/connection.js';
+import { agreedPrimary, describeRedisTarget, redisOptions } from '../src/connection.js';
 
 /** The Redis settings (one server or Sentinel) and the ioredis options they become, in-process. */
 
@@ -81,5 +81,31 @@ describe('ioredis options', () => {
     const sentinel = describeRedisTarget(load({ REDIS_URL: 'rediss://booking:secret@x/1', REDIS_SENTINELS: 'a:26379,[::1]:26380', REDIS_SENTINEL_PASSWORD: 'other-secret' }));
     expect(sentinel).toBe('rediss://booking:***@<mymaster via Sentinels a:26379,[::1]:26380>/1');
     expect(sentinel).not.toMatch(/secret/);
+  });
+});
+
+describe('the primary the Sentinels agree on (FailoverWatch acts on it alone)', () => {
+  const a = ['10.0.0.1', '6379'];
+  const b = ['10.0.0.2', '6379'];
+  it.each([
+    ['all three name it', [a, a, a], 3, a],
+    ['two of three, the third behind', [a, a, b], 3, a],
+    ['two of three, the third silent', [a, undefined, a], 3, a],
+    ['two of three answered and agree, out of three', [a, a], 3, a],
+    ['one of three answered', [a, undefined, undefined], 3, undefined],
+    ['one of one answered of three (majority of answers, not of Sentinels)', [a], 3, undefined],
+    ['two of four (no majority of the Sentinels)', [a, a, b, b], 4, undefined],
+    ['three of four', [a, b, b, b], 4, b],
+    ['the only Sentinel configured', [b], 1, b],
+    ['one answer each', [a, b, ['10.0.0.3', '6379']], 3, undefined],
+    ['no answer at all', [undefined, undefined, undefined], 3, undefined],
+    ['errors and nonsense are no answers', [new Error('x'), 'OK', null, [a[0]]], 3, undefined],
+  ])('%s', (_case, answers, configured, expected) => {
+    expect(agreedPrimary(answers, configured)).toEqual(expected && { host: expected[0], port: Number(expected[1]) });
+  });
+
+  it('tells ports apart', () => {
+    expect(agreedPrimary([a, ['10.0.0.1', '6380'], a], 3)).toEqual({ host: '10.0.0.1', port: 6379 });
+    expect(agreedPrimary([a, ['10.0.0.1', '6380'], undefined], 3)).toBeUndefined();
   });
 });

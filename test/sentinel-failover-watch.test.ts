@@ -1,4 +1,6 @@
+import dns from 'node:dns';
 import { once } from 'node:events';
+import { syncBuiltinESMExports } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -134,8 +136,10 @@ describe('Sentinels announcing host names', () => {
       expect(await redis.ping()).toBe('PONG');
       return redis;
     };
-    // One connection on B, then (the Sentinel naming A by host name now) one on A.
+    // One connection on B, then (the Sentinel naming A by host name now) one on A. B's close is
+    // awaited from here: the watch's periodic check may move it before the announcement does.
     const onB = await connect();
+    const onBClosed = once(onB, 'close');
     sentinel.master.host = 'localhost';
     sentinel.master.port = a.port;
     const onA = await connect();
@@ -144,7 +148,6 @@ describe('Sentinels announcing host names', () => {
     let onAClosed = 0;
     onA.on('close', () => onAClosed++);
 
-    const onBClosed = once(onB, 'close');
     sentinel.announce(`${MASTER} 127.0.0.1 ${b.port} localhost ${a.port}`);
     await onBClosed;
     // Both were judged on that one announcement: A is where "localhost" points.
@@ -184,5 +187,47 @@ describe('a connection that lands on the old primary after the announcement', ()
     const answer = await Promise.race([late.ping(), sleep(WAIT_LIMIT_MS).then(() => 'no answer')]);
     expect(answer).toBe('PONG');
     expect(late.stream.remotePort).toBe(b.port);
+  });
+});
+
+describe("the watch's periodic check in steady state", () => {
+  /** Connects through `sentinel` and counts how often the connection is cut, over two checks after it is ready. */
+  async function cutsOverTwoChecks(sentinel: FakeSentinel, duringChecks: () => () => void = () => () => {}): Promise<{ cuts: number; pings: string[] }> {
+    const redis = redisConnection(target(sentinel), 'producer');
+    redis.on('error', () => {});
+    cleanups.push(() => redis.disconnect());
+    await once(redis, 'ready');
+    let cuts = 0;
+    redis.on('reconnecting', () => cuts++);
+    const restore = duringChecks();
+    try {
+      // Each check asks once; the first connection's own lookups are done by now.
+      const asked = sentinel.asked();
+      await until('two periodic checks', () => sentinel.asked() >= asked + 2);
+      return { cuts, pings: [await redis.ping()] };
+    } finally {
+      restore();
+    }
+  }
+
+  it('cuts no healthy connection when the name the Sentinels give cannot be resolved for a while (a DNS hiccup)', { timeout: 60_000 }, async () => {
+    const redis = await redisServer();
+    const sentinel = await fakeSentinel({ host: 'localhost', port: redis.port });
+    const failingLookup = () => {
+      const original = dns.promises.lookup;
+      dns.promises.lookup = (async () => Promise.reject(Object.assign(new Error('getaddrinfo EAI_AGAIN localhost'), { code: 'EAI_AGAIN' }))) as never;
+      syncBuiltinESMExports();
+      return () => {
+        dns.promises.lookup = original;
+        syncBuiltinESMExports();
+      };
+    };
+    expect(await cutsOverTwoChecks(sentinel, failingLookup)).toEqual({ cuts: 0, pings: ['PONG'] });
+  });
+
+  it('cuts no healthy connection when the Sentinels name it by its IPv4-mapped IPv6 address', { timeout: 60_000 }, async () => {
+    const redis = await redisServer();
+    const sentinel = await fakeSentinel({ host: '::ffff:127.0.0.1', port: redis.port });
+    expect(await cutsOverTwoChecks(sentinel)).toEqual({ cuts: 0, pings: ['PONG'] });
   });
 });

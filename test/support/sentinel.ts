@@ -154,6 +154,8 @@ export interface FakeSentinel {
   master: { host: string; port: number };
   /** How many connections are subscribed to its announcements. */
   subscribers(): number;
+  /** How many times it has been asked for the primary (`SENTINEL get-master-addr-by-name`). */
+  asked(): number;
   /** Sends `+switch-master <message>` to every subscriber. */
   announce(message: string): void;
   close(): Promise<void>;
@@ -164,6 +166,7 @@ export async function startFakeSentinel(master: { host: string; port: number }):
     Array.isArray(value) ? `*${value.length}\r\n${value.map(encode).join('')}` : typeof value === 'number' ? `:${value}\r\n` : `$${Buffer.byteLength(String(value))}\r\n${value}\r\n`;
   const sockets = new Set<Socket>();
   const subscribers = new Set<Socket>();
+  let asked = 0;
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => {
@@ -190,7 +193,10 @@ export async function startFakeSentinel(master: { host: string; port: number }):
         }
         buffer = buffer.slice(at);
         const [command, sub] = args.map((a) => a.toLowerCase());
-        if (command === 'sentinel' && sub === 'get-master-addr-by-name') socket.write(encode([fake.master.host, String(fake.master.port)]));
+        if (command === 'sentinel' && sub === 'get-master-addr-by-name') {
+          asked++;
+          socket.write(encode([fake.master.host, String(fake.master.port)]));
+        }
         else if (command === 'sentinel') socket.write('*0\r\n');
         else if (command === 'subscribe') {
           subscribers.add(socket);
@@ -204,6 +210,7 @@ export async function startFakeSentinel(master: { host: string; port: number }):
     port: (server.address() as { port: number }).port,
     master: { ...master },
     subscribers: () => subscribers.size,
+    asked: () => asked,
     announce(message) {
       for (const socket of subscribers) socket.write(encode(['message', '+switch-master', message]));
     },

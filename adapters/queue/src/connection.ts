@@ -144,8 +144,9 @@ class FailoverWatch {
       sentinel.on('message', (_channel: string, message: string) => this.switched(message));
       sentinel.subscribe('+switch-master').catch(() => {});
     }
-    // A question to a frozen Sentinel fails after 2 s instead of holding up the checks and announcements.
-    this.askers = this.sentinels({ commandTimeout: 2000 });
+    // A question to a frozen Sentinel fails after 2 s instead of holding up the checks and
+    // announcements; one to a Sentinel that is down fails at once instead of queueing for its return.
+    this.askers = this.sentinels({ commandTimeout: 2000, enableOfflineQueue: false });
     this.timer = setInterval(() => this.check(), CHECK_INTERVAL_MS).unref();
   }
 
@@ -194,7 +195,10 @@ class FailoverWatch {
           ),
         );
         const primary = agreedPrimary(answers, this.target.REDIS_SENTINELS.length);
-        if (primary) await this.cut(primary.host, primary.port);
+        // A routine check, unlike an announcement, must never cut on doubt: not when the name does
+        // not resolve (a DNS hiccup would drop every healthy connection every few seconds), not a
+        // socket still connecting (it has no address yet; the next check sees where it landed).
+        if (primary) await this.cut(primary.host, primary.port, 'check');
       })
       .finally(() => {
         this.checking = false;
@@ -209,20 +213,29 @@ class FailoverWatch {
     this.cutting = this.cutting.then(() => this.cut(host, Number(port)));
   }
 
-  /** Cuts every followed connection not on host:port (a name is resolved; if it cannot be, all are cut). */
-  private async cut(host: string, port: number): Promise<void> {
+  /**
+   * Cuts every followed connection not on host:port (a name is resolved). After an announcement a
+   * name that cannot be resolved cuts all, and so does a socket without an address yet; a periodic
+   * check cuts neither.
+   */
+  private async cut(host: string, port: number, why: 'announcement' | 'check' = 'announcement'): Promise<void> {
     const addresses = await lookup(host, { all: true }).then(
-      (found) => new Set(found.map((a) => a.address)),
-      () => new Set<string>(),
+      (found) => new Set(found.map((a) => unmapped(a.address))),
+      () => undefined,
     );
+    if (!addresses && why === 'check') return;
     for (const redis of this.followed) {
       const socket = redis.stream;
       if (!socket || socket.destroyed) continue;
-      if (socket.remotePort === port && addresses.has(socket.remoteAddress?.replace(/^::ffff:/, '') ?? '')) continue;
+      if (why === 'check' && socket.remoteAddress === undefined) continue;
+      if (socket.remotePort === port && addresses?.has(unmapped(socket.remoteAddress ?? ''))) continue;
       socket.destroy();
     }
   }
 }
+
+/** An IPv4 address as IPv6 writes it (::ffff:10.0.0.1) compared as the IPv4 address it is. */
+const unmapped = (address: string) => address.replace(/^::ffff:/i, '');
 
 /** How often FailoverWatch asks the Sentinels for the primary (they take seconds to elect one anyway). */
 const CHECK_INTERVAL_MS = 5000;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestPki } from './support/certs.js';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
@@ -31,6 +32,8 @@ interface Setup {
   cluster: SentinelClusterOptions;
   /** The settings for facade and worker beyond the Sentinel list and master name. */
   env: Record<string, string>;
+  /** The Sentinel login given to facade and worker may not subscribe: only the periodic check can follow the failover. */
+  subscribeRefused?: boolean;
 }
 
 const plain = async (): Promise<Setup> => ({ cluster: {}, env: { REDIS_URL: 'redis://sentinel-mode.invalid' } });
@@ -51,6 +54,7 @@ const slowSentinels = async (): Promise<Setup> => ({ ...(await plain()), cluster
 const noAnnouncements = async (): Promise<Setup> => ({
   cluster: { sentinelAcl: ['user booking-watch on >watch-secret-0123 ~* &* +@all -@pubsub'] },
   env: { REDIS_URL: 'redis://sentinel-mode.invalid', REDIS_SENTINEL_USERNAME: 'booking-watch', REDIS_SENTINEL_PASSWORD: 'watch-secret-0123' },
+  subscribeRefused: true,
 });
 
 const tlsAndAcl = async (dir: string): Promise<Setup> => {
@@ -71,8 +75,9 @@ describe.each([
   const dir = mkdtempSync(join(tmpdir(), 'booking-frozen-primary-'));
   let cluster: SentinelCluster;
   let stack: Stack;
+  let setup: Setup;
   beforeAll(async () => {
-    const setup = await setUp(dir);
+    setup = await setUp(dir);
     cluster = await startSentinelCluster(setup.cluster);
     const env = { ...setup.env, REDIS_SENTINELS: cluster.sentinelList, REDIS_SENTINEL_MASTER: cluster.masterName, RECONCILE_INTERVAL_SECONDS: '0', JOB_TIMEOUT_MS: '60000' };
     stack = await Stack.start({ redisUrl: setup.env.REDIS_URL as string, workers: 1, facades: 1, env });
@@ -99,6 +104,15 @@ describe.each([
     };
     const pids = [...stack.workers, ...stack.facades].map((p) => p.child.pid);
     expect(await book(slots.shift() as SlotForBooking)).toBe(201);
+    if (setup.subscribeRefused) {
+      // The premise: with this login no announcement can reach facade or worker.
+      const asThem = new Redis({ host: '127.0.0.1', port: cluster.sentinels[0]?.port, username: setup.env.REDIS_SENTINEL_USERNAME, password: setup.env.REDIS_SENTINEL_PASSWORD, lazyConnect: true });
+      try {
+        await expect(asThem.subscribe('+switch-master')).rejects.toThrow(/NOPERM/);
+      } finally {
+        asThem.disconnect();
+      }
+    }
 
     cluster.primary.process.kill('SIGSTOP');
     const promoted = `127.0.0.1:${cluster.replica.port}`;

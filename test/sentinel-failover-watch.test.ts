@@ -1,6 +1,7 @@
 import dns from 'node:dns';
 import { once } from 'node:events';
 import { syncBuiltinESMExports } from 'node:module';
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -190,6 +191,13 @@ describe('a connection that lands on the old primary after the announcement', ()
   });
 });
 
+/** IPv6 on loopback (some container runners switch it off): needed to reach a Sentinel's IPv4-mapped address. */
+const ipv6 = await new Promise<boolean>((resolve) => {
+  const probe = createServer().once('error', () => resolve(false));
+  probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+});
+if (!ipv6) console.warn('sentinel-failover-watch: no IPv6 on loopback here, so the IPv4-mapped address case is skipped');
+
 describe("the watch's periodic check in steady state", () => {
   /** Connects through `sentinel` and counts how often the connection is cut, over two checks after it is ready. */
   async function cutsOverTwoChecks(sentinel: FakeSentinel, duringChecks: () => () => void = () => () => {}): Promise<{ cuts: number; pings: string[] }> {
@@ -225,9 +233,12 @@ describe("the watch's periodic check in steady state", () => {
     expect(await cutsOverTwoChecks(sentinel, failingLookup)).toEqual({ cuts: 0, pings: ['PONG'] });
   });
 
-  it('cuts no healthy connection when the Sentinels name it by its IPv4-mapped IPv6 address', { timeout: 60_000 }, async () => {
-    const redis = await redisServer();
-    const sentinel = await fakeSentinel({ host: '::ffff:127.0.0.1', port: redis.port });
-    expect(await cutsOverTwoChecks(sentinel)).toEqual({ cuts: 0, pings: ['PONG'] });
+  // As a Sentinel may name it word for word from its configuration; the socket reports the standard form.
+  it.skipIf(!ipv6)('cuts no healthy connection when the Sentinels name it by an IPv4-mapped IPv6 address, in any written form', { timeout: 60_000 }, async () => {
+    for (const host of ['::ffff:127.0.0.1', '::FFFF:7f00:1']) {
+      const redis = await redisServer();
+      const sentinel = await fakeSentinel({ host, port: redis.port });
+      expect(await cutsOverTwoChecks(sentinel), host).toEqual({ cuts: 0, pings: ['PONG'] });
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { isIP, SocketAddress } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** Where Redis is: the settings of @booking/config's `redisSettings` (structurally, to keep this package free of zod). */
@@ -234,8 +235,16 @@ class FailoverWatch {
   }
 }
 
-/** An IPv4 address as IPv6 writes it (::ffff:10.0.0.1) compared as the IPv4 address it is. */
-const unmapped = (address: string) => address.replace(/^::ffff:/i, '');
+/**
+ * An address in one written form: an IP in its standard form (a Sentinel may name 2001:DB8::1 or
+ * ::ffff:7f00:1 as configured, the socket says 2001:db8::1 or ::ffff:127.0.0.1), and an IPv4
+ * address as IPv6 writes it compared as the IPv4 address it is.
+ */
+function unmapped(address: string): string {
+  const family = isIP(address);
+  const standard = family === 0 ? address : new SocketAddress({ address, family: family === 6 ? 'ipv6' : 'ipv4' }).address;
+  return standard.replace(/^::ffff:/i, '');
+}
 
 /** How often FailoverWatch asks the Sentinels for the primary (they take seconds to elect one anyway). */
 const CHECK_INTERVAL_MS = 5000;

@@ -117,7 +117,7 @@ async function refuseAnIncompleteSchema(pas: PasPort, logger: Logger): Promise<v
     return;
   }
   if (lacking.length === 0) return;
-  logger.fatal({ lacking }, 'the PAS lacks tables, columns or grants this worker uses: run docker/pas/02-booking-schema.sql and apply the grants of docs/install.md (§6 when upgrading); `doctor` lists them');
+  logger.fatal({ lacking }, 'the PAS lacks tables, columns or grants this worker uses, or takes no writes (read-only: a readable secondary, or mid-failover): run docker/pas/02-booking-schema.sql and apply the grants of docs/install.md (§6 when upgrading), or point PAS_MSSQL_URL at the primary; `doctor` lists them');
   process.exit(78); // EX_CONFIG: restarting will not help until the PAS is changed
 }
 

@@ -1,6 +1,6 @@
 import { isValidNhsNumber } from './nhs-number.js';
 import { type Problem, problems } from './operation-outcome.js';
-import { asArray, EXTENSIONS, isObject, type JsonObject, SYSTEMS } from './types.js';
+import { asArray, EXTENSIONS, isObject, type JsonObject, NHS_NUMBER_VERIFICATION_STATUSES, SYSTEMS } from './types.js';
 import { validateResource } from './validation/index.js';
 
 /**
@@ -300,7 +300,7 @@ function checkPatient(patient: JsonObject): BookingPatient {
     nhsNumber = value as string;
     const status = asArray((identifier as JsonObject).extension).find((e) => isObject(e) && e.url === EXTENSIONS.nhsNumberVerificationStatus);
     const coding = isObject(status) && isObject(status.valueCodeableConcept) ? asArray(status.valueCodeableConcept.coding)[0] : undefined;
-    if (!isObject(coding) || typeof coding.code !== 'string' || !/^(0[1-8])$/.test(coding.code)) {
+    if (!isObject(coding) || typeof coding.code !== 'string' || !Object.hasOwn(NHS_NUMBER_VERIFICATION_STATUSES, coding.code)) {
       invalid('the NHS number needs the NHSNumberVerificationStatus extension with a code 01-08', `${at}.identifier[0].extension`);
     }
     nhsNumberStatus = (coding as JsonObject).code as string;

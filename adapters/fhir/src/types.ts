@@ -31,6 +31,21 @@ export const SYSTEMS = {
   nhsNumberVerificationStatus: 'https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1',
 } as const;
 
+/**
+ * The CareConnect NHSNumberVerificationStatus codes with their display texts, as
+ * CodeSystem-CareConnect-NHSNumberVerificationStatus-1 has them.
+ */
+export const NHS_NUMBER_VERIFICATION_STATUSES: Readonly<Record<string, string>> = {
+  '01': 'Number present and verified',
+  '02': 'Number present but not traced',
+  '03': 'Trace required',
+  '04': 'Trace attempted - No match or multiple match found',
+  '05': 'Trace needs to be resolved - (NHS number or patient detail conflict)',
+  '06': 'Trace in progress',
+  '07': 'Number not present and trace not required',
+  '08': 'Trace postponed (baby under six weeks old)',
+};
+
 export const EXTENSIONS = {
   nhsNumberVerificationStatus: `${CARECONNECT}/Extension-CareConnect-NHSNumberVerificationStatus-1`,
   deliveryChannel: `${CARECONNECT}/Extension-CareConnect-DeliveryChannel-1`,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EXTENSIONS, PROFILES, SYSTEMS } from '@booking/fhir/types';
+import { EXTENSIONS, NHS_NUMBER_VERIFICATION_STATUSES, PROFILES, SYSTEMS } from '@booking/fhir/types';
 
 /**
  * What a national consumer sends through the SSP (spec §3, §5, §6, §9.1): the interaction ids and
@@ -120,7 +120,7 @@ export function bookingAppointment(slot: SlotRef, patient: PatientSketch, descri
                   extension: [
                     {
                       url: EXTENSIONS.nhsNumberVerificationStatus,
-                      valueCodeableConcept: { coding: [{ system: SYSTEMS.nhsNumberVerificationStatus, code: '01', display: 'Number present and verified' }] },
+                      valueCodeableConcept: { coding: [{ system: SYSTEMS.nhsNumberVerificationStatus, code: '01', display: NHS_NUMBER_VERIFICATION_STATUSES['01'] }] },
                     },
                   ],
                   ...nhs,

@@ -1,4 +1,4 @@
-import { EXTENSIONS, SYSTEMS } from '@booking/fhir/types';
+import { EXTENSIONS, NHS_NUMBER_VERIFICATION_STATUSES, SYSTEMS } from '@booking/fhir/types';
 import { type AppointmentStatus, legacyStatus, type StatusMapping } from '../appointment-status.js';
 import { genderFromSex } from '../legacy-codes.js';
 import type { LocalClock } from '../local-time.js';
@@ -230,22 +230,9 @@ function identifiersFromPas(identifiers: unknown[], row: ComposeRow, local: stri
 }
 
 /**
- * The CareConnect NHSNumberVerificationStatus codes with their display texts, as
- * CodeSystem-CareConnect-NHSNumberVerificationStatus-1 has them. PATIENT.NHS_NO_STATUS holds these
- * codes; any other value (NULL, blank, a local code) is written as UNKNOWN_NHS_STATUS.
- */
-const NHS_NUMBER_STATUSES: Readonly<Record<string, string>> = {
-  '01': 'Number present and verified',
-  '02': 'Number present but not traced',
-  '03': 'Trace required',
-  '04': 'Trace attempted - No match or multiple match found',
-  '05': 'Trace needs to be resolved - (NHS number or patient detail conflict)',
-  '06': 'Trace in progress',
-  '07': 'Number not present and trace not required',
-  '08': 'Trace postponed (baby under six weeks old)',
-};
-/**
- * The status written for an NHS number whose NHS_NO_STATUS is none of the codes: '02' "Number present
+ * PATIENT.NHS_NO_STATUS holds the CareConnect NHSNumberVerificationStatus codes
+ * (NHS_NUMBER_VERIFICATION_STATUSES). The status written for one whose NHS_NO_STATUS is none of them
+ * (NULL, blank, a local code): '02' "Number present
  * but not traced" claims no more than that the PAS holds a number (never that it was verified).
  * CareConnect-Patient-1 requires the extension on every NHS-number identifier.
  */
@@ -261,11 +248,11 @@ function patientRowIdentifiers(row: ComposeRow, local: string | undefined): Json
   const nhs = trim(row.NHS_NO);
   if (nhs) {
     const stated = trim(row.NHS_NO_STATUS);
-    const code = Object.hasOwn(NHS_NUMBER_STATUSES, stated) ? stated : UNKNOWN_NHS_STATUS;
+    const code = Object.hasOwn(NHS_NUMBER_VERIFICATION_STATUSES, stated) ? stated : UNKNOWN_NHS_STATUS;
     const extension = [
       {
         url: EXTENSIONS.nhsNumberVerificationStatus,
-        valueCodeableConcept: { coding: [{ system: SYSTEMS.nhsNumberVerificationStatus, code, display: NHS_NUMBER_STATUSES[code] }] },
+        valueCodeableConcept: { coding: [{ system: SYSTEMS.nhsNumberVerificationStatus, code, display: NHS_NUMBER_VERIFICATION_STATUSES[code] }] },
       },
     ];
     return [{ extension, system: NHS_NUMBER_SYSTEM, value: nhs }];
@@ -368,9 +355,14 @@ export function withSlotAsPas<T extends object>(resource: T, pas: { start: strin
   return { ...r, contained } as T;
 }
 
+/** A contained Slot's `schedule.reference` ("Schedule/<clinic>"), when it has one. */
+function scheduleReference(slot: Json): string | undefined {
+  return isObj(slot.schedule) && typeof slot.schedule.reference === 'string' ? slot.schedule.reference : undefined;
+}
+
 /** One contained Slot with the PAS slot's times (when known) and its clinic as the Schedule id (when it names one). */
 function slotAsPasHas(slot: Json, pas: { start?: string; end?: string; clinic: string }): Json {
-  const reference = isObj(slot.schedule) && typeof slot.schedule.reference === 'string' ? slot.schedule.reference : undefined;
+  const reference = scheduleReference(slot);
   return {
     ...slot,
     ...(pas.start !== undefined && pas.end !== undefined ? { start: pas.start, end: pas.end } : {}),
@@ -381,8 +373,7 @@ function slotAsPasHas(slot: Json, pas: { start?: string; end?: string; clinic: s
 /** The contained Slot's start, end or schedule (clinic) disagrees with the legacy slot row. */
 function slotDiffers(slot: Json, row: ComposeRow, clock: LocalClock): boolean {
   if (row.SLOT_START && row.SLOT_END && (!sameSecond(slot.start, clock.toInstant(row.SLOT_START)) || !sameSecond(slot.end, clock.toInstant(row.SLOT_END)))) return true;
-  const reference = isObj(slot.schedule) && typeof slot.schedule.reference === 'string' ? slot.schedule.reference : '';
-  const scheduleId = /Schedule\/([^/]*)$/.exec(reference)?.[1];
+  const scheduleId = /Schedule\/([^/]*)$/.exec(scheduleReference(slot) ?? '')?.[1];
   const clinic = trim(row.CLINIC_CODE);
   return scheduleId !== undefined && clinic !== '' && scheduleId !== clinic;
 }

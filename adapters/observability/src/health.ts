@@ -17,6 +17,11 @@ export function failureClass(error: unknown): string {
   return 'error';
 }
 
+/** The readiness check of the booking queue, facade and worker alike: a queue paused on the dashboard takes no job. */
+export function queueCheck(paused: boolean): string {
+  return paused ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok';
+}
+
 export interface ReadinessLogger {
   warn(obj: object, msg: string): void;
 }

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
-import { failureClass, readinessLog } from '@booking/observability';
+import { failureClass, queueCheck, readinessLog } from '@booking/observability';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
@@ -83,7 +83,7 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
       checks.workers = workers.status === 'fulfilled' ? (workers.value > 0 ? `ok (${workers.value})` : 'none connected') : `cannot count: ${cannotCount(workers.reason)}`;
       logCheck('workers', checks.workers, workers.status === 'rejected' ? workers.reason : undefined);
       // A paused queue (queue dashboard) takes no job: every booking would wait JOB_TIMEOUT_MS, then 500.
-      checks.queue = paused.status === 'fulfilled' ? (paused.value ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok') : `cannot read: ${failureClass(paused.reason)}`;
+      checks.queue = paused.status === 'fulfilled' ? queueCheck(paused.value) : `cannot read: ${failureClass(paused.reason)}`;
       logCheck('queue', checks.queue, paused.status === 'rejected' ? paused.reason : undefined);
     }
     const ready = checks.redis === 'ok' && checks.workers?.startsWith('ok') && checks.queue === 'ok';

@@ -1,4 +1,4 @@
-import { failureClass, type ReadinessLogger, readinessLog } from '@booking/observability';
+import { failureClass, queueCheck, type ReadinessLogger, readinessLog } from '@booking/observability';
 import type { PasPort } from '@booking/pas';
 import type { Worker } from 'bullmq';
 import { Hono } from 'hono';
@@ -50,7 +50,7 @@ export function createWorkerAdminApp({ worker, pas, registry, metricsToken, logg
       try {
         const client = await worker.client;
         const paused = (await withDeadline(client.hexists(worker.toKey('meta'), 'paused'), 2000)) === 1;
-        checks.queue = paused ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok';
+        checks.queue = queueCheck(paused);
         logCheck('queue', checks.queue);
       } catch (error) {
         checks.queue = `cannot read: ${failureClass(error)}`;

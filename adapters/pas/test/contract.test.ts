@@ -76,30 +76,47 @@ interface PasUnderTest {
   close(): Promise<void>;
 }
 
+/** The adapter's database as it is, but for what a subclass does to its transactions; closing it leaves the adapter's open. */
+abstract class WrappedDatabase implements PasDatabase {
+  constructor(protected readonly inner: PasDatabase) {}
+  get dialect() {
+    return this.inner.dialect;
+  }
+  abstract transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options?: TxOptions): Promise<T>;
+  read<T>(work: (s: PasSession) => Promise<T>): Promise<T> {
+    return this.inner.read(work);
+  }
+  isDuplicateKey(error: unknown) {
+    return this.inner.isDuplicateKey(error);
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
 /**
  * The adapter's database, whose next transaction lets a clerk's change in right after its read of
  * the appointment (the compose SELECT): what READ COMMITTED, with or without RCSI, lets a clerk
  * commit between two statements of a SQL Server transaction, since that SELECT keeps no lock. On
  * SQLite the clerk's statement runs on the transaction's own connection, so the write sees it.
  */
-class ClerkBetweenReadAndWrite implements PasDatabase {
+class ClerkBetweenReadAndWrite extends WrappedDatabase {
   constructor(
-    private readonly inner: PasDatabase,
+    inner: PasDatabase,
     private clerk: (() => Promise<void>) | undefined,
     /** The read the clerk's change comes right after (by default the compose SELECT). */
     private readonly after: (sql: string) => boolean = (sql) => sql.includes('LEFT JOIN APPOINTMENT p'),
     /** Or the write it comes right before (as a lock wait would let it commit first). */
     private readonly before: (sql: string) => boolean = () => false,
-  ) {}
+  ) {
+    super(inner);
+  }
   private async clerkAt(at: (sql: string) => boolean, sql: string) {
     const clerk = this.clerk;
     if (clerk && at(sql)) {
       this.clerk = undefined;
       await clerk();
     }
-  }
-  get dialect() {
-    return this.inner.dialect;
   }
   transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options?: TxOptions): Promise<T> {
     return this.inner.transaction((s) =>
@@ -119,41 +136,22 @@ class ClerkBetweenReadAndWrite implements PasDatabase {
       options,
     );
   }
-  read<T>(work: (s: PasSession) => Promise<T>): Promise<T> {
-    return this.inner.read(work);
-  }
-  isDuplicateKey(error: unknown) {
-    return this.inner.isDuplicateKey(error);
-  }
-  close() {
-    return Promise.resolve();
-  }
 }
 
 /**
  * The adapter's database, whose transactions begin only once `until` resolves: what a write
  * queued behind the connection's other work, the pool, or another session's lock lives through.
  */
-class LateBegin implements PasDatabase {
+class LateBegin extends WrappedDatabase {
   constructor(
-    private readonly inner: PasDatabase,
+    inner: PasDatabase,
     private readonly until: () => Promise<void>,
-  ) {}
-  get dialect() {
-    return this.inner.dialect;
+  ) {
+    super(inner);
   }
   async transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options?: TxOptions): Promise<T> {
     await this.until();
     return this.inner.transaction(work, options);
-  }
-  read<T>(work: (s: PasSession) => Promise<T>): Promise<T> {
-    return this.inner.read(work);
-  }
-  isDuplicateKey(error: unknown) {
-    return this.inner.isDuplicateKey(error);
-  }
-  close() {
-    return Promise.resolve();
   }
 }
 

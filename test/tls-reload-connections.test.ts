@@ -108,6 +108,39 @@ function freshRequest(port: number): Promise<string> {
   });
 }
 
+/** Each answer received on `received`: its status line code and its Connection header. */
+const answersIn = (received: string) => received.split(/(?=HTTP\/1\.1 )/).map((a) => `${a.slice(9, 12)} ${/\r\nconnection: (\S+)/i.exec(a)?.[1]?.toLowerCase()}`);
+
+const post = (path: string) => `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}`;
+const waitFor = async (done: () => boolean) => {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 20));
+};
+
+/**
+ * Request A held under way on a connection, request B pipelined behind it on the same socket, read
+ * before or after `retire` ends the connection (a reload, or waiting out its age); then A is
+ * released. The answers received before the connection ended.
+ */
+async function pipelinedOnRetiredConnection(secondRead: 'before' | 'after', retire: (reloadable: ReloadableTls) => Promise<void>, maxConnectionAgeMs?: number) {
+  let release = () => {};
+  const hold = new Promise<void>((resolve) => (release = resolve));
+  const seen: string[] = [];
+  const { reloadable, port } = await listen(baseSettings(), hold, maxConnectionAgeMs, seen);
+  const open = await sspConnection(port);
+  let received = '';
+  open.socket.on('data', (chunk) => (received += chunk));
+  open.socket.write(post('/first'));
+  await waitFor(() => seen.length === 1);
+  if (secondRead === 'before') open.socket.write(post('/second'));
+  await waitFor(() => seen.length === 2 || secondRead === 'after'); // read: its job would be queued
+  await retire(reloadable);
+  if (secondRead === 'after') open.socket.write(post('/second'));
+  await waitFor(() => seen.length === 2);
+  release();
+  await open.closed;
+  return answersIn(received);
+}
+
 describe('a TLS reload ends the connections opened before it', () => {
   it('a client certificate taken off the allow-list loses its open keep-alive connection', async () => {
     const settings = baseSettings();
@@ -175,21 +208,19 @@ describe('a TLS reload ends the connections opened before it', () => {
   });
 
   it('two pipelined requests on a connection retired by a reload are both answered, then the connection ends', async () => {
-    let release = () => {};
-    const hold = new Promise<void>((resolve) => (release = resolve));
-    const seen: string[] = [];
-    const { reloadable, port } = await listen(baseSettings(), hold, undefined, seen);
-    const open = await sspConnection(port);
-    let received = '';
-    open.socket.on('data', (chunk) => (received += chunk));
-    open.socket.write('POST /first HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}POST /second HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}');
-    while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 20)); // both read: the second's job would be queued
-    expect(reloadable.reload('test')).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the reload has retired the connection, the first answer still held
-    release();
-    await open.closed;
-    const answers = received.split(/(?=HTTP\/1\.1 )/);
-    expect(answers.map((a) => a.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']); // before: the second answer was dropped
+    const answers = await pipelinedOnRetiredConnection('before', async (reloadable) => {
+      expect(reloadable.reload('test')).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the reload has retired the connection, the first answer still held
+    });
+    expect(answers.map((a) => a.slice(0, 3))).toEqual(['200', '200']); // before: the second answer was dropped
+  });
+
+  it('a request pipelined after the reload behind an answer still under way is answered too: only its answer says Connection: close', async () => {
+    const answers = await pipelinedOnRetiredConnection('after', async (reloadable) => {
+      expect(reloadable.reload('test')).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the reload has retired the connection
+    });
+    expect(answers).toEqual(['200 keep-alive', '200 close']); // before: ['200 close'], the second cut off
   });
 
   it('a reload that fails keeps open connections', async () => {
@@ -216,6 +247,11 @@ describe('FACADE_TLS_MAX_CONNECTION_AGE_MS', () => {
     expect(await answer).toMatch(/\r\nConnection: close\r\n/i);
     await open.closed; // before the age limit, keep-alive held it open for as long as the client used it
     expect(await freshRequest(port)).toMatch(/^HTTP\/1.1 200/);
+  });
+
+  it('a request pipelined after the connection came of age, behind an answer still under way, is answered too: only its answer says Connection: close', async () => {
+    const answers = await pipelinedOnRetiredConnection('after', () => new Promise((resolve) => setTimeout(resolve, 500)), 300);
+    expect(answers).toEqual(['200 keep-alive', '200 close']); // before: ['200 close'], the second cut off
   });
 
   it('an idle connection past its age is not closed unannounced (a proxy may be sending on it): its next answer says Connection: close, then it ends', async () => {

@@ -11,12 +11,14 @@ export interface HttpConnection {
   lastMs: number;
   /** The answer to the latest request read on it (the one a pipeline's `Connection: close` belongs on). */
   latest?: ServerResponse;
+  /** Set by `endAfterAnswers`: the connection ends once the requests read on it are answered. */
+  ending?: boolean;
 }
 
 /**
  * The connections of one server and the requests under way on each: the one record the graceful
- * drain (graceful.ts) and the TLS reload (security/tls-reload.ts) both act on. One per server
- * (`connectionsOf`), whoever asks first.
+ * drain (graceful.ts) and the TLS reload (security/tls-reload.ts) both act on, and the one rule
+ * both end a connection by (`endAfterAnswers`). One per server (`connectionsOf`), whoever asks first.
  */
 export class Connections {
   /** Every open socket, raw TCP and TLS alike: what a finished drain destroys. */
@@ -25,7 +27,8 @@ export class Connections {
   /** Requests under way on the whole server. */
   inFlight = 0;
   private readonly requestHooks: ((res: ServerResponse, connection: HttpConnection | undefined) => void)[] = [];
-  private readonly answerHooks: ((connection: HttpConnection) => void)[] = [];
+  /** The answer on each ending connection that says `Connection: close`, and the keep-alive it had before. */
+  private readonly closing = new WeakMap<HttpConnection, { res: ServerResponse; keepAlive: boolean }>();
 
   constructor(server: HttpServer | TlsServer) {
     const opened = (socket: Socket, carriesHttp: boolean) => {
@@ -45,6 +48,7 @@ export class Connections {
         connection.active++;
         connection.lastMs = Date.now();
         connection.latest = res;
+        if (connection.ending) this.closeAfter(connection, res);
       }
       for (const hook of this.requestHooks) hook(res, connection);
       res.once('close', () => {
@@ -52,19 +56,37 @@ export class Connections {
         if (!connection) return;
         connection.active--;
         connection.lastMs = Date.now();
-        for (const hook of this.answerHooks) hook(connection);
+        // Its last answer said keep-alive (its headers were written, or queued, before it was ending): Node would keep it open.
+        if (connection.ending && connection.active === 0) connection.socket.destroySoon();
       });
     });
+  }
+
+  /**
+   * Ends `connection` once every request read on it, now or later, is answered: the latest answer
+   * not yet sent says `Connection: close`, and a request read later (pipelined, or sent before the
+   * client saw the close) moves it to its own answer, so none queued behind is cut off. One left
+   * idle stays open until its next answer (or until the caller closes it).
+   */
+  endAfterAnswers(connection: HttpConnection): void {
+    connection.ending = true;
+    const { active, latest } = connection;
+    if (active > 0 && latest && !latest.headersSent) this.closeAfter(connection, latest);
+  }
+
+  private closeAfter(connection: HttpConnection, res: ServerResponse): void {
+    const earlier = this.closing.get(connection);
+    if (earlier?.res === res) return;
+    // Node ends the socket after an answer saying close, dropping any pipelined behind it: while
+    // the earlier answer is unsent, it gets back the keep-alive it had.
+    if (earlier && !earlier.res.headersSent) earlier.res.shouldKeepAlive = earlier.keepAlive;
+    this.closing.set(connection, { res, keepAlive: res.shouldKeepAlive });
+    res.shouldKeepAlive = false;
   }
 
   /** Runs for each request read, after it is counted (`connection` is undefined on one accepted before this record existed). */
   onRequest(hook: (res: ServerResponse, connection: HttpConnection | undefined) => void): void {
     this.requestHooks.push(hook);
-  }
-
-  /** Runs when an answer on a tracked connection is done (written or cut off), after it is counted. */
-  onAnswered(hook: (connection: HttpConnection) => void): void {
-    this.answerHooks.push(hook);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { connectionsOf } from './connections.js';
 
@@ -14,18 +14,10 @@ import { connectionsOf } from './connections.js';
 export function gracefulCloser(server: HttpServer, graceMs = 500) {
   const connections = connectionsOf(server);
   let draining = false;
-  /** The answer on each connection that says `Connection: close` (the latest, so none queued behind it is cut off), and what it said before. */
-  const closing = new WeakMap<object, { res: ServerResponse; keepAlive: boolean }>();
-  const closeAfter = (socket: object, res: ServerResponse) => {
-    const earlier = closing.get(socket);
-    // A request pipelined behind it moves the close to its own answer, while the earlier one is unsent.
-    if (earlier && earlier.res !== res && !earlier.res.headersSent) earlier.res.shouldKeepAlive = earlier.keepAlive;
-    closing.set(socket, { res, keepAlive: res.shouldKeepAlive });
-    res.shouldKeepAlive = false;
-  };
   connections.onRequest((res, connection) => {
     if (!draining) return;
-    if (connection) closeAfter(connection.socket, res);
+    // A connection accepted just before the listener stopped (its handshake finished since) ends too.
+    if (connection) connections.endAfterAnswers(connection);
     else res.shouldKeepAlive = false;
   });
 
@@ -34,7 +26,7 @@ export function gracefulCloser(server: HttpServer, graceMs = 500) {
     draining = true;
     // An answer under way since before the drain says `Connection: close` too: else its client may
     // reuse the connection for a request sent just as the socket is closed, and lose it.
-    for (const { socket, active, latest } of connections.http.values()) if (active > 0 && latest && !latest.headersSent) closeAfter(socket, latest);
+    for (const connection of connections.http.values()) connections.endAfterAnswers(connection);
     const started = Date.now();
     return new Promise((resolve) => {
       // Stop accepting without Node's eager closing of "idle" connections.

@@ -1,9 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, type StatWatcher, unwatchFile, watchFile } from 'node:fs';
 import type { ServerOptions } from 'node:https';
-import type { Socket } from 'node:net';
 import { createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { type Connections, connectionsOf, type HttpConnection } from '../connections.js';
+import { type Connections, connectionsOf } from '../connections.js';
 import type { AllowList } from './tls.js';
 
 /**
@@ -33,8 +32,6 @@ export class ReloadableTls {
   private timer: NodeJS.Timeout | undefined;
   /** The server's open connections (TLS sockets past the handshake) and the requests under way on each. */
   private connections: Connections | undefined;
-  /** Connections to end after their answers under way: opened before a reload, or past the age limit. */
-  private readonly retired = new WeakSet<Socket>();
   /** Successful reloads so far; a TCP connection takes its TLS context when it is accepted. */
   private generation = 0;
   /** The reload generation each TCP connection was accepted under. */
@@ -87,56 +84,31 @@ export class ReloadableTls {
       if (options.maxConnectionAgeMs) {
         const aged = setTimeout(() => {
           const connection = connections.http.get(socket);
-          if (connection) this.retire([connection], { closeIdle: false });
+          if (connection) connections.endAfterAnswers(connection);
         }, options.maxConnectionAgeMs).unref();
         socket.once('close', () => clearTimeout(aged));
       }
-    });
-    // A request that arrives on a retired connection (pipelined, or read after the reload) is answered, and the connection ends with it.
-    connections.onRequest((res, connection) => {
-      if (connection && this.retired.has(connection.socket)) res.shouldKeepAlive = false;
-    });
-    connections.onAnswered((connection) => {
-      if (this.retired.has(connection.socket) && connection.active === 0) (connection.socket as TLSSocket).destroySoon();
     });
     return this;
   }
 
   /**
-   * Ends every connection open now: idle ones at once, busy ones once their answer is written.
-   * Run after the poll phase (setImmediate), so a request already in a socket's buffer is read and
+   * Ends every connection open now: each after the answers to the requests read on it (the
+   * Connections rule), and an idle one at once, as access must end now. The idle ones are picked
+   * after the poll phase (setImmediate), so a request already in a socket's buffer is read and
    * counted as under way rather than cut off.
    */
   private retireOpenConnections(): void {
-    const retiring = [...(this.connections?.http.values() ?? [])];
-    this.retire(retiring, {
-      closeIdle: true,
-      done: (idle) => {
-        if (retiring.length > 0) {
-          this.logger.info({ closedIdle: idle, closingAfterAnswer: retiring.length - idle }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
-        }
-      },
-    });
-  }
-
-  /**
-   * Marks connections retired: each ends after the answer to its last request under way (the latest
-   * answer, not the first of a pipeline, says `Connection: close`). An idle one is closed at once
-   * only when `closeIdle` (a reload: access must end now), else at its next answer.
-   */
-  private retire(retiring: HttpConnection[], how: { closeIdle: boolean; done?: (idle: number) => void }): void {
-    for (const { socket } of retiring) this.retired.add(socket);
+    const connections = this.connections;
+    if (!connections) return;
+    const retiring = [...connections.http.values()];
+    for (const connection of retiring) connections.endAfterAnswers(connection);
     setImmediate(() => {
-      let idle = 0;
-      for (const { socket, active, latest } of retiring) {
-        if (active > 0) {
-          if (latest && !latest.headersSent) latest.shouldKeepAlive = false;
-          continue;
-        }
-        idle++;
-        if (how.closeIdle) (socket as TLSSocket).destroySoon(); // close_notify, then closed
+      const idle = retiring.filter(({ active }) => active === 0);
+      for (const { socket } of idle) socket.destroySoon(); // close_notify, then closed
+      if (retiring.length > 0) {
+        this.logger.info({ closedIdle: idle.length, closingAfterAnswer: retiring.length - idle.length }, 'TLS connections opened before the reload are ended: their clients reconnect under the new certificates, CRLs and allow-list');
       }
-      how.done?.(idle);
     });
   }
 

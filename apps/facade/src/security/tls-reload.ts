@@ -11,8 +11,8 @@ import type { AllowList } from './tls.js';
  * set is loaded and checked whole (settings valid, key matches certificate) before it replaces
  * the old one: a bad or half-written file keeps the old set in use and logs an error. A connection
  * keeps the context it was made with, and keep-alive could hold it open for ever: so after a reload
- * every connection opened before it is ended (an idle one at once, a busy one once its answer is
- * written, with `Connection: close`), and its client reconnects under the new CA, CRLs and
+ * every connection opened before it is ended (an idle one at once, a busy one once its answers are
+ * written, the last with `Connection: close`), and its client reconnects under the new CA, CRLs and
  * allow-list. A certificate just revoked or taken off the list keeps no access.
  */
 

@@ -27,7 +27,7 @@ export const securitySettings = {
   FACADE_TLS_HANDSHAKE_TIMEOUT_MS: setting.int('how long a client may take to finish the TLS handshake, in ms; then the socket is destroyed', 100, 120000).default(10000),
   FACADE_TLS_RELOAD_POLL_MS: setting.int('how often the TLS files (FACADE_TLS_*_FILE, CONFIG_FILE) are checked for changes, in ms; a change (or SIGHUP) reloads certificates, key, CA and allow-list', 100, 3600000).default(5000),
   FACADE_TLS_MAX_CONNECTION_AGE_MS: setting
-    .int('how long a consumer TLS connection may stay open, in ms; then it is closed (after the answer under way) and the client reconnects with a new handshake, so a client certificate that expired or a CRL past its next update since takes effect (a reload closes them at once)', 60000, 86400000)
+    .int('how long a consumer TLS connection may stay open, in ms; then it is closed (after the answer under way) and the client reconnects with a new handshake, so a client certificate that expired or a CRL past its next update since takes effect (a reload ends them at once: idle ones closed, busy ones after their answers)', 60000, 86400000)
     .default(3600000),
   MAX_CONNECTIONS: setting.int('the most consumer connections open at once; more are refused as they arrive', 1, 1000000).default(4096),
   MAX_CONNECTIONS_PER_ADDRESS: setting.int('the most consumer connections open at once from one remote address (the SSP comes from few addresses: keep it generous)', 1, 1000000).default(2048),

@@ -19,7 +19,7 @@ import type {
 } from '../port.js';
 import { WriteDeadlinePassedError } from '../port.js';
 import { type RawVersion, toAppointmentVersion, unreadableReason, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
-import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
+import { codeList, commit, exactly, insertedId, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
 import { asVersion, type ComposeRow, type Composed, compose, composeSelect, FINAL_STATUSES, withSlotAsPas } from './compose.js';
 
@@ -158,7 +158,9 @@ export class PasRepository {
     }
 
     const patient = await this.findOrRegisterPatient(s, cmd, nowLocal);
-    const pasApptId = await s.insertId(
+    const pasApptId = await insertedId(
+      s,
+      'booking the appointment',
       `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
        VALUES (@slot, @patient, @status, @start, @end, @reason, @source, @now)`,
       {
@@ -232,7 +234,7 @@ export class PasRepository {
     }
     const values = patientValues(p);
     const params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, k === 'DOB' ? sqlp.local(v) : sqlp.text(v)]));
-    const id = await s.insertId(PATIENT_INSERT, { ...params, CREATED_DTTM: sqlp.local(nowLocal) });
+    const id = await insertedId(s, 'registering the patient', PATIENT_INSERT, { ...params, CREATED_DTTM: sqlp.local(nowLocal) });
     // The first number no patient holds yet: the trust may have its own numbers under the prefix,
     // and a unique-index violation would fail this booking, and on SQLite (whose rolled-back id is
     // given out again) every later one.

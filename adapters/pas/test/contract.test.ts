@@ -1079,6 +1079,61 @@ export function describePasContract(name: string, open: OpenPas): void {
         });
       });
 
+      describe("never books onto a slot or patient row a clerk changed between the booking's read and its write", () => {
+        const slotLookUp = (sql: string) => sql.includes('LEFT JOIN CLINIC c');
+        const clerkBetween = (clerk: () => Promise<void>, after: (sql: string) => boolean) =>
+          new PasRepository(new ClerkBetweenReadAndWrite(subject.database, clerk, after), { clock, localPatientIdSystem: LOCAL_SYSTEM });
+        const hours = (column: string, n: number) => (pas.kind === 'mssql' ? `DATEADD(hour, ${n}, ${column})` : `datetime(${column}, '${n} hours')`);
+        it('a slot re-timed: the write takes nothing, and the retry answers slot-mismatch from the slot as it is now', async () => {
+          const slot = takeSlot();
+          const retime = `UPDATE CLINIC_SLOT SET START_DTTM = ${hours('START_DTTM', 3)}, END_DTTM = ${hours('END_DTTM', 3)} WHERE SLOT_GUID = '${slot.guid}'`;
+          const repository = clerkBetween(() => subject.exec(retime), slotLookUp);
+          const before = await subject.counts();
+          const cmd = bookCommand(slot);
+          // The first attempt rolls back (a transient error the worker retries) ...
+          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
+          // (SQLite ran the clerk's change inside the rolled-back transaction: the clerk commits it now.)
+          if (pas.kind === 'sqlite') await subject.exec(retime);
+          expect(await subject.counts()).toEqual(before);
+          // ... and the retry decides from the slot as the PAS has it now.
+          expect(await repository.book(cmd)).toEqual({ outcome: 'slot-mismatch', reason: expect.stringMatching(/within the slot/) });
+          expect(await subject.counts()).toEqual(before);
+          const [row] = await subject.rows<{ SLOT_STATUS: string }>(`SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_GUID = '${slot.guid}'`);
+          expect(row?.SLOT_STATUS).toBe('F');
+        });
+
+        it("a slot moved to another clinic: the write takes nothing, and the retry's answer agrees with the PAS", async () => {
+          const slot = takeSlot();
+          const id = (await slotRow(slot))?.slotId as string;
+          const move = `UPDATE CLINIC_SLOT SET CLINIC_CODE = 'DEMOCL05' WHERE SLOT_GUID = '${slot.guid}'`;
+          const repository = clerkBetween(() => subject.exec(move), slotLookUp);
+          const before = await subject.counts();
+          const cmd = bookCommand({ ...slot, id });
+          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
+          if (pas.kind === 'sqlite') await subject.exec(move);
+          expect(await subject.counts()).toEqual(before);
+          // The consumer named the slot by its identifier; the PAS has it in DEMOCL05 now, and so does the 201.
+          const result = await repository.book(cmd);
+          expect(result).toMatchObject({ outcome: 'booked', version: { versionId: '1' } });
+          const contained = (result as { version: AppointmentVersion }).version.resource.contained as { resourceType: string; schedule?: { reference: string } }[];
+          expect(contained.find((c) => c.resourceType === 'Slot')?.schedule?.reference).toBe('Schedule/DEMOCL05');
+          expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '1' });
+        });
+
+        it("a slot's clinic withdrawn from the directory: answered slot-not-found from the rows as they are now, not as first read", async () => {
+          const slot = takeSlot();
+          const repository = clerkBetween(() => subject.exec(`UPDATE CLINIC SET ACTIVE_FLAG = 'N' WHERE CLINIC_CODE = '${slot.clinicCode}'`), slotLookUp);
+          const before = await subject.counts();
+          try {
+            expect(await repository.book(bookCommand(slot))).toEqual({ outcome: 'slot-not-found' });
+          } finally {
+            await subject.exec(`UPDATE CLINIC SET ACTIVE_FLAG = 'Y' WHERE CLINIC_CODE = '${slot.clinicCode}'`);
+          }
+          expect(await subject.counts()).toEqual(before);
+        });
+
+      });
+
       it('1. an appointment cancelled in the PAS reads cancelled, version 2, with who cancelled; version 1 unchanged', async () => {
         const { version, cmd } = await bookWithSlot();
         const seen = subject.observed.changes.length;

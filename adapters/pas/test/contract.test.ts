@@ -1081,9 +1081,23 @@ export function describePasContract(name: string, open: OpenPas): void {
 
       describe("never books onto a slot or patient row a clerk changed between the booking's read and its write", () => {
         const slotLookUp = (sql: string) => sql.includes('LEFT JOIN CLINIC c');
+        const patientLookUp = (sql: string) => sql.includes('FROM PATIENT') && sql.includes('NHS_NO = @nhs');
         const clerkBetween = (clerk: () => Promise<void>, after: (sql: string) => boolean) =>
           new PasRepository(new ClerkBetweenReadAndWrite(subject.database, clerk, after), { clock, localPatientIdSystem: LOCAL_SYSTEM });
         const hours = (column: string, n: number) => (pas.kind === 'mssql' ? `DATEADD(hour, ${n}, ${column})` : `datetime(${column}, '${n} hours')`);
+        /** What a booking adds; the clerk's own change (a deleted patient) is no concern here. */
+        const booked = (before: Counts, after: Counts) => {
+          const { PATIENT: _patients, ...rest } = delta(before, after);
+          return rest;
+        };
+        const addPatient = async (nhsNumber: string, surname: string) => {
+          const hospitalNumber = `O${randomNhsNumber().slice(1)}`;
+          await subject.exec(`INSERT INTO PATIENT (HOSP_NO, NHS_NO, SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM)
+                              VALUES ('${hospitalNumber}', '${nhsNumber}', '${surname}', 'M', '1950-01-01', 'P', '2020-01-01 09:00:00')`);
+          const [row] = await subject.rows<{ PATIENT_ID: number }>(`SELECT PATIENT_ID FROM PATIENT WHERE HOSP_NO = '${hospitalNumber}'`);
+          return { id: Number(row?.PATIENT_ID), hospitalNumber };
+        };
+
         it('a slot re-timed: the write takes nothing, and the retry answers slot-mismatch from the slot as it is now', async () => {
           const slot = takeSlot();
           const retime = `UPDATE CLINIC_SLOT SET START_DTTM = ${hours('START_DTTM', 3)}, END_DTTM = ${hours('END_DTTM', 3)} WHERE SLOT_GUID = '${slot.guid}'`;
@@ -1132,6 +1146,39 @@ export function describePasContract(name: string, open: OpenPas): void {
           expect(await subject.counts()).toEqual(before);
         });
 
+        it("the patient found by NHS number renumbered (the number was someone else's): never booked onto that record", async () => {
+          const nhsNumber = randomNhsNumber();
+          const other = await addPatient(nhsNumber, 'OTHER');
+          const correct = `UPDATE PATIENT SET NHS_NO = '${randomNhsNumber()}' WHERE PATIENT_ID = ${other.id}`;
+          const repository = clerkBetween(() => subject.exec(correct), patientLookUp);
+          const before = await subject.counts();
+          const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
+          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
+          if (pas.kind === 'sqlite') await subject.exec(correct);
+          expect(booked(before, await subject.counts())).toEqual({});
+          // The retry looks again: nobody has the number now, so the patient is registered.
+          expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber, REG_TYPE: 'T', SURNAME: 'Example' });
+          expect(await subject.rows(`SELECT APPT_ID FROM APPOINTMENT WHERE PATIENT_ID = ${other.id}`)).toEqual([]);
+        });
+
+        it('the patient found by NHS number merged away (appointments moved, the duplicate deleted): a retry books for the survivor', async () => {
+          const nhsNumber = randomNhsNumber();
+          const duplicate = await addPatient(nhsNumber, 'EXAMPLE');
+          const survivor = await addPatient(nhsNumber, 'EXAMPLE');
+          const merge = `UPDATE APPOINTMENT SET PATIENT_ID = ${survivor.id} WHERE PATIENT_ID = ${duplicate.id};
+                         DELETE FROM PATIENT WHERE PATIENT_ID = ${duplicate.id}`;
+          const repository = clerkBetween(() => subject.exec(merge), patientLookUp);
+          const before = await subject.counts();
+          const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
+          // Not a foreign-key error (a 500): a transient one, which the worker retries.
+          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
+          if (pas.kind === 'sqlite') await subject.exec(merge);
+          expect(booked(before, await subject.counts())).toEqual({});
+          expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber, HOSP_NO: survivor.hospitalNumber });
+          expect(built.get(cmd.appointmentId)?.localNumber).toBe(survivor.hospitalNumber);
+        });
       });
 
       it('1. an appointment cancelled in the PAS reads cancelled, version 2, with who cancelled; version 1 unchanged', async () => {

@@ -101,6 +101,13 @@ function sameSlot(a: SlotRow, b: SlotRow): boolean {
   return asRead(a.START_DTTM) === asRead(b.START_DTTM) && asRead(a.END_DTTM) === asRead(b.END_DTTM) && a.CLINIC_CODE === b.CLINIC_CODE;
 }
 
+/** The patient a booking is for: its hospital number trimmed (answered) and exactly as read (the insert's condition). */
+interface ChosenPatient {
+  id: number;
+  hospitalNumber: string;
+  hospNoAsRead: string;
+}
+
 /** A legacy datetime as 'YYYY-MM-DD HH:MM:SS' wall-clock text: SQLite's text, or a SQL Server DATETIME's Date (useUTC). */
 function wallClockText(value: string | Date): string {
   return value instanceof Date ? value.toISOString().slice(0, 19).replace('T', ' ') : value.slice(0, 19);
@@ -190,14 +197,20 @@ export class PasRepository {
     }
 
     const patient = await this.findOrRegisterPatient(s, cmd, nowLocal);
+    // Only onto the patient row as chosen above: a clerk may since have corrected its NHS number
+    // (it was someone else's), given it another hospital number or merged it away. None adds a row:
+    // rolled back, and the retry looks the patient up again.
     const pasApptId = await insertedId(
       s,
-      'booking the appointment',
+      'booking the appointment for the patient as found',
       `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
-       VALUES (@slot, @patient, @status, @start, @end, @reason, @source, @now)`,
+       SELECT @slot, PATIENT_ID, @status, @start, @end, @reason, @source, @now FROM PATIENT
+        WHERE PATIENT_ID = @patient AND HOSP_NO = @readHospNo${cmd.patient.nhsNumber ? ' AND NHS_NO = @nhs' : ''}`,
       {
         slot: sqlp.int(slot.SLOT_ID),
         patient: sqlp.int(patient.id),
+        readHospNo: sqlp.key(patient.hospNoAsRead, patient.hospNoAsRead.length),
+        ...(cmd.patient.nhsNumber ? { nhs: sqlp.key(cmd.patient.nhsNumber, 10) } : {}),
         status: sqlp.text(this.mapping.bookedCode),
         start: sqlp.local(this.clock.toLocal(cmd.start)),
         end: sqlp.local(this.clock.toLocal(cmd.end)),
@@ -251,7 +264,7 @@ export class PasRepository {
    * A patient with the NHS number and a hospital number is reused (trimmed: CHAR columns come
    * blank-padded, and an all-blank number is no number); anyone else is registered as temporary.
    */
-  private async findOrRegisterPatient(s: PasSession, cmd: BookCommand, nowLocal: string): Promise<{ id: number; hospitalNumber: string }> {
+  private async findOrRegisterPatient(s: PasSession, cmd: BookCommand, nowLocal: string): Promise<ChosenPatient> {
     const p = cmd.patient;
     if (p.nhsNumber) {
       const known = await this.patientByNhsNumber(s, p.nhsNumber);
@@ -280,7 +293,7 @@ export class PasRepository {
           WHERE PATIENT_ID = @id AND NOT EXISTS (SELECT 1 FROM PATIENT held WHERE held.HOSP_NO = @held)`,
         { hosp: sqlp.text(hospitalNumber), held: sqlp.key(hospitalNumber, HOSPITAL_NUMBER_COLUMN_WIDTH), id: sqlp.int(id) },
       );
-      if (given === 1) return { id, hospitalNumber };
+      if (given === 1) return { id, hospitalNumber, hospNoAsRead: hospitalNumber };
       if (given !== 0) throw new UnexpectedRowCount('giving the patient a hospital number', 1, given);
     }
     throw new Error(
@@ -289,14 +302,14 @@ export class PasRepository {
   }
 
   /** The patient with this NHS number and a hospital number (the lowest id if the PAS holds several). */
-  private async patientByNhsNumber(s: PasSession, nhsNumber: string): Promise<{ id: number; hospitalNumber: string } | undefined> {
+  private async patientByNhsNumber(s: PasSession, nhsNumber: string): Promise<ChosenPatient | undefined> {
     const [known] = await s.query<{ PATIENT_ID: number; HOSP_NO: string | null }>(
       `SELECT ${this.db.dialect.top('1')} PATIENT_ID, HOSP_NO FROM PATIENT
         WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${legacyCode('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
       { nhs: sqlp.key(nhsNumber, 10) },
     );
     const hospitalNumber = known?.HOSP_NO?.trim();
-    return known && hospitalNumber ? { id: known.PATIENT_ID, hospitalNumber } : undefined;
+    return known?.HOSP_NO && hospitalNumber ? { id: known.PATIENT_ID, hospitalNumber, hospNoAsRead: known.HOSP_NO } : undefined;
   }
 
   // ---------------------------------------------------------------- cancel

@@ -1090,6 +1090,20 @@ export function describePasContract(name: string, open: OpenPas): void {
           const { PATIENT: _patients, ...rest } = delta(before, after);
           return rest;
         };
+        /**
+         * The booking's first attempt, the clerk's change coming in after `after`: rolled back as a
+         * transient error (the worker retries), nothing booked. On SQL Server the clerk's change
+         * committed on its own connection; SQLite ran it inside the rolled-back transaction, so the
+         * clerk commits it now. Returns the repository for the retry.
+         */
+        const firstAttemptRolledBack = async (cmd: BookCommand, clerkSql: string, after: (sql: string) => boolean) => {
+          const repository = clerkBetween(() => subject.exec(clerkSql), after);
+          const before = await subject.counts();
+          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
+          if (pas.kind === 'sqlite') await subject.exec(clerkSql);
+          expect(booked(before, await subject.counts())).toEqual({});
+          return repository;
+        };
         const addPatient = async (nhsNumber: string, surname: string) => {
           const hospitalNumber = `O${randomNhsNumber().slice(1)}`;
           await subject.exec(`INSERT INTO PATIENT (HOSP_NO, NHS_NO, SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM)
@@ -1101,15 +1115,10 @@ export function describePasContract(name: string, open: OpenPas): void {
         it('a slot re-timed: the write takes nothing, and the retry answers slot-mismatch from the slot as it is now', async () => {
           const slot = takeSlot();
           const retime = `UPDATE CLINIC_SLOT SET START_DTTM = ${hours('START_DTTM', 3)}, END_DTTM = ${hours('END_DTTM', 3)} WHERE SLOT_GUID = '${slot.guid}'`;
-          const repository = clerkBetween(() => subject.exec(retime), slotLookUp);
-          const before = await subject.counts();
           const cmd = bookCommand(slot);
-          // The first attempt rolls back (a transient error the worker retries) ...
-          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
-          // (SQLite ran the clerk's change inside the rolled-back transaction: the clerk commits it now.)
-          if (pas.kind === 'sqlite') await subject.exec(retime);
-          expect(await subject.counts()).toEqual(before);
-          // ... and the retry decides from the slot as the PAS has it now.
+          const repository = await firstAttemptRolledBack(cmd, retime, slotLookUp);
+          const before = await subject.counts();
+          // The retry decides from the slot as the PAS has it now.
           expect(await repository.book(cmd)).toEqual({ outcome: 'slot-mismatch', reason: expect.stringMatching(/within the slot/) });
           expect(await subject.counts()).toEqual(before);
           const [row] = await subject.rows<{ SLOT_STATUS: string }>(`SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_GUID = '${slot.guid}'`);
@@ -1119,13 +1128,8 @@ export function describePasContract(name: string, open: OpenPas): void {
         it("a slot moved to another clinic: the write takes nothing, and the retry's answer agrees with the PAS", async () => {
           const slot = takeSlot();
           const id = (await slotRow(slot))?.slotId as string;
-          const move = `UPDATE CLINIC_SLOT SET CLINIC_CODE = 'DEMOCL05' WHERE SLOT_GUID = '${slot.guid}'`;
-          const repository = clerkBetween(() => subject.exec(move), slotLookUp);
-          const before = await subject.counts();
           const cmd = bookCommand({ ...slot, id });
-          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
-          if (pas.kind === 'sqlite') await subject.exec(move);
-          expect(await subject.counts()).toEqual(before);
+          const repository = await firstAttemptRolledBack(cmd, `UPDATE CLINIC_SLOT SET CLINIC_CODE = 'DEMOCL05' WHERE SLOT_GUID = '${slot.guid}'`, slotLookUp);
           // The consumer named the slot by its identifier; the PAS has it in DEMOCL05 now, and so does the 201.
           const result = await repository.book(cmd);
           expect(result).toMatchObject({ outcome: 'booked', version: { versionId: '1' } });
@@ -1149,13 +1153,8 @@ export function describePasContract(name: string, open: OpenPas): void {
         it("the patient found by NHS number renumbered (the number was someone else's): never booked onto that record", async () => {
           const nhsNumber = randomNhsNumber();
           const other = await addPatient(nhsNumber, 'OTHER');
-          const correct = `UPDATE PATIENT SET NHS_NO = '${randomNhsNumber()}' WHERE PATIENT_ID = ${other.id}`;
-          const repository = clerkBetween(() => subject.exec(correct), patientLookUp);
-          const before = await subject.counts();
           const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
-          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
-          if (pas.kind === 'sqlite') await subject.exec(correct);
-          expect(booked(before, await subject.counts())).toEqual({});
+          const repository = await firstAttemptRolledBack(cmd, `UPDATE PATIENT SET NHS_NO = '${randomNhsNumber()}' WHERE PATIENT_ID = ${other.id}`, patientLookUp);
           // The retry looks again: nobody has the number now, so the patient is registered.
           expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
           expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber, REG_TYPE: 'T', SURNAME: 'Example' });
@@ -1168,13 +1167,9 @@ export function describePasContract(name: string, open: OpenPas): void {
           const survivor = await addPatient(nhsNumber, 'EXAMPLE');
           const merge = `UPDATE APPOINTMENT SET PATIENT_ID = ${survivor.id} WHERE PATIENT_ID = ${duplicate.id};
                          DELETE FROM PATIENT WHERE PATIENT_ID = ${duplicate.id}`;
-          const repository = clerkBetween(() => subject.exec(merge), patientLookUp);
-          const before = await subject.counts();
           const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
           // Not a foreign-key error (a 500): a transient one, which the worker retries.
-          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
-          if (pas.kind === 'sqlite') await subject.exec(merge);
-          expect(booked(before, await subject.counts())).toEqual({});
+          const repository = await firstAttemptRolledBack(cmd, merge, patientLookUp);
           expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
           expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber, HOSP_NO: survivor.hospitalNumber });
           expect(built.get(cmd.appointmentId)?.localNumber).toBe(survivor.hospitalNumber);

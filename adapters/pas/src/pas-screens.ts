@@ -1,5 +1,5 @@
 import { LocalClock } from './local-time.js';
-import { codeList, legacyCode, type PasDatabase, type PasSession, type Params, sqlp } from './session.js';
+import { codeList, insertedId, legacyCode, type PasDatabase, type PasSession, type Params, sqlp } from './session.js';
 
 /**
  * What a clerk does on the PAS's own screens, for tests, demos and the CLI: writes to the legacy
@@ -113,12 +113,16 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
       act(`slot ${slotId} is not free: cannot book a walk-in`, async (s, one) => {
         const now = sqlp.local(clock.nowLocal());
         await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F'`, { slot: slotKey(slotId), now });
-        const patientId = await s.insertId(
+        const patientId = await insertedId(
+          s,
+          'registering the walk-in patient',
           `INSERT INTO PATIENT (SURNAME, FORENAMES, SEX, DOB, REG_TYPE, CREATED_DTTM) VALUES (@surname, @given, 'U', @dob, 'P', @now)`,
           { surname: sqlp.text('WALKIN'), given: sqlp.text('Local'), dob: sqlp.local('1970-01-01 00:00:00'), now },
         );
         await one('UPDATE PATIENT SET HOSP_NO = @hosp WHERE PATIENT_ID = @id', { hosp: sqlp.text(`W${String(patientId).padStart(9, '0')}`), id: sqlp.int(patientId) });
-        const apptId = await s.insertId(
+        const apptId = await insertedId(
+          s,
+          'booking the walk-in',
           `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
            SELECT SLOT_ID, @patient, 'B', START_DTTM, END_DTTM, @reason, 'PAS', @now FROM CLINIC_SLOT WHERE SLOT_ID = @slot`,
           { patient: sqlp.int(patientId), reason: sqlp.text('Walk-in'), now, slot: slotKey(slotId) },

@@ -98,8 +98,12 @@ export interface PasSession {
    * immediately after it (triggers' counts and result sets cannot change it).
    */
   execute(sql: string, params?: Params): Promise<number>;
-  /** Runs one INSERT into a table with an identity key and returns the new key (SCOPE_IDENTITY). */
-  insertId(sql: string, params?: Params): Promise<number>;
+  /**
+   * Runs one INSERT of at most one row into a table with an identity key and returns the new key
+   * (SCOPE_IDENTITY), or undefined when it inserted none (an INSERT … SELECT whose condition found
+   * no row); more than one row throws UnexpectedRowCount.
+   */
+  insertId(sql: string, params?: Params): Promise<number | undefined>;
 }
 
 /** What a transaction decided: commit, or roll back (every outcome other than success). */
@@ -150,6 +154,13 @@ export class UnexpectedRowCount extends TransientPasError {
   constructor(what: string, expected: number, actual: number) {
     super(`${what}: expected ${expected} row(s) changed, got ${actual}; the transaction was rolled back`);
   }
+}
+
+/** Runs an INSERT that must add exactly one row and returns its new key, else throws (rolling everything back). */
+export async function insertedId(s: PasSession, what: string, sql: string, params?: Params): Promise<number> {
+  const id = await s.insertId(sql, params);
+  if (id === undefined) throw new UnexpectedRowCount(what, 1, 0);
+  return id;
 }
 
 /** Runs a statement that must change exactly `expected` rows, else throws (rolling everything back). */

@@ -1079,6 +1079,103 @@ export function describePasContract(name: string, open: OpenPas): void {
         });
       });
 
+      describe("never books onto a slot or patient row a clerk changed between the booking's read and its write", () => {
+        const slotLookUp = (sql: string) => sql.includes('LEFT JOIN CLINIC c');
+        const patientLookUp = (sql: string) => sql.includes('FROM PATIENT') && sql.includes('NHS_NO = @nhs');
+        const clerkBetween = (clerk: () => Promise<void>, after: (sql: string) => boolean) =>
+          new PasRepository(new ClerkBetweenReadAndWrite(subject.database, clerk, after), { clock, localPatientIdSystem: LOCAL_SYSTEM });
+        const hours = (column: string, n: number) => (pas.kind === 'mssql' ? `DATEADD(hour, ${n}, ${column})` : `datetime(${column}, '${n} hours')`);
+        /** What a booking adds; the clerk's own change (a deleted patient) is no concern here. */
+        const booked = (before: Counts, after: Counts) => {
+          const { PATIENT: _patients, ...rest } = delta(before, after);
+          return rest;
+        };
+        /**
+         * The booking's first attempt, the clerk's change coming in after `after`: rolled back as a
+         * transient error (the worker retries), nothing booked. On SQL Server the clerk's change
+         * committed on its own connection; SQLite ran it inside the rolled-back transaction, so the
+         * clerk commits it now. Returns the repository for the retry.
+         */
+        const firstAttemptRolledBack = async (cmd: BookCommand, clerkSql: string, after: (sql: string) => boolean) => {
+          const repository = clerkBetween(() => subject.exec(clerkSql), after);
+          const before = await subject.counts();
+          await expect(repository.book(cmd)).rejects.toBeInstanceOf(TransientPasError);
+          if (pas.kind === 'sqlite') await subject.exec(clerkSql);
+          expect(booked(before, await subject.counts())).toEqual({});
+          return repository;
+        };
+        const addPatient = async (nhsNumber: string, surname: string) => {
+          const hospitalNumber = `O${randomNhsNumber().slice(1)}`;
+          await subject.exec(`INSERT INTO PATIENT (HOSP_NO, NHS_NO, SURNAME, SEX, DOB, REG_TYPE, CREATED_DTTM)
+                              VALUES ('${hospitalNumber}', '${nhsNumber}', '${surname}', 'M', '1950-01-01', 'P', '2020-01-01 09:00:00')`);
+          const [row] = await subject.rows<{ PATIENT_ID: number }>(`SELECT PATIENT_ID FROM PATIENT WHERE HOSP_NO = '${hospitalNumber}'`);
+          return { id: Number(row?.PATIENT_ID), hospitalNumber };
+        };
+
+        it('a slot re-timed: the write takes nothing, and the retry answers slot-mismatch from the slot as it is now', async () => {
+          const slot = takeSlot();
+          const retime = `UPDATE CLINIC_SLOT SET START_DTTM = ${hours('START_DTTM', 3)}, END_DTTM = ${hours('END_DTTM', 3)} WHERE SLOT_GUID = '${slot.guid}'`;
+          const cmd = bookCommand(slot);
+          const repository = await firstAttemptRolledBack(cmd, retime, slotLookUp);
+          const before = await subject.counts();
+          // The retry decides from the slot as the PAS has it now.
+          expect(await repository.book(cmd)).toEqual({ outcome: 'slot-mismatch', reason: expect.stringMatching(/within the slot/) });
+          expect(await subject.counts()).toEqual(before);
+          const [row] = await subject.rows<{ SLOT_STATUS: string }>(`SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_GUID = '${slot.guid}'`);
+          expect(row?.SLOT_STATUS).toBe('F');
+        });
+
+        it("a slot moved to another clinic: the write takes nothing, and the retry's answer agrees with the PAS", async () => {
+          const slot = takeSlot();
+          const id = (await slotRow(slot))?.slotId as string;
+          const cmd = bookCommand({ ...slot, id });
+          const repository = await firstAttemptRolledBack(cmd, `UPDATE CLINIC_SLOT SET CLINIC_CODE = 'DEMOCL05' WHERE SLOT_GUID = '${slot.guid}'`, slotLookUp);
+          // The consumer named the slot by its identifier; the PAS has it in DEMOCL05 now, and so does the 201.
+          const result = await repository.book(cmd);
+          expect(result).toMatchObject({ outcome: 'booked', version: { versionId: '1' } });
+          const contained = (result as { version: AppointmentVersion }).version.resource.contained as { resourceType: string; schedule?: { reference: string } }[];
+          expect(contained.find((c) => c.resourceType === 'Slot')?.schedule?.reference).toBe('Schedule/DEMOCL05');
+          expect(await pas.readAppointment(cmd.appointmentId)).toMatchObject({ versionId: '1' });
+        });
+
+        it("a slot's clinic withdrawn from the directory: answered slot-not-found from the rows as they are now, not as first read", async () => {
+          const slot = takeSlot();
+          const repository = clerkBetween(() => subject.exec(`UPDATE CLINIC SET ACTIVE_FLAG = 'N' WHERE CLINIC_CODE = '${slot.clinicCode}'`), slotLookUp);
+          const before = await subject.counts();
+          try {
+            expect(await repository.book(bookCommand(slot))).toEqual({ outcome: 'slot-not-found' });
+          } finally {
+            await subject.exec(`UPDATE CLINIC SET ACTIVE_FLAG = 'Y' WHERE CLINIC_CODE = '${slot.clinicCode}'`);
+          }
+          expect(await subject.counts()).toEqual(before);
+        });
+
+        it("the patient found by NHS number renumbered (the number was someone else's): never booked onto that record", async () => {
+          const nhsNumber = randomNhsNumber();
+          const other = await addPatient(nhsNumber, 'OTHER');
+          const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
+          const repository = await firstAttemptRolledBack(cmd, `UPDATE PATIENT SET NHS_NO = '${randomNhsNumber()}' WHERE PATIENT_ID = ${other.id}`, patientLookUp);
+          // The retry looks again: nobody has the number now, so the patient is registered.
+          expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber, REG_TYPE: 'T', SURNAME: 'Example' });
+          expect(await subject.rows(`SELECT APPT_ID FROM APPOINTMENT WHERE PATIENT_ID = ${other.id}`)).toEqual([]);
+        });
+
+        it('the patient found by NHS number merged away (appointments moved, the duplicate deleted): a retry books for the survivor', async () => {
+          const nhsNumber = randomNhsNumber();
+          const duplicate = await addPatient(nhsNumber, 'EXAMPLE');
+          const survivor = await addPatient(nhsNumber, 'EXAMPLE');
+          const merge = `UPDATE APPOINTMENT SET PATIENT_ID = ${survivor.id} WHERE PATIENT_ID = ${duplicate.id};
+                         DELETE FROM PATIENT WHERE PATIENT_ID = ${duplicate.id}`;
+          const cmd = bookCommand(takeSlot(), { patient: patient(nhsNumber) });
+          // Not a foreign-key error (a 500): a transient one, which the worker retries.
+          const repository = await firstAttemptRolledBack(cmd, merge, patientLookUp);
+          expect(await repository.book(cmd)).toMatchObject({ outcome: 'booked' });
+          expect(await subject.legacyRows(cmd.appointmentId)).toMatchObject({ NHS_NO: nhsNumber, HOSP_NO: survivor.hospitalNumber });
+          expect(built.get(cmd.appointmentId)?.localNumber).toBe(survivor.hospitalNumber);
+        });
+      });
+
       it('1. an appointment cancelled in the PAS reads cancelled, version 2, with who cancelled; version 1 unchanged', async () => {
         const { version, cmd } = await bookWithSlot();
         const seen = subject.observed.changes.length;

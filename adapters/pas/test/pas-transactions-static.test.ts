@@ -244,9 +244,18 @@ describe('SQL Server transactions (MssqlDatabase)', () => {
     expect([count, id]).toEqual([1, 77]);
     expect(sent[1]?.text).toBe(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B' WHERE SLOT_ID = @slot;\nSET @${ROWCOUNT_PARAM} = @@ROWCOUNT;`);
     expect(sent[1]?.outputs).toEqual([ROWCOUNT_PARAM]);
-    expect(sent[2]?.text).toBe(`INSERT INTO APPOINTMENT (X) VALUES (@x);\nSET @${IDENTITY_PARAM} = CAST(SCOPE_IDENTITY() AS INT);`);
+    expect(sent[2]?.text).toBe(`INSERT INTO APPOINTMENT (X) VALUES (@x);\nSET @${ROWCOUNT_PARAM} = @@ROWCOUNT;\nSET @${IDENTITY_PARAM} = CAST(SCOPE_IDENTITY() AS INT);`);
+    expect(sent[2]?.outputs).toEqual([ROWCOUNT_PARAM, IDENTITY_PARAM]);
     expect(withRowCount('X')).toMatch(/^X;\nSET @\w+ = @@ROWCOUNT;$/);
     expect(withIdentity('X')).toMatch(/SCOPE_IDENTITY\(\)/);
+  });
+
+  it('report an INSERT … SELECT that added no row as no id, whatever SCOPE_IDENTITY() says', async () => {
+    const { pool } = fakePool((text) =>
+      text.includes('@@TRANCOUNT') ? { recordsets: [[{ TRANCOUNT: 1 }]] } : { recordsets: [], output: { [ROWCOUNT_PARAM]: 0, [IDENTITY_PARAM]: 76 } },
+    );
+    const db = new MssqlDatabase(pool, 5000);
+    expect(await db.transaction(async (s) => commit(await s.insertId('INSERT INTO APPOINTMENT (X) SELECT @x FROM PATIENT WHERE 1 = 0', { x: sqlp.text('y') })))).toBeUndefined();
   });
 
   it('normalise result column names in one place (Babelfish may lower-case aliases)', async () => {

@@ -1,6 +1,6 @@
 import sql, { type ConnectionPool, type Request, type Transaction } from 'mssql';
 import { TransientPasError } from '../port.js';
-import { lockWaitMs, mssqlDialect, type Params, type PasDatabase, type PasSession, type TxOptions, type TxOutcome, upperKeys } from '../session.js';
+import { lockWaitMs, mssqlDialect, type Params, type PasDatabase, type PasSession, type TxOptions, type TxOutcome, UnexpectedRowCount, upperKeys } from '../session.js';
 import { isTransientMssqlError } from './errors.js';
 import { wallClock } from './values.js';
 
@@ -19,9 +19,12 @@ export function withRowCount(statement: string): string {
   return `${statement};\nSET @${ROWCOUNT_PARAM} = @@ROWCOUNT;`;
 }
 
-/** An INSERT followed by SCOPE_IDENTITY() (this scope only: a trigger's inserts do not count). */
+/**
+ * An INSERT followed by its row count and SCOPE_IDENTITY() (this scope only: a trigger's inserts do
+ * not count; the SET of the count leaves it as it is). An INSERT … SELECT may add no row.
+ */
 export function withIdentity(statement: string): string {
-  return `${statement};\nSET @${IDENTITY_PARAM} = CAST(SCOPE_IDENTITY() AS INT);`;
+  return `${withRowCount(statement)}\nSET @${IDENTITY_PARAM} = CAST(SCOPE_IDENTITY() AS INT);`;
 }
 
 /**
@@ -92,8 +95,11 @@ function session(runner: Runner): PasSession {
       return Number(result.output[ROWCOUNT_PARAM] ?? -1);
     },
     async insertId(text: string, params?: Params) {
-      const r = request(text, params).output(IDENTITY_PARAM, sql.Int);
+      const r = request(text, params).output(ROWCOUNT_PARAM, sql.Int).output(IDENTITY_PARAM, sql.Int);
       const result = await r.query(withIdentity(text));
+      const rows = Number(result.output[ROWCOUNT_PARAM] ?? -1);
+      if (rows === 0) return undefined;
+      if (rows !== 1) throw new UnexpectedRowCount('inserting one row', 1, rows);
       const id = result.output[IDENTITY_PARAM];
       if (typeof id !== 'number') throw new Error('INSERT gave no identity value');
       return id;

@@ -1,7 +1,7 @@
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import { TransientPasError } from '../port.js';
-import { lockWaitMs, type Params, type PasDatabase, type PasSession, sqliteDialect, type TxOptions, type TxOutcome, upperKeys } from '../session.js';
+import { lockWaitMs, type Params, type PasDatabase, type PasSession, sqliteDialect, type TxOptions, type TxOutcome, UnexpectedRowCount, upperKeys } from '../session.js';
 
 export { sqliteDialect };
 
@@ -35,7 +35,12 @@ export class SqliteDatabase implements PasDatabase {
       dialect: sqliteDialect,
       query: async <T>(sql: string, params?: Params) => (this.prepare(sql).all(bind(sql, params)) as Record<string, unknown>[]).map((r) => upperKeys<T>(r)),
       execute: async (sql: string, params?: Params) => this.prepare(sql).run(bind(sql, params)).changes,
-      insertId: async (sql: string, params?: Params) => Number(this.prepare(sql).run(bind(sql, params)).lastInsertRowid),
+      insertId: async (sql: string, params?: Params) => {
+        // lastInsertRowid is the connection's last insert: only this statement's when it added a row.
+        const { changes, lastInsertRowid } = this.prepare(sql).run(bind(sql, params));
+        if (changes > 1) throw new UnexpectedRowCount('inserting one row', 1, changes);
+        return changes === 1 ? Number(lastInsertRowid) : undefined;
+      },
     };
   }
 

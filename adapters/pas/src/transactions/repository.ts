@@ -19,7 +19,7 @@ import type {
 } from '../port.js';
 import { WriteDeadlinePassedError } from '../port.js';
 import { type RawVersion, toAppointmentVersion, unreadableReason, VERSION_SELECT_COLUMNS } from '../row-mapping.js';
-import { codeList, commit, exactly, legacyCode, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
+import { codeList, commit, exactly, insertedId, legacyCode, type Params, type PasDatabase, type PasSession, rollback, sqlp, type TxOutcome, UnexpectedRowCount } from '../session.js';
 import { appointmentReason, isVersionId, legacyIntegerId, PATIENT_INSERT, patientValues, type RequestLogRow, replayedWrite } from '../write-helpers.js';
 import { asVersion, type ComposeRow, type Composed, compose, composeSelect, FINAL_STATUSES, withSlotAsPas } from './compose.js';
 
@@ -84,6 +84,30 @@ export interface RepositoryOptions {
 
 type Via = 'read' | 'search' | 'cancel' | 'reconcile';
 
+/** A slot as the booking reads it, with its clinic's publication. */
+type SlotRow = {
+  SLOT_ID: number;
+  SLOT_GUID: string;
+  CLINIC_CODE: string | null;
+  START_DTTM: string | Date;
+  END_DTTM: string | Date;
+  ACTIVE_FLAG: string | null;
+  DOS_SERVICE_ID: string | null;
+};
+
+/** The same slot times and clinic, compared as the guard compares them (values as read). */
+function sameSlot(a: SlotRow, b: SlotRow): boolean {
+  const asRead = (v: string | Date) => sqlp.asRead(v).value;
+  return asRead(a.START_DTTM) === asRead(b.START_DTTM) && asRead(a.END_DTTM) === asRead(b.END_DTTM) && a.CLINIC_CODE === b.CLINIC_CODE;
+}
+
+/** The patient a booking is for: its hospital number trimmed (answered) and exactly as read (the insert's condition). */
+interface ChosenPatient {
+  id: number;
+  hospitalNumber: string;
+  hospNoAsRead: string;
+}
+
 /** A legacy datetime as 'YYYY-MM-DD HH:MM:SS' wall-clock text: SQLite's text, or a SQL Server DATETIME's Date (useUTC). */
 function wallClockText(value: string | Date): string {
   return value instanceof Date ? value.toISOString().slice(0, 19).replace('T', ' ') : value.slice(0, 19);
@@ -140,30 +164,53 @@ export class PasRepository {
 
     const nowLocal = this.clock.nowLocal();
     // The double-booking guard, all in one conditional statement: a free slot, starting in the
-    // future, of an active clinic published to the directory, held by no live legacy appointment.
+    // future, of an active clinic published to the directory, held by no live legacy appointment,
+    // and still the slot as read above (times and clinic sent back as read): the SELECT kept no
+    // lock, so a clerk may have re-timed it or moved it to another clinic since.
     const taken = await s.execute(
       `UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now
         WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F' AND START_DTTM > @now
+          AND START_DTTM = @readStart AND END_DTTM = @readEnd AND CLINIC_CODE = @readClinic
           AND EXISTS (SELECT 1 FROM CLINIC c WHERE c.CLINIC_CODE = CLINIC_SLOT.CLINIC_CODE
                          AND ${legacyCode('c.ACTIVE_FLAG')} = 'Y' AND ${legacyCode('c.DOS_SERVICE_ID')} <> '')
           AND NOT ${heldByLiveAppointment('@slot', this.mapping.cancelledCodes)}`,
-      { slot: sqlp.int(slot.SLOT_ID), now: sqlp.local(nowLocal) },
+      {
+        slot: sqlp.int(slot.SLOT_ID),
+        now: sqlp.local(nowLocal),
+        readStart: sqlp.asRead(slot.START_DTTM),
+        readEnd: sqlp.asRead(slot.END_DTTM),
+        readClinic: sqlp.key(slot.CLINIC_CODE, slot.CLINIC_CODE?.length ?? 1),
+      },
     );
     if (taken !== 1) {
+      if (taken !== 0) throw new UnexpectedRowCount('taking the slot', 1, taken);
       // Lost the slot: perhaps to a twin of this very request, which has committed by now.
       const twin = await this.findReplay(s, cmd);
       if (twin) return rollback<BookResult>(twin);
-      const published = slot.ACTIVE_FLAG?.trim().toUpperCase() === 'Y' && Boolean(slot.DOS_SERVICE_ID?.trim());
+      // Answered from the slot as it is now: when its times or clinic moved since the first read,
+      // the retry decides everything again (mismatch, unavailable, not found, or booked).
+      const now = await this.slotRow(s, 's.SLOT_ID = @slot', { slot: sqlp.int(slot.SLOT_ID) });
+      if (!now) return rollback<BookResult>({ outcome: 'slot-not-found' });
+      if (!sameSlot(now, slot)) throw new UnexpectedRowCount('taking the slot as it was read', 1, 0);
+      const published = now.ACTIVE_FLAG?.trim().toUpperCase() === 'Y' && Boolean(now.DOS_SERVICE_ID?.trim());
       return rollback<BookResult>(published ? { outcome: 'slot-unavailable' } : { outcome: 'slot-not-found' });
     }
 
     const patient = await this.findOrRegisterPatient(s, cmd, nowLocal);
-    const pasApptId = await s.insertId(
+    // Only onto the patient row as chosen above: a clerk may since have corrected its NHS number
+    // (it was someone else's), given it another hospital number or merged it away. None adds a row:
+    // rolled back, and the retry looks the patient up again.
+    const pasApptId = await insertedId(
+      s,
+      'booking the appointment for the patient as found',
       `INSERT INTO APPOINTMENT (SLOT_ID, PATIENT_ID, APPT_STATUS, START_DTTM, END_DTTM, REASON, SOURCE_CODE, BOOKED_DTTM)
-       VALUES (@slot, @patient, @status, @start, @end, @reason, @source, @now)`,
+       SELECT @slot, PATIENT_ID, @status, @start, @end, @reason, @source, @now FROM PATIENT
+        WHERE PATIENT_ID = @patient AND HOSP_NO = @readHospNo${cmd.patient.nhsNumber ? ' AND NHS_NO = @nhs' : ''}`,
       {
         slot: sqlp.int(slot.SLOT_ID),
         patient: sqlp.int(patient.id),
+        readHospNo: sqlp.key(patient.hospNoAsRead, patient.hospNoAsRead.length),
+        ...(cmd.patient.nhsNumber ? { nhs: sqlp.key(cmd.patient.nhsNumber, 10) } : {}),
         status: sqlp.text(this.mapping.bookedCode),
         start: sqlp.local(this.clock.toLocal(cmd.start)),
         end: sqlp.local(this.clock.toLocal(cmd.end)),
@@ -195,26 +242,29 @@ export class PasRepository {
   }
 
   /** The slot by its identifier (UUID) when given, else by its logical id, with its clinic's publication. */
-  private async findSlot(s: PasSession, cmd: BookCommand) {
-    type Row = { SLOT_ID: number; SLOT_GUID: string; CLINIC_CODE: string | null; START_DTTM: string | Date; END_DTTM: string | Date; ACTIVE_FLAG: string | null; DOS_SERVICE_ID: string | null };
-    const select = `SELECT s.SLOT_ID, s.SLOT_GUID, s.CLINIC_CODE, s.START_DTTM, s.END_DTTM, c.ACTIVE_FLAG, c.DOS_SERVICE_ID
-                      FROM CLINIC_SLOT s LEFT JOIN CLINIC c ON c.CLINIC_CODE = s.CLINIC_CODE`;
+  private async findSlot(s: PasSession, cmd: BookCommand): Promise<SlotRow | undefined> {
     if (cmd.slotGuid && GUID.test(cmd.slotGuid)) {
-      const [row] = await s.query<Row>(`${select} WHERE s.SLOT_GUID = @guid`, { guid: sqlp.guid(cmd.slotGuid.toLowerCase()) });
+      const row = await this.slotRow(s, 's.SLOT_GUID = @guid', { guid: sqlp.guid(cmd.slotGuid.toLowerCase()) });
       if (row) return row;
     }
-    if (cmd.slotId) {
-      const [row] = await s.query<Row>(`${select} WHERE s.SLOT_ID = @slot`, { slot: sqlp.int(legacyIntegerId(cmd.slotId)) });
-      return row;
-    }
+    if (cmd.slotId) return this.slotRow(s, 's.SLOT_ID = @slot', { slot: sqlp.int(legacyIntegerId(cmd.slotId)) });
     return undefined;
+  }
+
+  private async slotRow(s: PasSession, where: string, params: Params): Promise<SlotRow | undefined> {
+    const [row] = await s.query<SlotRow>(
+      `SELECT s.SLOT_ID, s.SLOT_GUID, s.CLINIC_CODE, s.START_DTTM, s.END_DTTM, c.ACTIVE_FLAG, c.DOS_SERVICE_ID
+         FROM CLINIC_SLOT s LEFT JOIN CLINIC c ON c.CLINIC_CODE = s.CLINIC_CODE WHERE ${where}`,
+      params,
+    );
+    return row;
   }
 
   /**
    * A patient with the NHS number and a hospital number is reused (trimmed: CHAR columns come
    * blank-padded, and an all-blank number is no number); anyone else is registered as temporary.
    */
-  private async findOrRegisterPatient(s: PasSession, cmd: BookCommand, nowLocal: string): Promise<{ id: number; hospitalNumber: string }> {
+  private async findOrRegisterPatient(s: PasSession, cmd: BookCommand, nowLocal: string): Promise<ChosenPatient> {
     const p = cmd.patient;
     if (p.nhsNumber) {
       const known = await this.patientByNhsNumber(s, p.nhsNumber);
@@ -232,7 +282,7 @@ export class PasRepository {
     }
     const values = patientValues(p);
     const params = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, k === 'DOB' ? sqlp.local(v) : sqlp.text(v)]));
-    const id = await s.insertId(PATIENT_INSERT, { ...params, CREATED_DTTM: sqlp.local(nowLocal) });
+    const id = await insertedId(s, 'registering the patient', PATIENT_INSERT, { ...params, CREATED_DTTM: sqlp.local(nowLocal) });
     // The first number no patient holds yet: the trust may have its own numbers under the prefix,
     // and a unique-index violation would fail this booking, and on SQLite (whose rolled-back id is
     // given out again) every later one.
@@ -243,7 +293,7 @@ export class PasRepository {
           WHERE PATIENT_ID = @id AND NOT EXISTS (SELECT 1 FROM PATIENT held WHERE held.HOSP_NO = @held)`,
         { hosp: sqlp.text(hospitalNumber), held: sqlp.key(hospitalNumber, HOSPITAL_NUMBER_COLUMN_WIDTH), id: sqlp.int(id) },
       );
-      if (given === 1) return { id, hospitalNumber };
+      if (given === 1) return { id, hospitalNumber, hospNoAsRead: hospitalNumber };
       if (given !== 0) throw new UnexpectedRowCount('giving the patient a hospital number', 1, given);
     }
     throw new Error(
@@ -252,14 +302,14 @@ export class PasRepository {
   }
 
   /** The patient with this NHS number and a hospital number (the lowest id if the PAS holds several). */
-  private async patientByNhsNumber(s: PasSession, nhsNumber: string): Promise<{ id: number; hospitalNumber: string } | undefined> {
+  private async patientByNhsNumber(s: PasSession, nhsNumber: string): Promise<ChosenPatient | undefined> {
     const [known] = await s.query<{ PATIENT_ID: number; HOSP_NO: string | null }>(
       `SELECT ${this.db.dialect.top('1')} PATIENT_ID, HOSP_NO FROM PATIENT
         WHERE NHS_NO = @nhs AND HOSP_NO IS NOT NULL AND ${legacyCode('HOSP_NO')} <> '' ORDER BY PATIENT_ID ${this.db.dialect.limit('1')}`,
       { nhs: sqlp.key(nhsNumber, 10) },
     );
     const hospitalNumber = known?.HOSP_NO?.trim();
-    return known && hospitalNumber ? { id: known.PATIENT_ID, hospitalNumber } : undefined;
+    return known?.HOSP_NO && hospitalNumber ? { id: known.PATIENT_ID, hospitalNumber, hospNoAsRead: known.HOSP_NO } : undefined;
   }
 
   // ---------------------------------------------------------------- cancel

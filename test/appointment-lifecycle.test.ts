@@ -185,6 +185,20 @@ describe('cancel (PUT)', () => {
     expect(slotStatus(slot.id)).toBe('B');
   });
 
+  it('compares instants as points in time: cancels with start and end rewritten as +00:00 or +01:00 (.NET Firely writes +00:00)', async () => {
+    const { appointment } = await book();
+    expect(appointment.start).toMatch(/\.000Z$/);
+    const rewrite = (instant: string, offset: '+00:00' | '+01:00') =>
+      offset === '+00:00' ? instant.replace(/\.000Z$/, '+00:00') : `${new Date(Date.parse(instant) + 3_600_000).toISOString().slice(0, 19)}+01:00`;
+    const body: Json = structuredClone(cancelBody(appointment));
+    Object.assign(body, { start: rewrite(body.start, '+00:00'), end: rewrite(body.end, '+01:00') });
+    const slot = body.contained.find((r: Json) => r.resourceType === 'Slot');
+    Object.assign(slot, { start: rewrite(slot.start, '+01:00'), end: rewrite(slot.end, '+00:00') });
+    const { res, json } = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', body, { 'If-Match': 'W/"1"' });
+    expect(res.status, JSON.stringify(json)).toBe(200);
+    expect(json?.start).toBe(appointment.start);
+  });
+
   describe('with the assurance harness\'s own XML bodies (its XSLT writes <status>cancelled</status>, a text node)', () => {
     const harnessBody = (file: string, slot: SlotForBooking, appointmentId = '') =>
       readFileSync(new URL(`fixtures/harness/${file}`, import.meta.url), 'utf8')

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bookingBody, consumerHeaders, type InteractionName, makeJwt, SCOPES, type SlotForBooking } from './support/consumer.js';
 import { freeSlots, pasCounts } from './support/pas.js';
@@ -182,6 +183,66 @@ describe('cancel (PUT)', () => {
     expect(json?.resourceType).toBe('OperationOutcome');
     expect(counts()).toEqual(before);
     expect(slotStatus(slot.id)).toBe('B');
+  });
+
+  it('compares instants as points in time: cancels with start and end rewritten as +00:00 or +01:00 (.NET Firely writes +00:00)', async () => {
+    const { appointment } = await book();
+    expect(appointment.start).toMatch(/\.000Z$/);
+    const rewrite = (instant: string, offset: '+00:00' | '+01:00') =>
+      offset === '+00:00' ? instant.replace(/\.000Z$/, '+00:00') : `${new Date(Date.parse(instant) + 3_600_000).toISOString().slice(0, 19)}+01:00`;
+    const body: Json = structuredClone(cancelBody(appointment));
+    Object.assign(body, { start: rewrite(body.start, '+00:00'), end: rewrite(body.end, '+01:00') });
+    const slot = body.contained.find((r: Json) => r.resourceType === 'Slot');
+    Object.assign(slot, { start: rewrite(slot.start, '+01:00'), end: rewrite(slot.end, '+00:00') });
+    const { res, json } = await call('PUT', `/Appointment/${appointment.id}`, 'cancel', body, { 'If-Match': 'W/"1"' });
+    expect(res.status, JSON.stringify(json)).toBe(200);
+    expect(json?.start).toBe(appointment.start);
+  });
+
+  describe('with the assurance harness\'s own XML bodies (its XSLT writes <status>cancelled</status>, a text node)', () => {
+    const harnessBody = (file: string, slot: SlotForBooking, appointmentId = '') =>
+      readFileSync(new URL(`fixtures/harness/${file}`, import.meta.url), 'utf8')
+        .replace(/__APPT_(SLOT_ID|IDENTIFIER_SYSTEM|IDENTIFIER_VALUE|SCHEDULE|START_DATE|END_DATE)__/g, '')
+        .replaceAll('__SLOT_ID__', slot.id)
+        .replaceAll('__IDENTIFIER_SYSTEM__', 'https://tools.ietf.org/html/rfc4122')
+        .replaceAll('__IDENTIFIER_VALUE__', slot.identifier)
+        .replaceAll('__SCHEDULE__', slot.schedule.replace('Schedule/', ''))
+        .replaceAll('__START_DATE__', slot.start)
+        .replaceAll('__END_DATE__', slot.end)
+        .replaceAll('__APPT_ID__', appointmentId);
+    const xml = { 'Content-Type': 'application/fhir+xml', Accept: 'application/fhir+json' };
+    const bookAsHarness = async () => {
+      const slot = slots[next++] as SlotForBooking;
+      const { res, json } = await call('POST', '/Appointment', 'book', harnessBody('book_appt-without-id.xml', slot), xml);
+      expect(res.status).toBe(201);
+      return { id: json?.id as string, etag: res.headers.get('etag') as string, slot };
+    };
+
+    it('answers 409 for a stale If-Match and 412 for none, then 200 with the ETag (VersionConflict, If-MatchHeaderMissing, HappyPath)', async () => {
+      const { id, etag, slot } = await bookAsHarness();
+      const body = harnessBody('cancel_appointment.xml', slot, id);
+      expect(body).toContain('<status>cancelled</status>');
+      const stale = await call('PUT', `/Appointment/${id}`, 'cancel', body, { ...xml, 'If-Match': 'W/"99"' });
+      expect(stale.res.status, JSON.stringify(stale.json)).toBe(409);
+      const missing = await call('PUT', `/Appointment/${id}`, 'cancel', body, xml);
+      expect(missing.res.status, JSON.stringify(missing.json)).toBe(412);
+      const cancelled = await call('PUT', `/Appointment/${id}`, 'cancel', body, { ...xml, 'If-Match': etag });
+      expect(cancelled.res.status, JSON.stringify(cancelled.json)).toBe(200);
+      expect(cancelled.json?.status).toBe('cancelled');
+      expect(slotStatus(slot.id)).toBe('F');
+    });
+
+    it('answers 422 to the surname changed as text (DifferencesDetected), and changes nothing', async () => {
+      const { id, etag, slot } = await bookAsHarness();
+      const body = harnessBody('change_patient_surname.xml', slot, id);
+      expect(body).toContain('<family>Chalmersxxxxx</family>');
+      const before = counts();
+      const { res, json } = await call('PUT', `/Appointment/${id}`, 'cancel', body, { ...xml, 'If-Match': etag });
+      expect(res.status, JSON.stringify(json)).toBe(422);
+      expect(json?.issue[0].diagnostics).toContain('Patient');
+      expect(counts()).toEqual(before);
+      expect(slotStatus(slot.id)).toBe('B');
+    });
   });
 
   it('answers 404 for an unknown id (a PUT never creates)', async () => {

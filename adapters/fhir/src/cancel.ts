@@ -1,3 +1,5 @@
+import { isInstant } from './booking-request.js';
+import { propertiesOfType } from './definitions.js';
 import { type Problem, problems } from './operation-outcome.js';
 import { asArray, EXTENSIONS, isObject, type JsonObject } from './types.js';
 import type { VersionStamp } from './appointment.js';
@@ -8,7 +10,10 @@ import type { VersionStamp } from './appointment.js';
  * and the PAS — patient, times, slot, participants, description, contained resources — and not on
  * what consumers legitimately rebuild differently: meta, text, element order, the format, the
  * server's `created`, the identifier the provider itself added to a Patient without an NHS number,
- * and Patient.contact (the assurance harness re-sends it from its template, spec §11.2).
+ * and Patient.contact (the assurance harness re-sends it from its template, spec §11.2). Instants
+ * (Appointment and Slot start and end, DocumentReference indexed) are compared as points in time,
+ * to the millisecond: FHIR libraries rewrite them (.NET Firely writes `+00:00` for `.000Z`), and
+ * receivers must take any offset (spec §16).
  */
 
 /** Top-level elements that must not change (apart from status and the cancellation reason). */
@@ -36,10 +41,12 @@ const COMPARED_ELEMENTS = [
 /** Elements of contained resources that are ignored in the comparison. */
 const IGNORED_CONTAINED = ['meta', 'text', 'contact'];
 
-export function checkCancellation(stored: JsonObject, submitted: JsonObject, localPatientIdSystem: string): Problem | undefined {
-  if (submitted.status !== 'cancelled') {
+export function checkCancellation(storedAsIs: JsonObject, submittedAsIs: JsonObject, localPatientIdSystem: string): Problem | undefined {
+  if (submittedAsIs.status !== 'cancelled') {
     return problems.cancelChangesOtherFields('A PUT may only cancel: Appointment.status must be "cancelled"', ['Appointment.status']);
   }
+  const stored = instantsInOneForm(storedAsIs, 'Appointment');
+  const submitted = instantsInOneForm(submittedAsIs, 'Appointment');
   for (const element of COMPARED_ELEMENTS) {
     const theirs = element === 'participant' ? participantsAsStored(stored.participant, submitted.participant) : submitted[element];
     if (!sameValue(stored[element], theirs)) {
@@ -95,7 +102,7 @@ function containedByType(resource: JsonObject, localPatientIdSystem: string): Ma
   const byType = new Map<string, JsonObject>();
   for (const r of asArray(resource.contained)) {
     if (!isObject(r) || typeof r.resourceType !== 'string') continue;
-    const copy = Object.fromEntries(Object.entries(r).filter(([k]) => !IGNORED_CONTAINED.includes(k))) as JsonObject;
+    const copy = Object.fromEntries(Object.entries(instantsInOneForm(r)).filter(([k]) => !IGNORED_CONTAINED.includes(k))) as JsonObject;
     if (r.resourceType === 'Patient') {
       const identifiers = asArray(r.identifier).filter((i) => !(isObject(i) && i.system === localPatientIdSystem));
       if (identifiers.length) copy.identifier = identifiers as JsonObject[];
@@ -104,6 +111,21 @@ function containedByType(resource: JsonObject, localPatientIdSystem: string): Ma
     byType.set(r.resourceType, copy);
   }
   return byType;
+}
+
+/**
+ * The resource with each of its own elements of FHIR type instant (per its STU3 definition) that
+ * holds a valid instant written in one form, UTC to the millisecond (`2026-12-03T08:00:00.000Z`
+ * for `2026-12-03T09:00:00+01:00`), so the same point in time compares equal. Other values as they are.
+ */
+function instantsInOneForm(resource: JsonObject, type = String(resource.resourceType)): JsonObject {
+  const instants = (propertiesOfType(type) ?? []).filter((p) => p._type === 'instant');
+  const copy = { ...resource };
+  for (const { _name: name } of instants) {
+    const value = copy[name];
+    if (isInstant(value)) copy[name] = new Date(Date.parse(value)).toISOString();
+  }
+  return copy;
 }
 
 /** Deep equality that ignores object key order (JSON and XML round trips reorder keys). */

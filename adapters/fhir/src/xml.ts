@@ -88,7 +88,7 @@ export function fromXml(text: string): Checked<unknown> {
   const { fhir, definitions } = stu3();
   let resource: Record<string, unknown> | undefined;
   try {
-    resource = fhir.xmlToObj(withoutRanges(xml, read.ignored)) as Record<string, unknown> | undefined;
+    resource = fhir.xmlToObj(edited(xml, read.edits)) as Record<string, unknown> | undefined;
   } catch (error) {
     // FHIR.js throws for unknown resource types and primitive values of the wrong form ("yes" for a boolean).
     const why = error instanceof RangeError ? 'the document is nested too deeply' : firstLine(error);
@@ -105,32 +105,47 @@ export function fromXml(text: string): Checked<unknown> {
 }
 
 /**
- * The text without the given [start, end) ranges, which nest or are apart (never overlap partly):
- * recorded as elements and comments close, so sorted here, and a range inside an earlier one is
- * already gone with it.
+ * The text with each [start, end) range replaced by its edit's text (nothing: cut). Ranges nest or
+ * are apart (never overlap partly): recorded as elements and comments close, so sorted here, and
+ * a range inside an earlier one is already gone with it.
  */
-function withoutRanges(text: string, ranges: [number, number][]): string {
-  if (ranges.length === 0) return text;
+function edited(text: string, edits: Edit[]): string {
+  if (edits.length === 0) return text;
   let kept = '';
   let from = 0;
-  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+  for (const { start, end, text: replacement = '' } of [...edits].sort((a, b) => a.start - b.start)) {
     if (start < from) continue;
-    kept += text.slice(from, start);
+    kept += text.slice(from, start) + replacement;
     from = end;
   }
   return kept + text.slice(from);
 }
 
+/** A [start, end) range of the body's text and what goes in its place (nothing: it is cut). */
+interface Edit {
+  start: number;
+  end: number;
+  text?: string;
+}
+
+/** The quoted form of an attribute value: XML would turn a raw tab or line break in it into a space. */
+function attributeValue(value: string): string {
+  const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '"': '&quot;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
+  return `"${value.replace(/[&<"\t\n\r]/g, (c) => escapes[c] ?? c)}"`;
+}
+
 interface XmlReading {
   problem?: Problem;
   /**
-   * Where the elements that are not FHIR STU3's sit in the text ([start, end) of each, tags and
-   * content): ignored (spec §4), so cut before FHIR.js reads it. FHIR.js would drop an unknown
-   * name itself, but it reads an unprefixed element of any namespace by its name alone.
-   * Comments outside narrative are cut too: FHIR.js turns them into fhir_comments (on `_status`,
-   * which the drop of unknown elements would leave empty) or throws on one beside a narrative div.
+   * What to change in the text before FHIR.js reads it. Cut: the elements that are not FHIR
+   * STU3's (tags and content): ignored (spec §4); FHIR.js would drop an unknown name itself, but
+   * it reads an unprefixed element of any namespace by its name alone. Cut too: comments outside
+   * narrative, which FHIR.js turns into fhir_comments (on `_status`, which the drop of unknown
+   * elements would leave empty) or throws on beside a narrative div. Rewritten: a primitive
+   * element whose value is its text (`<status>cancelled</status>`, as the assurance harness's
+   * XSLT writes it), as `<status value="cancelled"/>`, the only form FHIR.js reads.
    */
-  ignored: [number, number][];
+  edits: Edit[];
   badPrimitives: { expression: string; message: string }[];
   /** Each narrative div as the body has it, and where it sits in the JSON form. */
   narratives: { path: (string | number)[]; source: string }[];
@@ -147,6 +162,14 @@ interface Frame {
   resourceSlot?: boolean;
   /** An ignored element: where its start tag begins. */
   ignoredFrom?: number;
+  /** Some element has been opened inside this one. */
+  hasChildren?: boolean;
+  /**
+   * A FHIR primitive element (a value, an id, extensions): its start tag, where it begins, whether
+   * it has a value attribute, and its text so far, which is its value when it has neither a
+   * value attribute nor child elements.
+   */
+  primitive?: { tag: string; from: number; type: string; hasValue: boolean; text: string };
 }
 
 const NUMBER_FORMS: Record<string, RegExp> = {
@@ -160,7 +183,8 @@ const NUMBER_FORMS: Record<string, RegExp> = {
 /**
  * Strict XML 1.0 well-formedness (unclosed or truncated documents, undefined entities, several
  * roots) plus the FHIR rules: one root element in the FHIR namespace, bounded depth and attributes,
- * no text but in narrative. Walks the elements with the STU3 definitions on the way, noting the
+ * no text but in narrative and as the whole value of a primitive element (which has no value
+ * attribute and no child elements: `<status>cancelled</status>`, trimmed). Walks the elements with the STU3 definitions on the way, noting the
  * ones STU3 does not define, the numbers and booleans of the wrong form and the single-valued
  * elements given twice (FHIR.js would drop the first, throw on the second and keep the last of the
  * third).
@@ -168,7 +192,7 @@ const NUMBER_FORMS: Record<string, RegExp> = {
 function readXml(xml: string): XmlReading {
   // Only the five XML entities (no HTML ones like &nbsp;, which XML does not define); attributes bounded while read.
   const { parser, write, tagText } = boundedSax(Math.max(MAX_XML_ATTRIBUTES, MAX_XHTML_ATTRIBUTES));
-  const reading: XmlReading = { ignored: [], badPrimitives: [], narratives: [] };
+  const reading: XmlReading = { edits: [], badPrimitives: [], narratives: [] };
   let narrative: { path: (string | number)[]; start: number; depth: number } | undefined;
   const stack: Frame[] = [];
   let depth = 0;
@@ -200,6 +224,10 @@ function readXml(xml: string): XmlReading {
 
     const parent = stack.at(-1);
     const name = tag.local;
+    if (parent) {
+      parent.hasChildren = true;
+      if (parent.primitive && /\S/.test(parent.primitive.text)) stop(textProblem(parent.expression, 'beside child elements'));
+    }
     if (!parent || parent.resourceSlot) {
       // A resource's root: the document's, or one inside <contained>/<resource>, which holds one.
       if (parent) {
@@ -228,11 +256,17 @@ function readXml(xml: string): XmlReading {
       narrative = { path, start: parser.startTagPosition - 1, depth };
       return void stack.push({ ...skip(parent), path, expression });
     }
-    const form = NUMBER_FORMS[property._type ?? ''];
+    const type = property._type ?? '';
     const value = tag.attributes.value?.value;
-    if (form && value !== undefined && !form.test(value)) reading.badPrimitives.push({ expression, message: `is not a valid ${property._type}: ${JSON.stringify(value).slice(0, 60)}` });
-    if (property._type === 'Resource') return void stack.push({ properties: undefined, path, expression, seen: new Map(), resourceSlot: true });
-    stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map() });
+    checkNumberForm(type, value, expression);
+    if (type === 'Resource') return void stack.push({ properties: undefined, path, expression, seen: new Map(), resourceSlot: true });
+    // FHIR's primitive types are the ones named in lower case (boolean, code, instant...; xhtml is narrative, above).
+    const primitive = /^[a-z]/.test(type) ? { tag: source, from: parser.startTagPosition - 1, type, hasValue: value !== undefined, text: '' } : undefined;
+    stack.push({ properties: childProperties(property, {}), path, expression, seen: new Map(), primitive });
+  };
+  const checkNumberForm = (type: string, value: string | undefined, expression: string) => {
+    const form = NUMBER_FORMS[type];
+    if (form && value !== undefined && !form.test(value)) reading.badPrimitives.push({ expression, message: `is not a valid ${type}: ${JSON.stringify(value).slice(0, 60)}` });
   };
   parser.onclosetag = () => {
     if (narrative?.depth === depth) {
@@ -241,21 +275,32 @@ function readXml(xml: string): XmlReading {
     }
     depth--;
     const frame = stack.pop();
-    if (frame?.ignoredFrom !== undefined) reading.ignored.push([frame.ignoredFrom, parser.position]);
+    if (frame?.ignoredFrom !== undefined) reading.edits.push({ start: frame.ignoredFrom, end: parser.position });
+    const value = frame?.primitive?.text.trim();
+    if (frame?.primitive && value) {
+      // Written with its value as an attribute, the start tag's own attributes (id, xmlns) kept; a start tag of an element with text ends in '>', not '/>'.
+      const { primitive } = frame;
+      checkNumberForm(primitive.type, value, frame.expression);
+      reading.edits.push({ start: primitive.from, end: parser.position, text: `${primitive.tag.slice(0, -1)} value=${attributeValue(value)}/>` });
+    }
   };
-  // FHIR elements have values in attributes, never text: text is only the narrative's (or in an element FHIR ignores).
+  // FHIR elements have values in attributes; text is only the narrative's, in an element FHIR ignores, or a primitive's whole value.
   const onText = (text: string) => {
     const frame = stack.at(-1);
-    if ((frame?.properties || frame?.resourceSlot) && /\S/.test(text)) {
-      stop(problems.notWellFormed(`The body is not well-formed FHIR XML: text in ${frame.expression}, where FHIR has only elements and value attributes`));
-    }
+    if (!(frame?.properties || frame?.resourceSlot)) return;
+    const primitive = frame.primitive;
+    if (primitive) primitive.text += text;
+    if (!/\S/.test(text)) return;
+    if (!primitive) stop(textProblem(frame.expression, 'where FHIR has only elements and value attributes'));
+    else if (primitive.hasValue) stop(textProblem(frame.expression, 'beside its value attribute'));
+    else if (frame.hasChildren) stop(textProblem(frame.expression, 'beside child elements'));
   };
   parser.ontext = onText;
   parser.oncdata = onText;
   // sax reports a comment at the second '-' of its "-->" (an empty one not at all: FHIR.js ignores those).
   // Inside a narrative it stays: the div is copied as the body has it.
   parser.oncomment = (comment) => {
-    if (!narrative) reading.ignored.push([parser.position - comment.length - '<!----'.length, parser.position + 1]);
+    if (!narrative) reading.edits.push({ start: parser.position - comment.length - '<!----'.length, end: parser.position + 1 });
   };
   parser.onerror = (error) => stop(problems.notWellFormed(`The body is not well-formed XML: ${firstLine(error)}`));
   try {
@@ -285,6 +330,10 @@ function decimalsToNumbers(node: unknown, properties: Property[] | undefined): v
     }
     for (const item of Array.isArray(value) ? value : [value]) decimalsToNumbers(item, childProperties(property, item));
   }
+}
+
+function textProblem(expression: string, where: string): Problem {
+  return problems.notWellFormed(`The body is not well-formed FHIR XML: text in ${expression}, ${where}`);
 }
 
 function firstLine(error: unknown): string {

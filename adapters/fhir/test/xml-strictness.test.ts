@@ -83,11 +83,16 @@ describe('reading: a single-valued element given twice is refused 422 (as a JSON
 });
 
 describe('reading: text is refused 400 where FHIR has none', () => {
+  const extension = '<extension url="https://example.org/x"><valueString value="y"/></extension>';
   it.each([
     ['between elements', bookingXml().replace('<status value="booked"/>', '<status value="booked"/>junk')],
-    ['inside a primitive element', bookingXml().replace('<status value="booked"/>', '<status value="booked">junk</status>')],
+    ['inside a primitive element beside its value attribute', bookingXml().replace('<status value="booked"/>', '<status value="booked">junk</status>')],
     ['as CDATA', bookingXml().replace('<status value="booked"/>', '<status value="booked"/><![CDATA[junk]]>')],
     ['inside <contained>', bookingXml().replace('<contained><Patient>', '<contained>junk<Patient>')],
+    ['inside a complex element (mixed content)', bookingXml().replace('<description ', '<reason>Headache</reason><description ')],
+    ['in a primitive element before a child element', bookingXml().replace('<status value="booked"/>', `<status>booked${extension}</status>`)],
+    ['in a primitive element after a child element', bookingXml().replace('<status value="booked"/>', `<status>${extension}booked</status>`)],
+    ['in a primitive element after an element FHIR ignores', bookingXml().replace('<status value="booked"/>', '<status><x xmlns="urn:x"/>booked</status>')],
   ])('%s', (_, xml) => {
     expect(problemOf(xml)).toMatchObject({ status: 400, spineCode: 'MESSAGE_NOT_WELL_FORMED', diagnostics: expect.stringContaining('text in Appointment') });
   });
@@ -95,6 +100,38 @@ describe('reading: text is refused 400 where FHIR has none', () => {
   it('takes whitespace between elements (pretty printed, CRLF) and text in narrative', () => {
     expect(fromXml(bookingXml().replace(/></g, '>\r\n  <')).ok).toBe(true);
     expect(fromXml(`<Patient ${NS}><text><status value="generated"/><div ${XHTML}>Jane <b>Bloggs</b></div></text></Patient>`).ok).toBe(true);
+  });
+});
+
+describe('reading: a primitive element with only text takes it as its value (the assurance harness writes <status>cancelled</status>)', () => {
+  const value = (xml: string) => {
+    const read = fromXml(xml);
+    expect(read.ok, JSON.stringify(read)).toBe(true);
+    return read.ok ? (read.value as any) : undefined;
+  };
+
+  it('reads the trimmed text of a code, a string, an instant, a boolean and an integer as each would be read from its value attribute', () => {
+    const attributes = value(`<Patient ${NS}><active value="true"/><name><family value="Chalmers"/></name><multipleBirthInteger value="2"/></Patient>`);
+    const texts = value(`<Patient ${NS}>\n  <active>true</active>\n  <name><family>\n    Chalmers\n  </family></name><multipleBirthInteger>2</multipleBirthInteger></Patient>`);
+    expect(texts).toEqual(attributes);
+    const sample = sampleBooking();
+    const booking = value(toXml(sample).replace('<status value="booked"/>', '<status>cancelled</status>').replace(/<start value="([^"]+)"\/>/, '<start>$1</start>'));
+    expect(booking).toEqual({ ...sample, status: 'cancelled' });
+  });
+
+  it('keeps the element id, reads entities, CDATA and text around a comment as one value', () => {
+    const read = value(`<Patient ${NS}><name><family id="f1">O&apos;Brien &amp; <![CDATA[<Co>]]></family><given>A<!-- split -->nn</given></name></Patient>`);
+    expect(read.name).toEqual([{ family: "O'Brien & <Co>", _family: { id: 'f1' }, given: ['Ann'] }]);
+  });
+
+  it('checks the text as it checks a value attribute: 422 for a boolean or integer of the wrong form', () => {
+    expect(problemOf(`<Patient ${NS}><active>yes</active></Patient>`)).toMatchObject({ status: 422, location: ['Patient.active'] });
+    expect(problemOf(`<Patient ${NS}><multipleBirthInteger>two</multipleBirthInteger></Patient>`)).toMatchObject({ status: 422, location: ['Patient.multipleBirthInteger'] });
+  });
+
+  it('keeps narrative as the body has it', () => {
+    const div = `<div ${XHTML}>Jane <b>Bloggs</b></div>`;
+    expect(value(`<Patient ${NS}><text><status>generated</status>${div}</text></Patient>`).text).toEqual({ status: 'generated', div });
   });
 });
 

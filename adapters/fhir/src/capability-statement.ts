@@ -71,7 +71,7 @@ export function capabilityStatement(o: CapabilityOptions) {
             interaction: o.slotInteractions.map((code) => ({ code })),
             searchInclude: SLOT_SEARCH_INCLUDES,
             searchParam: [
-              { name: 'service', type: 'token', documentation: 'The directory (DoS) service id; also accepted as schedule.actor:healthcareservice, plain or system|value' },
+              { name: 'service', type: 'token', documentation: 'The directory (DoS) service id; also accepted as schedule.actor:healthcareservice; plain, system|value or HealthcareService/{id}' },
               { name: 'status', type: 'token', documentation: 'Slot status; a comma-separated list means any of them' },
               { name: 'start', type: 'date', documentation: 'Bounds on Slot.start with ge/le/gt/lt prefixes; given at most twice' },
             ],

@@ -53,7 +53,8 @@ export function capabilityStatement(o: CapabilityOptions) {
             type: 'Appointment',
             profile: { reference: PROFILES.Appointment },
             interaction: o.appointmentInteractions.map((code) => ({ code })),
-            versioning: 'versioned',
+            // Every version is kept and an update must carry If-Match (412 without, 409 stale): STU3's versioned-update.
+            versioning: 'versioned-update',
             readHistory: true,
             updateCreate: false,
             conditionalCreate: false,

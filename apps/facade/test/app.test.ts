@@ -380,6 +380,14 @@ describe('the interaction table', () => {
     }
   });
 
+  it('declares Appointment versioning as versioned-update: an update must name the version it changes in If-Match (§11.1, §13.2)', async () => {
+    const { call } = inProcessApp(() => ({ type: 'empty' }));
+    const statement = (await (await call('GET', '/metadata', 'metadata')).json()) as any;
+    const appointment = statement.rest[0].resource.find((r: any) => r.type === 'Appointment');
+    // STU3 ResourceVersionPolicy: versioned-update = versionId kept and e-tags enforced on update.
+    expect(appointment).toMatchObject({ versioning: 'versioned-update', readHistory: true, updateCreate: false });
+  });
+
   it('XML error bodies come from the same renderer', async () => {
     const { call } = inProcessApp();
     const res = await call('GET', '/Patient?_format=xml', 'read');

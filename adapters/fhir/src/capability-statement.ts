@@ -53,7 +53,8 @@ export function capabilityStatement(o: CapabilityOptions) {
             type: 'Appointment',
             profile: { reference: PROFILES.Appointment },
             interaction: o.appointmentInteractions.map((code) => ({ code })),
-            versioning: 'versioned',
+            // Every version is kept and an update must carry If-Match (412 without, 409 stale): STU3's versioned-update.
+            versioning: 'versioned-update',
             readHistory: true,
             updateCreate: false,
             conditionalCreate: false,
@@ -71,7 +72,7 @@ export function capabilityStatement(o: CapabilityOptions) {
             interaction: o.slotInteractions.map((code) => ({ code })),
             searchInclude: SLOT_SEARCH_INCLUDES,
             searchParam: [
-              { name: 'service', type: 'token', documentation: 'The directory (DoS) service id; also accepted as schedule.actor:healthcareservice, plain or system|value' },
+              { name: 'service', type: 'token', documentation: 'The directory (DoS) service id; also accepted as schedule.actor:healthcareservice; plain, system|value or HealthcareService/{id}' },
               { name: 'status', type: 'token', documentation: 'Slot status; a comma-separated list means any of them' },
               { name: 'start', type: 'date', documentation: 'Bounds on Slot.start with ge/le/gt/lt prefixes; given at most twice' },
             ],

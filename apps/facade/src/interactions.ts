@@ -5,7 +5,7 @@ import { parseAppointmentSearch } from './appointment-search-params.js';
 import type { AppEnv } from './env.js';
 import { refuse } from './problem-error.js';
 import { readFhirBody } from './request-body.js';
-import { requestHeader, UUID } from './request-headers.js';
+import { requestHeader } from './request-headers.js';
 import { parseSlotSearch } from './search-params.js';
 
 /**
@@ -165,13 +165,12 @@ export function supportedInteractions(type: 'Appointment' | 'Slot'): string[] {
 }
 
 /**
- * The consumer's X-Request-ID as the PAS request log keys it. It is a UUID (spec §3.1), and a UUID
- * in capitals is the same UUID (RFC 4122): lower-cased, so a retry is recognised whatever the PAS's
- * collation (SQL Server's usual one ignores case, SQLite's does not).
+ * The consumer's X-Request-ID as the PAS request log keys it. The header check let in only a UUID
+ * (spec §3.1), and a UUID in capitals is the same UUID (RFC 4122): lower-cased, so a retry is
+ * recognised whatever the PAS's collation (SQL Server's usual one ignores case, SQLite's does not).
  */
 function requestKey(c: Context<AppEnv>): string {
-  const id = requestHeader(c, 'X-Request-ID') as string;
-  return UUID.test(id) ? id.toLowerCase() : id;
+  return (requestHeader(c, 'X-Request-ID') as string).trim().toLowerCase();
 }
 
 function checked<T>(result: Checked<T>): T {

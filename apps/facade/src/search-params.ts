@@ -128,8 +128,16 @@ function parse(pairs: [string, string][], now: Date): SlotSearch {
 /** The code of a token given plain or as system|code (§8.1); the system is not checked. */
 const tokenCode = (value: string) => value.slice(value.indexOf('|') + 1);
 
+/**
+ * `schedule.actor:healthcareservice` is a reference parameter, so besides the bare id it may come as
+ * `HealthcareService/{id}` or an absolute `…/HealthcareService/{id}` (FHIR reference search forms);
+ * `service` takes them too, as they cannot be mistaken for an id. Only that type names a service:
+ * `Location/…` and the like stay invalid.
+ */
+const SERVICE_REFERENCE = /^(?:https?:\/\/[^\s?#]+\/)?HealthcareService\/([^/]+)$/;
+
 function serviceId(name: string, value: string): string {
-  const id = tokenCode(value);
+  const id = SERVICE_REFERENCE.exec(value)?.[1] ?? tokenCode(value);
   if (!SERVICE_ID.test(id)) invalid(`${name} must be a directory service id, got "${value}"`, name);
   return id;
 }

@@ -55,6 +55,22 @@ describe('the request ladder (404/405 → 403 → 400 → 415 → 413 → 400 �
     expect((await outcome(res)).issue[0].details.coding[0].code).toBe('MISSING_OR_INVALID_HEADER');
   });
 
+  it('400 for an X-Request-ID on POST or PUT that is not a UUID (spec §3.1); a UUID in capitals is one', async () => {
+    const { book, call, jobs } = inProcessApp(() => resourceReply(stored(booking()), 201));
+    const cancel = (requestId: string) => call('PUT', '/Appointment/a1', 'cancel', JSON.stringify({ ...stored(booking()), status: 'cancelled' }), { 'If-Match': 'W/"1"', 'X-Request-ID': requestId });
+    for (const requestId of ['req-1', 'not-a-uuid', '123e4567e89b12d3a456426614174000', '{123e4567-e89b-12d3-a456-426614174000}', '123e4567-e89b-12d3-a456-42661417400g']) {
+      for (const res of [await book(booking(), { 'X-Request-ID': requestId }), await cancel(requestId)]) {
+        expect(res.status).toBe(400);
+        const issue = (await outcome(res)).issue[0];
+        expect(issue.details.coding[0].code).toBe('MISSING_OR_INVALID_HEADER');
+        expect(issue.diagnostics).toMatch(/X-Request-ID .*a UUID/);
+      }
+    }
+    expect(jobs).toHaveLength(0);
+    expect((await book(booking(), { 'X-Request-ID': '123E4567-E89B-12D3-A456-426614174000' })).status).toBe(201);
+    expect(jobs).toMatchObject([{ kind: 'book', requestId: '123e4567-e89b-12d3-a456-426614174000' }]);
+  });
+
   it('415 for the media type before the size and the parse', async () => {
     const { book } = inProcessApp();
     const res = await book(`{${' '.repeat(70 * 1024)}`, { 'Content-Type': 'application/xml' });
@@ -86,10 +102,11 @@ describe('the request ladder (404/405 → 403 → 400 → 415 → 413 → 400 �
 
   it('a valid booking reaches the queue with the consumer request id, and the worker\u2019s problem is rendered', async () => {
     const { book, jobs } = inProcessApp();
-    const res = await book(booking(), { 'X-Request-ID': 'req-1' });
+    const requestId = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    const res = await book(booking(), { 'X-Request-ID': requestId });
     expect(res.status).toBe(422);
     expect((await outcome(res)).issue[0].details.coding[0].code).toBe('REFERENCE_NOT_FOUND');
-    expect(jobs).toMatchObject([{ kind: 'book', requestId: 'req-1' }]);
+    expect(jobs).toMatchObject([{ kind: 'book', requestId }]);
   });
 });
 
@@ -378,6 +395,14 @@ describe('the interaction table', () => {
       const res = await app.request(`${BASE}${path}`, { method: i.method });
       expect([404, 405]).not.toContain(res.status);
     }
+  });
+
+  it('declares Appointment versioning as versioned-update: an update must name the version it changes in If-Match (§11.1, §13.2)', async () => {
+    const { call } = inProcessApp(() => ({ type: 'empty' }));
+    const statement = (await (await call('GET', '/metadata', 'metadata')).json()) as any;
+    const appointment = statement.rest[0].resource.find((r: any) => r.type === 'Appointment');
+    // STU3 ResourceVersionPolicy: versioned-update = versionId kept and e-tags enforced on update.
+    expect(appointment).toMatchObject({ versioning: 'versioned-update', readHistory: true, updateCreate: false });
   });
 
   it('XML error bodies come from the same renderer', async () => {

@@ -154,11 +154,11 @@ describe('sendResource and readFhirBody', () => {
       'Content-Encoding': 'gzip',
       'Accept-Encoding': 'gzip',
       Accept: 'application/fhir+json',
-      'X-Request-ID': 'abc-1',
+      'X-Request-ID': '7c9e6679-7425-40de-944b-e07fc1f90ae7',
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-encoding')).toBe('gzip');
-    expect(res.headers.get('x-correlation-id')).toBe('abc-1');
+    expect(res.headers.get('x-correlation-id')).toBe('7c9e6679-7425-40de-944b-e07fc1f90ae7');
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(JSON.parse(gunzipSync(Buffer.from(await res.arrayBuffer())).toString())).toEqual(patient);

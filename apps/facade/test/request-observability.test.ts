@@ -77,10 +77,10 @@ describe('a job that gives no usable reply', () => {
         throw new JobError(reason, message);
       },
     });
-    const res = await app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read', { 'X-Request-ID': 'consumer-1' }) });
+    const res = await app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read', { 'X-Request-ID': 'b3c1d2e4-5f60-4a7b-8c9d-0e1f2a3b4c5d' }) });
     expect(res.status).toBe(500);
     const line = lines.find((l) => l.reason === reason);
-    expect(line).toMatchObject({ level: 50, reason, err: message, kind: 'read', requestId: res.headers.get('x-request-id'), correlationId: 'consumer-1' });
+    expect(line).toMatchObject({ level: 50, reason, err: message, kind: 'read', requestId: res.headers.get('x-request-id'), correlationId: 'b3c1d2e4-5f60-4a7b-8c9d-0e1f2a3b4c5d' });
     expect(await counted(metrics, 'booking_job_failures_total', `interaction="read",reason="${reason}"`)).toBe(1);
   });
 });
@@ -202,14 +202,14 @@ describe('the durable audit write', () => {
 
   it('that fails is logged with the ids, interaction and status of the request left unaudited', async () => {
     const { app, lines } = wired({ audit: { write: async () => Promise.reject(new Error('ENOSPC: no space left on device')), append: () => {} } });
-    const res = await app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read', { 'X-Request-ID': 'consumer-2' }) });
+    const res = await app.request(`${BASE}/Appointment/abc`, { headers: headersFor('read', { 'X-Request-ID': 'c4d2e3f5-6a71-4b8c-9dae-1f2a3b4c5d6e' }) });
     expect(res.status).toBe(404); // the answer still goes
     const failure = lines.find((l) => String(l.err).includes('AUDIT WRITE FAILED'));
     expect(failure).toMatchObject({
       level: 50,
       err: 'AUDIT WRITE FAILED: ENOSPC: no space left on device',
       requestId: res.headers.get('x-request-id'),
-      correlationId: 'consumer-2',
+      correlationId: 'c4d2e3f5-6a71-4b8c-9dae-1f2a3b4c5d6e',
       sspTraceId: expect.any(String),
       interaction: 'read',
       status: 404,

@@ -52,6 +52,20 @@ describe('parseSlotSearch', () => {
     expect(ok('service=|999999999&schedule.actor:healthcareservice=999999999').serviceId).toBe('999999999');
   });
 
+  it('accepts schedule.actor:healthcareservice as a HealthcareService reference, relative or absolute, and no other type', () => {
+    expect(ok('schedule.actor:healthcareservice=HealthcareService/999999993').serviceId).toBe('999999993');
+    expect(ok('schedule.actor:HealthcareService=HealthcareService/999999993').serviceId).toBe('999999993');
+    expect(ok('service=HealthcareService/999999993').serviceId).toBe('999999993');
+    expect(ok(`schedule.actor:healthcareservice=${encodeURIComponent('https://provider.example/STU3/1/HealthcareService/999999993')}`).serviceId).toBe('999999993');
+    // The same service given twice, once by reference and once by id, is one service.
+    expect(ok('schedule.actor:healthcareservice=HealthcareService/999999993&service=999999993').serviceId).toBe('999999993');
+    rejected('schedule.actor:healthcareservice=Location/999999993');
+    rejected('schedule.actor:healthcareservice=https://provider.example/STU3/1/Location/999999993');
+    rejected('schedule.actor:healthcareservice=HealthcareService/999999993/_history/1');
+    rejected('schedule.actor:healthcareservice=HealthcareService/');
+    rejected('schedule.actor:healthcareservice=ftp://x/HealthcareService/999999993');
+  });
+
   it('needs exactly one well-formed service', () => {
     expect(rejected('status=free').diagnostics).toMatch(/service is required/);
     rejected('service=1&schedule.actor:healthcareservice=2');

@@ -26,6 +26,7 @@ export async function handleSearchAppointment(job: SearchAppointmentJob, deps: {
     type: 'searchset',
     total: versions.length,
     link: [{ relation: 'self', url: job.selfLink }],
+    // Not the registry page's `…/_history/{vid}` (§12): STU3's bdl-8 forbids a version-specific fullUrl.
     ...(versions.length
       ? { entry: versions.map((v) => ({ fullUrl: `${job.baseUrl}/Appointment/${v.appointmentId}`, resource: v.resource as JsonObject, search: { mode: 'match' } })) }
       : {}),

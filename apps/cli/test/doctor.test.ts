@@ -5,7 +5,7 @@ import { TABLES } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
 import { configFix, crlFindings } from '../src/commands/doctor.js';
-import { workerProblems } from '../src/settings.js';
+import { facadeProblems, workerProblems } from '../src/settings.js';
 import {
   columnTypeFindings,
   columnTypeVerdict,
@@ -202,6 +202,19 @@ describe('configuration problems', () => {
     expect(problem?.setting).toBe('PAS_MSSQL_URL');
     expect(problem?.message).not.toContain('Sekr');
     expect(configFix(problem?.setting)).toBe('set PAS_MSSQL_URL (environment, CONFIG_FILE or PAS_MSSQL_URL_FILE)');
+  });
+
+  it('reports the TLS material the facade’s listener would refuse, naming the setting: a key of another certificate, a cipher list matching nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-tls-'));
+    try {
+      const { server, ssp } = await makeTestPki(dir);
+      const tls = { QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS_CERT: server.cert, FACADE_TLS_KEY: server.key, FACADE_TLS_CA: server.cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk' };
+      expect(facadeProblems(tls)).toEqual([]);
+      expect(facadeProblems({ ...tls, FACADE_TLS_KEY: ssp.key })).toEqual([{ setting: 'FACADE_TLS_KEY', message: expect.stringMatching(/^FACADE_TLS_KEY: not the private key of FACADE_TLS_CERT/) }]);
+      expect(facadeProblems({ ...tls, FACADE_TLS_CIPHERS: 'BOGUS' })).toEqual([{ setting: 'FACADE_TLS_CIPHERS', message: expect.stringMatching(/^FACADE_TLS_CIPHERS: OpenSSL knows no cipher/) }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('gives advice that fits when a message names no setting, and for CONFIG_FILE itself', () => {

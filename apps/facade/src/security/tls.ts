@@ -94,22 +94,47 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       );
     }
   }
-  return {
-    allowList,
-    serverOptions: {
-      cert: settings.FACADE_TLS_CERT,
-      key: settings.FACADE_TLS_KEY,
-      ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
-      ca: settings.FACADE_TLS_CA,
-      // With CRLs OpenSSL checks every certificate of the chain against its issuer's list (Node sets CRL_CHECK_ALL).
-      ...(crls.length > 0 ? { crl: crls } : {}),
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: settings.FACADE_TLS_MIN_VERSION,
-      ciphers: settings.FACADE_TLS_CIPHERS,
-      honorCipherOrder: true,
-    },
+  const serverOptions: ServerOptions = {
+    cert: settings.FACADE_TLS_CERT,
+    key: settings.FACADE_TLS_KEY,
+    ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
+    ca: settings.FACADE_TLS_CA,
+    // With CRLs OpenSSL checks every certificate of the chain against its issuer's list (Node sets CRL_CHECK_ALL).
+    ...(crls.length > 0 ? { crl: crls } : {}),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: settings.FACADE_TLS_MIN_VERSION,
+    ciphers: settings.FACADE_TLS_CIPHERS,
+    honorCipherOrder: true,
   };
+  checkSecureContext(serverOptions);
+  return { allowList, serverOptions };
+}
+
+/**
+ * Builds the context once, as the listener will: a key that is not the certificate's, a passphrase
+ * that does not open the key, or a cipher list OpenSSL matches nothing in would otherwise pass
+ * start-up checks and crash the listener (or fail a reload) with OpenSSL's words alone.
+ */
+function checkSecureContext(options: ServerOptions): void {
+  try {
+    createSecureContext(options);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why = message.split('\n')[0];
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') {
+      throw new ConfigError('FACADE_TLS_KEY: not the private key of FACADE_TLS_CERT (its first certificate); give the key the certificate was issued for');
+    }
+    if (code === 'ERR_OSSL_BAD_DECRYPT') {
+      throw new ConfigError(
+        options.passphrase ? 'FACADE_TLS_KEY_PASSPHRASE: does not open the encrypted FACADE_TLS_KEY' : 'FACADE_TLS_KEY_PASSPHRASE: required: FACADE_TLS_KEY is encrypted (or is not a PEM private key)',
+      );
+    }
+    if (code === 'ERR_SSL_NO_CIPHER_MATCH') {
+      throw new ConfigError(`FACADE_TLS_CIPHERS: OpenSSL knows no cipher in ${JSON.stringify(options.ciphers)}; give an OpenSSL cipher list (\`openssl ciphers -v 'LIST'\` shows what one matches) or leave it unset for GP Connect's`);
+    }
+    throw new ConfigError(`FACADE_TLS_KEY: OpenSSL cannot use it with FACADE_TLS_CERT (${why}); give the PEM private key of that certificate`);
+  }
 }
 
 /** Each "X509 CRL" PEM block of a FACADE_TLS_CRL, one list each. */

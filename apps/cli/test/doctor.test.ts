@@ -204,7 +204,7 @@ describe('configuration problems', () => {
     expect(configFix(problem?.setting)).toBe('set PAS_MSSQL_URL (environment, CONFIG_FILE or PAS_MSSQL_URL_FILE)');
   });
 
-  it('reports the TLS material the facade’s listener would refuse, naming the setting: a key of another certificate, a cipher list matching nothing', async () => {
+  it('reports the TLS material the facade’s listener would refuse, naming the setting: a key of another certificate, a cipher list matching nothing, a SHA-1 fingerprint on the allow-list', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'doctor-tls-'));
     try {
       const { server, ssp } = await makeTestPki(dir);
@@ -212,6 +212,9 @@ describe('configuration problems', () => {
       expect(facadeProblems(tls)).toEqual([]);
       expect(facadeProblems({ ...tls, FACADE_TLS_KEY: ssp.key })).toEqual([{ setting: 'FACADE_TLS_KEY', message: expect.stringMatching(/^FACADE_TLS_KEY: not the private key of FACADE_TLS_CERT/) }]);
       expect(facadeProblems({ ...tls, FACADE_TLS_CIPHERS: 'BOGUS' })).toEqual([{ setting: 'FACADE_TLS_CIPHERS', message: expect.stringMatching(/^FACADE_TLS_CIPHERS: OpenSSL knows no cipher/) }]);
+      // `sha256:` + the SHA-1 `openssl x509 -fingerprint` prints by default: no handshake would ever match it.
+      const sha1 = ssp.fingerprint.split(':').slice(0, 20).join(':');
+      expect(facadeProblems({ ...tls, FACADE_TLS_ALLOWED_CLIENTS: `sha256:${sha1}` })).toEqual([{ setting: 'FACADE_TLS_ALLOWED_CLIENTS', message: expect.stringMatching(/-fingerprint -sha256/) }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -23,6 +23,15 @@ describe('allow-list', () => {
     expect([...list.fingerprints]).toEqual([FP_HEX]);
   });
 
+  it('refuses an entry meant as a fingerprint that is not SHA-256, rather than take it for a name that never matches', () => {
+    const sha1 = FP.split(':').slice(0, 20).join(':'); // what `openssl x509 -fingerprint` prints without -sha256
+    for (const entry of [`sha256:${sha1}`, `SHA256:${sha1}`, sha1, `sha1:${sha1}`, `${FP}:AB`, `sha256:${FP_HEX.slice(2)}`, `SHA256 Fingerprint=${FP}`, FP_HEX.slice(0, 40)]) {
+      expect(() => parseAllowList(`ssp.nhs.uk, ${entry}`)).toThrow(ConfigError);
+      expect(() => parseAllowList(`ssp.nhs.uk, ${entry}`)).toThrow(/^FACADE_TLS_ALLOWED_CLIENTS: .* is neither a certificate name nor a SHA-256 fingerprint.*openssl x509 -in ssp\.crt -noout -fingerprint -sha256/);
+    }
+    expect([...parseAllowList(`SHA256:${FP.toLowerCase()}, deadbeef.example`).fingerprints]).toEqual([FP_HEX]);
+  });
+
   it('matches the subject CN, a SAN DNS name or the fingerprint, and nothing else', () => {
     const list = parseAllowList(`ssp.nhs.uk, sha256:${FP}`);
     const id = (cn: string, san: string, fp = '00') => identityOf({ subject: { CN: cn }, subjectaltname: san, fingerprint256: fp } as never);

@@ -20,7 +20,7 @@ export const securitySettings = {
     .string('certificate revocation lists, PEM (usually FACADE_TLS_CRL_FILE=/path): a revoked client certificate fails the handshake. Give a current CRL of every CA in FACADE_TLS_CA (checked at start-up) and replace the file before its next update: an expired CRL fails every handshake')
     .optional(),
   FACADE_TLS_ALLOWED_CLIENTS: setting
-    .string('a comma-separated allow-list of client certificates: subject CN or SAN DNS names, or SHA-256 fingerprints (64 hex digits, colons optional)')
+    .string('a comma-separated allow-list of client certificates: subject CN or SAN DNS names, or SHA-256 fingerprints (64 hex digits, colons and a sha256: prefix optional: `openssl x509 -in ssp.crt -noout -fingerprint -sha256`; a SHA-1 fingerprint is refused)')
     .optional(),
   FACADE_TLS_CIPHERS: setting.string('the OpenSSL cipher list for TLS 1.2').default(GP_CONNECT_CIPHERS),
   FACADE_TLS_MIN_VERSION: setting.oneOf(['TLSv1.2', 'TLSv1.3'] as const, 'the lowest TLS version accepted').default('TLSv1.2'),

@@ -26,14 +26,24 @@ export interface AllowList {
 }
 
 const FINGERPRINT = /^(?:sha256:)?((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})$/i;
+/**
+ * Meant as a fingerprint, yet not a SHA-256 one: a colon or `=` (`sha256:` + the SHA-1 that
+ * `openssl x509 -fingerprint` prints by default, `sha1:…`, a pasted `SHA256 Fingerprint=…`) or a
+ * long run of hex digits. Taken as a name it would never match, refusing every handshake.
+ */
+const NOT_A_NAME = /[:=]|^[0-9a-f]{32,}$/i;
 
-/** `ssp.nhs.uk, sha256:AB:CD:…` → names (lower-case) and fingerprints (upper-case hex). */
+/** `ssp.nhs.uk, sha256:AB:CD:…` → names (lower-case) and fingerprints (upper-case hex); a ConfigError for a fingerprint that is not SHA-256. */
 export function parseAllowList(value: string | undefined): AllowList {
   const list: AllowList = { names: new Set(), fingerprints: new Set() };
   for (const entry of listSetting(value)) {
     const fp = FINGERPRINT.exec(entry);
     if (fp) list.fingerprints.add((fp[1] as string).replace(/:/g, '').toUpperCase());
-    else list.names.add(entry.toLowerCase());
+    else if (NOT_A_NAME.test(entry)) {
+      throw new ConfigError(
+        `FACADE_TLS_ALLOWED_CLIENTS: ${JSON.stringify(entry)} is neither a certificate name nor a SHA-256 fingerprint (32 hex bytes, colons and a sha256: prefix optional); get the fingerprint with \`openssl x509 -in ssp.crt -noout -fingerprint -sha256\` (without -sha256 openssl prints SHA-1)`,
+      );
+    } else list.names.add(entry.toLowerCase());
   }
   return list;
 }

@@ -220,6 +220,14 @@ describe('configuration problems', () => {
     }
   });
 
+  it('reports a base URL or collector address without http(s)://, naming the setting and the form expected', () => {
+    expect(facadeProblems({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', FACADE_BASE_URL: 'booking.example-trust.nhs.uk:443/STU3/1', OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toEqual([
+      { setting: 'FACADE_BASE_URL', message: expect.stringMatching(/^FACADE_BASE_URL: must be an http:\/\/ or https:\/\/ URL with a host name \(expected the absolute service root/) },
+      { setting: 'OTEL_EXPORTER_OTLP_ENDPOINT', message: expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/) },
+    ]);
+    expect(workerProblems({ QUEUE_ENCRYPTION_KEYS: keys, OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toEqual([{ setting: 'OTEL_EXPORTER_OTLP_ENDPOINT', message: expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/) }]);
+  });
+
   it('gives advice that fits when a message names no setting, and for CONFIG_FILE itself', () => {
     expect(configFix(undefined)).toBe('correct the setting the message describes (in the environment or CONFIG_FILE), then run doctor again');
     expect(configFix('CONFIG_FILE')).toBe('make CONFIG_FILE name a readable JSON file of settings');

@@ -67,3 +67,28 @@ describe('the facade\u2019s default base URL', () => {
     expect((error as Error).message).toMatch(/^FACADE_HOST: /);
   });
 });
+
+describe('settings that are HTTP addresses', () => {
+  const facade = (extra: Record<string, string>) => () => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', ...extra });
+  const worker = (extra: Record<string, string>) => () => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_SQLITE_PATH: join(dir, 'pas.sqlite'), ...extra });
+
+  it('refuse a URL without http(s):// (a bare `host:port/path` parses with the host as its scheme), naming the setting and the form expected', () => {
+    expect(facade({ FACADE_BASE_URL: 'booking.example-trust.nhs.uk:443/STU3/1' })).toThrow(ConfigError);
+    expect(facade({ FACADE_BASE_URL: 'booking.example-trust.nhs.uk:443/STU3/1' })).toThrow(/^FACADE_BASE_URL: must be an http:\/\/ or https:\/\/ URL with a host name \(expected the absolute service root, e\.g\. https:\/\//);
+    expect(facade({ FACADE_BASE_URL: 'ftp://booking.example-trust.nhs.uk/STU3/1' })).toThrow(/^FACADE_BASE_URL: must be an http/);
+    expect(facade({ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:\/\/ or https:\/\/ URL .*such as http:\/\/otel-collector:4318/);
+    expect(worker({ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toThrow(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/);
+    expect(facade({ JWT_JWKS_URL: 'idp.example/jwks' })).toThrow(/^JWT_JWKS_URL: must be an http/);
+  });
+
+  it('refuse a base URL with a query or fragment (routes and the JWT audience would match nothing)', () => {
+    expect(facade({ FACADE_BASE_URL: 'https://booking.example-trust.nhs.uk/STU3/1?x=1' })).toThrow(/^FACADE_BASE_URL: must have no query \(\?…\) or fragment \(#…\)/);
+    expect(facade({ FACADE_BASE_URL: 'https://booking.example-trust.nhs.uk/STU3/1#top' })).toThrow(/^FACADE_BASE_URL: must have no query/);
+  });
+
+  it('accept http(s) URLs, and identifier systems of any scheme', () => {
+    const config = facade({ FACADE_BASE_URL: 'https://booking.example-trust.nhs.uk:8443/STU3/1/', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://[::1]:4318' })();
+    expect([config.baseUrl, config.basePath]).toEqual(['https://booking.example-trust.nhs.uk:8443/STU3/1', '/STU3/1']);
+    expect(worker({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.trust.nhs.uk', LOCAL_PATIENT_ID_SYSTEM: 'urn:oid:2.16.840.1.113883.2.1.3.2.4.18.24' })().LOCAL_PATIENT_ID_SYSTEM).toBe('urn:oid:2.16.840.1.113883.2.1.3.2.4.18.24');
+  });
+});

@@ -84,6 +84,17 @@ export function rawSettings(names: string[], env: Env = process.env): Env {
   return settings;
 }
 
+/** A setting's description, looking through .default() and .optional(), which hide it. */
+export function settingDescription(field: z.ZodType | undefined): string | undefined {
+  let f: unknown = field;
+  for (let i = 0; i < 3 && f; i++) {
+    const t = f as { description?: string; unwrap?: () => unknown };
+    if (t.description) return t.description;
+    f = typeof t.unwrap === 'function' ? t.unwrap() : undefined;
+  }
+  return undefined;
+}
+
 /** Parses settings against a zod object schema whose keys are the setting names. */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
   const picked = rawSettings(Object.keys(schema.shape), env);
@@ -91,7 +102,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
   if (result.success) return result.data;
   const issue = result.error.issues[0] as z.core.$ZodIssue;
   const name = String(issue.path[0] ?? '?');
-  const description = (schema.shape[name] as z.ZodType | undefined)?.description;
+  const description = settingDescription(schema.shape[name] as z.ZodType | undefined);
   const message = `${name}: ${issue.message}${description ? ` (expected ${description})` : ''}; got ${shownValue(name, picked[name])}`;
   throw new ConfigError(redactSecrets(message, picked));
 }
@@ -99,7 +110,13 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
 /** Setting helpers with the coercions environment strings need. */
 export const setting = {
   string: (description: string) => z.string().min(1).describe(description),
+  /** An absolute URI of any scheme: for identifiers (`https://…`, `urn:oid:…`), never for an address to connect to. */
   url: (description: string) => z.url().describe(description),
+  /**
+   * An address to serve or connect to over HTTP: a bare `z.url()` takes `host:4318` for scheme
+   * `host:`, so a forgotten `https://` would start the process with a URL that reaches nothing.
+   */
+  httpUrl: (description: string) => z.url({ protocol: /^https?$/, hostname: /./, error: 'must be an http:// or https:// URL with a host name' }).describe(description),
   int: (description: string, min: number, max: number) => z.coerce.number().int().min(min).max(max).describe(description),
   bool: (description: string) =>
     z

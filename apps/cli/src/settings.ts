@@ -1,4 +1,4 @@
-import { ConfigError, type Env, loadConfig, rawSettings, shownValue, type z } from '@booking/config';
+import { ConfigError, type Env, loadConfig, rawSettings, settingDescription, shownValue, type z } from '@booking/config';
 import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
 import { securitySetup } from '@booking/facade/security/setup';
 import { LocalClock, parseStatusMapping, type StatusMapping } from '@booking/pas';
@@ -19,17 +19,6 @@ export interface SettingProblem {
 /** The setting a "NAME: message" error names (the config package's convention), if it names one. */
 function settingOf(message: string): string | undefined {
   return /^([A-Z][A-Z0-9_]*):/.exec(message)?.[1];
-}
-
-/** A setting's description, looking through .default() and .optional(), which hide it. */
-function describe(field: z.ZodType): string | undefined {
-  let f: unknown = field;
-  for (let i = 0; i < 3 && f; i++) {
-    const t = f as { description?: string; unwrap?: () => unknown };
-    if (t.description) return t.description;
-    f = typeof t.unwrap === 'function' ? t.unwrap() : undefined;
-  }
-  return undefined;
 }
 
 /**
@@ -56,7 +45,7 @@ export function settingProblems<S extends z.ZodObject>(schema: S, env: Env, cros
     if (!result.success) {
       const issue = result.error.issues[0];
       const got = shownValue(name, raw); // never a secret's value (the config package's rule)
-      const description = describe(field);
+      const description = settingDescription(field);
       problems.push({ setting: name, message: `${name}: ${issue?.message ?? 'invalid'}${description ? ` (expected ${description})` : ''}; got ${got}` });
     }
   }

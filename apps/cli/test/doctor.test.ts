@@ -5,7 +5,7 @@ import { TABLES } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
 import { configFix, crlFindings } from '../src/commands/doctor.js';
-import { workerProblems } from '../src/settings.js';
+import { facadeProblems, workerProblems } from '../src/settings.js';
 import {
   columnTypeFindings,
   columnTypeVerdict,
@@ -202,6 +202,30 @@ describe('configuration problems', () => {
     expect(problem?.setting).toBe('PAS_MSSQL_URL');
     expect(problem?.message).not.toContain('Sekr');
     expect(configFix(problem?.setting)).toBe('set PAS_MSSQL_URL (environment, CONFIG_FILE or PAS_MSSQL_URL_FILE)');
+  });
+
+  it('reports the TLS material the facade’s listener would refuse, naming the setting: a key of another certificate, a cipher list matching nothing, a SHA-1 fingerprint on the allow-list', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-tls-'));
+    try {
+      const { server, ssp } = await makeTestPki(dir);
+      const tls = { QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS_CERT: server.cert, FACADE_TLS_KEY: server.key, FACADE_TLS_CA: server.cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk' };
+      expect(facadeProblems(tls)).toEqual([]);
+      expect(facadeProblems({ ...tls, FACADE_TLS_KEY: ssp.key })).toEqual([{ setting: 'FACADE_TLS_KEY', message: expect.stringMatching(/^FACADE_TLS_KEY: not the private key of FACADE_TLS_CERT/) }]);
+      expect(facadeProblems({ ...tls, FACADE_TLS_CIPHERS: 'BOGUS' })).toEqual([{ setting: 'FACADE_TLS_CIPHERS', message: expect.stringMatching(/^FACADE_TLS_CIPHERS: OpenSSL knows no cipher/) }]);
+      // `sha256:` + the SHA-1 `openssl x509 -fingerprint` prints by default: no handshake would ever match it.
+      const sha1 = ssp.fingerprint.split(':').slice(0, 20).join(':');
+      expect(facadeProblems({ ...tls, FACADE_TLS_ALLOWED_CLIENTS: `sha256:${sha1}` })).toEqual([{ setting: 'FACADE_TLS_ALLOWED_CLIENTS', message: expect.stringMatching(/-fingerprint -sha256/) }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a base URL or collector address without http(s)://, naming the setting and the form expected', () => {
+    expect(facadeProblems({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', FACADE_BASE_URL: 'booking.example-trust.nhs.uk:443/STU3/1', OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toEqual([
+      { setting: 'FACADE_BASE_URL', message: expect.stringMatching(/^FACADE_BASE_URL: must be an http:\/\/ or https:\/\/ URL with a host name \(expected the absolute service root/) },
+      { setting: 'OTEL_EXPORTER_OTLP_ENDPOINT', message: expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/) },
+    ]);
+    expect(workerProblems({ QUEUE_ENCRYPTION_KEYS: keys, OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' })).toEqual([{ setting: 'OTEL_EXPORTER_OTLP_ENDPOINT', message: expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/) }]);
   });
 
   it('gives advice that fits when a message names no setting, and for CONFIG_FILE itself', () => {

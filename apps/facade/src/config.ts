@@ -12,7 +12,11 @@ export const facadeSchema = z.object({
   FACADE_KEEP_ALIVE_TIMEOUT_MS: setting
     .int('how long an idle consumer connection is kept open for its next request, in ms; keep it above the idle timeout of the SSP or proxy in front, so that it never reuses a connection the facade is closing', 1000, 3600000)
     .default(65000),
-  FACADE_BASE_URL: setting.url('the absolute service root, e.g. https://provider.example.nhs.uk/STU3/1 (no trailing slash); also the JWT audience').optional(),
+  FACADE_BASE_URL: setting
+    .httpUrl('the absolute service root, e.g. https://provider.example.nhs.uk/STU3/1 (no trailing slash, query or fragment); also the JWT audience')
+    // Routes are matched on its path and JWTs on the whole string: a query or fragment matches neither.
+    .refine((url) => !/[?#]/.test(url), 'must have no query (?…) or fragment (#…)')
+    .optional(),
   PROVIDER_ASID: z.string().regex(/^\d{12}$/, 'must be 12 digits').describe('this provider\u2019s 12-digit ASID, checked against Ssp-To').default('200000000359'),
   ADMIN_HOST: setting.string('the admin listen address (health, metrics)').default('127.0.0.1'),
   ADMIN_PORT: setting.int('the admin TCP port (0 = any free port)', 0, 65535).default(9090),
@@ -28,7 +32,7 @@ export const facadeSchema = z.object({
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').describe('the queue dashboard password (HTTP Basic); unset = no dashboard').optional(),
   DASHBOARD_READ_ONLY: setting.bool('true to make the queue dashboard look-only (no retry, remove, pause)').default(false),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('the bearer token Prometheus sends to /metrics; required when ADMIN_HOST is not loopback').optional(),
-  OTEL_EXPORTER_OTLP_ENDPOINT: setting.url('an OTLP/HTTP collector base URL such as http://otel-collector:4318; unset = no tracing').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting.httpUrl('an OTLP/HTTP collector base URL such as http://otel-collector:4318; unset = no tracing').optional(),
   LOG_LEVEL: setting.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'a pino level').default('info'),
   // TLS, JWT signing, header limit, audit directory (security/settings.ts).
   ...securitySettings,

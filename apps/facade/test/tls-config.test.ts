@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,15 @@ describe('allow-list', () => {
     const list = parseAllowList(` SSP.nhs.uk, sha256:${FP}, ${FP_HEX.toLowerCase()} ,,other.example `);
     expect([...list.names]).toEqual(['ssp.nhs.uk', 'other.example']);
     expect([...list.fingerprints]).toEqual([FP_HEX]);
+  });
+
+  it('refuses an entry meant as a fingerprint that is not SHA-256, rather than take it for a name that never matches', () => {
+    const sha1 = FP.split(':').slice(0, 20).join(':'); // what `openssl x509 -fingerprint` prints without -sha256
+    for (const entry of [`sha256:${sha1}`, `SHA256:${sha1}`, sha1, `sha1:${sha1}`, `${FP}:AB`, `sha256:${FP_HEX.slice(2)}`, `SHA256 Fingerprint=${FP}`, FP_HEX.slice(0, 40)]) {
+      expect(() => parseAllowList(`ssp.nhs.uk, ${entry}`)).toThrow(ConfigError);
+      expect(() => parseAllowList(`ssp.nhs.uk, ${entry}`)).toThrow(/^FACADE_TLS_ALLOWED_CLIENTS: .* is neither a certificate name nor a SHA-256 fingerprint.*openssl x509 -in ssp\.crt -noout -fingerprint -sha256/);
+    }
+    expect([...parseAllowList(`SHA256:${FP.toLowerCase()}, deadbeef.example`).fingerprints]).toEqual([FP_HEX]);
   });
 
   it('matches the subject CN, a SAN DNS name or the fingerprint, and nothing else', () => {
@@ -45,10 +55,12 @@ describe('allow-list', () => {
 describe('TLS settings', () => {
   let cert: string;
   let key: string;
+  let otherKey: string;
   beforeAll(async () => {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
     cert = pems.cert;
     key = pems.private;
+    otherKey = (await generate([{ name: 'commonName', value: 'other' }], { keyType: 'ec', algorithm: 'sha256' })).private;
   });
   const env = (extra: Record<string, string | undefined> = {}) => ({ QUEUE_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`, ...extra });
 
@@ -71,6 +83,17 @@ describe('TLS settings', () => {
     const settings = { FACADE_TLS_CERT: cert, FACADE_TLS_KEY: key, FACADE_TLS_CA: cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk' };
     expect(() => securitySetup(loadFacadeConfig(env({ ...settings, FACADE_TLS_CRL: cert })))).toThrow(/^FACADE_TLS_CRL: not a PEM certificate revocation list/);
     expect(securitySetup(loadFacadeConfig(env(settings))).tls?.serverOptions).not.toHaveProperty('crl');
+  });
+
+  it('refuses, naming the setting, what OpenSSL would refuse when the listener starts: a key not of the certificate, a passphrase that does not open it, a cipher list matching nothing', () => {
+    const tls = (extra: Record<string, string>) => () => securitySetup(loadFacadeConfig(env({ FACADE_TLS_CERT: cert, FACADE_TLS_KEY: key, FACADE_TLS_CA: cert, FACADE_TLS_ALLOWED_CLIENTS: 'ssp.nhs.uk', ...extra })));
+    const encrypted = createPrivateKey(key).export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'right horse' }) as string;
+    expect(tls({ FACADE_TLS_KEY: otherKey })).toThrow(/^FACADE_TLS_KEY: not the private key of FACADE_TLS_CERT/);
+    expect(tls({ FACADE_TLS_KEY: encrypted, FACADE_TLS_KEY_PASSPHRASE: 'wrong horse' })).toThrow(/^FACADE_TLS_KEY_PASSPHRASE: does not open the encrypted FACADE_TLS_KEY$/);
+    expect(tls({ FACADE_TLS_KEY: encrypted })).toThrow(/^FACADE_TLS_KEY_PASSPHRASE: required: FACADE_TLS_KEY is encrypted/);
+    expect(tls({ FACADE_TLS_CIPHERS: 'BOGUS' })).toThrow(/^FACADE_TLS_CIPHERS: OpenSSL knows no cipher in "BOGUS"/);
+    expect(tls({ FACADE_TLS_KEY: 'not a key' })).toThrow(/^FACADE_TLS_KEY: OpenSSL cannot use it with FACADE_TLS_CERT/);
+    expect(tls({ FACADE_TLS_KEY: encrypted, FACADE_TLS_KEY_PASSPHRASE: 'right horse' })).not.toThrow();
   });
 
   it('builds the server options: client certificates required, TLS 1.2+, GP Connect ciphers in server order', () => {

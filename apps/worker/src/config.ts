@@ -31,7 +31,7 @@ export const workerSchema = z.object({
   WORKER_ADMIN_HOST: setting.string('the worker admin listen address (health, metrics)').default('127.0.0.1'),
   WORKER_ADMIN_PORT: setting.int('the worker admin TCP port (0 = any free port)', 0, 65535).default(9091),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').describe('the bearer token Prometheus sends to /metrics; required when WORKER_ADMIN_HOST is not loopback').optional(),
-  OTEL_EXPORTER_OTLP_ENDPOINT: setting.url('an OTLP/HTTP collector base URL such as http://otel-collector:4318; unset = no tracing').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: setting.httpUrl('an OTLP/HTTP collector base URL such as http://otel-collector:4318; unset = no tracing').optional(),
   // The background reconciler (reconciler.ts): records PAS-side changes as versions when nobody reads.
   RECONCILE_INTERVAL_SECONDS: setting.int('seconds between reconciler sweeps of upcoming appointments (0 = this worker runs none)', 0, 86400).default(60),
   RECONCILE_MAX_PER_SWEEP: setting.int('appointments one reconciler sweep checks at most (the next sweep carries on from there)', 1, 1000000).default(5000),

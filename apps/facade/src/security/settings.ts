@@ -20,7 +20,7 @@ export const securitySettings = {
     .string('certificate revocation lists, PEM (usually FACADE_TLS_CRL_FILE=/path): a revoked client certificate fails the handshake. Give a current CRL of every CA in FACADE_TLS_CA (checked at start-up) and replace the file before its next update: an expired CRL fails every handshake')
     .optional(),
   FACADE_TLS_ALLOWED_CLIENTS: setting
-    .string('a comma-separated allow-list of client certificates: subject CN or SAN DNS names, or SHA-256 fingerprints (64 hex digits, colons optional)')
+    .string('a comma-separated allow-list of client certificates: subject CN or SAN DNS names, or SHA-256 fingerprints (64 hex digits, colons and a sha256: prefix optional: `openssl x509 -in ssp.crt -noout -fingerprint -sha256`; a SHA-1 fingerprint is refused)')
     .optional(),
   FACADE_TLS_CIPHERS: setting.string('the OpenSSL cipher list for TLS 1.2').default(GP_CONNECT_CIPHERS),
   FACADE_TLS_MIN_VERSION: setting.oneOf(['TLSv1.2', 'TLSv1.3'] as const, 'the lowest TLS version accepted').default('TLSv1.2'),
@@ -33,7 +33,7 @@ export const securitySettings = {
   MAX_CONNECTIONS_PER_ADDRESS: setting.int('the most consumer connections open at once from one remote address (the SSP comes from few addresses: keep it generous)', 1, 1000000).default(2048),
   MAX_PENDING_HANDSHAKES_PER_ADDRESS: setting.int('the most connections from one remote address still in their TLS handshake', 1, 100000).default(64),
   MAX_HEADER_BYTES: setting.int('the largest accepted request head (request line and headers), in bytes; larger → 431', 4096, 1024 * 1024).default(16 * 1024),
-  JWT_JWKS_URL: setting.url('a JWKS URL: when set, only signed JWTs verified against these keys are accepted').optional(),
+  JWT_JWKS_URL: setting.httpUrl('a JWKS URL: when set, only signed JWTs verified against these keys are accepted').optional(),
   JWT_PUBLIC_KEY: setting.string('a PEM public key or certificate (usually JWT_PUBLIC_KEY_FILE=/path): when set, only signed JWTs are accepted').optional(),
   JWT_ALGORITHMS: setting.string('the comma-separated JWS algorithms accepted in signed mode (asymmetric only)').default(DEFAULT_ALGORITHMS),
   JWT_ISSUERS: setting.string('a comma-separated list of accepted JWT "iss" values (any, when unset)').optional(),

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, type StatWatcher, unwatchFile, watchFile } from 'node:fs';
 import type { ServerOptions } from 'node:https';
-import { createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { type Connections, connectionsOf } from '../connections.js';
 import type { AllowList } from './tls.js';
 
@@ -116,10 +116,9 @@ export class ReloadableTls {
   reload(trigger: string): boolean {
     let next: TlsMaterial;
     try {
+      // tlsServerOptions builds the context once: a key that does not match its certificate, a
+      // passphrase that does not open it, a cipher list matching nothing throws here and nothing is replaced.
       next = this.load();
-      // Builds the context once on its own first: a key that does not match its certificate, or a
-      // passphrase that does not open it, throws here and nothing is replaced.
-      createSecureContext(next.serverOptions);
       this.server?.setSecureContext(next.serverOptions);
     } catch (error) {
       this.logger.error({ trigger, err: (error as Error).message.split('\n')[0] }, 'TLS reload FAILED: the previous certificates, key, CA and allow-list stay in use');

@@ -26,14 +26,24 @@ export interface AllowList {
 }
 
 const FINGERPRINT = /^(?:sha256:)?((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})$/i;
+/**
+ * Meant as a fingerprint, yet not a SHA-256 one: a colon or `=` (`sha256:` + the SHA-1 that
+ * `openssl x509 -fingerprint` prints by default, `sha1:…`, a pasted `SHA256 Fingerprint=…`) or a
+ * long run of hex digits. Taken as a name it would never match, refusing every handshake.
+ */
+const NOT_A_NAME = /[:=]|^[0-9a-f]{32,}$/i;
 
-/** `ssp.nhs.uk, sha256:AB:CD:…` → names (lower-case) and fingerprints (upper-case hex). */
+/** `ssp.nhs.uk, sha256:AB:CD:…` → names (lower-case) and fingerprints (upper-case hex); a ConfigError for a fingerprint that is not SHA-256. */
 export function parseAllowList(value: string | undefined): AllowList {
   const list: AllowList = { names: new Set(), fingerprints: new Set() };
   for (const entry of listSetting(value)) {
     const fp = FINGERPRINT.exec(entry);
     if (fp) list.fingerprints.add((fp[1] as string).replace(/:/g, '').toUpperCase());
-    else list.names.add(entry.toLowerCase());
+    else if (NOT_A_NAME.test(entry)) {
+      throw new ConfigError(
+        `FACADE_TLS_ALLOWED_CLIENTS: ${JSON.stringify(entry)} is neither a certificate name nor a SHA-256 fingerprint (32 hex bytes, colons and a sha256: prefix optional); get the fingerprint with \`openssl x509 -in ssp.crt -noout -fingerprint -sha256\` (without -sha256 openssl prints SHA-1)`,
+      );
+    } else list.names.add(entry.toLowerCase());
   }
   return list;
 }
@@ -94,22 +104,47 @@ export function tlsServerOptions(settings: SecuritySettings): { serverOptions: S
       );
     }
   }
-  return {
-    allowList,
-    serverOptions: {
-      cert: settings.FACADE_TLS_CERT,
-      key: settings.FACADE_TLS_KEY,
-      ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
-      ca: settings.FACADE_TLS_CA,
-      // With CRLs OpenSSL checks every certificate of the chain against its issuer's list (Node sets CRL_CHECK_ALL).
-      ...(crls.length > 0 ? { crl: crls } : {}),
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: settings.FACADE_TLS_MIN_VERSION,
-      ciphers: settings.FACADE_TLS_CIPHERS,
-      honorCipherOrder: true,
-    },
+  const serverOptions: ServerOptions = {
+    cert: settings.FACADE_TLS_CERT,
+    key: settings.FACADE_TLS_KEY,
+    ...(settings.FACADE_TLS_KEY_PASSPHRASE ? { passphrase: settings.FACADE_TLS_KEY_PASSPHRASE } : {}),
+    ca: settings.FACADE_TLS_CA,
+    // With CRLs OpenSSL checks every certificate of the chain against its issuer's list (Node sets CRL_CHECK_ALL).
+    ...(crls.length > 0 ? { crl: crls } : {}),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: settings.FACADE_TLS_MIN_VERSION,
+    ciphers: settings.FACADE_TLS_CIPHERS,
+    honorCipherOrder: true,
   };
+  checkSecureContext(serverOptions);
+  return { allowList, serverOptions };
+}
+
+/**
+ * Builds the context once, as the listener will: a key that is not the certificate's, a passphrase
+ * that does not open the key, or a cipher list OpenSSL matches nothing in would otherwise pass
+ * start-up checks and crash the listener (or fail a reload) with OpenSSL's words alone.
+ */
+function checkSecureContext(options: ServerOptions): void {
+  try {
+    createSecureContext(options);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why = message.split('\n')[0];
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') {
+      throw new ConfigError('FACADE_TLS_KEY: not the private key of FACADE_TLS_CERT (its first certificate); give the key the certificate was issued for');
+    }
+    if (code === 'ERR_OSSL_BAD_DECRYPT') {
+      throw new ConfigError(
+        options.passphrase ? 'FACADE_TLS_KEY_PASSPHRASE: does not open the encrypted FACADE_TLS_KEY' : 'FACADE_TLS_KEY_PASSPHRASE: required: FACADE_TLS_KEY is encrypted (or is not a PEM private key)',
+      );
+    }
+    if (code === 'ERR_SSL_NO_CIPHER_MATCH') {
+      throw new ConfigError(`FACADE_TLS_CIPHERS: OpenSSL knows no cipher in ${JSON.stringify(options.ciphers)}; give an OpenSSL cipher list (\`openssl ciphers -v 'LIST'\` shows what one matches) or leave it unset for GP Connect's`);
+    }
+    throw new ConfigError(`FACADE_TLS_KEY: OpenSSL cannot use it with FACADE_TLS_CERT (${why}); give the PEM private key of that certificate`);
+  }
 }
 
 /** Each "X509 CRL" PEM block of a FACADE_TLS_CRL, one list each. */

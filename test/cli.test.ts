@@ -188,6 +188,9 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     const bad = await cli(['consistency'], { PAS_ADAPTER: 'oracle' });
     expect(bad.code).toBe(78);
     expect(bad.stderr).toContain('PAS_ADAPTER');
+    const zone = await cli(['consistency', '--sqlite', pasPath], { PAS_TIMEZONE: 'Europe/Londn' });
+    expect(zone.code, zone.stderr).toBe(78);
+    expect(zone.stderr.trim()).toMatch(/^booking-facade: configuration error: PAS_TIMEZONE: unknown time zone/);
   });
 });
 

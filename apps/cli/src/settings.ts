@@ -1,7 +1,7 @@
 import { ConfigError, type Env, loadConfig, rawSettings, shownValue, type z } from '@booking/config';
 import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
 import { securitySetup } from '@booking/facade/security/setup';
-import { LocalClock, parseStatusMapping, type StatusMapping } from '@booking/pas';
+import { parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -82,12 +82,7 @@ export function facadeProblems(env: Env): SettingProblem[] {
 
 export function workerProblems(env: Env): SettingProblem[] {
   return settingProblems(workerSchema, env, () => {
-    const config = loadWorkerConfig(env); // PAS_MSSQL_URL parsed there, as the adapter parses it
-    try {
-      new LocalClock(config.PAS_TIMEZONE); // throws on an unknown zone, as the worker would later
-    } catch (error) {
-      throw new ConfigError(`PAS_TIMEZONE: ${(error as Error).message}`);
-    }
+    loadWorkerConfig(env); // PAS_MSSQL_URL parsed there, as the adapter parses it
   });
 }
 

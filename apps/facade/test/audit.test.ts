@@ -24,6 +24,12 @@ const all = async (query: Parameters<typeof queryAudit>[1] = {}) => {
 };
 
 describe('AuditLog', () => {
+  it('refuses a directory it cannot create with a configuration error naming AUDIT_DIR', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    expect(() => new AuditLog(join(file, 'audit'))).toThrow(expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/^AUDIT_DIR: cannot create or write the directory .*a-file\/audit \(ENOTDIR\)$/) }));
+  });
+
   it('writes one JSON line per record, in a file per UTC day and process', async () => {
     const log = new AuditLog(dir);
     await log.write(rec('2025-03-01T23:59:59.000Z', { requestId: 'a' }));

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { makeTestPki, tlsEnv } from './support/certs.js';
 import { freePort } from './support/ports.js';
 import { pasCounts } from './support/pas.js';
 import { cli } from './support/cli.js';
-import { Stack } from './support/stack.js';
+import { REPO_ROOT, Stack } from './support/stack.js';
 
 /** The operator CLI (apps/cli) as trust IT runs it: a real process, real Redis, real PAS files, real stacks. */
 
@@ -209,6 +210,42 @@ describe('audit', () => {
     expect(ids).toHaveLength(2 * per);
     expect(ids.slice(0, 4)).toEqual(['1-0', '2-0', '1-1', '2-1']);
     expect(ids.at(-1)).toBe(`2-${per - 1}`);
+  });
+});
+
+describe('audit refuses what would look like a quiet day', () => {
+  const range = ['--from', '2026-01-01T00:00:00Z', '--to', '2026-12-31T23:59:59Z'];
+
+  it('a directory that is not there exits 78 naming --dir or AUDIT_DIR, not "0 record(s)"', async () => {
+    const typo = await cli(['audit', ...range, '--dir', join(dir, 'no-such-audit')]);
+    expect(typo.code, typo.stderr).toBe(78);
+    expect(typo.stderr.trim()).toBe(`booking-facade: configuration error: --dir: no audit directory at ${join(dir, 'no-such-audit')}`);
+    const setting = await cli(['audit', ...range], { AUDIT_DIR: '/etc/passwd/audit' });
+    expect(setting.code, setting.stderr).toBe(78);
+    expect(setting.stderr.trim()).toBe('booking-facade: configuration error: AUDIT_DIR: no audit directory at /etc/passwd/audit');
+  });
+
+  it('--from after --to is a usage error (exit 2), not an empty answer', async () => {
+    const auditDir = join(dir, 'audit-empty');
+    mkdirSync(auditDir, { recursive: true });
+    const r = await cli(['audit', '--from', '2026-12-31T00:00:00Z', '--to', '2026-01-01T00:00:00Z', '--dir', auditDir]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--from \(2026-12-31T00:00:00Z\) is after --to \(2026-01-01T00:00:00Z\)/);
+  });
+
+  it('a reader that stops early (| head) ends the output quietly with exit 0, not an EPIPE stack', async () => {
+    const auditDir = join(dir, 'audit-head');
+    mkdirSync(auditDir, { recursive: true });
+    const line = (i: number) => `${JSON.stringify({ time: new Date(Date.UTC(2026, 10, 30) + i * 1000).toISOString(), event: 'request', interaction: 'read', status: 200, outcome: 'ok', requestId: `r-${i}`, path: '/STU3/1/Appointment/x'.padEnd(200, 'x') })}\n`;
+    writeFileSync(join(auditDir, 'audit-2026-11-30.host-1.jsonl'), Array.from({ length: 20000 }, (_, i) => line(i)).join(''));
+    // `audit … | head -1`: the reader takes its first chunk and closes the pipe.
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', 'audit', '--from', '2026-11-30T00:00:00Z', '--to', '2026-11-30T23:59:59Z', '--dir', auditDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code, stderr).toBe(0);
   });
 });
 

@@ -139,10 +139,11 @@ describe('queryAudit', () => {
     expect(await all({ requestId: 'nobody' })).toEqual([]);
   });
 
-  it('copes with a missing directory', async () => {
+  it('refuses a missing directory rather than answering no records (a typo would look like a quiet day)', async () => {
     const out: AuditRecord[] = [];
-    for await (const r of queryAudit(join(dir, 'nope'))) out.push(r);
-    expect(out).toEqual([]);
+    await expect(async () => {
+      for await (const r of queryAudit(join(dir, 'nope'))) out.push(r);
+    }).rejects.toThrow(`no audit directory at ${join(dir, 'nope')}`);
   });
 
   it('merges a day\u2019s files as it reads them, one record ahead per file, in the order a stable sort by time gives', async () => {

@@ -146,10 +146,23 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     expect(missing.stdout).toContain('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql');
   });
 
-  it('doctor exits 1 when Redis cannot be reached', async () => {
-    const r = await cli(['doctor', '--app', 'facade'], { ...healthyEnv(pasPath), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
-    expect(r.code).toBe(1);
+  it('doctor exits 69 (service unavailable) when what it was to check could not be reached at all', async () => {
+    const redisUrl = `redis://127.0.0.1:${await freePort()}`;
+    const r = await cli(['doctor', '--app', 'facade'], { ...healthyEnv(pasPath), REDIS_URL: redisUrl });
+    expect(r.code, r.stdout).toBe(69);
     expect(r.stdout).toMatch(/FAIL {2}redis {3}cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+    // Neither Redis nor the PAS is there: still 69.
+    const neither = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(join(dir, 'no-pas.sqlite')), REDIS_URL: redisUrl });
+    expect(neither.code, neither.stdout).toBe(69);
+    expect(neither.stdout).toMatch(/FAIL {2}pas {5}PAS: no SQLite file at /);
+    // An unreachable Redis beside a real finding (a PAS lacking a table) is a finding: 1.
+    const broken = join(dir, 'pas-no-log.sqlite');
+    copyFileSync(pasPath, broken);
+    const db = new Database(broken);
+    db.exec('DROP TABLE booking_REQUEST_LOG;');
+    db.close();
+    const both = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(broken), REDIS_URL: redisUrl });
+    expect(both.code, both.stdout).toBe(1);
   });
 
   it('consistency exits 1 naming double-booked-slots once a slot holds two active appointments; demo-data refuses non-demo data without --force', async () => {

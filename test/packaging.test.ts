@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
@@ -435,6 +435,30 @@ process.stdout.write(out + '\\n');
     // Put into the URL as it is (printf, no percent-encoding): only characters a URL keeps as they are.
     expect(read('pas_worker_password')).toMatch(/^[A-Za-z0-9._~-]+$/);
     expect(mssqlConfig(read('pas_mssql_url')).password).toBe(read('pas_worker_password'));
+  });
+});
+
+describe('docs/install.md, 4.1: the secrets\u2019 permissions', () => {
+  const install = source('docs/install.md');
+  const section = install.slice(install.indexOf('### 4.1'), install.indexOf('### 4.2'));
+  /** The lines that make the directories and set modes, as the operator runs them. */
+  const modeLines = section.split('\n').filter((l) => /^(mkdir|chmod|find) /.test(l));
+
+  it('leave every file readable by the containers, secrets/ closed to others and secrets/tls searchable by its owner (certificates can be rotated)', () => {
+    const work = mkdtempSync(join(tmpdir(), 'booking-install-modes-'));
+    try {
+      const [mkdirLine, ...chmodLines] = modeLines;
+      const sh = (text: string) => expect(spawnSync('bash', ['-euo', 'pipefail', '-c', text], { cwd: work, encoding: 'utf8' }).status).toBe(0);
+      sh(mkdirLine as string);
+      for (const file of ['queue_encryption_keys', 'tls/server.crt', 'tls/server.key']) writeFileSync(join(work, 'secrets', file), 'x', { mode: 0o600 });
+      sh(chmodLines.join('\n'));
+      const mode = (path: string) => statSync(join(work, path)).mode & 0o777;
+      expect(mode('secrets')).toBe(0o700);
+      expect(mode('secrets/tls') & 0o700).toBe(0o700);
+      for (const file of ['secrets/queue_encryption_keys', 'secrets/tls/server.crt', 'secrets/tls/server.key']) expect(mode(file), file).toBe(0o644);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 

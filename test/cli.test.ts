@@ -96,6 +96,15 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     expect(new Set(report.results.map((x) => x.check))).toEqual(new Set(['config', 'audit', 'redis', 'clock', 'pas']));
   });
 
+  it('doctor warns (exit 0) about a CONFIG_FILE key and a product variable no app reads, naming the closest setting', async () => {
+    const file = join(dir, 'typo-settings.json');
+    writeFileSync(file, JSON.stringify({ WORKER_CONCURENCY: 2 }));
+    const r = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(pasPath), CONFIG_FILE: file, PAS_TIMEZON: 'Europe/London' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/WARN {2}config {2}CONFIG_FILE key WORKER_CONCURENCY is no setting of the facade or the worker: ignored \(did you mean WORKER_CONCURRENCY\?\)/);
+    expect(r.stdout).toMatch(/WARN {2}config {2}environment variable PAS_TIMEZON is no setting .*did you mean PAS_TIMEZONE\?/);
+  });
+
   it('doctor counts the bookable clinics as the slot search finds them: a padded lower-case flag is active, a service id with trailing blanks counts, one with a leading blank or blank throughout does not', async () => {
     const padded = join(dir, 'padded-flags.sqlite');
     copyFileSync(pasPath, padded);

@@ -153,6 +153,31 @@ export function unknownSettings(env: Env): UnknownSetting[] {
   return found;
 }
 
+/** Settings whose shipped defaults are placeholders for the demo: a trust must give its own. */
+const PLACEHOLDERS: { app: 'facade' | 'worker'; schema: z.ZodObject; name: string; own: string }[] = [
+  { app: 'facade', schema: facadeSchema, name: 'PROVIDER_ASID', own: 'the ASID NHS Digital issued for this endpoint' },
+  { app: 'worker', schema: workerSchema, name: 'LOCAL_PATIENT_ID_SYSTEM', own: 'an identifier system URI the trust owns for its hospital numbers' },
+  { app: 'worker', schema: workerSchema, name: 'SCHEDULE_ID_SYSTEM', own: 'an identifier system URI the trust owns for its clinic codes' },
+];
+
+/** The placeholder settings of these apps still at their shipped (demo) defaults. */
+export function placeholderSettings(apps: readonly ('facade' | 'worker')[], env: Env): { setting: string; value: string; own: string }[] {
+  const found: { setting: string; value: string; own: string }[] = [];
+  for (const p of PLACEHOLDERS) {
+    if (!apps.includes(p.app)) continue;
+    const field = p.schema.shape[p.name] as z.ZodType;
+    let given: unknown;
+    try {
+      given = field.safeParse(rawSettings([p.name], env)[p.name]).data;
+    } catch {
+      continue; // an unreadable NAME_FILE is reported with the settings
+    }
+    const shipped = field.safeParse(undefined).data;
+    if (given !== undefined && given === shipped) found.push({ setting: p.name, value: String(given), own: p.own });
+  }
+  return found;
+}
+
 /** One setting's value as the app would see it, or undefined when it is invalid (reported elsewhere). */
 export function settingValue<S extends z.ZodObject, K extends keyof S['shape'] & string>(schema: S, name: K, env: Env): z.infer<S>[K] | undefined {
   try {

@@ -5,7 +5,7 @@ import { TABLES } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
 import { configFix, crlFindings } from '../src/commands/doctor.js';
-import { unknownSettings, workerProblems } from '../src/settings.js';
+import { placeholderSettings, unknownSettings, workerProblems } from '../src/settings.js';
 import {
   columnTypeFindings,
   columnTypeVerdict,
@@ -224,5 +224,17 @@ describe('configuration problems', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('names the placeholder settings still at their shipped demo defaults, for the apps checked', () => {
+    const env = { QUEUE_ENCRYPTION_KEYS: keys };
+    expect(placeholderSettings(['facade', 'worker'], env).map((p) => [p.setting, p.value])).toEqual([
+      ['PROVIDER_ASID', '200000000359'],
+      ['LOCAL_PATIENT_ID_SYSTEM', 'https://fhir.example-trust.nhs.uk/Id/hospital-number'],
+      ['SCHEDULE_ID_SYSTEM', 'https://fhir.example-trust.nhs.uk/Id/clinic-code'],
+    ]);
+    expect(placeholderSettings(['facade'], { ...env, PROVIDER_ASID: '200000000359' }).map((p) => p.setting)).toEqual(['PROVIDER_ASID']);
+    const own = { ...env, PROVIDER_ASID: '918999198993', LOCAL_PATIENT_ID_SYSTEM: 'https://fhir.rdm.nhs.uk/Id/hosp-no', SCHEDULE_ID_SYSTEM: 'https://fhir.rdm.nhs.uk/Id/clinic' };
+    expect(placeholderSettings(['facade', 'worker'], own)).toEqual([]);
   });
 });

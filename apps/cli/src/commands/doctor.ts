@@ -13,7 +13,7 @@ import { openPas, type PasConnection } from '../pas-access.js';
 import { columnTypeFindings, configuredStatusCodes, type StatusCodes, slotSearchIndexFindings, statusCodeFindings, storedStatusCodes, triggerFindings } from '../pas-mapping-checks.js';
 import { type Catalog, checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog } from '../pas-schema.js';
 import { type CheckResult, printResults, summary } from '../report.js';
-import { facadeProblems, pasTarget, settingValue, unknownSettings, workerProblems } from '../settings.js';
+import { facadeProblems, pasTarget, placeholderSettings, settingValue, unknownSettings, workerProblems } from '../settings.js';
 
 export interface DoctorOptions {
   app: 'facade' | 'worker' | 'all';
@@ -50,6 +50,9 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
   for (const u of unknownSettings(env)) {
     const where = u.source === 'CONFIG_FILE' ? `CONFIG_FILE key ${u.name}` : `environment variable ${u.name}`;
     results.push({ status: 'warn', check: 'config', subject: u.name, message: `${where} is no setting of the facade or the worker: ignored${u.closest ? ` (did you mean ${u.closest}?)` : ''}`, fix: u.closest ? `rename it ${u.closest}` : 'remove it, or correct its name (README, Configuration)' });
+  }
+  for (const p of placeholderSettings(apps, env)) {
+    results.push({ status: 'warn', check: 'config', subject: p.setting, message: `${p.setting} is still the shipped placeholder ${p.value} (fine for the demo only)`, fix: `set ${p.setting} to ${p.own}` });
   }
   if (apps.includes('facade')) results.push(...facadeExtras(env));
 

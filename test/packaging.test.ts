@@ -462,6 +462,23 @@ describe('docs/install.md, 4.1: the secrets\u2019 permissions', () => {
   });
 });
 
+describe('docs/install.md, 6: the upgrade switch order', () => {
+  const install = source('docs/install.md');
+  const section = install.slice(install.indexOf('## 6. Upgrades'), install.indexOf('Rotating the TLS certificates'));
+
+  it('switches the facade first without its dependencies, then the worker, and rolls back in reverse (never a new worker beside an old facade)', () => {
+    // The facade depends_on the worker: `up -d facade worker` would switch the worker first.
+    expect(section.replace('Do not write `docker compose up -d facade worker`', '')).not.toMatch(/up -d facade worker/);
+    const facade = section.indexOf('docker compose up -d --no-deps facade');
+    const worker = section.indexOf('docker compose up -d worker');
+    expect(facade).toBeGreaterThan(0);
+    expect(worker).toBeGreaterThan(facade);
+    const rollback = section.slice(section.indexOf('8. Roll back'));
+    expect(rollback.indexOf('up -d worker')).toBeGreaterThan(0);
+    expect(rollback.indexOf('up -d --no-deps facade')).toBeGreaterThan(rollback.indexOf('up -d worker'));
+  });
+});
+
 /** A Dockerfile as instructions (continuations joined, comments dropped), split into stages. */
 function dockerfile(name: string) {
   const text = readFileSync(join(DOCKER, name), 'utf8').replace(/\\\n/g, ' ');

@@ -33,13 +33,17 @@ const baseUrl = `http://127.0.0.1:${port}/STU3/1`;
 const asid = process.env.PROVIDER_ASID ?? '200000000359';
 const DEMO_SERVICE = '999999999';
 
-const { values: args } = parseArgs({
-  options: {
-    fresh: { type: 'boolean', default: false },
-    slots: { type: 'string' },
-    workers: { type: 'string' },
-  },
-});
+const USAGE = 'npm start -- [--fresh] [--slots N] [--workers N]';
+/** The options as parseArgs reads them; a typo (`--slot 5`) gets one line and exit 2, as a bad value does. */
+function demoArgs(): { fresh: boolean; slots?: string; workers?: string } {
+  try {
+    return parseArgs({ options: { fresh: { type: 'boolean', default: false }, slots: { type: 'string' }, workers: { type: 'string' } } }).values;
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message.split('\n')[0]}; usage: ${USAGE}`);
+    process.exit(2);
+  }
+}
+const args = demoArgs();
 
 function count(name: string, value: string | undefined, fallback: number, max: number): number {
   if (value === undefined) return fallback;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { makeTestPki, tlsEnv } from './support/certs.js';
 import { freePort } from './support/ports.js';
 import { pasCounts } from './support/pas.js';
 import { cli } from './support/cli.js';
-import { Stack } from './support/stack.js';
+import { REPO_ROOT, Stack } from './support/stack.js';
 
 /** The operator CLI (apps/cli) as trust IT runs it: a real process, real Redis, real PAS files, real stacks. */
 
@@ -95,6 +96,15 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     expect(new Set(report.results.map((x) => x.check))).toEqual(new Set(['config', 'audit', 'redis', 'clock', 'pas']));
   });
 
+  it('doctor warns (exit 0) about a CONFIG_FILE key and a product variable no app reads, naming the closest setting', async () => {
+    const file = join(dir, 'typo-settings.json');
+    writeFileSync(file, JSON.stringify({ WORKER_CONCURENCY: 2 }));
+    const r = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(pasPath), CONFIG_FILE: file, PAS_TIMEZON: 'Europe/London' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/WARN {2}config {2}CONFIG_FILE key WORKER_CONCURENCY is no setting of the facade or the worker: ignored \(did you mean WORKER_CONCURRENCY\?\)/);
+    expect(r.stdout).toMatch(/WARN {2}config {2}environment variable PAS_TIMEZON is no setting .*did you mean PAS_TIMEZONE\?/);
+  });
+
   it('doctor counts the bookable clinics as the slot search finds them: a padded lower-case flag is active, a service id with trailing blanks counts, one with a leading blank or blank throughout does not', async () => {
     const padded = join(dir, 'padded-flags.sqlite');
     copyFileSync(pasPath, padded);
@@ -145,10 +155,23 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     expect(missing.stdout).toContain('PAS_MSSQL_URL: required when PAS_ADAPTER=mssql');
   });
 
-  it('doctor exits 1 when Redis cannot be reached', async () => {
-    const r = await cli(['doctor', '--app', 'facade'], { ...healthyEnv(pasPath), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
-    expect(r.code).toBe(1);
+  it('doctor exits 69 (service unavailable) when what it was to check could not be reached at all', async () => {
+    const redisUrl = `redis://127.0.0.1:${await freePort()}`;
+    const r = await cli(['doctor', '--app', 'facade'], { ...healthyEnv(pasPath), REDIS_URL: redisUrl });
+    expect(r.code, r.stdout).toBe(69);
     expect(r.stdout).toMatch(/FAIL {2}redis {3}cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+    // Neither Redis nor the PAS is there: still 69.
+    const neither = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(join(dir, 'no-pas.sqlite')), REDIS_URL: redisUrl });
+    expect(neither.code, neither.stdout).toBe(69);
+    expect(neither.stdout).toMatch(/FAIL {2}pas {5}PAS: no SQLite file at /);
+    // An unreachable Redis beside a real finding (a PAS lacking a table) is a finding: 1.
+    const broken = join(dir, 'pas-no-log.sqlite');
+    copyFileSync(pasPath, broken);
+    const db = new Database(broken);
+    db.exec('DROP TABLE booking_REQUEST_LOG;');
+    db.close();
+    const both = await cli(['doctor', '--app', 'worker'], { ...healthyEnv(broken), REDIS_URL: redisUrl });
+    expect(both.code, both.stdout).toBe(1);
   });
 
   it('consistency exits 1 naming double-booked-slots once a slot holds two active appointments; demo-data refuses non-demo data without --force', async () => {
@@ -188,6 +211,9 @@ describe('demo-data, consistency and doctor on a SQLite PAS', () => {
     const bad = await cli(['consistency'], { PAS_ADAPTER: 'oracle' });
     expect(bad.code).toBe(78);
     expect(bad.stderr).toContain('PAS_ADAPTER');
+    const zone = await cli(['consistency', '--sqlite', pasPath], { PAS_TIMEZONE: 'Europe/Londn' });
+    expect(zone.code, zone.stderr).toBe(78);
+    expect(zone.stderr.trim()).toMatch(/^booking-facade: configuration error: PAS_TIMEZONE: unknown time zone/);
   });
 });
 
@@ -206,6 +232,42 @@ describe('audit', () => {
     expect(ids).toHaveLength(2 * per);
     expect(ids.slice(0, 4)).toEqual(['1-0', '2-0', '1-1', '2-1']);
     expect(ids.at(-1)).toBe(`2-${per - 1}`);
+  });
+});
+
+describe('audit refuses what would look like a quiet day', () => {
+  const range = ['--from', '2026-01-01T00:00:00Z', '--to', '2026-12-31T23:59:59Z'];
+
+  it('a directory that is not there exits 78 naming --dir or AUDIT_DIR, not "0 record(s)"', async () => {
+    const typo = await cli(['audit', ...range, '--dir', join(dir, 'no-such-audit')]);
+    expect(typo.code, typo.stderr).toBe(78);
+    expect(typo.stderr.trim()).toBe(`booking-facade: configuration error: --dir: no audit directory at ${join(dir, 'no-such-audit')}`);
+    const setting = await cli(['audit', ...range], { AUDIT_DIR: '/etc/passwd/audit' });
+    expect(setting.code, setting.stderr).toBe(78);
+    expect(setting.stderr.trim()).toBe('booking-facade: configuration error: AUDIT_DIR: no audit directory at /etc/passwd/audit');
+  });
+
+  it('--from after --to is a usage error (exit 2), not an empty answer', async () => {
+    const auditDir = join(dir, 'audit-empty');
+    mkdirSync(auditDir, { recursive: true });
+    const r = await cli(['audit', '--from', '2026-12-31T00:00:00Z', '--to', '2026-01-01T00:00:00Z', '--dir', auditDir]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--from \(2026-12-31T00:00:00Z\) is after --to \(2026-01-01T00:00:00Z\)/);
+  });
+
+  it('a reader that stops early (| head) ends the output quietly with exit 0, not an EPIPE stack', async () => {
+    const auditDir = join(dir, 'audit-head');
+    mkdirSync(auditDir, { recursive: true });
+    const line = (i: number) => `${JSON.stringify({ time: new Date(Date.UTC(2026, 10, 30) + i * 1000).toISOString(), event: 'request', interaction: 'read', status: 200, outcome: 'ok', requestId: `r-${i}`, path: '/STU3/1/Appointment/x'.padEnd(200, 'x') })}\n`;
+    writeFileSync(join(auditDir, 'audit-2026-11-30.host-1.jsonl'), Array.from({ length: 20000 }, (_, i) => line(i)).join(''));
+    // `audit … | head -1`: the reader takes its first chunk and closes the pipe.
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', 'audit', '--from', '2026-11-30T00:00:00Z', '--to', '2026-11-30T23:59:59Z', '--dir', auditDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code, stderr).toBe(0);
   });
 });
 

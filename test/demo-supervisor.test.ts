@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +107,14 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+describe('npm start with a mistyped option', () => {
+  it('exits 2 with one line naming the option and the usage, not an ERR_PARSE_ARGS stack', () => {
+    const run = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/demo.ts', '--slot', '5'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr.trim()).toMatch(/^demo: Unknown option '--slot'[^\n]*; usage: npm start -- \[--fresh\] \[--slots N\] \[--workers N\]$/);
+  });
+});
 
 describe('npm start supervises its processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'booking-demo-'));

@@ -36,4 +36,20 @@ describe('docs/install.md', () => {
     for (const [, name] of install.matchAll(/CONSTRAINT (\w+)/g)) expect(bookingSchema).toContain(`CONSTRAINT ${name} `);
     expect(bookingSchema).not.toMatch(/REFERENCES\s+(dbo\.)?APPOINTMENT\b/i);
   });
+
+  it('3.1 counts and names every table 02-booking-schema.sql creates', () => {
+    const tables = [...bookingSchema.matchAll(/CREATE TABLE (booking\.\w+)/g)].map((m) => m[1] as string);
+    const section = install.slice(install.indexOf('### 3.1'), install.indexOf('### 3.2'));
+    const words = ['zero', 'one', 'two', 'three', 'four', 'five', 'six'];
+    expect(section).toContain(`creates schema \`booking\` and ${words[tables.length]} tables`);
+    for (const table of tables) expect(section).toContain(`\`${table}\``);
+  });
+
+  it('5 lists every command of the CLI', () => {
+    const cli = readFileSync(new URL('../apps/cli/src/main.ts', import.meta.url), 'utf8');
+    const commands = [...cli.matchAll(/program\.command\('([a-z-]+)'\)/g)].map((m) => m[1] as string);
+    expect(commands).toContain('token');
+    const section = install.slice(install.indexOf('## 5.'), install.indexOf('## 6.'));
+    for (const command of commands) expect(section, command).toContain(`| \`${command}`);
+  });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, redisSettings, withRedisLogin, z } from '@booking/config';
@@ -435,6 +435,47 @@ process.stdout.write(out + '\\n');
     // Put into the URL as it is (printf, no percent-encoding): only characters a URL keeps as they are.
     expect(read('pas_worker_password')).toMatch(/^[A-Za-z0-9._~-]+$/);
     expect(mssqlConfig(read('pas_mssql_url')).password).toBe(read('pas_worker_password'));
+  });
+});
+
+describe('docs/install.md, 4.1: the secrets\u2019 permissions', () => {
+  const install = source('docs/install.md');
+  const section = install.slice(install.indexOf('### 4.1'), install.indexOf('### 4.2'));
+  /** The lines that make the directories and set modes, as the operator runs them. */
+  const modeLines = section.split('\n').filter((l) => /^(mkdir|chmod|find) /.test(l));
+
+  it('leave every file readable by the containers, secrets/ closed to others and secrets/tls searchable by its owner (certificates can be rotated)', () => {
+    const work = mkdtempSync(join(tmpdir(), 'booking-install-modes-'));
+    try {
+      const [mkdirLine, ...chmodLines] = modeLines;
+      const sh = (text: string) => expect(spawnSync('bash', ['-euo', 'pipefail', '-c', text], { cwd: work, encoding: 'utf8' }).status).toBe(0);
+      sh(mkdirLine as string);
+      for (const file of ['queue_encryption_keys', 'tls/server.crt', 'tls/server.key']) writeFileSync(join(work, 'secrets', file), 'x', { mode: 0o600 });
+      sh(chmodLines.join('\n'));
+      const mode = (path: string) => statSync(join(work, path)).mode & 0o777;
+      expect(mode('secrets')).toBe(0o700);
+      expect(mode('secrets/tls') & 0o700).toBe(0o700);
+      for (const file of ['secrets/queue_encryption_keys', 'secrets/tls/server.crt', 'secrets/tls/server.key']) expect(mode(file), file).toBe(0o644);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('docs/install.md, 6: the upgrade switch order', () => {
+  const install = source('docs/install.md');
+  const section = install.slice(install.indexOf('## 6. Upgrades'), install.indexOf('Rotating the TLS certificates'));
+
+  it('switches the facade first without its dependencies, then the worker, and rolls back in reverse (never a new worker beside an old facade)', () => {
+    // The facade depends_on the worker: `up -d facade worker` would switch the worker first.
+    expect(section.replace('Do not write `docker compose up -d facade worker`', '')).not.toMatch(/up -d facade worker/);
+    const facade = section.indexOf('docker compose up -d --no-deps facade');
+    const worker = section.indexOf('docker compose up -d worker');
+    expect(facade).toBeGreaterThan(0);
+    expect(worker).toBeGreaterThan(facade);
+    const rollback = section.slice(section.indexOf('8. Roll back'));
+    expect(rollback.indexOf('up -d worker')).toBeGreaterThan(0);
+    expect(rollback.indexOf('up -d --no-deps facade')).toBeGreaterThan(rollback.indexOf('up -d worker'));
   });
 });
 

@@ -17,3 +17,10 @@ describe('SCHEDULE_ID_SYSTEM', () => {
     }
   });
 });
+
+describe('PAS_TIMEZONE', () => {
+  it('refuses a zone the runtime does not know, in the schema doctor and the worker share', () => {
+    expect(loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TIMEZONE: 'Europe/Belfast' }).PAS_TIMEZONE).toBe('Europe/Belfast');
+    expect(configErrorOf(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_TIMEZONE: 'Europe/Londn' }))).toMatch(/^PAS_TIMEZONE: unknown time zone\b.*; got "Europe\/Londn"$/);
+  });
+});

@@ -46,6 +46,23 @@ export function redactSecrets(message: string, settings: Env): string {
   return out;
 }
 
+/** Every setting CONFIG_FILE holds (none without one), values as strings; `doctor` also names the keys no app knows. */
+export function configFileSettings(env: Env = process.env): Env {
+  const fromFile: Env = {};
+  if (!env.CONFIG_FILE) return fromFile;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8'));
+  } catch (error) {
+    // JSON.parse quotes the text around a syntax error, which may hold a secret: only the position is kept.
+    const where = /position \d+/.exec((error as Error).message)?.[0];
+    const why = (error as NodeJS.ErrnoException).code ?? (where ? `not valid JSON at ${where}` : 'not valid JSON');
+    throw new ConfigError(`CONFIG_FILE: cannot read ${env.CONFIG_FILE} as JSON (${why})`);
+  }
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) fromFile[k] = v === null ? undefined : String(v);
+  return fromFile;
+}
+
 /**
  * Reads the raw settings. The environment wins over CONFIG_FILE: a setting given there, as `NAME`
  * or as `NAME_FILE`, is taken from there whatever CONFIG_FILE says; only a setting the environment
@@ -53,19 +70,7 @@ export function redactSecrets(message: string, settings: Env): string {
  * over `NAME`. An empty `NAME` in the environment still counts as given (it unsets the file's value).
  */
 export function rawSettings(names: string[], env: Env = process.env): Env {
-  const fromFile: Env = {};
-  if (env.CONFIG_FILE) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8'));
-    } catch (error) {
-      // JSON.parse quotes the text around a syntax error, which may hold a secret: only the position is kept.
-      const where = /position \d+/.exec((error as Error).message)?.[0];
-      const why = (error as NodeJS.ErrnoException).code ?? (where ? `not valid JSON at ${where}` : 'not valid JSON');
-      throw new ConfigError(`CONFIG_FILE: cannot read ${env.CONFIG_FILE} as JSON (${why})`);
-    }
-    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) fromFile[k] = v === null ? undefined : String(v);
-  }
+  const fromFile = configFileSettings(env);
   const settings: Env = {};
   for (const name of names) {
     const given = (source: Env) => Boolean(source[`${name}_FILE`]) || source[name] !== undefined;

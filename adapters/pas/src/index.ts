@@ -1,6 +1,6 @@
 export * from './port.js';
 export * from './demo-data.js';
-export { LocalClock } from './local-time.js';
+export { isKnownTimeZone, LocalClock } from './local-time.js';
 export * from './consistency.js';
 export { openPasScreens, pasScreens, type PasScreens, type PasScreensOptions } from './pas-screens.js';
 export * from './appointment-status.js';

@@ -44,6 +44,11 @@ function wallOf(fields: ArrayLike<string | undefined>): number | undefined {
   return !Number.isNaN(ms) && wallClockOf(ms) === `${y}-${mo}-${d} ${h}:${mi}:${s}` ? ms : undefined;
 }
 
+/** Whether the PAS_TIMEZONE-style name is an IANA zone this runtime knows (the worker's setting check). */
+export function isKnownTimeZone(zone: string): boolean {
+  return DateTime.now().setZone(zone).isValid;
+}
+
 export class LocalClock {
   /**
    * Local → UTC conversions already made. Luxon's time-zone maths was a third of a slot search's
@@ -60,7 +65,7 @@ export class LocalClock {
   private readonly offsets = new Map<number, number | null>();
 
   constructor(readonly zone: string = 'Europe/London') {
-    if (!DateTime.now().setZone(zone).isValid) throw new Error(`unknown time zone "${zone}"`);
+    if (!isKnownTimeZone(zone)) throw new Error(`unknown time zone "${zone}"`);
   }
 
   /** '2026-11-26 09:30:00' (local) → '2026-11-26T09:30:00.000Z'. */

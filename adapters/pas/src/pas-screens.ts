@@ -78,6 +78,18 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
     return sqlp.int(Number(slotId));
   };
 
+  /**
+   * Takes a free slot (F → `to`) as the first write of an action; when it is not free, says whether
+   * it is there at all (a mistyped id is "no slot", not "not free"). Read after the refused write,
+   * only to word the refusal.
+   */
+  const takeFreeSlot = async (s: PasSession, slotId: string, to: 'B' | 'U', now: ReturnType<typeof sqlp.local>, refusal: string) => {
+    const slot = slotKey(slotId);
+    if ((await s.execute(`UPDATE CLINIC_SLOT SET SLOT_STATUS = '${to}', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F'`, { slot, now })) === 1) return;
+    const [there] = await s.query('SELECT SLOT_ID FROM CLINIC_SLOT WHERE SLOT_ID = @slot', { slot });
+    throw new Error(`PAS screens: ${there ? refusal : `no slot ${slotId}`}`);
+  };
+
   return {
     cancel: (appointmentId, by) =>
       act(`appointment ${appointmentId} is not booked or arrived, or its slot is not booked: cannot cancel`, async (s, one) => {
@@ -96,7 +108,7 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
       act(`cannot move appointment ${appointmentId} to slot ${toSlotId}: the appointment is not booked or the slot is not free`, async (s, one) => {
         const appt = await pasAppointment(s, appointmentId);
         const now = sqlp.local(clock.nowLocal());
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @to AND ${legacyCode('SLOT_STATUS')} = 'F'`, { to: slotKey(toSlotId), now });
+        await takeFreeSlot(s, toSlotId, 'B', now, `cannot move appointment ${appointmentId} to slot ${toSlotId}: the slot is not free`);
         await one(
           `UPDATE APPOINTMENT SET SLOT_ID = @to,
                   START_DTTM = (SELECT START_DTTM FROM CLINIC_SLOT WHERE SLOT_ID = @to),
@@ -112,7 +124,7 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
     walkIn: (slotId) =>
       act(`slot ${slotId} is not free: cannot book a walk-in`, async (s, one) => {
         const now = sqlp.local(clock.nowLocal());
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'B', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F'`, { slot: slotKey(slotId), now });
+        await takeFreeSlot(s, slotId, 'B', now, `slot ${slotId} is not free: cannot book a walk-in`);
         const patientId = await insertedId(
           s,
           'registering the walk-in patient',
@@ -133,11 +145,8 @@ export function pasScreens(db: PasDatabase, clock: LocalClock): PasScreens {
     attend: (id) => setStatus(id, 'S', ['B', 'A'], 'an attendance'),
     didNotAttend: (id) => setStatus(id, 'D', ['B'], 'a did-not-attend'),
     withdrawSlot: (slotId) =>
-      act(`slot ${slotId} is not free: cannot withdraw it`, async (_s, one) => {
-        await one(`UPDATE CLINIC_SLOT SET SLOT_STATUS = 'U', LAST_UPD_DTTM = @now WHERE SLOT_ID = @slot AND ${legacyCode('SLOT_STATUS')} = 'F'`, {
-          slot: slotKey(slotId),
-          now: sqlp.local(clock.nowLocal()),
-        });
+      act(`slot ${slotId} is not free: cannot withdraw it`, async (s) => {
+        await takeFreeSlot(s, slotId, 'U', sqlp.local(clock.nowLocal()), `slot ${slotId} is not free: cannot withdraw it`);
       }),
     close: () => db.close(),
   };

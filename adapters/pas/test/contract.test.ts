@@ -1299,6 +1299,17 @@ export function describePasContract(name: string, open: OpenPas): void {
         expect(subject.observed.changes.at(-1)).toEqual({ kinds: ['time', 'slot'], via: 'search' });
       });
 
+      it('the screens say "no slot" for a slot id that is not there, and "not free" for one that is busy, writing nothing', async () => {
+        const { cmd, slotId } = await bookWithSlot();
+        const before = await subject.counts();
+        await expect(subject.screens.walkIn('99999999')).rejects.toThrow('PAS screens: no slot 99999999');
+        await expect(subject.screens.withdrawSlot('99999999')).rejects.toThrow('PAS screens: no slot 99999999');
+        await expect(subject.screens.move(cmd.appointmentId, '99999999')).rejects.toThrow('PAS screens: no slot 99999999');
+        await expect(subject.screens.walkIn(slotId)).rejects.toThrow(`PAS screens: slot ${slotId} is not free: cannot book a walk-in`);
+        await expect(subject.screens.withdrawSlot(slotId)).rejects.toThrow(`PAS screens: slot ${slotId} is not free: cannot withdraw it`);
+        expect(await subject.counts()).toEqual(before);
+      });
+
       it('3. clinic cancels and gives the slot to a walk-in: old ETag 409, current 422, the walk-in keeps the slot, no rebooking', async () => {
         const { cmd, slot, version } = await bookWithSlot();
         await subject.screens.cancel(cmd.appointmentId, 'hospital');

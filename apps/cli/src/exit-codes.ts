@@ -22,7 +22,8 @@ Exit codes:
   0   ok
   1   a check failed or findings were reported
   2   usage error (unknown command or option, bad argument)
-  69  service unavailable (Redis, the PAS or the facade could not be reached)
+  69  service unavailable (Redis, the PAS or the facade could not be reached;
+      doctor: when that is all that failed)
   78  configuration error (the message names the setting)`;
 
 /** An error that ends the command with a given exit code and a one-line message. */

@@ -168,6 +168,12 @@ configure(program.command('audit'))
     return done(await audit(o));
   });
 
+// A reader that stops early (`| head`) closes the pipe: that is the end of the output, not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT.OK);
+});
+
 let exitCode: ExitCode = EXIT.OK;
 function done(code: ExitCode): void {
   exitCode = code;

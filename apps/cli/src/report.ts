@@ -8,6 +8,8 @@ export interface CheckResult {
   message: string;
   /** What to do about it (warn and fail only). */
   fix?: string;
+  /** A fail because the service could not be reached at all (doctor exits 69 when only such fails). */
+  unreachable?: true;
 }
 
 const LABEL: Record<CheckResult['status'], string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };

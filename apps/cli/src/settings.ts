@@ -1,7 +1,7 @@
-import { ConfigError, type Env, loadConfig, rawSettings, settingDescription, shownValue, type z } from '@booking/config';
+import { ConfigError, configFileSettings, type Env, loadConfig, rawSettings, settingDescription, shownValue, type z } from '@booking/config';
 import { facadeSchema, loadFacadeConfig } from '@booking/facade/config';
 import { securitySetup } from '@booking/facade/security/setup';
-import { LocalClock, parseStatusMapping, type StatusMapping } from '@booking/pas';
+import { parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { loadWorkerConfig, workerSchema } from '@booking/worker/config';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -71,13 +71,100 @@ export function facadeProblems(env: Env): SettingProblem[] {
 
 export function workerProblems(env: Env): SettingProblem[] {
   return settingProblems(workerSchema, env, () => {
-    const config = loadWorkerConfig(env); // PAS_MSSQL_URL parsed there, as the adapter parses it
-    try {
-      new LocalClock(config.PAS_TIMEZONE); // throws on an unknown zone, as the worker would later
-    } catch (error) {
-      throw new ConfigError(`PAS_TIMEZONE: ${(error as Error).message}`);
-    }
+    loadWorkerConfig(env); // PAS_MSSQL_URL parsed there, as the adapter parses it
   });
+}
+
+/** Every setting some app reads (facade and worker schemas), and the files that can hold them. */
+const KNOWN_SETTINGS = new Set([...Object.keys(facadeSchema.shape), ...Object.keys(workerSchema.shape)]);
+/** Variables of the product's prefixes read outside the apps' schemas (docker/compose.yaml, the demo, the contract tests). */
+const KNOWN_ELSEWHERE = new Set(['CONFIG_FILE', 'FACADE_PUBLISHED_PORT', 'ADMIN_PUBLISHED_PORT', 'PAS_DATABASE', 'PAS_DEMO_SEED', 'PAS_MSSQL_RCSI']);
+/**
+ * The product's own prefixes (FACADE_, WORKER_, PAS_, QUEUE_, REDIS_, …): the first word of two or
+ * more setting names, so a one-off like OTEL_ (the OpenTelemetry SDK's own variables) is not one.
+ */
+const PRODUCT_PREFIXES = (() => {
+  const counts = new Map<string, number>();
+  for (const name of KNOWN_SETTINGS) counts.set(name.split('_')[0] as string, (counts.get(name.split('_')[0] as string) ?? 0) + 1);
+  return [...counts].filter(([, n]) => n >= 2).map(([prefix]) => `${prefix}_`);
+})();
+
+function isKnownSetting(name: string): boolean {
+  return KNOWN_SETTINGS.has(name) || KNOWN_SETTINGS.has(name.replace(/_FILE$/, '')) || KNOWN_ELSEWHERE.has(name);
+}
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min((previous[j] as number) + 1, (row[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length] as number;
+}
+
+/** The known setting closest to a name, when close enough to be a likely typo. */
+export function closestSetting(name: string): string | undefined {
+  const base = name.replace(/_FILE$/, '');
+  let best: { name: string; d: number } | undefined;
+  for (const known of KNOWN_SETTINGS) {
+    const d = distance(base, known);
+    if (!best || d < best.d) best = { name: known, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(base.length / 4)) ? `${best.name}${name === base ? '' : '_FILE'}` : undefined;
+}
+
+export interface UnknownSetting {
+  name: string;
+  source: 'CONFIG_FILE' | 'environment';
+  closest?: string;
+}
+
+/**
+ * Settings no app reads: CONFIG_FILE keys, and environment variables with the product's prefixes.
+ * The apps ignore them, so a typo (WORKER_CONCURENCY) would silently leave the default in force.
+ */
+export function unknownSettings(env: Env): UnknownSetting[] {
+  let fromFile: Env = {};
+  try {
+    fromFile = configFileSettings(env);
+  } catch {
+    // An unreadable CONFIG_FILE is reported with the settings.
+  }
+  const found: UnknownSetting[] = [];
+  const add = (name: string, source: UnknownSetting['source']) => {
+    const closest = closestSetting(name);
+    found.push({ name, source, ...(closest ? { closest } : {}) });
+  };
+  for (const name of Object.keys(fromFile).sort()) if (!isKnownSetting(name)) add(name, 'CONFIG_FILE');
+  for (const name of Object.keys(env).sort()) if (PRODUCT_PREFIXES.some((p) => name.startsWith(p)) && !isKnownSetting(name)) add(name, 'environment');
+  return found;
+}
+
+/** Settings whose shipped defaults are placeholders for the demo: a trust must give its own. */
+const PLACEHOLDERS: { app: 'facade' | 'worker'; schema: z.ZodObject; name: string; own: string }[] = [
+  { app: 'facade', schema: facadeSchema, name: 'PROVIDER_ASID', own: 'the ASID NHS Digital issued for this endpoint' },
+  { app: 'worker', schema: workerSchema, name: 'LOCAL_PATIENT_ID_SYSTEM', own: 'an identifier system URI the trust owns for its hospital numbers' },
+  { app: 'worker', schema: workerSchema, name: 'SCHEDULE_ID_SYSTEM', own: 'an identifier system URI the trust owns for its clinic codes' },
+];
+
+/** The placeholder settings of these apps still at their shipped (demo) defaults. */
+export function placeholderSettings(apps: readonly ('facade' | 'worker')[], env: Env): { setting: string; value: string; own: string }[] {
+  const found: { setting: string; value: string; own: string }[] = [];
+  for (const p of PLACEHOLDERS) {
+    if (!apps.includes(p.app)) continue;
+    const field = p.schema.shape[p.name] as z.ZodType;
+    let given: unknown;
+    try {
+      given = field.safeParse(rawSettings([p.name], env)[p.name]).data;
+    } catch {
+      continue; // an unreadable NAME_FILE is reported with the settings
+    }
+    const shipped = field.safeParse(undefined).data;
+    if (given !== undefined && given === shipped) found.push({ setting: p.name, value: String(given), own: p.own });
+  }
+  return found;
 }
 
 /** One setting's value as the app would see it, or undefined when it is invalid (reported elsewhere). */

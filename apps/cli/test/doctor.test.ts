@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TABLES } from '@booking/pas';
 import { describe, expect, it } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
 import { configFix, crlFindings } from '../src/commands/doctor.js';
-import { facadeProblems, workerProblems } from '../src/settings.js';
+import { facadeProblems, placeholderSettings, unknownSettings, workerProblems } from '../src/settings.js';
 import {
   columnTypeFindings,
   columnTypeVerdict,
@@ -232,5 +232,33 @@ describe('configuration problems', () => {
     expect(configFix(undefined)).toBe('correct the setting the message describes (in the environment or CONFIG_FILE), then run doctor again');
     expect(configFix('CONFIG_FILE')).toBe('make CONFIG_FILE name a readable JSON file of settings');
     expect(configFix('REDIS_PASSWORD_FILE')).toBe('make the file REDIS_PASSWORD_FILE names readable by this user');
+  });
+
+  it('names CONFIG_FILE keys no app reads and product-prefixed variables no app reads, each with the closest known name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-unknown-'));
+    try {
+      const file = join(dir, 'settings.json');
+      writeFileSync(file, JSON.stringify({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', WORKER_CONCURENCY: 2, AUDIT_DIR_FILE: '/x', SOMETHING_ELSE: 1 }));
+      const env = { CONFIG_FILE: file, PAS_TIMEZON: 'Europe/London', PAS_SQLITE_PATH: 'x', REDIS_PASSWORD_FILE: '/run/secrets/r', FACADE_PUBLISHED_PORT: '8443', OTEL_SERVICE_NAME: 'x', HOME: '/root', PATH: '/bin' };
+      expect(unknownSettings(env)).toEqual([
+        { name: 'SOMETHING_ELSE', source: 'CONFIG_FILE' },
+        { name: 'WORKER_CONCURENCY', source: 'CONFIG_FILE', closest: 'WORKER_CONCURRENCY' },
+        { name: 'PAS_TIMEZON', source: 'environment', closest: 'PAS_TIMEZONE' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the placeholder settings still at their shipped demo defaults, for the apps checked', () => {
+    const env = { QUEUE_ENCRYPTION_KEYS: keys };
+    expect(placeholderSettings(['facade', 'worker'], env).map((p) => [p.setting, p.value])).toEqual([
+      ['PROVIDER_ASID', '200000000359'],
+      ['LOCAL_PATIENT_ID_SYSTEM', 'https://fhir.example-trust.nhs.uk/Id/hospital-number'],
+      ['SCHEDULE_ID_SYSTEM', 'https://fhir.example-trust.nhs.uk/Id/clinic-code'],
+    ]);
+    expect(placeholderSettings(['facade'], { ...env, PROVIDER_ASID: '200000000359' }).map((p) => p.setting)).toEqual(['PROVIDER_ASID']);
+    const own = { ...env, PROVIDER_ASID: '918999198993', LOCAL_PATIENT_ID_SYSTEM: 'https://fhir.rdm.nhs.uk/Id/hosp-no', SCHEDULE_ID_SYSTEM: 'https://fhir.rdm.nhs.uk/Id/clinic' };
+    expect(placeholderSettings(['facade', 'worker'], own)).toEqual([]);
   });
 });

@@ -21,9 +21,11 @@ import { ReloadableTls, tlsSourceFiles } from './security/tls-reload.js';
 async function main() {
   let config: FacadeConfig;
   let security: SecuritySetup;
+  let audit: AuditLog;
   try {
     config = loadFacadeConfig();
     security = securitySetup(config); // TLS material, allow-list, JWT mode: refused at startup if wrong
+    audit = new AuditLog(config.AUDIT_DIR); // created now: a path it cannot write is a setting to fix
   } catch (error) {
     // Never a secret's value, whichever check wrote the message (@booking/config's rule).
     console.error(`facade: configuration error: ${redactSecrets((error as Error).message, process.env)}`);
@@ -48,7 +50,6 @@ async function main() {
 
   // Request bodies are validated from the first request on without a cold start (definitions, invariants).
   prepareValidation();
-  const audit = new AuditLog(config.AUDIT_DIR);
   // Set on SIGTERM/SIGINT: from then on the app answers new requests 503 at once (app.ts).
   let stopping = false;
   const app = createApp({

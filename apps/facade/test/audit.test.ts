@@ -24,6 +24,12 @@ const all = async (query: Parameters<typeof queryAudit>[1] = {}) => {
 };
 
 describe('AuditLog', () => {
+  it('refuses a directory it cannot create with a configuration error naming AUDIT_DIR', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    expect(() => new AuditLog(join(file, 'audit'))).toThrow(expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/^AUDIT_DIR: cannot create or write the directory .*a-file\/audit \(ENOTDIR\)$/) }));
+  });
+
   it('writes one JSON line per record, in a file per UTC day and process', async () => {
     const log = new AuditLog(dir);
     await log.write(rec('2025-03-01T23:59:59.000Z', { requestId: 'a' }));
@@ -133,10 +139,11 @@ describe('queryAudit', () => {
     expect(await all({ requestId: 'nobody' })).toEqual([]);
   });
 
-  it('copes with a missing directory', async () => {
+  it('refuses a missing directory rather than answering no records (a typo would look like a quiet day)', async () => {
     const out: AuditRecord[] = [];
-    for await (const r of queryAudit(join(dir, 'nope'))) out.push(r);
-    expect(out).toEqual([]);
+    await expect(async () => {
+      for await (const r of queryAudit(join(dir, 'nope'))) out.push(r);
+    }).rejects.toThrow(`no audit directory at ${join(dir, 'nope')}`);
   });
 
   it('merges a day\u2019s files as it reads them, one record ahead per file, in the order a stable sort by time gives', async () => {

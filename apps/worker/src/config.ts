@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, redisSettings, setting, withRedisLogin, z } from '@booking/config';
 import { DEFAULT_SCHEDULE_ID_SYSTEM } from '@booking/fhir';
-import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, parseStatusMapping, type StatusMapping } from '@booking/pas';
+import { checkHospitalNumberFormat, DEFAULT_STATUS_MAPPING_TEXT, isKnownTimeZone, parseStatusMapping, type StatusMapping } from '@booking/pas';
 import { mssqlConfig } from '@booking/pas/mssql/connection';
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 
@@ -13,7 +13,7 @@ export const workerSchema = z.object({
   PAS_SQLITE_PATH: setting.string('a file path for the embedded demo PAS').default('data/demo-pas.sqlite'),
   PAS_MSSQL_URL: setting.string('a SQL Server connection string (mssql://user:password@host:1433/database or ADO form)').optional(),
   PAS_SQLITE_BUSY_TIMEOUT_MS: setting.int('how long a SQLite PAS write waits for another process\'s lock, in ms', 0, 60000).default(2000),
-  PAS_TIMEZONE: setting.string('an IANA time zone of the PAS local datetimes').default('Europe/London'),
+  PAS_TIMEZONE: z.string().min(1).refine(isKnownTimeZone, 'unknown time zone').describe('an IANA time zone of the PAS local datetimes').default('Europe/London'),
   PAS_APPOINTMENT_STATUS_MAP: setting
     .string('legacy APPT_STATUS codes as CODE=status pairs (booked, arrived, fulfilled, noshow, cancelled[:patient|:hospital]) separated by commas')
     .default(DEFAULT_STATUS_MAPPING_TEXT),

@@ -12,6 +12,7 @@ import { createWorkerMetrics } from './observability/metrics.js';
 import { createPasObserver } from './observability/pas-observer.js';
 import { startReconciler } from './reconciler.js';
 import { startTracing } from '@booking/observability';
+import { ConfigError } from '@booking/config';
 
 async function main() {
   let config: WorkerConfig;
@@ -29,7 +30,7 @@ async function main() {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection (process kept running)'));
   const metrics = createWorkerMetrics({ reconcileIntervalSeconds: config.RECONCILE_INTERVAL_SECONDS });
   // The adapter reports PAS-side changes and unknown legacy codes to the metrics and logs (PasObserver).
-  const pas = instrumentPas(await openPas(config, createPasObserver(metrics, logger)), metrics, tracing !== undefined);
+  const pas = instrumentPas(await openPas(config, createPasObserver(metrics, logger)).catch(refuseAConfigError), metrics, tracing !== undefined);
   await pas.ping();
   await refuseAnIncompleteSchema(pas, logger);
 
@@ -99,6 +100,13 @@ async function main() {
 
   logger.info({ pas: pas.kind, concurrency: config.WORKER_CONCURRENCY, queue: BOOKING_QUEUE }, 'worker ready');
   await worker.run();
+}
+
+/** A setting found wrong only when used (PAS_SQLITE_PATH): one line naming it, exit 78, as for the others. */
+function refuseAConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`worker: configuration error: ${error.message}`);
+  process.exit(78); // EX_CONFIG
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ConfigError } from '@booking/config';
 import type { PasObserver, PasPort } from '@booking/pas';
 import type { WorkerConfig } from './config.js';
 
@@ -15,5 +16,10 @@ export async function openPas(config: WorkerConfig, observer?: PasObserver): Pro
     return MssqlPas.connect({ ...common, connectionString: config.PAS_MSSQL_URL as string, lockTimeoutMs: config.PAS_MSSQL_LOCK_TIMEOUT_MS });
   }
   const { SqlitePas } = await import('@booking/pas/sqlite');
-  return new SqlitePas({ ...common, path: config.PAS_SQLITE_PATH, busyTimeoutMs: config.PAS_SQLITE_BUSY_TIMEOUT_MS });
+  try {
+    return new SqlitePas({ ...common, path: config.PAS_SQLITE_PATH, busyTimeoutMs: config.PAS_SQLITE_BUSY_TIMEOUT_MS });
+  } catch (error) {
+    // A missing directory, no write access, not a database: the path setting is what to fix.
+    throw new ConfigError(`PAS_SQLITE_PATH: cannot open ${config.PAS_SQLITE_PATH} as a SQLite PAS (${(error as Error).message})`);
+  }
 }

@@ -8,12 +8,12 @@ import { X509Crl } from '@peculiar/x509';
 import { legacyCode, TABLES } from '@booking/pas';
 import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
-import { EXIT, type ExitCode } from '../exit-codes.js';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas, type PasConnection } from '../pas-access.js';
 import { columnTypeFindings, configuredStatusCodes, type StatusCodes, slotSearchIndexFindings, statusCodeFindings, storedStatusCodes, triggerFindings } from '../pas-mapping-checks.js';
 import { type Catalog, checkCatalog, mssqlCatalog, mssqlPermissionFindings, sqliteCatalog } from '../pas-schema.js';
 import { type CheckResult, printResults, summary } from '../report.js';
-import { facadeProblems, pasTarget, settingValue, workerProblems } from '../settings.js';
+import { facadeProblems, pasTarget, placeholderSettings, settingValue, unknownSettings, workerProblems } from '../settings.js';
 
 export interface DoctorOptions {
   app: 'facade' | 'worker' | 'all';
@@ -47,6 +47,13 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
       results.push({ status: 'fail', check: 'config', subject: p.setting ?? `${app} settings`, message: `${app}: ${p.message}`, fix: configFix(p.setting) });
     }
   }
+  for (const u of unknownSettings(env)) {
+    const where = u.source === 'CONFIG_FILE' ? `CONFIG_FILE key ${u.name}` : `environment variable ${u.name}`;
+    results.push({ status: 'warn', check: 'config', subject: u.name, message: `${where} is no setting of the facade or the worker: ignored${u.closest ? ` (did you mean ${u.closest}?)` : ''}`, fix: u.closest ? `rename it ${u.closest}` : 'remove it, or correct its name (README, Configuration)' });
+  }
+  for (const p of placeholderSettings(apps, env)) {
+    results.push({ status: 'warn', check: 'config', subject: p.setting, message: `${p.setting} is still the shipped placeholder ${p.value} (fine for the demo only)`, fix: `set ${p.setting} to ${p.own}` });
+  }
   if (apps.includes('facade')) results.push(...facadeExtras(env));
 
   // 2. Redis (the primary its Sentinels name, with REDIS_SENTINELS), with its clock.
@@ -66,7 +73,7 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
     if (target) results.push(...(await checkPas(target, options.maxSkewSeconds, configuredStatusCodes(env))));
   }
 
-  const exitCode = !configOk ? EXIT.CONFIG : results.some((r) => r.status === 'fail') ? EXIT.FAILED : EXIT.OK;
+  const exitCode = !configOk ? EXIT.CONFIG : verdict(results);
   if (options.json) {
     console.log(JSON.stringify({ ok: exitCode === EXIT.OK, exitCode, results }, null, 2));
   } else {
@@ -75,6 +82,17 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
     console.log(`${summary(results)}${exitCode === EXIT.OK ? '' : ` \u2192 exit ${exitCode}`}`);
   }
   return exitCode;
+}
+
+/**
+ * 69 (EX_UNAVAILABLE) when the only failures are services that could not be reached at all: nothing
+ * says the installation is wrong, what was to be checked was not there (docs/install.md, exit codes).
+ * Any other failure is a finding (1), whatever else could not be reached.
+ */
+function verdict(results: CheckResult[]): ExitCode {
+  const fails = results.filter((r) => r.status === 'fail');
+  if (fails.length === 0) return EXIT.OK;
+  return fails.every((r) => r.unreachable) ? EXIT.UNAVAILABLE : EXIT.FAILED;
 }
 
 /** The facade's own files and listener choices: the audit directory and its TLS certificate. */
@@ -181,7 +199,7 @@ async function checkSentinels(target: RedisTarget): Promise<CheckResult> {
   const primaries = [...new Set(reached.map((a) => ('primary' in a ? a.primary : undefined)).filter(Boolean))];
   const unreachable = answers.filter((a) => 'error' in a).map((a) => a.at);
   const message = `${reached.length}/${sentinels.length} Sentinels reachable${unreachable.length ? ` (not ${unreachable.join(', ')})` : ''}; primary of ${name}: ${primaries.join(' or ') || 'unknown'}`;
-  if (primaries.length === 0) return { status: 'fail', check: 'redis', subject: 'REDIS_SENTINELS', message, fix: `check REDIS_SENTINELS, REDIS_SENTINEL_MASTER (sentinel monitor ${name} …) and the Sentinels' password` };
+  if (primaries.length === 0) return { status: 'fail', check: 'redis', subject: 'REDIS_SENTINELS', message, ...(reached.length === 0 ? { unreachable: true } : {}), fix: `check REDIS_SENTINELS, REDIS_SENTINEL_MASTER (sentinel monitor ${name} …) and the Sentinels' password` };
   const quorum = reached.every((a) => 'quorum' in a && a.quorum);
   if (primaries.length > 1 || unreachable.length > 0 || sentinels.length < 3 || !quorum) {
     return { status: 'warn', check: 'redis', subject: 'REDIS_SENTINELS', message: `${message}${quorum ? '' : '; SENTINEL CKQUORUM fails'}`, fix: 'run three or more Sentinels on separate hosts, all reachable, so a failover can be authorised' };
@@ -197,8 +215,10 @@ export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: n
   const redis = settings.REDIS_SENTINELS ? new Redis(options) : new Redis(settings.REDIS_URL, options);
   let lastError: Error | undefined; // ioredis says only "Connection is closed"; the cause came as an event
   redis.on('error', (error: Error) => (lastError = error));
+  let connected = false;
   try {
     await redis.connect();
+    connected = true;
     const t0 = Date.now();
     await redis.ping();
     const rtt = Date.now() - t0;
@@ -225,7 +245,10 @@ export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: n
     const t2 = Date.now();
     results.push(skewResult('Redis', Number(seconds) * 1000 + Number(micros) / 1000 - (t1 + t2) / 2, maxSkewSeconds));
   } catch (error) {
-    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `cannot reach Redis at ${url}: ${(lastError ?? (error as Error)).message}`, fix: 'start Redis or correct REDIS_URL' });
+    const cause = (lastError ?? (error as Error)).message;
+    // Refused credentials, or a connection lost part-way, are findings like any other, not "not reached at all".
+    const unreachable = !connected && !/WRONGPASS|NOAUTH|NOPERM|password/i.test(cause);
+    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `cannot reach Redis at ${url}: ${cause}`, ...(unreachable ? { unreachable: true as const } : {}), fix: 'start Redis or correct REDIS_URL' });
   } finally {
     redis.disconnect();
   }
@@ -280,7 +303,8 @@ async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: n
     pas = await openPas(target, { readonly: true, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   } catch (error) {
     const subject = target.kind === 'sqlite' ? 'PAS_SQLITE_PATH' : 'PAS_MSSQL_URL';
-    return [{ status: 'fail', check: 'pas', subject, message: (error as Error).message, fix: target.kind === 'sqlite' ? 'create it with `booking-facade demo-data --sqlite <path>` or correct PAS_SQLITE_PATH' : 'check the server, the network path and PAS_MSSQL_URL' }];
+    const unreachable = error instanceof CliError && error.exitCode === EXIT.UNAVAILABLE;
+    return [{ status: 'fail', check: 'pas', subject, message: (error as Error).message, ...(unreachable ? { unreachable: true as const } : {}), fix: target.kind === 'sqlite' ? 'create it with `booking-facade demo-data --sqlite <path>` or correct PAS_SQLITE_PATH' : 'check the server, the network path and PAS_MSSQL_URL' }];
   }
   try {
     if (pas.kind === 'sqlite') {

@@ -1,7 +1,8 @@
-import { constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '@booking/config';
 
 /**
  * The audit trail (spec §5.3, §17): one JSON object per line, appended to a file per UTC day and
@@ -92,7 +93,13 @@ export class AuditLog {
   private file: { day: string; handle: FileHandle } | undefined;
 
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+      accessSync(dir, constants.W_OK);
+    } catch (error) {
+      // A path through a file, or a directory this user may not write: AUDIT_DIR is what to fix.
+      throw new ConfigError(`AUDIT_DIR: cannot create or write the directory ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
   }
 
   /** Appends one record; resolves once it is on disk. */

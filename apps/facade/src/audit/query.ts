@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AUDIT_FILE, type AuditRecord } from './log.js';
@@ -27,7 +27,7 @@ export async function* queryAudit(dir: string, query: AuditQuery = {}, lines: Li
   const from = query.from?.toISOString() ?? '';
   const to = query.to?.toISOString() ?? '\uffff';
   const byDay = new Map<string, string[]>();
-  for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
+  for (const name of auditFileNames(dir)) {
     const day = AUDIT_FILE.exec(name)?.[1];
     if (!day || day < from.slice(0, 10) || day > to.slice(0, 10)) continue;
     byDay.set(day, [...(byDay.get(day) ?? []), join(dir, name)]);
@@ -53,6 +53,16 @@ export async function* queryAudit(dir: string, query: AuditQuery = {}, lines: Li
       // Also when the caller stops early: close every file of the day.
       await Promise.all(sources.map((s) => s.return?.(undefined)));
     }
+  }
+}
+
+/** The directory's file names, sorted; a directory that is not there is an error, never "no records" (a typo would look like a quiet day). */
+function auditFileNames(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' || code === 'ENOTDIR' ? `no audit directory at ${dir}` : `cannot read the audit directory ${dir} (${code ?? (error as Error).message})`);
   }
 }
 

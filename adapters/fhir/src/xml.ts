@@ -164,6 +164,8 @@ interface Frame {
   ignoredFrom?: number;
   /** Some element has been opened inside this one. */
   hasChildren?: boolean;
+  /** Some non-blank text has been read directly inside this one (each chunk tested once, as it comes). */
+  hasText?: boolean;
   /**
    * A FHIR primitive element (a value, an id, extensions): its start tag, where it begins, whether
    * it has a value attribute, and its text so far, which is its value when it has neither a
@@ -226,7 +228,8 @@ function readXml(xml: string): XmlReading {
     const name = tag.local;
     if (parent) {
       parent.hasChildren = true;
-      if (parent.primitive && /\S/.test(parent.primitive.text)) stop(textProblem(parent.expression, 'beside child elements'));
+      // The flag, not the text so far: re-testing it at every child would cost whitespace × children.
+      if (parent.hasText) stop(textProblem(parent.expression, 'beside child elements'));
     }
     if (!parent || parent.resourceSlot) {
       // A resource's root: the document's, or one inside <contained>/<resource>, which holds one.
@@ -276,7 +279,7 @@ function readXml(xml: string): XmlReading {
     depth--;
     const frame = stack.pop();
     if (frame?.ignoredFrom !== undefined) reading.edits.push({ start: frame.ignoredFrom, end: parser.position });
-    const value = frame?.primitive?.text.trim();
+    const value = frame?.hasText ? frame.primitive?.text.trim() : undefined;
     if (frame?.primitive && value) {
       // Written with its value as an attribute, the start tag's own attributes (id, xmlns) kept; a start tag of an element with text ends in '>', not '/>'.
       const { primitive } = frame;
@@ -291,6 +294,7 @@ function readXml(xml: string): XmlReading {
     const primitive = frame.primitive;
     if (primitive) primitive.text += text;
     if (!/\S/.test(text)) return;
+    frame.hasText = true;
     if (!primitive) stop(textProblem(frame.expression, 'where FHIR has only elements and value attributes'));
     else if (primitive.hasValue) stop(textProblem(frame.expression, 'beside its value attribute'));
     else if (frame.hasChildren) stop(textProblem(frame.expression, 'beside child elements'));

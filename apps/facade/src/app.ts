@@ -81,7 +81,7 @@ export function createApp(options: AppOptions) {
   if (options.draining) app.use('*', refuseWhileDraining(options.draining));
   app.use('*', interactionCheck(options.basePath));
   // GET /Slot's query before the token: the harness answers a bad query 400 even with a bad token.
-  app.use('*', queryCheck);
+  app.use('*', queryCheck(options.baseUrl));
   app.use('*', jwtCheck({ audience: options.baseUrl, clockSkewSeconds: options.clockSkewSeconds, issuers: options.jwtIssuers ?? [], verify: options.jwtVerifier }));
   app.use('*', sspHeaderCheck({ providerAsid: options.providerAsid }));
   app.use('*', fhirFormat());

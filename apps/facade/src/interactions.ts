@@ -34,7 +34,7 @@ export interface Interaction {
    * with a bad token and answers 400 (SFFSWithInvalidQuery). Nothing here may need the PAS: an
    * unknown service is the worker's 404, after authentication.
    */
-  checkQuery?: (c: Context<AppEnv>) => void;
+  checkQuery?: (c: Context<AppEnv>, baseUrl: string) => void;
   /** The job for this request, once the request's own input is checked (throws a ProblemError if not). */
   job?: (c: Context<AppEnv>, baseUrl: string) => Promise<JobRequest> | JobRequest;
 }
@@ -61,9 +61,9 @@ export const INTERACTIONS: readonly Interaction[] = [
     fhirCode: { type: 'Slot', code: 'search-type' },
     interactionId: `${URN}:search:slot`,
     scopes: SLOT_READ,
-    checkQuery: (c) => {
+    checkQuery: (c, baseUrl) => {
       // searchParams decodes names and values; an unencoded "+" arrives as a space (§8.1).
-      c.set('slotSearch', checked(parseSlotSearch(new URL(c.req.url).searchParams, new Date())));
+      c.set('slotSearch', checked(parseSlotSearch(new URL(c.req.url).searchParams, new Date(), baseUrl)));
     },
     job: (c, baseUrl) => {
       // The self link keeps the query exactly as the consumer encoded it, under our public base URL.

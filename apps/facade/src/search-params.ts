@@ -11,7 +11,7 @@ import {
 
 /**
  * GET /Slot query parameters → a checked SlotSearch (spec §8.1, §8.2, §8.4, §19 #4–#8). Pure:
- * takes the decoded query pairs and "now", so every rule is unit-testable.
+ * takes the decoded query pairs, "now" and our public base URL, so every rule is unit-testable.
  */
 
 /** Slots returned when `_count` is absent: more than the harness's four-day window holds. */
@@ -56,16 +56,17 @@ const invalid = (diagnostics: string, parameter: string): never => {
   throw new Invalid(problems.invalidParameter(diagnostics, [parameter]));
 };
 
-export function parseSlotSearch(query: Iterable<[string, string]>, now: Date): Checked<SlotSearch> {
+/** `baseUrl`: the facade's public service root (FACADE_BASE_URL), the only base an absolute service reference may have. */
+export function parseSlotSearch(query: Iterable<[string, string]>, now: Date, baseUrl: string): Checked<SlotSearch> {
   try {
-    return { ok: true, value: parse([...query], now) };
+    return { ok: true, value: parse([...query], now, baseUrl) };
   } catch (error) {
     if (error instanceof Invalid) return { ok: false, problem: error.problem };
     throw error;
   }
 }
 
-function parse(pairs: [string, string][], now: Date): SlotSearch {
+function parse(pairs: [string, string][], now: Date, baseUrl: string): SlotSearch {
   const services = new Set<string>();
   let statuses: Set<SlotStatusCode> | undefined;
   const starts: string[] = [];
@@ -73,7 +74,7 @@ function parse(pairs: [string, string][], now: Date): SlotSearch {
   let count = DEFAULT_SLOT_COUNT;
 
   for (const [name, value] of pairs) {
-    if (SERVICE_PARAMS.includes(name)) services.add(serviceId(name, value));
+    if (SERVICE_PARAMS.includes(name)) services.add(serviceId(name, value, baseUrl));
     else if (name === 'status') {
       // Repeated parameters AND together; a comma list within one is an OR (FHIR search rules).
       const these = new Set(value.split(',').map((v) => slotStatus(v)));
@@ -130,17 +131,24 @@ const tokenCode = (value: string) => value.slice(value.indexOf('|') + 1);
 
 /**
  * `schedule.actor:healthcareservice` is a reference parameter, so besides the bare id it may come as
- * `HealthcareService/{id}` or an absolute `…/HealthcareService/{id}` (FHIR reference search forms);
- * `service` takes them too, as they cannot be mistaken for an id. Only that type names a service:
- * `Location/…` and the like stay invalid.
+ * `HealthcareService/{id}` or an absolute `{our base URL}/HealthcareService/{id}` (FHIR reference
+ * search forms); `service` takes them too, as they cannot be mistaken for an id. Only that type
+ * names a service: `Location/…` and the like stay invalid. Another server's HealthcareService is
+ * not ours of the same id: an absolute reference on any other base is invalid.
  */
-const SERVICE_REFERENCE = /^(?:https?:\/\/[^\s?#]+\/)?HealthcareService\/([^/]+)$/;
+const SERVICE_REFERENCE = /^(?:(https?:\/\/[^\s?#]+)\/)?HealthcareService\/([^/]+)$/;
 
-function serviceId(name: string, value: string): string {
-  const id = SERVICE_REFERENCE.exec(value)?.[1] ?? tokenCode(value);
+function serviceId(name: string, value: string, baseUrl: string): string {
+  const reference = SERVICE_REFERENCE.exec(value);
+  const base = reference?.[1];
+  if (base !== undefined && !sameUrl(base, baseUrl)) invalid(`${name} refers to a HealthcareService on another server: "${value}" (an absolute reference must be under ${baseUrl})`, name);
+  const id = reference?.[2] ?? tokenCode(value);
   if (!SERVICE_ID.test(id)) invalid(`${name} must be a directory service id, got "${value}"`, name);
   return id;
 }
+
+/** The same URL once host case, default ports and the like are normalised (as URL does). */
+const sameUrl = (a: string, b: string) => URL.canParse(a) && URL.canParse(b) && new URL(a).href === new URL(b).href;
 
 function slotStatus(value: string): SlotStatusCode {
   const code = tokenCode(value);

@@ -341,6 +341,17 @@ describe('one error envelope', () => {
     expect((await outcome(upsideDown)).issue[0].details.coding[0].code).toBe('INVALID_PARAMETER');
     expect(jobs).toHaveLength(0);
   });
+
+  it("slot search: an absolute service reference is read under the facade's base URL only, another server's is 400", async () => {
+    const { call, jobs } = inProcessApp();
+    const other = await call('GET', `/Slot?service=${encodeURIComponent('https://other-provider.example/fhir/HealthcareService/999999999')}`, 'searchSlot');
+    expect(other.status).toBe(400);
+    expect((await outcome(other)).issue[0].details.coding[0].code).toBe('INVALID_PARAMETER');
+    expect(jobs).toHaveLength(0);
+    // Ours reaches the worker (whose answer here is the default test reply).
+    await call('GET', `/Slot?service=${encodeURIComponent(`${BASE}/HealthcareService/999999999`)}`, 'searchSlot');
+    expect(jobs).toMatchObject([{ kind: 'search-slot', search: { serviceId: '999999999' } }]);
+  });
 });
 
 describe('search answers', () => {

@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_SLOT_COUNT, MAX_SLOT_COUNT, parseSlotSearch } from '../src/search-params.js';
 
 const NOW = new Date('2019-05-01T12:00:00Z');
+/** The facade's public base URL (FACADE_BASE_URL). */
+const BASE = 'https://provider.example/STU3/1';
 
 /** Parses a query string exactly as the route does (URLSearchParams decoding). */
 function parse(query: string, now = NOW) {
-  return parseSlotSearch(new URLSearchParams(query), now);
+  return parseSlotSearch(new URLSearchParams(query), now, BASE);
 }
 
 function ok(query: string): SlotSearch {
@@ -64,6 +66,23 @@ describe('parseSlotSearch', () => {
     rejected('schedule.actor:healthcareservice=HealthcareService/999999993/_history/1');
     rejected('schedule.actor:healthcareservice=HealthcareService/');
     rejected('schedule.actor:healthcareservice=ftp://x/HealthcareService/999999993');
+  });
+
+  it("takes an absolute HealthcareService reference only under the facade's own base URL: another server's service is not ours of the same id", () => {
+    const service = (url: string) => `schedule.actor:healthcareservice=${encodeURIComponent(url)}`;
+    // Host case and a default port do not make another URL.
+    expect(ok(service('https://Provider.Example:443/STU3/1/HealthcareService/999999993')).serviceId).toBe('999999993');
+    expect(ok(`service=${encodeURIComponent(`${BASE}/HealthcareService/999999993`)}`).serviceId).toBe('999999993');
+    expect(rejected(service('https://other-provider.example/fhir/HealthcareService/999999993'))).toMatchObject({
+      diagnostics: expect.stringContaining('another server'),
+      location: ['schedule.actor:healthcareservice'],
+    });
+    rejected(service('https://other-provider.example/STU3/1/HealthcareService/999999993'));
+    rejected(service('https://provider.example/STU3/2/HealthcareService/999999993'));
+    rejected(service('https://provider.example/HealthcareService/999999993'));
+    rejected(service('http://provider.example/STU3/1/HealthcareService/999999993'));
+    rejected(service('https://provider.example:8443/STU3/1/HealthcareService/999999993'));
+    rejected(`service=${encodeURIComponent('https://other-provider.example/fhir/HealthcareService/999999993')}`);
   });
 
   it('needs exactly one well-formed service', () => {
@@ -157,7 +176,7 @@ describe('parseSlotSearch', () => {
     });
 
     it('answers 400 INVALID_PARAMETER for a lower bound later than the upper bound (§8.4: invalid parameters are 400)', () => {
-      const result = parseSlotSearch(new URLSearchParams('service=1&start=ge2019-05-10T10:00:00Z&start=le2019-05-09T10:00:00Z'), NOW);
+      const result = parseSlotSearch(new URLSearchParams('service=1&start=ge2019-05-10T10:00:00Z&start=le2019-05-09T10:00:00Z'), NOW, BASE);
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.problem).toMatchObject({ status: 400, spineCode: 'INVALID_PARAMETER', location: ['start'] });
       // Equal bounds are a one-instant window, not an empty one.

@@ -31,10 +31,12 @@ export function interactionCheck(basePath: string) {
  * SFFSWithInvalidQuery sends a bogus parameter with a bad `aud` and expects 400 (SFFSWithInvalidJWTaud,
  * the same token with a valid query, expects 403). The interaction table says which interaction has one.
  */
-export const queryCheck = createMiddleware<AppEnv>(async (c, next) => {
-  c.get('interaction').checkQuery?.(c);
-  await next();
-});
+export function queryCheck(baseUrl: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    c.get('interaction').checkQuery?.(c, baseUrl);
+    await next();
+  });
+}
 
 /** 3. JWT → 403; unsigned (SSP) unless a signed-token verifier is given (security/jwt.ts). */
 export function jwtCheck(options: { audience: string; clockSkewSeconds: number; issuers?: readonly string[]; verify?: JwtVerifier }) {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type ConsumerIdentity, sspHeaders } from '@booking/cli/consumer';
 import { bookingBody, consumerHeaders, type InteractionName, makeJwt, SCOPES, type SlotForBooking } from './support/consumer.js';
 import { freeSlots, pasCounts } from './support/pas.js';
-import { Stack } from './support/stack.js';
+import { PROVIDER_ASID, Stack } from './support/stack.js';
 
 /** read, vread, cancel, the capability statement and wrong verbs, against real processes. */
 
@@ -300,11 +301,47 @@ describe('search (GET [base]/Appointment)', () => {
     expect(byNhs.json?.entry[0].fullUrl).toMatch(new RegExp(`^${stack.baseUrl}/Appointment/[0-9a-f-]+$`));
 
     const byId = await search(`_id=${booked[0]?.id}`);
-    expect(byId.json?.entry.map((e: Json) => e.resource)).toEqual([booked[0]]);
+    expect(byId.json?.entry.map((e: Json) => [e.resource.id, e.resource.meta.versionId])).toEqual([[booked[0]?.id, '1']]);
     const nobody = await search('identifier=9999999999'.replace('9999999999', '9434765870'));
     expect(nobody.res.status).toBe(200);
     expect(nobody.json?.total).toBe(0);
     expect(nobody.json?.entry).toBeUndefined();
+  });
+
+  it('shows another organisation only limited content (§12): no demographics, description or documents; a read by id stays whole', async () => {
+    const nhsNumber = '9434765919';
+    const slot = slots[next++] as SlotForBooking;
+    const { res, json: booked } = await call('POST', '/Appointment', 'book', bookingBody(slot, { nhsNumber, family: 'Featherstonehaugh' }));
+    expect(res.status).toBe(201);
+    // Another organisation, device and user, holding only the read scope.
+    const other: ConsumerIdentity = { iss: 'https://other.example/', sub: 'u2', device: { system: 'https://other.example/dev', value: 'd2', model: 'Other' }, organization: { name: 'Some Other Org', ods: 'X99' } };
+    const headers = { ...sspHeaders({ audience: stack.baseUrl, interaction: 'searchAppointment', toAsid: PROVIDER_ASID, fromAsid: '200000000999', who: other }) };
+    const found = await fetch(`${stack.baseUrl}/Appointment?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${nhsNumber}`)}`, { headers });
+    expect(found.status).toBe(200);
+    const text = await found.text();
+    const entry = (JSON.parse(text) as Json).entry.find((e: Json) => e.resource.id === booked?.id);
+    expect(entry.resource).toEqual({
+      resourceType: 'Appointment',
+      id: booked?.id,
+      meta: { versionId: '1', lastUpdated: booked?.meta.lastUpdated, profile: booked?.meta.profile, tag: [{ system: 'http://hl7.org/fhir/v3/ObservationValue', code: 'SUBSETTED', display: 'subsetted' }] },
+      status: 'booked',
+      start: booked?.start,
+      end: booked?.end,
+      created: booked?.created,
+      participant: [{ actor: { identifier: { system: 'https://fhir.nhs.uk/Id/nhs-number', value: nhsNumber } }, status: 'accepted' }],
+    });
+    for (const secret of ['Featherstonehaugh', 'Jane', '1970-01-01', '1 High Street', 'LS1 1AA', '01234 567890', 'Reason for calling', 'DocumentReference', 'POCD_MT200001GB02']) {
+      expect(text, `the search shows ${secret}`).not.toContain(secret);
+    }
+
+    // The consumer that booked it reads it whole by id.
+    const read = await call('GET', `/Appointment/${booked?.id}`, 'read');
+    expect(read.res.status).toBe(200);
+    expect(read.json).toEqual(booked);
+    const patient = read.json?.contained.find((r: Json) => r.resourceType === 'Patient');
+    expect(patient).toMatchObject({ name: [expect.objectContaining({ family: 'Featherstonehaugh' })], birthDate: '1970-01-01', telecom: [expect.objectContaining({ value: '01234 567890' })] });
+    expect(read.json?.description).toBe('Reason for calling');
+    expect(read.json?.contained.some((r: Json) => r.resourceType === 'DocumentReference')).toBe(true);
   });
 
   it.each([['identifier=123'], ['identifier=https://example.org/id|9434765919'], ['foo=bar'], [''], ['_id=no%20spaces']])('answers 400 for ?%s', async (query) => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { appointmentSearchSummary } from '@booking/fhir';
 import { checkConsistency, LocalClock, openPasScreens, type PasScreens, SQLITE_TABLES } from '@booking/pas';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -78,7 +79,8 @@ async function current(id: string): Promise<Answer> {
   expect(read.etag).toBe(`W/"${read.body.meta.versionId}"`);
   const search = await api.searchById(id);
   expect(search.status).toBe(200);
-  expect(search.body.entry.map((e: Json) => e.resource)).toEqual([read.body]);
+  // The search shows limited content (§12), of the same version.
+  expect(search.body.entry.map((e: Json) => e.resource)).toEqual([appointmentSearchSummary(read.body)]);
   return read;
 }
 

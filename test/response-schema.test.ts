@@ -1,4 +1,4 @@
-import { bookedAppointment, informationOutcome, operationOutcome, problems, toXml, validateResource } from '@booking/fhir';
+import { appointmentSearchSummary, bookedAppointment, informationOutcome, operationOutcome, problems, toXml, validateResource } from '@booking/fhir';
 import { describe, expect, it } from 'vitest';
 import { booking } from '../apps/facade/test/support.js';
 import { checkBodies, checkJsonResource, schemasPresent } from './support/fhir-schema.js';
@@ -15,14 +15,14 @@ const appointment = () => bookedAppointment(booking() as never, { id: 'a1', vers
 
 // The official schemas sit in ../shared beside the clone (always so in CI).
 describe.skipIf(!schemasPresent())('the response judge', () => {
-  it('passes what the product writes: an Appointment and OperationOutcomes, in JSON and XML', () => {
+  it('passes what the product writes: an Appointment, its search summary and OperationOutcomes, in JSON and XML', () => {
     const oo = operationOutcome(problems.slotUnavailable(), 'e1');
     const bad = booking();
     bad.minutesDuration = -5;
     bad.priority = 'urgent';
     const findings = operationOutcome(validateResource(bad) as never, 'e2');
     const created = informationOutcome('RESOURCE_CREATED', 'Appointment/a1 created, version 1', 'e3');
-    const bodies = [appointment(), oo, findings, created];
+    const bodies = [appointment(), appointmentSearchSummary(appointment() as never), oo, findings, created];
     expect(checkBodies([...bodies.map((b, i) => json(`json ${i}`, b)), ...bodies.map((b, i) => xml(`xml ${i}`, toXml(b)))])).toEqual([]);
   });
 

@@ -37,3 +37,35 @@ export function bookedAppointment(
 function withoutKeys(obj: JsonObject, keys: string[]): JsonObject {
   return Object.fromEntries(Object.entries(obj).filter(([k]) => !keys.includes(k))) as JsonObject;
 }
+
+/** The tag FHIR puts on a resource that is a subset of the stored one (STU3 search.html#summary). */
+export const SUBSETTED_TAG = { system: 'http://hl7.org/fhir/v3/ObservationValue', code: 'SUBSETTED', display: 'subsetted' } as const;
+
+/**
+ * What the Appointment search (spec §12) shows of an appointment: "limited content", i.e. id,
+ * version, status, start, end, created and one participant, the patient, named by identifier only
+ * (the NHS number; else the PAS's local patient identifier). Any organisation with the read scope
+ * may search by NHS number, so no demographics, description, reason, contained DocumentReference,
+ * Slot or other participants: a read by id returns the whole resource. Tagged SUBSETTED so that
+ * nobody takes it for the whole resource (or PUTs it back).
+ */
+export function appointmentSearchSummary(appointment: JsonObject): JsonObject {
+  const meta = isObject(appointment.meta) ? appointment.meta : {};
+  const patient = asArray(appointment.contained).find((r): r is JsonObject => isObject(r) && r.resourceType === 'Patient');
+  const isPatient = (p: unknown): p is JsonObject =>
+    isObject(p) && isObject(p.actor) && ((patient?.id !== undefined && p.actor.reference === `#${String(patient.id)}`) || (isObject(p.actor.identifier) && p.actor.identifier.system === SYSTEMS.nhsNumber));
+  const participant = asArray(appointment.participant).find(isPatient);
+  const identifiers = [...asArray(patient?.identifier), ...(isObject(participant?.actor) ? [participant.actor.identifier] : [])].filter(isObject);
+  const identifier = identifiers.find((i) => i.system === SYSTEMS.nhsNumber) ?? identifiers[0];
+  return {
+    resourceType: 'Appointment',
+    id: appointment.id,
+    meta: { ...pick(meta, ['versionId', 'lastUpdated', 'profile']), tag: [{ ...SUBSETTED_TAG }] },
+    ...pick(appointment, ['status', 'start', 'end', 'created']),
+    ...(participant && identifier ? { participant: [{ actor: { identifier: pick(identifier, ['system', 'value']) }, status: participant.status }] } : {}),
+  } as JsonObject;
+}
+
+function pick(obj: JsonObject, keys: string[]): JsonObject {
+  return Object.fromEntries(keys.filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]])) as JsonObject;
+}

@@ -183,11 +183,21 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
   if (booked && !cancelled) log({ step: 'cleanup-cancel', ...(await cancelAppointment(booked)) });
   if (bookUncertain) {
     const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${SYSTEMS.nhsNumber}|${nhsNumber}` }, options: headers('searchAppointment') }));
-    const leftovers: Json[] = (found.resource?.entry ?? [])
-      .map((e: Json) => e.resource)
-      .filter((a: Json) => a?.resourceType === 'Appointment' && a.status === 'booked' && (a.contained ?? []).some((c: Json) => c.resourceType === 'Patient' && c.name?.[0]?.family === SMOKE_FAMILY));
-    log({ step: 'cleanup-search', ok: found.status === 200, status: found.status, ms: found.ms, detail: found.error ?? `${leftovers.length} booked ${SMOKE_FAMILY} appointment(s) to cancel` });
-    for (const a of leftovers) log({ step: 'cleanup-cancel', ...(await cancelAppointment({ id: a.id, resource: a })) });
+    // The search shows limited content (§12): each booked one is read whole, to see it is the smoke
+    // patient's (never cancel a real patient's appointment) and to cancel that version.
+    const leftovers: { id: string; etag?: string; resource: Json }[] = [];
+    let readMs = 0;
+    for (const a of (found.resource?.entry ?? []).map((e: Json) => e.resource)) {
+      if (a?.resourceType !== 'Appointment' || a.status !== 'booked') continue;
+      const whole = await run(() => client.read({ resourceType: 'Appointment', id: a.id, options: headers('read') }));
+      readMs += whole.ms;
+      const r = whole.resource;
+      if (r?.status === 'booked' && (r.contained ?? []).some((c: Json) => c.resourceType === 'Patient' && c.name?.[0]?.family === SMOKE_FAMILY)) {
+        leftovers.push({ id: a.id, etag: whole.response?.headers.get('etag') ?? undefined, resource: r });
+      }
+    }
+    log({ step: 'cleanup-search', ok: found.status === 200, status: found.status, ms: found.ms + readMs, detail: found.error ?? `${leftovers.length} booked ${SMOKE_FAMILY} appointment(s) to cancel` });
+    for (const a of leftovers) log({ step: 'cleanup-cancel', ...(await cancelAppointment(a)) });
   }
 
   /** PUT the appointment back with status cancelled and If-Match; one re-read on a stale ETag. */

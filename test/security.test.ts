@@ -21,6 +21,8 @@ import { stopProcess } from './support/redis.js';
  */
 
 const PATIENT = { nhsNumber: '9658218873', family: 'Featherstonehaugh', birthDate: '1970-01-01' };
+/** A patient looked up by an Appointment search that finds nothing: in the audit trail, never in the logs. */
+const SEARCHED_NHS_NUMBER = '9434765870';
 
 let stack: Stack;
 let slots: SlotForBooking[];
@@ -423,6 +425,16 @@ describe('audit trail (spec §17)', () => {
     }
   });
 
+  it('an Appointment search records the NHS number searched for, even when it finds nothing', async () => {
+    const search = await call('GET', `/Appointment?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${SEARCHED_NHS_NUMBER}`)}`, 'searchAppointment');
+    expect(search.res.status).toBe(200);
+    expect(search.json?.total).toBe(0);
+    const found = await records({ requestId: search.res.headers.get('x-request-id')! });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ interaction: 'search-appointment', status: 200, outcome: 'ok', path: '/STU3/1/Appointment', searchedNhsNumber: SEARCHED_NHS_NUMBER, organisationOds: 'RYA', sub: '10019' });
+    expect(found[0]).not.toHaveProperty('appointmentIds');
+  });
+
   it('holds no patient demographics and no token', () => {
     const all = readdirSync(stack.auditDir).map((f) => readFileSync(join(stack.auditDir, f), 'utf8')).join('');
     expect(all.length).toBeGreaterThan(0);
@@ -480,7 +492,7 @@ describe('logs (facade and worker, at trace level)', () => {
     const output = [...stack.facades, ...stack.workers].map((p) => p.output.join('')).join('\n');
     expect(output.length).toBeGreaterThan(0);
     expect(output).toMatch(/"msg":"request"/); // the request log lines are there to be searched
-    for (const secret of [PATIENT.nhsNumber, PATIENT.family, PATIENT.birthDate, '1 High Street', '01234 567890']) {
+    for (const secret of [PATIENT.nhsNumber, SEARCHED_NHS_NUMBER, PATIENT.family, PATIENT.birthDate, '1 High Street', '01234 567890']) {
       expect(output, `log output contains ${secret}`).not.toContain(secret);
     }
     expect(tokensSent.size).toBeGreaterThan(10);

@@ -66,8 +66,8 @@ export async function answer(c: Context<AppEnv>, deps: AnswerDeps, job: PasJob):
         c.set('jobFailure', 'reply-unreadable');
         return refuse(problems.internal('The worker answered in a format this facade does not read: run facade and workers of the same release'));
       }
-      // An Appointment search discloses a patient's appointments: the audit trail names them (the
-      // NHS number asked for stays out). Slot searches disclose no patient data and are not read.
+      // An Appointment search discloses a patient's appointments: the audit trail names them (and,
+      // noted when the query was read, the NHS number asked for). Slot searches disclose no patient data and are not read.
       if (job.kind === 'search-appointment') noteBundle(c, gzipped ? inflateBundle(gzipped) : (json as string));
       return gzipped ? sendGzippedJson(c, 200, gzipped) : sendSerialised(c, 200, json as string);
     }

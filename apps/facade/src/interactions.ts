@@ -2,6 +2,7 @@ import { checkBookingRequest, type Checked, type JsonObject, problems, validateR
 import type { PasJob } from '@booking/queue';
 import type { Context } from 'hono';
 import { parseAppointmentSearch } from './appointment-search-params.js';
+import { noteSearchedNhsNumber } from './audit/middleware.js';
 import type { AppEnv } from './env.js';
 import { refuse } from './problem-error.js';
 import { readFhirBody } from './request-body.js';
@@ -93,7 +94,9 @@ export const INTERACTIONS: readonly Interaction[] = [
     scopes: APPOINTMENT_SEARCH,
     job: (c, baseUrl) => {
       const url = new URL(c.req.url);
-      return { kind: 'search-appointment', ...checked(parseAppointmentSearch(url.searchParams)), baseUrl, selfLink: `${baseUrl}/Appointment${url.search}` };
+      const search = checked(parseAppointmentSearch(url.searchParams));
+      if (search.nhsNumber !== undefined) noteSearchedNhsNumber(c, search.nhsNumber); // who looked up whom (audit trail)
+      return { kind: 'search-appointment', ...search, baseUrl, selfLink: `${baseUrl}/Appointment${url.search}` };
     },
   },
   {

@@ -221,7 +221,7 @@ describe('an Appointment search by NHS number', () => {
   const NHS = '9658218873';
   const appointment = (id: string) => ({ ...booking(), id, meta: { versionId: '1', lastUpdated: '2030-01-01T09:00:00.000Z' } });
 
-  it.each([['gzip'], ['identity']])('its audit record names the appointments disclosed, never the NHS number (Accept-Encoding: %s)', async (encoding) => {
+  it.each([['gzip'], ['identity']])('its audit record names the appointments disclosed and the NHS number searched for, in its own field only (Accept-Encoding: %s)', async (encoding) => {
     const dir = auditDir();
     const audit = new AuditLog(dir);
     const bundle = { resourceType: 'Bundle', type: 'searchset', total: 2, entry: [{ resource: appointment('a1') }, { resource: appointment('a2') }] };
@@ -232,8 +232,9 @@ describe('an Appointment search by NHS number', () => {
     await audit.close();
     expect(res.status).toBe(200);
     const [record] = records(dir);
-    expect(record).toMatchObject({ interaction: 'search-appointment', status: 200, appointmentIds: ['a1', 'a2'], requestId: res.headers.get('x-request-id') });
-    expect(JSON.stringify(record)).not.toContain(NHS);
+    expect(record).toMatchObject({ interaction: 'search-appointment', status: 200, appointmentIds: ['a1', 'a2'], searchedNhsNumber: NHS, requestId: res.headers.get('x-request-id') });
+    // Not in the path (no query string) nor anywhere else in the record.
+    expect(JSON.stringify({ ...record, searchedNhsNumber: undefined })).not.toContain(NHS);
   });
 
   it('a slot search\u2019s Bundle is sent without being read', async () => {

@@ -20,7 +20,7 @@ import { ConfigError } from '@booking/config';
 const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_DSYNC ?? 0);
 const SYNC_ON_WRITE = constants.O_DSYNC !== undefined;
 
-/** One audited event. Identifiers only: never a token, never patient demographics. */
+/** One audited event. Identifiers only (an NHS number searched for is one): never a token, never patient demographics. */
 export interface AuditRecord {
   /** When the answer was decided, ISO 8601 UTC. */
   time: string;
@@ -63,6 +63,8 @@ export interface AuditRecord {
   organisationName?: string;
   appointmentIds?: string[];
   slotIds?: string[];
+  /** An Appointment search by NHS number (spec §12): the number searched for, found or not. */
+  searchedNhsNumber?: string;
   clientAddress?: string;
   /** `admin-action`: the queue dashboard user who acted. */
   adminUser?: string;

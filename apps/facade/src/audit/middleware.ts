@@ -12,7 +12,8 @@ import type { AuditLog, AuditRecord } from './log.js';
  * One audit record per request, accepted or refused (spec §17). Mounted before every check (just
  * inside requestIds and request logging), so 404/405/403/400/413/415 refusals are recorded too. What
  * a response says (its error code, the Appointment and Slot ids) is noted by `noteResource`, called
- * where every FHIR body is written, and `noteBundle` for an Appointment search.
+ * where every FHIR body is written, and `noteBundle` for an Appointment search, whose NHS number
+ * `noteSearchedNhsNumber` records.
  */
 
 /** What the request's handlers tell the audit trail. */
@@ -20,6 +21,7 @@ export interface AuditNotes {
   outcome?: string;
   appointmentIds: Set<string>;
   slotIds: Set<string>;
+  searchedNhsNumber?: string;
 }
 
 declare module 'hono' {
@@ -57,6 +59,15 @@ export function noteBundle(c: Context, json: string): void {
   if (!c.get('audit')) return;
   const bundle = JSON.parse(json) as { entry?: { resource?: unknown }[] };
   for (const entry of Array.isArray(bundle.entry) ? bundle.entry : []) noteResource(c, entry?.resource);
+}
+
+/**
+ * Records the NHS number an Appointment search asks for (checked valid), whatever it finds, so the
+ * trail answers "who looked up this patient". An identifier, as the trail allows; never logged.
+ */
+export function noteSearchedNhsNumber(c: Context, nhsNumber: string): void {
+  const notes = c.get('audit') as AuditNotes | undefined;
+  if (notes) notes.searchedNhsNumber = nhsNumber;
 }
 
 function addId(set: Set<string>, id: unknown) {
@@ -139,6 +150,7 @@ function buildRecord(c: Context<AppEnv>, notes: AuditNotes, basePath: string, th
       : {}),
     ...(notes.appointmentIds.size ? { appointmentIds: [...notes.appointmentIds] } : {}),
     ...(notes.slotIds.size ? { slotIds: [...notes.slotIds] } : {}),
+    ...(notes.searchedNhsNumber ? { searchedNhsNumber: notes.searchedNhsNumber } : {}),
     clientAddress: incoming?.socket?.remoteAddress,
     ...(client ? { clientCertCn: client.commonNames[0], clientCertSha256: client.fingerprint256 } : {}),
   };

@@ -176,8 +176,8 @@ export class PasQueueClient implements JobRunner {
 
   /**
    * Removes what jobs leave in Redis once JOB_RETENTION_SECONDS have passed: finished jobs, jobs
-   * that waited that long for a worker (past their deadline: the worker would do nothing with
-   * them), and every entry of the queue's event stream older than that — `completed` entries
+   * that waited that long for a worker or in a paused queue (past their deadline: the worker would
+   * do nothing with them), and every entry of the queue's event stream older than that — `completed` entries
    * carry the sealed reply. BullMQ alone would keep them longer: `removeOnComplete`'s age is applied
    * only when a later job finishes (overnight the last jobs stay), and it trims the event stream to
    * about 10,000 entries, whatever their age (days of replies on a quiet trust).
@@ -191,7 +191,7 @@ export class PasQueueClient implements JobRunner {
     this.removing = true;
     try {
       const graceMs = this.retentionSeconds * 1000;
-      for (const type of ['completed', 'failed', 'wait'] as const) {
+      for (const type of ['completed', 'failed', 'wait', 'paused'] as const) {
         // In batches, so that no one script holds Redis for long after a backlog.
         while ((await this.queue.clean(graceMs, CLEAN_BATCH, type)).length === CLEAN_BATCH);
       }

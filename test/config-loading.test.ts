@@ -68,6 +68,18 @@ describe('the facade\u2019s default base URL', () => {
   });
 });
 
+describe('JOB_RETENTION_SECONDS against JOB_TIMEOUT_MS', () => {
+  const facade = (extra: Record<string, string>) => () => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', ...extra });
+
+  it('refuses a retention that a request could outwait (its reply would be removed while it waits)', () => {
+    expect(facade({ JOB_RETENTION_SECONDS: '0' })).toThrow(/^JOB_RETENTION_SECONDS: .*JOB_TIMEOUT_MS .*at least 15$/);
+    expect(facade({ JOB_RETENTION_SECONDS: '124', JOB_TIMEOUT_MS: '120000' })).toThrow(ConfigError);
+    expect(facade({ JOB_RETENTION_SECONDS: '125', JOB_TIMEOUT_MS: '120000' })).not.toThrow();
+    expect(facade({ JOB_RETENTION_SECONDS: '8', JOB_TIMEOUT_MS: '3000' })).not.toThrow();
+    expect(facade({})().JOB_RETENTION_SECONDS).toBe(3600);
+  });
+});
+
 describe('settings that are HTTP addresses', () => {
   const facade = (extra: Record<string, string>) => () => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', ...extra });
   const worker = (extra: Record<string, string>) => () => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, PAS_SQLITE_PATH: join(dir, 'pas.sqlite'), ...extra });

@@ -92,6 +92,28 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'
   return Promise.race([promise, sleep(ms).then(() => 'still waiting' as const)]);
 }
 
+describe('PasQueueClient retention', () => {
+  it('removes jobs that waited longer than the retention for a worker (queue running or paused): they hold sealed payloads, and are past their deadline', async () => {
+    const redisUrl = inject('redisUrl');
+    const client = new PasQueueClient({ redis: redisUrl, prefix: `qc${randomUUID().slice(0, 8)}`, keyring, retentionSeconds: 1 });
+    cleanup.push(() => client.close());
+    await client.ready();
+    // No worker: each job times out and stays where it waits, sealed.
+    const waitFor = (timeoutMs: number) => client.run({ kind: 'noop', traceRequestId: randomUUID() }, timeoutMs).catch((e: unknown) => e);
+    expect(await waitFor(200)).toMatchObject({ reason: 'timeout' });
+    await client.queue.pause();
+    expect(await waitFor(200)).toMatchObject({ reason: 'timeout' });
+    const counts = () => client.queue.getJobCounts('wait', 'paused');
+    expect(Object.values(await counts()).reduce((a, b) => a + b)).toBe(2);
+    for (let i = 0; i < 50 && Object.values(await counts()).some((n) => n > 0); i++) {
+      await sleep(200);
+      await client.removeExpired();
+    }
+    expect(await counts()).toEqual({ wait: 0, paused: 0 });
+    expect(await client.queue.getJobs(['wait', 'paused'])).toEqual([]);
+  });
+});
+
 describe('PasQueueClient with Redis unreachable or unresponsive', () => {
   it('refuses a request as "queue unavailable" when Redis has been down since the client started, sends nothing later, and closes', async () => {
     const redis = await startRedis();

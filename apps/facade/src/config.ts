@@ -27,7 +27,9 @@ export const facadeSchema = z.object({
   SOFTWARE_NAME: setting.string('the software name in the CapabilityStatement').default('nhs-booking-facade'),
   QUEUE_ENCRYPTION_KEYS: setting.string('kid:base64key[,kid:base64key…] (32-byte AES-256-GCM keys) sealing job payloads and replies in Redis'),
   QUEUE_ENCRYPTION_KEY_ID: setting.string('the key id (kid) new jobs are sealed with').default('k1'),
-  JOB_RETENTION_SECONDS: setting.int('how long finished jobs stay in Redis, in seconds', 0, 7 * 24 * 3600).default(3600),
+  JOB_RETENTION_SECONDS: setting
+    .int('how long finished jobs, their sealed replies and their events stay in Redis, in seconds (removed at most a minute later); at least JOB_TIMEOUT_MS + 5 s', 0, 7 * 24 * 3600)
+    .default(3600),
   ADMIN_USERNAME: setting.string('the queue dashboard user name (HTTP Basic)').default('admin'),
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').describe('the queue dashboard password (HTTP Basic); unset = no dashboard').optional(),
   DASHBOARD_READ_ONLY: setting.bool('true to make the queue dashboard look-only (no retry, remove, pause)').default(false),
@@ -46,6 +48,14 @@ export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeC
   if (!isLoopback(config.ADMIN_HOST) && !config.METRICS_TOKEN) {
     throw new ConfigError(`METRICS_TOKEN: required when the admin listener is not on loopback (ADMIN_HOST=${config.ADMIN_HOST})`);
   }
+  // Expired jobs and events are removed while requests may still wait for theirs (queue-client.ts,
+  // removeExpired): the retention must outlast every wait, plus the last look at the job and the
+  // clock difference between hosts that `doctor` tolerates.
+  if (config.JOB_RETENTION_SECONDS * 1000 < config.JOB_TIMEOUT_MS + RETENTION_MARGIN_MS) {
+    throw new ConfigError(
+      `JOB_RETENTION_SECONDS: ${config.JOB_RETENTION_SECONDS} s is shorter than JOB_TIMEOUT_MS (${config.JOB_TIMEOUT_MS} ms) + ${RETENTION_MARGIN_MS / 1000} s: a reply could be removed while its request still waits for it; give at least ${Math.ceil((config.JOB_TIMEOUT_MS + RETENTION_MARGIN_MS) / 1000)}`,
+    );
+  }
   // An IPv6 listen address (::, ::1) goes in brackets in a URL.
   const host = config.FACADE_HOST.includes(':') && !config.FACADE_HOST.startsWith('[') ? `[${config.FACADE_HOST}]` : config.FACADE_HOST;
   const baseUrl = (config.FACADE_BASE_URL ?? `${config.FACADE_TLS === 'off' ? 'http' : 'https'}://${host}:${boundPort ?? config.FACADE_PORT}/STU3/1`).replace(/\/+$/, '');
@@ -59,6 +69,9 @@ export function loadFacadeConfig(env = process.env, boundPort?: number): FacadeC
   }
   return { ...withRedisLogin(config), baseUrl, basePath, keyring };
 }
+
+/** How much longer than JOB_TIMEOUT_MS a job and its events must stay (see loadFacadeConfig). */
+const RETENTION_MARGIN_MS = 5000;
 
 /** True for an address only this machine can reach. */
 export function isLoopback(host: string): boolean {

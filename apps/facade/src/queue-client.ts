@@ -11,7 +11,7 @@ export interface QueueClientOptions {
   redis: RedisTarget | string;
   prefix: string;
   keyring: Keyring;
-  /** How long finished jobs (sealed) stay in Redis for the dashboard. */
+  /** How long finished jobs (sealed) and their events stay in Redis, for the dashboard; longer than any job's deadline (config.ts). */
   retentionSeconds: number;
   /** BullMQ telemetry (bullmq-otel) when tracing is on: the job carries the trace context to the worker. */
   telemetry?: Telemetry | undefined;
@@ -47,6 +47,8 @@ export class PasQueueClient implements JobRunner {
   private eventsAreReady = false;
   /** Outcomes to hand to their requests, one per turn of the event loop (see settle). */
   private readonly handOver: (() => void)[] = [];
+  private readonly retentionTimer: NodeJS.Timeout;
+  private removing = false;
 
   constructor({ redis, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
     this.keyring = keyring;
@@ -67,6 +69,9 @@ export class PasQueueClient implements JobRunner {
     this.events.on('error', () => {});
     this.events.on('completed', ({ jobId, returnvalue }) => this.settle(jobId, { reply: returnvalue as unknown as StoredReply }));
     this.events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { failedReason }));
+    // Retention is enforced by a timer, not left to BullMQ alone (see removeExpired).
+    this.retentionTimer = setInterval(() => void this.removeExpired(), retentionSweepMs(retentionSeconds));
+    this.retentionTimer.unref();
     this.eventsReady = this.events.waitUntilReady().then(
       () => {
         this.eventsAreReady = true;
@@ -169,7 +174,41 @@ export class PasQueueClient implements JobRunner {
     }
   }
 
+  /**
+   * Removes what jobs leave in Redis once JOB_RETENTION_SECONDS have passed: finished jobs, jobs
+   * that waited that long for a worker or in a paused queue (past their deadline: the worker would
+   * do nothing with them), and every entry of the queue's event stream older than that — `completed` entries
+   * carry the sealed reply. BullMQ alone would keep them longer: `removeOnComplete`'s age is applied
+   * only when a later job finishes (overnight the last jobs stay), and it trims the event stream to
+   * about 10,000 entries, whatever their age (days of replies on a quiet trust).
+   *
+   * Run by every facade on a timer: each step is idempotent and atomic in Redis, so facades
+   * running it at once only repeat each other. Never cuts short a wait: the retention is longer
+   * than any job's deadline, so no request still waits for a job or an event removed here.
+   */
+  async removeExpired(): Promise<void> {
+    if (this.removing) return;
+    this.removing = true;
+    try {
+      const graceMs = this.retentionSeconds * 1000;
+      for (const type of ['completed', 'failed', 'wait', 'paused'] as const) {
+        // In batches, so that no one script holds Redis for long after a backlog.
+        while ((await this.queue.clean(graceMs, CLEAN_BATCH, type)).length === CLEAN_BATCH);
+      }
+      // Stream ids are Redis' clock in ms at XADD: ask its clock, not this host's. Exact, not `~`:
+      // an approximate trim keeps a whole node (up to 100 entries) until its newest entry expires.
+      const [producer] = this.connections;
+      const [seconds, micros] = await producer.time();
+      await producer.xtrim(this.queue.keys.events as string, 'MINID', Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - graceMs);
+    } catch {
+      // Redis away: the next run catches up (and each request reports the outage itself).
+    } finally {
+      this.removing = false;
+    }
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.retentionTimer);
     for (const jobId of [...this.waiting.keys()]) this.settle(jobId, { failedReason: 'the facade is shutting down' });
     // QueueEvents' close first waits for its connection to be ready, which with Redis down since
     // start never comes: give BullMQ a moment, then cut the connections regardless.
@@ -184,6 +223,18 @@ const NOT_SENT = /Stream isn't writeable/;
 
 /** How long Redis may take to take a job, or to answer the last look at one, before the request gives up. */
 const SEND_LIMIT_MS = 1000;
+/** Most jobs removed by one Redis script (Queue.clean) while removing expired ones. */
+const CLEAN_BATCH = 1000;
+
+/**
+ * How often expired jobs and events are removed: every minute, or every tenth of the retention
+ * when that is shorter (at least every second). So nothing stays longer than the retention plus
+ * that (docs/operations.md).
+ */
+export function retentionSweepMs(retentionSeconds: number): number {
+  return Math.min(60_000, Math.max(1000, retentionSeconds * 100));
+}
+
 /** How long close() lets BullMQ close gracefully before cutting the connections. */
 const CLOSE_LIMIT_MS = 1000;
 

@@ -74,6 +74,12 @@ export interface ResourceReply {
   id: string;
   versionId: string;
   lastUpdated: string;
+  /**
+   * The job's write had already committed in an earlier run of the same job (BullMQ re-ran it
+   * after a stall while the first worker lived on): the same answer, but the worker counts and
+   * logs it as a replay, not a second booking or cancellation. The facade ignores it.
+   */
+  replayed?: true;
 }
 
 export interface ProblemReply {

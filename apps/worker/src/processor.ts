@@ -93,6 +93,7 @@ export function createProcessor(deps: ProcessorDeps) {
       // round trip, the reply and the clocks of worker and facade hosts all take some of what is left.
       const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline - DEADLINE_MARGIN_MS });
       deps.onReply?.(kind, reply);
+      if (reply.type === 'resource' && reply.replayed) log.info({ appointmentId: reply.id, versionId: reply.versionId }, 'replay of work already done: an earlier run of this job had committed it; same answer, nothing written');
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
       return seal(reply);
     } catch (error) {

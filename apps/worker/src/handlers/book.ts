@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bookedAppointment, checkBookingRequest, type Problem, problems } from '@booking/fhir';
 import type { AppointmentVersion, BookCommand, PasPort } from '@booking/pas';
-import type { BookJob, WorkerReply } from '@booking/queue';
+import type { BookJob, ResourceReply, WorkerReply } from '@booking/queue';
 
 export interface BookDeps {
   pas: PasPort;
@@ -12,7 +12,7 @@ export interface BookDeps {
 }
 
 /** A stored version as the facade's single-resource reply. */
-export function resourceReply(version: AppointmentVersion, status: 200 | 201): WorkerReply {
+export function resourceReply(version: AppointmentVersion, status: 200 | 201): ResourceReply {
   return {
     type: 'resource',
     status,
@@ -62,7 +62,7 @@ export async function handleBook(job: BookJob, jobId: string, deps: BookDeps): P
       return resourceReply(result.version, 201);
     case 'replayed':
       // A re-executed job finds its own committed booking: the original answer, not a 409.
-      if (result.sameJob) return resourceReply(result.version, 201);
+      if (result.sameJob) return { ...resourceReply(result.version, 201), replayed: true };
       return {
         type: 'problem',
         problem: problems.duplicate(`X-Request-ID ${job.requestId} was already used to book Appointment/${result.appointmentId}`),

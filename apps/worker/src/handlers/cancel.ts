@@ -78,7 +78,7 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
 }
 
 function replayed(job: CancelJob, result: ReplayedWrite): WorkerReply {
-  if (result.sameJob) return resourceReply(result.version, 200);
+  if (result.sameJob) return { ...resourceReply(result.version, 200), replayed: true };
   return {
     type: 'problem',
     problem: problems.duplicate(`X-Request-ID ${job.requestId} was already used for Appointment/${result.appointmentId}`),

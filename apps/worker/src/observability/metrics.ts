@@ -9,8 +9,8 @@ const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const PAS_CHANGE_KINDS: readonly PasChangeKind[] = ['status', 'time', 'slot', 'patient'];
 const PAS_CHANGE_VIAS = ['read', 'search', 'cancel', 'reconcile'] as const;
 export type SweepOutcome = 'complete' | 'partial' | 'skipped' | 'failed';
-export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled' | 'other' | 'expired' | 'undecodable' | 'failed';
-const BOOKING_OUTCOMES: readonly BookingOutcome[] = ['booked', 'slot_taken', 'duplicate', 'cancelled', 'other', 'expired', 'undecodable', 'failed'];
+export type BookingOutcome = 'booked' | 'slot_taken' | 'duplicate' | 'cancelled' | 'replayed' | 'other' | 'expired' | 'undecodable' | 'failed';
+const BOOKING_OUTCOMES: readonly BookingOutcome[] = ['booked', 'slot_taken', 'duplicate', 'cancelled', 'replayed', 'other', 'expired', 'undecodable', 'failed'];
 /** Job kinds as metric labels; a kind Redis holds that is none of them (a tampered job) is counted as `unknown`. */
 const JOB_KINDS: readonly string[] = ['book', 'cancel', 'read', 'search-slot', 'search-appointment', 'noop'] satisfies readonly PasJob['kind'][];
 /** The PAS port's operations, as instrumentPas names them in booking_pas_* labels. */
@@ -21,6 +21,8 @@ export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 /** What a book or cancel reply means for the business, as the on-call dashboard counts it. */
 export function bookingOutcome(kind: string, reply: WorkerReply): BookingOutcome {
   if (reply.type === 'resource') {
+    // A re-run of a job whose first run committed: the booking or cancellation was counted then.
+    if (reply.replayed) return 'replayed';
     if (kind === 'book' && reply.status === 201) return 'booked';
     if (kind === 'cancel') return 'cancelled';
   }
@@ -77,7 +79,7 @@ export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: numbe
   });
   const outcomes = new Counter({
     name: 'booking_outcomes_total',
-    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, other, expired (deadline passed: outcome unknown to the consumer), undecodable, failed',
+    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, replayed (a re-run of a job that had already committed: counted once, as booked or cancelled), other, expired (deadline passed: outcome unknown to the consumer), undecodable, failed',
     labelNames: ['outcome'] as const,
     registers,
   });

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes.js';
+import { keepRunningWhenOutputCloses } from './output.js';
 
 const program = new Command();
 
@@ -168,11 +169,7 @@ configure(program.command('audit'))
     return done(await audit(o));
   });
 
-// A reader that stops early (`| head`) closes the pipe: that is the end of the output, not a failure.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-  process.exit(EXIT.OK);
-});
+keepRunningWhenOutputCloses();
 
 let exitCode: ExitCode = EXIT.OK;
 function done(code: ExitCode): void {

@@ -183,7 +183,7 @@ try {
     // Help and version are successes; everything else commander refuses is a usage error.
     exitCode = ['commander.helpDisplayed', 'commander.version'].includes(error.code) ? EXIT.OK : EXIT.USAGE;
   } else if (error instanceof CliError) {
-    console.error(`booking-facade: ${error.message}`);
+    console.error(`booking-facade: ${error.message}${error.fix ? `\n  fix: ${error.fix}` : ''}`);
     exitCode = error.exitCode;
   } else {
     console.error(`booking-facade: unexpected error: ${(error as Error).stack ?? error}`);

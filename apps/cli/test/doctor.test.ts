@@ -256,6 +256,25 @@ describe('configuration problems', () => {
     }
   });
 
+  it('does not take the variables Kubernetes writes for each Service (service links) for mistyped settings', () => {
+    // Services named redis (port named redis) and worker, as Kubernetes writes them into every pod.
+    const links = {
+      REDIS_SERVICE_HOST: '10.96.0.10',
+      REDIS_SERVICE_PORT: '6379',
+      REDIS_SERVICE_PORT_REDIS: '6379',
+      REDIS_PORT: 'tcp://10.96.0.10:6379',
+      REDIS_PORT_6379_TCP: 'tcp://10.96.0.10:6379',
+      REDIS_PORT_6379_TCP_PROTO: 'tcp',
+      REDIS_PORT_6379_TCP_PORT: '6379',
+      REDIS_PORT_6379_TCP_ADDR: '10.96.0.10',
+      WORKER_SERVICE_HOST: 'fd00:10:96::a',
+      WORKER_PORT_9091_UDP: 'udp://[fd00:10:96::a]:9091',
+    };
+    expect(unknownSettings({ QUEUE_ENCRYPTION_KEYS: keys, ...links })).toEqual([]);
+    // The same names with values Kubernetes never writes are somebody's settings, and no app reads them.
+    expect(unknownSettings({ QUEUE_ENCRYPTION_KEYS: keys, REDIS_PORT: '6380', WORKER_SERVICE_HOST: 'worker.internal', REDIS_PORT_6379_TCP_PROTO: 'http' }).map((u) => u.name)).toEqual(['REDIS_PORT', 'REDIS_PORT_6379_TCP_PROTO', 'WORKER_SERVICE_HOST']);
+  });
+
   it('names the placeholder settings still at their shipped demo defaults, for the apps checked', () => {
     const env = { QUEUE_ENCRYPTION_KEYS: keys };
     expect(placeholderSettings(['facade', 'worker'], env).map((p) => [p.setting, p.value])).toEqual([

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeTestPki, tlsEnv } from './support/certs.js';
 import { freePort } from './support/ports.js';
 import { pasCounts } from './support/pas.js';
-import { cli } from './support/cli.js';
-import { REPO_ROOT, Stack } from './support/stack.js';
+import { cli, cliReadingFirstChunk } from './support/cli.js';
+import { Stack } from './support/stack.js';
 
 /** The operator CLI (apps/cli) as trust IT runs it: a real process, real Redis, real PAS files, real stacks. */
 
@@ -260,12 +259,7 @@ describe('audit refuses what would look like a quiet day', () => {
     mkdirSync(auditDir, { recursive: true });
     const line = (i: number) => `${JSON.stringify({ time: new Date(Date.UTC(2026, 10, 30) + i * 1000).toISOString(), event: 'request', interaction: 'read', status: 200, outcome: 'ok', requestId: `r-${i}`, path: '/STU3/1/Appointment/x'.padEnd(200, 'x') })}\n`;
     writeFileSync(join(auditDir, 'audit-2026-11-30.host-1.jsonl'), Array.from({ length: 20000 }, (_, i) => line(i)).join(''));
-    // `audit … | head -1`: the reader takes its first chunk and closes the pipe.
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'apps/cli/src/main.ts', 'audit', '--from', '2026-11-30T00:00:00Z', '--to', '2026-11-30T23:59:59Z', '--dir', auditDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdout.once('data', () => child.stdout.destroy());
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, stderr } = await cliReadingFirstChunk(['audit', '--from', '2026-11-30T00:00:00Z', '--to', '2026-11-30T23:59:59Z', '--dir', auditDir]);
     expect(stderr).not.toContain('EPIPE');
     expect(code, stderr).toBe(0);
   });
@@ -303,6 +297,36 @@ describe('smoke against a running stack', () => {
     expect(audit.code, audit.stderr).toBe(0);
     const records = audit.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a reader that stops early (| head) does not stop the journey: smoke still books, cancels and exits with its own code', async () => {
+    const db = stack.openPas();
+    const before = pasCounts(db);
+    db.close();
+    // The reader takes the first line and closes the pipe before anything is booked.
+    const { code, stderr } = await cliReadingFirstChunk(['smoke', '--base-url', stack.baseUrl]);
+    expect(stderr).not.toContain('EPIPE');
+    expect(code, stderr).toBe(0);
+    const after = stack.openPas();
+    const counts = pasCounts(after);
+    after.close();
+    // The whole journey ran after the pipe closed: one more appointment, booked then cancelled.
+    expect(counts.appointments).toBe(before.appointments + 1);
+    expect(counts.versions).toBe(before.versions + 2);
+    expect(counts.activeAppointments).toBe(0);
+  });
+
+  it('a reader that stops early does not hide a failure: smoke that fails after the pipe closed still exits 1 and cleans up', async () => {
+    const proxy = await breakingProxy('read');
+    try {
+      const { code, stderr } = await cliReadingFirstChunk(['smoke', '--base-url', proxy.url, '--audience', stack.baseUrl]);
+      expect(code, stderr).toBe(1);
+    } finally {
+      proxy.server.close();
+    }
+    const db = stack.openPas();
+    expect(pasCounts(db).activeAppointments).toBe(0);
+    db.close();
   });
 
   it('a second run passes too (the slot was freed) and --json is machine-readable', async () => {

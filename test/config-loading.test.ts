@@ -104,3 +104,12 @@ describe('settings that are HTTP addresses', () => {
     expect(worker({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.trust.nhs.uk', LOCAL_PATIENT_ID_SYSTEM: 'urn:oid:2.16.840.1.113883.2.1.3.2.4.18.24' })().LOCAL_PATIENT_ID_SYSTEM).toBe('urn:oid:2.16.840.1.113883.2.1.3.2.4.18.24');
   });
 });
+
+describe('a Kubernetes service link in a port setting', () => {
+  it('is refused naming it for what it is and how to stop it: FACADE_PORT from a Service named facade, WORKER_ADMIN_PORT from one named worker-admin', () => {
+    expect(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', FACADE_PORT: 'tcp://10.96.0.5:8443' })).toThrow(/^FACADE_PORT: .*got "tcp:\/\/10\.96\.0\.5:8443": a Kubernetes service link \(a Service named facade\), not a port: set enableServiceLinks: false on the pod/);
+    expect(() => loadWorkerConfig({ QUEUE_ENCRYPTION_KEYS: keys, WORKER_ADMIN_PORT: 'tcp://[fd00::5]:9091' })).toThrow(/a Kubernetes service link \(a Service named worker-admin\)/);
+    // Any other bad port says nothing about Kubernetes.
+    expect(() => loadFacadeConfig({ QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', FACADE_PORT: 'eighty' })).toThrow(/^FACADE_PORT: (?!.*Kubernetes)/);
+  });
+});

@@ -108,8 +108,19 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
   const issue = result.error.issues[0] as z.core.$ZodIssue;
   const name = String(issue.path[0] ?? '?');
   const description = settingDescription(schema.shape[name] as z.ZodType | undefined);
-  const message = `${name}: ${issue.message}${description ? ` (expected ${description})` : ''}; got ${shownValue(name, picked[name])}`;
+  const message = `${name}: ${issue.message}${description ? ` (expected ${description})` : ''}; got ${shownValue(name, picked[name])}${serviceLinkHint(name, picked[name])}`;
   throw new ConfigError(redactSecrets(message, picked));
+}
+
+/**
+ * Kubernetes writes `<SERVICE>_PORT=tcp://<cluster IP>:<port>` into every pod for each Service of
+ * the namespace (service links): a Service named facade sets FACADE_PORT, one named worker-admin
+ * WORKER_ADMIN_PORT. Say so, and how to stop it (docs/operations.md, Kubernetes).
+ */
+function serviceLinkHint(name: string, value: string | undefined): string {
+  if (!name.endsWith('_PORT') || !/^(?:tcp|udp|sctp):\/\/\S+:\d+$/.test(value ?? '')) return '';
+  const service = name.slice(0, -'_PORT'.length).toLowerCase().replaceAll('_', '-');
+  return `: a Kubernetes service link (a Service named ${service}), not a port: set enableServiceLinks: false on the pod`;
 }
 
 /** Setting helpers with the coercions environment strings need. */

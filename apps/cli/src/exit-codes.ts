@@ -26,11 +26,12 @@ Exit codes:
       doctor: when that is all that failed)
   78  configuration error (the message names the setting)`;
 
-/** An error that ends the command with a given exit code and a one-line message. */
+/** An error that ends the command with a given exit code and a one-line message (and, where known, what to do). */
 export class CliError extends Error {
   constructor(
     readonly exitCode: ExitCode,
     message: string,
+    readonly fix?: string,
   ) {
     super(message);
   }

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes.js';
+import { keepRunningWhenOutputCloses } from './output.js';
 
 const program = new Command();
 
@@ -168,11 +169,7 @@ configure(program.command('audit'))
     return done(await audit(o));
   });
 
-// A reader that stops early (`| head`) closes the pipe: that is the end of the output, not a failure.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-  process.exit(EXIT.OK);
-});
+keepRunningWhenOutputCloses();
 
 let exitCode: ExitCode = EXIT.OK;
 function done(code: ExitCode): void {
@@ -186,7 +183,7 @@ try {
     // Help and version are successes; everything else commander refuses is a usage error.
     exitCode = ['commander.helpDisplayed', 'commander.version'].includes(error.code) ? EXIT.OK : EXIT.USAGE;
   } else if (error instanceof CliError) {
-    console.error(`booking-facade: ${error.message}`);
+    console.error(`booking-facade: ${error.message}${error.fix ? `\n  fix: ${error.fix}` : ''}`);
     exitCode = error.exitCode;
   } else {
     console.error(`booking-facade: unexpected error: ${(error as Error).stack ?? error}`);

@@ -4,6 +4,7 @@ import { MSSQL_TABLES, type ProductTables, SQLITE_TABLES } from '@booking/pas';
 import { mssqlConfig } from '@booking/pas/mssql';
 import Database from 'better-sqlite3';
 import sql from 'mssql';
+import { type ConnectFailure, connectFailure } from './connect-failure.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PasTarget } from './settings.js';
 
@@ -29,6 +30,23 @@ export interface PasConnection {
 export function describeMssql(connectionString: string): string {
   const c = mssqlConfig(connectionString);
   return `SQL Server ${c.server}${c.port ? `:${c.port}` : ''}${c.options?.instanceName ? `\\${c.options.instanceName}` : ''}/${c.database ?? '(default database)'}`;
+}
+
+const MSSQL_FIX: Record<ConnectFailure, string> = {
+  network: 'check the server, the network path and PAS_MSSQL_URL',
+  credentials: 'correct the login and password in PAS_MSSQL_URL (the worker\u2019s SQL login; docs/install.md, grants)',
+  tls: 'let this machine trust the SQL Server certificate: its CA in NODE_EXTRA_CA_CERTS (a PEM file), or trustServerCertificate=true in PAS_MSSQL_URL on a network you trust; encrypt=true in PAS_MSSQL_URL if the server requires encryption',
+  other: 'check PAS_MSSQL_URL and the SQL Server error log',
+};
+
+/**
+ * A failed connect to SQL Server: 69 only when the network never reached it (docs/install.md, exit
+ * codes); a refused login or an untrusted certificate is a wrong setting (78), with what to change.
+ */
+export function mssqlConnectError(describe: string, error: unknown): CliError {
+  const failure = connectFailure(error);
+  const code = failure === 'network' ? EXIT.UNAVAILABLE : failure === 'other' ? EXIT.FAILED : EXIT.CONFIG;
+  return new CliError(code, `PAS: cannot connect to ${describe}: ${(error as Error).message}`, MSSQL_FIX[failure]);
 }
 
 export async function openPas(target: PasTarget, options: { readonly: boolean; connectTimeoutMs?: number } = { readonly: true }): Promise<PasConnection> {
@@ -65,7 +83,7 @@ export async function openPas(target: PasTarget, options: { readonly: boolean; c
   try {
     await pool.connect();
   } catch (error) {
-    throw new CliError(EXIT.UNAVAILABLE, `PAS: cannot connect to ${describe}: ${(error as Error).message}`);
+    throw mssqlConnectError(describe, error);
   }
   return {
     kind: 'mssql',

@@ -138,8 +138,28 @@ export function unknownSettings(env: Env): UnknownSetting[] {
     found.push({ name, source, ...(closest ? { closest } : {}) });
   };
   for (const name of Object.keys(fromFile).sort()) if (!isKnownSetting(name)) add(name, 'CONFIG_FILE');
-  for (const name of Object.keys(env).sort()) if (PRODUCT_PREFIXES.some((p) => name.startsWith(p)) && !isKnownSetting(name)) add(name, 'environment');
+  for (const name of Object.keys(env).sort()) if (PRODUCT_PREFIXES.some((p) => name.startsWith(p)) && !isKnownSetting(name) && !isServiceLink(name, env[name])) add(name, 'environment');
   return found;
+}
+
+const IP = String.raw`(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)`;
+const LINK_URL = new RegExp(String.raw`^(?:tcp|udp|sctp)://(?:${IP}|\[${IP}\]):\d{1,5}$`);
+/** Each shape of name Kubernetes uses, with the value it writes there. */
+const SERVICE_LINKS: [name: RegExp, value: RegExp][] = [
+  [/^[A-Z0-9_]+_SERVICE_HOST$/, new RegExp(`^${IP}$`)],
+  [/^[A-Z0-9_]+_SERVICE_PORT(?:_[A-Z0-9_]+)?$/, /^\d{1,5}$/],
+  [/^[A-Z0-9_]+_PORT(?:_\d{1,5}_(?:TCP|UDP|SCTP))?$/, LINK_URL],
+  [/^[A-Z0-9_]+_PORT_\d{1,5}_(?:TCP|UDP|SCTP)_PROTO$/, /^(?:tcp|udp|sctp)$/],
+  [/^[A-Z0-9_]+_PORT_\d{1,5}_(?:TCP|UDP|SCTP)_PORT$/, /^\d{1,5}$/],
+  [/^[A-Z0-9_]+_PORT_\d{1,5}_(?:TCP|UDP|SCTP)_ADDR$/, new RegExp(`^${IP}$`)],
+];
+
+/**
+ * A variable Kubernetes put into the pod for a Service of the namespace (a service link, e.g.
+ * REDIS_SERVICE_HOST=10.96.0.10 or REDIS_PORT_6379_TCP=tcp://10.96.0.10:6379): nobody's mistyped setting.
+ */
+function isServiceLink(name: string, value: string | undefined): boolean {
+  return value !== undefined && SERVICE_LINKS.some(([n, v]) => n.test(name) && v.test(value));
 }
 
 /** Settings whose shipped defaults are placeholders for the demo: a trust must give its own. */

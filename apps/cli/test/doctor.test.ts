@@ -1,10 +1,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { TABLES } from '@booking/pas';
-import { describe, expect, it } from 'vitest';
+import sql from 'mssql';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { makeTestPki } from '../../../test/support/certs.js';
-import { configFix, crlFindings } from '../src/commands/doctor.js';
+import { freePort } from '../../../test/support/ports.js';
+import { configFix, crlFindings, doctor } from '../src/commands/doctor.js';
+import { EXIT } from '../src/exit-codes.js';
+import { mssqlConnectError } from '../src/pas-access.js';
+import type { CheckResult } from '../src/report.js';
 import { facadeProblems, placeholderSettings, unknownSettings, workerProblems } from '../src/settings.js';
 import {
   columnTypeFindings,
@@ -250,6 +256,25 @@ describe('configuration problems', () => {
     }
   });
 
+  it('does not take the variables Kubernetes writes for each Service (service links) for mistyped settings', () => {
+    // Services named redis (port named redis) and worker, as Kubernetes writes them into every pod.
+    const links = {
+      REDIS_SERVICE_HOST: '10.96.0.10',
+      REDIS_SERVICE_PORT: '6379',
+      REDIS_SERVICE_PORT_REDIS: '6379',
+      REDIS_PORT: 'tcp://10.96.0.10:6379',
+      REDIS_PORT_6379_TCP: 'tcp://10.96.0.10:6379',
+      REDIS_PORT_6379_TCP_PROTO: 'tcp',
+      REDIS_PORT_6379_TCP_PORT: '6379',
+      REDIS_PORT_6379_TCP_ADDR: '10.96.0.10',
+      WORKER_SERVICE_HOST: 'fd00:10:96::a',
+      WORKER_PORT_9091_UDP: 'udp://[fd00:10:96::a]:9091',
+    };
+    expect(unknownSettings({ QUEUE_ENCRYPTION_KEYS: keys, ...links })).toEqual([]);
+    // The same names with values Kubernetes never writes are somebody's settings, and no app reads them.
+    expect(unknownSettings({ QUEUE_ENCRYPTION_KEYS: keys, REDIS_PORT: '6380', WORKER_SERVICE_HOST: 'worker.internal', REDIS_PORT_6379_TCP_PROTO: 'http' }).map((u) => u.name)).toEqual(['REDIS_PORT', 'REDIS_PORT_6379_TCP_PROTO', 'WORKER_SERVICE_HOST']);
+  });
+
   it('names the placeholder settings still at their shipped demo defaults, for the apps checked', () => {
     const env = { QUEUE_ENCRYPTION_KEYS: keys };
     expect(placeholderSettings(['facade', 'worker'], env).map((p) => [p.setting, p.value])).toEqual([
@@ -260,5 +285,96 @@ describe('configuration problems', () => {
     expect(placeholderSettings(['facade'], { ...env, PROVIDER_ASID: '200000000359' }).map((p) => p.setting)).toEqual(['PROVIDER_ASID']);
     const own = { ...env, PROVIDER_ASID: '918999198993', LOCAL_PATIENT_ID_SYSTEM: 'https://fhir.rdm.nhs.uk/Id/hosp-no', SCHEDULE_ID_SYSTEM: 'https://fhir.rdm.nhs.uk/Id/clinic' };
     expect(placeholderSettings(['facade', 'worker'], own)).toEqual([]);
+  });
+});
+
+describe('doctor: 69 only when the network never reached a service; a refused login or an untrusted certificate is a finding', () => {
+  const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+  const redisUrl = () => inject('redisUrl');
+  const hostPort = () => new URL(redisUrl()).host;
+
+  /** `doctor --app facade --json`, in-process: its exit code and the redis lines. */
+  async function facadeDoctor(env: Record<string, string>): Promise<{ code: number; redis: CheckResult[] }> {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-reach-'));
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    try {
+      const code = await doctor({ app: 'facade', json: true, maxSkewSeconds: 5 }, { QUEUE_ENCRYPTION_KEYS: keys, FACADE_TLS: 'off', AUDIT_DIR: join(dir, 'audit'), ...env });
+      const { results } = JSON.parse(printed.join('\n')) as { results: CheckResult[] };
+      return { code, redis: results.filter((r) => r.check === 'redis' && r.status === 'fail') };
+    } finally {
+      log.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('Redis refusing the login: exit 1, the fix names REDIS_USERNAME and REDIS_PASSWORD', async () => {
+    const url = new URL(redisUrl());
+    url.username = 'no-such-user';
+    url.password = 'wrong';
+    const { code, redis } = await facadeDoctor({ REDIS_URL: url.toString() });
+    expect(code).toBe(EXIT.FAILED);
+    expect(redis).toEqual([expect.objectContaining({ subject: 'REDIS_URL', message: expect.stringMatching(/login refused by Redis at .*WRONGPASS/), fix: expect.stringMatching(/REDIS_USERNAME and REDIS_PASSWORD/) })]);
+    expect(redis[0]).not.toHaveProperty('unreachable');
+  });
+
+  it('a Redis TLS certificate this machine does not trust: exit 1, the fix names REDIS_TLS_CA_FILE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-redis-tls-'));
+    const { server: cert, ca } = await makeTestPki(dir);
+    // A TLS listener presenting a chain up to a CA the client was not given (REDIS_TLS_CA unset).
+    const server = createTlsServer({ key: cert.key, cert: `${cert.cert}\n${ca.cert}` });
+    server.on('tlsClientError', () => {});
+    const port = await freePort();
+    await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+    try {
+      const { code, redis } = await facadeDoctor({ REDIS_URL: `rediss://127.0.0.1:${port}` });
+      expect(code).toBe(EXIT.FAILED);
+      expect(redis).toEqual([expect.objectContaining({ message: expect.stringMatching(/TLS failed with Redis at .*self-signed certificate in certificate chain/), fix: expect.stringMatching(/REDIS_TLS_CA_FILE/) })]);
+      expect(redis[0]).not.toHaveProperty('unreachable');
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('Sentinels refusing their login: exit 1, the fix names REDIS_SENTINEL_USERNAME and REDIS_SENTINEL_PASSWORD', async () => {
+    // The test Redis stands in for a Sentinel: it refuses the AUTH before any SENTINEL command.
+    const { code, redis } = await facadeDoctor({ REDIS_URL: redisUrl(), REDIS_SENTINELS: hostPort(), REDIS_SENTINEL_USERNAME: 'no-such-user', REDIS_SENTINEL_PASSWORD: 'wrong' });
+    expect(code).toBe(EXIT.FAILED);
+    const sentinels = redis.find((r) => r.subject === 'REDIS_SENTINELS');
+    expect(sentinels).toMatchObject({ message: expect.stringMatching(/WRONGPASS/), fix: expect.stringMatching(/REDIS_SENTINEL_USERNAME and REDIS_SENTINEL_PASSWORD/) });
+    expect(sentinels).not.toHaveProperty('unreachable');
+  });
+
+  it('nothing listening at Redis or at the Sentinels is still 69', async () => {
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    expect((await facadeDoctor({ REDIS_URL: `redis://${nowhere}` })).code).toBe(EXIT.UNAVAILABLE);
+    const viaSentinels = await facadeDoctor({ REDIS_URL: redisUrl(), REDIS_SENTINELS: nowhere });
+    expect(viaSentinels.code, JSON.stringify(viaSentinels.redis)).toBe(EXIT.UNAVAILABLE);
+  });
+
+  /** What tedious puts under mssql's ConnectionError: a socket error wraps its cause. */
+  const tedious = (message: string, code: string, cause?: Error) => new sql.ConnectionError(Object.assign(new Error(message, { cause }), { code }) as unknown as Error);
+  const causeOf = (message: string, code: string) => Object.assign(new Error(message), { code });
+  const where = 'SQL Server pas-sql01:1433/PAS';
+
+  it('SQL Server refusing the login or presenting an untrusted certificate: a wrong setting (not 69), the fix naming PAS_MSSQL_URL or the CA', () => {
+    const login = mssqlConnectError(where, tedious("Login failed for user 'booking_worker'.", 'ELOGIN'));
+    expect(login.exitCode).toBe(EXIT.CONFIG);
+    expect(login.message).toBe(`PAS: cannot connect to ${where}: Login failed for user 'booking_worker'.`);
+    expect(login.fix).toMatch(/login and password in PAS_MSSQL_URL/);
+    const tls = mssqlConnectError(where, tedious('Failed to connect to pas-sql01:1433 - self-signed certificate in certificate chain', 'ESOCKET', causeOf('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN')));
+    expect(tls.exitCode).toBe(EXIT.CONFIG);
+    expect(tls.fix).toMatch(/NODE_EXTRA_CA_CERTS.*trustServerCertificate=true/);
+  });
+
+  it('SQL Server not reached on the network is 69', () => {
+    for (const error of [
+      tedious('Failed to connect to pas-sql01:1433 - getaddrinfo ENOTFOUND pas-sql01', 'ESOCKET', causeOf('getaddrinfo ENOTFOUND pas-sql01', 'ENOTFOUND')),
+      tedious('Failed to connect to pas-sql01:1433 - connect ECONNREFUSED 10.1.2.3:1433', 'ESOCKET', causeOf('connect ECONNREFUSED 10.1.2.3:1433', 'ECONNREFUSED')),
+      tedious('Failed to connect to pas-sql01:1433 in 5000ms', 'ETIMEOUT'),
+    ]) {
+      expect(mssqlConnectError(where, error).exitCode, error.message).toBe(EXIT.UNAVAILABLE);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { loadConfig } from '@booking/config';
 import { facadeSchema } from '@booking/facade/config';
 import { queryAudit } from '@booking/facade/audit/query';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
+import { outputClosed } from '../output.js';
 
 export interface AuditOptions {
   from?: string;
@@ -48,6 +49,7 @@ export async function audit(options: AuditOptions): Promise<ExitCode> {
   if (!isDirectory(dir)) throw new CliError(EXIT.CONFIG, `configuration error: ${source}: no audit directory at ${dir}`);
   let n = 0;
   for await (const record of queryAudit(dir, { from, to, requestId: options.requestId })) {
+    if (outputClosed()) break; // the reader went away (`| head`): nothing more to print
     // As the records come: wait when the reader is slower (a pipe), so nothing piles up in memory.
     if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await once(process.stdout, 'drain');
     n++;

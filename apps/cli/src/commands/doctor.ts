@@ -8,6 +8,7 @@ import { X509Crl } from '@peculiar/x509';
 import { legacyCode, TABLES } from '@booking/pas';
 import { describeRedisTarget, type RedisTarget, redisOptions } from '@booking/queue';
 import { Redis } from 'ioredis';
+import { type ConnectFailure, connectFailure } from '../connect-failure.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { openPas, type PasConnection } from '../pas-access.js';
 import { columnTypeFindings, configuredStatusCodes, type StatusCodes, slotSearchIndexFindings, statusCodeFindings, storedStatusCodes, triggerFindings } from '../pas-mapping-checks.js';
@@ -58,9 +59,12 @@ export async function doctor(options: DoctorOptions, env: Env = process.env): Pr
 
   // 2. Redis (the primary its Sentinels name, with REDIS_SENTINELS), with its clock.
   const redisTarget = redisTargetOf(env);
-  if (redisTarget?.REDIS_SENTINELS) results.push(await checkSentinels(redisTarget));
-  if (redisTarget) results.push(...(await checkRedis(redisTarget, options.maxSkewSeconds)));
-  else results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: the Redis settings are invalid' });
+  const sentinels = redisTarget?.REDIS_SENTINELS ? await checkSentinels(redisTarget) : undefined;
+  if (sentinels) results.push(sentinels);
+  if (!redisTarget) results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: the Redis settings are invalid' });
+  // Without a primary named there is nothing to connect to; the Sentinels' line says why (and whether they were reached).
+  else if (sentinels?.status === 'fail') results.push({ status: 'skip', check: 'redis', subject: 'REDIS_URL', message: 'not checked: the Sentinels named no primary' });
+  else results.push(...(await checkRedis(redisTarget, options.maxSkewSeconds)));
 
   // 3. The PAS the worker would use: schema, grants, clock.
   if (apps.includes('worker')) {
@@ -182,14 +186,15 @@ async function checkSentinels(target: RedisTarget): Promise<CheckResult> {
   const answers = await Promise.all(
     sentinels.map(async ({ host, port }) => {
       const sentinel = new Redis({ host, port, username: options.sentinelUsername ?? undefined, password: options.sentinelPassword ?? undefined, tls: options.sentinelTLS, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-      sentinel.on('error', () => {});
+      let lastError: Error | undefined; // the cause, when ioredis rejects with only "Connection is closed"
+      sentinel.on('error', (error: Error) => (lastError = error));
       try {
         await sentinel.connect();
         const primary = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string] | null;
         const quorum = await sentinel.call('SENTINEL', 'ckquorum', name).then(() => true, () => false);
         return { at: `${host}:${port}`, primary: primary ? `${primary[0]}:${primary[1]}` : undefined, quorum };
       } catch (error) {
-        return { at: `${host}:${port}`, error: (error as Error).message };
+        return { at: `${host}:${port}`, error: (lastError ?? (error as Error)).message, failure: connectFailure(lastError ?? error) };
       } finally {
         sentinel.disconnect();
       }
@@ -197,15 +202,34 @@ async function checkSentinels(target: RedisTarget): Promise<CheckResult> {
   );
   const reached = answers.filter((a) => !('error' in a));
   const primaries = [...new Set(reached.map((a) => ('primary' in a ? a.primary : undefined)).filter(Boolean))];
-  const unreachable = answers.filter((a) => 'error' in a).map((a) => a.at);
-  const message = `${reached.length}/${sentinels.length} Sentinels reachable${unreachable.length ? ` (not ${unreachable.join(', ')})` : ''}; primary of ${name}: ${primaries.join(' or ') || 'unknown'}`;
-  if (primaries.length === 0) return { status: 'fail', check: 'redis', subject: 'REDIS_SENTINELS', message, ...(reached.length === 0 ? { unreachable: true } : {}), fix: `check REDIS_SENTINELS, REDIS_SENTINEL_MASTER (sentinel monitor ${name} …) and the Sentinels' password` };
+  const unreachable = answers.filter((a) => 'error' in a && a.failure === 'network').map((a) => a.at);
+  // Sentinels that are there but refused the login or the TLS handshake, or answered with an error.
+  const refused = answers.flatMap((a) => ('error' in a && a.failure !== 'network' ? [a] : []));
+  const refusals = refused.map((a) => `; ${a.at}: ${a.error}`).join('');
+  const message = `${reached.length}/${sentinels.length} Sentinels reachable${unreachable.length ? ` (not ${unreachable.join(', ')})` : ''}${refusals}; primary of ${name}: ${primaries.join(' or ') || 'unknown'}`;
+  const refusalFix = refused.some((a) => a.failure === 'credentials')
+    ? 'correct REDIS_SENTINEL_USERNAME and REDIS_SENTINEL_PASSWORD: the Sentinels\u2019 own login (their requirepass or ACL user), not Redis\u2019s'
+    : refused.some((a) => a.failure === 'tls')
+      ? 'give the CA that signed the Sentinels\u2019 certificates as REDIS_TLS_CA_FILE (or REDIS_TLS_CA), or set REDIS_SENTINEL_TLS=false if the Sentinels do not speak TLS'
+      : undefined;
+  if (primaries.length === 0) {
+    const none = reached.length === 0 && refused.length === 0;
+    return { status: 'fail', check: 'redis', subject: 'REDIS_SENTINELS', message, ...(none ? { unreachable: true } : {}), fix: refusalFix ?? `check REDIS_SENTINELS, REDIS_SENTINEL_MASTER (sentinel monitor ${name} …) and the Sentinels' password` };
+  }
   const quorum = reached.every((a) => 'quorum' in a && a.quorum);
-  if (primaries.length > 1 || unreachable.length > 0 || sentinels.length < 3 || !quorum) {
-    return { status: 'warn', check: 'redis', subject: 'REDIS_SENTINELS', message: `${message}${quorum ? '' : '; SENTINEL CKQUORUM fails'}`, fix: 'run three or more Sentinels on separate hosts, all reachable, so a failover can be authorised' };
+  if (primaries.length > 1 || unreachable.length > 0 || refused.length > 0 || sentinels.length < 3 || !quorum) {
+    return { status: 'warn', check: 'redis', subject: 'REDIS_SENTINELS', message: `${message}${quorum ? '' : '; SENTINEL CKQUORUM fails'}`, fix: refusalFix ?? 'run three or more Sentinels on separate hosts, all reachable, so a failover can be authorised' };
   }
   return { status: 'ok', check: 'redis', subject: 'REDIS_SENTINELS', message: `${message} (quorum ok)` };
 }
+
+const REDIS_FAILED: Record<ConnectFailure, string> = { network: 'cannot reach', credentials: 'login refused by', tls: 'TLS failed with', other: 'cannot use' };
+const REDIS_FIX: Record<ConnectFailure, string> = {
+  network: 'start Redis or correct REDIS_URL',
+  credentials: 'correct REDIS_USERNAME and REDIS_PASSWORD (or REDIS_PASSWORD_FILE; or the user and password in REDIS_URL) to match the Redis ACL user',
+  tls: 'give the CA that signed the Redis server certificate as REDIS_TLS_CA_FILE (or REDIS_TLS_CA), and name Redis in REDIS_URL by a host name the certificate carries; rediss:// needs Redis\u2019s TLS port',
+  other: 'check REDIS_URL and the Redis server\u2019s log',
+};
 
 export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: number): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -245,10 +269,12 @@ export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: n
     const t2 = Date.now();
     results.push(skewResult('Redis', Number(seconds) * 1000 + Number(micros) / 1000 - (t1 + t2) / 2, maxSkewSeconds));
   } catch (error) {
-    const cause = (lastError ?? (error as Error)).message;
-    // Refused credentials, or a connection lost part-way, are findings like any other, not "not reached at all".
-    const unreachable = !connected && !/WRONGPASS|NOAUTH|NOPERM|password/i.test(cause);
-    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `cannot reach Redis at ${url}: ${cause}`, ...(unreachable ? { unreachable: true as const } : {}), fix: 'start Redis or correct REDIS_URL' });
+    const cause = lastError ?? (error as Error);
+    // Only a network failure before Redis answered is "not reached at all"; a refused login, an
+    // untrusted certificate or a connection lost part-way are findings like any other.
+    const classified = connectFailure(cause);
+    const failure = connected && classified === 'network' ? 'other' : classified;
+    results.push({ status: 'fail', check: 'redis', subject: 'REDIS_URL', message: `${REDIS_FAILED[failure]} Redis at ${url}: ${cause.message}`, ...(failure === 'network' ? { unreachable: true as const } : {}), fix: REDIS_FIX[failure] });
   } finally {
     redis.disconnect();
   }
@@ -304,7 +330,8 @@ async function checkPas(target: Parameters<typeof openPas>[0], maxSkewSeconds: n
   } catch (error) {
     const subject = target.kind === 'sqlite' ? 'PAS_SQLITE_PATH' : 'PAS_MSSQL_URL';
     const unreachable = error instanceof CliError && error.exitCode === EXIT.UNAVAILABLE;
-    return [{ status: 'fail', check: 'pas', subject, message: (error as Error).message, ...(unreachable ? { unreachable: true as const } : {}), fix: target.kind === 'sqlite' ? 'create it with `booking-facade demo-data --sqlite <path>` or correct PAS_SQLITE_PATH' : 'check the server, the network path and PAS_MSSQL_URL' }];
+    const fix = (error instanceof CliError && error.fix) || (target.kind === 'sqlite' ? 'create it with `booking-facade demo-data --sqlite <path>` or correct PAS_SQLITE_PATH' : 'check the server, the network path and PAS_MSSQL_URL');
+    return [{ status: 'fail', check: 'pas', subject, message: (error as Error).message, ...(unreachable ? { unreachable: true as const } : {}), fix }];
   }
   try {
     if (pas.kind === 'sqlite') {

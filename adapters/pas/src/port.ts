@@ -148,6 +148,8 @@ export interface WriteContext {
  */
 export interface WriteDeadline {
   deadline?: number;
+  /** The clock `deadline` is read on (the worker: Redis's, shared with the facade); Date.now when absent. */
+  now?: () => number;
 }
 
 export interface AppointmentQuery {

@@ -14,6 +14,14 @@ import { type ManagedProcess, Stack } from './support/stack.js';
  */
 const shifted = (ms: number) => ({ NODE_OPTIONS: `--import ${new URL('./support/clock-offset.mjs', import.meta.url).pathname}`, CLOCK_OFFSET_MS: String(ms) });
 
+function oneFreeSlot(stack: Stack) {
+  const db = stack.openPas();
+  const [slot] = freeSlots(db, '999999999', 1);
+  db.close();
+  if (!slot) throw new Error('no free slot in the demo PAS');
+  return slot;
+}
+
 /** Lines of a process's log saying a book job ended, whatever it did. */
 const bookJobsEnded = (p: ManagedProcess | undefined) =>
   (p?.output.join('') ?? '').split('\n').filter((l) => l.includes('"kind":"book"') && /"msg":"job (done|failed|reached its deadline|past its deadline)/.test(l)).length;
@@ -27,16 +35,14 @@ describe("a facade host's clock 3 s ahead of its worker's", () => {
   afterAll(async () => stack?.stop());
 
   it('commits no booking after its consumer was answered 500 "outcome unknown"', { timeout: 120_000 }, async () => {
-    const db = stack.openPas();
-    const [slot] = freeSlots(db, '999999999', 1);
-    db.close();
+    const slot = oneFreeSlot(stack);
     const clerk = new Database(stack.pasPath);
     clerk.exec('BEGIN EXCLUSIVE'); // a PAS screen holds the write lock past the request's time
     const requestId = randomUUID();
     let status: number;
     let body: { issue?: { diagnostics?: string }[] };
     try {
-      const res = await fetch(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': requestId }), body: JSON.stringify(bookingBody(slot!)) });
+      const res = await fetch(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': requestId }), body: JSON.stringify(bookingBody(slot)) });
       status = res.status;
       body = (await res.json()) as typeof body;
     } finally {
@@ -50,7 +56,7 @@ describe("a facade host's clock 3 s ahead of its worker's", () => {
     expect(bookJobsEnded(stack.workers[0])).toBe(1);
     const pas = stack.openPas();
     const logged = pas.prepare('SELECT 1 FROM booking_REQUEST_LOG WHERE REQUEST_ID = ?').get(requestId);
-    const slotStatus = (pas.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').get(Number(slot!.id)) as { SLOT_STATUS: string }).SLOT_STATUS;
+    const slotStatus = (pas.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').get(Number(slot.id)) as { SLOT_STATUS: string }).SLOT_STATUS;
     pas.close();
     expect(logged, 'a booking committed after its consumer was answered 500 "outcome unknown"').toBeUndefined();
     expect(slotStatus).toBe('F');
@@ -67,10 +73,8 @@ describe("a worker host's clock ahead of its facade's by more than JOB_TIMEOUT_M
   afterAll(async () => stack?.stop());
 
   it('still books (its jobs are not taken for expired)', { timeout: 60_000 }, async () => {
-    const db = stack.openPas();
-    const [slot] = freeSlots(db, '999999999', 1);
-    db.close();
-    const res = await fetch(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slot!)) });
+    const slot = oneFreeSlot(stack);
+    const res = await fetch(`${stack.baseUrl}/Appointment`, { method: 'POST', headers: consumerHeaders(stack.baseUrl, 'book', { 'X-Request-ID': randomUUID() }), body: JSON.stringify(bookingBody(slot)) });
     const body = (await res.json()) as { issue?: { diagnostics?: string }[] };
     expect(res.status, body.issue?.[0]?.diagnostics).toBe(201);
   });

@@ -89,9 +89,7 @@ export class PasQueueClient implements JobRunner {
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
     // Chosen here, not by BullMQ, so that the seal can bind the job and its reply to it.
     const jobId = randomUUID();
-    // The job's deadline is the request's, on Redis's clock, which the worker reads too (clock.ts):
-    // the worker does nothing after it (processor.ts), whatever the two hosts' clocks say.
-    const deadline = this.clock.now() + timeoutMs;
+    const received = performance.now();
     const sendLimitMs = Math.min(timeoutMs, SEND_LIMIT_MS);
     // Until the event stream is first read, a completion could pass unseen. Waited for with the
     // same limit as the add: with Redis down since this process started, a request must not park
@@ -103,6 +101,10 @@ export class PasQueueClient implements JobRunner {
         throw new JobError('queue-unavailable', `the queue is unavailable: no connection to Redis within ${sendLimitMs} ms`);
       }
     }
+    // The job's deadline is the request's, on Redis's clock, which the worker reads too (clock.ts):
+    // the worker does nothing after it (processor.ts), whatever the two hosts' clocks say. Stamped
+    // once that clock is measured (eventsReady), less the time spent waiting for it.
+    const deadline = this.clock.now() + timeoutMs - (performance.now() - received);
     // Waiting before the job exists: its completion cannot come before we listen. The wait ends at
     // the deadline on the same clock, so "outcome unknown" is never answered before it. The worker
     // commits only until DEADLINE_MARGIN_MS (0.5 s) before it on its own estimate of that clock;

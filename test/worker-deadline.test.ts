@@ -50,8 +50,8 @@ describe("a write job's PAS retries stop at its deadline", () => {
     return { row, slot: { id: String(row.SLOT_ID), identifier: row.SLOT_GUID, schedule: `Schedule/${row.CLINIC_CODE}`, start: clock.toInstant(row.START_DTTM), end: clock.toInstant(row.END_DTTM) } };
   };
   const slotStatus = (slotId: number) => (pas.db.prepare('SELECT SLOT_STATUS FROM CLINIC_SLOT WHERE SLOT_ID = ?').get(slotId) as { SLOT_STATUS: string }).SLOT_STATUS;
-  const processorOver = (port: PasPort, logger: unknown = pino({ level: 'silent' }), onReply?: ProcessorDeps['onReply']) =>
-    createProcessor({ pas: port, logger: logger as never, keyring, localPatientIdSystem: LOCAL, scheduleIdSystem: DEFAULT_SCHEDULE_ID_SYSTEM, maxRetries: 30, writeRetryBudgetMs: 60_000, readRetryBudgetMs: 10_000, ...(onReply ? { onReply } : {}) });
+  const processorDeps = (port: PasPort, logger: unknown = pino({ level: 'silent' }), onReply?: ProcessorDeps['onReply']): ProcessorDeps => ({ pas: port, logger: logger as never, keyring, localPatientIdSystem: LOCAL, scheduleIdSystem: DEFAULT_SCHEDULE_ID_SYSTEM, maxRetries: 30, writeRetryBudgetMs: 60_000, readRetryBudgetMs: 10_000, ...(onReply ? { onReply } : {}) });
+  const processorOver = (port: PasPort, logger?: unknown, onReply?: ProcessorDeps['onReply']) => createProcessor(processorDeps(port, logger, onReply));
   const bookJob = (slot: ReturnType<typeof freeSlot>['slot'], deadline: number, fields: Record<string, unknown> = {}) => {
     const jobId = randomUUID();
     return { id: jobId, attemptsStarted: 1, stalledCounter: 0, ...fields, data: encodeJob({ kind: 'book', traceRequestId: randomUUID(), requestId: randomUUID(), appointment: bookingBody(slot) as never }, jobId, deadline, keyring) } as unknown as Job & { id: string };
@@ -123,6 +123,39 @@ describe("a write job's PAS retries stop at its deadline", () => {
     expect(slotStatus(row.SLOT_ID)).toBe('F');
     expect(pas.db.prepare('SELECT COUNT(*) AS n FROM booking_REQUEST_LOG').get()).toEqual({ n: 0 });
     expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: timeRanOut('book') } });
+  });
+
+  it("reads the job's deadline on the queue clock it is given (Redis's), not this host's: a job this host's clock calls expired is run", async () => {
+    const { row, slot } = freeSlot();
+    // This host's clock is a minute ahead of Redis's: the deadline the facade stamped is 5 s off on Redis's clock.
+    const queueNow = () => Date.now() - 60_000;
+    const job = bookJob(slot, queueNow() + 5_000);
+    const reply = decodeReply(await createProcessor({ ...processorDeps(pas), now: queueNow })(job as never), job.id, keyring);
+    expect(reply).toMatchObject({ type: 'resource', status: 201 });
+    expect(slotStatus(row.SLOT_ID)).toBe('B');
+  });
+
+  it('checks the deadline on the queue clock inside the PAS transaction too: past it there, nothing is written', async () => {
+    const { row, slot } = freeSlot();
+    // The queue clock (a minute ahead of this host's) moves only when told; on this host's clock the
+    // deadline stays a minute away, so only a check on the queue clock can stop the COMMIT.
+    let queueTime = Date.now() + 60_000;
+    const job = bookJob(slot, queueTime + 10_000);
+    const late: PasPort = new Proxy(pas as unknown as PasPort, {
+      get(target, prop, receiver) {
+        if (prop === 'book') {
+          return async (command: Parameters<PasPort['book']>[0]) => {
+            queueTime += 10_000; // the transaction begins (the lock wait ends) past the deadline
+            return target.book(command);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const reply = decodeReply(await createProcessor({ ...processorDeps(late), now: () => queueTime })(job as never), job.id, keyring);
+    expect(reply).toMatchObject({ type: 'problem', problem: { status: 500, diagnostics: timeRanOut('book') } });
+    expect(slotStatus(row.SLOT_ID)).toBe('F');
   });
 
   it("does not call the outcome of a job re-run after its worker stopped \"nothing was done\": the first run may have booked", async () => {

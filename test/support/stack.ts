@@ -118,9 +118,9 @@ export class Stack {
     return { REDIS_URL: this.options.redisUrl, QUEUE_PREFIX: this.queuePrefix, QUEUE_ENCRYPTION_KEYS: this.queueKeys, LOG_LEVEL: 'warn', ADMIN_USERNAME: ADMIN_CREDENTIALS.username, ADMIN_PASSWORD: ADMIN_CREDENTIALS.password, WORKER_ADMIN_PORT: '0', ...this.options.env };
   }
 
-  /** Without a port the worker's admin listener takes any free one (workers must not collide on 9091). */
-  startWorker(adminPort?: number): ManagedProcess {
-    const env = { ...this.commonEnv(), PAS_SQLITE_PATH: this.pasPath, WORKER_ADMIN_PORT: String(adminPort ?? 0) };
+  /** Without a port the worker's admin listener takes any free one (workers must not collide on 9091). `extra` adds settings for this worker only. */
+  startWorker(adminPort?: number, extra: Record<string, string> = {}): ManagedProcess {
+    const env = { ...this.commonEnv(), ...extra, PAS_SQLITE_PATH: this.pasPath, WORKER_ADMIN_PORT: String(adminPort ?? 0) };
     const worker = spawnTs('apps/worker/src/main.ts', env, `worker${this.workers.length}`, this.options.runtime);
     if (adminPort) worker.adminUrl = `http://127.0.0.1:${adminPort}`;
     this.workers.push(worker);

@@ -141,13 +141,15 @@ export interface WriteContext {
 /**
  * When a write may still happen. Soon after `deadline` (epoch ms) the consumer is answered "outcome
  * unknown" and may book elsewhere under a new X-Request-ID, so the caller sets it early enough for
- * the COMMIT's round trip and clock differences between hosts (the worker: the job's deadline less
- * a margin). The transaction checks it once it has begun (a wait for the connection or a lock can
+ * the COMMIT's round trip and its clock's error (the worker: the job's deadline less a margin, on
+ * Redis's clock, which `now` reads). The transaction checks it once it has begun (a wait for the connection or a lock can
  * be long) and again before COMMIT, and rolls back with WriteDeadlinePassedError. Absent: no
  * deadline (tools, demos, tests).
  */
 export interface WriteDeadline {
   deadline?: number;
+  /** The clock `deadline` is read on (the worker: Redis's, shared with the facade); Date.now when absent. */
+  now?: () => number;
 }
 
 export interface AppointmentQuery {

@@ -119,6 +119,8 @@ export const rollback = <T>(value: T): TxOutcome<T> => ({ commit: false, value }
 export interface TxOptions {
   /** Epoch ms: lock waits (SQLite's busy wait, SQL Server's LOCK_TIMEOUT) end by then at the latest. */
   deadline?: number;
+  /** The clock `deadline` is read on; Date.now when absent. */
+  now?: () => number;
 }
 
 /** A lock wait of at most `limitMs`, cut to the whole ms left before `deadline` (0 when none: try once, do not wait). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BOOKING_QUEUE, decodeReply, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
+import { BOOKING_QUEUE, type ClockMeasurement, decodeReply, QueueClock, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobError, type JobRunner } from './job-runner.js';
@@ -15,6 +15,8 @@ export interface QueueClientOptions {
   retentionSeconds: number;
   /** BullMQ telemetry (bullmq-otel) when tracing is on: the job carries the trace context to the worker. */
   telemetry?: Telemetry | undefined;
+  /** Each measurement of the queue's clock (Redis's) against this host's: for a gauge and a warning. */
+  onClock?: ((measurement: ClockMeasurement) => void) | undefined;
 }
 
 /**
@@ -49,8 +51,10 @@ export class PasQueueClient implements JobRunner {
   private readonly handOver: (() => void)[] = [];
   private readonly retentionTimer: NodeJS.Timeout;
   private removing = false;
+  /** Redis's clock, on which job deadlines are stamped and checked (clock.ts). */
+  readonly clock: QueueClock;
 
-  constructor({ redis, prefix, keyring, retentionSeconds, telemetry }: QueueClientOptions) {
+  constructor({ redis, prefix, keyring, retentionSeconds, telemetry, onClock }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
     const eventsConnection = redisConnection(redis, 'events');
@@ -72,7 +76,10 @@ export class PasQueueClient implements JobRunner {
     // Retention is enforced by a timer, not left to BullMQ alone (see removeExpired).
     this.retentionTimer = setInterval(() => void this.removeExpired(), retentionSweepMs(retentionSeconds));
     this.retentionTimer.unref();
-    this.eventsReady = this.events.waitUntilReady().then(
+    this.clock = new QueueClock(this.connections[0], { onMeasured: onClock }).start(this.connections[0]);
+    // No job is stamped before the clock is measured: a deadline on this host's clock could be
+    // seconds off the worker's.
+    this.eventsReady = Promise.all([this.events.waitUntilReady(), this.clock.measured]).then(
       () => {
         this.eventsAreReady = true;
       },
@@ -81,14 +88,13 @@ export class PasQueueClient implements JobRunner {
   }
 
   async ready(): Promise<void> {
-    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady(), this.clock.measured]);
   }
 
   async run(data: PasJob, timeoutMs: number): Promise<WorkerReply> {
     // Chosen here, not by BullMQ, so that the seal can bind the job and its reply to it.
     const jobId = randomUUID();
-    // The job's deadline is the request's: the worker does nothing after it (processor.ts).
-    const deadline = Date.now() + timeoutMs;
+    const received = performance.now();
     const sendLimitMs = Math.min(timeoutMs, SEND_LIMIT_MS);
     // Until the event stream is first read, a completion could pass unseen. Waited for with the
     // same limit as the add: with Redis down since this process started, a request must not park
@@ -100,8 +106,17 @@ export class PasQueueClient implements JobRunner {
         throw new JobError('queue-unavailable', `the queue is unavailable: no connection to Redis within ${sendLimitMs} ms`);
       }
     }
-    // Waiting before the job exists: its completion cannot come before we listen.
-    const finished = this.waitFor(jobId, Math.max(0, deadline - Date.now()));
+    // The job's deadline is the request's, on Redis's clock, which the worker reads too (clock.ts):
+    // the worker does nothing after it (processor.ts), whatever the two hosts' clocks say. Stamped
+    // once that clock is measured (eventsReady), less the time spent waiting for it.
+    const deadline = this.clock.now() + timeoutMs - (performance.now() - received);
+    // Waiting before the job exists: its completion cannot come before we listen. The wait ends at
+    // the deadline on the same clock, so "outcome unknown" is never answered before it. The worker
+    // commits only until DEADLINE_MARGIN_MS (0.5 s) before it on its own estimate of that clock;
+    // the two estimates are each off by at most half a TIME round trip (well under 0.1 s on a
+    // LAN) plus the monotonic clocks' drift between refreshes (~1 ms), so the margin still covers
+    // the COMMIT's round trip.
+    const finished = this.waitFor(jobId, Math.max(0, deadline - this.clock.now()));
     try {
       await withTimeout(
         this.queue.add(data.kind, encodeJob(data, jobId, deadline, this.keyring), {
@@ -210,6 +225,7 @@ export class PasQueueClient implements JobRunner {
   async close(): Promise<void> {
     clearInterval(this.retentionTimer);
     for (const jobId of [...this.waiting.keys()]) this.settle(jobId, { failedReason: 'the facade is shutting down' });
+    this.clock.stop();
     // QueueEvents' close first waits for its connection to be ready, which with Redis down since
     // start never comes: give BullMQ a moment, then cut the connections regardless.
     await withTimeout(Promise.allSettled([this.queue.close(), this.events.close()]), CLOSE_LIMIT_MS).catch(() => {});

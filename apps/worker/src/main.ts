@@ -1,5 +1,5 @@
 import { type PasPort, TransientPasError } from '@booking/pas';
-import { BOOKING_QUEUE, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
+import { BOOKING_QUEUE, QueueClock, redisConnection, reportClock, type StoredJob, type StoredReply } from '@booking/queue';
 import { serve } from '@hono/node-server';
 import { Worker } from 'bullmq';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
@@ -34,11 +34,15 @@ async function main() {
   await pas.ping();
   await refuseAnIncompleteSchema(pas, logger);
 
+  const connection = redisConnection(config, 'worker');
+  // Job deadlines are on Redis's clock (the facade stamps them on it): measured over the worker's
+  // own connection (its blocking reads are on a duplicate), and awaited before the first job.
+  const clock = new QueueClock(connection, { onMeasured: reportClock(logger, metrics.clockOffset), onError: (error) => logger.warn({ err: error.message }, "could not read Redis's clock") }).start(connection);
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
-    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, scheduleIdSystem: config.SCHEDULE_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
+    createProcessor({ now: () => clock.now(), pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, scheduleIdSystem: config.SCHEDULE_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
     {
-      connection: redisConnection(config, 'worker'),
+      connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       autorun: false,
@@ -88,6 +92,7 @@ async function main() {
       logger.error('still stopping after the shutdown deadline (PAS_WRITE_RETRY_BUDGET_MS + 5 s); exiting');
       process.exit(1);
     }, config.PAS_WRITE_RETRY_BUDGET_MS + 5000).unref();
+    clock.stop();
     await Promise.all([worker.close(), reconciler.close()]);
     await pas.close();
     admin.close();
@@ -99,6 +104,7 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   logger.info({ pas: pas.kind, concurrency: config.WORKER_CONCURRENCY, queue: BOOKING_QUEUE }, 'worker ready');
+  await clock.measured;
   await worker.run();
 }
 

@@ -8,7 +8,7 @@ import { handleRead } from './handlers/read.js';
 import { handleSearchAppointment } from './handlers/search-appointment.js';
 import { handleSearchSlot } from './handlers/search-slot.js';
 import type { Logger } from './logger.js';
-import { createPasRetry, DEADLINE_MARGIN_MS, DeadlinePassedError, isWriteJob } from './retry.js';
+import { createPasRetry, DEADLINE_MARGIN_MS, DeadlinePassedError, isWriteJob, systemClock } from './retry.js';
 
 export interface ProcessorDeps {
   pas: PasPort;
@@ -21,6 +21,12 @@ export interface ProcessorDeps {
   /** Retry budgets (ms) of one job's PAS calls: bookings and cancels, and reads (retry.ts). */
   writeRetryBudgetMs: number;
   readRetryBudgetMs: number;
+  /**
+   * The clock job deadlines are on: Redis's, as this process estimates it (@booking/queue's
+   * QueueClock), the one the facade stamped them with; this host's own clock may be seconds off.
+   * Date.now when absent (tests of one process).
+   */
+  now?: () => number;
   /**
    * Observability hooks (observability/metrics.ts): each reply the worker gives, with why the job
    * was not (wholly) run when it was not (its deadline passed; it could not be decoded), and each
@@ -55,6 +61,8 @@ function startedBefore(job: Job): boolean {
  * elsewhere, so a late write could make a second appointment (retry.ts, WriteDeadline).
  */
 export function createProcessor(deps: ProcessorDeps) {
+  const now = deps.now ?? Date.now;
+  const retryClock = { ...systemClock, now };
   return async (job: Job<StoredJob, StoredReply>): Promise<StoredReply> => {
     const stored = job.data;
     const kind = stored?.kind;
@@ -72,7 +80,7 @@ export function createProcessor(deps: ProcessorDeps) {
       log.error({ err: (error as Error).message }, 'job cannot be decoded');
       return unrun('undecodable', problems.internal('The job could not be decoded by the worker; nothing was done'));
     }
-    if (Date.now() > stored.deadline) {
+    if (now() > stored.deadline) {
       if (startedBefore(job)) {
         // A worker ran it before and stopped (SIGKILL, a stall) perhaps after its COMMIT.
         log.warn({ attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter }, "job past its deadline on a re-run after its worker stopped: not run again; the first run's outcome is unknown");
@@ -86,12 +94,14 @@ export function createProcessor(deps: ProcessorDeps) {
     const retry = createPasRetry({ maxRetries: deps.maxRetries, budgetMs, deadline: stored.deadline }, (attempt, error, waitMs) => {
       deps.onPasRetry?.();
       log.warn({ attempt, waitMs, err: error.message }, 'transient PAS failure, retrying');
-    });
+    }, retryClock);
     const started = performance.now();
     try {
       // A write may commit only until DEADLINE_MARGIN_MS before the consumer's deadline: the COMMIT's
-      // round trip, the reply and the clocks of worker and facade hosts all take some of what is left.
-      const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline - DEADLINE_MARGIN_MS });
+      // round trip, the reply, and the error of this worker's and the facade's estimates of Redis's
+      // clock (each at most half a TIME round trip: see queue-client.ts) take some of what is left.
+      // The deadline is read on that clock all the way to the check before COMMIT (`now`).
+      const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline - DEADLINE_MARGIN_MS, now });
       deps.onReply?.(kind, reply);
       if (reply.type === 'resource' && reply.replayed) log.info({ appointmentId: reply.id, versionId: reply.versionId }, 'replay of work already done: an earlier run of this job had committed it; same answer, nothing written');
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
@@ -108,7 +118,7 @@ export function createProcessor(deps: ProcessorDeps) {
   };
 }
 
-type Deps = ProcessorDeps & { retry: <T>(run: () => Promise<T>) => Promise<T>; deadline: number };
+type Deps = ProcessorDeps & { retry: <T>(run: () => Promise<T>) => Promise<T>; deadline: number; now: () => number };
 
 async function dispatch(data: PasJob, jobId: string, deps: Deps): Promise<WorkerReply> {
   switch (data?.kind) {

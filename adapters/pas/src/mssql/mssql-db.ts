@@ -147,7 +147,7 @@ export class MssqlDatabase implements PasDatabase {
       const connection = heldConnection(tx);
       let outcome: TxOutcome<T>;
       // Lock waits end by the write's deadline too (the repository checks it again before COMMIT).
-      const lockWait = lockWaitMs(this.lockTimeoutMs, options.deadline);
+      const lockWait = lockWaitMs(this.lockTimeoutMs, options.deadline, (options.now ?? Date.now)());
       // SET LOCK_TIMEOUT holds for the connection's session: a connection whose wait was cut short
       // for a write near its deadline is not lent out again, or later reads and writes would inherit it.
       const shortened = lockWait < this.lockTimeoutMs;

@@ -63,7 +63,7 @@ export class SqliteDatabase implements PasDatabase {
 
   transaction<T>(work: (s: PasSession) => Promise<TxOutcome<T>>, options: TxOptions = {}): Promise<T> {
     return this.serial(async () => {
-      await this.beginImmediate(options.deadline);
+      await this.beginImmediate(options);
       let outcome: TxOutcome<T>;
       try {
         outcome = await work(this.session);
@@ -87,8 +87,8 @@ export class SqliteDatabase implements PasDatabase {
    * the lock is tried without waiting and, while taken, tried again after yielding to the event
    * loop, within the busy timeout, cut to the write's deadline: no point waiting past it.
    */
-  private async beginImmediate(deadline?: number): Promise<void> {
-    const giveUp = Date.now() + lockWaitMs(this.busyTimeoutMs, deadline);
+  private async beginImmediate({ deadline, now = Date.now }: TxOptions): Promise<void> {
+    const giveUp = Date.now() + lockWaitMs(this.busyTimeoutMs, deadline, now());
     for (let attempt = 1; ; attempt++) {
       this.prepare('PRAGMA busy_timeout = 0').get();
       try {

@@ -592,8 +592,8 @@ export class PasRepository {
    * again before COMMIT (the statements' lock waits); past it, everything rolls back.
    */
   private async write<T>(ctx: WriteContext & WriteDeadline, work: (s: PasSession) => Promise<TxOutcome<T>>): Promise<T | ReplayedWrite> {
-    const { deadline } = ctx;
-    const late = () => deadline !== undefined && Date.now() >= deadline;
+    const { deadline, now = Date.now } = ctx;
+    const late = () => deadline !== undefined && now() >= deadline;
     let tooLate = false;
     const guarded = async (s: PasSession): Promise<TxOutcome<T | undefined>> => {
       if (late()) {
@@ -608,7 +608,7 @@ export class PasRepository {
       return outcome;
     };
     try {
-      const value = await this.db.transaction(guarded, deadline === undefined ? {} : { deadline });
+      const value = await this.db.transaction(guarded, deadline === undefined ? {} : { deadline, now });
       if (tooLate) throw new WriteDeadlinePassedError(deadline as number);
       return value as T;
     } catch (error) {

@@ -73,8 +73,14 @@ export function createFacadeMetrics(queues: Queue[], options: { tlsExpiries?: ()
     });
   }
 
+  const clockOffset = new Gauge({ name: 'booking_clock_offset_seconds', help: "Redis's clock less this host's, in seconds, last measured (job deadlines use Redis's clock; JWT checks use this host's)", registers: [registry] });
+
   return {
     registry,
+    /** The queue clock's latest measurement against this host's (queue-client.ts, clock.ts). */
+    clockOffset(seconds: number) {
+      clockOffset.set(seconds);
+    },
     /** Records one answered consumer request. */
     request(interaction: string, status: number, seconds: number) {
       const labels = { interaction, status: String(status) };

@@ -9,6 +9,8 @@ export interface BookDeps {
   retry: <T>(run: () => Promise<T>) => Promise<T>;
   /** The last moment the write may commit (epoch ms; the job's deadline less DEADLINE_MARGIN_MS): its PAS transaction rolls back if it begins or ends past it. */
   deadline?: number;
+  /** The clock `deadline` is on: Redis's (the queue's), shared with the facade that stamped it. */
+  now?: () => number;
 }
 
 /** A stored version as the facade's single-resource reply. */
@@ -55,6 +57,7 @@ export async function handleBook(job: BookJob, jobId: string, deps: BookDeps): P
   const command = bookCommand(job, jobId, deps.localPatientIdSystem);
   if (!('requestId' in command)) return { type: 'problem', problem: command };
   if (deps.deadline !== undefined) command.deadline = deps.deadline;
+  if (deps.now !== undefined) command.now = deps.now;
   const result = await deps.retry(() => deps.pas.book(command));
 
   switch (result.outcome) {

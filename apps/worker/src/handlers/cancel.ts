@@ -9,6 +9,8 @@ export interface CancelDeps {
   retry: <T>(run: () => Promise<T>) => Promise<T>;
   /** The last moment the write may commit (epoch ms; the job's deadline less DEADLINE_MARGIN_MS): its PAS transaction rolls back if it begins or ends past it. */
   deadline?: number;
+  /** The clock `deadline` is on: Redis's (the queue's), shared with the facade that stamped it. */
+  now?: () => number;
 }
 
 const IF_MATCH = /^W\/"(\d{1,9})"$/;
@@ -60,6 +62,7 @@ export async function handleCancel(job: CancelJob, jobId: string, deps: CancelDe
       lastUpdated,
       resource: cancelledAppointment(current.resource as never, submitted, { id: job.appointmentId, versionId: nextVersion, lastUpdated }),
       ...(deps.deadline !== undefined ? { deadline: deps.deadline } : {}),
+      ...(deps.now !== undefined ? { now: deps.now } : {}),
     }),
   );
   switch (result.outcome) {

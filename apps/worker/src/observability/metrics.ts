@@ -133,6 +133,7 @@ export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: numbe
   // So an alert can tell a reconciler switched off (0 on every worker) from one that stopped sweeping.
   const sweepInterval = new Gauge({ name: 'booking_reconcile_interval_seconds', help: 'RECONCILE_INTERVAL_SECONDS of this worker (0: it runs no sweeps)', registers });
   sweepInterval.set(settings.reconcileIntervalSeconds ?? 0);
+  const clockOffset = new Gauge({ name: 'booking_clock_offset_seconds', help: "Redis's clock less this host's, in seconds, last measured (job deadlines use Redis's clock; JWT checks use this host's)", registers });
   for (const kind of PAS_CHANGE_KINDS) for (const via of PAS_CHANGE_VIAS) pasChanges.inc({ kind, via }, 0);
   for (const outcome of ['complete', 'partial', 'skipped', 'failed'] as const) sweeps.inc({ outcome }, 0);
   sweepChecked.inc(0);
@@ -154,6 +155,10 @@ export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: numbe
   return {
     registry,
     pasObserver,
+    /** The queue clock's latest measurement against this host's (clock.ts). */
+    clockOffset(seconds: number) {
+      clockOffset.set(seconds);
+    },
     /** A reconciler sweep ended (or was skipped because another worker held the sweep lock). */
     sweep(outcome: SweepOutcome, seconds?: number, checked?: number) {
       sweeps.inc({ outcome });

@@ -1,0 +1,78 @@
+import { describe, expect, it, vi } from 'vitest';
+import { type ClockSource, QueueClock, reportClock } from '../src/clock.js';
+
+/** A Redis whose clock reads `redisAhead` ms ahead of this process's monotonic clock; each TIME takes the next round trip of `trips`, Redis reading its clock halfway. */
+function fakeRedis(local: { t: number }, redisAhead: number, trips: number[]): ClockSource {
+  let i = 0;
+  return {
+    async time() {
+      const trip = trips[i++ % trips.length] ?? 0;
+      local.t += trip / 2;
+      const redisMs = local.t + redisAhead;
+      local.t += trip / 2;
+      return [String(Math.floor(redisMs / 1000)), String(Math.round((redisMs % 1000) * 1000))];
+    },
+  };
+}
+
+describe('QueueClock (Redis time, estimated locally)', () => {
+  it("reads Redis's time, not this host's, from the sample with the smallest round trip", async () => {
+    const local = { t: 1_000_000 };
+    // The host's wall clock is 3 s ahead of Redis; the monotonic clock's origin says nothing of either.
+    const clock = new QueueClock(fakeRedis(local, 50_000, [400, 30, 10, 200, 90]), { monotonic: () => local.t, wall: () => local.t + 53_000 });
+    await clock.measure();
+    expect(clock.now()).toBeCloseTo(local.t + 50_000, 0);
+  });
+
+  it("keeps its reading when this host's wall clock steps", async () => {
+    const local = { t: 5_000 };
+    let wallStep = 0;
+    const clock = new QueueClock(fakeRedis(local, 1_000, [2]), { monotonic: () => local.t, wall: () => local.t + wallStep });
+    await clock.measure();
+    const before = clock.now();
+    wallStep = -3_600_000; // the host's clock goes back an hour
+    local.t += 100;
+    expect(clock.now()).toBeCloseTo(before + 100, 0);
+  });
+
+  it('reports how far the wall clock is off, and reads the wall clock only until first measured', async () => {
+    const local = { t: 0 };
+    const onMeasured = vi.fn();
+    const clock = new QueueClock(fakeRedis(local, 0, [4]), { monotonic: () => local.t, wall: () => local.t + 11_000, onMeasured });
+    expect(clock.isMeasured).toBe(false);
+    expect(clock.now()).toBe(11_000);
+    await clock.measure();
+    expect(clock.isMeasured).toBe(true);
+    expect(onMeasured).toHaveBeenCalledWith({ wallOffsetMs: -11_000, roundTripMs: 4 });
+    await expect(clock.measured).resolves.toBeUndefined();
+  });
+
+  it('survives a Redis that does not answer, and is measured once it does', async () => {
+    const local = { t: 0 };
+    const redis = fakeRedis(local, 7_000, [2]);
+    let down = true;
+    const onError = vi.fn();
+    const clock = new QueueClock({ time: () => (down ? new Promise<never>(() => {}) : redis.time()) }, { monotonic: () => local.t, wall: () => local.t, sampleLimitMs: 5, onError });
+    await clock.measure();
+    expect(onError).toHaveBeenCalledOnce();
+    expect(clock.isMeasured).toBe(false);
+    down = false;
+    await clock.measure();
+    expect(clock.now()).toBeCloseTo(local.t + 7_000, 0);
+  });
+});
+
+describe('reportClock', () => {
+  it('sets the gauge each time, warns once when the host clock goes over 1 s off, and says when it is back', () => {
+    const log = { warn: vi.fn(), info: vi.fn() };
+    const gauge = vi.fn();
+    const report = reportClock(log, gauge);
+    report({ wallOffsetMs: 200, roundTripMs: 1 });
+    report({ wallOffsetMs: -3000, roundTripMs: 1 });
+    report({ wallOffsetMs: -3000, roundTripMs: 1 });
+    report({ wallOffsetMs: 100, roundTripMs: 1 });
+    expect(gauge.mock.calls).toEqual([[0.2], [-3], [-3], [0.1]]);
+    expect(log.warn).toHaveBeenCalledOnce();
+    expect(log.info).toHaveBeenCalledOnce();
+  });
+});

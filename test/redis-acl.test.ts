@@ -61,7 +61,7 @@ describe('Redis behind an ACL user and password', () => {
   });
 });
 
-describe('a Redis ACL without CLIENT LIST', () => {
+describe('a Redis ACL without CLIENT LIST and TIME', () => {
   let narrowDir: string;
   let narrow: ChildProcess | undefined;
   let narrowUrl: string;
@@ -69,8 +69,9 @@ describe('a Redis ACL without CLIENT LIST', () => {
   beforeAll(async () => {
     narrowDir = mkdtempSync(join(tmpdir(), 'booking-redis-acl-narrow-'));
     const port = await freePort();
-    // As above, less +client|list: BullMQ books, but nobody can count the workers.
-    writeFileSync(join(narrowDir, 'users.acl'), `user default off\nuser booking on >${PASSWORD} ~* &* +@all -@admin +client|setname +client|getname +info\n`);
+    // As above, less +client|list (BullMQ books, but nobody can count the workers) and less TIME
+    // (Redis's clock, on which job deadlines are read).
+    writeFileSync(join(narrowDir, 'users.acl'), `user default off\nuser booking on >${PASSWORD} ~* &* +@all -@admin -time +client|setname +client|getname +info\n`);
     writeFileSync(join(narrowDir, 'redis_password'), `${PASSWORD}\n`, { mode: 0o600 });
     narrow = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', narrowDir, '--aclfile', join(narrowDir, 'users.acl')], { stdio: 'ignore' });
     narrowUrl = `redis://127.0.0.1:${port}`;
@@ -99,12 +100,12 @@ describe('a Redis ACL without CLIENT LIST', () => {
 
     const doctor = await cli(['doctor', '--app', 'facade'], { REDIS_URL: narrowUrl, REDIS_USERNAME: 'booking', REDIS_PASSWORD_FILE: join(narrowDir, 'redis_password'), QUEUE_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}`, FACADE_TLS: 'off', AUDIT_DIR: join(narrowDir, 'audit') });
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(1);
-    expect(doctor.stdout).toMatch(/FAIL {2}redis {3}the Redis user may not run CLIENT LIST: .*readiness/);
-    expect(doctor.stdout).toMatch(/add \+client\|list to the user's ACL rule/);
+    expect(doctor.stdout).toMatch(/FAIL {2}redis {3}the Redis user may not run CLIENT LIST, TIME: .*readiness.*clock/);
+    expect(doctor.stdout).toMatch(/add \+client\|list \+time to the user's ACL rule/);
   });
 
   it('doctor passes the ACL the product documents', async () => {
     const doctor = await cli(['doctor', '--app', 'facade'], { REDIS_URL: url, REDIS_USERNAME: 'booking', REDIS_PASSWORD_FILE: join(dir, 'redis_password'), QUEUE_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}`, FACADE_TLS: 'off', AUDIT_DIR: join(dir, 'audit') });
-    expect(doctor.stdout).toMatch(/ok {4}redis {3}the Redis user may run CLIENT SETNAME, GETNAME and LIST/);
+    expect(doctor.stdout).toMatch(/ok {4}redis {3}the Redis user may run CLIENT SETNAME, GETNAME, LIST and TIME/);
   });
 });

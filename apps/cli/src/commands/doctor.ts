@@ -282,33 +282,40 @@ export async function checkRedis(target: RedisTarget | string, maxSkewSeconds: n
 }
 
 /**
- * The CLIENT subcommands facade and workers run besides queue commands (a Redis ACL of
- * `+@all -@admin` refuses them): BullMQ names each worker's connection (SETNAME), and facade
- * readiness counts the workers by those names (LIST) — without it readiness is 503 for good.
+ * The commands facade and workers run besides queue commands that a narrow Redis ACL may refuse
+ * (`+@all -@admin` refuses the CLIENT ones): BullMQ names each worker's connection (SETNAME),
+ * facade readiness counts the workers by those names (LIST) — without it readiness is 503 for
+ * good — and both read Redis's clock (TIME), on which job deadlines are stamped and checked:
+ * without it no job is taken.
  */
-const CLIENT_COMMANDS = [
-  { args: ['SETNAME', 'booking-doctor'], rule: '+client|setname' },
-  { args: ['GETNAME'], rule: '+client|getname' },
-  { args: ['LIST', 'TYPE', 'pubsub'], rule: '+client|list' },
+const REDIS_COMMANDS = [
+  { args: ['CLIENT', 'SETNAME', 'booking-doctor'], rule: '+client|setname' },
+  { args: ['CLIENT', 'GETNAME'], rule: '+client|getname' },
+  { args: ['CLIENT', 'LIST', 'TYPE', 'pubsub'], rule: '+client|list' },
+  { args: ['TIME'], rule: '+time' },
 ] as const;
+
+/** 'CLIENT SETNAME' for '+client|setname'. */
+const commandName = (rule: string) => rule.slice(1).replace('|', ' ').toUpperCase();
 
 async function checkRedisCommands(redis: Redis): Promise<CheckResult> {
   const refused: string[] = [];
-  for (const { args, rule } of CLIENT_COMMANDS) {
+  for (const { args, rule } of REDIS_COMMANDS) {
     try {
-      await redis.call('CLIENT', ...args);
+      const [command, ...rest] = args;
+      await redis.call(command, ...rest);
     } catch (error) {
       const message = (error as Error).message;
-      if (!/NOPERM/i.test(message)) return { status: 'warn', check: 'redis', subject: 'ACL', message: `CLIENT ${args[0]} failed: ${message}`, fix: `make sure the Redis user may run CLIENT ${args[0]} (${rule})` };
+      if (!/NOPERM/i.test(message)) return { status: 'warn', check: 'redis', subject: 'ACL', message: `${commandName(rule)} failed: ${message}`, fix: `make sure the Redis user may run ${commandName(rule)} (${rule})` };
       refused.push(rule);
     }
   }
-  if (refused.length === 0) return { status: 'ok', check: 'redis', subject: 'ACL', message: 'the Redis user may run CLIENT SETNAME, GETNAME and LIST' };
+  if (refused.length === 0) return { status: 'ok', check: 'redis', subject: 'ACL', message: 'the Redis user may run CLIENT SETNAME, GETNAME, LIST and TIME' };
   return {
     status: 'fail',
     check: 'redis',
     subject: 'ACL',
-    message: `the Redis user may not run ${refused.map((r) => r.slice(1).replace('|', ' ').toUpperCase()).join(', ')}: BullMQ names worker connections and facade readiness counts workers with them (readiness stays 503)`,
+    message: `the Redis user may not run ${refused.map(commandName).join(', ')}: BullMQ names worker connections and facade readiness counts workers with them (readiness stays 503); job deadlines are read on Redis's clock (TIME: without it no job is taken)`,
     fix: `add ${refused.join(' ')} to the user's ACL rule (ACL SETUSER <user> ${refused.join(' ')}, or the ACL file; docs/install.md)`,
   };
 }

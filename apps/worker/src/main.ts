@@ -8,6 +8,7 @@ import { openPas } from './pas-factory.js';
 import { createProcessor } from './processor.js';
 import { createWorkerAdminApp } from './admin.js';
 import { instrumentPas } from './instrumented-pas.js';
+import { countOnce } from './observability/count-once.js';
 import { createWorkerMetrics } from './observability/metrics.js';
 import { createPasObserver } from './observability/pas-observer.js';
 import { startReconciler } from './reconciler.js';
@@ -34,11 +35,24 @@ async function main() {
   await pas.ping();
   await refuseAnIncompleteSchema(pas, logger);
 
+  const connection = redisConnection(config, 'worker');
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
-    createProcessor({ pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, scheduleIdSystem: config.SCHEDULE_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
+    createProcessor({
+      pas,
+      logger,
+      keyring: config.keyring,
+      localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM,
+      scheduleIdSystem: config.SCHEDULE_ID_SYSTEM,
+      maxRetries: config.PAS_MAX_RETRIES,
+      writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS,
+      readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS,
+      onReply: metrics.reply,
+      onPasRetry: metrics.pasRetry,
+      claimCount: countOnce(connection, config.QUEUE_PREFIX),
+    }),
     {
-      connection: redisConnection(config, 'worker'),
+      connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       autorun: false,

@@ -3,8 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { BOOKING_QUEUE, bundleReply, encodeReply, Keyring, redisConnection, type StoredJob, type StoredReply } from '@booking/queue';
 import { type QueueEvents, Worker } from 'bullmq';
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { JobError, PasQueueClient } from '../apps/facade/src/queue-client.js';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { MAX_JOB_TIMEOUT_MS } from '../apps/facade/src/config.js';
+import { JobError, PasQueueClient, unrunJobGraceMs } from '../apps/facade/src/queue-client.js';
 import { startRedis } from './support/redis.js';
 
 /** The facade's queue client against a real Redis and an in-process BullMQ worker. */
@@ -105,12 +106,44 @@ describe('PasQueueClient retention', () => {
     expect(await waitFor(200)).toMatchObject({ reason: 'timeout' });
     const counts = () => client.queue.getJobCounts('wait', 'paused');
     expect(Object.values(await counts()).reduce((a, b) => a + b)).toBe(2);
-    for (let i = 0; i < 50 && Object.values(await counts()).some((n) => n > 0); i++) {
-      await sleep(200);
-      await client.removeExpired();
-    }
+    // Unrun jobs stay past every facade's deadline (unrunJobGraceMs), not only this one's retention.
+    await sleep(1100);
+    await client.removeExpired();
+    expect(Object.values(await counts()).reduce((a, b) => a + b)).toBe(2);
+    // This host's clock read once that bound has passed.
+    const realNow = Date.now;
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + unrunJobGraceMs(1) + 1000);
+    await client.removeExpired();
+    vi.restoreAllMocks();
     expect(await counts()).toEqual({ wait: 0, paused: 0 });
     expect(await client.queue.getJobs(['wait', 'paused'])).toEqual([]);
+  });
+
+  it("never removes a job still within another facade's deadline: a facade with a short retention sweeping the shared queue leaves a longer-waiting facade's job to run", async () => {
+    const redisUrl = inject('redisUrl');
+    const prefix = `qc${randomUUID().slice(0, 8)}`;
+    // Facade A waits the longest JOB_TIMEOUT_MS; facade B, on the same queue, keeps jobs 15 s (valid for its 10 s timeout).
+    const a = new PasQueueClient({ redis: redisUrl, prefix, keyring, retentionSeconds: 3600 });
+    const b = new PasQueueClient({ redis: redisUrl, prefix, keyring, retentionSeconds: 15 });
+    cleanup.push(() => a.close(), () => b.close());
+    await Promise.all([a.ready(), b.ready()]);
+    const reply = a.run({ kind: 'noop', traceRequestId: randomUUID() }, MAX_JOB_TIMEOUT_MS).catch((e: unknown) => e);
+    await vi.waitFor(async () => expect(await a.queue.getJobCounts('wait')).toEqual({ wait: 1 }));
+    // No worker free yet (a backlog). B sweeps when the job has waited 16 s by B's clock, which
+    // runs 5 s fast too: past B's retention, well within A's deadline.
+    const realNow = Date.now;
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 16_000 + 5000);
+    await b.removeExpired();
+    vi.restoreAllMocks();
+    expect(await a.queue.getJobCounts('wait')).toEqual({ wait: 1 });
+    // A worker frees up: the job runs and A's request gets its answer.
+    const connection = redisConnection(redisUrl, 'worker');
+    const worker = new Worker<StoredJob, StoredReply>(BOOKING_QUEUE, async (job) => encodeReply({ type: 'empty' }, String(job.id), keyring), { connection, prefix });
+    cleanup.push(async () => {
+      await worker.close();
+      connection.disconnect();
+    });
+    expect(await within(reply, 10_000)).toEqual({ type: 'empty' });
   });
 });
 

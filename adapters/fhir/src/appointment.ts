@@ -44,8 +44,8 @@ export const SUBSETTED_TAG = { system: 'http://hl7.org/fhir/v3/ObservationValue'
 /**
  * What the Appointment search (spec §12) shows of an appointment: "limited content", i.e. id,
  * version, status, start, end, created and one participant, the patient, named by identifier only
- * (the NHS number; else the PAS's local patient identifier). Any organisation with the read scope
- * may search by NHS number, so no demographics, description, reason, contained DocumentReference,
+ * (the NHS number; else the PAS's local patient identifier; else "Patient not identified"). Any
+ * organisation with the read scope may search by NHS number, so no demographics, description, reason, contained DocumentReference,
  * Slot or other participants: a read by id returns the whole resource. Tagged SUBSETTED so that
  * nobody takes it for the whole resource (or PUTs it back).
  */
@@ -62,9 +62,15 @@ export function appointmentSearchSummary(appointment: JsonObject): JsonObject {
     id: appointment.id,
     meta: { ...pick(meta, ['versionId', 'lastUpdated', 'profile']), tag: [{ ...SUBSETTED_TAG }] },
     ...pick(appointment, ['status', 'start', 'end', 'created']),
-    ...(participant && identifier ? { participant: [{ actor: { identifier: pick(identifier, ['system', 'value']) }, status: participant.status }] } : {}),
+    // Always the patient participant (participant 1..*): with no identifier left in the PAS (NHS
+    // number cleared, no local number), a display that says so and names nobody (app-1: type or
+    // actor). Every booking the facade takes has a patient participant; 'accepted' is for one it did not make.
+    participant: [{ actor: identifier ? { identifier: pick(identifier, ['system', 'value']) } : { display: UNIDENTIFIED_PATIENT }, status: participant?.status ?? 'accepted' }],
   } as JsonObject;
 }
+
+/** The search summary's patient when the PAS holds no identifier for them: never their name. */
+export const UNIDENTIFIED_PATIENT = 'Patient not identified';
 
 function pick(obj: JsonObject, keys: string[]): JsonObject {
   return Object.fromEntries(keys.filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]])) as JsonObject;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appointmentSearchSummary, bookedAppointment, SUBSETTED_TAG, SYSTEMS } from '../src/index.js';
+import { appointmentSearchSummary, bookedAppointment, SUBSETTED_TAG, SYSTEMS, UNIDENTIFIED_PATIENT } from '../src/index.js';
 import { sampleBooking } from './booking-sample.js';
 
 /** What the Appointment search (spec §12) shows of a stored appointment: limited content only. */
@@ -31,5 +31,17 @@ describe('appointmentSearchSummary', () => {
     const summary = appointmentSearchSummary(stored);
     expect(summary.participant).toEqual([{ actor: { identifier: { system: 'https://trust.example/Id/pas-patient', value: 'P0042' } }, status: 'accepted' }]);
     expect(JSON.stringify(summary)).not.toMatch(/Bloggs|Jane|1970-01-01|High Street|01234|Reason for calling|doc1/);
+  });
+
+  it('keeps the patient participant (1..*) when the PAS holds no identifier for them any more: "Patient not identified", never a name', () => {
+    // A clerk cleared NHS_NO and the patient has no HOSP_NO: the version composed from the PAS names them by reference only.
+    const stored = bookedAppointment(sampleBooking(), stamp, undefined);
+    const patient = (stored.contained as Record<string, any>[]).find((r) => r.resourceType === 'Patient') as Record<string, any>;
+    delete patient.identifier;
+    const participant = (stored.participant as Record<string, any>[])[0] as Record<string, any>;
+    participant.actor = { reference: `#${patient.id}`, display: 'Jane Bloggs' };
+    const summary = appointmentSearchSummary(stored);
+    expect(summary.participant).toEqual([{ actor: { display: UNIDENTIFIED_PATIENT }, status: 'accepted' }]);
+    expect(JSON.stringify(summary)).not.toMatch(/Bloggs|Jane|1970-01-01|High Street|01234|Reason for calling|doc1|#/);
   });
 });

@@ -2,6 +2,9 @@ import { ConfigError, loadConfig, redisSettings, setting, withRedisLogin, z } fr
 import { type Keyring, keyringFromSettings } from '@booking/queue';
 import { securitySettings } from './security/settings.js';
 
+/** The longest JOB_TIMEOUT_MS a facade may have: what any facade sharing the queue may wait for a job (queue-client.ts, removeExpired). */
+export const MAX_JOB_TIMEOUT_MS = 120_000;
+
 /** Facade settings. The facade holds no PAS credentials: it only talks to Redis. */
 export const facadeSchema = z.object({
   // REDIS_URL, or Redis Sentinel (REDIS_SENTINELS …): the same settings as the workers'.
@@ -20,7 +23,7 @@ export const facadeSchema = z.object({
   PROVIDER_ASID: z.string().regex(/^\d{12}$/, 'must be 12 digits').describe('this provider\u2019s 12-digit ASID, checked against Ssp-To').default('200000000359'),
   ADMIN_HOST: setting.string('the admin listen address (health, metrics)').default('127.0.0.1'),
   ADMIN_PORT: setting.int('the admin TCP port (0 = any free port)', 0, 65535).default(9090),
-  JOB_TIMEOUT_MS: setting.int('how long a request waits for its job, in ms', 100, 120000).default(10000),
+  JOB_TIMEOUT_MS: setting.int('how long a request waits for its job, in ms', 100, MAX_JOB_TIMEOUT_MS).default(10000),
   JWT_CLOCK_SKEW_SECONDS: setting.int('tolerated clock skew for iat/exp, in seconds', 0, 600).default(60),
   MAX_BODY_BYTES: setting.int('largest accepted request body, in bytes', 1024, 50 * 1024 * 1024).default(1024 * 1024),
   PUBLISHER: setting.string('the publisher named in the CapabilityStatement (the trust or supplier)').default('NHS Booking Facade (open source)'),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BOOKING_QUEUE, type ClockMeasurement, decodeReply, QueueClock, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { MAX_JOB_TIMEOUT_MS } from './config.js';
 import { JobError, type JobRunner } from './job-runner.js';
 
 export { JobError };
@@ -190,25 +191,29 @@ export class PasQueueClient implements JobRunner {
   }
 
   /**
-   * Removes what jobs leave in Redis once JOB_RETENTION_SECONDS have passed: finished jobs, jobs
-   * that waited that long for a worker or in a paused queue (past their deadline: the worker would
-   * do nothing with them), and every entry of the queue's event stream older than that — `completed` entries
-   * carry the sealed reply. BullMQ alone would keep them longer: `removeOnComplete`'s age is applied
-   * only when a later job finishes (overnight the last jobs stay), and it trims the event stream to
-   * about 10,000 entries, whatever their age (days of replies on a quiet trust).
+   * Removes what jobs leave in Redis once JOB_RETENTION_SECONDS have passed: finished jobs, and
+   * every entry of the queue's event stream older than that — `completed` entries carry the sealed
+   * reply. BullMQ alone would keep them longer: `removeOnComplete`'s age is applied only when a
+   * later job finishes (overnight the last jobs stay), and it trims the event stream to about
+   * 10,000 entries, whatever their age (days of replies on a quiet trust). Jobs still waiting for a
+   * worker or in a paused queue go once they are past every deadline they could have: the queue
+   * is shared, another facade may wait longer (up to the largest JOB_TIMEOUT_MS) than this one's
+   * retention, and a job's age is its adding host's clock read against this one's. So they wait
+   * the longer of the retention and MAX_JOB_TIMEOUT_MS + WAIT_CLOCK_MARGIN_MS.
    *
    * Run by every facade on a timer: each step is idempotent and atomic in Redis, so facades
    * running it at once only repeat each other. Never cuts short a wait: the retention is longer
-   * than any job's deadline, so no request still waits for a job or an event removed here.
+   * than this facade's deadlines, so no request still waits for a job or an event removed here.
    */
   async removeExpired(): Promise<void> {
     if (this.removing) return;
     this.removing = true;
     try {
       const graceMs = this.retentionSeconds * 1000;
-      for (const type of ['completed', 'failed', 'wait', 'paused'] as const) {
+      const waitGraceMs = unrunJobGraceMs(this.retentionSeconds);
+      for (const [type, grace] of [['completed', graceMs], ['failed', graceMs], ['wait', waitGraceMs], ['paused', waitGraceMs]] as const) {
         // In batches, so that no one script holds Redis for long after a backlog.
-        while ((await this.queue.clean(graceMs, CLEAN_BATCH, type)).length === CLEAN_BATCH);
+        while ((await this.queue.clean(grace, CLEAN_BATCH, type)).length === CLEAN_BATCH);
       }
       // Stream ids are Redis' clock in ms at XADD: ask its clock, not this host's. Exact, not `~`:
       // an approximate trim keeps a whole node (up to 100 entries) until its newest entry expires.
@@ -241,6 +246,18 @@ const NOT_SENT = /Stream isn't writeable/;
 const SEND_LIMIT_MS = 1000;
 /** Most jobs removed by one Redis script (Queue.clean) while removing expired ones. */
 const CLEAN_BATCH = 1000;
+
+/** How far apart the clocks of the facades sharing a queue may be (twice what `doctor` tolerates against Redis: 5 s). */
+export const WAIT_CLOCK_MARGIN_MS = 10_000;
+
+/**
+ * How long a job no worker has taken yet (waiting, or in a paused queue) stays before it is removed:
+ * past any facade's deadline for it, whichever facade added it and whatever its clock, and never
+ * sooner than the retention.
+ */
+export function unrunJobGraceMs(retentionSeconds: number): number {
+  return Math.max(retentionSeconds * 1000, MAX_JOB_TIMEOUT_MS + WAIT_CLOCK_MARGIN_MS);
+}
 
 /**
  * How often expired jobs and events are removed: every minute, or every tenth of the retention

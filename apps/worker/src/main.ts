@@ -8,6 +8,7 @@ import { openPas } from './pas-factory.js';
 import { createProcessor } from './processor.js';
 import { createWorkerAdminApp } from './admin.js';
 import { instrumentPas } from './instrumented-pas.js';
+import { countOnce } from './observability/count-once.js';
 import { createWorkerMetrics } from './observability/metrics.js';
 import { createPasObserver } from './observability/pas-observer.js';
 import { startReconciler } from './reconciler.js';
@@ -40,7 +41,20 @@ async function main() {
   const clock = new QueueClock(connection, { onMeasured: reportClock(logger, metrics.clockOffset), onError: (error) => logger.warn({ err: error.message }, "could not read Redis's clock") }).start(connection);
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
-    createProcessor({ now: () => clock.now(), pas, logger, keyring: config.keyring, localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM, scheduleIdSystem: config.SCHEDULE_ID_SYSTEM, maxRetries: config.PAS_MAX_RETRIES, writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS, readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS, onReply: metrics.reply, onPasRetry: metrics.pasRetry }),
+    createProcessor({
+      now: () => clock.now(),
+      pas,
+      logger,
+      keyring: config.keyring,
+      localPatientIdSystem: config.LOCAL_PATIENT_ID_SYSTEM,
+      scheduleIdSystem: config.SCHEDULE_ID_SYSTEM,
+      maxRetries: config.PAS_MAX_RETRIES,
+      writeRetryBudgetMs: config.PAS_WRITE_RETRY_BUDGET_MS,
+      readRetryBudgetMs: config.PAS_READ_RETRY_BUDGET_MS,
+      onReply: metrics.reply,
+      onPasRetry: metrics.pasRetry,
+      claimCount: countOnce(connection, config.QUEUE_PREFIX),
+    }),
     {
       connection,
       prefix: config.QUEUE_PREFIX,

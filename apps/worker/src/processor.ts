@@ -32,8 +32,14 @@ export interface ProcessorDeps {
    * was not (wholly) run when it was not (its deadline passed; it could not be decoded), and each
    * PAS retry. `kind` is the job's clear kind, as Redis holds it.
    */
-  onReply?: (kind: string, reply: WorkerReply, unrun?: UnrunReason) => void;
+  onReply?: (kind: string, reply: WorkerReply, unrun?: UnrunReason, countedBefore?: boolean) => void;
   onPasRetry?: () => void;
+  /**
+   * Claims the count of a job's booking or cancellation (observability/count-once.ts): true for the
+   * first run of the job to reach it, false for a later run (`countedBefore`: counted as replayed).
+   * Without it every run counts its write outcome (a re-run may be counted twice).
+   */
+  claimCount?: (jobId: string) => Promise<boolean>;
 }
 
 /** Why a job got an answer without being run to its end. */
@@ -102,8 +108,12 @@ export function createProcessor(deps: ProcessorDeps) {
       // clock (each at most half a TIME round trip: see queue-client.ts) take some of what is left.
       // The deadline is read on that clock all the way to the check before COMMIT (`now`).
       const reply = await dispatch(data, String(job.id), { ...deps, retry, deadline: stored.deadline - DEADLINE_MARGIN_MS, now });
-      deps.onReply?.(kind, reply);
-      if (reply.type === 'resource' && reply.replayed) log.info({ appointmentId: reply.id, versionId: reply.versionId }, 'replay of work already done: an earlier run of this job had committed it; same answer, nothing written');
+      // A booking or cancellation made (or found made by this job): counted once per job, whichever run gets here first.
+      const countedBefore = isWriteJob(kind) && reply.type === 'resource' && deps.claimCount ? !(await deps.claimCount(String(job.id))) : false;
+      deps.onReply?.(kind, reply, undefined, countedBefore);
+      if (reply.type === 'resource' && reply.replayed) {
+        log.info({ appointmentId: reply.id, versionId: reply.versionId, countedBefore }, "replay of work already done: this job's write had committed (an earlier attempt whose answer was lost, or an earlier run); same answer, nothing written");
+      }
       log.info({ reply: reply.type, status: reply.type === 'problem' ? reply.problem.status : reply.type === 'resource' ? reply.status : 200, ms: Math.round(performance.now() - started) }, 'job done');
       return seal(reply);
     } catch (error) {

@@ -113,6 +113,8 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
   let booked: { id: string; etag?: string; resource: Json } | undefined;
   let bookUncertain = false;
   let cancelled = false;
+  /** Appointments found no longer the smoke patient's: never PUT again. */
+  const notSmokes = new Set<string>();
   let slot: Json | undefined;
   const window = searchWindow(options.zone);
   const slotQuery = {
@@ -180,7 +182,7 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
   }
 
   // Clean-up: whatever failed above, leave no test booking behind.
-  if (booked && !cancelled) log({ step: 'cleanup-cancel', ...(await cancelAppointment(booked)) });
+  if (booked && !cancelled && !notSmokes.has(booked.id)) log({ step: 'cleanup-cancel', ...(await cancelAppointment(booked)) });
   if (bookUncertain) {
     const found = await run(() => client.search({ resourceType: 'Appointment', searchParams: { identifier: `${SYSTEMS.nhsNumber}|${nhsNumber}` }, options: headers('searchAppointment') }));
     // The search shows limited content (§12): each booked one is read whole, to see it is the smoke
@@ -191,27 +193,49 @@ export async function smoke(options: SmokeOptions): Promise<ExitCode> {
       if (a?.resourceType !== 'Appointment' || a.status !== 'booked') continue;
       const whole = await run(() => client.read({ resourceType: 'Appointment', id: a.id, options: headers('read') }));
       readMs += whole.ms;
-      const r = whole.resource;
-      if (r?.status === 'booked' && (r.contained ?? []).some((c: Json) => c.resourceType === 'Patient' && c.name?.[0]?.family === SMOKE_FAMILY)) {
-        leftovers.push({ id: a.id, etag: whole.response?.headers.get('etag') ?? undefined, resource: r });
-      }
+      if (isSmokeBooking(whole.resource)) leftovers.push({ id: a.id, etag: whole.response?.headers.get('etag') ?? undefined, resource: whole.resource as Json });
     }
     log({ step: 'cleanup-search', ok: found.status === 200, status: found.status, ms: found.ms + readMs, detail: found.error ?? `${leftovers.length} booked ${SMOKE_FAMILY} appointment(s) to cancel` });
     for (const a of leftovers) log({ step: 'cleanup-cancel', ...(await cancelAppointment(a)) });
   }
 
-  /** PUT the appointment back with status cancelled and If-Match; one re-read on a stale ETag. */
-  async function cancelAppointment(appt: { id: string; etag?: string; resource: Json }, retry = true): Promise<Omit<Step, 'step'>> {
+  /**
+   * Still the smoke test's own booking: booked, for the SMOKETEST patient with this run's NHS number.
+   * Checked on every version smoke is about to PUT back: a clerk may re-link the row to a real
+   * patient at any moment, and smoke must never cancel a real patient's appointment.
+   */
+  function isSmokeBooking(r: Json | undefined): boolean {
+    return (
+      r?.status === 'booked' &&
+      (r.contained ?? []).some(
+        (c: Json) =>
+          c?.resourceType === 'Patient' &&
+          (c.name ?? []).some((n: Json) => n?.family === SMOKE_FAMILY) &&
+          (c.identifier ?? []).some((i: Json) => i?.system === SYSTEMS.nhsNumber && i.value === nhsNumber),
+      )
+    );
+  }
+
+  /**
+   * PUT the appointment back with status cancelled and If-Match; one re-read on a stale ETag. A
+   * version that is no longer the smoke patient's booking is left alone and reported as a failed
+   * step (clean-up incomplete: smoke exits 1).
+   */
+  async function cancelAppointment(appt: { id: string; etag?: string; resource: Json }, retry = true, ms = 0): Promise<Omit<Step, 'step'>> {
+    if (!isSmokeBooking(appt.resource)) {
+      notSmokes.add(appt.id);
+      return { ok: false, ms, detail: `Appointment/${appt.id} is no longer a booked ${SMOKE_FAMILY} appointment (status ${appt.resource.status}, patient changed in the PAS?): not cancelled, check it in the PAS` };
+    }
     const etag = appt.etag ?? (appt.resource.meta?.versionId ? `W/"${appt.resource.meta.versionId}"` : undefined);
     const body: FhirResource = { ...appt.resource, resourceType: 'Appointment', status: 'cancelled' };
     const r = await run(() => client.update({ resourceType: 'Appointment', id: appt.id, body, options: headers('cancel', { 'Content-Type': 'application/fhir+json', ...(etag ? { 'If-Match': etag } : {}) }) }));
     if (r.status === 409 && retry) {
       const fresh = await run(() => client.read({ resourceType: 'Appointment', id: appt.id, options: headers('read') }));
       if (fresh.resource?.status === 'cancelled') return { ok: true, status: fresh.status, ms: r.ms + fresh.ms, detail: `Appointment/${appt.id} was already cancelled` };
-      if (fresh.resource) return cancelAppointment({ id: appt.id, etag: fresh.response?.headers.get('etag') ?? undefined, resource: fresh.resource }, false);
+      if (fresh.resource) return cancelAppointment({ id: appt.id, etag: fresh.response?.headers.get('etag') ?? undefined, resource: fresh.resource }, false, r.ms + fresh.ms);
     }
     const ok = r.status === 200 && r.resource?.status === 'cancelled';
-    return { ok, status: r.status, ms: r.ms, detail: r.error ?? (ok ? `Appointment/${appt.id} cancelled, ETag ${r.response?.headers.get('etag') ?? '(none)'}` : `status ${r.resource?.status}`) };
+    return { ok, status: r.status, ms: ms + r.ms, detail: r.error ?? (ok ? `Appointment/${appt.id} cancelled, ETag ${r.response?.headers.get('etag') ?? '(none)'}` : `status ${r.resource?.status}`) };
   }
 
   const passed = steps.length > 0 && steps.every((s) => s.ok);

@@ -18,11 +18,14 @@ const PAS_OPERATIONS = ['searchSlots', 'book', 'searchAppointments', 'readAppoin
 const kindLabel = (kind: string | undefined) => (kind !== undefined && JOB_KINDS.includes(kind) ? kind : 'unknown');
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
-/** What a book or cancel reply means for the business, as the on-call dashboard counts it. */
-export function bookingOutcome(kind: string, reply: WorkerReply): BookingOutcome {
+/**
+ * What a book or cancel reply means for the business, as the on-call dashboard counts it.
+ * `countedBefore`: an earlier run of the same job already counted its booking or cancellation
+ * (processor.ts, count-once.ts), so this one is a replay.
+ */
+export function bookingOutcome(kind: string, reply: WorkerReply, countedBefore = false): BookingOutcome {
   if (reply.type === 'resource') {
-    // A re-run of a job whose first run committed: the booking or cancellation was counted then.
-    if (reply.replayed) return 'replayed';
+    if (countedBefore) return 'replayed';
     if (kind === 'book' && reply.status === 201) return 'booked';
     if (kind === 'cancel') return 'cancelled';
   }
@@ -79,7 +82,7 @@ export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: numbe
   });
   const outcomes = new Counter({
     name: 'booking_outcomes_total',
-    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, replayed (a re-run of a job that had already committed: counted once, as booked or cancelled), other, expired (deadline passed: outcome unknown to the consumer), undecodable, failed',
+    help: 'Booking and cancellation outcomes: booked, slot_taken, duplicate, cancelled, replayed (a later run of a job whose booking or cancellation an earlier run already counted: the same answer again, nothing written), other, expired (deadline passed: outcome unknown to the consumer), undecodable, failed',
     labelNames: ['outcome'] as const,
     registers,
   });
@@ -176,12 +179,12 @@ export function createWorkerMetrics(settings: { reconcileIntervalSeconds?: numbe
     },
     /**
      * A reply the processor produced (before it is sealed for Redis), every one: those of jobs it
-     * did not run (deadline passed, undecodable: `unrun`) too.
+     * did not run (deadline passed, undecodable: `unrun`) too; `countedBefore` as for bookingOutcome.
      */
-    reply(kind: string, reply: WorkerReply, unrun?: 'expired' | 'undecodable') {
+    reply(kind: string, reply: WorkerReply, unrun?: 'expired' | 'undecodable', countedBefore?: boolean) {
       jobsProcessed.inc({ kind: kindLabel(kind), result: reply.type });
       if (unrun) notRun.inc({ kind: kindLabel(kind), reason: unrun });
-      if (kind === 'book' || kind === 'cancel') outcomes.inc({ outcome: unrun ?? bookingOutcome(kind, reply) });
+      if (kind === 'book' || kind === 'cancel') outcomes.inc({ outcome: unrun ?? bookingOutcome(kind, reply, countedBefore) });
     },
     /** A job BullMQ moved to completed or failed: timings from its own timestamps. */
     finished(job: Job, failed: boolean) {

@@ -10,6 +10,13 @@
  * It is measured with TIME at start, after each reconnect (perhaps to another primary after a
  * failover) and every `refreshMs`, keeping of a few samples the one with the smallest round trip and
  * placing Redis's reading at its midpoint: the estimate is then off by at most half that round trip.
+ *
+ * A new measurement may move the estimate back only by CLOCK_BACKWARD_TOLERANCE_MS. Further back
+ * would give a worker more time than its facade gave the job: after a failover to a primary whose
+ * clock is behind, or from a measurement whose replies were all read late (event loop stalled),
+ * whose midpoint then falls late. Such a measurement is not applied (the estimate held keeps
+ * running on the monotonic clock) and is reported once (`onHeldBack`). Forward moves are applied:
+ * for a worker they only bring deadlines nearer.
  */
 export interface ClockSource {
   /** Redis TIME: [seconds, microseconds] (ioredis types them as numbers, and gives strings). */
@@ -31,7 +38,13 @@ export interface QueueClockOptions {
   /** How long one TIME may take before the measurement is abandoned (the next one tries again). */
   sampleLimitMs?: number;
   onMeasured?: (measurement: ClockMeasurement) => void;
+  /** A measurement failed; called once per change of error (a successful measurement resets it). */
   onError?: (error: Error) => void;
+  /**
+   * A measurement read Redis's clock more than CLOCK_BACKWARD_TOLERANCE_MS earlier than the estimate
+   * held, and was not applied; called once until a measurement is applied again.
+   */
+  onHeldBack?: (earlierMs: number) => void;
   /** This process's clocks (tests replace them). */
   monotonic?: () => number;
   wall?: () => number;
@@ -43,6 +56,13 @@ const DEFAULT_SAMPLE_LIMIT_MS = 1000;
 const RETRY_UNMEASURED_MS = 1000;
 /** A host clock this far off Redis's is worth a warning: JWT checks (iat, exp) read the host's clock. */
 export const CLOCK_WARN_MS = 1000;
+/**
+ * How far one measurement may move the estimate back (ms). Corrections between two good samples
+ * (half their round trips, well under 10 ms on a LAN) and the monotonic clock's drift over a 15 s
+ * refresh (~1 ms) are far below it; a failover to a Redis whose clock is behind, or a stalled
+ * measurement, is not. Small next to DEADLINE_MARGIN_MS (0.5 s), which it eats into.
+ */
+export const CLOCK_BACKWARD_TOLERANCE_MS = 50;
 
 /** This process's monotonic clock as epoch ms (its origin read once, at process start, from the wall clock). */
 export const monotonicNow = (): number => performance.timeOrigin + performance.now();
@@ -52,6 +72,10 @@ export class QueueClock {
   private offsetMs: number | undefined;
   private measuring: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The last measurement's error, until one succeeds. */
+  private failure: Error | undefined;
+  /** Whether the last measurement was held back (not applied: it read Redis's clock too far back). */
+  private heldBack = false;
   private readonly monotonic: () => number;
   private readonly wall: () => number;
   private resolveFirst!: () => void;
@@ -81,6 +105,11 @@ export class QueueClock {
     return this.offsetMs !== undefined;
   }
 
+  /** Why the last measurement failed (undefined once one succeeds): readiness says it while not measured. */
+  get lastError(): Error | undefined {
+    return this.failure;
+  }
+
   /**
    * Measures now and every `refreshMs` after; `reconnected` is an emitter of the connection's
    * 'ready' (ioredis), after which it measures again. Returns `this`.
@@ -102,7 +131,9 @@ export class QueueClock {
   measure(): Promise<void> {
     this.measuring ??= this.sample()
       .catch((error: Error) => {
-        this.options.onError?.(error);
+        // Once per change: while TIME is refused (an ACL without it) this repeats every second.
+        if (error.message !== this.failure?.message) this.options.onError?.(error);
+        this.failure = error;
         // Not measured yet: nothing is stamped or run until it is, so try again soon.
         if (this.offsetMs === undefined && this.timer) setTimeout(() => void this.measure(), RETRY_UNMEASURED_MS).unref();
       })
@@ -128,6 +159,14 @@ export class QueueClock {
       best = { offsetMs: redisMs - midpoint, wallOffsetMs: redisMs - (this.wall() - (received - midpoint)), roundTripMs };
     }
     if (!best) return;
+    this.failure = undefined;
+    const earlierMs = this.offsetMs === undefined ? 0 : this.offsetMs - best.offsetMs;
+    if (earlierMs > CLOCK_BACKWARD_TOLERANCE_MS) {
+      if (!this.heldBack) this.options.onHeldBack?.(earlierMs);
+      this.heldBack = true;
+      return;
+    }
+    this.heldBack = false;
     this.offsetMs = best.offsetMs;
     this.resolveFirst();
     this.options.onMeasured?.({ wallOffsetMs: best.wallOffsetMs, roundTripMs: best.roundTripMs });
@@ -142,7 +181,7 @@ function withLimit<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
-interface ClockLog {
+export interface ClockLog {
   warn(fields: object, message: string): void;
   info(fields: object, message: string): void;
 }
@@ -160,5 +199,17 @@ export function reportClock(log: ClockLog, gauge: (seconds: number) => void): (m
     if (!off && Math.abs(wallOffsetMs) > CLOCK_WARN_MS) log.warn(fields, "this host's clock is more than 1 s off Redis's: job deadlines are unaffected (they use Redis's clock), but JWT checks use this host's clock: fix its time synchronisation (NTP)");
     else if (off && Math.abs(wallOffsetMs) <= CLOCK_WARN_MS) log.info(fields, "this host's clock is again within 1 s of Redis's");
     off = Math.abs(wallOffsetMs) > CLOCK_WARN_MS;
+  };
+}
+
+/** The log lines of a process's QueueClock (facade and worker alike): its failures and held-back measurements. */
+export function clockWarnings(log: Pick<ClockLog, 'warn'>): Pick<QueueClockOptions, 'onError' | 'onHeldBack'> {
+  return {
+    onError: (error) => log.warn({ err: error.message }, "could not read Redis's clock (TIME): until it is first measured no job is stamped or taken; once measured, the estimate held is kept"),
+    onHeldBack: (earlierMs) =>
+      log.warn(
+        { redisEarlierMs: Math.round(earlierMs) },
+        `Redis's clock reads ${Math.round(earlierMs)} ms earlier than this process's estimate: a failover to a Redis host whose clock is behind, or a stalled measurement; the estimate is kept (deadlines are not moved later); keep Redis hosts' clocks synchronised (NTP)`,
+      ),
   };
 }

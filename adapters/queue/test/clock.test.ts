@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { type ClockSource, QueueClock, reportClock } from '../src/clock.js';
+import { CLOCK_BACKWARD_TOLERANCE_MS, type ClockSource, clockWarnings, QueueClock, reportClock } from '../src/clock.js';
 
 /** A Redis whose clock reads `redisAhead` ms ahead of this process's monotonic clock; each TIME takes the next round trip of `trips`, Redis reading its clock halfway. */
 function fakeRedis(local: { t: number }, redisAhead: number, trips: number[]): ClockSource {
@@ -59,6 +59,79 @@ describe('QueueClock (Redis time, estimated locally)', () => {
     down = false;
     await clock.measure();
     expect(clock.now()).toBeCloseTo(local.t + 7_000, 0);
+  });
+});
+
+describe('QueueClock: a measurement never moves the estimate back by more than a little', () => {
+  /** A Redis whose clock can be swapped (a failover), and whose replies can be read `late` ms after Redis answered (a stalled event loop). */
+  function switchable(local: { t: number }) {
+    const state = { ahead: 0, trip: 2, late: 0 };
+    const source: ClockSource = {
+      async time() {
+        local.t += state.trip / 2;
+        const redisMs = local.t + state.ahead;
+        local.t += state.trip / 2 + state.late;
+        return [String(Math.floor(redisMs / 1000)), String(Math.round((redisMs % 1000) * 1000))];
+      },
+    };
+    return { state, source };
+  }
+
+  it("keeps its estimate, and says so once, after a failover to a primary whose clock is 3 s behind: a worker gets no more time than the facade gave", async () => {
+    const local = { t: 1_000_000 };
+    const { state, source } = switchable(local);
+    const onHeldBack = vi.fn();
+    const clock = new QueueClock(source, { monotonic: () => local.t, wall: () => local.t, onHeldBack });
+    await clock.measure();
+    const deadline = clock.now() + 3000; // stamped by a facade on the old primary's clock
+    state.ahead = -3000; // failover
+    await clock.measure();
+    await clock.measure();
+    local.t += 3000;
+    // The deadline is reached when 3 s have passed here, not 3 s later.
+    expect(clock.now()).toBeGreaterThanOrEqual(deadline);
+    expect(onHeldBack).toHaveBeenCalledOnce();
+    expect(onHeldBack.mock.calls[0]?.[0]).toBeCloseTo(3000, -1);
+  });
+
+  it('does not take a measurement whose replies were all read 900 ms late (a stalled event loop) in place of a good one', async () => {
+    const local = { t: 1_000_000 };
+    const { state, source } = switchable(local);
+    const clock = new QueueClock(source, { monotonic: () => local.t, wall: () => local.t });
+    await clock.measure();
+    const before = clock.now() - local.t;
+    state.late = 900;
+    await clock.measure();
+    expect(clock.now() - local.t - before).toBeGreaterThanOrEqual(-CLOCK_BACKWARD_TOLERANCE_MS);
+  });
+
+  it('applies a small correction back, any move forward, and warns again only after an estimate was applied in between', async () => {
+    const local = { t: 1_000_000 };
+    const { state, source } = switchable(local);
+    const onHeldBack = vi.fn();
+    const clock = new QueueClock(source, { monotonic: () => local.t, wall: () => local.t, onHeldBack });
+    await clock.measure();
+    state.ahead = -20; // within the tolerance: a better sample, or drift
+    await clock.measure();
+    expect(clock.now() - local.t).toBeCloseTo(-20, 0);
+    state.ahead = 2000; // a primary ahead: deadlines come nearer for a worker
+    await clock.measure();
+    expect(clock.now() - local.t).toBeCloseTo(2000, 0);
+    state.ahead = 0;
+    await clock.measure();
+    await clock.measure();
+    expect(onHeldBack).toHaveBeenCalledOnce();
+    state.ahead = 2000;
+    await clock.measure();
+    state.ahead = 0;
+    await clock.measure();
+    expect(onHeldBack).toHaveBeenCalledTimes(2);
+  });
+
+  it('logs the held-back measurement as a warning that asks for synchronised Redis clocks', () => {
+    const log = { warn: vi.fn() };
+    clockWarnings(log).onHeldBack?.(3012.4);
+    expect(log.warn).toHaveBeenCalledWith({ redisEarlierMs: 3012 }, expect.stringMatching(/^Redis's clock reads 3012 ms earlier than this process's estimate: a failover .*stalled measurement.*NTP/));
   });
 });
 

@@ -12,7 +12,7 @@ import { logOptions } from '@booking/observability';
 import { observeRequests } from './observability/request.js';
 import { startTracing } from '@booking/observability';
 import { PasQueueClient } from './queue-client.js';
-import { reportClock } from '@booking/queue';
+import { clockWarnings, reportClock } from '@booking/queue';
 import { AuditLog } from './audit/log.js';
 import { serveConsumer } from './security/listener.js';
 import { type SecuritySetup, securitySetup } from './security/setup.js';
@@ -46,6 +46,7 @@ async function main() {
     telemetry: tracing?.telemetry,
     // Called once TIME has answered, by when `metrics` (below) is set.
     onClock: reportClock(logger, (seconds) => metrics.clockOffset(seconds)),
+    clockWarnings: clockWarnings(logger),
   });
   // Certificates and allow-list reload on SIGHUP and when their files change (security/tls-reload.ts).
   const tlsMaterial = security.tls ? new ReloadableTls(security.tls, () => tlsServerOptions(loadFacadeConfig()), logger) : undefined;

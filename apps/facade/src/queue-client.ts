@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BOOKING_QUEUE, type ClockMeasurement, decodeReply, QueueClock, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
+import { BOOKING_QUEUE, type ClockMeasurement, decodeReply, QueueClock, type QueueClockOptions, encodeJob, type Keyring, type PasJob, type RedisTarget, redisConnection, type StoredJob, type StoredReply, type WorkerReply } from '@booking/queue';
 import { Queue, QueueEvents, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MAX_JOB_TIMEOUT_MS } from './config.js';
@@ -18,6 +18,8 @@ export interface QueueClientOptions {
   telemetry?: Telemetry | undefined;
   /** Each measurement of the queue's clock (Redis's) against this host's: for a gauge and a warning. */
   onClock?: ((measurement: ClockMeasurement) => void) | undefined;
+  /** The clock's failures and held-back measurements, for the log (clockWarnings in @booking/queue). */
+  clockWarnings?: Pick<QueueClockOptions, 'onError' | 'onHeldBack'> | undefined;
 }
 
 /**
@@ -55,7 +57,7 @@ export class PasQueueClient implements JobRunner {
   /** Redis's clock, on which job deadlines are stamped and checked (clock.ts). */
   readonly clock: QueueClock;
 
-  constructor({ redis, prefix, keyring, retentionSeconds, telemetry, onClock }: QueueClientOptions) {
+  constructor({ redis, prefix, keyring, retentionSeconds, telemetry, onClock, clockWarnings }: QueueClientOptions) {
     this.keyring = keyring;
     this.retentionSeconds = retentionSeconds;
     const eventsConnection = redisConnection(redis, 'events');
@@ -77,7 +79,7 @@ export class PasQueueClient implements JobRunner {
     // Retention is enforced by a timer, not left to BullMQ alone (see removeExpired).
     this.retentionTimer = setInterval(() => void this.removeExpired(), retentionSweepMs(retentionSeconds));
     this.retentionTimer.unref();
-    this.clock = new QueueClock(this.connections[0], { onMeasured: onClock }).start(this.connections[0]);
+    this.clock = new QueueClock(this.connections[0], { ...clockWarnings, onMeasured: onClock }).start(this.connections[0]);
     // No job is stamped before the clock is measured: a deadline on this host's clock could be
     // seconds off the worker's.
     this.eventsReady = Promise.all([this.events.waitUntilReady(), this.clock.measured]).then(
@@ -115,8 +117,11 @@ export class PasQueueClient implements JobRunner {
     // the deadline on the same clock, so "outcome unknown" is never answered before it. The worker
     // commits only until DEADLINE_MARGIN_MS (0.5 s) before it on its own estimate of that clock;
     // the two estimates are each off by at most half a TIME round trip (well under 0.1 s on a
-    // LAN) plus the monotonic clocks' drift between refreshes (~1 ms), so the margin still covers
-    // the COMMIT's round trip.
+    // LAN) plus the monotonic clocks' drift between refreshes (~1 ms), and no re-measurement moves
+    // an estimate back by more than 50 ms (a failover to a Redis whose clock is behind, a stalled
+    // measurement: clock.ts), so the margin still covers the COMMIT's round trip. Redis hosts
+    // whose clocks differ by more than the margin still move deadlines for a process that starts
+    // or first measures after a failover: they must keep their clocks synchronised (install.md).
     const finished = this.waitFor(jobId, Math.max(0, deadline - this.clock.now()));
     try {
       await withTimeout(

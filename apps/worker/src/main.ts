@@ -1,5 +1,5 @@
 import { type PasPort, TransientPasError } from '@booking/pas';
-import { BOOKING_QUEUE, QueueClock, redisConnection, reportClock, type StoredJob, type StoredReply } from '@booking/queue';
+import { BOOKING_QUEUE, clockWarnings, QueueClock, redisConnection, reportClock, type StoredJob, type StoredReply } from '@booking/queue';
 import { serve } from '@hono/node-server';
 import { Worker } from 'bullmq';
 import { loadWorkerConfig, type WorkerConfig } from './config.js';
@@ -38,7 +38,7 @@ async function main() {
   const connection = redisConnection(config, 'worker');
   // Job deadlines are on Redis's clock (the facade stamps them on it): measured over the worker's
   // own connection (its blocking reads are on a duplicate), and awaited before the first job.
-  const clock = new QueueClock(connection, { onMeasured: reportClock(logger, metrics.clockOffset), onError: (error) => logger.warn({ err: error.message }, "could not read Redis's clock") }).start(connection);
+  const clock = new QueueClock(connection, { ...clockWarnings(logger), onMeasured: reportClock(logger, metrics.clockOffset) }).start(connection);
   const worker = new Worker<StoredJob, StoredReply>(
     BOOKING_QUEUE,
     createProcessor({

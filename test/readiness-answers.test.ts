@@ -20,6 +20,11 @@ const mssqlDown = errorWith("Failed to connect to pas-sql01.trust.internal:1433 
 const mssqlLogin = errorWith("Login failed for user 'booking_worker'.", 'ELOGIN');
 /** What ioredis throws for an ACL refusal (ReplyError: no code, the class is the first word). */
 const redisNoPerm = errorWith("NOPERM User booking-facade has no permissions to run the 'client|list' command");
+/** What ioredis throws for TIME when the ACL leaves it out. */
+const timeNoPerm = errorWith("NOPERM User booking-facade has no permissions to run the 'time' command");
+/** The queue's clock (QueueClock), measured or not. */
+const measured = { isMeasured: true, lastError: undefined };
+const unmeasured = (lastError?: Error) => ({ isMeasured: false, lastError });
 
 function warnings() {
   const lines: { obj: Record<string, unknown>; msg: string }[] = [];
@@ -51,11 +56,11 @@ describe('worker readiness', () => {
     const { lines, logger } = warnings();
     let failure: Error | undefined = mssqlDown;
     const pas = { ping: async () => { if (failure) throw failure; } } as unknown as PasPort;
-    const app = createWorkerAdminApp({ worker: worker(async () => 'PONG'), pas, registry: new Registry(), logger });
+    const app = createWorkerAdminApp({ worker: worker(async () => 'PONG'), pas, clock: measured, registry: new Registry(), logger });
 
     const first = await ready(app);
     expect(first.status).toBe(503);
-    expect(first.body.checks).toEqual({ redis: 'ok', pas: 'unreachable: ESOCKET', queue: 'ok' });
+    expect(first.body.checks).toEqual({ redis: 'ok', clock: 'ok', pas: 'unreachable: ESOCKET', queue: 'ok' });
     expect(first.text).not.toMatch(/pas-sql01|1433|booking_worker|ENOTFOUND/);
     await ready(app);
     await ready(app);
@@ -74,10 +79,24 @@ describe('worker readiness', () => {
 
   it('a Redis refusal: its class, not the ACL user', async () => {
     const { logger } = warnings();
-    const app = createWorkerAdminApp({ worker: worker(async () => Promise.reject(redisNoPerm)), pas: { ping: async () => {} } as unknown as PasPort, registry: new Registry(), logger });
+    const app = createWorkerAdminApp({ worker: worker(async () => Promise.reject(redisNoPerm)), pas: { ping: async () => {} } as unknown as PasPort, clock: measured, registry: new Registry(), logger });
     const answer = await ready(app);
     expect(answer.body.checks.redis).toBe('unreachable: NOPERM');
     expect(answer.text).not.toMatch(/booking-facade/);
+  });
+
+  it("Redis's clock not measured (an ACL without TIME): 503 naming the rule to add, not the user; logged once", async () => {
+    const { lines, logger } = warnings();
+    let clock = unmeasured(timeNoPerm);
+    const app = createWorkerAdminApp({ worker: worker(async () => 'PONG'), pas: { ping: async () => {} } as unknown as PasPort, clock: { get isMeasured() { return clock.isMeasured; }, get lastError() { return clock.lastError; } }, registry: new Registry(), logger });
+    const answer = await ready(app);
+    expect(answer.status).toBe(503);
+    expect(answer.body.checks).toEqual({ redis: 'ok', clock: 'not measured: NOPERM (the Redis user needs the ACL rule +time)', pas: 'ok', queue: 'ok' });
+    expect(answer.text).not.toMatch(/booking-facade/);
+    await ready(app);
+    expect(lines).toEqual([{ msg: 'readiness check failing', obj: expect.objectContaining({ check: 'clock', err: timeNoPerm.message }) }]);
+    clock = measured as never;
+    expect((await ready(app)).status).toBe(200);
   });
 });
 
@@ -85,12 +104,12 @@ describe('facade readiness', () => {
   it('Redis unreachable: its class only; the message (host, user) in the log', async () => {
     const { lines, logger } = warnings();
     const refused = errorWith('connect ECONNREFUSED redis-01.trust.internal:6379 (user booking)', 'ECONNREFUSED');
-    const queue = { queue: { client: Promise.reject(refused) } } as unknown as PasQueueClient;
+    const queue = { queue: { client: Promise.reject(refused) }, clock: measured } as unknown as PasQueueClient;
     (queue.queue.client as Promise<unknown>).catch(() => {});
     const app = createAdminApp(queue, { registry: new Registry(), logger });
     const answer = await ready(app);
     expect(answer.status).toBe(503);
-    expect(answer.body.checks).toEqual({ redis: 'unreachable: ECONNREFUSED' });
+    expect(answer.body.checks).toEqual({ redis: 'unreachable: ECONNREFUSED', clock: 'ok' });
     expect(answer.text).not.toMatch(/redis-01|6379|booking/);
     expect(lines).toEqual([{ msg: 'readiness check failing', obj: expect.objectContaining({ check: 'redis', err: refused.message }) }]);
   });
@@ -98,9 +117,21 @@ describe('facade readiness', () => {
   it('workers not countable for want of +client|list: the rule is named, the ACL user is not', async () => {
     const { logger } = warnings();
     const client = { ping: async () => 'PONG' };
-    const queue = { queue: { client: Promise.resolve(client), getWorkersCount: () => Promise.reject(redisNoPerm), isPaused: async () => false } } as unknown as PasQueueClient;
+    const queue = { queue: { client: Promise.resolve(client), getWorkersCount: () => Promise.reject(redisNoPerm), isPaused: async () => false }, clock: measured } as unknown as PasQueueClient;
     const answer = await ready(createAdminApp(queue, { registry: new Registry(), logger }));
     expect(answer.body.checks.workers).toBe('cannot count: NOPERM (the Redis user needs the ACL rule +client|list)');
     expect(answer.text).not.toMatch(/booking-facade/);
+  });
+
+  it("Redis's clock not measured: 503 though Redis, workers and queue are fine (no job can be stamped)", async () => {
+    const { logger } = warnings();
+    const client = { ping: async () => 'PONG' };
+    const queue = { queue: { client: Promise.resolve(client), getWorkersCount: async () => 2, isPaused: async () => false }, clock: unmeasured(timeNoPerm) } as unknown as PasQueueClient;
+    const answer = await ready(createAdminApp(queue, { registry: new Registry(), logger }));
+    expect(answer.status).toBe(503);
+    expect(answer.body.checks).toEqual({ redis: 'ok', clock: 'not measured: NOPERM (the Redis user needs the ACL rule +time)', workers: 'ok (2)', queue: 'ok' });
+    expect(answer.text).not.toMatch(/booking-facade/);
+    const starting = { ...queue, clock: unmeasured() } as unknown as PasQueueClient;
+    expect((await ready(createAdminApp(starting, { registry: new Registry(), logger }))).body.checks.clock).toBe('not measured yet');
   });
 });

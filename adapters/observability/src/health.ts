@@ -22,6 +22,24 @@ export function queueCheck(paused: boolean): string {
   return paused ? 'paused: no job is taken until it is resumed on the queue dashboard' : 'ok';
 }
 
+/** What readiness asks of the queue's clock (QueueClock in @booking/queue). */
+export interface MeasuredClock {
+  readonly isMeasured: boolean;
+  readonly lastError: Error | undefined;
+}
+
+/**
+ * The readiness check of the queue's clock (Redis's, read with TIME), facade and worker alike: until
+ * it is measured no job is stamped or taken, so every booking would fail. An ACL without TIME says
+ * NOPERM, and the answer names the rule to add (not the user).
+ */
+export function clockCheck(clock: MeasuredClock): string {
+  if (clock.isMeasured) return 'ok';
+  if (!clock.lastError) return 'not measured yet';
+  const kind = failureClass(clock.lastError);
+  return `not measured: ${kind === 'NOPERM' ? 'NOPERM (the Redis user needs the ACL rule +time)' : kind}`;
+}
+
 export interface ReadinessLogger {
   warn(obj: object, msg: string): void;
 }

@@ -60,6 +60,25 @@ describe('QueueClock (Redis time, estimated locally)', () => {
     await clock.measure();
     expect(clock.now()).toBeCloseTo(local.t + 7_000, 0);
   });
+
+  it('reports a failure once per change of error (TIME refused every second is one log line), and keeps the last for readiness', async () => {
+    const local = { t: 0 };
+    const redis = fakeRedis(local, 0, [2]);
+    let refusal: Error | undefined = new Error("NOPERM User booking has no permissions to run the 'time' command");
+    const onError = vi.fn();
+    const clock = new QueueClock({ time: () => (refusal ? Promise.reject(refusal) : redis.time()) }, { monotonic: () => local.t, wall: () => local.t, onError });
+    for (let i = 0; i < 5; i++) await clock.measure();
+    expect(onError).toHaveBeenCalledOnce();
+    expect(clock.lastError?.message).toMatch(/^NOPERM/);
+    refusal = new Error('Redis did not answer TIME within 1000 ms');
+    await clock.measure();
+    await clock.measure();
+    expect(onError).toHaveBeenCalledTimes(2);
+    refusal = undefined;
+    await clock.measure();
+    expect(clock.lastError).toBeUndefined();
+    expect(clock.isMeasured).toBe(true);
+  });
 });
 
 describe('QueueClock: a measurement never moves the estimate back by more than a little', () => {

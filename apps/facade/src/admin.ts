@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
-import { failureClass, queueCheck, readinessLog } from '@booking/observability';
+import { clockCheck, failureClass, queueCheck, readinessLog } from '@booking/observability';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
@@ -57,7 +57,8 @@ export const DASHBOARD_PATH = '/dashboard';
  * Docker probes carry no secrets, and the answers say only ready or not and which dependency is
  * missing. /metrics (counts and timings, no patient data) takes a bearer token when one is
  * configured. The queue dashboard shows and can act on jobs, so it always needs the admin
- * credentials. Readiness needs Redis, at least one live worker and the booking queue not paused.
+ * credentials. Readiness needs Redis, its clock measured, at least one live worker and the booking
+ * queue not paused.
  */
 export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
   // Not strict: /dashboard/ and /dashboard are the same page, as a person types either.
@@ -78,6 +79,9 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
       checks.redis = `unreachable: ${failureClass(error)}`;
       logCheck('redis', checks.redis, error);
     }
+    // Job deadlines are stamped on Redis's clock: until it is measured (TIME) no job is added.
+    checks.clock = clockCheck(queue.clock);
+    logCheck('clock', checks.clock, queue.clock.lastError);
     if (checks.redis === 'ok') {
       const [workers, paused] = await Promise.allSettled([withDeadline(queue.queue.getWorkersCount(), 1000), withDeadline(queue.queue.isPaused(), 1000)]);
       checks.workers = workers.status === 'fulfilled' ? (workers.value > 0 ? `ok (${workers.value})` : 'none connected') : `cannot count: ${cannotCount(workers.reason)}`;
@@ -86,7 +90,7 @@ export function createAdminApp(queue: PasQueueClient, options?: AdminOptions) {
       checks.queue = paused.status === 'fulfilled' ? queueCheck(paused.value) : `cannot read: ${failureClass(paused.reason)}`;
       logCheck('queue', checks.queue, paused.status === 'rejected' ? paused.reason : undefined);
     }
-    const ready = checks.redis === 'ok' && checks.workers?.startsWith('ok') && checks.queue === 'ok';
+    const ready = checks.redis === 'ok' && checks.clock === 'ok' && checks.workers?.startsWith('ok') && checks.queue === 'ok';
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
   if (!options) return admin;

@@ -1,4 +1,4 @@
-import { failureClass, queueCheck, type ReadinessLogger, readinessLog } from '@booking/observability';
+import { clockCheck, failureClass, type MeasuredClock, queueCheck, type ReadinessLogger, readinessLog } from '@booking/observability';
 import type { PasPort } from '@booking/pas';
 import type { Worker } from 'bullmq';
 import { Hono } from 'hono';
@@ -8,6 +8,8 @@ import type { Registry } from 'prom-client';
 export interface WorkerAdminOptions {
   worker: Worker;
   pas: PasPort;
+  /** Redis's clock, on which job deadlines are checked: no job is taken until it is measured (main.ts). */
+  clock: MeasuredClock;
   registry: Registry;
   /** When set, /metrics asks for `Authorization: Bearer <token>`. */
   metricsToken?: string | undefined;
@@ -16,11 +18,11 @@ export interface WorkerAdminOptions {
 }
 
 /**
- * The worker's small admin listener: liveness, readiness (Redis and the PAS both answer, the
- * booking queue is not paused) and Prometheus metrics. Health is unauthenticated for kubelet and Docker probes; it says only which
+ * The worker's small admin listener: liveness, readiness (Redis and the PAS both answer, Redis's
+ * clock is measured, the booking queue is not paused) and Prometheus metrics. Health is unauthenticated for kubelet and Docker probes; it says only which
  * dependency is missing and the class of its failure (never a driver's message: it names the server and the login).
  */
-export function createWorkerAdminApp({ worker, pas, registry, metricsToken, logger }: WorkerAdminOptions) {
+export function createWorkerAdminApp({ worker, pas, clock, registry, metricsToken, logger }: WorkerAdminOptions) {
   const admin = new Hono();
   // Failures are answered by their class only (no server, port or login); the message is logged on change.
   const logCheck = readinessLog(logger);
@@ -44,7 +46,10 @@ export function createWorkerAdminApp({ worker, pas, registry, metricsToken, logg
       }),
       check('pas', () => pas.ping()),
     ]);
-    const checks: Record<string, string> = { redis, pas: pasCheck };
+    // Job deadlines are checked on Redis's clock: until it is measured (TIME) no job is taken.
+    const clockStatus = clockCheck(clock);
+    logCheck('clock', clockStatus, clock.lastError);
+    const checks: Record<string, string> = { redis, clock: clockStatus, pas: pasCheck };
     if (redis === 'ok') {
       // A queue paused on the dashboard gives this worker no job, however healthy it is (Queue.isPaused's test).
       try {
@@ -57,7 +62,7 @@ export function createWorkerAdminApp({ worker, pas, registry, metricsToken, logg
         logCheck('queue', checks.queue, error);
       }
     }
-    const ready = redis === 'ok' && pasCheck === 'ok' && checks.queue === 'ok';
+    const ready = redis === 'ok' && clockStatus === 'ok' && pasCheck === 'ok' && checks.queue === 'ok';
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
   if (metricsToken) admin.use('/metrics', bearerAuth({ token: metricsToken }));

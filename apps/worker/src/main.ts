@@ -74,7 +74,7 @@ async function main() {
 
   // Health and metrics; started before the worker runs, so readiness can say Redis is missing.
   const admin = serve(
-    { fetch: createWorkerAdminApp({ worker, pas, registry: metrics.registry, metricsToken: config.METRICS_TOKEN, logger }).fetch, hostname: config.WORKER_ADMIN_HOST, port: config.WORKER_ADMIN_PORT },
+    { fetch: createWorkerAdminApp({ worker, pas, clock, registry: metrics.registry, metricsToken: config.METRICS_TOKEN, logger }).fetch, hostname: config.WORKER_ADMIN_HOST, port: config.WORKER_ADMIN_PORT },
     (info) => logger.info({ host: info.address, port: info.port }, 'admin listener ready'),
   );
   admin.on('error', (error) => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bookingBody, consumerHeaders, type SlotForBooking } from './support/consumer.js';
 import { freeSlots } from './support/pas.js';
 import { Stack } from './support/stack.js';
+import { COUNTED_TTL_SECONDS } from '../apps/worker/src/observability/count-once.js';
 
 /** Patient data at rest in Redis: sealed, and gone once a job's retention has passed. */
 
@@ -100,6 +101,19 @@ describe('queue data at rest', () => {
       expect(left.keys.filter(isJobKey)).toEqual([]);
       expect(left.text).not.toMatch(/sealed/);
       expect(left.keys).toContain(`${stack.queuePrefix}:${BOOKING_QUEUE}:events`); // trimmed, not deleted
+      // All that stays of a job past the retention (operations.md): its count-once mark
+      // (observability/count-once.ts), named by the job's random id, holding "1", for a day.
+      const perJob = left.keys.filter((key) => /[0-9a-f]{8}-[0-9a-f]{4}-/.test(key));
+      const marks = perJob.filter((key) => key.startsWith(`${stack.queuePrefix}:${BOOKING_QUEUE}:counted:`));
+      expect(perJob).toEqual(marks);
+      expect(marks.length).toBeGreaterThan(0);
+      for (const mark of marks) {
+        expect(mark).toMatch(/:counted:[0-9a-f-]{36}$/);
+        expect(await redis.get(mark)).toBe('1');
+        const ttl = await redis.ttl(mark);
+        expect(ttl).toBeGreaterThan(RETENTION_SECONDS);
+        expect(ttl).toBeLessThanOrEqual(COUNTED_TTL_SECONDS);
+      }
     } finally {
       redis.disconnect();
     }

@@ -3,7 +3,8 @@ import { BOOKING_QUEUE, type redisConnection } from '@booking/queue';
 /**
  * How long a job's "counted" mark lives: far longer than any run of the job can last (its deadline is
  * at most JOB_TIMEOUT_MS away, and a re-run past it writes nothing), so that even a worker frozen
- * for hours after its COMMIT still finds the mark when it wakes.
+ * for hours after its COMMIT still finds the mark when it wakes. It outlives JOB_RETENTION_SECONDS
+ * on purpose; docs/operations.md says so, and test/queue-at-rest.test.ts checks it is all that does.
  */
 export const COUNTED_TTL_SECONDS = 86_400;
 /** Past this the count does not wait for Redis (it queues commands while disconnected). */

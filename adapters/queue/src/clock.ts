@@ -111,11 +111,13 @@ export class QueueClock {
   }
 
   /**
-   * Measures now and every `refreshMs` after; `reconnected` is an emitter of the connection's
-   * 'ready' (ioredis), after which it measures again. Returns `this`.
+   * Measures now and every `refreshMs` after; `reconnected` is the connection (ioredis), on whose
+   * 'ready' it measures again. A connection still connecting is measured on its first 'ready'
+   * instead of now: one without an offline queue (the facade's) would refuse TIME, and the log
+   * would say so for nothing. Returns `this`.
    */
-  start(reconnected?: { on(event: 'ready', listener: () => void): unknown }): this {
-    void this.measure();
+  start(reconnected?: { on(event: 'ready', listener: () => void): unknown; status?: string }): this {
+    if (reconnected?.status === undefined || reconnected.status === 'ready') void this.measure();
     this.timer = setInterval(() => void this.measure(), this.options.refreshMs ?? DEFAULT_REFRESH_MS);
     this.timer.unref();
     reconnected?.on('ready', () => void this.measure());

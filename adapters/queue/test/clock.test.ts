@@ -81,6 +81,29 @@ describe('QueueClock (Redis time, estimated locally)', () => {
   });
 });
 
+describe('QueueClock.start', () => {
+  it('measures a connection still connecting on its first ready, not before (a refusal then would be logged for nothing)', async () => {
+    const local = { t: 0 };
+    const redis = fakeRedis(local, 4_000, [2]);
+    let ready = false;
+    const onError = vi.fn();
+    const listeners: (() => void)[] = [];
+    const connection = { status: 'connecting', on: (_: 'ready', listener: () => void) => listeners.push(listener) };
+    const clock = new QueueClock({ time: () => (ready ? redis.time() : Promise.reject(new Error("Stream isn't writeable and enableOfflineQueue options is false"))) }, { monotonic: () => local.t, wall: () => local.t, onError, refreshMs: 3_600_000 }).start(connection);
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      ready = true;
+      connection.status = 'ready';
+      for (const listener of listeners) listener();
+      await clock.measured;
+      expect(onError).not.toHaveBeenCalled();
+      expect(clock.now()).toBeCloseTo(local.t + 4_000, 0);
+    } finally {
+      clock.stop();
+    }
+  });
+});
+
 describe('QueueClock: a measurement never moves the estimate back by more than a little', () => {
   /** A Redis whose clock can be swapped (a failover), and whose replies can be read `late` ms after Redis answered (a stalled event loop). */
   function switchable(local: { t: number }) {

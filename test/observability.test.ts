@@ -130,10 +130,10 @@ describe('health', () => {
     }
     const facadeReady = await fetch(`${facadeAdmin}/health/ready`);
     expect(facadeReady.status).toBe(200);
-    expect(await facadeReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', workers: 'ok (1)', queue: 'ok' } });
+    expect(await facadeReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', clock: 'ok', workers: 'ok (1)', queue: 'ok' } });
     const workerReady = await fetch(`${workerAdmin}/health/ready`);
     expect(workerReady.status).toBe(200);
-    expect(await workerReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', pas: 'ok', queue: 'ok' } });
+    expect(await workerReady.json()).toEqual({ status: 'ready', checks: { redis: 'ok', clock: 'ok', pas: 'ok', queue: 'ok' } });
   });
 
   it('worker readiness turns 503 when its Redis is unreachable, while liveness stays 200', async () => {
@@ -166,7 +166,7 @@ describe('health', () => {
     await eventually(async () => {
       const res = await fetch(`${facade.adminUrl}/health/ready`);
       expect(res.status).toBe(503);
-      expect(await res.json()).toEqual({ status: 'not ready', checks: { redis: 'ok', workers: 'none connected', queue: 'ok' } });
+      expect(await res.json()).toEqual({ status: 'not ready', checks: { redis: 'ok', clock: 'ok', workers: 'none connected', queue: 'ok' } });
     }, 30000);
     // Liveness does not follow: restarting the facade would not bring a worker back.
     expect((await fetch(`${facade.adminUrl}/health/live`)).status).toBe(200);
